@@ -1,0 +1,88 @@
+//! Connecting to the database: SQLite for the embedded default, PostgreSQL in
+//! production. The same entities and migrations serve both.
+//!
+//! Every service names its tables with its own prefix (`auth_`, `crm_`, ...)
+//! and keeps its own migration history table, so services may share one
+//! database or each have their own, as the operator prefers.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+
+/// The SQLite URL of a database file, created on first use.
+#[must_use]
+pub fn sqlite_url(path: &Path) -> String {
+    format!("sqlite://{}?mode=rwc", path.display())
+}
+
+/// Opens a connection pool to `url` (`sqlite://...` or `postgres://...`).
+pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
+    let is_sqlite = url.starts_with("sqlite:");
+    if !is_sqlite && !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
+        bail!("database URL must start with sqlite:// or postgres://");
+    }
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_timeout(Duration::from_secs(5))
+        .sqlx_logging(false);
+    if is_sqlite {
+        // WAL lets readers go on while one writer commits; a busy timeout
+        // queues writers instead of failing them.
+        options
+            .max_connections(8)
+            .map_sqlx_sqlite_opts(|opts| {
+                opts.journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(10))
+                    .foreign_keys(true)
+            });
+    } else {
+        options.max_connections(20);
+    }
+    Database::connect(options)
+        .await
+        .with_context(|| format!("cannot connect to the database at {}", redact_url(url)))
+}
+
+/// A database URL with any password replaced, for messages.
+#[must_use]
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((credentials, host)) = rest.split_once('@') else {
+        return url.to_owned();
+    };
+    let user = credentials.split(':').next().unwrap_or_default();
+    format!("{scheme}://{user}:***@{host}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://app:hunter2@db:5432/rampart"),
+            "postgres://app:***@db:5432/rampart"
+        );
+        assert_eq!(redact_url("sqlite://x.db"), "sqlite://x.db");
+    }
+
+    #[tokio::test]
+    async fn refuses_unknown_schemes() {
+        assert!(connect("mysql://localhost/x").await.is_err());
+    }
+
+    #[tokio::test]
+    async fn opens_sqlite_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = connect(&sqlite_url(&dir.path().join("t.db"))).await.unwrap();
+        db.ping().await.unwrap();
+    }
+}

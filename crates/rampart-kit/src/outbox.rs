@@ -1,0 +1,236 @@
+//! The audit outbox: how a service records an audit event in the same
+//! transaction as the change it describes, and how those events reach the
+//! audit service.
+//!
+//! A handler calls [`Outbox::enqueue`] with its open transaction; the event
+//! commits or rolls back with the change. After the commit it calls
+//! [`Outbox::wake`], and the relay ([`Outbox::run_relay`]) sends pending rows
+//! to the audit service in order, deleting them only once audit has taken
+//! them. Audit de-duplicates by event id, so a row sent twice (the relay
+//! crashed between send and delete) is stored once. With audit down, rows
+//! wait and the relay retries with backoff: nothing is lost.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use rampart_proto::audit::v1::audit_service_client::AuditServiceClient;
+use rampart_proto::audit::v1::{AppendRequest, AuditEvent};
+use sea_orm::sea_query::{
+    ColumnDef, Expr, ExprTrait, Func, Index, IndexCreateStatement, Order, Query, Table,
+    TableCreateStatement,
+};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::grpc::TracedChannel;
+use crate::principal::Principal;
+
+/// How many events one delivery carries at most.
+const BATCH: u64 = 200;
+/// How often an idle relay looks for rows, in case a wake-up was missed
+/// (another instance of the service wrote them, or the process restarted).
+const IDLE_POLL: Duration = Duration::from_secs(2);
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+
+/// An audit event as a producing service records it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AuditRecord {
+    pub event_id: String,
+    /// The tenant whose log receives the event; `None` for the platform log.
+    pub tenant_id: Option<String>,
+    pub actor: String,
+    pub credential_id: String,
+    pub action: String,
+    pub target: String,
+    pub occurred_at: DateTime<Utc>,
+    pub request_id: String,
+    pub outcome: String,
+}
+
+impl AuditRecord {
+    /// A successful action by `principal` on `target`, in `tenant`'s log.
+    #[must_use]
+    pub fn success(
+        principal: &Principal,
+        tenant: Option<&str>,
+        action: &str,
+        target: String,
+    ) -> Self {
+        Self {
+            event_id: uuid::Uuid::now_v7().to_string(),
+            tenant_id: tenant.map(str::to_owned),
+            actor: principal.actor(),
+            credential_id: principal.credential_id.clone(),
+            action: action.to_owned(),
+            target,
+            occurred_at: Utc::now(),
+            request_id: principal.request_id.clone(),
+            outcome: "success".to_owned(),
+        }
+    }
+
+    #[must_use]
+    pub fn into_proto(self) -> AuditEvent {
+        AuditEvent {
+            event_id: self.event_id,
+            tenant_id: self.tenant_id.unwrap_or_default(),
+            actor: self.actor,
+            credential_id: self.credential_id,
+            action: self.action,
+            target: self.target,
+            occurred_at: self.occurred_at.to_rfc3339_opts(SecondsFormat::Micros, true),
+            service: String::new(),
+            request_id: self.request_id,
+            outcome: self.outcome,
+        }
+    }
+}
+
+/// One service's outbox table and the signal that wakes its relay.
+#[derive(Clone)]
+pub struct Outbox {
+    table: &'static str,
+    wake: Arc<Notify>,
+}
+
+impl std::fmt::Debug for Outbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Outbox").field("table", &self.table).finish()
+    }
+}
+
+impl Outbox {
+    /// The outbox kept in `table`, such as `crm_audit_outbox`.
+    #[must_use]
+    pub fn new(table: &'static str) -> Self {
+        Self {
+            table,
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    /// The statements that create the outbox table, for a service's migration.
+    #[must_use]
+    pub fn create_table(table: &'static str) -> (TableCreateStatement, IndexCreateStatement) {
+        let create = Table::create()
+            .table(table)
+            .if_not_exists()
+            .col(
+                ColumnDef::new("id")
+                    .big_integer()
+                    .not_null()
+                    .auto_increment()
+                    .primary_key(),
+            )
+            .col(ColumnDef::new("event_id").string_len(64).not_null())
+            .col(ColumnDef::new("payload").text().not_null())
+            .to_owned();
+        let unique = Index::create()
+            .name(format!("{table}_event_id"))
+            .table(table)
+            .col("event_id")
+            .unique()
+            .if_not_exists()
+            .to_owned();
+        (create, unique)
+    }
+
+    /// Records `record` in the caller's transaction.
+    pub async fn enqueue(&self, tx: &impl ConnectionTrait, record: &AuditRecord) -> Result<(), DbErr> {
+        let payload = serde_json::to_string(record).map_err(|e| DbErr::Custom(e.to_string()))?;
+        let insert = Query::insert()
+            .into_table(self.table)
+            .columns(["event_id", "payload"])
+            .values_panic([record.event_id.clone().into(), payload.into()])
+            .to_owned();
+        tx.execute(&insert).await?;
+        Ok(())
+    }
+
+    /// Tells the relay there is something to send; call after committing.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// How many events wait for delivery.
+    pub async fn pending(&self, db: &DatabaseConnection) -> Result<u64, DbErr> {
+        let count = Query::select()
+            .expr_as(Func::count(Expr::col("id")), "n")
+            .from(self.table)
+            .to_owned();
+        let row = db.query_one(&count).await?;
+        let n: i64 = row.map(|r| r.try_get("", "n")).transpose()?.unwrap_or(0);
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// Delivers pending events to the audit service until `shutdown`.
+    pub async fn run_relay(
+        self,
+        db: DatabaseConnection,
+        mut audit: AuditServiceClient<TracedChannel>,
+        shutdown: CancellationToken,
+    ) {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            match self.deliver_batch(&db, &mut audit).await {
+                Ok(0) => {
+                    backoff = Duration::from_millis(100);
+                    tokio::select! {
+                        () = shutdown.cancelled() => return,
+                        () = self.wake.notified() => {}
+                        () = tokio::time::sleep(IDLE_POLL) => {}
+                    }
+                }
+                Ok(_) => backoff = Duration::from_millis(100),
+                Err(error) => {
+                    tracing::warn!(table = self.table, %error, retry_in_ms = backoff.as_millis(), "audit delivery failed");
+                    tokio::select! {
+                        () = shutdown.cancelled() => return,
+                        () = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+            }
+            if shutdown.is_cancelled() {
+                return;
+            }
+        }
+    }
+
+    /// Sends one batch; returns how many events were delivered.
+    async fn deliver_batch(
+        &self,
+        db: &DatabaseConnection,
+        audit: &mut AuditServiceClient<TracedChannel>,
+    ) -> anyhow::Result<usize> {
+        let select = Query::select()
+            .columns(["id", "payload"])
+            .from(self.table)
+            .order_by("id", Order::Asc)
+            .limit(BATCH)
+            .to_owned();
+        let rows = db.query_all(&select).await?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let mut ids = Vec::with_capacity(rows.len());
+        let mut events = Vec::with_capacity(rows.len());
+        for row in rows {
+            let id: i64 = row.try_get("", "id")?;
+            let payload: String = row.try_get("", "payload")?;
+            let record: AuditRecord = serde_json::from_str(&payload)?;
+            ids.push(id);
+            events.push(record.into_proto());
+        }
+        audit.append(AppendRequest { events }).await?;
+        let delete = Query::delete()
+            .from_table(self.table)
+            .and_where(Expr::col("id").is_in(ids.iter().copied()))
+            .to_owned();
+        db.execute(&delete).await?;
+        Ok(ids.len())
+    }
+}
