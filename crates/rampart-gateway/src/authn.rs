@@ -1,0 +1,255 @@
+//! Authentication at the edge: who is calling, for which tenant, within
+//! which limits.
+//!
+//! Handlers declare the caller they accept as an extractor
+//! ([`TenantCaller`], [`AdminCaller`]); the extractor refuses the request
+//! before the handler runs. The steps, in order:
+//!
+//! 1. the client address's rate limit, so floods of bad keys are throttled;
+//! 2. the key's shape and checksum, refused without any lookup when wrong;
+//! 3. the key's verdict from the cache, or from the auth service;
+//! 4. the principal's kind checked against the route;
+//! 5. `X-Business-ID`, when sent, matched against the key's tenant;
+//! 6. the credential's rate limit.
+//!
+//! The cache is keyed by an HMAC of the key under a secret that lives only in
+//! this process, so the cache never holds a usable key. Verdicts expire
+//! quickly; when auth cannot be reached nothing is waved through.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::FromRequestParts;
+use http::request::Parts;
+use quick_cache::sync::Cache;
+use rampart_kit::api_key::{KeyHasher, KeyKind, PlaintextApiKey};
+use rampart_kit::grpc::TracedChannel;
+use rampart_kit::ids::TenantId;
+use rampart_kit::principal::{Principal, PrincipalKind};
+use rampart_kit::rate_limit::{Decision, Quota};
+use rampart_proto::auth::v1::auth_service_client::AuthServiceClient;
+use rampart_proto::auth::v1::{PrincipalKind as WireKind, VerifyApiKeyRequest};
+use tonic::Code;
+
+use crate::Gateway;
+use crate::pipeline::ClientAddr;
+use crate::problem::{ApiError, RequestId};
+
+const API_KEY: &str = "x-api-key";
+const ADMIN_API_KEY: &str = "x-admin-api-key";
+const BUSINESS_ID: &str = "x-business-id";
+
+/// What the auth service said about a key.
+#[derive(Debug, Clone)]
+struct VerifiedKey {
+    kind: PrincipalKind,
+    credential_id: String,
+    scopes: Vec<String>,
+}
+
+#[derive(Clone)]
+struct CachedVerdict {
+    /// `None` for a key auth does not know.
+    key: Option<VerifiedKey>,
+    expires: Instant,
+}
+
+/// Verifies keys through the auth service, remembering verdicts briefly.
+pub struct Authenticator {
+    auth: AuthServiceClient<TracedChannel>,
+    hasher: KeyHasher,
+    cache: Cache<[u8; 32], CachedVerdict>,
+    ttl: Duration,
+    negative_ttl: Duration,
+}
+
+impl Authenticator {
+    #[must_use]
+    pub fn new(auth: AuthServiceClient<TracedChannel>, ttl: Duration, negative_ttl: Duration) -> Self {
+        Self {
+            auth,
+            hasher: KeyHasher::ephemeral(),
+            cache: Cache::new(100_000),
+            ttl,
+            negative_ttl,
+        }
+    }
+
+    async fn verify(&self, key: &PlaintextApiKey) -> Result<VerifiedKey, ApiError> {
+        let cache_key = *self.hasher.hash(key).as_bytes();
+        let now = Instant::now();
+        if let Some(cached) = self.cache.get(&cache_key) {
+            if cached.expires > now {
+                return cached.key.ok_or_else(invalid_key);
+            }
+        }
+        let answer = self
+            .auth
+            .clone()
+            .verify_api_key(VerifyApiKeyRequest {
+                api_key: key.expose().to_owned(),
+            })
+            .await;
+        match answer {
+            Ok(response) => {
+                let verified = parse_verdict(response.into_inner())?;
+                self.cache.insert(
+                    cache_key,
+                    CachedVerdict {
+                        key: Some(verified.clone()),
+                        expires: now + self.ttl,
+                    },
+                );
+                Ok(verified)
+            }
+            Err(status) if status.code() == Code::Unauthenticated => {
+                self.cache.insert(
+                    cache_key,
+                    CachedVerdict {
+                        key: None,
+                        expires: now + self.negative_ttl,
+                    },
+                );
+                Err(invalid_key())
+            }
+            // Fail closed: an auth service we cannot reach vouches for nobody.
+            Err(status) => Err(ApiError::from_backend("auth", &status)),
+        }
+    }
+}
+
+fn invalid_key() -> ApiError {
+    ApiError::unauthenticated("invalid API key")
+}
+
+fn parse_verdict(
+    response: rampart_proto::auth::v1::VerifyApiKeyResponse,
+) -> Result<VerifiedKey, ApiError> {
+    let kind = match response.kind() {
+        WireKind::PlatformAdmin => PrincipalKind::PlatformAdmin,
+        WireKind::Tenant => PrincipalKind::Tenant(
+            TenantId::parse(&response.tenant_id)
+                .map_err(|_| ApiError::internal("auth returned a malformed tenant id"))?,
+        ),
+        WireKind::Unspecified => return Err(ApiError::internal("auth returned no principal kind")),
+    };
+    Ok(VerifiedKey {
+        kind,
+        credential_id: response.credential_id,
+        scopes: response.scopes,
+    })
+}
+
+/// A caller holding a valid key of one tenant.
+#[derive(Debug, Clone)]
+pub struct TenantCaller {
+    pub principal: Principal,
+    pub tenant: TenantId,
+}
+
+/// A caller holding a valid platform admin key.
+#[derive(Debug, Clone)]
+pub struct AdminCaller {
+    pub principal: Principal,
+}
+
+impl FromRequestParts<Arc<Gateway>> for TenantCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, gateway: &Arc<Gateway>) -> Result<Self, ApiError> {
+        limit(gateway, &address_bucket(parts), gateway.config.per_address).await?;
+        let text = header(parts, API_KEY)?
+            .ok_or_else(|| ApiError::unauthenticated("send a tenant API key in the X-API-Key header"))?;
+        let key = PlaintextApiKey::parse(text).map_err(|_| ApiError::unauthenticated("malformed API key"))?;
+        if key.kind() == KeyKind::Admin {
+            return Err(ApiError::forbidden("this route needs a tenant API key, not an admin key"));
+        }
+        let verified = gateway.authenticator.verify(&key).await?;
+        let PrincipalKind::Tenant(tenant) = verified.kind.clone() else {
+            return Err(ApiError::forbidden("this route needs a tenant API key"));
+        };
+        if let Some(business_id) = header(parts, BUSINESS_ID)? {
+            if business_id != tenant.as_str() {
+                return Err(ApiError::forbidden(
+                    "X-Business-ID does not match the API key's tenant",
+                ));
+            }
+        }
+        limit(gateway, &format!("cred:{}", verified.credential_id), gateway.config.per_credential).await?;
+        Ok(Self {
+            principal: principal(parts, verified),
+            tenant,
+        })
+    }
+}
+
+impl FromRequestParts<Arc<Gateway>> for AdminCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, gateway: &Arc<Gateway>) -> Result<Self, ApiError> {
+        limit(gateway, &address_bucket(parts), gateway.config.per_address).await?;
+        let text = header(parts, ADMIN_API_KEY)?.ok_or_else(|| {
+            ApiError::unauthenticated("send a platform admin key in the X-Admin-API-Key header")
+        })?;
+        let key = PlaintextApiKey::parse(text).map_err(|_| ApiError::unauthenticated("malformed API key"))?;
+        if key.kind() != KeyKind::Admin {
+            return Err(invalid_key());
+        }
+        let verified = gateway.authenticator.verify(&key).await?;
+        if verified.kind != PrincipalKind::PlatformAdmin {
+            return Err(invalid_key());
+        }
+        limit(gateway, &format!("cred:{}", verified.credential_id), gateway.config.per_credential).await?;
+        Ok(Self {
+            principal: principal(parts, verified),
+        })
+    }
+}
+
+fn principal(parts: &Parts, verified: VerifiedKey) -> Principal {
+    Principal {
+        kind: verified.kind,
+        credential_id: verified.credential_id,
+        scopes: verified.scopes,
+        request_id: parts
+            .extensions
+            .get::<RequestId>()
+            .map(|id| id.0.clone())
+            .unwrap_or_default(),
+    }
+}
+
+/// A header as text; present but not visible ASCII is a client error.
+fn header<'a>(parts: &'a Parts, name: &str) -> Result<Option<&'a str>, ApiError> {
+    parts
+        .headers
+        .get(name)
+        .map(|value| {
+            value
+                .to_str()
+                .map_err(|_| ApiError::invalid(format!("the {name} header is not valid text")))
+        })
+        .transpose()
+}
+
+fn address_bucket(parts: &Parts) -> String {
+    parts
+        .extensions
+        .get::<ClientAddr>()
+        .map_or_else(|| "addr:unknown".to_owned(), |addr| format!("addr:{}", addr.0.ip()))
+}
+
+async fn limit(gateway: &Gateway, bucket: &str, quota: Quota) -> Result<(), ApiError> {
+    match gateway.limiter.check(bucket, quota).await {
+        Ok(Decision::Allowed) => Ok(()),
+        Ok(Decision::Limited { retry_after }) => Err(ApiError::rate_limited(retry_after)),
+        Err(error) => {
+            // Fail closed: without the limiter there is no limit to trust.
+            tracing::error!(error = %format!("{error:#}"), "rate limiter unavailable");
+            Err(ApiError::new(
+                rampart_kit::error::ErrorCode::Unavailable,
+                "the service is temporarily unavailable; retry later",
+            ))
+        }
+    }
+}

@@ -1,0 +1,55 @@
+//! The gateway's clients for the backend services, all over mutual TLS with
+//! the gateway's own certificate, each call carrying the trace context.
+
+use rampart_kit::grpc::{TracedChannel, connect_lazy, traced};
+use rampart_kit::pki::{ServiceName, ServiceTls};
+use rampart_proto::audit::v1::audit_service_client::AuditServiceClient;
+use rampart_proto::auth::v1::auth_service_client::AuthServiceClient;
+use rampart_proto::crm::v1::crm_service_client::CrmServiceClient;
+use rampart_proto::escalation::v1::escalation_service_client::EscalationServiceClient;
+use tonic::transport::Channel;
+use tonic_health::pb::health_client::HealthClient;
+
+/// Where each backend listens (`https://host:port`).
+#[derive(Debug, Clone)]
+pub struct BackendUrls {
+    pub auth: String,
+    pub crm: String,
+    pub escalation: String,
+    pub audit: String,
+}
+
+/// One client per backend. Clients are cheap to clone and share one
+/// HTTP/2 connection each.
+#[derive(Clone)]
+pub struct Backends {
+    pub auth: AuthServiceClient<TracedChannel>,
+    pub crm: CrmServiceClient<TracedChannel>,
+    pub escalation: EscalationServiceClient<TracedChannel>,
+    pub audit: AuditServiceClient<TracedChannel>,
+    /// Health clients, for readiness.
+    pub health: Vec<(ServiceName, HealthClient<Channel>)>,
+}
+
+impl Backends {
+    /// Lazily connected clients: a backend that is down at start-up makes the
+    /// gateway not ready, it does not stop it from starting.
+    pub fn connect(urls: &BackendUrls, tls: &ServiceTls) -> anyhow::Result<Self> {
+        let auth = connect_lazy(&urls.auth, tls, ServiceName::Auth)?;
+        let crm = connect_lazy(&urls.crm, tls, ServiceName::Crm)?;
+        let escalation = connect_lazy(&urls.escalation, tls, ServiceName::Escalation)?;
+        let audit = connect_lazy(&urls.audit, tls, ServiceName::Audit)?;
+        Ok(Self {
+            health: vec![
+                (ServiceName::Auth, HealthClient::new(auth.clone())),
+                (ServiceName::Crm, HealthClient::new(crm.clone())),
+                (ServiceName::Escalation, HealthClient::new(escalation.clone())),
+                (ServiceName::Audit, HealthClient::new(audit.clone())),
+            ],
+            auth: AuthServiceClient::new(traced(auth)),
+            crm: CrmServiceClient::new(traced(crm)),
+            escalation: EscalationServiceClient::new(traced(escalation)),
+            audit: AuditServiceClient::new(traced(audit)),
+        })
+    }
+}

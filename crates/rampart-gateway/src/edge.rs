@@ -1,0 +1,124 @@
+//! The HTTPS listener: TLS termination and HTTP/1.1 + HTTP/2 serving.
+//!
+//! Only TLS 1.3 and 1.2 are offered, with rustls's ring suites: every one is
+//! an AEAD cipher with ephemeral (forward-secret) key exchange; rustls has no
+//! CBC, RC4 or static-RSA suites to disable. There is no plaintext listener.
+//!
+//! Slow clients are cut off: a TLS handshake must finish within
+//! [`HANDSHAKE_TIMEOUT`] and HTTP/1 headers arrive within
+//! [`HEADER_READ_TIMEOUT`]; the body and the answer fall under the
+//! pipeline's request deadline. On shutdown the listener closes at once and
+//! in-flight requests get [`SHUTDOWN_GRACE`] to finish.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use rampart_kit::CancellationToken;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use tower::ServiceExt;
+
+use crate::pipeline::ClientAddr;
+
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// The edge's TLS settings: TLS 1.3 and 1.2, ring's AEAD suites, ALPN for
+/// HTTP/2 and HTTP/1.1.
+pub fn tls_config(
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+) -> anyhow::Result<Arc<rustls::ServerConfig>> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .context("TLS protocol versions not supported")?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .context("the edge certificate and key do not match or are invalid")?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// Accepts connections on `listener` until `shutdown`, serving `app` over TLS.
+pub async fn serve(
+    app: Router,
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let acceptor = TlsAcceptor::from(tls);
+    let graceful = GracefulShutdown::new();
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_buf_size(64 * 1024);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(256)
+        .max_header_list_size(32 * 1024)
+        .keep_alive_interval(Duration::from_secs(30));
+
+    loop {
+        let (stream, address) = tokio::select! {
+            () = shutdown.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok(connection) => connection,
+                Err(error) => {
+                    // Usually out of file descriptors: back off instead of
+                    // spinning.
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let acceptor = acceptor.clone();
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
+        let app = app.clone();
+        tokio::spawn(async move {
+            let _ = stream.set_nodelay(true);
+            let tls_stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                Ok(Ok(tls_stream)) => tls_stream,
+                Ok(Err(error)) => {
+                    tracing::debug!(%address, %error, "tls handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(%address, "tls handshake timed out");
+                    return;
+                }
+            };
+            let service = app.map_request(move |mut request: http::Request<Incoming>| {
+                request.extensions_mut().insert(ClientAddr(address));
+                request
+            });
+            let connection = builder
+                .serve_connection_with_upgrades(TokioIo::new(tls_stream), TowerToHyperService::new(service));
+            if let Err(error) = watcher.watch(connection.into_owned()).await {
+                tracing::debug!(%address, error = %error, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(SHUTDOWN_GRACE) => {
+            tracing::warn!("in-flight requests did not finish within the grace period");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,189 @@
+//! The phases every request passes before and after its route: request id,
+//! header hygiene, probe paths, credentials in the query string, deadline,
+//! and security headers on the way out.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, HeaderName, HeaderValue, header};
+use rampart_kit::error::ErrorCode;
+use rampart_kit::principal::{PRINCIPAL_HEADERS, REQUEST_ID};
+
+use crate::Gateway;
+use crate::problem::{ApiError, RequestId};
+
+/// The client's address as the TCP connection showed it. The edge faces
+/// clients directly, so no `X-Forwarded-For` is trusted.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub SocketAddr);
+
+/// Paths that only scanners ask for. They answer 404 like any unknown path,
+/// and are counted so operators can see the probing.
+const PROBE_PREFIXES: [&str; 14] = [
+    "/wp-admin",
+    "/wp-login.php",
+    "/wp-content",
+    "/wp-includes",
+    "/xmlrpc.php",
+    "/.git",
+    "/.env",
+    "/.aws",
+    "/.ssh",
+    "/phpmyadmin",
+    "/pma",
+    "/administrator",
+    "/cgi-bin",
+    "/vendor/phpunit",
+];
+
+fn is_probe(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    PROBE_PREFIXES.iter().any(|prefix| {
+        lower == *prefix
+            || lower
+                .strip_prefix(prefix)
+                .is_some_and(|rest| rest.starts_with('/') || rest.starts_with('.'))
+    })
+}
+
+/// Query parameters that would carry a credential. Keys in URLs end up in
+/// proxy logs, browser history and referrers, so they are refused outright.
+fn query_carries_credential(query: Option<&str>) -> bool {
+    query.is_some_and(|q| {
+        q.split('&').any(|pair| {
+            let name = pair.split('=').next().unwrap_or_default().to_ascii_lowercase();
+            matches!(
+                name.as_str(),
+                "api_key" | "apikey" | "key" | "x-api-key" | "admin_api_key" | "token" | "access_token"
+            )
+        })
+    })
+}
+
+/// Headers a client must never be able to set: the internal principal
+/// headers the gateway itself sends to services, and forwarding headers that
+/// could spoof the client's address.
+fn strip_untrusted_headers(headers: &mut HeaderMap) {
+    for name in PRINCIPAL_HEADERS {
+        headers.remove(name);
+    }
+    let forwarded: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| name.as_str().starts_with("x-forwarded-") || name.as_str() == "forwarded")
+        .cloned()
+        .collect();
+    for name in forwarded {
+        headers.remove(name);
+    }
+    headers.remove(REQUEST_ID);
+}
+
+/// The outermost middleware of the router.
+pub async fn edge_pipeline(
+    State(gateway): State<Arc<Gateway>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let started = Instant::now();
+    let request_id = uuid::Uuid::now_v7().to_string();
+    strip_untrusted_headers(request.headers_mut());
+    request.extensions_mut().insert(RequestId(request_id.clone()));
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+
+    let mut response = if is_probe(&path) {
+        let hits = gateway.probe_hits.fetch_add(1, Ordering::Relaxed) + 1;
+        let client = request.extensions().get::<ClientAddr>().map(|c| c.0.ip());
+        tracing::warn!(path, ?client, hits, "scanner probe path requested");
+        ApiError::not_found().into_response()
+    } else if query_carries_credential(request.uri().query()) {
+        ApiError::invalid(
+            "credentials are not accepted in the query string; send them in a header",
+        )
+        .into_response()
+    } else {
+        match tokio::time::timeout(gateway.config.request_timeout, next.run(request)).await {
+            Ok(response) => response,
+            Err(_) => ApiError::new(ErrorCode::Timeout, "the request took too long").into_response(),
+        }
+    };
+
+    if let Some(error) = response.extensions_mut().remove::<ApiError>() {
+        response = error.into_response_with(Some(&request_id));
+    }
+    set_security_headers(response.headers_mut(), &request_id);
+    tracing::info!(
+        %method,
+        path,
+        status = response.status().as_u16(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        request_id,
+        "request"
+    );
+    response
+}
+
+fn set_security_headers(headers: &mut HeaderMap, request_id: &str) {
+    let fixed = [
+        (
+            header::STRICT_TRANSPORT_SECURITY,
+            "max-age=63072000; includeSubDomains",
+        ),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; frame-ancestors 'none'",
+        ),
+        (header::REFERRER_POLICY, "no-referrer"),
+        // Answers carry tenant data or credentials; no cache may keep them.
+        (header::CACHE_CONTROL, "no-store"),
+    ];
+    for (name, value) in fixed {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    headers.remove(header::SERVER);
+    if let Ok(value) = HeaderValue::from_str(request_id) {
+        headers.insert(REQUEST_ID, value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probe_paths_are_recognised() {
+        for path in ["/wp-admin", "/wp-admin/", "/WP-LOGIN.PHP", "/.git/config", "/.env", "/.env.local"] {
+            assert!(is_probe(path), "{path}");
+        }
+        for path in ["/healthz", "/v1/crm/customers", "/wp-administrators-guide", "/.github"] {
+            assert!(!is_probe(path), "{path}");
+        }
+    }
+
+    #[test]
+    fn credentials_in_query_are_spotted() {
+        assert!(query_carries_credential(Some("api_key=rk_live_x")));
+        assert!(query_carries_credential(Some("limit=5&X-API-Key=abc")));
+        assert!(!query_carries_credential(Some("limit=5&cursor=cus_1")));
+        assert!(!query_carries_credential(None));
+    }
+
+    #[test]
+    fn untrusted_headers_are_stripped() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-rampart-tenant-id", HeaderValue::from_static("ten_x"));
+        headers.insert("x-forwarded-for", HeaderValue::from_static("10.0.0.1"));
+        headers.insert("forwarded", HeaderValue::from_static("for=10.0.0.1"));
+        headers.insert("x-api-key", HeaderValue::from_static("k"));
+        strip_untrusted_headers(&mut headers);
+        assert_eq!(headers.len(), 1);
+        assert!(headers.contains_key("x-api-key"));
+    }
+}

@@ -1,0 +1,209 @@
+//! Platform admin routes: tenants and their keys.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use http::StatusCode;
+use rampart_kit::ids::TenantId;
+use rampart_proto::auth::v1::IssueApiKeyRequest;
+use rampart_proto::crm::v1::{CreateTenantRequest, GetTenantRequest, ListTenantsRequest, Tenant};
+use serde::{Deserialize, Serialize};
+
+use super::{AdminCaller, JsonBody, Page, with_principal};
+use crate::Gateway;
+use crate::problem::ApiError;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewTenant {
+    name: String,
+    #[serde(default)]
+    office_domains: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TenantView {
+    tenant_id: String,
+    name: String,
+    office_domains: Vec<String>,
+    created_at: String,
+}
+
+impl From<Tenant> for TenantView {
+    fn from(tenant: Tenant) -> Self {
+        Self {
+            tenant_id: tenant.id,
+            name: tenant.name,
+            office_domains: tenant.office_domains,
+            created_at: tenant.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct CreatedTenant {
+    #[serde(flatten)]
+    tenant: TenantView,
+    /// Shown once; only its hash is kept.
+    api_key: String,
+    api_key_id: String,
+}
+
+/// `POST /v1/admin/tenants`: creates the tenant in crm, then its first key
+/// in auth.
+pub async fn create_tenant(
+    State(gateway): State<Arc<Gateway>>,
+    caller: AdminCaller,
+    JsonBody(body): JsonBody<NewTenant>,
+) -> Result<(StatusCode, Json<CreatedTenant>), ApiError> {
+    let request = with_principal(
+        &caller.principal,
+        CreateTenantRequest {
+            name: body.name,
+            office_domains: body.office_domains,
+        },
+    )?;
+    let tenant = gateway
+        .backends
+        .crm
+        .clone()
+        .create_tenant(request)
+        .await
+        .map_err(|s| ApiError::from_backend("crm", &s))?
+        .into_inner();
+    // If this second step fails the tenant exists without a key; the error
+    // says so, and the admin issues one with the api-keys route.
+    let key = issue_key(&gateway, &caller, &tenant.id, "default".into(), String::new())
+        .await
+        .map_err(|error| ApiError {
+            detail: format!(
+                "tenant {} was created but its first API key was not: {}; issue one with POST /v1/admin/tenants/{}/api-keys",
+                tenant.id, error.detail, tenant.id
+            ),
+            ..error
+        })?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedTenant {
+            tenant: tenant.into(),
+            api_key: key.api_key,
+            api_key_id: key.key_id,
+        }),
+    ))
+}
+
+#[derive(Debug, Serialize)]
+pub struct TenantList {
+    tenants: Vec<TenantView>,
+    next_cursor: Option<String>,
+}
+
+/// `GET /v1/admin/tenants`
+pub async fn list_tenants(
+    State(gateway): State<Arc<Gateway>>,
+    caller: AdminCaller,
+    page: Page,
+) -> Result<Json<TenantList>, ApiError> {
+    let request = with_principal(
+        &caller.principal,
+        ListTenantsRequest {
+            page_size: page.limit.unwrap_or(0),
+            cursor: page.cursor.unwrap_or_default(),
+        },
+    )?;
+    let list = gateway
+        .backends
+        .crm
+        .clone()
+        .list_tenants(request)
+        .await
+        .map_err(|s| ApiError::from_backend("crm", &s))?
+        .into_inner();
+    Ok(Json(TenantList {
+        tenants: list.tenants.into_iter().map(Into::into).collect(),
+        next_cursor: Some(list.next_cursor).filter(|c| !c.is_empty()),
+    }))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewKey {
+    #[serde(default)]
+    name: Option<String>,
+    /// "live" (default) or "test".
+    #[serde(default)]
+    environment: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct IssuedKey {
+    key_id: String,
+    api_key: String,
+    display_prefix: String,
+}
+
+/// `POST /v1/admin/tenants/{tenant_id}/api-keys`: another key for an
+/// existing tenant. The body is optional.
+pub async fn issue_api_key(
+    State(gateway): State<Arc<Gateway>>,
+    caller: AdminCaller,
+    Path(tenant_id): Path<String>,
+    body: Option<JsonBody<NewKey>>,
+) -> Result<(StatusCode, Json<IssuedKey>), ApiError> {
+    let body = body.map(|JsonBody(b)| b).unwrap_or_default();
+    let tenant = TenantId::parse(&tenant_id).map_err(|_| ApiError::not_found())?;
+    // Keys are only issued for tenants that exist.
+    let request = with_principal(
+        &caller.principal,
+        GetTenantRequest {
+            tenant_id: tenant.to_string(),
+        },
+    )?;
+    gateway
+        .backends
+        .crm
+        .clone()
+        .get_tenant(request)
+        .await
+        .map_err(|s| ApiError::from_backend("crm", &s))?;
+    let key = issue_key(
+        &gateway,
+        &caller,
+        tenant.as_str(),
+        body.name.unwrap_or_else(|| "default".into()),
+        body.environment.unwrap_or_default(),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(key)))
+}
+
+async fn issue_key(
+    gateway: &Gateway,
+    caller: &AdminCaller,
+    tenant_id: &str,
+    name: String,
+    environment: String,
+) -> Result<IssuedKey, ApiError> {
+    let request = with_principal(
+        &caller.principal,
+        IssueApiKeyRequest {
+            tenant_id: tenant_id.to_owned(),
+            name,
+            environment,
+        },
+    )?;
+    let issued = gateway
+        .backends
+        .auth
+        .clone()
+        .issue_api_key(request)
+        .await
+        .map_err(|s| ApiError::from_backend("auth", &s))?
+        .into_inner();
+    Ok(IssuedKey {
+        key_id: issued.key_id,
+        api_key: issued.api_key,
+        display_prefix: issued.display_prefix,
+    })
+}

@@ -1,0 +1,125 @@
+//! Tenant CRM routes: customers of the caller's tenant.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use http::StatusCode;
+use rampart_proto::crm::v1::{
+    CreateCustomerRequest, Customer, GetCustomerRequest, ListCustomersRequest,
+};
+use serde::{Deserialize, Serialize};
+
+use super::{JsonBody, Page, TenantCaller, with_principal};
+use crate::Gateway;
+use crate::problem::ApiError;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewCustomer {
+    name: String,
+    phone: Option<String>,
+    email: Option<String>,
+    address: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CustomerView {
+    id: String,
+    name: String,
+    phone: Option<String>,
+    email: Option<String>,
+    address: Option<String>,
+    created_at: String,
+}
+
+impl From<Customer> for CustomerView {
+    fn from(customer: Customer) -> Self {
+        Self {
+            id: customer.id,
+            name: customer.name,
+            phone: customer.phone,
+            email: customer.email,
+            address: customer.address,
+            created_at: customer.created_at,
+        }
+    }
+}
+
+/// `POST /v1/crm/customers`
+pub async fn create_customer(
+    State(gateway): State<Arc<Gateway>>,
+    caller: TenantCaller,
+    JsonBody(body): JsonBody<NewCustomer>,
+) -> Result<(StatusCode, Json<CustomerView>), ApiError> {
+    let request = with_principal(
+        &caller.principal,
+        CreateCustomerRequest {
+            name: body.name,
+            phone: body.phone,
+            email: body.email,
+            address: body.address,
+        },
+    )?;
+    let customer = gateway
+        .backends
+        .crm
+        .clone()
+        .create_customer(request)
+        .await
+        .map_err(|s| ApiError::from_backend("crm", &s))?
+        .into_inner();
+    Ok((StatusCode::CREATED, Json(customer.into())))
+}
+
+/// `GET /v1/crm/customers/{customer_id}`: another tenant's customer is
+/// simply not found.
+pub async fn get_customer(
+    State(gateway): State<Arc<Gateway>>,
+    caller: TenantCaller,
+    Path(customer_id): Path<String>,
+) -> Result<Json<CustomerView>, ApiError> {
+    let request = with_principal(&caller.principal, GetCustomerRequest { customer_id })?;
+    let customer = gateway
+        .backends
+        .crm
+        .clone()
+        .get_customer(request)
+        .await
+        .map_err(|s| ApiError::from_backend("crm", &s))?
+        .into_inner();
+    Ok(Json(customer.into()))
+}
+
+#[derive(Debug, Serialize)]
+pub struct CustomerList {
+    customers: Vec<CustomerView>,
+    next_cursor: Option<String>,
+}
+
+/// `GET /v1/crm/customers?limit=&cursor=`
+pub async fn list_customers(
+    State(gateway): State<Arc<Gateway>>,
+    caller: TenantCaller,
+    page: Page,
+) -> Result<Json<CustomerList>, ApiError> {
+    let request = with_principal(
+        &caller.principal,
+        ListCustomersRequest {
+            page_size: page.limit.unwrap_or(0),
+            cursor: page.cursor.unwrap_or_default(),
+        },
+    )?;
+    let list = gateway
+        .backends
+        .crm
+        .clone()
+        .list_customers(request)
+        .await
+        .map_err(|s| ApiError::from_backend("crm", &s))?
+        .into_inner();
+    Ok(Json(CustomerList {
+        customers: list.customers.into_iter().map(Into::into).collect(),
+        next_cursor: Some(list.next_cursor).filter(|c| !c.is_empty()),
+    }))
+}

@@ -1,0 +1,70 @@
+//! The escalation check: may the AI answer this, or must a human?
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use rampart_proto::escalation::v1::{Action, EvaluateRequest, Severity};
+use serde::{Deserialize, Serialize};
+
+use super::{JsonBody, TenantCaller, with_principal};
+use crate::Gateway;
+use crate::problem::ApiError;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Evaluate {
+    channel: String,
+    text: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Decision {
+    action: &'static str,
+    intents: Vec<String>,
+    severity: &'static str,
+    reasons: Vec<String>,
+}
+
+/// `POST /v1/escalation/evaluate`
+pub async fn evaluate(
+    State(gateway): State<Arc<Gateway>>,
+    caller: TenantCaller,
+    JsonBody(body): JsonBody<Evaluate>,
+) -> Result<Json<Decision>, ApiError> {
+    let request = with_principal(
+        &caller.principal,
+        EvaluateRequest {
+            channel: body.channel,
+            text: body.text,
+        },
+    )?;
+    let decision = gateway
+        .backends
+        .escalation
+        .clone()
+        .evaluate(request)
+        .await
+        .map_err(|s| ApiError::from_backend("escalation", &s))?
+        .into_inner();
+    let action = match decision.action() {
+        Action::AiAnswer => "ai_answer",
+        Action::Handoff => "handoff",
+        // Anything the gateway does not understand goes to a human.
+        Action::Unspecified => "handoff",
+    };
+    let severity = match decision.severity() {
+        Severity::None => "none",
+        Severity::Low => "low",
+        Severity::Medium => "medium",
+        Severity::High => "high",
+        Severity::Critical => "critical",
+        Severity::Unspecified => "unknown",
+    };
+    Ok(Json(Decision {
+        action,
+        intents: decision.intents,
+        severity,
+        reasons: decision.reasons,
+    }))
+}

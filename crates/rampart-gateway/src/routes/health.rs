@@ -1,0 +1,52 @@
+//! Liveness and readiness.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use rampart_kit::error::ErrorCode;
+use serde_json::{Value, json};
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+
+use crate::Gateway;
+use crate::problem::ApiError;
+
+/// The process is up and answering.
+pub async fn live() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// Every backend answers its health check as serving, within a second.
+pub async fn ready(State(gateway): State<Arc<Gateway>>) -> Result<Json<Value>, ApiError> {
+    let checks = gateway.backends.health.iter().map(|(service, client)| {
+        let mut client = client.clone();
+        async move {
+            let answer = tokio::time::timeout(
+                Duration::from_secs(1),
+                client.check(HealthCheckRequest { service: String::new() }),
+            )
+            .await;
+            let serving = matches!(
+                answer,
+                Ok(Ok(ref response)) if response.get_ref().status() == ServingStatus::Serving
+            );
+            (*service, serving)
+        }
+    });
+    let results = futures::future::join_all(checks).await;
+    let not_ready: Vec<&str> = results
+        .iter()
+        .filter(|(_, serving)| !serving)
+        .map(|(service, _)| service.as_str())
+        .collect();
+    if not_ready.is_empty() {
+        Ok(Json(json!({ "status": "ready" })))
+    } else {
+        Err(ApiError::new(
+            ErrorCode::Unavailable,
+            format!("not ready: {}", not_ready.join(", ")),
+        ))
+    }
+}

@@ -1,0 +1,185 @@
+//! The REST routes, and the extractors that read their input.
+//!
+//! Each handler names the caller it accepts ([`TenantCaller`] or
+//! [`AdminCaller`]), reads its input through [`JsonBody`] and [`Page`], calls
+//! one backend with the principal in the call's metadata ([`with_principal`]),
+//! and shapes the answer as JSON.
+
+mod admin;
+mod audit;
+mod crm;
+mod escalation;
+mod health;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{FromRequest, FromRequestParts, OptionalFromRequest, Request};
+use axum::middleware;
+use axum::routing::{get, post};
+use http::header;
+use http::request::Parts;
+use rampart_kit::error::ErrorCode;
+use rampart_kit::principal::Principal;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use crate::Gateway;
+use crate::pipeline::edge_pipeline;
+use crate::problem::ApiError;
+
+pub use crate::authn::{AdminCaller, TenantCaller};
+
+/// The whole REST surface, wrapped in the edge pipeline.
+pub fn router(gateway: Arc<Gateway>) -> Router {
+    Router::new()
+        .route("/healthz", get(health::live))
+        .route("/readyz", get(health::ready))
+        .route("/v1/admin/tenants", post(admin::create_tenant).get(admin::list_tenants))
+        .route("/v1/admin/tenants/{tenant_id}/api-keys", post(admin::issue_api_key))
+        .route("/v1/crm/customers", post(crm::create_customer).get(crm::list_customers))
+        .route("/v1/crm/customers/{customer_id}", get(crm::get_customer))
+        .route("/v1/escalation/evaluate", post(escalation::evaluate))
+        .route("/v1/owner/audit", get(audit::list_events))
+        .fallback(|| async { ApiError::not_found() })
+        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
+        // `route_layer` would run only for matched routes; the pipeline must
+        // see every request (probe paths, unknown routes, 405s), so it wraps
+        // the whole router.
+        .layer(middleware::from_fn_with_state(gateway.clone(), edge_pipeline))
+        .with_state(gateway)
+}
+
+/// A gRPC request carrying `principal` in its metadata.
+pub(crate) fn with_principal<T>(principal: &Principal, message: T) -> Result<tonic::Request<T>, ApiError> {
+    let mut request = tonic::Request::new(message);
+    principal
+        .write_to(request.metadata_mut())
+        .map_err(|status| ApiError::internal(format_args!("cannot encode principal: {status}")))?;
+    Ok(request)
+}
+
+/// A JSON body: `Content-Type: application/json`, within the size limit,
+/// well formed, of the expected shape. Each failure is a problem response
+/// that says which.
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<Arc<Gateway>> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, gateway: &Arc<Gateway>) -> Result<Self, ApiError> {
+        let is_json = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+        if !is_json {
+            return Err(ApiError::unsupported_media_type());
+        }
+        let limit = gateway.config.body_limit;
+        let too_large = || {
+            ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                format!("the body must be at most {limit} bytes"),
+            )
+        };
+        let declared = request
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        if declared.is_some_and(|length| length > limit) {
+            return Err(too_large());
+        }
+        let bytes = axum::body::to_bytes(request.into_body(), limit)
+            .await
+            .map_err(|_| too_large())?;
+        serde_json::from_slice(&bytes)
+            .map(Self)
+            .map_err(|error| ApiError::invalid(format!("invalid JSON body: {error}")))
+    }
+}
+
+/// An optional JSON body: absent when the request has neither a content type
+/// nor a body; otherwise it must be valid like any [`JsonBody`].
+impl<T: DeserializeOwned> OptionalFromRequest<Arc<Gateway>> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, gateway: &Arc<Gateway>) -> Result<Option<Self>, ApiError> {
+        let has_type = request.headers().contains_key(header::CONTENT_TYPE);
+        let length = request
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        if !has_type && length.unwrap_or(0) == 0 {
+            return Ok(None);
+        }
+        <Self as FromRequest<Arc<Gateway>>>::from_request(request, gateway)
+            .await
+            .map(Some)
+    }
+}
+
+/// Cursor pagination parameters: `?limit=N&cursor=C`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Page {
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+impl FromRequestParts<Arc<Gateway>> for Page {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &Arc<Gateway>) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or_default();
+        serde_urlencoded_page(query)
+    }
+}
+
+fn serde_urlencoded_page(query: &str) -> Result<Page, ApiError> {
+    let mut page = Page::default();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        match name {
+            "limit" => {
+                page.limit = Some(value.parse().map_err(|_| {
+                    ApiError::invalid("limit must be a whole number from 1 to 100")
+                })?);
+            }
+            "cursor" => {
+                if !value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+                    return Err(ApiError::invalid("malformed cursor"));
+                }
+                page.cursor = Some(value.to_owned());
+            }
+            _ => return Err(ApiError::invalid(format!("unknown query parameter {name:?}"))),
+        }
+    }
+    if page.limit == Some(0) || page.limit.is_some_and(|l| l > 100) {
+        return Err(ApiError::invalid("limit must be a whole number from 1 to 100"));
+    }
+    Ok(page)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_parameters_parse() {
+        let page = serde_urlencoded_page("limit=10&cursor=cus_abc").unwrap();
+        assert_eq!(page.limit, Some(10));
+        assert_eq!(page.cursor.as_deref(), Some("cus_abc"));
+        assert!(serde_urlencoded_page("").unwrap().limit.is_none());
+    }
+
+    #[test]
+    fn bad_page_parameters_are_refused() {
+        for query in ["limit=0", "limit=101", "limit=x", "cursor=a%27b", "sort=name", "limit=-1"] {
+            assert!(serde_urlencoded_page(query).is_err(), "{query}");
+        }
+    }
+}

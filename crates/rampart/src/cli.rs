@@ -1,0 +1,308 @@
+//! The command line.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use rampart_kit::CancellationToken;
+use rampart_kit::api_key::{KeyKind, PlaintextApiKey};
+use rampart_kit::config::secret_from_env;
+use rampart_kit::pki::{PkiDir, ServiceName};
+use rampart_kit::secret::ExposeSecret;
+use rampart_kit::telemetry::{self, LogFormat};
+use tokio::net::TcpListener;
+
+use crate::settings::{self, FileSettings};
+use crate::stack::{self, DevOptions, DevStorage, StackConfig};
+
+/// Rampart: a secure, multi-tenant backend for AI-assisted customer support.
+#[derive(Debug, Parser)]
+#[command(name = "rampart", version, about)]
+pub struct Cli {
+    /// A TOML settings file; flags and environment variables override it.
+    #[arg(long, env = "RAMPART_CONFIG", global = true)]
+    config: Option<PathBuf>,
+
+    /// Log format: readable (pretty) or one JSON object per line (json).
+    /// Default: pretty for `dev`, json otherwise.
+    #[arg(long, env = "RAMPART_LOG_FORMAT", global = true, value_enum)]
+    log_format: Option<LogFormatArg>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormatArg {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the whole stack in this process on the embedded default
+    /// (SQLite, in-process cache), with generated certificates and secrets.
+    Dev(DevArgs),
+    /// Run chosen services against PostgreSQL and Redis, for production.
+    Serve(ServeArgs),
+    /// Apply database migrations for the services that have a database.
+    Migrate(MigrateArgs),
+    /// Certificates for the internal mesh and the edge.
+    #[command(subcommand)]
+    Pki(PkiCommand),
+    /// Platform administration.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, Args)]
+struct DevArgs {
+    /// Where SQLite files, certificates and generated secrets live.
+    #[arg(long, env = "RAMPART_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// The HTTPS edge's address.
+    #[arg(long, env = "RAMPART_LISTEN")]
+    listen: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// The services to run: gateway, auth, crm, escalation, audit.
+    #[arg(required = true)]
+    services: Vec<String>,
+    /// The folder with the internal CA, service certificates and edge
+    /// certificate (see `rampart pki init`).
+    #[arg(long, env = "RAMPART_PKI_DIR")]
+    pki_dir: Option<PathBuf>,
+    /// PostgreSQL for auth, crm and audit.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+    /// Redis for the gateway's shared rate limits.
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
+    redis_url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct MigrateArgs {
+    /// The database to migrate.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum PkiCommand {
+    /// Generate an internal CA with one certificate per service, and an edge
+    /// CA with a certificate for the given names.
+    Init {
+        #[arg(long)]
+        dir: PathBuf,
+        /// DNS names or IP addresses the edge certificate covers.
+        #[arg(long = "edge-name", default_values = ["localhost", "127.0.0.1"])]
+        edge_names: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Print a new platform admin key, for RAMPART_ADMIN_API_KEY.
+    GenerateKey,
+}
+
+/// Runs the command; `main` only reports the error.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let file = FileSettings::load(cli.config.as_deref())?;
+    let default_format = match cli.command {
+        Command::Dev(_) => LogFormat::Pretty,
+        _ => LogFormat::Json,
+    };
+    let format = match (cli.log_format, file.log_format.as_deref()) {
+        (Some(LogFormatArg::Pretty), _) | (None, Some("pretty")) => LogFormat::Pretty,
+        (Some(LogFormatArg::Json), _) | (None, Some("json")) => LogFormat::Json,
+        (None, None) => default_format,
+        (None, Some(other)) => bail!("log_format must be \"pretty\" or \"json\", not {other:?}"),
+    };
+    match cli.command {
+        Command::Dev(args) => {
+            let _telemetry = telemetry::init(format)?;
+            dev(args, &file).await
+        }
+        Command::Serve(args) => {
+            let _telemetry = telemetry::init(format)?;
+            serve(args, &file).await
+        }
+        Command::Migrate(args) => migrate(args, &file).await,
+        Command::Pki(PkiCommand::Init { dir, edge_names }) => {
+            let pki = PkiDir::new(dir);
+            if pki.ensure_generated(&edge_names)? {
+                println!("generated certificates and keys in {}", pki.path().display());
+            } else {
+                println!("{} already holds a complete set; nothing changed", pki.path().display());
+            }
+            Ok(())
+        }
+        Command::Admin(AdminCommand::GenerateKey) => {
+            println!("{}", PlaintextApiKey::generate(KeyKind::Admin).expose());
+            Ok(())
+        }
+    }
+}
+
+fn admin_key_from_env() -> anyhow::Result<Option<rampart_kit::secret::SecretString>> {
+    let key = secret_from_env("RAMPART_ADMIN_API_KEY")?;
+    if let Some(key) = &key {
+        match PlaintextApiKey::parse(key.expose_secret()) {
+            Ok(parsed) if parsed.kind() == KeyKind::Admin => {}
+            _ => bail!(
+                "RAMPART_ADMIN_API_KEY is not a Rampart admin key (rk_admin_...); generate one with `rampart admin generate-key`"
+            ),
+        }
+    }
+    Ok(key)
+}
+
+async fn dev(args: DevArgs, file: &FileSettings) -> anyhow::Result<()> {
+    let data_dir = args
+        .data_dir
+        .or_else(|| file.data_dir.clone())
+        .unwrap_or_else(|| PathBuf::from(".rampart"));
+    let listen = match args.listen.as_deref().or(file.listen.as_deref()) {
+        Some(value) => settings::parse_listen(value, "--listen")?,
+        None => SocketAddr::from(([127, 0, 0, 1], 8443)),
+    };
+    let admin_api_key = admin_key_from_env()?;
+    let edge_listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}; is another rampart running? (--listen picks another address)"))?;
+    let stack = stack::start_dev(DevOptions {
+        data_dir: data_dir.clone(),
+        edge_listener,
+        admin_api_key,
+        storage: DevStorage::Embedded,
+        gateway: rampart_gateway::Config::default(),
+    })
+    .await?;
+    let edge = stack.edge_addr;
+    println!();
+    println!("rampart dev is running");
+    println!("  edge:      https://{edge}");
+    println!("  data:      {}", data_dir.display());
+    println!("  edge CA:   {}   (curl --cacert this file)", stack.edge_ca.display());
+    if stack.admin_key_generated {
+        println!("  admin key: {}", stack.admin_api_key.expose_secret());
+        println!("             shown once; also kept in {}", data_dir.join("secrets/admin-api-key").display());
+    } else {
+        println!("  admin key: from RAMPART_ADMIN_API_KEY or {}", data_dir.join("secrets/admin-api-key").display());
+    }
+    println!();
+    stop_on_signal(stack.running.shutdown_token());
+    stack.running.wait().await
+}
+
+async fn serve(args: ServeArgs, file: &FileSettings) -> anyhow::Result<()> {
+    let mut services = Vec::new();
+    for name in &args.services {
+        let service = ServiceName::parse(name)?;
+        if !services.contains(&service) {
+            services.push(service);
+        }
+    }
+    let pki_dir = args
+        .pki_dir
+        .or_else(|| file.pki_dir.clone())
+        .context("set RAMPART_PKI_DIR (or --pki-dir) to the folder made by `rampart pki init`")?;
+    let needs_database = services
+        .iter()
+        .any(|s| matches!(s, ServiceName::Auth | ServiceName::Crm | ServiceName::Audit));
+    let database_url = args.database_url.or_else(|| file.database_url.clone());
+    let mut databases = HashMap::new();
+    if needs_database {
+        let url = database_url.context("set DATABASE_URL (or --database-url) for auth, crm and audit")?;
+        settings::check_database_url(&url, "DATABASE_URL")?;
+        for service in [ServiceName::Auth, ServiceName::Crm, ServiceName::Audit] {
+            databases.insert(service, url.clone());
+        }
+    }
+    let redis = match args.redis_url.or_else(|| file.redis_url.clone()) {
+        Some(url) => {
+            settings::check_redis_url(&url, "REDIS_URL")?;
+            Some((url, "rampart".to_owned()))
+        }
+        None if services.contains(&ServiceName::Gateway) => {
+            bail!("set REDIS_URL (or --redis-url): gateways share rate limits through Redis")
+        }
+        None => None,
+    };
+    let key_hash_secret = if services.contains(&ServiceName::Auth) {
+        Some(secret_from_env("RAMPART_KEY_HASH_SECRET")?.context(
+            "set RAMPART_KEY_HASH_SECRET (or RAMPART_KEY_HASH_SECRET_FILE): at least 32 random bytes for hashing API keys",
+        )?)
+    } else {
+        None
+    };
+    let mut urls = HashMap::new();
+    for service in ServiceName::ALL {
+        urls.insert(service, settings::peer_url(file, service)?);
+    }
+    let mut listeners = Vec::new();
+    for service in services {
+        let addr = settings::serve_listen(file, service)?;
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr} for {service}"))?;
+        tracing::info!(%service, %addr, "listening");
+        listeners.push((service, listener));
+    }
+    let running = stack::start(StackConfig {
+        pki: PkiDir::new(pki_dir),
+        listeners,
+        urls,
+        databases,
+        redis,
+        key_hash_secret,
+        admin_api_key: admin_key_from_env()?,
+        gateway: rampart_gateway::Config::default(),
+    })
+    .await?;
+    stop_on_signal(running.shutdown_token());
+    running.wait().await
+}
+
+async fn migrate(args: MigrateArgs, file: &FileSettings) -> anyhow::Result<()> {
+    let url = args
+        .database_url
+        .or_else(|| file.database_url.clone())
+        .context("set DATABASE_URL (or --database-url)")?;
+    settings::check_database_url(&url, "DATABASE_URL")?;
+    let db = rampart_kit::db::connect(&url).await?;
+    rampart_auth::migrate(&db).await.context("auth migrations failed")?;
+    rampart_crm::migrate(&db).await.context("crm migrations failed")?;
+    rampart_audit::migrate(&db).await.context("audit migrations failed")?;
+    println!("migrations applied for auth, crm and audit");
+    Ok(())
+}
+
+/// Cancels `token` on Ctrl-C or SIGTERM.
+fn stop_on_signal(token: CancellationToken) {
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        {
+            let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(error) => {
+                    tracing::error!(%error, "cannot listen for SIGTERM");
+                    return;
+                }
+            };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down");
+        token.cancel();
+    });
+}

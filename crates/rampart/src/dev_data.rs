@@ -1,0 +1,101 @@
+//! The data folder of the embedded default (`rampart dev`).
+//!
+//! ```text
+//! <data-dir>/
+//!   auth.db crm.db audit.db       SQLite databases, one per service
+//!   pki/                          internal CA, service certificates, edge CA and certificate
+//!   secrets/key-hash-secret       HMAC secret for API key hashes (0600)
+//!   secrets/admin-api-key         the generated platform admin key (0600)
+//! ```
+//!
+//! Secrets are generated on first start, owner-readable only, and never
+//! overwritten: replacing the key-hash secret would invalidate every key.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use rampart_kit::api_key::{KeyKind, PlaintextApiKey};
+use rampart_kit::config::{read_secret_file, write_secret_file};
+use rampart_kit::pki::PkiDir;
+use rampart_kit::secret::{SecretString, hex, random_bytes};
+
+/// The paths inside a data folder.
+#[derive(Debug, Clone)]
+pub struct DataDir(PathBuf);
+
+impl DataDir {
+    /// Creates the folder (owner-only) if needed.
+    pub fn open(path: &Path) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(path.join("secrets"))
+            .with_context(|| format!("cannot create the data folder {}", path.display()))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(path.join("secrets"), std::fs::Permissions::from_mode(0o700))?;
+        }
+        Ok(Self(path.to_path_buf()))
+    }
+
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    #[must_use]
+    pub fn database(&self, service: &str) -> PathBuf {
+        self.0.join(format!("{service}.db"))
+    }
+
+    #[must_use]
+    pub fn pki(&self) -> PkiDir {
+        PkiDir::new(self.0.join("pki"))
+    }
+
+    #[must_use]
+    pub fn admin_key_file(&self) -> PathBuf {
+        self.0.join("secrets").join("admin-api-key")
+    }
+
+    /// The key-hash secret, generated on first use.
+    pub fn key_hash_secret(&self) -> anyhow::Result<SecretString> {
+        let path = self.0.join("secrets").join("key-hash-secret");
+        if !path.exists() {
+            write_secret_file(&path, &hex(&random_bytes::<32>()))?;
+        }
+        read_secret_file(&path)
+    }
+
+    /// The stored admin key, or a new one; the flag says whether it is new.
+    pub fn admin_api_key(&self) -> anyhow::Result<(SecretString, bool)> {
+        let path = self.admin_key_file();
+        if path.exists() {
+            return Ok((read_secret_file(&path)?, false));
+        }
+        let key = PlaintextApiKey::generate(KeyKind::Admin);
+        write_secret_file(&path, key.expose())?;
+        Ok((SecretString::from(key.expose().to_owned()), true))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rampart_kit::secret::ExposeSecret;
+
+    #[test]
+    fn secrets_are_generated_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = DataDir::open(dir.path()).unwrap();
+        let first = data.key_hash_secret().unwrap();
+        let second = data.key_hash_secret().unwrap();
+        assert_eq!(first.expose_secret(), second.expose_secret());
+        assert_eq!(first.expose_secret().len(), 64);
+
+        let (key, fresh) = data.admin_api_key().unwrap();
+        assert!(fresh);
+        assert!(PlaintextApiKey::parse(key.expose_secret()).is_ok());
+        let (again, fresh) = data.admin_api_key().unwrap();
+        assert!(!fresh);
+        assert_eq!(key.expose_secret(), again.expose_secret());
+    }
+}

@@ -1,0 +1,282 @@
+//! Starting Rampart's services inside this process.
+//!
+//! [`start`] runs any set of services, each on the listener it is handed, and
+//! is what `rampart serve` uses. [`start_dev`] builds on it for the embedded
+//! default: all five services on loopback, internal ports chosen by the OS,
+//! SQLite files and generated secrets under the data folder — or, for tests,
+//! an external PostgreSQL and Redis instead.
+//!
+//! Every service gets the same shutdown token; the first service to fail
+//! cancels it, so a half-running stack never lingers.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use rampart_gateway::{BackendUrls, Backends, Gateway};
+use rampart_kit::CancellationToken;
+use rampart_kit::pki::{PkiDir, ServiceName};
+use rampart_kit::rate_limit::RateLimiter;
+use rampart_kit::secret::SecretString;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+
+use crate::dev_data::DataDir;
+
+/// Everything needed to run a chosen set of services.
+pub struct StackConfig {
+    pub pki: PkiDir,
+    /// The services to run here, each with its listener.
+    pub listeners: Vec<(ServiceName, TcpListener)>,
+    /// Where every backend service can be reached (`https://host:port`),
+    /// whether it runs here or elsewhere.
+    pub urls: HashMap<ServiceName, String>,
+    /// The database of each service that has one and runs here.
+    pub databases: HashMap<ServiceName, String>,
+    /// Redis for the gateway's rate limits: URL and key prefix. `None` means
+    /// in-process limits (single process only).
+    pub redis: Option<(String, String)>,
+    pub key_hash_secret: Option<SecretString>,
+    pub admin_api_key: Option<SecretString>,
+    pub gateway: rampart_gateway::Config,
+}
+
+/// Services running in this process.
+pub struct RunningStack {
+    shutdown: CancellationToken,
+    /// One child token per service, so a single service can be stopped.
+    services: HashMap<ServiceName, CancellationToken>,
+    tasks: JoinSet<(ServiceName, anyhow::Result<()>)>,
+}
+
+impl RunningStack {
+    /// The token that stops every service.
+    #[must_use]
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Stops one service, leaving the others running (for outage drills and
+    /// tests).
+    pub fn stop_service(&self, service: ServiceName) {
+        if let Some(token) = self.services.get(&service) {
+            token.cancel();
+        }
+    }
+
+    /// Waits until every service has stopped; the first failure stops the
+    /// others and is returned.
+    pub async fn wait(mut self) -> anyhow::Result<()> {
+        let mut first_error = None;
+        while let Some(joined) = self.tasks.join_next().await {
+            let (service, result) = joined.context("a service task panicked")?;
+            if let Err(error) = result {
+                tracing::error!(%service, error = %format!("{error:#}"), "service failed");
+                self.shutdown.cancel();
+                first_error.get_or_insert(error.context(format!("the {service} service failed")));
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// Stops every service and waits for them.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        self.wait().await
+    }
+}
+
+fn url_of(urls: &HashMap<ServiceName, String>, service: ServiceName) -> anyhow::Result<String> {
+    urls.get(&service)
+        .cloned()
+        .with_context(|| format!("no address configured for the {service} service"))
+}
+
+fn database_of(databases: &HashMap<ServiceName, String>, service: ServiceName) -> anyhow::Result<String> {
+    databases
+        .get(&service)
+        .cloned()
+        .with_context(|| format!("no database configured for the {service} service"))
+}
+
+/// Starts the configured services. Configuration errors are reported before
+/// any service starts.
+pub async fn start(config: StackConfig) -> anyhow::Result<RunningStack> {
+    let shutdown = CancellationToken::new();
+    let mut tasks = JoinSet::new();
+    let mut services = HashMap::new();
+    for (service, listener) in config.listeners {
+        let tls = config.pki.load_service(service)?;
+        let token = shutdown.child_token();
+        services.insert(service, token.clone());
+        match service {
+            ServiceName::Gateway => {
+                let urls = BackendUrls {
+                    auth: url_of(&config.urls, ServiceName::Auth)?,
+                    crm: url_of(&config.urls, ServiceName::Crm)?,
+                    escalation: url_of(&config.urls, ServiceName::Escalation)?,
+                    audit: url_of(&config.urls, ServiceName::Audit)?,
+                };
+                let backends = Backends::connect(&urls, &tls)?;
+                let limiter = match &config.redis {
+                    Some((url, prefix)) => RateLimiter::redis(url, prefix).await?,
+                    None => RateLimiter::memory(),
+                };
+                let (chain, key) = config.pki.load_edge()?;
+                let edge_tls = rampart_gateway::edge::tls_config(chain, key)?;
+                let gateway = Gateway::new(config.gateway.clone(), backends, limiter);
+                tasks.spawn(async move {
+                    (service, rampart_gateway::run(gateway, listener, edge_tls, token).await)
+                });
+            }
+            ServiceName::Auth => {
+                let auth_config = rampart_auth::Config {
+                    database_url: database_of(&config.databases, service)?,
+                    audit_url: url_of(&config.urls, ServiceName::Audit)?,
+                    key_hash_secret: config
+                        .key_hash_secret
+                        .clone()
+                        .context("the auth service needs a key-hash secret (RAMPART_KEY_HASH_SECRET)")?,
+                    admin_api_key: config.admin_api_key.clone(),
+                };
+                tasks.spawn(async move { (service, rampart_auth::run(auth_config, listener, tls, token).await) });
+            }
+            ServiceName::Crm => {
+                let crm_config = rampart_crm::Config {
+                    database_url: database_of(&config.databases, service)?,
+                    audit_url: url_of(&config.urls, ServiceName::Audit)?,
+                };
+                tasks.spawn(async move { (service, rampart_crm::run(crm_config, listener, tls, token).await) });
+            }
+            ServiceName::Escalation => {
+                tasks.spawn(async move { (service, rampart_escalation::run(listener, tls, token).await) });
+            }
+            ServiceName::Audit => {
+                let audit_config = rampart_audit::Config {
+                    database_url: database_of(&config.databases, service)?,
+                };
+                tasks.spawn(async move { (service, rampart_audit::run(audit_config, listener, tls, token).await) });
+            }
+        }
+    }
+    Ok(RunningStack {
+        shutdown,
+        services,
+        tasks,
+    })
+}
+
+/// Where the embedded default keeps its data, or the external backends that
+/// replace it (used by tests against PostgreSQL and Redis).
+#[derive(Debug, Clone)]
+pub enum DevStorage {
+    /// SQLite files and in-process limits.
+    Embedded,
+    /// One PostgreSQL database shared by all services, and Redis.
+    External {
+        database_url: String,
+        redis_url: String,
+        redis_prefix: String,
+    },
+}
+
+/// How to start the whole stack in one process.
+pub struct DevOptions {
+    pub data_dir: PathBuf,
+    pub edge_listener: TcpListener,
+    /// The platform admin key; generated into the data folder when `None`.
+    pub admin_api_key: Option<SecretString>,
+    pub storage: DevStorage,
+    pub gateway: rampart_gateway::Config,
+}
+
+/// The whole stack, running.
+pub struct DevStack {
+    pub edge_addr: SocketAddr,
+    /// The CA certificate clients of the edge should trust.
+    pub edge_ca: PathBuf,
+    pub pki: PkiDir,
+    /// Where each internal service listens.
+    pub internal: HashMap<ServiceName, SocketAddr>,
+    pub admin_api_key: SecretString,
+    /// Whether the admin key was generated by this start (print it once).
+    pub admin_key_generated: bool,
+    pub running: RunningStack,
+}
+
+/// Starts all five services: the gateway on `edge_listener`, the others on
+/// loopback ports chosen by the OS.
+pub async fn start_dev(options: DevOptions) -> anyhow::Result<DevStack> {
+    let data = DataDir::open(&options.data_dir)?;
+    let pki = data.pki();
+    let edge_addr = options.edge_listener.local_addr()?;
+    let mut edge_names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
+    if !edge_addr.ip().is_loopback() && !edge_addr.ip().is_unspecified() {
+        edge_names.push(edge_addr.ip().to_string());
+    }
+    pki.ensure_generated(&edge_names)?;
+
+    let (admin_api_key, admin_key_generated) = match options.admin_api_key {
+        Some(key) => (key, false),
+        None => data.admin_api_key()?,
+    };
+
+    let mut listeners = vec![(ServiceName::Gateway, options.edge_listener)];
+    let mut urls = HashMap::new();
+    let mut internal = HashMap::new();
+    for service in [ServiceName::Auth, ServiceName::Crm, ServiceName::Escalation, ServiceName::Audit] {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .with_context(|| format!("cannot bind a loopback port for {service}"))?;
+        let addr = listener.local_addr()?;
+        urls.insert(service, format!("https://{addr}"));
+        internal.insert(service, addr);
+        listeners.push((service, listener));
+    }
+
+    let (databases, redis) = match options.storage {
+        DevStorage::Embedded => {
+            let databases = [ServiceName::Auth, ServiceName::Crm, ServiceName::Audit]
+                .into_iter()
+                .map(|s| (s, rampart_kit::db::sqlite_url(&data.database(s.as_str()))))
+                .collect();
+            (databases, None)
+        }
+        DevStorage::External {
+            database_url,
+            redis_url,
+            redis_prefix,
+        } => {
+            if !database_url.starts_with("postgres") {
+                bail!("the external database must be PostgreSQL");
+            }
+            let databases = [ServiceName::Auth, ServiceName::Crm, ServiceName::Audit]
+                .into_iter()
+                .map(|s| (s, database_url.clone()))
+                .collect();
+            (databases, Some((redis_url, redis_prefix)))
+        }
+    };
+
+    let running = start(StackConfig {
+        pki: pki.clone(),
+        listeners,
+        urls,
+        databases,
+        redis,
+        key_hash_secret: Some(data.key_hash_secret()?),
+        admin_api_key: Some(admin_api_key.clone()),
+        gateway: options.gateway,
+    })
+    .await?;
+    Ok(DevStack {
+        edge_addr,
+        edge_ca: pki.edge_ca_cert(),
+        pki,
+        internal,
+        admin_api_key,
+        admin_key_generated,
+        running,
+    })
+}
