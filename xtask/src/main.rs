@@ -58,7 +58,8 @@ fn walkthrough() -> anyhow::Result<()> {
         .current_dir(&root)
         .status()?;
     anyhow::ensure!(status.success(), "building rampart failed");
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
     let binary = target.join("debug").join("rampart");
 
     let scratch = std::env::temp_dir().join(format!("rampart-walkthrough-{}", std::process::id()));
@@ -79,7 +80,12 @@ fn walkthrough() -> anyhow::Result<()> {
     loop {
         let ready = scratch.join(".rampart/secrets/admin-api-key").exists()
             && Command::new("curl")
-                .args(["-sf", "--cacert", ".rampart/pki/edge-ca.pem", "https://localhost:8443/readyz"])
+                .args([
+                    "-sf",
+                    "--cacert",
+                    ".rampart/pki/edge-ca.pem",
+                    "https://localhost:8443/readyz",
+                ])
                 .current_dir(&scratch)
                 .stdout(Stdio::null())
                 .status()
@@ -112,7 +118,10 @@ fn walkthrough() -> anyhow::Result<()> {
         " 401",
         "application/problem+json",
     ] {
-        anyhow::ensure!(stdout.contains(expected), "the walk-through printed no {expected}");
+        anyhow::ensure!(
+            stdout.contains(expected),
+            "the walk-through printed no {expected}"
+        );
     }
     std::fs::remove_dir_all(&scratch).ok();
     println!("\nwalkthrough: the README's commands work as written");

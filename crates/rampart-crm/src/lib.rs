@@ -1,1 +1,128 @@
+//! Rampart's tenant CRM: the businesses on the platform and their customers,
+//! always scoped by tenant.
+//!
+//! - [`domain`]: parsed request values (names, emails, phones, addresses,
+//!   office domains, pages); nothing unchecked goes further.
+//! - [`store`]: the storage layer; [`store::CustomerStore`] is built for one
+//!   tenant and filters every query by it.
+//! - [`grpc`]: the `CrmService` handlers: principal, authorisation, parsing,
+//!   store call, in that order.
+//! - [`error`]: the failures callers can act on, and their gRPC status.
+//! - [`migration`] and [`entity`]: the schema (`crm_` tables, history in
+//!   `crm_migrations`) and its sea-orm entities.
+//!
+//! [`run`] is the whole service: it opens the database, migrates it, starts
+//! the audit relay and serves gRPC over mutual TLS, answering only the
+//! gateway, until its shutdown token is cancelled.
 
+pub mod domain;
+pub mod entity;
+pub mod error;
+pub mod grpc;
+pub mod migration;
+pub mod store;
+
+use std::time::Duration;
+
+use anyhow::Context;
+use rampart_kit::CancellationToken;
+use rampart_kit::grpc::{AllowPeers, connect_lazy, health_for, serve, server, traced};
+use rampart_kit::outbox::Outbox;
+use rampart_kit::pki::{ServiceName, ServiceTls};
+use rampart_proto::audit::v1::audit_service_client::AuditServiceClient;
+use rampart_proto::crm::v1::crm_service_server::CrmServiceServer;
+use sea_orm::DatabaseConnection;
+use sea_orm_migration::MigratorTrait;
+use tokio::net::TcpListener;
+
+use crate::grpc::CrmApi;
+
+pub use error::Error;
+
+/// The table holding audit events not yet delivered to the audit service.
+pub const OUTBOX_TABLE: &str = "crm_audit_outbox";
+
+/// How long shutdown waits for the audit relay to finish a delivery in
+/// flight before abandoning it. Abandoning is safe: rows are deleted only
+/// after audit has taken them, and audit de-duplicates a resend.
+const RELAY_STOP_GRACE: Duration = Duration::from_secs(2);
+
+/// The only services that may call the CRM.
+const ALLOWED_PEERS: &[ServiceName] = &[ServiceName::Gateway];
+
+/// What the CRM needs besides its listener and certificate.
+#[derive(Clone)]
+pub struct Config {
+    /// `sqlite://...` or `postgres://...`.
+    pub database_url: String,
+    /// The audit service, `https://host:port`.
+    pub audit_url: String,
+}
+
+/// Hides any password in the database URL.
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field(
+                "database_url",
+                &rampart_kit::db::redact_url(&self.database_url),
+            )
+            .field("audit_url", &self.audit_url)
+            .finish()
+    }
+}
+
+/// Applies the CRM's pending migrations.
+pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
+    migration::Migrator::up(db, None)
+        .await
+        .context("crm migrations failed")
+}
+
+/// Runs the CRM on `listener` until `shutdown` is cancelled.
+///
+/// The audit service is connected lazily: the CRM starts, and keeps
+/// recording events in its outbox, while audit is down.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    tls: ServiceTls,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let db = rampart_kit::db::connect(&config.database_url).await?;
+    migrate(&db).await?;
+
+    let outbox = Outbox::new(OUTBOX_TABLE);
+    let audit = AuditServiceClient::new(traced(connect_lazy(
+        &config.audit_url,
+        &tls,
+        ServiceName::Audit,
+    )?));
+    // A child token: the relay stops with the service, and also when the
+    // server fails on its own.
+    let relay_shutdown = shutdown.child_token();
+    let relay = tokio::spawn(
+        outbox
+            .clone()
+            .run_relay(db.clone(), audit, relay_shutdown.clone()),
+    );
+
+    let api = CrmApi::new(db, outbox);
+    let router = server(&tls)?
+        .add_service(health_for::<CrmServiceServer<CrmApi>>().await)
+        .add_service(CrmServiceServer::with_interceptor(
+            api,
+            AllowPeers(ALLOWED_PEERS),
+        ));
+    tracing::info!(address = %listener.local_addr()?, "crm listening");
+    let served = serve(router, listener, shutdown).await;
+
+    relay_shutdown.cancel();
+    let abort = relay.abort_handle();
+    if tokio::time::timeout(RELAY_STOP_GRACE, relay).await.is_err() {
+        tracing::warn!("audit relay did not stop in time, abandoning its delivery");
+        abort.abort();
+    }
+    tracing::info!("crm stopped");
+    served
+}

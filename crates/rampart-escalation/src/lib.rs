@@ -1,1 +1,49 @@
+//! Rampart's escalation policy: decides whether the AI may answer a
+//! customer's message or a human must take over.
+//!
+//! - [`intents`]: the rules. Pure functions over normalised text that find
+//!   restricted intents (legal, security, dispute, billing, emergency, a
+//!   request for a human) and grade their severity.
+//! - [`message`]: the parsed request, channel and text.
+//! - [`grpc`]: the `EscalationService` handler.
+//! - [`error`]: the failures callers can act on, and their gRPC status.
+//!
+//! This first version keeps no state: no database, no per-tenant policy yet.
+//! [`run`] serves gRPC over mutual TLS, answering only the gateway, until
+//! its shutdown token is cancelled.
 
+pub mod error;
+pub mod grpc;
+pub mod intents;
+pub mod message;
+
+use rampart_kit::CancellationToken;
+use rampart_kit::grpc::{AllowPeers, health_for, serve, server};
+use rampart_kit::pki::{ServiceName, ServiceTls};
+use rampart_proto::escalation::v1::escalation_service_server::EscalationServiceServer;
+use tokio::net::TcpListener;
+
+pub use error::Error;
+
+use crate::grpc::EscalationApi;
+
+/// The only services that may call escalation.
+const ALLOWED_PEERS: &[ServiceName] = &[ServiceName::Gateway];
+
+/// Runs the escalation service on `listener` until `shutdown` is cancelled.
+pub async fn run(
+    listener: TcpListener,
+    tls: ServiceTls,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let router = server(&tls)?
+        .add_service(health_for::<EscalationServiceServer<EscalationApi>>().await)
+        .add_service(EscalationServiceServer::with_interceptor(
+            EscalationApi,
+            AllowPeers(ALLOWED_PEERS),
+        ));
+    tracing::info!(address = %listener.local_addr()?, "escalation listening");
+    let served = serve(router, listener, shutdown).await;
+    tracing::info!("escalation stopped");
+    served
+}

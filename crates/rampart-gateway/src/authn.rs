@@ -65,7 +65,11 @@ pub struct Authenticator {
 
 impl Authenticator {
     #[must_use]
-    pub fn new(auth: AuthServiceClient<TracedChannel>, ttl: Duration, negative_ttl: Duration) -> Self {
+    pub fn new(
+        auth: AuthServiceClient<TracedChannel>,
+        ttl: Duration,
+        negative_ttl: Duration,
+    ) -> Self {
         Self {
             auth,
             hasher: KeyHasher::ephemeral(),
@@ -78,10 +82,10 @@ impl Authenticator {
     async fn verify(&self, key: &PlaintextApiKey) -> Result<VerifiedKey, ApiError> {
         let cache_key = *self.hasher.hash(key).as_bytes();
         let now = Instant::now();
-        if let Some(cached) = self.cache.get(&cache_key) {
-            if cached.expires > now {
-                return cached.key.ok_or_else(invalid_key);
-            }
+        if let Some(cached) = self.cache.get(&cache_key)
+            && cached.expires > now
+        {
+            return cached.key.ok_or_else(invalid_key);
         }
         let answer = self
             .auth
@@ -156,26 +160,38 @@ pub struct AdminCaller {
 impl FromRequestParts<Arc<Gateway>> for TenantCaller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, gateway: &Arc<Gateway>) -> Result<Self, ApiError> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        gateway: &Arc<Gateway>,
+    ) -> Result<Self, ApiError> {
         limit(gateway, &address_bucket(parts), gateway.config.per_address).await?;
-        let text = header(parts, API_KEY)?
-            .ok_or_else(|| ApiError::unauthenticated("send a tenant API key in the X-API-Key header"))?;
-        let key = PlaintextApiKey::parse(text).map_err(|_| ApiError::unauthenticated("malformed API key"))?;
+        let text = header(parts, API_KEY)?.ok_or_else(|| {
+            ApiError::unauthenticated("send a tenant API key in the X-API-Key header")
+        })?;
+        let key = PlaintextApiKey::parse(text)
+            .map_err(|_| ApiError::unauthenticated("malformed API key"))?;
         if key.kind() == KeyKind::Admin {
-            return Err(ApiError::forbidden("this route needs a tenant API key, not an admin key"));
+            return Err(ApiError::forbidden(
+                "this route needs a tenant API key, not an admin key",
+            ));
         }
         let verified = gateway.authenticator.verify(&key).await?;
         let PrincipalKind::Tenant(tenant) = verified.kind.clone() else {
             return Err(ApiError::forbidden("this route needs a tenant API key"));
         };
-        if let Some(business_id) = header(parts, BUSINESS_ID)? {
-            if business_id != tenant.as_str() {
-                return Err(ApiError::forbidden(
-                    "X-Business-ID does not match the API key's tenant",
-                ));
-            }
+        if let Some(business_id) = header(parts, BUSINESS_ID)?
+            && business_id != tenant.as_str()
+        {
+            return Err(ApiError::forbidden(
+                "X-Business-ID does not match the API key's tenant",
+            ));
         }
-        limit(gateway, &format!("cred:{}", verified.credential_id), gateway.config.per_credential).await?;
+        limit(
+            gateway,
+            &format!("cred:{}", verified.credential_id),
+            gateway.config.per_credential,
+        )
+        .await?;
         Ok(Self {
             principal: principal(parts, verified),
             tenant,
@@ -186,12 +202,16 @@ impl FromRequestParts<Arc<Gateway>> for TenantCaller {
 impl FromRequestParts<Arc<Gateway>> for AdminCaller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, gateway: &Arc<Gateway>) -> Result<Self, ApiError> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        gateway: &Arc<Gateway>,
+    ) -> Result<Self, ApiError> {
         limit(gateway, &address_bucket(parts), gateway.config.per_address).await?;
         let text = header(parts, ADMIN_API_KEY)?.ok_or_else(|| {
             ApiError::unauthenticated("send a platform admin key in the X-Admin-API-Key header")
         })?;
-        let key = PlaintextApiKey::parse(text).map_err(|_| ApiError::unauthenticated("malformed API key"))?;
+        let key = PlaintextApiKey::parse(text)
+            .map_err(|_| ApiError::unauthenticated("malformed API key"))?;
         if key.kind() != KeyKind::Admin {
             return Err(invalid_key());
         }
@@ -199,7 +219,12 @@ impl FromRequestParts<Arc<Gateway>> for AdminCaller {
         if verified.kind != PrincipalKind::PlatformAdmin {
             return Err(invalid_key());
         }
-        limit(gateway, &format!("cred:{}", verified.credential_id), gateway.config.per_credential).await?;
+        limit(
+            gateway,
+            &format!("cred:{}", verified.credential_id),
+            gateway.config.per_credential,
+        )
+        .await?;
         Ok(Self {
             principal: principal(parts, verified),
         })
@@ -233,10 +258,10 @@ fn header<'a>(parts: &'a Parts, name: &str) -> Result<Option<&'a str>, ApiError>
 }
 
 fn address_bucket(parts: &Parts) -> String {
-    parts
-        .extensions
-        .get::<ClientAddr>()
-        .map_or_else(|| "addr:unknown".to_owned(), |addr| format!("addr:{}", addr.0.ip()))
+    parts.extensions.get::<ClientAddr>().map_or_else(
+        || "addr:unknown".to_owned(),
+        |addr| format!("addr:{}", addr.0.ip()),
+    )
 }
 
 async fn limit(gateway: &Gateway, bucket: &str, quota: Quota) -> Result<(), ApiError> {

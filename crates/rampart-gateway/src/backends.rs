@@ -43,7 +43,10 @@ impl Backends {
             health: vec![
                 (ServiceName::Auth, HealthClient::new(auth.clone())),
                 (ServiceName::Crm, HealthClient::new(crm.clone())),
-                (ServiceName::Escalation, HealthClient::new(escalation.clone())),
+                (
+                    ServiceName::Escalation,
+                    HealthClient::new(escalation.clone()),
+                ),
                 (ServiceName::Audit, HealthClient::new(audit.clone())),
             ],
             auth: AuthServiceClient::new(traced(auth)),

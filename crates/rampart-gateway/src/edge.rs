@@ -91,23 +91,26 @@ pub async fn serve(
         let app = app.clone();
         tokio::spawn(async move {
             let _ = stream.set_nodelay(true);
-            let tls_stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                Ok(Ok(tls_stream)) => tls_stream,
-                Ok(Err(error)) => {
-                    tracing::debug!(%address, %error, "tls handshake failed");
-                    return;
-                }
-                Err(_) => {
-                    tracing::debug!(%address, "tls handshake timed out");
-                    return;
-                }
-            };
+            let tls_stream =
+                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                    Ok(Ok(tls_stream)) => tls_stream,
+                    Ok(Err(error)) => {
+                        tracing::debug!(%address, %error, "tls handshake failed");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!(%address, "tls handshake timed out");
+                        return;
+                    }
+                };
             let service = app.map_request(move |mut request: http::Request<Incoming>| {
                 request.extensions_mut().insert(ClientAddr(address));
                 request
             });
-            let connection = builder
-                .serve_connection_with_upgrades(TokioIo::new(tls_stream), TowerToHyperService::new(service));
+            let connection = builder.serve_connection_with_upgrades(
+                TokioIo::new(tls_stream),
+                TowerToHyperService::new(service),
+            );
             if let Err(error) = watcher.watch(connection.into_owned()).await {
                 tracing::debug!(%address, error = %error, "connection ended with an error");
             }

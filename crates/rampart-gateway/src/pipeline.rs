@@ -56,10 +56,20 @@ fn is_probe(path: &str) -> bool {
 fn query_carries_credential(query: Option<&str>) -> bool {
     query.is_some_and(|q| {
         q.split('&').any(|pair| {
-            let name = pair.split('=').next().unwrap_or_default().to_ascii_lowercase();
+            let name = pair
+                .split('=')
+                .next()
+                .unwrap_or_default()
+                .to_ascii_lowercase();
             matches!(
                 name.as_str(),
-                "api_key" | "apikey" | "key" | "x-api-key" | "admin_api_key" | "token" | "access_token"
+                "api_key"
+                    | "apikey"
+                    | "key"
+                    | "x-api-key"
+                    | "admin_api_key"
+                    | "token"
+                    | "access_token"
             )
         })
     })
@@ -92,7 +102,9 @@ pub async fn edge_pipeline(
     let started = Instant::now();
     let request_id = uuid::Uuid::now_v7().to_string();
     strip_untrusted_headers(request.headers_mut());
-    request.extensions_mut().insert(RequestId(request_id.clone()));
+    request
+        .extensions_mut()
+        .insert(RequestId(request_id.clone()));
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
 
@@ -102,14 +114,14 @@ pub async fn edge_pipeline(
         tracing::warn!(path, ?client, hits, "scanner probe path requested");
         ApiError::not_found().into_response()
     } else if query_carries_credential(request.uri().query()) {
-        ApiError::invalid(
-            "credentials are not accepted in the query string; send them in a header",
-        )
-        .into_response()
+        ApiError::invalid("credentials are not accepted in the query string; send them in a header")
+            .into_response()
     } else {
         match tokio::time::timeout(gateway.config.request_timeout, next.run(request)).await {
             Ok(response) => response,
-            Err(_) => ApiError::new(ErrorCode::Timeout, "the request took too long").into_response(),
+            Err(_) => {
+                ApiError::new(ErrorCode::Timeout, "the request took too long").into_response()
+            }
         }
     };
 
@@ -159,10 +171,22 @@ mod tests {
 
     #[test]
     fn probe_paths_are_recognised() {
-        for path in ["/wp-admin", "/wp-admin/", "/WP-LOGIN.PHP", "/.git/config", "/.env", "/.env.local"] {
+        for path in [
+            "/wp-admin",
+            "/wp-admin/",
+            "/WP-LOGIN.PHP",
+            "/.git/config",
+            "/.env",
+            "/.env.local",
+        ] {
             assert!(is_probe(path), "{path}");
         }
-        for path in ["/healthz", "/v1/crm/customers", "/wp-administrators-guide", "/.github"] {
+        for path in [
+            "/healthz",
+            "/v1/crm/customers",
+            "/wp-administrators-guide",
+            "/.github",
+        ] {
             assert!(!is_probe(path), "{path}");
         }
     }

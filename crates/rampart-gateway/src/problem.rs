@@ -63,7 +63,10 @@ impl ApiError {
     pub fn rate_limited(retry_after: Duration) -> Self {
         Self {
             retry_after: Some(retry_after),
-            ..Self::new(ErrorCode::ResourceExhausted, "rate limit exceeded; retry later")
+            ..Self::new(
+                ErrorCode::ResourceExhausted,
+                "rate limit exceeded; retry later",
+            )
         }
     }
 
@@ -110,11 +113,17 @@ impl ApiError {
             | Code::OutOfRange => Self::new(code, status.message()),
             Code::Unavailable => {
                 tracing::warn!(service, message = status.message(), "backend unavailable");
-                Self::new(code, format!("the {service} service is unavailable; retry later"))
+                Self::new(
+                    code,
+                    format!("the {service} service is unavailable; retry later"),
+                )
             }
             Code::DeadlineExceeded | Code::Cancelled => {
                 tracing::warn!(service, message = status.message(), "backend timed out");
-                Self::new(ErrorCode::Timeout, format!("the {service} service did not answer in time"))
+                Self::new(
+                    ErrorCode::Timeout,
+                    format!("the {service} service did not answer in time"),
+                )
             }
             _ => Self::internal(format_args!("{service} answered {status:?}")),
         }
@@ -207,8 +216,12 @@ mod tests {
 
     #[test]
     fn retry_after_is_whole_seconds_rounded_up() {
-        let response = ApiError::rate_limited(Duration::from_millis(1500)).into_response_with(Some("r"));
+        let response =
+            ApiError::rate_limited(Duration::from_millis(1500)).into_response_with(Some("r"));
         assert_eq!(response.headers()[header::RETRY_AFTER], "2");
-        assert_eq!(response.headers()[header::CONTENT_TYPE], "application/problem+json");
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            "application/problem+json"
+        );
     }
 }

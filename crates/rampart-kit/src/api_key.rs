@@ -170,7 +170,10 @@ impl std::fmt::Debug for KeyHasher {
 impl KeyHasher {
     /// A hasher keyed by `secret` (at least 32 bytes).
     pub fn new(secret: &[u8]) -> anyhow::Result<Self> {
-        anyhow::ensure!(secret.len() >= 32, "the key-hashing secret must be at least 32 bytes");
+        anyhow::ensure!(
+            secret.len() >= 32,
+            "the key-hashing secret must be at least 32 bytes"
+        );
         Ok(Self(hmac::Key::new(hmac::HMAC_SHA256, secret)))
     }
 
@@ -214,7 +217,10 @@ mod tests {
         for kind in [KeyKind::Live, KeyKind::Test, KeyKind::Admin] {
             let key = PlaintextApiKey::generate(kind);
             assert!(key.expose().starts_with(kind.prefix()));
-            assert_eq!(key.expose().len(), kind.prefix().len() + BODY_LEN + CHECKSUM_LEN);
+            assert_eq!(
+                key.expose().len(),
+                kind.prefix().len() + BODY_LEN + CHECKSUM_LEN
+            );
             let parsed = PlaintextApiKey::parse(key.expose()).unwrap();
             assert_eq!(parsed.kind(), kind);
         }
@@ -258,7 +264,11 @@ mod tests {
             format!("{}-{}", &text[..20], &text[21..]),
             format!(" {text}"),
         ] {
-            assert_eq!(PlaintextApiKey::parse(&bad).unwrap_err(), MalformedKey, "{bad:?}");
+            assert_eq!(
+                PlaintextApiKey::parse(&bad).unwrap_err(),
+                MalformedKey,
+                "{bad:?}"
+            );
         }
     }
 

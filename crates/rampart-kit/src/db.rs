@@ -32,20 +32,35 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
     if is_sqlite {
         // WAL lets readers go on while one writer commits; a busy timeout
         // queues writers instead of failing them.
-        options
-            .max_connections(8)
-            .map_sqlx_sqlite_opts(|opts| {
-                opts.journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Normal)
-                    .busy_timeout(Duration::from_secs(10))
-                    .foreign_keys(true)
-            });
+        options.max_connections(8).map_sqlx_sqlite_opts(|opts| {
+            opts.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true)
+        });
     } else {
         options.max_connections(20);
     }
-    Database::connect(options)
-        .await
-        .with_context(|| format!("cannot connect to the database at {}", redact_url(url)))
+    // Two pools opening the same new SQLite file at once can collide on the
+    // switch to WAL ("database is locked") despite the busy timeout; that
+    // resolves itself a moment later, so it is retried a few times.
+    let mut attempt = 0;
+    loop {
+        match Database::connect(options.clone()).await {
+            Ok(db) => return Ok(db),
+            Err(error)
+                if is_sqlite && attempt < 5 && error.to_string().contains("database is locked") =>
+            {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
+            }
+            Err(error) => {
+                return Err(error).with_context(|| {
+                    format!("cannot connect to the database at {}", redact_url(url))
+                });
+            }
+        }
+    }
 }
 
 /// A database URL with any password replaced, for messages.
@@ -82,7 +97,9 @@ mod tests {
     #[tokio::test]
     async fn opens_sqlite_files() {
         let dir = tempfile::tempdir().unwrap();
-        let db = connect(&sqlite_url(&dir.path().join("t.db"))).await.unwrap();
+        let db = connect(&sqlite_url(&dir.path().join("t.db")))
+            .await
+            .unwrap();
         db.ping().await.unwrap();
     }
 }

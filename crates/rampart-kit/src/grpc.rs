@@ -63,10 +63,7 @@ where
         Into<Box<dyn std::error::Error + Send + Sync>> + Send,
 {
     router
-        .serve_with_incoming_shutdown(
-            TcpListenerStream::new(listener),
-            shutdown.cancelled_owned(),
-        )
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.cancelled_owned())
         .await
         .context("gRPC server failed")
 }

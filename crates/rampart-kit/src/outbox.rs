@@ -81,7 +81,9 @@ impl AuditRecord {
             credential_id: self.credential_id,
             action: self.action,
             target: self.target,
-            occurred_at: self.occurred_at.to_rfc3339_opts(SecondsFormat::Micros, true),
+            occurred_at: self
+                .occurred_at
+                .to_rfc3339_opts(SecondsFormat::Micros, true),
             service: String::new(),
             request_id: self.request_id,
             outcome: self.outcome,
@@ -98,7 +100,9 @@ pub struct Outbox {
 
 impl std::fmt::Debug for Outbox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Outbox").field("table", &self.table).finish()
+        f.debug_struct("Outbox")
+            .field("table", &self.table)
+            .finish()
     }
 }
 
@@ -139,7 +143,11 @@ impl Outbox {
     }
 
     /// Records `record` in the caller's transaction.
-    pub async fn enqueue(&self, tx: &impl ConnectionTrait, record: &AuditRecord) -> Result<(), DbErr> {
+    pub async fn enqueue(
+        &self,
+        tx: &impl ConnectionTrait,
+        record: &AuditRecord,
+    ) -> Result<(), DbErr> {
         let payload = serde_json::to_string(record).map_err(|e| DbErr::Custom(e.to_string()))?;
         let insert = Query::insert()
             .into_table(self.table)

@@ -76,7 +76,9 @@ impl ServiceName {
             .into_iter()
             .find(|s| s.as_str() == text)
             .with_context(|| {
-                format!("unknown service {text:?}: expected gateway, auth, crm, escalation or audit")
+                format!(
+                    "unknown service {text:?}: expected gateway, auth, crm, escalation or audit"
+                )
             })
     }
 }
@@ -223,15 +225,20 @@ impl PkiDir {
         if chain.is_empty() {
             bail!("{} holds no certificate", self.edge_cert().display());
         }
-        let key = PrivateKeyDer::from_pem_file(self.edge_key())
-            .with_context(|| format!("cannot read a private key from {}", self.edge_key().display()))?;
+        let key = PrivateKeyDer::from_pem_file(self.edge_key()).with_context(|| {
+            format!(
+                "cannot read a private key from {}",
+                self.edge_key().display()
+            )
+        })?;
         Ok((chain, key))
     }
 
     /// One service's mTLS identity.
     pub fn load_service(&self, service: ServiceName) -> anyhow::Result<ServiceTls> {
         let read = |path: PathBuf| {
-            std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))
+            std::fs::read_to_string(&path)
+                .with_context(|| format!("cannot read {}", path.display()))
         };
         Ok(ServiceTls {
             service,
@@ -363,7 +370,8 @@ pub fn peer_service(certs: Option<Arc<Vec<CertificateDer<'static>>>>) -> Option<
     let leaf = certs.first()?;
     let cert = webpki::EndEntityCert::try_from(leaf).ok()?;
     ServiceName::ALL.into_iter().find(|service| {
-        let name = ServerName::try_from(service.dns_name()).expect("service names are valid DNS names");
+        let name =
+            ServerName::try_from(service.dns_name()).expect("service names are valid DNS names");
         cert.verify_is_valid_for_subject_name(&name).is_ok()
     })
 }
@@ -376,7 +384,10 @@ mod tests {
     fn generates_once_and_loads() {
         let dir = tempfile::tempdir().unwrap();
         let pki = PkiDir::new(dir.path().join("pki"));
-        assert!(pki.ensure_generated(&["localhost".into(), "127.0.0.1".into()]).unwrap());
+        assert!(
+            pki.ensure_generated(&["localhost".into(), "127.0.0.1".into()])
+                .unwrap()
+        );
         assert!(!pki.ensure_generated(&["localhost".into()]).unwrap());
         let (chain, _key) = pki.load_edge().unwrap();
         assert_eq!(chain.len(), 1);

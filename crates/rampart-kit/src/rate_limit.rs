@@ -51,7 +51,9 @@ impl Quota {
 pub enum Decision {
     Allowed,
     /// Refused; the request would be allowed after this long.
-    Limited { retry_after: Duration },
+    Limited {
+        retry_after: Duration,
+    },
 }
 
 /// A rate limiter, in-process or shared through Redis.
@@ -112,7 +114,10 @@ const SWEEP_AT: usize = 100_000;
 
 impl MemoryLimiter {
     fn check(&self, key: &str, quota: Quota, now: Instant) -> Decision {
-        let mut state = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let tat = state.get(key).copied().unwrap_or(now).max(now);
         let allow_at = tat.checked_sub(quota.tolerance()).unwrap_or(now);
         if now < allow_at {
@@ -198,6 +203,9 @@ mod tests {
         // One emission interval later, one more request fits.
         let later = now + Duration::from_secs(20);
         assert_eq!(limiter.check("k", quota, later), Decision::Allowed);
-        assert!(matches!(limiter.check("k", quota, later), Decision::Limited { .. }));
+        assert!(matches!(
+            limiter.check("k", quota, later),
+            Decision::Limited { .. }
+        ));
     }
 }

@@ -38,7 +38,7 @@ pub fn hex(bytes: &[u8]) -> String {
 /// Decodes lowercase or uppercase hex; `None` for anything else.
 #[must_use]
 pub fn unhex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     let digit = |c: u8| match c {

@@ -31,7 +31,10 @@ fn in_ci() -> bool {
 /// Decides what a missing backend means: `None` (skip) on a developer's
 /// machine, a panic under CI.
 fn unavailable<T>(what: &str, error: &anyhow::Error) -> Option<T> {
-    assert!(!in_ci(), "{what} is required under CI but unavailable: {error:#}");
+    assert!(
+        !in_ci(),
+        "{what} is required under CI but unavailable: {error:#}"
+    );
     eprintln!("skipping: {what} unavailable: {error:#}");
     None
 }
@@ -50,7 +53,9 @@ async fn create_postgres_database() -> anyhow::Result<String> {
     let admin = tokio::time::timeout(Duration::from_secs(5), Database::connect(&admin_url))
         .await
         .context("timed out connecting")??;
-    let name = format!("rampart_test_{}", uuid::Uuid::new_v4().simple());
+    drop_stale_databases(&admin).await;
+    let now = chrono::Utc::now().timestamp();
+    let name = format!("rampart_test_{now}_{}", uuid::Uuid::new_v4().simple());
     admin
         .execute_unprepared(&format!("CREATE DATABASE {name}"))
         .await?;
@@ -59,6 +64,39 @@ async fn create_postgres_database() -> anyhow::Result<String> {
         .rsplit_once('/')
         .map_or(admin_url.as_str(), |(base, _)| base);
     Ok(format!("{base}/{name}"))
+}
+
+/// How old a test database must be before a later test run drops it. Tests
+/// keep their database while they run (and a failed test's stays for a while
+/// to look at); this keeps the server from filling up across runs.
+const STALE_AFTER_SECS: i64 = 3600;
+
+async fn drop_stale_databases(admin: &sea_orm::DatabaseConnection) {
+    let Ok(rows) = admin
+        .query_all_raw(sea_orm::Statement::from_string(
+            admin.get_database_backend(),
+            "SELECT datname FROM pg_database WHERE datname LIKE 'rampart_test_%'",
+        ))
+        .await
+    else {
+        return;
+    };
+    let cutoff = chrono::Utc::now().timestamp() - STALE_AFTER_SECS;
+    for row in rows {
+        let Ok(name) = row.try_get::<String>("", "datname") else {
+            continue;
+        };
+        let created = name
+            .strip_prefix("rampart_test_")
+            .and_then(|rest| rest.split('_').next())
+            .and_then(|secs| secs.parse::<i64>().ok());
+        // Databases of the older naming scheme, without a timestamp, are stale.
+        if created.is_none_or(|secs| secs < cutoff) {
+            let _ = admin
+                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .await;
+        }
+    }
 }
 
 /// A Redis URL and a unique key prefix for one test; `None` when Redis is
@@ -77,7 +115,10 @@ pub async fn redis_namespace() -> Option<(String, String)> {
         anyhow::Ok(())
     };
     match check.await {
-        Ok(()) => Some((url, format!("rampart-test-{}", uuid::Uuid::new_v4().simple()))),
+        Ok(()) => Some((
+            url,
+            format!("rampart-test-{}", uuid::Uuid::new_v4().simple()),
+        )),
         Err(error) => unavailable("Redis", &error),
     }
 }

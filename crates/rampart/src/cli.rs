@@ -136,9 +136,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Pki(PkiCommand::Init { dir, edge_names }) => {
             let pki = PkiDir::new(dir);
             if pki.ensure_generated(&edge_names)? {
-                println!("generated certificates and keys in {}", pki.path().display());
+                println!(
+                    "generated certificates and keys in {}",
+                    pki.path().display()
+                );
             } else {
-                println!("{} already holds a complete set; nothing changed", pki.path().display());
+                println!(
+                    "{} already holds a complete set; nothing changed",
+                    pki.path().display()
+                );
             }
             Ok(())
         }
@@ -188,12 +194,21 @@ async fn dev(args: DevArgs, file: &FileSettings) -> anyhow::Result<()> {
     println!("rampart dev is running");
     println!("  edge:      https://{edge}");
     println!("  data:      {}", data_dir.display());
-    println!("  edge CA:   {}   (curl --cacert this file)", stack.edge_ca.display());
+    println!(
+        "  edge CA:   {}   (curl --cacert this file)",
+        stack.edge_ca.display()
+    );
     if stack.admin_key_generated {
         println!("  admin key: {}", stack.admin_api_key.expose_secret());
-        println!("             shown once; also kept in {}", data_dir.join("secrets/admin-api-key").display());
+        println!(
+            "             shown once; also kept in {}",
+            data_dir.join("secrets/admin-api-key").display()
+        );
     } else {
-        println!("  admin key: from RAMPART_ADMIN_API_KEY or {}", data_dir.join("secrets/admin-api-key").display());
+        println!(
+            "  admin key: from RAMPART_ADMIN_API_KEY or {}",
+            data_dir.join("secrets/admin-api-key").display()
+        );
     }
     println!();
     stop_on_signal(stack.running.shutdown_token());
@@ -218,7 +233,8 @@ async fn serve(args: ServeArgs, file: &FileSettings) -> anyhow::Result<()> {
     let database_url = args.database_url.or_else(|| file.database_url.clone());
     let mut databases = HashMap::new();
     if needs_database {
-        let url = database_url.context("set DATABASE_URL (or --database-url) for auth, crm and audit")?;
+        let url =
+            database_url.context("set DATABASE_URL (or --database-url) for auth, crm and audit")?;
         settings::check_database_url(&url, "DATABASE_URL")?;
         for service in [ServiceName::Auth, ServiceName::Crm, ServiceName::Audit] {
             databases.insert(service, url.clone());
@@ -276,9 +292,15 @@ async fn migrate(args: MigrateArgs, file: &FileSettings) -> anyhow::Result<()> {
         .context("set DATABASE_URL (or --database-url)")?;
     settings::check_database_url(&url, "DATABASE_URL")?;
     let db = rampart_kit::db::connect(&url).await?;
-    rampart_auth::migrate(&db).await.context("auth migrations failed")?;
-    rampart_crm::migrate(&db).await.context("crm migrations failed")?;
-    rampart_audit::migrate(&db).await.context("audit migrations failed")?;
+    rampart_auth::migrate(&db)
+        .await
+        .context("auth migrations failed")?;
+    rampart_crm::migrate(&db)
+        .await
+        .context("crm migrations failed")?;
+    rampart_audit::migrate(&db)
+        .await
+        .context("audit migrations failed")?;
     println!("migrations applied for auth, crm and audit");
     Ok(())
 }
@@ -288,13 +310,14 @@ fn stop_on_signal(token: CancellationToken) {
     tokio::spawn(async move {
         #[cfg(unix)]
         {
-            let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(term) => term,
-                Err(error) => {
-                    tracing::error!(%error, "cannot listen for SIGTERM");
-                    return;
-                }
-            };
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(term) => term,
+                    Err(error) => {
+                        tracing::error!(%error, "cannot listen for SIGTERM");
+                        return;
+                    }
+                };
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => {}
                 _ = term.recv() => {}

@@ -55,7 +55,8 @@ impl FileSettings {
         let settings: Self = toml::from_str(&text)
             .with_context(|| format!("the settings file {} is not valid", path.display()))?;
         for name in settings.services.keys() {
-            ServiceName::parse(name).with_context(|| format!("in [services.{name}] of {}", path.display()))?;
+            ServiceName::parse(name)
+                .with_context(|| format!("in [services.{name}] of {}", path.display()))?;
         }
         Ok(settings)
     }
@@ -67,9 +68,9 @@ impl FileSettings {
 
 /// Parses a listen address with a message naming where it came from.
 pub fn parse_listen(value: &str, what: &str) -> anyhow::Result<SocketAddr> {
-    value
-        .parse()
-        .with_context(|| format!("{what} must be an address and port such as 127.0.0.1:8443, not {value:?}"))
+    value.parse().with_context(|| {
+        format!("{what} must be an address and port such as 127.0.0.1:8443, not {value:?}")
+    })
 }
 
 fn default_port(service: ServiceName) -> u16 {
@@ -118,7 +119,10 @@ pub fn peer_url(file: &FileSettings, service: ServiceName) -> anyhow::Result<Str
 
 /// Checks a database URL's scheme.
 pub fn check_database_url(url: &str, what: &str) -> anyhow::Result<()> {
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") || url.starts_with("sqlite:") {
+    if url.starts_with("postgres://")
+        || url.starts_with("postgresql://")
+        || url.starts_with("sqlite:")
+    {
         Ok(())
     } else {
         bail!("{what} must start with postgres:// (or sqlite: for a single machine)")
@@ -142,7 +146,11 @@ mod tests {
     fn file_settings_parse_and_reject_unknown_keys() {
         let dir = tempfile::tempdir().unwrap();
         let good = dir.path().join("good.toml");
-        std::fs::write(&good, "listen = \"127.0.0.1:9443\"\n[services.auth]\nurl = \"https://auth:7001\"\n").unwrap();
+        std::fs::write(
+            &good,
+            "listen = \"127.0.0.1:9443\"\n[services.auth]\nurl = \"https://auth:7001\"\n",
+        )
+        .unwrap();
         let settings = FileSettings::load(Some(&good)).unwrap();
         assert_eq!(settings.listen.as_deref(), Some("127.0.0.1:9443"));
 
@@ -151,7 +159,11 @@ mod tests {
         assert!(FileSettings::load(Some(&typo)).is_err());
 
         let unknown_service = dir.path().join("svc.toml");
-        std::fs::write(&unknown_service, "[services.billing]\nlisten = \"0.0.0.0:1\"\n").unwrap();
+        std::fs::write(
+            &unknown_service,
+            "[services.billing]\nlisten = \"0.0.0.0:1\"\n",
+        )
+        .unwrap();
         let error = FileSettings::load(Some(&unknown_service)).unwrap_err();
         assert!(format!("{error:#}").contains("unknown service"));
     }
@@ -173,6 +185,9 @@ mod tests {
             ..FileSettings::default()
         };
         assert!(peer_url(&file, ServiceName::Crm).is_err());
-        assert_eq!(peer_url(&file, ServiceName::Audit).unwrap(), "https://127.0.0.1:7004");
+        assert_eq!(
+            peer_url(&file, ServiceName::Audit).unwrap(),
+            "https://127.0.0.1:7004"
+        );
     }
 }

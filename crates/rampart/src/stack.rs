@@ -93,7 +93,10 @@ fn url_of(urls: &HashMap<ServiceName, String>, service: ServiceName) -> anyhow::
         .with_context(|| format!("no address configured for the {service} service"))
 }
 
-fn database_of(databases: &HashMap<ServiceName, String>, service: ServiceName) -> anyhow::Result<String> {
+fn database_of(
+    databases: &HashMap<ServiceName, String>,
+    service: ServiceName,
+) -> anyhow::Result<String> {
     databases
         .get(&service)
         .cloned()
@@ -127,36 +130,55 @@ pub async fn start(config: StackConfig) -> anyhow::Result<RunningStack> {
                 let edge_tls = rampart_gateway::edge::tls_config(chain, key)?;
                 let gateway = Gateway::new(config.gateway.clone(), backends, limiter);
                 tasks.spawn(async move {
-                    (service, rampart_gateway::run(gateway, listener, edge_tls, token).await)
+                    (
+                        service,
+                        rampart_gateway::run(gateway, listener, edge_tls, token).await,
+                    )
                 });
             }
             ServiceName::Auth => {
                 let auth_config = rampart_auth::Config {
                     database_url: database_of(&config.databases, service)?,
                     audit_url: url_of(&config.urls, ServiceName::Audit)?,
-                    key_hash_secret: config
-                        .key_hash_secret
-                        .clone()
-                        .context("the auth service needs a key-hash secret (RAMPART_KEY_HASH_SECRET)")?,
+                    key_hash_secret: config.key_hash_secret.clone().context(
+                        "the auth service needs a key-hash secret (RAMPART_KEY_HASH_SECRET)",
+                    )?,
                     admin_api_key: config.admin_api_key.clone(),
                 };
-                tasks.spawn(async move { (service, rampart_auth::run(auth_config, listener, tls, token).await) });
+                tasks.spawn(async move {
+                    (
+                        service,
+                        rampart_auth::run(auth_config, listener, tls, token).await,
+                    )
+                });
             }
             ServiceName::Crm => {
                 let crm_config = rampart_crm::Config {
                     database_url: database_of(&config.databases, service)?,
                     audit_url: url_of(&config.urls, ServiceName::Audit)?,
                 };
-                tasks.spawn(async move { (service, rampart_crm::run(crm_config, listener, tls, token).await) });
+                tasks.spawn(async move {
+                    (
+                        service,
+                        rampart_crm::run(crm_config, listener, tls, token).await,
+                    )
+                });
             }
             ServiceName::Escalation => {
-                tasks.spawn(async move { (service, rampart_escalation::run(listener, tls, token).await) });
+                tasks.spawn(async move {
+                    (service, rampart_escalation::run(listener, tls, token).await)
+                });
             }
             ServiceName::Audit => {
                 let audit_config = rampart_audit::Config {
                     database_url: database_of(&config.databases, service)?,
                 };
-                tasks.spawn(async move { (service, rampart_audit::run(audit_config, listener, tls, token).await) });
+                tasks.spawn(async move {
+                    (
+                        service,
+                        rampart_audit::run(audit_config, listener, tls, token).await,
+                    )
+                });
             }
         }
     }
@@ -211,7 +233,11 @@ pub async fn start_dev(options: DevOptions) -> anyhow::Result<DevStack> {
     let data = DataDir::open(&options.data_dir)?;
     let pki = data.pki();
     let edge_addr = options.edge_listener.local_addr()?;
-    let mut edge_names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
+    let mut edge_names = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ];
     if !edge_addr.ip().is_loopback() && !edge_addr.ip().is_unspecified() {
         edge_names.push(edge_addr.ip().to_string());
     }
@@ -225,7 +251,12 @@ pub async fn start_dev(options: DevOptions) -> anyhow::Result<DevStack> {
     let mut listeners = vec![(ServiceName::Gateway, options.edge_listener)];
     let mut urls = HashMap::new();
     let mut internal = HashMap::new();
-    for service in [ServiceName::Auth, ServiceName::Crm, ServiceName::Escalation, ServiceName::Audit] {
+    for service in [
+        ServiceName::Auth,
+        ServiceName::Crm,
+        ServiceName::Escalation,
+        ServiceName::Audit,
+    ] {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .with_context(|| format!("cannot bind a loopback port for {service}"))?;

@@ -11,7 +11,13 @@ use crate::harness::{Backend, TestStack, expect_problem, read};
 #[tokio::test]
 async fn probe_paths_and_unknown_routes_answer_404() {
     let stack = TestStack::start(Backend::Embedded).await.unwrap();
-    for path in ["/wp-admin", "/wp-login.php", "/.git/config", "/.env", "/no/such/route"] {
+    for path in [
+        "/wp-admin",
+        "/wp-login.php",
+        "/.git/config",
+        "/.env",
+        "/no/such/route",
+    ] {
         let response = stack.request(Method::GET, path).send().await.unwrap();
         expect_problem(response, StatusCode::NOT_FOUND).await;
     }
@@ -24,11 +30,24 @@ async fn responses_carry_security_headers_and_no_banner() {
     let tenant = stack.create_tenant("Headers Inc").await;
     for response in [
         stack.request(Method::GET, "/healthz").send().await.unwrap(),
-        stack.as_tenant(&tenant, Method::GET, "/v1/crm/customers").send().await.unwrap(),
-        stack.request(Method::GET, "/v1/crm/customers").send().await.unwrap(),
+        stack
+            .as_tenant(&tenant, Method::GET, "/v1/crm/customers")
+            .send()
+            .await
+            .unwrap(),
+        stack
+            .request(Method::GET, "/v1/crm/customers")
+            .send()
+            .await
+            .unwrap(),
     ] {
         let headers = response.headers();
-        assert!(headers["strict-transport-security"].to_str().unwrap().contains("max-age="));
+        assert!(
+            headers["strict-transport-security"]
+                .to_str()
+                .unwrap()
+                .contains("max-age=")
+        );
         assert_eq!(headers["x-content-type-options"], "nosniff");
         assert_eq!(headers["cache-control"], "no-store");
         assert!(headers.contains_key("x-request-id"));
@@ -45,10 +64,19 @@ async fn bad_requests_get_clear_errors_and_change_nothing() {
 
     // Oversized body.
     let huge = "x".repeat(200 * 1024);
-    let response = create().json(&json!({ "name": huge })).send().await.unwrap();
+    let response = create()
+        .json(&json!({ "name": huge }))
+        .send()
+        .await
+        .unwrap();
     expect_problem(response, StatusCode::PAYLOAD_TOO_LARGE).await;
     // Not JSON.
-    let response = create().header("content-type", "text/plain").body("name=x").send().await.unwrap();
+    let response = create()
+        .header("content-type", "text/plain")
+        .body("name=x")
+        .send()
+        .await
+        .unwrap();
     expect_problem(response, StatusCode::UNSUPPORTED_MEDIA_TYPE).await;
     // Malformed JSON, unknown fields, wrong types, invalid values.
     for body in [
@@ -59,24 +87,49 @@ async fn bad_requests_get_clear_errors_and_change_nothing() {
         "{\"name\": \"   \"}",
         "{\"name\": \"A\", \"phone\": \"call me maybe\"}",
     ] {
-        let response = create().header("content-type", "application/json").body(body).send().await.unwrap();
+        let response = create()
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
         expect_problem(response, StatusCode::BAD_REQUEST).await;
     }
     // Deeply nested JSON is refused, not recursed into.
     let nested = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
-    let response = create().header("content-type", "application/json").body(nested).send().await.unwrap();
+    let response = create()
+        .header("content-type", "application/json")
+        .body(nested)
+        .send()
+        .await
+        .unwrap();
     expect_problem(response, StatusCode::BAD_REQUEST).await;
     // Credentials in the query string are refused even when valid.
     let response = stack
-        .request(Method::GET, &format!("/v1/crm/customers?api_key={}", tenant.key))
+        .request(
+            Method::GET,
+            &format!("/v1/crm/customers?api_key={}", tenant.key),
+        )
         .send()
         .await
         .unwrap();
     expect_problem(response, StatusCode::BAD_REQUEST).await;
     // Unknown methods.
-    let response = stack.as_tenant(&tenant, Method::DELETE, "/v1/crm/customers").send().await.unwrap();
+    let response = stack
+        .as_tenant(&tenant, Method::DELETE, "/v1/crm/customers")
+        .send()
+        .await
+        .unwrap();
     expect_problem(response, StatusCode::METHOD_NOT_ALLOWED).await;
-    let response = stack.as_tenant(&tenant, Method::from_bytes(b"TRACE").unwrap(), "/v1/crm/customers").send().await.unwrap();
+    let response = stack
+        .as_tenant(
+            &tenant,
+            Method::from_bytes(b"TRACE").unwrap(),
+            "/v1/crm/customers",
+        )
+        .send()
+        .await
+        .unwrap();
     assert!(
         response.status() == StatusCode::METHOD_NOT_ALLOWED,
         "TRACE answered {}",
@@ -93,7 +146,14 @@ async fn bad_requests_get_clear_errors_and_change_nothing() {
     }
 
     // None of it stored anything.
-    let (status, list) = read(stack.as_tenant(&tenant, Method::GET, "/v1/crm/customers").send().await.unwrap()).await;
+    let (status, list) = read(
+        stack
+            .as_tenant(&tenant, Method::GET, "/v1/crm/customers")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(list["customers"].as_array().unwrap().len(), 0, "{list}");
     stack.stop().await;
@@ -145,7 +205,8 @@ async fn admin_routes_refuse_missing_and_wrong_keys() {
         .await
         .unwrap();
     expect_problem(response, StatusCode::UNAUTHORIZED).await;
-    let forged = rampart_kit::api_key::PlaintextApiKey::generate(rampart_kit::api_key::KeyKind::Admin);
+    let forged =
+        rampart_kit::api_key::PlaintextApiKey::generate(rampart_kit::api_key::KeyKind::Admin);
     let response = stack
         .request(Method::POST, "/v1/admin/tenants")
         .header("X-Admin-API-Key", forged.expose())
@@ -163,13 +224,23 @@ async fn admin_routes_refuse_missing_and_wrong_keys() {
         .unwrap();
     expect_problem(response, StatusCode::NOT_FOUND).await;
     // Nothing was created by the refused calls.
-    let (_, list) = read(stack.as_admin(Method::GET, "/v1/admin/tenants").send().await.unwrap()).await;
+    let (_, list) = read(
+        stack
+            .as_admin(Method::GET, "/v1/admin/tenants")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(list["tenants"].as_array().unwrap().len(), 0, "{list}");
 
     // A second key for a real tenant works, and both keys do.
     let tenant = stack.create_tenant("Two Keys").await;
     let response = stack
-        .as_admin(Method::POST, &format!("/v1/admin/tenants/{}/api-keys", tenant.id))
+        .as_admin(
+            Method::POST,
+            &format!("/v1/admin/tenants/{}/api-keys", tenant.id),
+        )
         .json(&json!({ "name": "website", "environment": "test" }))
         .send()
         .await
@@ -179,7 +250,12 @@ async fn admin_routes_refuse_missing_and_wrong_keys() {
     let second = issued["api_key"].as_str().unwrap();
     assert!(second.starts_with("rk_test_"));
     for key in [tenant.key.as_str(), second] {
-        let response = stack.request(Method::GET, "/v1/crm/customers").header("X-API-Key", key).send().await.unwrap();
+        let response = stack
+            .request(Method::GET, "/v1/crm/customers")
+            .header("X-API-Key", key)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), StatusCode::OK);
     }
     stack.stop().await;
@@ -192,14 +268,27 @@ async fn auth_down_means_refused_not_waved_through() {
         key_cache_ttl: Duration::ZERO,
         ..rampart_gateway::Config::default()
     };
-    let stack = TestStack::start_with(Backend::Embedded, config).await.unwrap();
+    let stack = TestStack::start_with(Backend::Embedded, config)
+        .await
+        .unwrap();
     let tenant = stack.create_tenant("Outage Ltd").await;
-    let ok = stack.as_tenant(&tenant, Method::GET, "/v1/crm/customers").send().await.unwrap();
+    let ok = stack
+        .as_tenant(&tenant, Method::GET, "/v1/crm/customers")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ok.status(), StatusCode::OK);
-    stack.stack.running.stop_service(rampart_kit::pki::ServiceName::Auth);
+    stack
+        .stack
+        .running
+        .stop_service(rampart_kit::pki::ServiceName::Auth);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let response = stack.as_tenant(&tenant, Method::GET, "/v1/crm/customers").send().await.unwrap();
+        let response = stack
+            .as_tenant(&tenant, Method::GET, "/v1/crm/customers")
+            .send()
+            .await
+            .unwrap();
         if response.status() == StatusCode::SERVICE_UNAVAILABLE {
             let body = expect_problem(response, StatusCode::SERVICE_UNAVAILABLE).await;
             assert!(body["detail"].as_str().unwrap().contains("auth"), "{body}");
@@ -208,7 +297,10 @@ async fn auth_down_means_refused_not_waved_through() {
         // Until the auth server has closed its connections, calls may still
         // succeed; never anything but success or 503.
         assert_eq!(response.status(), StatusCode::OK);
-        assert!(tokio::time::Instant::now() < deadline, "auth outage not noticed");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "auth outage not noticed"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     stack.stop().await;
@@ -220,11 +312,17 @@ async fn rate_limits_answer_429_with_retry_after() {
         per_credential: rampart_kit::rate_limit::Quota::per_minute(5),
         ..rampart_gateway::Config::default()
     };
-    let stack = TestStack::start_with(Backend::Embedded, config).await.unwrap();
+    let stack = TestStack::start_with(Backend::Embedded, config)
+        .await
+        .unwrap();
     let tenant = stack.create_tenant("Busy Bee").await;
     let mut limited = None;
     for _ in 0..10 {
-        let response = stack.as_tenant(&tenant, Method::GET, "/v1/crm/customers").send().await.unwrap();
+        let response = stack
+            .as_tenant(&tenant, Method::GET, "/v1/crm/customers")
+            .send()
+            .await
+            .unwrap();
         if response.status() == StatusCode::TOO_MANY_REQUESTS {
             limited = Some(response);
             break;
@@ -232,7 +330,11 @@ async fn rate_limits_answer_429_with_retry_after() {
         assert_eq!(response.status(), StatusCode::OK);
     }
     let response = limited.expect("the sixth request within a minute is limited");
-    let retry_after: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry_after: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=60).contains(&retry_after), "{retry_after}");
     expect_problem(response, StatusCode::TOO_MANY_REQUESTS).await;
     stack.stop().await;

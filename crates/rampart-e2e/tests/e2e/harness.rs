@@ -71,11 +71,13 @@ impl TestStack {
         let ca = CertificateDer::from_pem_file(&stack.edge_ca).expect("edge CA");
         let mut roots = rustls::RootCertStore::empty();
         roots.add(ca).expect("edge CA is valid");
-        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .expect("protocol versions")
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("protocol versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
         let client = reqwest::Client::builder()
             .tls_backend_preconfigured(tls)
             .timeout(Duration::from_secs(20))
@@ -104,7 +106,10 @@ impl TestStack {
             if ready {
                 return;
             }
-            assert!(tokio::time::Instant::now() < deadline, "stack not ready within 30 s");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "stack not ready within 30 s"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -118,7 +123,8 @@ impl TestStack {
     }
 
     pub fn as_admin(&self, method: Method, path: &str) -> RequestBuilder {
-        self.request(method, path).header("X-Admin-API-Key", &self.admin_key)
+        self.request(method, path)
+            .header("X-Admin-API-Key", &self.admin_key)
     }
 
     pub fn as_tenant(&self, tenant: &Tenant, method: Method, path: &str) -> RequestBuilder {
@@ -152,7 +158,8 @@ pub async fn read(response: reqwest::Response) -> (StatusCode, Value) {
     let body = if bytes.is_empty() {
         Value::Null
     } else {
-        serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
     };
     (status, body)
 }
@@ -161,7 +168,10 @@ pub async fn read(response: reqwest::Response) -> (StatusCode, Value) {
 /// body with a title and a request id matching the header.
 pub async fn expect_problem(response: reqwest::Response, status: StatusCode) -> Value {
     assert_eq!(
-        response.headers().get("content-type").and_then(|v| v.to_str().ok()),
+        response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
         Some("application/problem+json"),
         "not a problem response"
     );

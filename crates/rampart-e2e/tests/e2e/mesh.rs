@@ -17,7 +17,12 @@ fn url(stack: &TestStack, service: ServiceName) -> String {
 }
 
 async fn channel(url: String, tls: ClientTlsConfig) -> Result<Channel, tonic::transport::Error> {
-    Endpoint::from_shared(url).unwrap().tls_config(tls).unwrap().connect().await
+    Endpoint::from_shared(url)
+        .unwrap()
+        .tls_config(tls)
+        .unwrap()
+        .connect()
+        .await
 }
 
 fn as_tenant<T>(tenant: &TenantId, message: T) -> Request<T> {
@@ -46,11 +51,17 @@ async fn services_require_a_client_certificate_from_the_internal_ca() {
         Err(_) => None,
         Ok(channel) => Some(
             CrmServiceClient::new(channel)
-                .list_customers(as_tenant(&TenantId::generate(), ListCustomersRequest::default()))
+                .list_customers(as_tenant(
+                    &TenantId::generate(),
+                    ListCustomersRequest::default(),
+                ))
                 .await,
         ),
     };
-    assert!(!matches!(outcome, Some(Ok(_))), "a client without a certificate was served");
+    assert!(
+        !matches!(outcome, Some(Ok(_))),
+        "a client without a certificate was served"
+    );
 
     // A certificate from another CA, even one naming the gateway.
     let rogue_dir = tempfile::tempdir().unwrap();
@@ -64,11 +75,17 @@ async fn services_require_a_client_certificate_from_the_internal_ca() {
         Err(_) => None,
         Ok(channel) => Some(
             CrmServiceClient::new(channel)
-                .list_customers(as_tenant(&TenantId::generate(), ListCustomersRequest::default()))
+                .list_customers(as_tenant(
+                    &TenantId::generate(),
+                    ListCustomersRequest::default(),
+                ))
                 .await,
         ),
     };
-    assert!(!matches!(outcome, Some(Ok(_))), "a certificate from a foreign CA was accepted");
+    assert!(
+        !matches!(outcome, Some(Ok(_))),
+        "a certificate from a foreign CA was accepted"
+    );
     stack.stop().await;
 }
 
@@ -82,18 +99,24 @@ async fn only_the_gateway_may_act_for_a_tenant() {
     // The crm service's own certificate is valid, but crm may not call crm,
     // and may not read a tenant's audit log.
     let crm_identity = pki.load_service(ServiceName::Crm).unwrap();
-    let crm_channel = channel(url(&stack, ServiceName::Crm), crm_identity.client(ServiceName::Crm))
-        .await
-        .unwrap();
+    let crm_channel = channel(
+        url(&stack, ServiceName::Crm),
+        crm_identity.client(ServiceName::Crm),
+    )
+    .await
+    .unwrap();
     let status = CrmServiceClient::new(crm_channel)
         .list_customers(as_tenant(&tenant_id, ListCustomersRequest::default()))
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
 
-    let audit_channel = channel(url(&stack, ServiceName::Audit), crm_identity.client(ServiceName::Audit))
-        .await
-        .unwrap();
+    let audit_channel = channel(
+        url(&stack, ServiceName::Audit),
+        crm_identity.client(ServiceName::Audit),
+    )
+    .await
+    .unwrap();
     let status = AuditServiceClient::new(audit_channel)
         .list_events(as_tenant(&tenant_id, ListEventsRequest::default()))
         .await
@@ -103,9 +126,12 @@ async fn only_the_gateway_may_act_for_a_tenant() {
     // The gateway's certificate with the same metadata is served: the
     // refusals above are about the caller, not the request.
     let gateway_identity = pki.load_service(ServiceName::Gateway).unwrap();
-    let gateway_channel = channel(url(&stack, ServiceName::Audit), gateway_identity.client(ServiceName::Audit))
-        .await
-        .unwrap();
+    let gateway_channel = channel(
+        url(&stack, ServiceName::Audit),
+        gateway_identity.client(ServiceName::Audit),
+    )
+    .await
+    .unwrap();
     AuditServiceClient::new(gateway_channel)
         .list_events(as_tenant(&tenant_id, ListEventsRequest::default()))
         .await

@@ -73,7 +73,11 @@ pub async fn list_events(
         .map_err(|s| ApiError::from_backend("audit", &s))?
         .into_inner();
     Ok(Json(EventList {
-        events: list.events.into_iter().filter_map(EventView::from_stored).collect(),
+        events: list
+            .events
+            .into_iter()
+            .filter_map(EventView::from_stored)
+            .collect(),
         next_cursor: Some(list.next_cursor).filter(|c| !c.is_empty()),
     }))
 }

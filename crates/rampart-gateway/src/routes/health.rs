@@ -25,7 +25,9 @@ pub async fn ready(State(gateway): State<Arc<Gateway>>) -> Result<Json<Value>, A
         async move {
             let answer = tokio::time::timeout(
                 Duration::from_secs(1),
-                client.check(HealthCheckRequest { service: String::new() }),
+                client.check(HealthCheckRequest {
+                    service: String::new(),
+                }),
             )
             .await;
             let serving = matches!(

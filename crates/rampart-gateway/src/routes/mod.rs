@@ -35,9 +35,18 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
     Router::new()
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
-        .route("/v1/admin/tenants", post(admin::create_tenant).get(admin::list_tenants))
-        .route("/v1/admin/tenants/{tenant_id}/api-keys", post(admin::issue_api_key))
-        .route("/v1/crm/customers", post(crm::create_customer).get(crm::list_customers))
+        .route(
+            "/v1/admin/tenants",
+            post(admin::create_tenant).get(admin::list_tenants),
+        )
+        .route(
+            "/v1/admin/tenants/{tenant_id}/api-keys",
+            post(admin::issue_api_key),
+        )
+        .route(
+            "/v1/crm/customers",
+            post(crm::create_customer).get(crm::list_customers),
+        )
         .route("/v1/crm/customers/{customer_id}", get(crm::get_customer))
         .route("/v1/escalation/evaluate", post(escalation::evaluate))
         .route("/v1/owner/audit", get(audit::list_events))
@@ -46,12 +55,18 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
         // `route_layer` would run only for matched routes; the pipeline must
         // see every request (probe paths, unknown routes, 405s), so it wraps
         // the whole router.
-        .layer(middleware::from_fn_with_state(gateway.clone(), edge_pipeline))
+        .layer(middleware::from_fn_with_state(
+            gateway.clone(),
+            edge_pipeline,
+        ))
         .with_state(gateway)
 }
 
 /// A gRPC request carrying `principal` in its metadata.
-pub(crate) fn with_principal<T>(principal: &Principal, message: T) -> Result<tonic::Request<T>, ApiError> {
+pub(crate) fn with_principal<T>(
+    principal: &Principal,
+    message: T,
+) -> Result<tonic::Request<T>, ApiError> {
     let mut request = tonic::Request::new(message);
     principal
         .write_to(request.metadata_mut())
@@ -106,7 +121,10 @@ impl<T: DeserializeOwned> FromRequest<Arc<Gateway>> for JsonBody<T> {
 impl<T: DeserializeOwned> OptionalFromRequest<Arc<Gateway>> for JsonBody<T> {
     type Rejection = ApiError;
 
-    async fn from_request(request: Request, gateway: &Arc<Gateway>) -> Result<Option<Self>, ApiError> {
+    async fn from_request(
+        request: Request,
+        gateway: &Arc<Gateway>,
+    ) -> Result<Option<Self>, ApiError> {
         let has_type = request.headers().contains_key(header::CONTENT_TYPE);
         let length = request
             .headers()
@@ -150,16 +168,25 @@ fn serde_urlencoded_page(query: &str) -> Result<Page, ApiError> {
                 })?);
             }
             "cursor" => {
-                if !value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+                if !value
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+                {
                     return Err(ApiError::invalid("malformed cursor"));
                 }
                 page.cursor = Some(value.to_owned());
             }
-            _ => return Err(ApiError::invalid(format!("unknown query parameter {name:?}"))),
+            _ => {
+                return Err(ApiError::invalid(format!(
+                    "unknown query parameter {name:?}"
+                )));
+            }
         }
     }
     if page.limit == Some(0) || page.limit.is_some_and(|l| l > 100) {
-        return Err(ApiError::invalid("limit must be a whole number from 1 to 100"));
+        return Err(ApiError::invalid(
+            "limit must be a whole number from 1 to 100",
+        ));
     }
     Ok(page)
 }
@@ -178,7 +205,14 @@ mod tests {
 
     #[test]
     fn bad_page_parameters_are_refused() {
-        for query in ["limit=0", "limit=101", "limit=x", "cursor=a%27b", "sort=name", "limit=-1"] {
+        for query in [
+            "limit=0",
+            "limit=101",
+            "limit=x",
+            "cursor=a%27b",
+            "sort=name",
+            "limit=-1",
+        ] {
             assert!(serde_urlencoded_page(query).is_err(), "{query}");
         }
     }

@@ -1,0 +1,3 @@
+//! The audit service's tables, as sea-orm entities.
+
+pub mod event;

@@ -1,0 +1,9 @@
+//! The auth service end to end: a real server on port 0 with mTLS, called
+//! as the gateway (and as callers it must refuse), each case on SQLite and
+//! on PostgreSQL.
+
+mod helpers;
+mod issue;
+mod startup;
+mod transport;
+mod verify;

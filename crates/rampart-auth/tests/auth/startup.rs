@@ -1,0 +1,55 @@
+//! `run` refuses a configuration it cannot be safe with, before it opens
+//! anything.
+
+use rampart_auth::Config;
+use rampart_kit::CancellationToken;
+use rampart_kit::api_key::{KeyKind, PlaintextApiKey};
+use rampart_kit::pki::{PkiDir, ServiceName};
+use rampart_kit::secret::SecretString;
+use tokio::net::TcpListener;
+
+use crate::helpers::KEY_HASH_SECRET;
+
+async fn start(config: Config) -> anyhow::Error {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = PkiDir::new(dir.path());
+    pki.ensure_generated(&["localhost".into()]).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let tls = pki.load_service(ServiceName::Auth).unwrap();
+    rampart_auth::run(config, listener, tls, CancellationToken::new())
+        .await
+        .unwrap_err()
+}
+
+fn config(secret: &str, admin: Option<&str>) -> Config {
+    Config {
+        // Nothing may be opened: an unreachable database shows it is not.
+        database_url: "postgres://nobody@127.0.0.1:1/none".to_owned(),
+        audit_url: "https://127.0.0.1:1".to_owned(),
+        key_hash_secret: SecretString::from(secret),
+        admin_api_key: admin.map(SecretString::from),
+    }
+}
+
+#[tokio::test]
+async fn a_short_key_hash_secret_is_refused() {
+    let error = start(config("too-short", None)).await;
+    let message = format!("{error:#}");
+    assert!(message.contains("key_hash_secret"), "{message}");
+    assert!(message.contains("32 bytes"), "{message}");
+}
+
+#[tokio::test]
+async fn a_bootstrap_key_that_is_not_an_admin_key_is_refused() {
+    let live = PlaintextApiKey::generate(KeyKind::Live);
+    for bad in [live.expose(), "rk_admin_not-a-real-key"] {
+        let error = start(config(KEY_HASH_SECRET, Some(bad))).await;
+        let message = format!("{error:#}");
+        assert!(message.contains("admin key"), "{message}");
+        assert!(message.contains("generate"), "{message}");
+        assert!(
+            !message.contains(bad),
+            "the key leaked into the error: {message}"
+        );
+    }
+}

@@ -1,0 +1,6 @@
+//! The CRM's tables as sea-orm entities. Ids are stored as text in their
+//! prefixed form (`ten_...`, `cus_...`), so a row read back by hand says what
+//! it is; the store converts between these rows and the domain types.
+
+pub mod customer;
+pub mod tenant;

@@ -1,0 +1,272 @@
+//! The CRM's gRPC service.
+//!
+//! Every handler follows the same steps, in this order: read the principal
+//! (trusted only from the gateway's certificate), authorise explicitly,
+//! parse the request into domain types, call the store, map the result. The
+//! tenant of a customer call is always the principal's; nothing in a request
+//! body can name another.
+
+use chrono::SecondsFormat;
+use rampart_kit::ids::{CustomerId, TenantId};
+use rampart_kit::outbox::Outbox;
+use rampart_kit::principal::Principal;
+use rampart_proto::crm::v1 as proto;
+use rampart_proto::crm::v1::crm_service_server::CrmService;
+use sea_orm::DatabaseConnection;
+use tonic::{Request, Response, Status};
+
+use crate::Error;
+use crate::domain::{
+    Address, CustomerName, Email, InvalidInput, OfficeDomain, PageRequest, Phone, TenantName,
+};
+use crate::entity::{customer, tenant};
+use crate::store::{CustomerStore, NewCustomer, NewTenant, TenantStore};
+
+/// The most office domains one tenant may list; a bound on what one request
+/// can make the service store.
+const MAX_OFFICE_DOMAINS: usize = 20;
+
+/// The CrmService implementation: a database pool and the audit outbox.
+#[derive(Debug, Clone)]
+pub struct CrmApi {
+    db: DatabaseConnection,
+    outbox: Outbox,
+}
+
+impl CrmApi {
+    #[must_use]
+    pub fn new(db: DatabaseConnection, outbox: Outbox) -> Self {
+        Self { db, outbox }
+    }
+
+    fn tenants(&self) -> TenantStore<'_> {
+        TenantStore::new(&self.db, &self.outbox)
+    }
+
+    fn customers(&self, tenant_id: &TenantId) -> CustomerStore<'_> {
+        CustomerStore::for_tenant(&self.db, &self.outbox, tenant_id.clone())
+    }
+}
+
+#[tonic::async_trait]
+impl CrmService for CrmApi {
+    async fn create_tenant(
+        &self,
+        request: Request<proto::CreateTenantRequest>,
+    ) -> Result<Response<proto::Tenant>, Status> {
+        let principal = Principal::from_request(&request)?;
+        principal.require_platform_admin()?;
+        let new = parse_new_tenant(request.into_inner())?;
+        let tenant = self.tenants().create(&principal, new).await?;
+        tracing::info!(
+            tenant_id = %tenant.id,
+            request_id = %principal.request_id,
+            "tenant created"
+        );
+        Ok(Response::new(tenant_to_proto(tenant)?))
+    }
+
+    async fn get_tenant(
+        &self,
+        request: Request<proto::GetTenantRequest>,
+    ) -> Result<Response<proto::Tenant>, Status> {
+        let principal = Principal::from_request(&request)?;
+        principal.require_platform_admin()?;
+        // An id that does not parse names no tenant: the same answer as an
+        // unknown one.
+        let id =
+            TenantId::parse(&request.get_ref().tenant_id).map_err(|_| Error::TenantNotFound)?;
+        let tenant = self.tenants().get(&id).await?;
+        Ok(Response::new(tenant_to_proto(tenant)?))
+    }
+
+    async fn list_tenants(
+        &self,
+        request: Request<proto::ListTenantsRequest>,
+    ) -> Result<Response<proto::ListTenantsResponse>, Status> {
+        let principal = Principal::from_request(&request)?;
+        principal.require_platform_admin()?;
+        let request = request.get_ref();
+        let page = PageRequest::parse(request.page_size, &request.cursor, TenantId::parse)?;
+        let page = self.tenants().list(&page).await?;
+        Ok(Response::new(proto::ListTenantsResponse {
+            tenants: page
+                .items
+                .into_iter()
+                .map(tenant_to_proto)
+                .collect::<Result<_, _>>()?,
+            next_cursor: page.next_cursor.unwrap_or_default(),
+        }))
+    }
+
+    async fn create_customer(
+        &self,
+        request: Request<proto::CreateCustomerRequest>,
+    ) -> Result<Response<proto::Customer>, Status> {
+        let principal = Principal::from_request(&request)?;
+        let tenant_id = principal.require_tenant()?.clone();
+        let new = parse_new_customer(request.into_inner())?;
+        let customer = self.customers(&tenant_id).create(&principal, new).await?;
+        tracing::info!(
+            %tenant_id,
+            customer_id = %customer.id,
+            request_id = %principal.request_id,
+            "customer created"
+        );
+        Ok(Response::new(customer_to_proto(customer)))
+    }
+
+    async fn get_customer(
+        &self,
+        request: Request<proto::GetCustomerRequest>,
+    ) -> Result<Response<proto::Customer>, Status> {
+        let principal = Principal::from_request(&request)?;
+        let tenant_id = principal.require_tenant()?;
+        // Malformed, unknown and another tenant's ids all answer the same,
+        // so a caller learns nothing about ids outside its tenant.
+        let id = CustomerId::parse(&request.get_ref().customer_id)
+            .map_err(|_| Error::CustomerNotFound)?;
+        let customer = self.customers(tenant_id).get(&id).await?;
+        Ok(Response::new(customer_to_proto(customer)))
+    }
+
+    async fn list_customers(
+        &self,
+        request: Request<proto::ListCustomersRequest>,
+    ) -> Result<Response<proto::ListCustomersResponse>, Status> {
+        let principal = Principal::from_request(&request)?;
+        let tenant_id = principal.require_tenant()?;
+        let request = request.get_ref();
+        let page = PageRequest::parse(request.page_size, &request.cursor, CustomerId::parse)?;
+        let page = self.customers(tenant_id).list(&page).await?;
+        Ok(Response::new(proto::ListCustomersResponse {
+            customers: page.items.into_iter().map(customer_to_proto).collect(),
+            next_cursor: page.next_cursor.unwrap_or_default(),
+        }))
+    }
+}
+
+/// Parses a tenant to create. Repeated office domains (after lowercasing)
+/// are kept once, in the order first given.
+fn parse_new_tenant(request: proto::CreateTenantRequest) -> Result<NewTenant, InvalidInput> {
+    let name = TenantName::parse(&request.name)?;
+    if request.office_domains.len() > MAX_OFFICE_DOMAINS {
+        return Err(InvalidInput::new(
+            "office_domains",
+            "must hold at most 20 domains",
+        ));
+    }
+    let mut office_domains: Vec<OfficeDomain> = Vec::with_capacity(request.office_domains.len());
+    for (index, raw) in request.office_domains.iter().enumerate() {
+        let domain = OfficeDomain::parse(format!("office_domains[{index}]"), raw)?;
+        if !office_domains.contains(&domain) {
+            office_domains.push(domain);
+        }
+    }
+    Ok(NewTenant {
+        name,
+        office_domains,
+    })
+}
+
+/// Parses a customer to create; an absent optional field stays absent, a
+/// present one must parse.
+fn parse_new_customer(request: proto::CreateCustomerRequest) -> Result<NewCustomer, InvalidInput> {
+    Ok(NewCustomer {
+        name: CustomerName::parse(&request.name)?,
+        phone: request.phone.as_deref().map(Phone::parse).transpose()?,
+        email: request.email.as_deref().map(Email::parse).transpose()?,
+        address: request.address.as_deref().map(Address::parse).transpose()?,
+    })
+}
+
+fn tenant_to_proto(row: tenant::Model) -> Result<proto::Tenant, Error> {
+    let office_domains: Vec<String> = serde_json::from_str(&row.office_domains).map_err(|e| {
+        Error::Internal(anyhow::Error::new(e).context(format!(
+            "office_domains of tenant {} is not a JSON array of strings",
+            row.id
+        )))
+    })?;
+    Ok(proto::Tenant {
+        id: row.id,
+        name: row.name,
+        office_domains,
+        created_at: row.created_at.to_rfc3339_opts(SecondsFormat::Micros, true),
+    })
+}
+
+fn customer_to_proto(row: customer::Model) -> proto::Customer {
+    proto::Customer {
+        id: row.id,
+        name: row.name,
+        phone: row.phone,
+        email: row.email,
+        address: row.address,
+        created_at: row.created_at.to_rfc3339_opts(SecondsFormat::Micros, true),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tenant_request(name: &str, domains: &[&str]) -> proto::CreateTenantRequest {
+        proto::CreateTenantRequest {
+            name: name.to_owned(),
+            office_domains: domains.iter().map(|d| (*d).to_owned()).collect(),
+        }
+    }
+
+    #[test]
+    fn office_domains_are_lowercased_and_deduplicated_in_order() {
+        let new = parse_new_tenant(tenant_request(
+            "Acme",
+            &["b.example", "A.example", "B.EXAMPLE", "a.example"],
+        ))
+        .unwrap();
+        let domains: Vec<&str> = new
+            .office_domains
+            .iter()
+            .map(OfficeDomain::as_str)
+            .collect();
+        assert_eq!(domains, ["b.example", "a.example"]);
+    }
+
+    #[test]
+    fn the_failing_office_domain_is_named_by_index() {
+        let error = parse_new_tenant(tenant_request("Acme", &["ok.example", "nodot"])).unwrap_err();
+        assert_eq!(error.field(), "office_domains[1]");
+    }
+
+    #[test]
+    fn too_many_office_domains_are_refused() {
+        let domains: Vec<String> = (0..21).map(|i| format!("d{i}.example")).collect();
+        let refs: Vec<&str> = domains.iter().map(String::as_str).collect();
+        let error = parse_new_tenant(tenant_request("Acme", &refs)).unwrap_err();
+        assert_eq!(error.field(), "office_domains");
+        assert!(parse_new_tenant(tenant_request("Acme", &refs[..20])).is_ok());
+    }
+
+    #[test]
+    fn absent_customer_fields_stay_absent_and_present_ones_must_parse() {
+        let mut request = proto::CreateCustomerRequest {
+            name: "Ada".into(),
+            ..Default::default()
+        };
+        let new = parse_new_customer(request.clone()).unwrap();
+        assert!(new.phone.is_none() && new.email.is_none() && new.address.is_none());
+        request.email = Some(String::new());
+        assert_eq!(parse_new_customer(request).unwrap_err().field(), "email");
+    }
+
+    #[test]
+    fn a_corrupt_office_domains_column_is_an_internal_error() {
+        let row = tenant::Model {
+            id: TenantId::generate().into_string(),
+            name: "Acme".into(),
+            office_domains: "not json".into(),
+            created_at: chrono::Utc::now(),
+        };
+        assert!(matches!(tenant_to_proto(row), Err(Error::Internal(_))));
+    }
+}

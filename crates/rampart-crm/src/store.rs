@@ -1,0 +1,250 @@
+//! The CRM's storage layer: the only code that reads or writes its tables.
+//!
+//! - [`TenantStore`]: tenants, platform-wide (its callers are platform
+//!   admins).
+//! - [`CustomerStore`]: one tenant's customers. It is built for a tenant
+//!   ([`CustomerStore::for_tenant`]) and every query it makes filters by that
+//!   tenant, so a handler cannot forget the scope: there is no way to ask it
+//!   for another tenant's customer, and such an id is simply not found.
+//!
+//! Creating a row also records its audit event in the outbox, in the same
+//! transaction: the event exists if and only if the row does. The relay is
+//! woken after the commit.
+
+use chrono::{DateTime, SubsecRound, Utc};
+use rampart_kit::ids::{CustomerId, TenantId};
+use rampart_kit::outbox::{AuditRecord, Outbox};
+use rampart_kit::principal::Principal;
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    QuerySelect, TransactionTrait,
+};
+
+use crate::Error;
+use crate::domain::{Address, CustomerName, Email, OfficeDomain, PageRequest, Phone, TenantName};
+use crate::entity::{customer, tenant};
+
+/// A tenant to create, already parsed.
+#[derive(Debug)]
+pub struct NewTenant {
+    pub name: TenantName,
+    /// Without duplicates.
+    pub office_domains: Vec<OfficeDomain>,
+}
+
+/// A customer to create, already parsed.
+#[derive(Debug)]
+pub struct NewCustomer {
+    pub name: CustomerName,
+    pub phone: Option<Phone>,
+    pub email: Option<Email>,
+    pub address: Option<Address>,
+}
+
+/// One page of a list, and the cursor for the next (none on the last page).
+#[derive(Debug)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// Cuts the `size + 1` rows a list query fetched down to a page: the extra
+/// row only tells that another page exists, without a second count query.
+fn into_page<T>(mut rows: Vec<T>, size: u32, id: impl Fn(&T) -> &str) -> Page<T> {
+    let size = size as usize;
+    let next_cursor = if rows.len() > size {
+        rows.truncate(size);
+        rows.last().map(|row| id(row).to_owned())
+    } else {
+        None
+    };
+    Page {
+        items: rows,
+        next_cursor,
+    }
+}
+
+/// The current time at the precision PostgreSQL keeps (microseconds), so a
+/// value returned at creation equals the one read back later on either
+/// backend.
+fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+/// Tenants, across the whole platform.
+#[derive(Debug)]
+pub struct TenantStore<'a> {
+    db: &'a DatabaseConnection,
+    outbox: &'a Outbox,
+}
+
+impl<'a> TenantStore<'a> {
+    #[must_use]
+    pub fn new(db: &'a DatabaseConnection, outbox: &'a Outbox) -> Self {
+        Self { db, outbox }
+    }
+
+    /// Stores a new tenant and its `tenant.created` event (in the new
+    /// tenant's own audit log), on behalf of `actor`.
+    pub async fn create(&self, actor: &Principal, new: NewTenant) -> Result<tenant::Model, Error> {
+        let domains: Vec<&str> = new
+            .office_domains
+            .iter()
+            .map(OfficeDomain::as_str)
+            .collect();
+        let office_domains =
+            serde_json::to_string(&domains).map_err(|e| Error::Internal(e.into()))?;
+        let row = tenant::Model {
+            id: TenantId::generate().into_string(),
+            name: new.name.into_string(),
+            office_domains,
+            created_at: now(),
+        };
+        let event = AuditRecord::success(
+            actor,
+            Some(&row.id),
+            "tenant.created",
+            format!("tenant:{}", row.id),
+        );
+
+        let tx = self.db.begin().await?;
+        tenant::Entity::insert(row.clone().into_active_model())
+            .exec_without_returning(&tx)
+            .await?;
+        self.outbox.enqueue(&tx, &event).await?;
+        tx.commit().await?;
+        self.outbox.wake();
+        Ok(row)
+    }
+
+    pub async fn get(&self, id: &TenantId) -> Result<tenant::Model, Error> {
+        tenant::Entity::find_by_id(id.as_str())
+            .one(self.db)
+            .await?
+            .ok_or(Error::TenantNotFound)
+    }
+
+    pub async fn list(&self, page: &PageRequest<TenantId>) -> Result<Page<tenant::Model>, Error> {
+        let mut query = tenant::Entity::find();
+        if let Some(after) = page.after() {
+            query = query.filter(tenant::Column::Id.gt(after.as_str()));
+        }
+        let rows = query
+            .order_by_asc(tenant::Column::Id)
+            .limit(u64::from(page.size()) + 1)
+            .all(self.db)
+            .await?;
+        Ok(into_page(rows, page.size(), |row| &row.id))
+    }
+}
+
+/// The customers of one tenant, and only those.
+#[derive(Debug)]
+pub struct CustomerStore<'a> {
+    db: &'a DatabaseConnection,
+    outbox: &'a Outbox,
+    tenant_id: TenantId,
+}
+
+impl<'a> CustomerStore<'a> {
+    /// The store of `tenant_id`'s customers. The tenant must come from the
+    /// caller's principal, never from the request body.
+    #[must_use]
+    pub fn for_tenant(db: &'a DatabaseConnection, outbox: &'a Outbox, tenant_id: TenantId) -> Self {
+        Self {
+            db,
+            outbox,
+            tenant_id,
+        }
+    }
+
+    /// Every query of this store starts here, already filtered by tenant.
+    fn scoped(&self) -> sea_orm::Select<customer::Entity> {
+        customer::Entity::find().filter(customer::Column::TenantId.eq(self.tenant_id.as_str()))
+    }
+
+    /// Stores a new customer and its `customer.created` event (in the
+    /// tenant's audit log), on behalf of `actor`. The event names the
+    /// customer by id only: names and contact details stay out of the log.
+    pub async fn create(
+        &self,
+        actor: &Principal,
+        new: NewCustomer,
+    ) -> Result<customer::Model, Error> {
+        let row = customer::Model {
+            id: CustomerId::generate().into_string(),
+            tenant_id: self.tenant_id.as_str().to_owned(),
+            name: new.name.into_string(),
+            phone: new.phone.map(Phone::into_string),
+            email: new.email.map(Email::into_string),
+            address: new.address.map(Address::into_string),
+            created_at: now(),
+        };
+        let event = AuditRecord::success(
+            actor,
+            Some(self.tenant_id.as_str()),
+            "customer.created",
+            format!("customer:{}", row.id),
+        );
+
+        let tx = self.db.begin().await?;
+        customer::Entity::insert(row.clone().into_active_model())
+            .exec_without_returning(&tx)
+            .await?;
+        self.outbox.enqueue(&tx, &event).await?;
+        tx.commit().await?;
+        self.outbox.wake();
+        Ok(row)
+    }
+
+    /// The customer with `id`, if it belongs to this store's tenant.
+    pub async fn get(&self, id: &CustomerId) -> Result<customer::Model, Error> {
+        self.scoped()
+            .filter(customer::Column::Id.eq(id.as_str()))
+            .one(self.db)
+            .await?
+            .ok_or(Error::CustomerNotFound)
+    }
+
+    pub async fn list(
+        &self,
+        page: &PageRequest<CustomerId>,
+    ) -> Result<Page<customer::Model>, Error> {
+        let mut query = self.scoped();
+        if let Some(after) = page.after() {
+            query = query.filter(customer::Column::Id.gt(after.as_str()));
+        }
+        let rows = query
+            .order_by_asc(customer::Column::Id)
+            .limit(u64::from(page.size()) + 1)
+            .all(self.db)
+            .await?;
+        Ok(into_page(rows, page.size(), |row| &row.id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_short_result_is_the_last_page() {
+        let page = into_page(vec!["a", "b"], 3, |s| s);
+        assert_eq!(page.items, ["a", "b"]);
+        assert_eq!(page.next_cursor, None);
+    }
+
+    #[test]
+    fn an_exactly_full_result_is_the_last_page() {
+        let page = into_page(vec!["a", "b", "c"], 3, |s| s);
+        assert_eq!(page.items.len(), 3);
+        assert_eq!(page.next_cursor, None);
+    }
+
+    #[test]
+    fn the_extra_row_is_dropped_and_the_cursor_is_the_last_kept_id() {
+        let page = into_page(vec!["a", "b", "c", "d"], 3, |s| s);
+        assert_eq!(page.items, ["a", "b", "c"]);
+        assert_eq!(page.next_cursor.as_deref(), Some("c"));
+    }
+}

@@ -1,0 +1,71 @@
+//! Only the gateway may call the CRM: another service's certificate, valid
+//! as it is, does not get in, whatever principal metadata it sends.
+
+use rampart_kit::ids::TenantId;
+use rampart_kit::pki::ServiceName;
+use rampart_proto::crm::v1 as proto;
+use tonic::Code;
+
+use crate::support::{Backend, TestApp, admin, as_principal, expect_code, tenant};
+
+on_each_backend!(other_services_are_refused_even_with_principal_metadata);
+
+async fn other_services_are_refused_even_with_principal_metadata(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let tenant_principal = tenant(&TenantId::generate());
+    for service in [
+        ServiceName::Auth,
+        ServiceName::Escalation,
+        ServiceName::Audit,
+        ServiceName::Crm,
+    ] {
+        let mut crm = app.client_as(service).await;
+        let request = proto::CreateCustomerRequest {
+            name: "Mallory".into(),
+            ..Default::default()
+        };
+        let status = expect_code(
+            crm.create_customer(as_principal(&tenant_principal, request))
+                .await,
+            Code::PermissionDenied,
+        );
+        assert_eq!(
+            status.message(),
+            "caller is not allowed to use this service"
+        );
+        expect_code(
+            crm.list_customers(as_principal(
+                &tenant_principal,
+                proto::ListCustomersRequest::default(),
+            ))
+            .await,
+            Code::PermissionDenied,
+        );
+        let request = proto::CreateTenantRequest {
+            name: "Mallory Inc".into(),
+            office_domains: vec![],
+        };
+        expect_code(
+            crm.create_tenant(as_principal(&admin(), request)).await,
+            Code::PermissionDenied,
+        );
+    }
+    assert_eq!(app.count_rows("crm_tenant").await, 0);
+    assert_eq!(app.count_rows("crm_customer").await, 0);
+    assert_eq!(app.pending_audit().await, 0);
+
+    // The gateway, with the same metadata, is let in.
+    let mut gateway = app.client().await;
+    let request = proto::CreateCustomerRequest {
+        name: "Alice".into(),
+        ..Default::default()
+    };
+    assert!(
+        gateway
+            .create_customer(as_principal(&tenant_principal, request))
+            .await
+            .is_ok()
+    );
+}
