@@ -115,3 +115,54 @@ impl Extractor for HeaderExtractor<'_> {
         self.0.keys().map(http::HeaderName::as_str).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use opentelemetry::trace::TraceContextExt;
+
+    use super::*;
+
+    #[test]
+    fn trace_context_crosses_a_grpc_hop() {
+        let provider = SdkTracerProvider::builder().build();
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
+        tracing::subscriber::with_default(subscriber, || {
+            let client = tracing::info_span!("client");
+            let _entered = client.enter();
+            let client_trace = client.context().span().span_context().trace_id();
+
+            let mut metadata = tonic::metadata::MetadataMap::new();
+            inject_trace(&mut metadata);
+            let traceparent = metadata
+                .get("traceparent")
+                .expect("a traceparent is sent")
+                .to_str()
+                .unwrap()
+                .to_owned();
+            assert!(
+                traceparent.contains(&client_trace.to_string()),
+                "{traceparent}"
+            );
+
+            let server = tracing::info_span!("server");
+            continue_trace(&server, &metadata.into_headers());
+            assert_eq!(
+                server.context().span().span_context().trace_id(),
+                client_trace
+            );
+        });
+    }
+
+    #[test]
+    fn without_a_caller_trace_the_server_starts_its_own() {
+        let provider = SdkTracerProvider::builder().build();
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
+        tracing::subscriber::with_default(subscriber, || {
+            let server = tracing::info_span!("server");
+            continue_trace(&server, &http::HeaderMap::new());
+            assert!(server.context().span().span_context().is_valid());
+        });
+    }
+}

@@ -1,0 +1,260 @@
+//! The `rampart` binary as an operator runs it: bad settings are refused
+//! with a message naming them, and `serve` runs the whole stack on
+//! PostgreSQL and Redis.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rampart_kit::api_key::{KeyKind, PlaintextApiKey};
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+use serde_json::{Value, json};
+
+fn rampart() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_rampart"));
+    // The developer's or CI's environment must not leak into these runs.
+    for name in [
+        "DATABASE_URL",
+        "REDIS_URL",
+        "RAMPART_PKI_DIR",
+        "RAMPART_CONFIG",
+        "RAMPART_ADMIN_API_KEY",
+        "RAMPART_ADMIN_API_KEY_FILE",
+        "RAMPART_KEY_HASH_SECRET",
+        "RAMPART_KEY_HASH_SECRET_FILE",
+        "RAMPART_LISTEN",
+        "RAMPART_DATA_DIR",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+    ] {
+        command.env_remove(name);
+    }
+    command.stdin(Stdio::null());
+    command
+}
+
+fn run(command: &mut Command) -> Output {
+    command.output().expect("rampart runs")
+}
+
+/// Asserts the run failed and said `needle` on stderr.
+fn fails_saying(output: &Output, needle: &str) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "succeeded; stderr: {stderr}");
+    assert!(stderr.contains(needle), "expected {needle:?} in: {stderr}");
+}
+
+#[test]
+fn serve_names_each_missing_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    fails_saying(
+        &run(rampart().args(["serve", "gateway"])),
+        "RAMPART_PKI_DIR",
+    );
+    fails_saying(
+        &run(rampart().args(["serve", "billing"])),
+        "unknown service \"billing\"",
+    );
+    fails_saying(
+        &run(rampart()
+            .args(["serve", "crm"])
+            .env("RAMPART_PKI_DIR", dir.path())),
+        "DATABASE_URL",
+    );
+    fails_saying(
+        &run(rampart()
+            .args(["serve", "crm"])
+            .env("RAMPART_PKI_DIR", dir.path())
+            .env("DATABASE_URL", "mysql://db/rampart")),
+        "DATABASE_URL must start with postgres://",
+    );
+    fails_saying(
+        &run(rampart()
+            .args(["serve", "gateway"])
+            .env("RAMPART_PKI_DIR", dir.path())),
+        "REDIS_URL",
+    );
+    fails_saying(
+        &run(rampart()
+            .args(["serve", "auth"])
+            .env("RAMPART_PKI_DIR", dir.path())
+            .env("DATABASE_URL", "postgres://nobody@127.0.0.1:1/none")),
+        "RAMPART_KEY_HASH_SECRET",
+    );
+    fails_saying(
+        &run(rampart()
+            .args(["serve", "escalation"])
+            .env("RAMPART_PKI_DIR", dir.path())
+            .env("RAMPART_ESCALATION_LISTEN", "everywhere")),
+        "RAMPART_ESCALATION_LISTEN must be an address and port",
+    );
+}
+
+#[test]
+fn dev_refuses_bad_values() {
+    let dir = tempfile::tempdir().unwrap();
+    fails_saying(
+        &run(rampart()
+            .args(["dev", "--listen", "port 80"])
+            .current_dir(dir.path())),
+        "--listen must be an address and port",
+    );
+    fails_saying(
+        &run(rampart()
+            .args(["dev", "--listen", "127.0.0.1:0"])
+            .current_dir(dir.path())
+            .env("RAMPART_ADMIN_API_KEY", "letmein")),
+        "rampart admin generate-key",
+    );
+    let settings = dir.path().join("rampart.toml");
+    std::fs::write(&settings, "lissten = \"127.0.0.1:0\"\n").unwrap();
+    fails_saying(
+        &run(rampart()
+            .args(["dev", "--config"])
+            .arg(&settings)
+            .current_dir(dir.path())),
+        "is not valid",
+    );
+}
+
+#[test]
+fn admin_generate_key_prints_a_valid_admin_key() {
+    let output = run(rampart().args(["admin", "generate-key"]));
+    assert!(output.status.success());
+    let key = String::from_utf8(output.stdout).unwrap();
+    let parsed = PlaintextApiKey::parse(key.trim()).expect("a well-formed key");
+    assert_eq!(parsed.kind(), KeyKind::Admin);
+}
+
+/// A free loopback port. The port is released before the child binds it;
+/// `serve` takes fixed addresses, so this small race is the price of
+/// running the real binary.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn client(edge_ca: &Path) -> reqwest::Client {
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_file(edge_ca).unwrap())
+        .unwrap();
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn serve_runs_the_stack_on_postgres_and_redis() {
+    let Some(database_url) = rampart_kit::testing::fresh_postgres_database().await else {
+        return;
+    };
+    let Some((redis_url, _)) = rampart_kit::testing::redis_namespace().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let pki = dir.path().join("pki");
+    let init = run(rampart().args(["pki", "init", "--dir"]).arg(&pki));
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    let migrate = run(rampart().arg("migrate").env("DATABASE_URL", &database_url));
+    assert!(
+        migrate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrate.stderr)
+    );
+
+    let admin_key = PlaintextApiKey::generate(KeyKind::Admin);
+    let secret_file = dir.path().join("key-hash-secret");
+    std::fs::write(
+        &secret_file,
+        "0123456789abcdef0123456789abcdef0123456789abcdef",
+    )
+    .unwrap();
+    let mut command = rampart();
+    command
+        .args(["serve", "gateway", "auth", "crm", "escalation", "audit"])
+        .env("RAMPART_PKI_DIR", &pki)
+        .env("DATABASE_URL", &database_url)
+        .env("REDIS_URL", &redis_url)
+        .env("RAMPART_KEY_HASH_SECRET_FILE", &secret_file)
+        .env("RAMPART_ADMIN_API_KEY", admin_key.expose())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let edge_port = free_port();
+    command.env("RAMPART_GATEWAY_LISTEN", format!("127.0.0.1:{edge_port}"));
+    for service in ["auth", "crm", "escalation", "audit"] {
+        let port = free_port();
+        let upper = service.to_ascii_uppercase();
+        command.env(
+            format!("RAMPART_{upper}_LISTEN"),
+            format!("127.0.0.1:{port}"),
+        );
+        command.env(
+            format!("RAMPART_{upper}_URL"),
+            format!("https://127.0.0.1:{port}"),
+        );
+    }
+    let _running = Running(command.spawn().unwrap());
+
+    let client = client(&pki.join("edge-ca.pem"));
+    let base = format!("https://localhost:{edge_port}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let ready = client.get(format!("{base}/readyz")).send().await;
+        if ready.is_ok_and(|r| r.status() == 200) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "rampart serve not ready within 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    let created: Value = client
+        .post(format!("{base}/v1/admin/tenants"))
+        .header("X-Admin-API-Key", admin_key.expose())
+        .json(&json!({ "name": "Served Co" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = created["api_key"].as_str().expect("tenant key").to_owned();
+    let response = client
+        .post(format!("{base}/v1/crm/customers"))
+        .header("X-API-Key", &key)
+        .json(&json!({ "name": "Pat" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+}
