@@ -1,15 +1,53 @@
-//! Test support: real backing services, a unique database per test.
+//! Test support: real backing services, a unique database per test, and
+//! the plumbing every service's integration tests share, so that a test file
+//! holds only what it checks.
+//!
+//! - [`fresh_postgres_database`], [`redis_namespace`]: a PostgreSQL database
+//!   and a Redis key prefix no other test uses.
+//! - [`TestDatabase`] and [`on_both_databases!`](crate::on_both_databases):
+//!   a database of its own for one test, and running a test once on SQLite
+//!   and once on PostgreSQL, since every service must work on both.
+//! - [`TestPki`]: a freshly generated internal CA and service certificates.
+//! - [`TestServer`]: a service's `run` on port 0 with a PKI of its own,
+//!   stopped when dropped.
+//! - [`channel_as`] (and [`TestServer::channel_as`]): a connection to a
+//!   service presenting a chosen service's certificate: the gateway's to
+//!   call it as in production, another's to see it refused.
+//! - [`closed_address`]: an address nothing listens on, for a peer that is
+//!   down (the audit service, so events stay in the outbox).
+//! - [`admin_principal`], [`tenant_principal`], [`request_as`]: requests
+//!   carrying a caller the way the gateway sends it.
+//! - [`expect_code`]: asserting a call failed with a given gRPC code.
+//! - [`count_rows`]: how many rows a table holds, to check what a service
+//!   stored behind its API (or that a refused call stored nothing).
 //!
 //! PostgreSQL and Redis are found at `RAMPART_TEST_POSTGRES_URL` and
 //! `RAMPART_TEST_REDIS_URL` (default: the loopback ports with trust auth).
 //! When one is missing a test that needs it is skipped with a message, except
 //! under CI (`CI=true`), where a skipped backend would hide a broken run, so
 //! the test fails instead.
+//!
+//! Everything here panics on failure: it runs only inside tests, where a
+//! panic with the cause is the most useful report.
 
+use std::future::Future;
+use std::net::SocketAddr;
+use std::ops::Deref;
 use std::time::Duration;
 
 use anyhow::Context;
-use sea_orm::{ConnectionTrait, Database};
+use sea_orm::sea_query::{Expr, Func, Query};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use tempfile::TempDir;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Code, Request, Status};
+
+use crate::ids::TenantId;
+use crate::pki::{PkiDir, ServiceName, ServiceTls};
+use crate::principal::{Principal, PrincipalKind};
 
 /// The PostgreSQL server tests create their databases on.
 #[must_use]
@@ -121,4 +159,294 @@ pub async fn redis_namespace() -> Option<(String, String)> {
         )),
         Err(error) => unavailable("Redis", &error),
     }
+}
+
+/// Runs each listed test, an `async fn(TestDatabase)` of the calling module,
+/// once on SQLite and once on PostgreSQL, as the tests `<name>::sqlite` and
+/// `<name>::postgres`. The PostgreSQL run is skipped when PostgreSQL is
+/// unreachable outside CI, like [`fresh_postgres_database`].
+///
+/// The calling crate needs `tokio` with its `macros` and `rt` features, for
+/// `#[tokio::test]`.
+///
+/// ```text
+/// use rampart_kit::on_both_databases;
+/// use rampart_kit::testing::TestDatabase;
+///
+/// on_both_databases!(tenants_are_listed, unknown_tenants_are_not_found);
+///
+/// async fn tenants_are_listed(database: TestDatabase) {
+///     let app = TestApp::spawn(database).await;
+///     // ...
+/// }
+/// ```
+///
+/// [`fresh_postgres_database`]: crate::testing::fresh_postgres_database
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$name($crate::testing::TestDatabase::sqlite()).await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                if let Some(database) = $crate::testing::TestDatabase::postgres().await {
+                    super::$name(database).await;
+                }
+            }
+        }
+    )*};
+}
+
+/// A database of its own for one test: a SQLite file in a temporary folder
+/// removed on drop, or a fresh PostgreSQL database (which a later run drops,
+/// see [`fresh_postgres_database`]). Keep it as long as the service using it
+/// runs.
+pub struct TestDatabase {
+    pub url: String,
+    /// The SQLite file's folder; `None` for PostgreSQL.
+    _dir: Option<TempDir>,
+}
+
+impl TestDatabase {
+    #[must_use]
+    pub fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("a temporary folder for the SQLite database");
+        Self {
+            url: crate::db::sqlite_url(&dir.path().join("test.db")),
+            _dir: Some(dir),
+        }
+    }
+
+    /// `None` when PostgreSQL is unreachable outside CI.
+    pub async fn postgres() -> Option<Self> {
+        let url = fresh_postgres_database().await?;
+        Some(Self { url, _dir: None })
+    }
+}
+
+/// The internal CA, every service's certificate and the edge certificate
+/// (for `localhost`), generated into a temporary folder removed on drop.
+/// Dereferences to its [`PkiDir`].
+pub struct TestPki {
+    pki: PkiDir,
+    _dir: TempDir,
+}
+
+impl TestPki {
+    #[must_use]
+    pub fn generate() -> Self {
+        let dir = tempfile::tempdir().expect("a temporary folder for the PKI");
+        let pki = PkiDir::new(dir.path());
+        pki.ensure_generated(&["localhost".into()])
+            .expect("generating the test PKI");
+        Self { pki, _dir: dir }
+    }
+}
+
+impl Deref for TestPki {
+    type Target = PkiDir;
+
+    fn deref(&self) -> &PkiDir {
+        &self.pki
+    }
+}
+
+/// A service running in the test's process on a port of its own, with a
+/// PKI of its own, stopped (its shutdown token cancelled) when dropped.
+pub struct TestServer {
+    /// Where it listens, on the loopback interface.
+    pub address: SocketAddr,
+    service: ServiceName,
+    pki: TestPki,
+    shutdown: CancellationToken,
+    /// `None` once stopped.
+    server: Option<ServerTask>,
+}
+
+/// A service's `run`, spawned.
+type ServerTask = JoinHandle<anyhow::Result<()>>;
+
+impl TestServer {
+    /// Generates a PKI, binds `127.0.0.1:0` and spawns `run` with that
+    /// listener, `service`'s identity and a new shutdown token. `run` is the
+    /// service's own `run` with its configuration bound, as in
+    /// `|listener, tls, shutdown| rampart_auth::run(config, listener, tls, shutdown)`.
+    /// The listener is bound before this returns, so a client may connect at
+    /// once; the service answers once it has started.
+    pub async fn start<R, F>(service: ServiceName, run: R) -> Self
+    where
+        R: FnOnce(TcpListener, ServiceTls, CancellationToken) -> F,
+        F: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        let pki = TestPki::generate();
+        let (address, shutdown, server) = spawn(&pki, service, run).await;
+        Self {
+            address,
+            service,
+            pki,
+            shutdown,
+            server: Some(server),
+        }
+    }
+
+    /// Starts `run` again after [`stop`](Self::stop), with the same
+    /// certificates, on a new port.
+    ///
+    /// # Panics
+    ///
+    /// When the service is still running.
+    pub async fn restart<R, F>(&mut self, run: R)
+    where
+        R: FnOnce(TcpListener, ServiceTls, CancellationToken) -> F,
+        F: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        assert!(self.server.is_none(), "the service is still running");
+        let (address, shutdown, server) = spawn(&self.pki, self.service, run).await;
+        self.address = address;
+        self.shutdown = shutdown;
+        self.server = Some(server);
+    }
+
+    /// The certificates the service and its callers use.
+    #[must_use]
+    pub fn pki(&self) -> &PkiDir {
+        &self.pki
+    }
+
+    /// A connection to the service presenting `identity`'s certificate.
+    pub async fn channel_as(&self, identity: ServiceName) -> Channel {
+        channel_as(&self.pki, self.address, identity, self.service).await
+    }
+
+    /// Cancels the shutdown token and returns what `run` returned.
+    ///
+    /// # Panics
+    ///
+    /// When the service is not running, or `run` panicked.
+    pub async fn stop(&mut self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        let server = self.server.take().expect("the service is running");
+        server.await.expect("the service's task did not panic")
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// Binds a port and spawns `run` on it as `service`.
+async fn spawn<R, F>(
+    pki: &PkiDir,
+    service: ServiceName,
+    run: R,
+) -> (SocketAddr, CancellationToken, ServerTask)
+where
+    R: FnOnce(TcpListener, ServiceTls, CancellationToken) -> F,
+    F: Future<Output = anyhow::Result<()>> + Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binding a port for the service");
+    let address = listener.local_addr().expect("the bound address");
+    let tls = pki
+        .load_service(service)
+        .expect("the service's certificate");
+    let shutdown = CancellationToken::new();
+    let server = tokio::spawn(run(listener, tls, shutdown.clone()));
+    (address, shutdown, server)
+}
+
+/// A connection to the service `peer` at `address`, presenting `identity`'s
+/// certificate from `pki`.
+pub async fn channel_as(
+    pki: &PkiDir,
+    address: SocketAddr,
+    identity: ServiceName,
+    peer: ServiceName,
+) -> Channel {
+    let tls = pki
+        .load_service(identity)
+        .expect("the caller's certificate")
+        .client(peer);
+    Endpoint::from_shared(format!("https://{address}"))
+        .expect("a valid endpoint")
+        .tls_config(tls)
+        .expect("valid TLS settings")
+        .connect()
+        .await
+        .unwrap_or_else(|error| panic!("connecting to {peer} at {address}: {error:?}"))
+}
+
+/// An address nothing listens on: a free port, bound and released.
+pub async fn closed_address() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binding a free port");
+    listener.local_addr().expect("the bound address")
+}
+
+/// The platform admin, as the gateway passes on the bootstrap admin key.
+#[must_use]
+pub fn admin_principal() -> Principal {
+    Principal {
+        kind: PrincipalKind::PlatformAdmin,
+        credential_id: "bootstrap".to_owned(),
+        scopes: vec!["admin".to_owned()],
+        request_id: "req-admin".to_owned(),
+    }
+}
+
+/// A caller holding one of `tenant`'s API keys, as the gateway passes it on.
+#[must_use]
+pub fn tenant_principal(tenant: &TenantId) -> Principal {
+    Principal {
+        kind: PrincipalKind::Tenant(tenant.clone()),
+        credential_id: "key_0192f0c17e4a7b1d9c3e1a2b3c4d5e6f".to_owned(),
+        scopes: vec!["read".to_owned(), "write".to_owned()],
+        request_id: "req-tenant".to_owned(),
+    }
+}
+
+/// A request carrying `principal` in its metadata, as the gateway sends it.
+pub fn request_as<T>(principal: &Principal, message: T) -> Request<T> {
+    let mut request = Request::new(message);
+    principal
+        .write_to(request.metadata_mut())
+        .expect("the principal fits in metadata");
+    request
+}
+
+/// Asserts a call failed with `code`, returning the status for more checks.
+///
+/// # Panics
+///
+/// When the call succeeded or failed with another code.
+pub fn expect_code<T: std::fmt::Debug>(result: Result<T, Status>, code: Code) -> Status {
+    match result {
+        Ok(value) => panic!("expected {code:?}, got a response: {value:?}"),
+        Err(status) => {
+            assert_eq!(status.code(), code, "{status:?}");
+            status
+        }
+    }
+}
+
+/// How many rows `table` holds.
+pub async fn count_rows(db: &DatabaseConnection, table: &'static str) -> i64 {
+    let query = Query::select()
+        .expr_as(Func::count(Expr::cust("*")), "n")
+        .from(table)
+        .to_owned();
+    let row = db
+        .query_one(&query)
+        .await
+        .expect("counting rows")
+        .expect("a count has a row");
+    row.try_get("", "n").expect("the count")
 }

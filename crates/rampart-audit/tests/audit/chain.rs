@@ -4,11 +4,13 @@
 use rampart_audit::chain::{Problem, verify_chain};
 use rampart_audit::{PLATFORM_LOG_ID, read_log};
 use rampart_kit::ids::TenantId;
+use rampart_kit::on_both_databases;
 use rampart_kit::pki::ServiceName;
+use rampart_kit::testing::{TestDatabase, admin_principal, tenant_principal};
 use sea_orm::ConnectionTrait;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 
-use crate::helpers::{TestAudit, TestDatabase, admin, event, on_both_databases, tenant};
+use crate::helpers::{TestAudit, event};
 
 on_both_databases!(
     stored_chains_verify,
@@ -47,12 +49,12 @@ async fn stored_chains_verify(database: TestDatabase) {
     }
 
     // What ListEvents returns is the stored chain.
-    let listed = audit.list(&tenant(&a), 0, "").await.unwrap();
+    let listed = audit.list(&tenant_principal(&a), 0, "").await.unwrap();
     let stored = read_log(&audit.db, a.as_str()).await.unwrap();
     let listed: Vec<_> = listed.events.iter().map(|e| e.chain_hash.clone()).collect();
     let stored: Vec<_> = stored.iter().map(|e| e.chain_hash.clone()).collect();
     assert_eq!(listed, stored);
-    let platform = audit.list(&admin(), 0, "").await.unwrap();
+    let platform = audit.list(&admin_principal(), 0, "").await.unwrap();
     assert_eq!(platform.events[0].event.as_ref().unwrap().service, "auth");
 }
 

@@ -1,121 +1,48 @@
 //! Starting the audit service for one test, and talking to it.
 
-use std::net::SocketAddr;
-
 use rampart_audit::Config;
-use rampart_kit::CancellationToken;
 use rampart_kit::ids::TenantId;
-use rampart_kit::pki::{PkiDir, ServiceName};
-use rampart_kit::principal::{Principal, PrincipalKind};
+use rampart_kit::pki::ServiceName;
+use rampart_kit::principal::Principal;
+use rampart_kit::testing::{TestDatabase, TestServer, count_rows, request_as};
 use rampart_proto::audit::v1::audit_service_client::AuditServiceClient;
 use rampart_proto::audit::v1::{
     AppendRequest, AppendResponse, AuditEvent, ListEventsRequest, ListEventsResponse,
 };
-use sea_orm::sea_query::{Expr, Func, Query};
-use sea_orm::{ConnectionTrait, DatabaseConnection};
-use tempfile::TempDir;
-use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
-use tonic::transport::{Channel, Endpoint};
-
-/// Runs `async fn $name(database: TestDatabase)` once on SQLite and once on
-/// PostgreSQL, as `$name::sqlite` and `$name::postgres`.
-macro_rules! on_both_databases {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test]
-            async fn sqlite() {
-                super::$name(crate::helpers::TestDatabase::sqlite()).await;
-            }
-
-            #[tokio::test]
-            async fn postgres() {
-                if let Some(database) = crate::helpers::TestDatabase::postgres().await {
-                    super::$name(database).await;
-                }
-            }
-        }
-    )*};
-}
-pub(crate) use on_both_databases;
-
-/// A database of its own for one test.
-pub struct TestDatabase {
-    pub url: String,
-    _dir: Option<TempDir>,
-}
-
-impl TestDatabase {
-    pub fn sqlite() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        Self {
-            url: rampart_kit::db::sqlite_url(&dir.path().join("audit.db")),
-            _dir: Some(dir),
-        }
-    }
-
-    /// `None` when PostgreSQL is unreachable outside CI.
-    pub async fn postgres() -> Option<Self> {
-        let url = rampart_kit::testing::fresh_postgres_database().await?;
-        Some(Self { url, _dir: None })
-    }
-}
+use sea_orm::DatabaseConnection;
+use tonic::transport::Channel;
 
 /// A running audit service.
 pub struct TestAudit {
-    pub address: SocketAddr,
-    pub pki: PkiDir,
+    /// First, so the service is told to stop before what it uses goes.
+    server: TestServer,
     /// A connection to the service's own database, for looking behind it.
     pub db: DatabaseConnection,
-    shutdown: CancellationToken,
-    server: Option<JoinHandle<anyhow::Result<()>>>,
-    _pki_dir: TempDir,
     _database: TestDatabase,
 }
 
 impl TestAudit {
     pub async fn spawn(database: TestDatabase) -> Self {
-        let pki_dir = tempfile::tempdir().unwrap();
-        let pki = PkiDir::new(pki_dir.path());
-        pki.ensure_generated(&["localhost".into()]).unwrap();
-
         let db = rampart_kit::db::connect(&database.url).await.unwrap();
         rampart_audit::migrate(&db).await.unwrap();
 
         let config = Config {
             database_url: database.url.clone(),
         };
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap();
-        let tls = pki.load_service(ServiceName::Audit).unwrap();
-        let shutdown = CancellationToken::new();
-        let server = tokio::spawn(rampart_audit::run(config, listener, tls, shutdown.clone()));
+        let server = TestServer::start(ServiceName::Audit, |listener, tls, shutdown| {
+            rampart_audit::run(config, listener, tls, shutdown)
+        })
+        .await;
         Self {
-            address,
-            pki,
+            server,
             db,
-            shutdown,
-            server: Some(server),
-            _pki_dir: pki_dir,
             _database: database,
         }
     }
 
     /// A client presenting `identity`'s certificate.
     pub async fn client_as(&self, identity: ServiceName) -> AuditServiceClient<Channel> {
-        let tls = self
-            .pki
-            .load_service(identity)
-            .unwrap()
-            .client(ServiceName::Audit);
-        let channel = Endpoint::from_shared(format!("https://{}", self.address))
-            .unwrap()
-            .tls_config(tls)
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
-        AuditServiceClient::new(channel)
+        AuditServiceClient::new(self.server.channel_as(identity).await)
     }
 
     /// Appends `events` as `producer`.
@@ -138,11 +65,13 @@ impl TestAudit {
         page_size: u32,
         cursor: &str,
     ) -> Result<ListEventsResponse, tonic::Status> {
-        let mut request = tonic::Request::new(ListEventsRequest {
-            page_size,
-            cursor: cursor.to_owned(),
-        });
-        principal.write_to(request.metadata_mut()).unwrap();
+        let request = request_as(
+            principal,
+            ListEventsRequest {
+                page_size,
+                cursor: cursor.to_owned(),
+            },
+        );
         self.client_as(ServiceName::Gateway)
             .await
             .list_events(request)
@@ -165,24 +94,12 @@ impl TestAudit {
     }
 
     pub async fn stored_events(&self) -> i64 {
-        let query = Query::select()
-            .expr_as(Func::count(Expr::cust("*")), "n")
-            .from("audit_event")
-            .to_owned();
-        let row = self.db.query_one(&query).await.unwrap().unwrap();
-        row.try_get("", "n").unwrap()
+        count_rows(&self.db, "audit_event").await
     }
 
     /// Stops the server and returns how it ended.
     pub async fn stop(mut self) -> anyhow::Result<()> {
-        self.shutdown.cancel();
-        self.server.take().unwrap().await.unwrap()
-    }
-}
-
-impl Drop for TestAudit {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
+        self.server.stop().await
     }
 }
 
@@ -199,23 +116,5 @@ pub fn event(tenant: Option<&TenantId>, action: &str) -> AuditEvent {
         service: String::new(),
         request_id: "req-1".to_owned(),
         outcome: "success".to_owned(),
-    }
-}
-
-pub fn admin() -> Principal {
-    Principal {
-        kind: PrincipalKind::PlatformAdmin,
-        credential_id: "bootstrap".to_owned(),
-        scopes: vec!["admin".to_owned()],
-        request_id: "req-admin".to_owned(),
-    }
-}
-
-pub fn tenant(tenant: &TenantId) -> Principal {
-    Principal {
-        kind: PrincipalKind::Tenant(tenant.clone()),
-        credential_id: "key_0192f0c17e4a7b1d9c3e1a2b3c4d5e6f".to_owned(),
-        scopes: vec!["read".to_owned(), "write".to_owned()],
-        request_id: "req-tenant".to_owned(),
     }
 }

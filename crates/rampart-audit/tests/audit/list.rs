@@ -2,11 +2,13 @@
 //! time.
 
 use rampart_kit::ids::TenantId;
+use rampart_kit::on_both_databases;
 use rampart_kit::pki::ServiceName;
+use rampart_kit::testing::{TestDatabase, admin_principal, request_as, tenant_principal};
 use rampart_proto::audit::v1::ListEventsRequest;
 use tonic::Code;
 
-use crate::helpers::{TestAudit, TestDatabase, admin, event, on_both_databases, tenant};
+use crate::helpers::{TestAudit, event};
 
 on_both_databases!(
     a_tenant_sees_only_its_own_log,
@@ -29,14 +31,14 @@ async fn a_tenant_sees_only_its_own_log(database: TestDatabase) {
     audit.append(ServiceName::Crm, batch.clone()).await.unwrap();
 
     let seen_by_a: Vec<String> = audit
-        .list_all(&tenant(&a))
+        .list_all(&tenant_principal(&a))
         .await
         .into_iter()
         .map(|e| e.event_id)
         .collect();
     assert_eq!(seen_by_a, [batch[0].event_id.clone()]);
     let seen_by_b: Vec<String> = audit
-        .list_all(&tenant(&b))
+        .list_all(&tenant_principal(&b))
         .await
         .into_iter()
         .map(|e| e.event_id)
@@ -46,12 +48,17 @@ async fn a_tenant_sees_only_its_own_log(database: TestDatabase) {
         [batch[1].event_id.clone(), batch[3].event_id.clone()]
     );
     // Each log numbers its own events from 0.
-    let page = audit.list(&tenant(&b), 0, "").await.unwrap();
+    let page = audit.list(&tenant_principal(&b), 0, "").await.unwrap();
     assert_eq!(page.events[0].sequence, 0);
     assert_eq!(page.events[1].sequence, 1);
 
     let stranger = TenantId::generate();
-    assert!(audit.list_all(&tenant(&stranger)).await.is_empty());
+    assert!(
+        audit
+            .list_all(&tenant_principal(&stranger))
+            .await
+            .is_empty()
+    );
 }
 
 async fn an_admin_sees_only_the_platform_log(database: TestDatabase) {
@@ -68,7 +75,7 @@ async fn an_admin_sees_only_the_platform_log(database: TestDatabase) {
         )
         .await
         .unwrap();
-    let seen: Vec<_> = audit.list_all(&admin()).await;
+    let seen: Vec<_> = audit.list_all(&admin_principal()).await;
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].event_id, platform_event.event_id);
     assert_eq!(seen[0].tenant_id, "");
@@ -82,7 +89,7 @@ async fn pages_follow_the_cursor(database: TestDatabase) {
         .collect();
     audit.append(ServiceName::Crm, batch.clone()).await.unwrap();
 
-    let principal = tenant(&owner);
+    let principal = tenant_principal(&owner);
     let first = audit.list(&principal, 2, "").await.unwrap();
     assert_eq!(first.events.len(), 2);
     assert_eq!(first.next_cursor, "2");
@@ -110,7 +117,7 @@ async fn pages_follow_the_cursor(database: TestDatabase) {
 
 async fn bad_paging_is_refused(database: TestDatabase) {
     let audit = TestAudit::spawn(database).await;
-    let principal = tenant(&TenantId::generate());
+    let principal = tenant_principal(&TenantId::generate());
     assert_eq!(
         audit.list(&principal, 100, "").await.unwrap().events.len(),
         0
@@ -134,8 +141,7 @@ async fn only_the_gateway_may_pass_a_principal(database: TestDatabase) {
         .await
         .unwrap();
     // CRM may append, but cannot read a tenant's log by claiming to be it.
-    let mut request = tonic::Request::new(ListEventsRequest::default());
-    tenant(&owner).write_to(request.metadata_mut()).unwrap();
+    let request = request_as(&tenant_principal(&owner), ListEventsRequest::default());
     let status = audit
         .client_as(ServiceName::Crm)
         .await

@@ -2,13 +2,15 @@
 //! that commits with the key.
 
 use rampart_kit::ids::TenantId;
+use rampart_kit::on_both_databases;
 use rampart_kit::outbox::{AuditRecord, Outbox};
+use rampart_kit::testing::{TestDatabase, admin_principal, request_as, tenant_principal};
 use rampart_proto::auth::v1::IssueApiKeyRequest;
 use sea_orm::ConnectionTrait;
 use sea_orm::sea_query::Query;
 use tonic::Code;
 
-use crate::helpers::{TestAuth, TestDatabase, admin, as_principal, on_both_databases, tenant};
+use crate::helpers::TestAuth;
 
 on_both_databases!(
     only_platform_admins_may_issue,
@@ -29,7 +31,10 @@ async fn only_platform_admins_may_issue(database: TestDatabase) {
     let mut client = auth.gateway().await;
     let own_tenant = TenantId::generate();
 
-    let as_tenant = as_principal(&tenant(&own_tenant), request(own_tenant.as_str(), "x", ""));
+    let as_tenant = request_as(
+        &tenant_principal(&own_tenant),
+        request(own_tenant.as_str(), "x", ""),
+    );
     let status = client.issue_api_key(as_tenant).await.unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
 
@@ -59,7 +64,7 @@ async fn bad_input_is_refused_and_nothing_is_stored(database: TestDatabase) {
     for case in cases {
         let shown = format!("{case:?}");
         let status = client
-            .issue_api_key(as_principal(&admin(), case))
+            .issue_api_key(request_as(&admin_principal(), case))
             .await
             .unwrap_err();
         assert_eq!(status.code(), Code::InvalidArgument, "{shown}: {status:?}");
@@ -71,8 +76,8 @@ async fn bad_input_is_refused_and_nothing_is_stored(database: TestDatabase) {
     let name_at_limit = "n".repeat(100);
     for (name, environment) in [(name_at_limit.as_str(), "live"), ("  ", "test")] {
         client
-            .issue_api_key(as_principal(
-                &admin(),
+            .issue_api_key(request_as(
+                &admin_principal(),
                 request(&good_tenant, name, environment),
             ))
             .await
@@ -102,8 +107,8 @@ async fn issue_event_waits_in_the_outbox_while_audit_is_down(database: TestDatab
     let issued = auth
         .gateway()
         .await
-        .issue_api_key(as_principal(
-            &admin(),
+        .issue_api_key(request_as(
+            &admin_principal(),
             request(target_tenant.as_str(), "zapier", ""),
         ))
         .await

@@ -4,16 +4,15 @@
 use rampart_auth::Config;
 use rampart_kit::CancellationToken;
 use rampart_kit::api_key::{KeyKind, PlaintextApiKey};
-use rampart_kit::pki::{PkiDir, ServiceName};
+use rampart_kit::pki::ServiceName;
 use rampart_kit::secret::SecretString;
+use rampart_kit::testing::TestPki;
 use tokio::net::TcpListener;
 
 use crate::helpers::KEY_HASH_SECRET;
 
 async fn start(config: Config) -> anyhow::Error {
-    let dir = tempfile::tempdir().unwrap();
-    let pki = PkiDir::new(dir.path());
-    pki.ensure_generated(&["localhost".into()]).unwrap();
+    let pki = TestPki::generate();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let tls = pki.load_service(ServiceName::Auth).unwrap();
     rampart_auth::run(config, listener, tls, CancellationToken::new())

@@ -1,13 +1,15 @@
 //! Who may connect at all: a certificate from the internal CA is required,
 //! and of those only the gateway's is let through.
 
+use rampart_kit::on_both_databases;
 use rampart_kit::pki::ServiceName;
+use rampart_kit::testing::TestDatabase;
 use rampart_proto::auth::v1::VerifyApiKeyRequest;
 use rampart_proto::auth::v1::auth_service_client::AuthServiceClient;
 use tonic::Code;
 use tonic::transport::{Certificate, ClientTlsConfig, Endpoint};
 
-use crate::helpers::{TestAuth, TestDatabase, on_both_databases};
+use crate::helpers::TestAuth;
 
 on_both_databases!(
     a_client_without_a_certificate_fails_the_handshake,
@@ -22,12 +24,12 @@ fn request() -> VerifyApiKeyRequest {
 
 async fn a_client_without_a_certificate_fails_the_handshake(database: TestDatabase) {
     let auth = TestAuth::spawn(database).await;
-    let ca = std::fs::read_to_string(auth.pki.internal_ca_cert()).unwrap();
+    let ca = std::fs::read_to_string(auth.server.pki().internal_ca_cert()).unwrap();
     // Trusts the server, but has no identity of its own to present.
     let tls = ClientTlsConfig::new()
         .ca_certificate(Certificate::from_pem(ca))
         .domain_name(ServiceName::Auth.dns_name());
-    let endpoint = Endpoint::from_shared(format!("https://{}", auth.address))
+    let endpoint = Endpoint::from_shared(format!("https://{}", auth.server.address))
         .unwrap()
         .tls_config(tls)
         .unwrap();

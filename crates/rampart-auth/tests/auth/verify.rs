@@ -2,6 +2,8 @@
 
 use rampart_kit::api_key::{KeyKind, PlaintextApiKey};
 use rampart_kit::ids::TenantId;
+use rampart_kit::on_both_databases;
+use rampart_kit::testing::{TestDatabase, admin_principal, request_as};
 use rampart_proto::auth::v1::{
     IssueApiKeyRequest, IssueApiKeyResponse, PrincipalKind, VerifyApiKeyRequest,
 };
@@ -9,7 +11,7 @@ use sea_orm::ConnectionTrait;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use tonic::Code;
 
-use crate::helpers::{TestAuth, TestDatabase, admin, as_principal, on_both_databases};
+use crate::helpers::TestAuth;
 
 on_both_databases!(
     issued_key_verifies_as_its_tenant,
@@ -21,8 +23,8 @@ on_both_databases!(
 async fn issue(auth: &TestAuth, tenant: &TenantId, environment: &str) -> IssueApiKeyResponse {
     auth.gateway()
         .await
-        .issue_api_key(as_principal(
-            &admin(),
+        .issue_api_key(request_as(
+            &admin_principal(),
             IssueApiKeyRequest {
                 tenant_id: tenant.to_string(),
                 name: "website".to_owned(),

@@ -5,20 +5,22 @@
 use std::time::Duration;
 
 use rampart_kit::ids::TenantId;
+use rampart_kit::on_both_databases;
+use rampart_kit::testing::{
+    TestDatabase, admin_principal, expect_code, request_as, tenant_principal,
+};
 use rampart_proto::crm::v1 as proto;
 use tonic::Code;
 
-use crate::support::{Backend, TestApp, admin, as_principal, expect_code, tenant};
+use crate::support::TestApp;
 
-on_each_backend!(
+on_both_databases!(
     events_wait_in_the_outbox_while_audit_is_down,
     failed_calls_record_no_event
 );
 
-async fn events_wait_in_the_outbox_while_audit_is_down(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+async fn events_wait_in_the_outbox_while_audit_is_down(database: TestDatabase) {
+    let app = TestApp::spawn(database).await;
     let mut crm = app.client().await;
 
     let request = proto::CreateTenantRequest {
@@ -26,12 +28,12 @@ async fn events_wait_in_the_outbox_while_audit_is_down(backend: Backend) {
         office_domains: vec!["secret-plumbing.example".into()],
     };
     let created = crm
-        .create_tenant(as_principal(&admin(), request))
+        .create_tenant(request_as(&admin_principal(), request))
         .await
         .unwrap()
         .into_inner();
     let tenant_id = TenantId::parse(&created.id).unwrap();
-    let owner = tenant(&tenant_id);
+    let owner = tenant_principal(&tenant_id);
     let request = proto::CreateCustomerRequest {
         name: "Grace Hopper".into(),
         phone: Some("555 867 5309".into()),
@@ -39,7 +41,7 @@ async fn events_wait_in_the_outbox_while_audit_is_down(backend: Backend) {
         address: Some("1 Harbor Way".into()),
     };
     let customer = crm
-        .create_customer(as_principal(&owner, request))
+        .create_customer(request_as(&owner, request))
         .await
         .unwrap()
         .into_inner();
@@ -90,12 +92,10 @@ async fn events_wait_in_the_outbox_while_audit_is_down(backend: Backend) {
     }
 }
 
-async fn failed_calls_record_no_event(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+async fn failed_calls_record_no_event(database: TestDatabase) {
+    let app = TestApp::spawn(database).await;
     let mut crm = app.client().await;
-    let owner = tenant(&TenantId::generate());
+    let owner = tenant_principal(&TenantId::generate());
 
     let request = proto::CreateCustomerRequest {
         name: "Ada".into(),
@@ -103,7 +103,7 @@ async fn failed_calls_record_no_event(backend: Backend) {
         ..Default::default()
     };
     expect_code(
-        crm.create_customer(as_principal(&owner, request)).await,
+        crm.create_customer(request_as(&owner, request)).await,
         Code::InvalidArgument,
     );
     let request = proto::CreateTenantRequest {
@@ -111,7 +111,8 @@ async fn failed_calls_record_no_event(backend: Backend) {
         office_domains: vec![],
     };
     expect_code(
-        crm.create_tenant(as_principal(&admin(), request)).await,
+        crm.create_tenant(request_as(&admin_principal(), request))
+            .await,
         Code::InvalidArgument,
     );
     let request = proto::CreateCustomerRequest {
@@ -119,7 +120,8 @@ async fn failed_calls_record_no_event(backend: Backend) {
         ..Default::default()
     };
     expect_code(
-        crm.create_customer(as_principal(&admin(), request)).await,
+        crm.create_customer(request_as(&admin_principal(), request))
+            .await,
         Code::PermissionDenied,
     );
     assert_eq!(app.pending_audit().await, 0);
@@ -129,10 +131,10 @@ async fn failed_calls_record_no_event(backend: Backend) {
         name: "Ada".into(),
         ..Default::default()
     };
-    crm.create_customer(as_principal(&owner, request))
+    crm.create_customer(request_as(&owner, request))
         .await
         .unwrap();
-    crm.list_customers(as_principal(&owner, proto::ListCustomersRequest::default()))
+    crm.list_customers(request_as(&owner, proto::ListCustomersRequest::default()))
         .await
         .unwrap();
     assert_eq!(app.pending_audit().await, 1);

@@ -1,15 +1,17 @@
 //! Customers: created, read and listed by a tenant principal.
 
 use rampart_kit::ids::{CustomerId, TenantId};
+use rampart_kit::on_both_databases;
 use rampart_kit::principal::Principal;
+use rampart_kit::testing::{TestDatabase, expect_code, request_as, tenant_principal};
 use rampart_proto::crm::v1 as proto;
 use rampart_proto::crm::v1::crm_service_client::CrmServiceClient;
 use tonic::Code;
 use tonic::transport::Channel;
 
-use crate::support::{Backend, TestApp, as_principal, expect_code, tenant};
+use crate::support::TestApp;
 
-on_each_backend!(
+on_both_databases!(
     customers_are_created_read_and_listed,
     list_page_size_and_cursor_are_checked
 );
@@ -23,7 +25,7 @@ pub async fn create(
         name: name.to_owned(),
         ..Default::default()
     };
-    crm.create_customer(as_principal(principal, request))
+    crm.create_customer(request_as(principal, request))
         .await
         .unwrap()
         .into_inner()
@@ -39,17 +41,15 @@ pub async fn list(
         page_size,
         cursor: cursor.to_owned(),
     };
-    crm.list_customers(as_principal(principal, request))
+    crm.list_customers(request_as(principal, request))
         .await
         .map(tonic::Response::into_inner)
 }
 
-async fn customers_are_created_read_and_listed(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+async fn customers_are_created_read_and_listed(database: TestDatabase) {
+    let app = TestApp::spawn(database).await;
     let mut crm = app.client().await;
-    let owner = tenant(&TenantId::generate());
+    let owner = tenant_principal(&TenantId::generate());
 
     let request = proto::CreateCustomerRequest {
         name: "  Ada Lovelace ".into(),
@@ -58,7 +58,7 @@ async fn customers_are_created_read_and_listed(backend: Backend) {
         address: Some(" 12 Oak Court, London ".into()),
     };
     let ada = crm
-        .create_customer(as_principal(&owner, request))
+        .create_customer(request_as(&owner, request))
         .await
         .unwrap()
         .into_inner();
@@ -74,7 +74,7 @@ async fn customers_are_created_read_and_listed(backend: Backend) {
         customer_id: ada.id.clone(),
     };
     let fetched = crm
-        .get_customer(as_principal(&owner, request))
+        .get_customer(request_as(&owner, request))
         .await
         .unwrap()
         .into_inner();
@@ -103,12 +103,10 @@ async fn customers_are_created_read_and_listed(backend: Backend) {
     assert!(all.next_cursor.is_empty());
 }
 
-async fn list_page_size_and_cursor_are_checked(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+async fn list_page_size_and_cursor_are_checked(database: TestDatabase) {
+    let app = TestApp::spawn(database).await;
     let mut crm = app.client().await;
-    let owner = tenant(&TenantId::generate());
+    let owner = tenant_principal(&TenantId::generate());
 
     let status = expect_code(list(&mut crm, &owner, 101, "").await, Code::InvalidArgument);
     assert_eq!(status.message(), "page_size must be at most 100");

@@ -2,22 +2,24 @@
 //! and each RPC answers only the kind of principal it is for.
 
 use rampart_kit::ids::{CustomerId, TenantId};
+use rampart_kit::on_both_databases;
+use rampart_kit::testing::{
+    TestDatabase, admin_principal, expect_code, request_as, tenant_principal,
+};
 use rampart_proto::crm::v1 as proto;
 use tonic::{Code, Request};
 
 use crate::customers::{create, list};
-use crate::support::{Backend, TestApp, admin, as_principal, expect_code, tenant};
+use crate::support::TestApp;
 
-on_each_backend!(
+on_both_databases!(
     another_tenants_customer_is_not_found,
     roles_are_enforced,
     calls_without_a_principal_are_refused,
 );
 
-async fn another_tenants_customer_is_not_found(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+async fn another_tenants_customer_is_not_found(database: TestDatabase) {
+    let app = TestApp::spawn(database).await;
     let mut crm = app.client().await;
     let mut create_tenant = async |name: &str| {
         let request = proto::CreateTenantRequest {
@@ -25,11 +27,11 @@ async fn another_tenants_customer_is_not_found(backend: Backend) {
             office_domains: vec![],
         };
         let created = crm
-            .create_tenant(as_principal(&admin(), request))
+            .create_tenant(request_as(&admin_principal(), request))
             .await
             .unwrap()
             .into_inner();
-        tenant(&TenantId::parse(&created.id).unwrap())
+        tenant_principal(&TenantId::parse(&created.id).unwrap())
     };
     let tenant_a = create_tenant("Tenant A").await;
     let tenant_b = create_tenant("Tenant B").await;
@@ -42,7 +44,7 @@ async fn another_tenants_customer_is_not_found(backend: Backend) {
     // The owner reads it; the other tenant is told it does not exist, the
     // same answer as for an id that exists nowhere or does not even parse.
     assert!(
-        crm.get_customer(as_principal(&tenant_a, get(&customer.id)))
+        crm.get_customer(request_as(&tenant_a, get(&customer.id)))
             .await
             .is_ok()
     );
@@ -56,7 +58,7 @@ async fn another_tenants_customer_is_not_found(backend: Backend) {
         a_tenant_id.as_str(),
     ] {
         let status = expect_code(
-            crm.get_customer(as_principal(&tenant_b, get(id))).await,
+            crm.get_customer(request_as(&tenant_b, get(id))).await,
             Code::NotFound,
         );
         assert_eq!(status.message(), "customer not found", "{id:?}");
@@ -72,16 +74,14 @@ async fn another_tenants_customer_is_not_found(backend: Backend) {
     assert_eq!(listed_a.customers, [customer]);
 }
 
-async fn roles_are_enforced(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+async fn roles_are_enforced(database: TestDatabase) {
+    let app = TestApp::spawn(database).await;
     let mut crm = app.client().await;
-    let tenant_principal = tenant(&TenantId::generate());
+    let tenant_principal = tenant_principal(&TenantId::generate());
     let some_tenant = TenantId::generate().into_string();
 
     let status = expect_code(
-        crm.create_tenant(as_principal(
+        crm.create_tenant(request_as(
             &tenant_principal,
             proto::CreateTenantRequest {
                 name: "Sneaky".into(),
@@ -96,7 +96,7 @@ async fn roles_are_enforced(backend: Backend) {
         "this action needs a platform admin credential"
     );
     expect_code(
-        crm.get_tenant(as_principal(
+        crm.get_tenant(request_as(
             &tenant_principal,
             proto::GetTenantRequest {
                 tenant_id: some_tenant.clone(),
@@ -106,7 +106,7 @@ async fn roles_are_enforced(backend: Backend) {
         Code::PermissionDenied,
     );
     expect_code(
-        crm.list_tenants(as_principal(
+        crm.list_tenants(request_as(
             &tenant_principal,
             proto::ListTenantsRequest::default(),
         ))
@@ -115,8 +115,8 @@ async fn roles_are_enforced(backend: Backend) {
     );
 
     let status = expect_code(
-        crm.create_customer(as_principal(
-            &admin(),
+        crm.create_customer(request_as(
+            &admin_principal(),
             proto::CreateCustomerRequest {
                 name: "Nobody's".into(),
                 ..Default::default()
@@ -127,8 +127,8 @@ async fn roles_are_enforced(backend: Backend) {
     );
     assert_eq!(status.message(), "this action needs a tenant credential");
     expect_code(
-        crm.get_customer(as_principal(
-            &admin(),
+        crm.get_customer(request_as(
+            &admin_principal(),
             proto::GetCustomerRequest {
                 customer_id: CustomerId::generate().into_string(),
             },
@@ -137,8 +137,8 @@ async fn roles_are_enforced(backend: Backend) {
         Code::PermissionDenied,
     );
     expect_code(
-        crm.list_customers(as_principal(
-            &admin(),
+        crm.list_customers(request_as(
+            &admin_principal(),
             proto::ListCustomersRequest::default(),
         ))
         .await,
@@ -150,10 +150,8 @@ async fn roles_are_enforced(backend: Backend) {
     assert_eq!(app.pending_audit().await, 0);
 }
 
-async fn calls_without_a_principal_are_refused(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+async fn calls_without_a_principal_are_refused(database: TestDatabase) {
+    let app = TestApp::spawn(database).await;
     let mut crm = app.client().await;
     expect_code(
         crm.list_customers(Request::new(proto::ListCustomersRequest::default()))

@@ -2,16 +2,16 @@
 //! audit relay included), and a restart on the same database finds the
 //! schema, the data and the undelivered audit events where they were.
 
+use rampart_kit::on_both_databases;
+use rampart_kit::testing::{TestDatabase, admin_principal, request_as};
 use rampart_proto::crm::v1 as proto;
 
-use crate::support::{Backend, TestApp, admin, as_principal};
+use crate::support::TestApp;
 
-on_each_backend!(the_service_stops_and_restarts_on_its_own_data);
+on_both_databases!(the_service_stops_and_restarts_on_its_own_data);
 
-async fn the_service_stops_and_restarts_on_its_own_data(backend: Backend) {
-    let Some(mut app) = TestApp::spawn(backend).await else {
-        return;
-    };
+async fn the_service_stops_and_restarts_on_its_own_data(database: TestDatabase) {
+    let mut app = TestApp::spawn(database).await;
     let request = proto::CreateTenantRequest {
         name: "Acme".into(),
         office_domains: vec!["acme.example".into()],
@@ -19,7 +19,7 @@ async fn the_service_stops_and_restarts_on_its_own_data(backend: Backend) {
     let created = app
         .client()
         .await
-        .create_tenant(as_principal(&admin(), request))
+        .create_tenant(request_as(&admin_principal(), request))
         .await
         .unwrap()
         .into_inner();
@@ -38,7 +38,7 @@ async fn the_service_stops_and_restarts_on_its_own_data(backend: Backend) {
     let fetched = app
         .client()
         .await
-        .get_tenant(as_principal(&admin(), request))
+        .get_tenant(request_as(&admin_principal(), request))
         .await
         .unwrap()
         .into_inner();

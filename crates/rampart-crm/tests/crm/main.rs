@@ -3,24 +3,6 @@
 //! case gets a fresh database; PostgreSQL cases are skipped when it is
 //! unreachable outside CI).
 
-/// Runs each listed case, an `async fn(Backend)` of the enclosing module,
-/// once per backend as the tests `<case>::sqlite` and `<case>::postgres`.
-macro_rules! on_each_backend {
-    ($($case:ident),* $(,)?) => {$(
-        mod $case {
-            #[tokio::test]
-            async fn sqlite() {
-                super::$case(crate::support::Backend::Sqlite).await;
-            }
-
-            #[tokio::test]
-            async fn postgres() {
-                super::$case(crate::support::Backend::Postgres).await;
-            }
-        }
-    )*};
-}
-
 mod audit;
 mod customers;
 mod isolation;

@@ -2,19 +2,21 @@
 //! as it is, does not get in, whatever principal metadata it sends.
 
 use rampart_kit::ids::TenantId;
+use rampart_kit::on_both_databases;
 use rampart_kit::pki::ServiceName;
+use rampart_kit::testing::{
+    TestDatabase, admin_principal, expect_code, request_as, tenant_principal,
+};
 use rampart_proto::crm::v1 as proto;
 use tonic::Code;
 
-use crate::support::{Backend, TestApp, admin, as_principal, expect_code, tenant};
+use crate::support::TestApp;
 
-on_each_backend!(other_services_are_refused_even_with_principal_metadata);
+on_both_databases!(other_services_are_refused_even_with_principal_metadata);
 
-async fn other_services_are_refused_even_with_principal_metadata(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
-    let tenant_principal = tenant(&TenantId::generate());
+async fn other_services_are_refused_even_with_principal_metadata(database: TestDatabase) {
+    let app = TestApp::spawn(database).await;
+    let tenant_principal = tenant_principal(&TenantId::generate());
     for service in [
         ServiceName::Auth,
         ServiceName::Escalation,
@@ -27,7 +29,7 @@ async fn other_services_are_refused_even_with_principal_metadata(backend: Backen
             ..Default::default()
         };
         let status = expect_code(
-            crm.create_customer(as_principal(&tenant_principal, request))
+            crm.create_customer(request_as(&tenant_principal, request))
                 .await,
             Code::PermissionDenied,
         );
@@ -36,7 +38,7 @@ async fn other_services_are_refused_even_with_principal_metadata(backend: Backen
             "caller is not allowed to use this service"
         );
         expect_code(
-            crm.list_customers(as_principal(
+            crm.list_customers(request_as(
                 &tenant_principal,
                 proto::ListCustomersRequest::default(),
             ))
@@ -48,7 +50,8 @@ async fn other_services_are_refused_even_with_principal_metadata(backend: Backen
             office_domains: vec![],
         };
         expect_code(
-            crm.create_tenant(as_principal(&admin(), request)).await,
+            crm.create_tenant(request_as(&admin_principal(), request))
+                .await,
             Code::PermissionDenied,
         );
     }
@@ -64,7 +67,7 @@ async fn other_services_are_refused_even_with_principal_metadata(backend: Backen
     };
     assert!(
         gateway
-            .create_customer(as_principal(&tenant_principal, request))
+            .create_customer(request_as(&tenant_principal, request))
             .await
             .is_ok()
     );

@@ -1,14 +1,16 @@
 //! Tenants: created, read and listed by platform admins.
 
 use rampart_kit::ids::{CustomerId, TenantId};
+use rampart_kit::on_both_databases;
+use rampart_kit::testing::{TestDatabase, admin_principal, expect_code, request_as};
 use rampart_proto::crm::v1 as proto;
 use rampart_proto::crm::v1::crm_service_client::CrmServiceClient;
 use tonic::Code;
 use tonic::transport::Channel;
 
-use crate::support::{Backend, TestApp, admin, as_principal, expect_code};
+use crate::support::TestApp;
 
-on_each_backend!(
+on_both_databases!(
     tenants_are_created_read_and_listed,
     unknown_tenants_are_not_found,
     page_size_and_cursor_are_checked,
@@ -23,15 +25,13 @@ async fn list(
         page_size,
         cursor: cursor.to_owned(),
     };
-    crm.list_tenants(as_principal(&admin(), request))
+    crm.list_tenants(request_as(&admin_principal(), request))
         .await
         .map(tonic::Response::into_inner)
 }
 
-async fn tenants_are_created_read_and_listed(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+async fn tenants_are_created_read_and_listed(database: TestDatabase) {
+    let app = TestApp::spawn(database).await;
     let mut crm = app.client().await;
 
     let mut created = Vec::new();
@@ -44,7 +44,7 @@ async fn tenants_are_created_read_and_listed(backend: Backend) {
             ],
         };
         let tenant = crm
-            .create_tenant(as_principal(&admin(), request))
+            .create_tenant(request_as(&admin_principal(), request))
             .await
             .unwrap()
             .into_inner();
@@ -60,7 +60,7 @@ async fn tenants_are_created_read_and_listed(backend: Backend) {
         tenant_id: created[2].id.clone(),
     };
     let fetched = crm
-        .get_tenant(as_principal(&admin(), request))
+        .get_tenant(request_as(&admin_principal(), request))
         .await
         .unwrap()
         .into_inner();
@@ -95,10 +95,8 @@ async fn tenants_are_created_read_and_listed(backend: Backend) {
     assert!(after_last.next_cursor.is_empty());
 }
 
-async fn unknown_tenants_are_not_found(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+async fn unknown_tenants_are_not_found(database: TestDatabase) {
+    let app = TestApp::spawn(database).await;
     let mut crm = app.client().await;
     let unknown = TenantId::generate().into_string();
     for tenant_id in [
@@ -111,17 +109,16 @@ async fn unknown_tenants_are_not_found(backend: Backend) {
             tenant_id: tenant_id.to_owned(),
         };
         let status = expect_code(
-            crm.get_tenant(as_principal(&admin(), request)).await,
+            crm.get_tenant(request_as(&admin_principal(), request))
+                .await,
             Code::NotFound,
         );
         assert_eq!(status.message(), "tenant not found");
     }
 }
 
-async fn page_size_and_cursor_are_checked(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+async fn page_size_and_cursor_are_checked(database: TestDatabase) {
+    let app = TestApp::spawn(database).await;
     let mut crm = app.client().await;
     assert!(list(&mut crm, 100, "").await.is_ok());
 

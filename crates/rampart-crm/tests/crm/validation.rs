@@ -2,20 +2,22 @@
 //! nothing stored, not even an audit event.
 
 use rampart_kit::ids::TenantId;
+use rampart_kit::on_both_databases;
+use rampart_kit::testing::{
+    TestDatabase, admin_principal, expect_code, request_as, tenant_principal,
+};
 use rampart_proto::crm::v1 as proto;
 use tonic::Code;
 
-use crate::support::{Backend, TestApp, admin, as_principal, expect_code, tenant};
+use crate::support::TestApp;
 
-on_each_backend!(
+on_both_databases!(
     malformed_tenants_are_refused_and_not_stored,
     malformed_customers_are_refused_and_not_stored,
 );
 
-async fn malformed_tenants_are_refused_and_not_stored(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+async fn malformed_tenants_are_refused_and_not_stored(database: TestDatabase) {
+    let app = TestApp::spawn(database).await;
     let mut crm = app.client().await;
     let tenant = |name: &str, domains: &[&str]| proto::CreateTenantRequest {
         name: name.to_owned(),
@@ -45,7 +47,8 @@ async fn malformed_tenants_are_refused_and_not_stored(backend: Backend) {
     ];
     for (request, field) in cases {
         let status = expect_code(
-            crm.create_tenant(as_principal(&admin(), request)).await,
+            crm.create_tenant(request_as(&admin_principal(), request))
+                .await,
             Code::InvalidArgument,
         );
         assert!(status.message().starts_with(field), "{field:?}: {status:?}");
@@ -54,12 +57,10 @@ async fn malformed_tenants_are_refused_and_not_stored(backend: Backend) {
     assert_eq!(app.pending_audit().await, 0);
 }
 
-async fn malformed_customers_are_refused_and_not_stored(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
+async fn malformed_customers_are_refused_and_not_stored(database: TestDatabase) {
+    let app = TestApp::spawn(database).await;
     let mut crm = app.client().await;
-    let owner = tenant(&TenantId::generate());
+    let owner = tenant_principal(&TenantId::generate());
     let valid = proto::CreateCustomerRequest {
         name: "Ada Lovelace".into(),
         phone: Some("+1 555 123 4567".into()),
@@ -108,7 +109,7 @@ async fn malformed_customers_are_refused_and_not_stored(backend: Backend) {
     ];
     for (request, field) in cases {
         let status = expect_code(
-            crm.create_customer(as_principal(&owner, request)).await,
+            crm.create_customer(request_as(&owner, request)).await,
             Code::InvalidArgument,
         );
         assert!(status.message().starts_with(field), "{field:?}: {status:?}");
@@ -117,10 +118,6 @@ async fn malformed_customers_are_refused_and_not_stored(backend: Backend) {
     assert_eq!(app.pending_audit().await, 0);
 
     // The base request itself is fine: the refusals above were the fields.
-    assert!(
-        crm.create_customer(as_principal(&owner, valid))
-            .await
-            .is_ok()
-    );
+    assert!(crm.create_customer(request_as(&owner, valid)).await.is_ok());
     assert_eq!(app.count_rows("crm_customer").await, 1);
 }

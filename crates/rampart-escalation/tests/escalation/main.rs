@@ -5,10 +5,11 @@ mod support;
 
 use rampart_kit::ids::TenantId;
 use rampart_kit::pki::ServiceName;
+use rampart_kit::testing::{admin_principal, expect_code, request_as, tenant_principal};
 use rampart_proto::escalation::v1::{Action, EvaluateRequest, Severity};
 use tonic::{Code, Request};
 
-use crate::support::{TestApp, admin, as_principal, expect_code, tenant};
+use crate::support::TestApp;
 
 fn evaluate(channel: &str, text: &str) -> EvaluateRequest {
     EvaluateRequest {
@@ -21,9 +22,9 @@ fn evaluate(channel: &str, text: &str) -> EvaluateRequest {
 async fn a_threat_to_sue_is_handed_off() {
     let app = TestApp::spawn().await;
     let mut escalation = app.client().await;
-    let principal = tenant(&TenantId::generate());
+    let principal = tenant_principal(&TenantId::generate());
     let response = escalation
-        .evaluate(as_principal(&principal, evaluate("web", "I will sue you")))
+        .evaluate(request_as(&principal, evaluate("web", "I will sue you")))
         .await
         .unwrap()
         .into_inner();
@@ -43,9 +44,9 @@ async fn a_threat_to_sue_is_handed_off() {
 async fn an_opening_hours_question_is_for_the_ai() {
     let app = TestApp::spawn().await;
     let mut escalation = app.client().await;
-    let principal = tenant(&TenantId::generate());
+    let principal = tenant_principal(&TenantId::generate());
     let response = escalation
-        .evaluate(as_principal(
+        .evaluate(request_as(
             &principal,
             evaluate("sms", "what time do you open"),
         ))
@@ -62,10 +63,10 @@ async fn an_opening_hours_question_is_for_the_ai() {
 async fn several_intents_come_sorted_with_the_highest_severity() {
     let app = TestApp::spawn().await;
     let mut escalation = app.client().await;
-    let principal = tenant(&TenantId::generate());
+    let principal = tenant_principal(&TenantId::generate());
     let text = "I smell gas!! and I was charged twice, let me talk to a real person";
     let response = escalation
-        .evaluate(as_principal(&principal, evaluate("phone", text)))
+        .evaluate(request_as(&principal, evaluate("phone", text)))
         .await
         .unwrap()
         .into_inner();
@@ -82,10 +83,10 @@ async fn several_intents_come_sorted_with_the_highest_severity() {
 async fn every_channel_is_accepted() {
     let app = TestApp::spawn().await;
     let mut escalation = app.client().await;
-    let principal = tenant(&TenantId::generate());
+    let principal = tenant_principal(&TenantId::generate());
     for channel in ["phone", "sms", "web", "widget"] {
         let response = escalation
-            .evaluate(as_principal(&principal, evaluate(channel, "hello")))
+            .evaluate(request_as(&principal, evaluate(channel, "hello")))
             .await;
         assert!(response.is_ok(), "{channel}: {response:?}");
     }
@@ -95,7 +96,7 @@ async fn every_channel_is_accepted() {
 async fn malformed_requests_are_invalid_arguments() {
     let app = TestApp::spawn().await;
     let mut escalation = app.client().await;
-    let principal = tenant(&TenantId::generate());
+    let principal = tenant_principal(&TenantId::generate());
     let too_long = "a".repeat(4001);
     let longest = "a".repeat(4000);
     let cases = [
@@ -120,14 +121,14 @@ async fn malformed_requests_are_invalid_arguments() {
     ];
     for (request, message) in cases {
         let status = expect_code(
-            escalation.evaluate(as_principal(&principal, request)).await,
+            escalation.evaluate(request_as(&principal, request)).await,
             Code::InvalidArgument,
         );
         assert_eq!(status.message(), message);
     }
     assert!(
         escalation
-            .evaluate(as_principal(&principal, evaluate("web", &longest)))
+            .evaluate(request_as(&principal, evaluate("web", &longest)))
             .await
             .is_ok()
     );
@@ -139,7 +140,7 @@ async fn only_tenant_principals_may_evaluate() {
     let mut escalation = app.client().await;
     let status = expect_code(
         escalation
-            .evaluate(as_principal(&admin(), evaluate("web", "hello")))
+            .evaluate(request_as(&admin_principal(), evaluate("web", "hello")))
             .await,
         Code::PermissionDenied,
     );
@@ -155,7 +156,7 @@ async fn only_tenant_principals_may_evaluate() {
 #[tokio::test]
 async fn other_services_are_refused_even_with_tenant_metadata() {
     let app = TestApp::spawn().await;
-    let principal = tenant(&TenantId::generate());
+    let principal = tenant_principal(&TenantId::generate());
     for service in [
         ServiceName::Auth,
         ServiceName::Crm,
@@ -165,7 +166,7 @@ async fn other_services_are_refused_even_with_tenant_metadata() {
         let mut escalation = app.client_as(service).await;
         let status = expect_code(
             escalation
-                .evaluate(as_principal(&principal, evaluate("web", "I will sue you")))
+                .evaluate(request_as(&principal, evaluate("web", "I will sue you")))
                 .await,
             Code::PermissionDenied,
         );
