@@ -247,4 +247,67 @@ mod tests {
         assert_eq!(page.items, ["a", "b", "c"]);
         assert_eq!(page.next_cursor.as_deref(), Some("c"));
     }
+
+    /// Tenant scoping, straight at the store: whatever id or cursor a
+    /// tenant's store is handed, it answers only from that tenant's rows.
+    #[tokio::test]
+    async fn a_tenant_store_sees_only_its_tenants_customers() {
+        let database = rampart_kit::testing::TestDatabase::sqlite();
+        let db = rampart_kit::db::connect(&database.url).await.unwrap();
+        crate::migrate(&db).await.unwrap();
+        let outbox = Outbox::new(crate::OUTBOX_TABLE);
+        let admin = rampart_kit::testing::admin_principal();
+        let tenants = TenantStore::new(&db, &outbox);
+        let mut ids = Vec::new();
+        for name in ["Alpha", "Beta"] {
+            let new = NewTenant {
+                name: TenantName::parse(name).unwrap(),
+                office_domains: Vec::new(),
+            };
+            ids.push(TenantId::parse(&tenants.create(&admin, new).await.unwrap().id).unwrap());
+        }
+        let (alpha, beta) = (ids[0].clone(), ids[1].clone());
+        let alpha_store = CustomerStore::for_tenant(&db, &outbox, alpha.clone());
+        let beta_store = CustomerStore::for_tenant(&db, &outbox, beta.clone());
+        let new_customer = |name: &str| NewCustomer {
+            name: CustomerName::parse(name).unwrap(),
+            phone: None,
+            email: None,
+            address: None,
+        };
+        let actor = rampart_kit::testing::tenant_principal(&alpha);
+        let alpha_customer = alpha_store
+            .create(&actor, new_customer("Ann"))
+            .await
+            .unwrap();
+        let actor = rampart_kit::testing::tenant_principal(&beta);
+        let beta_customer = beta_store
+            .create(&actor, new_customer("Ben"))
+            .await
+            .unwrap();
+
+        let alpha_id = CustomerId::parse(&alpha_customer.id).unwrap();
+        let beta_id = CustomerId::parse(&beta_customer.id).unwrap();
+        assert_eq!(
+            alpha_store.get(&alpha_id).await.unwrap().id,
+            alpha_customer.id
+        );
+        assert!(matches!(
+            alpha_store.get(&beta_id).await,
+            Err(Error::CustomerNotFound)
+        ));
+        assert!(matches!(
+            beta_store.get(&alpha_id).await,
+            Err(Error::CustomerNotFound)
+        ));
+
+        // A cursor that sorts before every row still lists only the tenant's.
+        let first_page = PageRequest::parse(100, "", CustomerId::parse).unwrap();
+        let listed = beta_store.list(&first_page).await.unwrap();
+        assert_eq!(listed.items.len(), 1);
+        assert_eq!(listed.items[0].id, beta_customer.id);
+        let early = PageRequest::parse(100, &alpha_customer.id, CustomerId::parse).unwrap();
+        let listed = beta_store.list(&early).await.unwrap();
+        assert!(listed.items.iter().all(|c| c.tenant_id == beta.as_str()));
+    }
 }
