@@ -166,3 +166,69 @@ mod tests {
         });
     }
 }
+
+#[cfg(test)]
+mod otlp_tests {
+    use std::time::Duration;
+
+    use opentelemetry::trace::Tracer;
+    use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+        TraceService, TraceServiceServer,
+    };
+    use opentelemetry_proto::tonic::collector::trace::v1::{
+        ExportTraceServiceRequest, ExportTraceServiceResponse,
+    };
+    use tokio::sync::mpsc;
+
+    use super::*;
+
+    /// A stand-in OTLP collector that reports the names of spans it receives.
+    struct Collector(mpsc::UnboundedSender<String>);
+
+    #[tonic::async_trait]
+    impl TraceService for Collector {
+        async fn export(
+            &self,
+            request: tonic::Request<ExportTraceServiceRequest>,
+        ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+            for resource in request.into_inner().resource_spans {
+                for scope in resource.scope_spans {
+                    for span in scope.spans {
+                        let _ = self.0.send(span.name);
+                    }
+                }
+            }
+            Ok(tonic::Response::new(ExportTraceServiceResponse {
+                partial_success: None,
+            }))
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn spans_reach_an_otlp_collector() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let (sender, mut received) = mpsc::unbounded_channel();
+        tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(TraceServiceServer::new(Collector(sender)))
+                .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+        );
+
+        let provider = otlp_provider(&format!("http://{address}")).unwrap();
+        provider.tracer("test").in_span("checkout", |_| {});
+        let flushed = tokio::task::spawn_blocking(move || {
+            let result = provider.force_flush();
+            let _ = provider.shutdown();
+            result
+        })
+        .await
+        .unwrap();
+        assert!(flushed.is_ok(), "{flushed:?}");
+        let name = tokio::time::timeout(Duration::from_secs(10), received.recv())
+            .await
+            .expect("the collector received a span in time")
+            .unwrap();
+        assert_eq!(name, "checkout");
+    }
+}
