@@ -180,12 +180,6 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<Status> for ApiError {
-    fn from(status: Status) -> Self {
-        Self::from_backend("backend", &status)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

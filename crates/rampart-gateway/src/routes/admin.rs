@@ -10,7 +10,7 @@ use rampart_proto::auth::v1::IssueApiKeyRequest;
 use rampart_proto::crm::v1::{CreateTenantRequest, GetTenantRequest, ListTenantsRequest, Tenant};
 use serde::{Deserialize, Serialize};
 
-use super::{AdminCaller, JsonBody, Page, with_principal};
+use super::{AdminCaller, BackendAnswer, JsonBody, Page, with_principal};
 use crate::Gateway;
 use crate::problem::ApiError;
 
@@ -70,8 +70,7 @@ pub async fn create_tenant(
         .clone()
         .create_tenant(request)
         .await
-        .map_err(|s| ApiError::from_backend("crm", &s))?
-        .into_inner();
+        .answer("crm")?;
     // If this second step fails the tenant exists without a key; the error
     // says so, and the admin issues one with the api-keys route.
     let key = issue_key(&gateway, &caller, &tenant.id, "default".into(), String::new())
@@ -118,8 +117,7 @@ pub async fn list_tenants(
         .clone()
         .list_tenants(request)
         .await
-        .map_err(|s| ApiError::from_backend("crm", &s))?
-        .into_inner();
+        .answer("crm")?;
     Ok(Json(TenantList {
         tenants: list.tenants.into_iter().map(Into::into).collect(),
         next_cursor: Some(list.next_cursor).filter(|c| !c.is_empty()),
@@ -166,7 +164,7 @@ pub async fn issue_api_key(
         .clone()
         .get_tenant(request)
         .await
-        .map_err(|s| ApiError::from_backend("crm", &s))?;
+        .answer("crm")?;
     let key = issue_key(
         &gateway,
         &caller,
@@ -199,8 +197,7 @@ async fn issue_key(
         .clone()
         .issue_api_key(request)
         .await
-        .map_err(|s| ApiError::from_backend("auth", &s))?
-        .into_inner();
+        .answer("auth")?;
     Ok(IssuedKey {
         key_id: issued.key_id,
         api_key: issued.api_key,

@@ -7,7 +7,7 @@ use axum::extract::State;
 use rampart_proto::audit::v1::{ListEventsRequest, StoredEvent};
 use serde::Serialize;
 
-use super::{Page, TenantCaller, with_principal};
+use super::{BackendAnswer, Page, TenantCaller, with_principal};
 use crate::Gateway;
 use crate::problem::ApiError;
 
@@ -70,8 +70,7 @@ pub async fn list_events(
         .clone()
         .list_events(request)
         .await
-        .map_err(|s| ApiError::from_backend("audit", &s))?
-        .into_inner();
+        .answer("audit")?;
     Ok(Json(EventList {
         events: list
             .events

@@ -10,7 +10,7 @@ use rampart_proto::crm::v1::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{JsonBody, Page, TenantCaller, with_principal};
+use super::{BackendAnswer, JsonBody, Page, TenantCaller, with_principal};
 use crate::Gateway;
 use crate::problem::ApiError;
 
@@ -67,8 +67,7 @@ pub async fn create_customer(
         .clone()
         .create_customer(request)
         .await
-        .map_err(|s| ApiError::from_backend("crm", &s))?
-        .into_inner();
+        .answer("crm")?;
     Ok((StatusCode::CREATED, Json(customer.into())))
 }
 
@@ -86,8 +85,7 @@ pub async fn get_customer(
         .clone()
         .get_customer(request)
         .await
-        .map_err(|s| ApiError::from_backend("crm", &s))?
-        .into_inner();
+        .answer("crm")?;
     Ok(Json(customer.into()))
 }
 
@@ -116,8 +114,7 @@ pub async fn list_customers(
         .clone()
         .list_customers(request)
         .await
-        .map_err(|s| ApiError::from_backend("crm", &s))?
-        .into_inner();
+        .answer("crm")?;
     Ok(Json(CustomerList {
         customers: list.customers.into_iter().map(Into::into).collect(),
         next_cursor: Some(list.next_cursor).filter(|c| !c.is_empty()),

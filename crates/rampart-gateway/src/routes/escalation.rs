@@ -7,7 +7,7 @@ use axum::extract::State;
 use rampart_proto::escalation::v1::{Action, EvaluateRequest, Severity};
 use serde::{Deserialize, Serialize};
 
-use super::{JsonBody, TenantCaller, with_principal};
+use super::{BackendAnswer, JsonBody, TenantCaller, with_principal};
 use crate::Gateway;
 use crate::problem::ApiError;
 
@@ -45,8 +45,7 @@ pub async fn evaluate(
         .clone()
         .evaluate(request)
         .await
-        .map_err(|s| ApiError::from_backend("escalation", &s))?
-        .into_inner();
+        .answer("escalation")?;
     let action = match decision.action() {
         Action::AiAnswer => "ai_answer",
         Action::Handoff => "handoff",

@@ -74,6 +74,19 @@ pub(crate) fn with_principal<T>(
     Ok(request)
 }
 
+/// Turns a backend's gRPC answer into the message or a problem response.
+pub(crate) trait BackendAnswer<T> {
+    /// `service` names the backend in the problem detail when it is down.
+    fn answer(self, service: &'static str) -> Result<T, ApiError>;
+}
+
+impl<T> BackendAnswer<T> for Result<tonic::Response<T>, tonic::Status> {
+    fn answer(self, service: &'static str) -> Result<T, ApiError> {
+        self.map(tonic::Response::into_inner)
+            .map_err(|status| ApiError::from_backend(service, &status))
+    }
+}
+
 /// A JSON body: `Content-Type: application/json`, within the size limit,
 /// well formed, of the expected shape. Each failure is a problem response
 /// that says which.
