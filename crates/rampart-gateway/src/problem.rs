@@ -125,6 +125,16 @@ impl ApiError {
                     format!("the {service} service did not answer in time"),
                 )
             }
+            // A status carrying a source was made by this side's transport
+            // (connection refused, reset, GOAWAY while shutting down), not
+            // sent by the service: the backend is unreachable right now.
+            _ if std::error::Error::source(status).is_some() => {
+                tracing::warn!(service, error = %status, "backend unreachable");
+                Self::new(
+                    ErrorCode::Unavailable,
+                    format!("the {service} service is unavailable; retry later"),
+                )
+            }
             _ => Self::internal(format_args!("{service} answered {status:?}")),
         }
     }
@@ -206,6 +216,15 @@ mod tests {
         let error = ApiError::from_backend("auth", &status);
         assert_eq!(error.status, StatusCode::SERVICE_UNAVAILABLE);
         assert!(!error.detail.contains("10.1.2.3"));
+    }
+
+    #[test]
+    fn transport_failures_are_unavailable_not_internal() {
+        let mut status = Status::internal("h2 protocol error: http2 error");
+        status.set_source(std::sync::Arc::new(std::io::Error::other("goaway")));
+        let error = ApiError::from_backend("auth", &status);
+        assert_eq!(error.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(!error.detail.contains("h2"));
     }
 
     #[test]

@@ -6,8 +6,11 @@
 //! SQLite files and generated secrets under the data folder — or, for tests,
 //! an external PostgreSQL and Redis instead.
 //!
-//! Every service gets the same shutdown token; the first service to fail
-//! cancels it, so a half-running stack never lingers.
+//! Shutdown is ordered, front to back: the gateway stops taking requests and
+//! finishes those in flight, then auth, crm and escalation stop, then audit,
+//! so no request is cut off because a service behind it went first. Each
+//! stage waits at most [`STAGE_GRACE`]. The first service to fail starts
+//! the same shutdown, so a half-running stack never lingers.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -20,9 +23,24 @@ use rampart_kit::pki::{PkiDir, ServiceName};
 use rampart_kit::rate_limit::RateLimiter;
 use rampart_kit::secret::SecretString;
 use tokio::net::TcpListener;
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use crate::dev_data::DataDir;
+
+/// How long one shutdown stage may take before the next is told to stop.
+const STAGE_GRACE: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Shutdown stages: a service stops only after every service in front of it.
+fn stage(service: ServiceName) -> usize {
+    match service {
+        ServiceName::Gateway => 0,
+        ServiceName::Auth | ServiceName::Crm | ServiceName::Escalation => 1,
+        ServiceName::Audit => 2,
+    }
+}
+
+const STAGES: usize = 3;
 
 /// Everything needed to run a chosen set of services.
 pub struct StackConfig {
@@ -103,17 +121,24 @@ fn database_of(
         .with_context(|| format!("no database configured for the {service} service"))
 }
 
-/// Starts the configured services. Configuration errors are reported before
-/// any service starts.
+/// A service ready to run: everything it needs has been read and checked.
+type ServiceFuture =
+    std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<()>> + Send>>;
+
+/// Starts the configured services. Every service's settings are read and
+/// checked before any of them starts, so a bad setting never leaves a
+/// partial stack running.
 pub async fn start(config: StackConfig) -> anyhow::Result<RunningStack> {
     let shutdown = CancellationToken::new();
-    let mut tasks = JoinSet::new();
+    let stage_tokens: Vec<CancellationToken> =
+        (0..STAGES).map(|_| CancellationToken::new()).collect();
     let mut services = HashMap::new();
+    let mut prepared: Vec<(ServiceName, ServiceFuture)> = Vec::new();
     for (service, listener) in config.listeners {
         let tls = config.pki.load_service(service)?;
-        let token = shutdown.child_token();
+        let token = stage_tokens[stage(service)].child_token();
         services.insert(service, token.clone());
-        match service {
+        let future: ServiceFuture = match service {
             ServiceName::Gateway => {
                 let urls = BackendUrls {
                     auth: url_of(&config.urls, ServiceName::Auth)?,
@@ -129,12 +154,7 @@ pub async fn start(config: StackConfig) -> anyhow::Result<RunningStack> {
                 let (chain, key) = config.pki.load_edge()?;
                 let edge_tls = rampart_gateway::edge::tls_config(chain, key)?;
                 let gateway = Gateway::new(config.gateway.clone(), backends, limiter);
-                tasks.spawn(async move {
-                    (
-                        service,
-                        rampart_gateway::run(gateway, listener, edge_tls, token).await,
-                    )
-                });
+                Box::pin(rampart_gateway::run(gateway, listener, edge_tls, token))
             }
             ServiceName::Auth => {
                 let auth_config = rampart_auth::Config {
@@ -145,48 +165,69 @@ pub async fn start(config: StackConfig) -> anyhow::Result<RunningStack> {
                     )?,
                     admin_api_key: config.admin_api_key.clone(),
                 };
-                tasks.spawn(async move {
-                    (
-                        service,
-                        rampart_auth::run(auth_config, listener, tls, token).await,
-                    )
-                });
+                Box::pin(rampart_auth::run(auth_config, listener, tls, token))
             }
             ServiceName::Crm => {
                 let crm_config = rampart_crm::Config {
                     database_url: database_of(&config.databases, service)?,
                     audit_url: url_of(&config.urls, ServiceName::Audit)?,
                 };
-                tasks.spawn(async move {
-                    (
-                        service,
-                        rampart_crm::run(crm_config, listener, tls, token).await,
-                    )
-                });
+                Box::pin(rampart_crm::run(crm_config, listener, tls, token))
             }
-            ServiceName::Escalation => {
-                tasks.spawn(async move {
-                    (service, rampart_escalation::run(listener, tls, token).await)
-                });
-            }
+            ServiceName::Escalation => Box::pin(rampart_escalation::run(listener, tls, token)),
             ServiceName::Audit => {
                 let audit_config = rampart_audit::Config {
                     database_url: database_of(&config.databases, service)?,
                 };
-                tasks.spawn(async move {
-                    (
-                        service,
-                        rampart_audit::run(audit_config, listener, tls, token).await,
-                    )
-                });
+                Box::pin(rampart_audit::run(audit_config, listener, tls, token))
             }
-        }
+        };
+        prepared.push((service, future));
     }
+
+    // Each running service holds a sender of its stage; the stage is over
+    // when its receiver sees every sender dropped.
+    let (stage_senders, stage_receivers): (Vec<_>, Vec<_>) =
+        (0..STAGES).map(|_| mpsc::channel::<()>(1)).unzip();
+    let mut tasks = JoinSet::new();
+    for (service, future) in prepared {
+        let stage_alive = stage_senders[stage(service)].clone();
+        tasks.spawn(async move {
+            let result = future.await;
+            drop(stage_alive);
+            (service, result)
+        });
+    }
+    drop(stage_senders);
+    tokio::spawn(stop_in_stages(
+        shutdown.clone(),
+        stage_tokens,
+        stage_receivers,
+    ));
     Ok(RunningStack {
         shutdown,
         services,
         tasks,
     })
+}
+
+/// Waits for `shutdown`, then stops the stages front to back.
+async fn stop_in_stages(
+    shutdown: CancellationToken,
+    stage_tokens: Vec<CancellationToken>,
+    stage_receivers: Vec<mpsc::Receiver<()>>,
+) {
+    shutdown.cancelled().await;
+    for (token, mut running) in stage_tokens.into_iter().zip(stage_receivers) {
+        token.cancel();
+        // `recv` answers `None` once every service of the stage has ended.
+        if tokio::time::timeout(STAGE_GRACE, running.recv())
+            .await
+            .is_err()
+        {
+            tracing::warn!("a shutdown stage overran its grace period; stopping the next anyway");
+        }
+    }
 }
 
 /// Where the embedded default keeps its data, or the external backends that

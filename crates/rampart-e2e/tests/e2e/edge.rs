@@ -6,7 +6,7 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::harness::{Backend, TestStack, expect_problem, read};
+use crate::harness::{Backend, TestStack, edge_client, expect_problem, read};
 
 #[tokio::test]
 async fn probe_paths_and_unknown_routes_answer_404() {
@@ -338,4 +338,93 @@ async fn rate_limits_answer_429_with_retry_after() {
     assert!((1..=60).contains(&retry_after), "{retry_after}");
     expect_problem(response, StatusCode::TOO_MANY_REQUESTS).await;
     stack.stop().await;
+}
+
+#[tokio::test]
+async fn speaks_http2_and_http1_over_tls_only() {
+    let stack = TestStack::start(Backend::Embedded).await.unwrap();
+    let url = stack.url("/healthz");
+    let h2 = edge_client(&stack.stack.edge_ca, &[b"h2"]);
+    let response = h2.get(&url).send().await.unwrap();
+    assert_eq!(response.version(), reqwest::Version::HTTP_2);
+    assert_eq!(response.status(), StatusCode::OK);
+    let h1 = edge_client(&stack.stack.edge_ca, &[b"http/1.1"]);
+    let response = h1.get(&url).send().await.unwrap();
+    assert_eq!(response.version(), reqwest::Version::HTTP_11);
+    assert_eq!(response.status(), StatusCode::OK);
+
+    // Plain HTTP on the same port gets no HTTP answer at all.
+    let plain = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let attempt = plain
+        .get(format!(
+            "http://127.0.0.1:{}/healthz",
+            stack.stack.edge_addr.port()
+        ))
+        .send()
+        .await;
+    assert!(
+        attempt.is_err(),
+        "plaintext HTTP was answered: {:?}",
+        attempt.map(|r| r.status())
+    );
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn shutdown_lets_in_flight_requests_finish() {
+    let stack = TestStack::start(Backend::Embedded).await.unwrap();
+    let tenant = stack.create_tenant("Draining Ltd").await;
+    // Start a burst of requests and stop the stack as soon as the first is
+    // answered, while the rest are in flight. Each must either complete
+    // normally or never have been accepted; none may be cut off or fail
+    // because a backend went away first.
+    let (done, mut outcomes) = tokio::sync::mpsc::unbounded_channel();
+    for i in 0..40 {
+        let request = stack
+            .as_tenant(&tenant, Method::POST, "/v1/crm/customers")
+            .json(&json!({ "name": format!("Customer {i}") }))
+            .send();
+        let done = done.clone();
+        tokio::spawn(async move {
+            let outcome = match request.await {
+                Ok(response) => {
+                    let status = response.status();
+                    Ok((status, response.bytes().await.is_ok()))
+                }
+                Err(error) => Err(error),
+            };
+            let _ = done.send(outcome);
+        });
+    }
+    drop(done);
+    let first = outcomes.recv().await.unwrap();
+    stack.stack.running.shutdown_token().cancel();
+    let mut answered = 0;
+    for outcome in std::iter::once(first).chain(std::iter::from_fn(|| outcomes.try_recv().ok())) {
+        check_drained(outcome, &mut answered);
+    }
+    while let Some(outcome) = outcomes.recv().await {
+        check_drained(outcome, &mut answered);
+    }
+    assert!(
+        answered > 1,
+        "only {answered} request(s) were answered; the test saw no draining"
+    );
+    stack.stop().await;
+}
+
+fn check_drained(outcome: Result<(StatusCode, bool), reqwest::Error>, answered: &mut usize) {
+    match outcome {
+        Ok((status, body_complete)) => {
+            assert!(body_complete, "a response was cut off");
+            assert_eq!(status, StatusCode::CREATED);
+            *answered += 1;
+        }
+        // Never accepted: the listener had closed, or the connection was
+        // refused before the request was read.
+        Err(error) => assert!(error.is_connect() || error.is_request(), "{error}"),
+    }
 }

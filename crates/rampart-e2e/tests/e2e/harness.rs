@@ -151,6 +151,26 @@ impl TestStack {
     }
 }
 
+/// An HTTPS client trusting only the edge CA, offering `alpn` protocols.
+pub fn edge_client(edge_ca: &std::path::Path, alpn: &[&[u8]]) -> reqwest::Client {
+    let ca = CertificateDer::from_pem_file(edge_ca).expect("edge CA");
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca).expect("edge CA is valid");
+    let mut tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("protocol versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    tls.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .timeout(Duration::from_secs(20))
+        .build()
+        .expect("client")
+}
+
 /// The status and JSON body of a response (`Null` for an empty body).
 pub async fn read(response: reqwest::Response) -> (StatusCode, Value) {
     let status = response.status();
