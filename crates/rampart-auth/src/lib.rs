@@ -24,11 +24,10 @@ mod store;
 use anyhow::Context;
 use rampart_kit::CancellationToken;
 use rampart_kit::api_key::KeyHasher;
-use rampart_kit::grpc::{AllowPeers, connect_lazy, health_for, serve, server, traced};
+use rampart_kit::grpc::{AllowPeers, health_for, serve, server};
 use rampart_kit::outbox::Outbox;
 use rampart_kit::pki::{ServiceName, ServiceTls};
 use rampart_kit::secret::{ExposeSecret, SecretString};
-use rampart_proto::audit::v1::audit_service_client::AuditServiceClient;
 use rampart_proto::auth::v1::auth_service_server::AuthServiceServer;
 use sea_orm::DatabaseConnection;
 use sea_orm_migration::MigratorTrait;
@@ -84,18 +83,7 @@ pub async fn run(
     migrate(&db).await?;
 
     let outbox = Outbox::new(OUTBOX_TABLE);
-    let audit = AuditServiceClient::new(traced(connect_lazy(
-        &config.audit_url,
-        &tls,
-        ServiceName::Audit,
-    )?));
-    // The relay stops with the server, also when the server fails.
-    let relay_shutdown = shutdown.child_token();
-    let relay = tokio::spawn(
-        outbox
-            .clone()
-            .run_relay(db.clone(), audit, relay_shutdown.clone()),
-    );
+    let relay = outbox.spawn_relay(db.clone(), &config.audit_url, &tls, &shutdown)?;
 
     let credentials = Credentials::new(hasher, bootstrap_admin, KeyStore::new(db), outbox);
     let health = health_for::<AuthServiceServer<AuthGrpc>>().await;
@@ -108,9 +96,6 @@ pub async fn run(
             ));
     tracing::info!(address = ?listener.local_addr().ok(), "auth service listening");
     let served = serve(router, listener, shutdown).await;
-    relay_shutdown.cancel();
-    if let Err(error) = relay.await {
-        tracing::warn!(%error, "audit outbox relay ended abnormally");
-    }
+    relay.stop().await;
     served
 }

@@ -22,14 +22,11 @@ pub mod grpc;
 pub mod migration;
 pub mod store;
 
-use std::time::Duration;
-
 use anyhow::Context;
 use rampart_kit::CancellationToken;
-use rampart_kit::grpc::{AllowPeers, connect_lazy, health_for, serve, server, traced};
+use rampart_kit::grpc::{AllowPeers, health_for, serve, server};
 use rampart_kit::outbox::Outbox;
 use rampart_kit::pki::{ServiceName, ServiceTls};
-use rampart_proto::audit::v1::audit_service_client::AuditServiceClient;
 use rampart_proto::crm::v1::crm_service_server::CrmServiceServer;
 use sea_orm::DatabaseConnection;
 use sea_orm_migration::MigratorTrait;
@@ -41,11 +38,6 @@ pub use error::Error;
 
 /// The table holding audit events not yet delivered to the audit service.
 pub const OUTBOX_TABLE: &str = "crm_audit_outbox";
-
-/// How long shutdown waits for the audit relay to finish a delivery in
-/// flight before abandoning it. Abandoning is safe: rows are deleted only
-/// after audit has taken them, and audit de-duplicates a resend.
-const RELAY_STOP_GRACE: Duration = Duration::from_secs(2);
 
 /// The only services that may call the CRM.
 const ALLOWED_PEERS: &[ServiceName] = &[ServiceName::Gateway];
@@ -93,19 +85,7 @@ pub async fn run(
     migrate(&db).await?;
 
     let outbox = Outbox::new(OUTBOX_TABLE);
-    let audit = AuditServiceClient::new(traced(connect_lazy(
-        &config.audit_url,
-        &tls,
-        ServiceName::Audit,
-    )?));
-    // A child token: the relay stops with the service, and also when the
-    // server fails on its own.
-    let relay_shutdown = shutdown.child_token();
-    let relay = tokio::spawn(
-        outbox
-            .clone()
-            .run_relay(db.clone(), audit, relay_shutdown.clone()),
-    );
+    let relay = outbox.spawn_relay(db.clone(), &config.audit_url, &tls, &shutdown)?;
 
     let api = CrmApi::new(db, outbox);
     let router = server(&tls)?
@@ -117,12 +97,7 @@ pub async fn run(
     tracing::info!(address = %listener.local_addr()?, "crm listening");
     let served = serve(router, listener, shutdown).await;
 
-    relay_shutdown.cancel();
-    let abort = relay.abort_handle();
-    if tokio::time::timeout(RELAY_STOP_GRACE, relay).await.is_err() {
-        tracing::warn!("audit relay did not stop in time, abandoning its delivery");
-        abort.abort();
-    }
+    relay.stop().await;
     tracing::info!("crm stopped");
     served
 }

@@ -91,6 +91,37 @@ impl AuditRecord {
     }
 }
 
+/// How long shutdown waits for the relay to finish a delivery in flight
+/// before abandoning it. Abandoning is safe: rows are deleted only after
+/// audit has taken them, and audit de-duplicates a resend.
+const RELAY_STOP_GRACE: Duration = Duration::from_secs(2);
+
+/// A running relay.
+#[derive(Debug)]
+pub struct Relay {
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Relay {
+    /// Stops the relay, letting a delivery under way finish for a moment.
+    /// Rows it did not deliver stay in the outbox for the next start.
+    pub async fn stop(self) {
+        self.stop.cancel();
+        let abort = self.task.abort_handle();
+        match tokio::time::timeout(RELAY_STOP_GRACE, self.task).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "audit outbox relay ended abnormally"),
+            Err(_) => {
+                tracing::warn!(
+                    "audit outbox relay did not stop in time; its rows wait for the next start"
+                );
+                abort.abort();
+            }
+        }
+    }
+}
+
 /// One service's outbox table and the signal that wakes its relay.
 #[derive(Clone)]
 pub struct Outbox {
@@ -172,6 +203,23 @@ impl Outbox {
         let row = db.query_one(&count).await?;
         let n: i64 = row.map(|r| r.try_get("", "n")).transpose()?.unwrap_or(0);
         Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// Starts the relay towards the audit service at `audit_url`, calling it
+    /// with this service's identity. The relay stops with `shutdown`, or
+    /// earlier through [`Relay::stop`] (for a server that ended on its own).
+    pub fn spawn_relay(
+        &self,
+        db: DatabaseConnection,
+        audit_url: &str,
+        tls: &crate::pki::ServiceTls,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<Relay> {
+        let channel = crate::grpc::connect_lazy(audit_url, tls, crate::pki::ServiceName::Audit)?;
+        let audit = AuditServiceClient::new(crate::grpc::traced(channel));
+        let stop = shutdown.child_token();
+        let task = tokio::spawn(self.clone().run_relay(db, audit, stop.clone()));
+        Ok(Relay { stop, task })
     }
 
     /// Delivers pending events to the audit service until `shutdown`.
