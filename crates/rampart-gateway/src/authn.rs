@@ -164,12 +164,13 @@ impl FromRequestParts<Arc<Gateway>> for TenantCaller {
         parts: &mut Parts,
         gateway: &Arc<Gateway>,
     ) -> Result<Self, ApiError> {
-        limit(gateway, &address_bucket(parts), gateway.config.per_address).await?;
-        let text = header(parts, API_KEY)?.ok_or_else(|| {
-            ApiError::unauthenticated("send a tenant API key in the X-API-Key header")
-        })?;
-        let key = PlaintextApiKey::parse(text)
-            .map_err(|_| ApiError::unauthenticated("malformed API key"))?;
+        let key = presented_key(
+            parts,
+            gateway,
+            API_KEY,
+            "send a tenant API key in the X-API-Key header",
+        )
+        .await?;
         if key.kind() == KeyKind::Admin {
             return Err(ApiError::forbidden(
                 "this route needs a tenant API key, not an admin key",
@@ -186,12 +187,7 @@ impl FromRequestParts<Arc<Gateway>> for TenantCaller {
                 "X-Business-ID does not match the API key's tenant",
             ));
         }
-        limit(
-            gateway,
-            &format!("cred:{}", verified.credential_id),
-            gateway.config.per_credential,
-        )
-        .await?;
+        limit_credential(gateway, &verified).await?;
         Ok(Self {
             principal: principal(parts, verified),
             tenant,
@@ -206,12 +202,13 @@ impl FromRequestParts<Arc<Gateway>> for AdminCaller {
         parts: &mut Parts,
         gateway: &Arc<Gateway>,
     ) -> Result<Self, ApiError> {
-        limit(gateway, &address_bucket(parts), gateway.config.per_address).await?;
-        let text = header(parts, ADMIN_API_KEY)?.ok_or_else(|| {
-            ApiError::unauthenticated("send a platform admin key in the X-Admin-API-Key header")
-        })?;
-        let key = PlaintextApiKey::parse(text)
-            .map_err(|_| ApiError::unauthenticated("malformed API key"))?;
+        let key = presented_key(
+            parts,
+            gateway,
+            ADMIN_API_KEY,
+            "send a platform admin key in the X-Admin-API-Key header",
+        )
+        .await?;
         if key.kind() != KeyKind::Admin {
             return Err(invalid_key());
         }
@@ -219,16 +216,30 @@ impl FromRequestParts<Arc<Gateway>> for AdminCaller {
         if verified.kind != PrincipalKind::PlatformAdmin {
             return Err(invalid_key());
         }
-        limit(
-            gateway,
-            &format!("cred:{}", verified.credential_id),
-            gateway.config.per_credential,
-        )
-        .await?;
+        limit_credential(gateway, &verified).await?;
         Ok(Self {
             principal: principal(parts, verified),
         })
     }
+}
+
+/// Steps 1 and 2: the client address's limit, then the key in `header_name`
+/// parsed offline. `missing` tells the client what to send.
+async fn presented_key(
+    parts: &Parts,
+    gateway: &Gateway,
+    header_name: &str,
+    missing: &str,
+) -> Result<PlaintextApiKey, ApiError> {
+    limit(gateway, &address_bucket(parts), gateway.config.per_address).await?;
+    let text = header(parts, header_name)?.ok_or_else(|| ApiError::unauthenticated(missing))?;
+    PlaintextApiKey::parse(text).map_err(|_| ApiError::unauthenticated("malformed API key"))
+}
+
+/// Step 6: the credential's own limit.
+async fn limit_credential(gateway: &Gateway, verified: &VerifiedKey) -> Result<(), ApiError> {
+    let bucket = format!("cred:{}", verified.credential_id);
+    limit(gateway, &bucket, gateway.config.per_credential).await
 }
 
 fn principal(parts: &Parts, verified: VerifiedKey) -> Principal {
