@@ -16,8 +16,15 @@ impl MigratorTrait for Migrator {
     }
 }
 
-#[derive(DeriveMigrationName)]
 struct CreateEvents;
+
+// The name is recorded in the history table and must never change: derived
+// from the file name it would read "migration" for every migration here.
+impl MigrationName for CreateEvents {
+    fn name(&self) -> &str {
+        "m0001_create_events"
+    }
+}
 
 #[async_trait::async_trait]
 impl MigrationTrait for CreateEvents {

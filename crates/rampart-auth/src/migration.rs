@@ -21,8 +21,15 @@ impl MigratorTrait for Migrator {
     }
 }
 
-#[derive(DeriveMigrationName)]
 struct CreateApiKeys;
+
+// The name is recorded in the history table and must never change: derived
+// from the file name it would read "migration" for every migration here.
+impl MigrationName for CreateApiKeys {
+    fn name(&self) -> &str {
+        "m0001_create_api_keys"
+    }
+}
 
 #[async_trait::async_trait]
 impl MigrationTrait for CreateApiKeys {

@@ -28,10 +28,16 @@ impl DataDir {
     pub fn open(path: &Path) -> anyhow::Result<Self> {
         std::fs::create_dir_all(path.join("secrets"))
             .with_context(|| format!("cannot create the data folder {}", path.display()))?;
+        // The folder holds tenants' data and every secret: owner only.
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(path.join("secrets"), std::fs::Permissions::from_mode(0o700))?;
+            for folder in [path.to_path_buf(), path.join("secrets")] {
+                std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o700))
+                    .with_context(|| {
+                        format!("cannot restrict {} to its owner", folder.display())
+                    })?;
+            }
         }
         Ok(Self(path.to_path_buf()))
     }
@@ -81,6 +87,19 @@ impl DataDir {
 mod tests {
     use super::*;
     use rampart_kit::secret::ExposeSecret;
+
+    #[cfg(unix)]
+    #[test]
+    fn the_data_folder_is_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("data");
+        DataDir::open(&path).unwrap();
+        for folder in [path.clone(), path.join("secrets")] {
+            let mode = std::fs::metadata(&folder).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o700, "{}", folder.display());
+        }
+    }
 
     #[test]
     fn secrets_are_generated_once() {
