@@ -16,7 +16,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use redis::aio::ConnectionManager;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 /// How many requests a key may make: `burst` at once, refilled at `burst`
 /// per `period`.
@@ -82,7 +82,13 @@ impl RateLimiter {
     /// `prefix` so several deployments (or tests) can share one Redis.
     pub async fn redis(url: &str, prefix: &str) -> anyhow::Result<Self> {
         let client = redis::Client::open(url).context("invalid Redis URL")?;
-        let connection = ConnectionManager::new(client)
+        // A rate check sits on the request path: it must answer fast or
+        // fail (and the request with it), not queue behind reconnects.
+        let config = ConnectionManagerConfig::new()
+            .set_number_of_retries(1)
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(Duration::from_millis(500)));
+        let connection = ConnectionManager::new_with_config(client, config)
             .await
             .context("cannot connect to Redis")?;
         Ok(Self::Redis(RedisLimiter {
@@ -207,5 +213,43 @@ mod tests {
             limiter.check("k", quota, later),
             Decision::Limited { .. }
         ));
+    }
+
+    /// Two limiters on one Redis are two gateways: they share one budget.
+    #[cfg(feature = "testing")]
+    #[tokio::test]
+    async fn redis_limits_are_shared_between_instances() {
+        let Some((url, prefix)) = crate::testing::redis_namespace().await else {
+            return;
+        };
+        let first = RateLimiter::redis(&url, &prefix).await.unwrap();
+        let second = RateLimiter::redis(&url, &prefix).await.unwrap();
+        let quota = Quota::per_minute(3);
+        let mut allowed = 0;
+        for limiter in [&first, &second, &first, &second] {
+            if limiter.check("key", quota).await.unwrap() == Decision::Allowed {
+                allowed += 1;
+            }
+        }
+        assert_eq!(allowed, 3, "the burst is shared, not per instance");
+        let Decision::Limited { retry_after } = second.check("key", quota).await.unwrap() else {
+            panic!("a request beyond the shared burst was allowed");
+        };
+        assert!(retry_after > Duration::ZERO && retry_after <= Duration::from_secs(20));
+        // Another key has its own budget.
+        assert_eq!(
+            first.check("other", quota).await.unwrap(),
+            Decision::Allowed
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_redis_is_an_error_not_a_pass() {
+        // Nothing listens on port 1; the limiter must not start.
+        assert!(
+            RateLimiter::redis("redis://127.0.0.1:1", "x")
+                .await
+                .is_err()
+        );
     }
 }
