@@ -71,6 +71,23 @@ fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
 }
 
+/// Inserts `row` and records `event` in the outbox in one transaction, so
+/// the event exists if and only if the row does; wakes the relay after the
+/// commit.
+async fn insert_with_event<E: EntityTrait>(
+    db: &DatabaseConnection,
+    outbox: &Outbox,
+    row: E::ActiveModel,
+    event: &AuditRecord,
+) -> Result<(), Error> {
+    let tx = db.begin().await?;
+    E::insert(row).exec_without_returning(&tx).await?;
+    outbox.enqueue(&tx, event).await?;
+    tx.commit().await?;
+    outbox.wake();
+    Ok(())
+}
+
 /// Tenants, across the whole platform.
 #[derive(Debug)]
 pub struct TenantStore<'a> {
@@ -107,13 +124,13 @@ impl<'a> TenantStore<'a> {
             format!("tenant:{}", row.id),
         );
 
-        let tx = self.db.begin().await?;
-        tenant::Entity::insert(row.clone().into_active_model())
-            .exec_without_returning(&tx)
-            .await?;
-        self.outbox.enqueue(&tx, &event).await?;
-        tx.commit().await?;
-        self.outbox.wake();
+        insert_with_event::<tenant::Entity>(
+            self.db,
+            self.outbox,
+            row.clone().into_active_model(),
+            &event,
+        )
+        .await?;
         Ok(row)
     }
 
@@ -187,13 +204,13 @@ impl<'a> CustomerStore<'a> {
             format!("customer:{}", row.id),
         );
 
-        let tx = self.db.begin().await?;
-        customer::Entity::insert(row.clone().into_active_model())
-            .exec_without_returning(&tx)
-            .await?;
-        self.outbox.enqueue(&tx, &event).await?;
-        tx.commit().await?;
-        self.outbox.wake();
+        insert_with_event::<customer::Entity>(
+            self.db,
+            self.outbox,
+            row.clone().into_active_model(),
+            &event,
+        )
+        .await?;
         Ok(row)
     }
 

@@ -10,7 +10,7 @@ use rampart_proto::auth::v1::IssueApiKeyRequest;
 use rampart_proto::crm::v1::{CreateTenantRequest, GetTenantRequest, ListTenantsRequest, Tenant};
 use serde::{Deserialize, Serialize};
 
-use super::{AdminCaller, BackendAnswer, JsonBody, Page, with_principal};
+use super::{AdminCaller, BackendAnswer, JsonBody, Page, next_cursor, with_principal};
 use crate::Gateway;
 use crate::problem::ApiError;
 
@@ -107,8 +107,8 @@ pub async fn list_tenants(
     let request = with_principal(
         &caller.principal,
         ListTenantsRequest {
-            page_size: page.limit.unwrap_or(0),
-            cursor: page.cursor.unwrap_or_default(),
+            page_size: page.size(),
+            cursor: page.cursor(),
         },
     )?;
     let list = gateway
@@ -120,7 +120,7 @@ pub async fn list_tenants(
         .answer("crm")?;
     Ok(Json(TenantList {
         tenants: list.tenants.into_iter().map(Into::into).collect(),
-        next_cursor: Some(list.next_cursor).filter(|c| !c.is_empty()),
+        next_cursor: next_cursor(list.next_cursor),
     }))
 }
 

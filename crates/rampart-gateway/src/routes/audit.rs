@@ -7,7 +7,7 @@ use axum::extract::State;
 use rampart_proto::audit::v1::{ListEventsRequest, StoredEvent};
 use serde::Serialize;
 
-use super::{BackendAnswer, Page, TenantCaller, with_principal};
+use super::{BackendAnswer, Page, TenantCaller, next_cursor, with_principal};
 use crate::Gateway;
 use crate::problem::ApiError;
 
@@ -60,8 +60,8 @@ pub async fn list_events(
     let request = with_principal(
         &caller.principal,
         ListEventsRequest {
-            page_size: page.limit.unwrap_or(0),
-            cursor: page.cursor.unwrap_or_default(),
+            page_size: page.size(),
+            cursor: page.cursor(),
         },
     )?;
     let list = gateway
@@ -77,6 +77,6 @@ pub async fn list_events(
             .into_iter()
             .filter_map(EventView::from_stored)
             .collect(),
-        next_cursor: Some(list.next_cursor).filter(|c| !c.is_empty()),
+        next_cursor: next_cursor(list.next_cursor),
     }))
 }

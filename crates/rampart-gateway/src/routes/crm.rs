@@ -10,7 +10,7 @@ use rampart_proto::crm::v1::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{BackendAnswer, JsonBody, Page, TenantCaller, with_principal};
+use super::{BackendAnswer, JsonBody, Page, TenantCaller, next_cursor, with_principal};
 use crate::Gateway;
 use crate::problem::ApiError;
 
@@ -104,8 +104,8 @@ pub async fn list_customers(
     let request = with_principal(
         &caller.principal,
         ListCustomersRequest {
-            page_size: page.limit.unwrap_or(0),
-            cursor: page.cursor.unwrap_or_default(),
+            page_size: page.size(),
+            cursor: page.cursor(),
         },
     )?;
     let list = gateway
@@ -117,6 +117,6 @@ pub async fn list_customers(
         .answer("crm")?;
     Ok(Json(CustomerList {
         customers: list.customers.into_iter().map(Into::into).collect(),
-        next_cursor: Some(list.next_cursor).filter(|c| !c.is_empty()),
+        next_cursor: next_cursor(list.next_cursor),
     }))
 }

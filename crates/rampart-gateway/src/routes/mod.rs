@@ -161,6 +161,23 @@ pub struct Page {
     pub cursor: Option<String>,
 }
 
+impl Page {
+    /// The page size for a backend: 0 lets the service pick its default.
+    pub fn size(&self) -> u32 {
+        self.limit.unwrap_or(0)
+    }
+
+    /// The cursor for a backend: empty for the first page.
+    pub fn cursor(&self) -> String {
+        self.cursor.clone().unwrap_or_default()
+    }
+}
+
+/// A backend's next cursor for JSON: `null` on the last page rather than "".
+pub(crate) fn next_cursor(wire: String) -> Option<String> {
+    Some(wire).filter(|cursor| !cursor.is_empty())
+}
+
 impl FromRequestParts<Arc<Gateway>> for Page {
     type Rejection = ApiError;
 
