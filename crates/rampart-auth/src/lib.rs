@@ -27,6 +27,7 @@ use rampart_kit::api_key::KeyHasher;
 use rampart_kit::grpc::{AllowPeers, health_for, serve, server};
 use rampart_kit::outbox::Outbox;
 use rampart_kit::pki::{ServiceName, ServiceTls};
+use rampart_kit::revocation::RevocationBus;
 use rampart_kit::secret::{ExposeSecret, SecretString};
 use rampart_proto::auth::v1::auth_service_server::AuthServiceServer;
 use sea_orm::DatabaseConnection;
@@ -50,6 +51,8 @@ pub struct Config {
     pub key_hash_secret: SecretString,
     /// The platform admin key that works before any admin account exists.
     pub admin_api_key: Option<SecretString>,
+    /// Where revocations are announced to the gateways.
+    pub revocations: RevocationBus,
 }
 
 /// Applies the auth service's migrations.

@@ -30,6 +30,7 @@ use std::time::Duration;
 
 use rampart_kit::CancellationToken;
 use rampart_kit::rate_limit::{Quota, RateLimiter};
+use rampart_kit::revocation::RevocationBus;
 use tokio::net::TcpListener;
 
 pub use backends::{BackendUrls, Backends};
@@ -70,13 +71,20 @@ pub struct Gateway {
     pub backends: Backends,
     pub authenticator: authn::Authenticator,
     pub limiter: RateLimiter,
+    /// Where auth announces revocations; [`run`] watches it.
+    pub revocations: RevocationBus,
     /// Requests for well-known scanner paths, for operators to watch.
     pub probe_hits: AtomicU64,
 }
 
 impl Gateway {
     #[must_use]
-    pub fn new(config: Config, backends: Backends, limiter: RateLimiter) -> Arc<Self> {
+    pub fn new(
+        config: Config,
+        backends: Backends,
+        limiter: RateLimiter,
+        revocations: RevocationBus,
+    ) -> Arc<Self> {
         let authenticator = authn::Authenticator::new(
             backends.auth.clone(),
             config.key_cache_ttl,
@@ -87,6 +95,7 @@ impl Gateway {
             backends,
             authenticator,
             limiter,
+            revocations,
             probe_hits: AtomicU64::new(0),
         })
     }
@@ -99,6 +108,16 @@ pub async fn run(
     tls: Arc<rustls::ServerConfig>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let app = routes::router(gateway.clone());
-    edge::serve(app, listener, tls, shutdown).await
+    // Until the watcher reports the channel up, the caches trust nothing.
+    let watcher = {
+        let gateway = gateway.clone();
+        gateway.revocations.clone().watch(
+            move |event| gateway.authenticator.apply(&event),
+            shutdown.child_token(),
+        )
+    };
+    let app = routes::router(gateway);
+    let served = edge::serve(app, listener, tls, shutdown).await;
+    watcher.abort();
+    served
 }

@@ -19,6 +19,8 @@
 //! - [`outbox`]: the audit outbox a service writes in its own transactions,
 //!   and the relay that delivers it to the audit service.
 //! - [`rate_limit`]: GCRA rate limiting, in-process or shared through Redis.
+//! - [`revocation`]: the fan-out that tells every gateway a credential is
+//!   revoked, and whether it can still trust its cache.
 //! - [`testing`] (feature `testing`): fresh databases for tests.
 
 pub mod api_key;
@@ -31,6 +33,7 @@ pub mod outbox;
 pub mod pki;
 pub mod principal;
 pub mod rate_limit;
+pub mod revocation;
 pub mod secret;
 pub mod telemetry;
 #[cfg(feature = "testing")]

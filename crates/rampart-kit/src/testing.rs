@@ -450,3 +450,61 @@ pub async fn count_rows(db: &DatabaseConnection, table: &'static str) -> i64 {
         .expect("a count has a row");
     row.try_get("", "n").expect("the count")
 }
+
+/// A TCP relay in front of a real server, which a test can cut and restore
+/// to play a network failure (a Redis that goes away, say) without touching
+/// the server other tests share.
+pub struct CuttableLink {
+    address: SocketAddr,
+    upstream: SocketAddr,
+    cut: std::sync::Mutex<CancellationToken>,
+}
+
+impl CuttableLink {
+    /// Starts relaying connections on a free loopback port to `upstream`.
+    pub async fn start(upstream: SocketAddr) -> std::sync::Arc<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind relay");
+        let link = std::sync::Arc::new(Self {
+            address: listener.local_addr().expect("relay address"),
+            upstream,
+            cut: std::sync::Mutex::new(CancellationToken::new()),
+        });
+        let relay = std::sync::Arc::downgrade(&link);
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let Some(link) = relay.upgrade() else { return };
+                let cut = link.cut.lock().expect("relay lock").clone();
+                if cut.is_cancelled() {
+                    continue; // refused while cut: the socket drops here
+                }
+                let upstream = link.upstream;
+                tokio::spawn(async move {
+                    let Ok(mut server) = tokio::net::TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        () = cut.cancelled() => {}
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                    }
+                });
+            }
+        });
+        link
+    }
+
+    /// Where clients connect.
+    #[must_use]
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Drops every relayed connection and refuses new ones.
+    pub fn cut(&self) {
+        self.cut.lock().expect("relay lock").cancel();
+    }
+
+    /// Accepts connections again.
+    pub fn restore(&self) {
+        *self.cut.lock().expect("relay lock") = CancellationToken::new();
+    }
+}

@@ -21,6 +21,7 @@ use rampart_gateway::{BackendUrls, Backends, Gateway};
 use rampart_kit::CancellationToken;
 use rampart_kit::pki::{PkiDir, ServiceName};
 use rampart_kit::rate_limit::RateLimiter;
+use rampart_kit::revocation::RevocationBus;
 use rampart_kit::secret::SecretString;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -134,6 +135,12 @@ pub async fn start(config: StackConfig) -> anyhow::Result<RunningStack> {
         (0..STAGES).map(|_| CancellationToken::new()).collect();
     let mut services = HashMap::new();
     let mut prepared: Vec<(ServiceName, ServiceFuture)> = Vec::new();
+    // One bus for the whole stack: auth publishes on it, every gateway
+    // watches it. Through Redis it reaches gateways in other processes.
+    let revocations = match &config.redis {
+        Some((url, prefix)) => RevocationBus::redis(url, &format!("{prefix}revocations")).await?,
+        None => RevocationBus::in_process(),
+    };
     for (service, listener) in config.listeners {
         let tls = config.pki.load_service(service)?;
         let token = stage_tokens[stage(service)].child_token();
@@ -153,7 +160,12 @@ pub async fn start(config: StackConfig) -> anyhow::Result<RunningStack> {
                 };
                 let (chain, key) = config.pki.load_edge()?;
                 let edge_tls = rampart_gateway::edge::tls_config(chain, key)?;
-                let gateway = Gateway::new(config.gateway.clone(), backends, limiter);
+                let gateway = Gateway::new(
+                    config.gateway.clone(),
+                    backends,
+                    limiter,
+                    revocations.clone(),
+                );
                 Box::pin(rampart_gateway::run(gateway, listener, edge_tls, token))
             }
             ServiceName::Auth => {
@@ -164,6 +176,7 @@ pub async fn start(config: StackConfig) -> anyhow::Result<RunningStack> {
                         "the auth service needs a key-hash secret (RAMPART_KEY_HASH_SECRET)",
                     )?,
                     admin_api_key: config.admin_api_key.clone(),
+                    revocations: revocations.clone(),
                 };
                 Box::pin(rampart_auth::run(auth_config, listener, tls, token))
             }

@@ -33,6 +33,7 @@ impl TestAuth {
             audit_url: format!("https://{}", closed_address().await),
             key_hash_secret: SecretString::from(KEY_HASH_SECRET),
             admin_api_key: Some(SecretString::from(admin_key.expose())),
+            revocations: rampart_kit::revocation::RevocationBus::in_process(),
         };
         let server = TestServer::start(ServiceName::Auth, |listener, tls, shutdown| {
             rampart_auth::run(config, listener, tls, shutdown)

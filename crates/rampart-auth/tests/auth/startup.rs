@@ -27,6 +27,7 @@ fn config(secret: &str, admin: Option<&str>) -> Config {
         audit_url: "https://127.0.0.1:1".to_owned(),
         key_hash_secret: SecretString::from(secret),
         admin_api_key: admin.map(SecretString::from),
+        revocations: rampart_kit::revocation::RevocationBus::in_process(),
     }
 }
 

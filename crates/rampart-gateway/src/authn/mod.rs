@@ -14,19 +14,21 @@
 //!
 //! The cache is keyed by an HMAC of the key under a secret that lives only in
 //! this process, so the cache never holds a usable key. Verdicts expire
-//! quickly; when auth cannot be reached nothing is waved through.
+//! quickly, revocations from the bus remove them at once, and while the
+//! revocation channel is down only refusals are served from it ([`cache`]).
+//! When auth cannot be reached nothing is waved through.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::extract::FromRequestParts;
 use http::request::Parts;
-use quick_cache::sync::Cache;
 use rampart_kit::api_key::{KeyHasher, KeyKind, PlaintextApiKey};
 use rampart_kit::grpc::TracedChannel;
 use rampart_kit::ids::TenantId;
 use rampart_kit::principal::{Principal, PrincipalKind};
 use rampart_kit::rate_limit::{Decision, Quota};
+use rampart_kit::revocation::BusEvent;
 use rampart_proto::auth::v1::auth_service_client::AuthServiceClient;
 use rampart_proto::auth::v1::{PrincipalKind as WireKind, VerifyApiKeyRequest};
 use tonic::Code;
@@ -39,28 +41,36 @@ const API_KEY: &str = "x-api-key";
 const ADMIN_API_KEY: &str = "x-admin-api-key";
 const BUSINESS_ID: &str = "x-business-id";
 
+pub mod cache;
+
+use cache::{Lookup, Revocable, VerdictCache};
+
 /// What the auth service said about a key.
-#[derive(Debug, Clone)]
-struct VerifiedKey {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedKey {
     kind: PrincipalKind,
     credential_id: String,
     scopes: Vec<String>,
 }
 
-#[derive(Clone)]
-struct CachedVerdict {
-    /// `None` for a key auth does not know.
-    key: Option<VerifiedKey>,
-    expires: Instant,
+impl Revocable for VerifiedKey {
+    fn credential_id(&self) -> &str {
+        &self.credential_id
+    }
+
+    fn subject(&self) -> Option<&str> {
+        None
+    }
 }
 
-/// Verifies keys through the auth service, remembering verdicts briefly.
+/// Verifies credentials through the auth service, remembering verdicts
+/// briefly in caches that revocations empty (see [`cache`]).
 pub struct Authenticator {
     auth: AuthServiceClient<TracedChannel>,
+    /// Keys the cache by an HMAC under a secret of this process only, so the
+    /// cache never holds a usable credential.
     hasher: KeyHasher,
-    cache: Cache<[u8; 32], CachedVerdict>,
-    ttl: Duration,
-    negative_ttl: Duration,
+    keys: VerdictCache<VerifiedKey>,
 }
 
 impl Authenticator {
@@ -73,20 +83,34 @@ impl Authenticator {
         Self {
             auth,
             hasher: KeyHasher::ephemeral(),
-            cache: Cache::new(100_000),
-            ttl,
-            negative_ttl,
+            keys: VerdictCache::new(ttl, negative_ttl),
         }
     }
 
-    async fn verify(&self, key: &PlaintextApiKey) -> Result<VerifiedKey, ApiError> {
-        let cache_key = *self.hasher.hash(key).as_bytes();
-        let now = Instant::now();
-        if let Some(cached) = self.cache.get(&cache_key)
-            && cached.expires > now
-        {
-            return cached.key.ok_or_else(invalid_key);
+    /// Applies what the revocation watcher reports to every cache.
+    pub fn apply(&self, event: &BusEvent) {
+        self.keys.apply(event);
+    }
+
+    /// The cached verdict for `key`, without asking auth: what the request
+    /// path costs when the cache is hot (see the `key_cache` bench).
+    #[must_use]
+    pub fn cached_key(&self, key: &PlaintextApiKey) -> Option<VerifiedKey> {
+        match self.keys.get(self.hasher.hash(key).as_bytes()) {
+            Lookup::Known(verified) => Some(verified),
+            Lookup::Unknown | Lookup::Miss(_) => None,
         }
+    }
+
+    /// Says who holds `key`: from the cache when it may be trusted, else
+    /// from auth.
+    pub async fn verify(&self, key: &PlaintextApiKey) -> Result<VerifiedKey, ApiError> {
+        let cache_key = *self.hasher.hash(key).as_bytes();
+        let ticket = match self.keys.get(&cache_key) {
+            Lookup::Known(verified) => return Ok(verified),
+            Lookup::Unknown => return Err(invalid_key()),
+            Lookup::Miss(ticket) => ticket,
+        };
         let answer = self
             .auth
             .clone()
@@ -97,23 +121,11 @@ impl Authenticator {
         match answer {
             Ok(response) => {
                 let verified = parse_verdict(response.into_inner())?;
-                self.cache.insert(
-                    cache_key,
-                    CachedVerdict {
-                        key: Some(verified.clone()),
-                        expires: now + self.ttl,
-                    },
-                );
+                self.keys.insert(cache_key, Some(verified.clone()), ticket);
                 Ok(verified)
             }
             Err(status) if status.code() == Code::Unauthenticated => {
-                self.cache.insert(
-                    cache_key,
-                    CachedVerdict {
-                        key: None,
-                        expires: now + self.negative_ttl,
-                    },
-                );
+                self.keys.insert(cache_key, None, ticket);
                 Err(invalid_key())
             }
             // Fail closed: an auth service we cannot reach vouches for nobody.
