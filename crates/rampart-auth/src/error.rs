@@ -16,6 +16,15 @@ pub(crate) enum Error {
     /// A request field that does not parse; the message names the field.
     #[error("{0}")]
     InvalidArgument(String),
+    /// The caller may not do this; the message says what it lacks.
+    #[error("{0}")]
+    PermissionDenied(String),
+    /// No such object, or one of another tenant: the answer is the same.
+    #[error("{0}")]
+    NotFound(String),
+    /// The object is not in a state that allows this.
+    #[error("{0}")]
+    Conflict(String),
     /// Anything else: logged, never shown to the caller.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -33,6 +42,9 @@ impl From<Error> for Status {
             Error::MalformedKey => ErrorCode::Unauthenticated.status("malformed API key"),
             Error::InvalidKey => ErrorCode::Unauthenticated.status("invalid API key"),
             Error::InvalidArgument(message) => ErrorCode::InvalidArgument.status(message),
+            Error::PermissionDenied(message) => ErrorCode::PermissionDenied.status(message),
+            Error::NotFound(message) => ErrorCode::NotFound.status(message),
+            Error::Conflict(message) => ErrorCode::AlreadyExists.status(message),
             Error::Internal(error) => internal(format!("{error:#}")),
         }
     }

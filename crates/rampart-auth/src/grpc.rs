@@ -2,17 +2,25 @@
 //! (`AllowPeers` in [`crate::run`]); each handler parses its input, checks
 //! who may do what, and hands over to [`Credentials`].
 
-use rampart_kit::ids::TenantId;
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use rampart_kit::ids::{ApiKeyId, TenantId};
 use rampart_kit::principal::Principal;
 use rampart_proto::auth::v1::auth_service_server::AuthService;
 use rampart_proto::auth::v1::{
-    IssueApiKeyRequest, IssueApiKeyResponse, PrincipalKind, VerifyApiKeyRequest,
-    VerifyApiKeyResponse,
+    ApiKeyInfo, IssueApiKeyRequest, IssueApiKeyResponse, ListApiKeysRequest, ListApiKeysResponse,
+    PrincipalKind, RecordKeyUsageRequest, RecordKeyUsageResponse, RevokeApiKeyRequest,
+    RotateApiKeyRequest, RotateApiKeyResponse, SetTenantRateLimitRequest,
+    SetTenantRateLimitResponse, VerifyApiKeyRequest, VerifyApiKeyResponse,
 };
 use tonic::{Request, Response, Status};
 
 use crate::error::Error;
-use crate::keys::{BOOTSTRAP_CREDENTIAL_ID, Credentials, Environment, KeyName, Verified};
+use crate::keys::{
+    ADMIN_SCOPE, BOOTSTRAP_CREDENTIAL_ID, Credentials, IssuedKey, KeySpec, Verified, managed_owner,
+};
+use crate::store::{KeyOwner, KeyRow};
 
 #[derive(Debug)]
 pub(crate) struct AuthGrpc {
@@ -43,17 +51,29 @@ impl AuthService for AuthGrpc {
             Err(error) => return Err(error.into()),
         };
         let response = match verified {
-            Verified::PlatformAdmin => VerifyApiKeyResponse {
+            Verified::BootstrapAdmin => VerifyApiKeyResponse {
                 kind: PrincipalKind::PlatformAdmin.into(),
                 tenant_id: String::new(),
                 credential_id: BOOTSTRAP_CREDENTIAL_ID.to_owned(),
-                scopes: vec!["admin".to_owned()],
+                scopes: vec![ADMIN_SCOPE.to_owned()],
+                ..VerifyApiKeyResponse::default()
             },
-            Verified::Tenant(key) => VerifyApiKeyResponse {
-                kind: PrincipalKind::Tenant.into(),
-                tenant_id: key.tenant_id.into_string(),
+            Verified::Stored(key) => VerifyApiKeyResponse {
+                kind: match key.owner {
+                    KeyOwner::Platform => PrincipalKind::PlatformAdmin,
+                    KeyOwner::Tenant(_) => PrincipalKind::Tenant,
+                }
+                .into(),
+                tenant_id: key
+                    .owner
+                    .tenant()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
                 credential_id: key.id.into_string(),
                 scopes: key.scopes,
+                expires_at_ms: key.expires_at.map_or(0, |at| at.timestamp_millis()),
+                allowed_networks: key.networks.to_strings(),
+                rate_limit_per_minute: key.rate_limit_per_minute.unwrap_or(0),
             },
         };
         Ok(Response::new(response))
@@ -64,20 +84,164 @@ impl AuthService for AuthGrpc {
         request: Request<IssueApiKeyRequest>,
     ) -> Result<Response<IssueApiKeyResponse>, Status> {
         let principal = Principal::from_request(&request)?;
+        let request = request.into_inner();
+        let owner = managed_owner(&principal, &request.tenant_id)?;
+        let spec = KeySpec::parse(
+            &owner,
+            &request.name,
+            &request.environment,
+            &request.scopes,
+            &request.expires_at,
+            &request.allowed_networks,
+        )?;
+        let issued = self.credentials.issue(&principal, owner, spec).await?;
+        Ok(Response::new(issued_response(issued)))
+    }
+
+    async fn list_api_keys(
+        &self,
+        request: Request<ListApiKeysRequest>,
+    ) -> Result<Response<ListApiKeysResponse>, Status> {
+        let principal = Principal::from_request(&request)?;
+        let request = request.into_inner();
+        let owner = managed_owner(&principal, &request.tenant_id)?;
+        let keys = self
+            .credentials
+            .list(&owner, request.include_inactive)
+            .await?
+            .into_iter()
+            .map(key_info)
+            .collect();
+        Ok(Response::new(ListApiKeysResponse { keys }))
+    }
+
+    async fn rotate_api_key(
+        &self,
+        request: Request<RotateApiKeyRequest>,
+    ) -> Result<Response<RotateApiKeyResponse>, Status> {
+        let principal = Principal::from_request(&request)?;
+        let request = request.into_inner();
+        let owner = managed_owner(&principal, &request.tenant_id)?;
+        let id = parse_key_id(&request.key_id)?;
+        let grace = Duration::from_secs(u64::from(request.grace_seconds));
+        let (successor, previous) = self
+            .credentials
+            .rotate(&principal, owner, &id, grace)
+            .await?;
+        Ok(Response::new(RotateApiKeyResponse {
+            successor: Some(issued_response(successor)),
+            previous: Some(key_info(previous)),
+        }))
+    }
+
+    async fn revoke_api_key(
+        &self,
+        request: Request<RevokeApiKeyRequest>,
+    ) -> Result<Response<ApiKeyInfo>, Status> {
+        let principal = Principal::from_request(&request)?;
+        let request = request.into_inner();
+        let owner = managed_owner(&principal, &request.tenant_id)?;
+        let id = parse_key_id(&request.key_id)?;
+        let revoked = self.credentials.revoke(&principal, owner, &id).await?;
+        Ok(Response::new(key_info(revoked)))
+    }
+
+    /// Gateway only (as every call here); carries no principal, since usage
+    /// is counted per key, not per request.
+    async fn record_key_usage(
+        &self,
+        request: Request<RecordKeyUsageRequest>,
+    ) -> Result<Response<RecordKeyUsageResponse>, Status> {
+        let request = request.into_inner();
+        if request.usage.len() > MAX_USAGE_ENTRIES {
+            return Err(Error::InvalidArgument(format!(
+                "at most {MAX_USAGE_ENTRIES} usage entries per report"
+            ))
+            .into());
+        }
+        let mut usage = Vec::with_capacity(request.usage.len());
+        for entry in request.usage {
+            let id = parse_key_id(&entry.key_id)?;
+            let minute = DateTime::from_timestamp(entry.minute, 0)
+                .filter(|minute| *minute <= Utc::now())
+                .ok_or_else(|| {
+                    Error::InvalidArgument("minute must be a window start in the past".to_owned())
+                })?;
+            usage.push((id, minute, entry.requests));
+        }
+        self.credentials
+            .record_usage(&request.reporter, &usage)
+            .await?;
+        Ok(Response::new(RecordKeyUsageResponse {}))
+    }
+
+    async fn set_tenant_rate_limit(
+        &self,
+        request: Request<SetTenantRateLimitRequest>,
+    ) -> Result<Response<SetTenantRateLimitResponse>, Status> {
+        let principal = Principal::from_request(&request)?;
         principal.require_platform_admin()?;
         let request = request.into_inner();
-        let tenant_id = TenantId::parse(&request.tenant_id)
+        let tenant = TenantId::parse(&request.tenant_id)
             .map_err(|_| Error::InvalidArgument("tenant_id is not a valid tenant id".to_owned()))?;
-        let name = KeyName::parse(&request.name)?;
-        let environment = Environment::parse(&request.environment)?;
-        let issued = self
-            .credentials
-            .issue(&principal, tenant_id, name, environment)
+        let per_minute = match request.requests_per_minute {
+            0 => None,
+            rate if rate > MAX_RATE_PER_MINUTE => {
+                return Err(Error::InvalidArgument(format!(
+                    "requests_per_minute must be at most {MAX_RATE_PER_MINUTE}"
+                ))
+                .into());
+            }
+            rate => Some(rate),
+        };
+        self.credentials
+            .set_rate_limit(&principal, &tenant, per_minute)
             .await?;
-        Ok(Response::new(IssueApiKeyResponse {
-            key_id: issued.id.into_string(),
-            display_prefix: issued.key.display_prefix(),
-            api_key: issued.key.expose().to_owned(),
-        }))
+        Ok(Response::new(SetTenantRateLimitResponse {}))
+    }
+}
+
+/// The most usage entries one report may carry.
+const MAX_USAGE_ENTRIES: usize = 10_000;
+/// A tenant's rate may be raised this far at most (1000 per second).
+const MAX_RATE_PER_MINUTE: u32 = 60_000;
+
+fn parse_key_id(text: &str) -> Result<ApiKeyId, Error> {
+    ApiKeyId::parse(text)
+        .map_err(|_| Error::InvalidArgument("key_id is not a valid key id".to_owned()))
+}
+
+fn rfc3339(at: Option<DateTime<Utc>>) -> String {
+    at.map(|at| at.to_rfc3339_opts(SecondsFormat::Secs, true))
+        .unwrap_or_default()
+}
+
+fn key_info(row: KeyRow) -> ApiKeyInfo {
+    ApiKeyInfo {
+        scopes: row.scopes.split_whitespace().map(str::to_owned).collect(),
+        allowed_networks: row
+            .allowed_networks
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect(),
+        created_at: rfc3339(Some(row.created_at)),
+        expires_at: rfc3339(row.expires_at),
+        last_used_at: rfc3339(row.last_used_at),
+        revoked_at: rfc3339(row.revoked_at),
+        replaced_by: row.replaced_by.unwrap_or_default(),
+        id: row.id,
+        tenant_id: row.tenant_id,
+        name: row.name,
+        display_prefix: row.display_prefix,
+        environment: row.environment,
+    }
+}
+
+fn issued_response(issued: IssuedKey) -> IssueApiKeyResponse {
+    IssueApiKeyResponse {
+        key_id: issued.row.id.clone(),
+        display_prefix: issued.key.display_prefix(),
+        api_key: issued.key.expose().to_owned(),
+        key: Some(key_info(issued.row)),
     }
 }

@@ -1,23 +1,39 @@
-//! Verifying presented API keys and issuing new ones.
+//! API keys from issue to revocation: verifying presented keys, issuing,
+//! listing, rotating with a grace period, revoking, and recording use.
 //!
-//! [`Credentials`] holds everything a verification needs: the keyed hasher,
-//! the hash of the bootstrap admin key (the key itself is dropped once
-//! hashed), and the key store. Tenant keys are looked up by hash; the admin
-//! key is never stored and is compared in constant time instead.
+//! [`Credentials`] holds everything this needs: the keyed hasher, the hash
+//! of the bootstrap admin key (the key itself is dropped once hashed), the
+//! key store, the outbox every change is audited through, and the bus that
+//! tells the gateways to forget a revoked or rotated key at once. Stored
+//! keys (tenants' and platform admins') are looked up by hash; the bootstrap
+//! admin key is never stored and is compared in constant time instead.
+
+use std::time::Duration;
 
 use anyhow::Context;
+use chrono::{DateTime, Utc};
 use rampart_kit::api_key::{HashedApiKey, KeyHasher, KeyKind, PlaintextApiKey};
 use rampart_kit::ids::{ApiKeyId, TenantId};
+use rampart_kit::networks::AllowedNetworks;
 use rampart_kit::outbox::{AuditRecord, Outbox};
-use rampart_kit::principal::Principal;
+use rampart_kit::principal::{Principal, PrincipalKind};
+use rampart_kit::revocation::{Revocation, RevocationBus};
 use rampart_kit::secret::{ExposeSecret, SecretString};
+use sea_orm::{ActiveValue::Set, DatabaseTransaction};
 
 use crate::error::Error;
-use crate::store::{ActiveKey, KeyStore, NewApiKey};
+use crate::store::{ActiveKey, KeyOwner, KeyRow, KeyStore, NewApiKey};
 
-/// What this version grants every tenant key. Finer scopes come with key
-/// management; the column is there so keys issued now keep their grant.
-pub(crate) const TENANT_KEY_SCOPES: [&str; 2] = ["read", "write"];
+/// What a tenant key grants unless asked otherwise.
+pub(crate) const DEFAULT_TENANT_SCOPES: [&str; 2] = ["read", "write"];
+/// Every scope a tenant key may hold: read, write tenant data, and manage
+/// the tenant's keys.
+pub(crate) const TENANT_SCOPES: [&str; 3] = ["read", "write", KEYS_SCOPE];
+pub(crate) const KEYS_SCOPE: &str = "keys";
+/// The one scope of a platform admin key.
+pub(crate) const ADMIN_SCOPE: &str = "admin";
+/// The longest a rotated key may keep working beside its successor.
+pub(crate) const MAX_GRACE: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// The credential id reported for the configured admin key, which has no row.
 pub(crate) const BOOTSTRAP_CREDENTIAL_ID: &str = "bootstrap";
@@ -55,11 +71,13 @@ impl KeyName {
     }
 }
 
-/// Which kind of tenant key: production or for testing integrations.
+/// Which kind of key: a tenant's production or testing key, or a platform
+/// admin key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Environment {
     Live,
     Test,
+    Admin,
 }
 
 impl Environment {
@@ -74,10 +92,19 @@ impl Environment {
         }
     }
 
+    /// Reads the column back, admin keys included.
+    pub(crate) fn parse_stored(text: &str) -> Result<Self, Error> {
+        match text {
+            "admin" => Ok(Self::Admin),
+            _ => Self::parse(text),
+        }
+    }
+
     pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Live => "live",
             Self::Test => "test",
+            Self::Admin => "admin",
         }
     }
 
@@ -85,6 +112,7 @@ impl Environment {
         match self {
             Self::Live => KeyKind::Live,
             Self::Test => KeyKind::Test,
+            Self::Admin => KeyKind::Admin,
         }
     }
 }
@@ -93,16 +121,123 @@ impl Environment {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Verified {
     /// The configured bootstrap admin key.
-    PlatformAdmin,
-    /// A tenant's stored key.
-    Tenant(ActiveKey),
+    BootstrapAdmin,
+    /// A stored key: a tenant's, or a platform admin's.
+    Stored(ActiveKey),
 }
 
 /// A freshly issued key; the only place its plaintext ever exists.
 #[derive(Debug)]
 pub(crate) struct IssuedKey {
-    pub id: ApiKeyId,
     pub key: PlaintextApiKey,
+    pub row: KeyRow,
+}
+
+/// Everything a new key is issued with, parsed.
+#[derive(Debug, Clone)]
+pub(crate) struct KeySpec {
+    pub name: KeyName,
+    pub environment: Environment,
+    pub scopes: Vec<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub networks: AllowedNetworks,
+}
+
+impl KeySpec {
+    /// Parses a request for a key of `owner`. Empty scopes mean the default;
+    /// platform admin keys always have the one `admin` scope.
+    pub(crate) fn parse(
+        owner: &KeyOwner,
+        name: &str,
+        environment: &str,
+        scopes: &[String],
+        expires_at: &str,
+        networks: &[String],
+    ) -> Result<Self, Error> {
+        let scopes = match owner {
+            KeyOwner::Platform => vec![ADMIN_SCOPE.to_owned()],
+            KeyOwner::Tenant(_) => parse_scopes(scopes)?,
+        };
+        let expires_at = if expires_at.is_empty() {
+            None
+        } else {
+            let at = DateTime::parse_from_rfc3339(expires_at)
+                .map_err(|_| {
+                    Error::InvalidArgument("expires_at must be an RFC 3339 timestamp".to_owned())
+                })?
+                .with_timezone(&Utc);
+            if at <= Utc::now() {
+                return Err(Error::InvalidArgument(
+                    "expires_at must be in the future".to_owned(),
+                ));
+            }
+            Some(at)
+        };
+        let networks = AllowedNetworks::parse(networks)
+            .map_err(|e| Error::InvalidArgument(format!("allowed_networks: {e}")))?;
+        Ok(Self {
+            name: KeyName::parse(name)?,
+            environment: match owner {
+                KeyOwner::Platform => Environment::Admin,
+                KeyOwner::Tenant(_) => Environment::parse(environment)?,
+            },
+            scopes,
+            expires_at,
+            networks,
+        })
+    }
+}
+
+/// Parses requested tenant key scopes: known names, no repeats; empty means
+/// [`DEFAULT_TENANT_SCOPES`].
+fn parse_scopes(requested: &[String]) -> Result<Vec<String>, Error> {
+    if requested.is_empty() {
+        return Ok(DEFAULT_TENANT_SCOPES.map(str::to_owned).to_vec());
+    }
+    let mut scopes: Vec<String> = Vec::new();
+    for scope in requested {
+        if !TENANT_SCOPES.contains(&scope.as_str()) {
+            return Err(Error::InvalidArgument(format!(
+                "unknown scope {scope:?}; scopes are {}",
+                TENANT_SCOPES.join(", ")
+            )));
+        }
+        if !scopes.contains(scope) {
+            scopes.push(scope.clone());
+        }
+    }
+    Ok(scopes)
+}
+
+/// Whose keys `principal` may manage when it names `tenant_id` (empty for
+/// the platform's). Platform admins manage every tenant's keys and the
+/// platform's; a tenant credential only its own tenant's, and only when it
+/// holds the `keys` scope. Another tenant answers NotFound, as if it did
+/// not exist.
+pub(crate) fn managed_owner(principal: &Principal, tenant_id: &str) -> Result<KeyOwner, Error> {
+    match &principal.kind {
+        PrincipalKind::PlatformAdmin => {
+            if tenant_id.is_empty() {
+                return Ok(KeyOwner::Platform);
+            }
+            TenantId::parse(tenant_id)
+                .map(KeyOwner::Tenant)
+                .map_err(|_| {
+                    Error::InvalidArgument("tenant_id is not a valid tenant id".to_owned())
+                })
+        }
+        PrincipalKind::Tenant(own) => {
+            if !principal.scopes.iter().any(|scope| scope == KEYS_SCOPE) {
+                return Err(Error::PermissionDenied(
+                    "managing API keys needs a key with the \"keys\" scope".to_owned(),
+                ));
+            }
+            if !tenant_id.is_empty() && tenant_id != own.as_str() {
+                return Err(Error::NotFound("no such tenant".to_owned()));
+            }
+            Ok(KeyOwner::Tenant(own.clone()))
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -111,6 +246,7 @@ pub(crate) struct Credentials {
     bootstrap_admin: Option<HashedApiKey>,
     store: KeyStore,
     outbox: Outbox,
+    revocations: RevocationBus,
 }
 
 impl Credentials {
@@ -119,12 +255,14 @@ impl Credentials {
         bootstrap_admin: Option<HashedApiKey>,
         store: KeyStore,
         outbox: Outbox,
+        revocations: RevocationBus,
     ) -> Self {
         Self {
             hasher,
             bootstrap_admin,
             store,
             outbox,
+            revocations,
         }
     }
 
@@ -133,65 +271,305 @@ impl Credentials {
     pub(crate) async fn verify(&self, presented: &str) -> Result<Verified, Error> {
         let key = PlaintextApiKey::parse(presented).map_err(|_| Error::MalformedKey)?;
         let hash = self.hasher.hash(&key);
-        match key.kind() {
-            KeyKind::Admin => {
-                let is_bootstrap = self
-                    .bootstrap_admin
-                    .as_ref()
-                    .is_some_and(|admin| admin.matches(&hash));
-                if is_bootstrap {
-                    Ok(Verified::PlatformAdmin)
-                } else {
-                    Err(Error::InvalidKey)
-                }
-            }
-            KeyKind::Live | KeyKind::Test => self
-                .store
-                .find_active(&hash)
-                .await?
-                .map(Verified::Tenant)
-                .ok_or(Error::InvalidKey),
+        if key.kind() == KeyKind::Admin
+            && self
+                .bootstrap_admin
+                .as_ref()
+                .is_some_and(|admin| admin.matches(&hash))
+        {
+            return Ok(Verified::BootstrapAdmin);
         }
+        let active = self
+            .store
+            .find_active(&hash)
+            .await?
+            .ok_or(Error::InvalidKey)?;
+        // A hash names one key, but its prefix must agree with its row: an
+        // admin key never passes as a tenant's, nor the reverse.
+        let is_admin_row = active.owner == KeyOwner::Platform;
+        if is_admin_row != (key.kind() == KeyKind::Admin) {
+            return Err(Error::InvalidKey);
+        }
+        Ok(Verified::Stored(active))
     }
 
-    /// Issues a key for `tenant_id` and records the audit event in the same
-    /// transaction, so there is never a key without its event.
+    /// Issues a key for `owner` and records the audit event in the same
+    /// transaction, so there is never a key without its event. A tenant
+    /// credential cannot grant scopes it does not hold itself.
     pub(crate) async fn issue(
         &self,
         principal: &Principal,
-        tenant_id: TenantId,
-        name: KeyName,
-        environment: Environment,
+        owner: KeyOwner,
+        spec: KeySpec,
     ) -> Result<IssuedKey, Error> {
-        let key = PlaintextApiKey::generate(environment.key_kind());
+        if principal.tenant_id().is_some()
+            && let Some(scope) = spec
+                .scopes
+                .iter()
+                .find(|scope| !principal.scopes.contains(scope))
+        {
+            return Err(Error::PermissionDenied(format!(
+                "a key cannot grant the {scope:?} scope, which it does not hold itself"
+            )));
+        }
+        let tx = self.store.begin().await?;
+        let issued = self.insert_key(&tx, principal, owner, spec).await?;
+        tx.commit().await?;
+        self.outbox.wake();
+        Ok(issued)
+    }
+
+    async fn insert_key(
+        &self,
+        tx: &DatabaseTransaction,
+        principal: &Principal,
+        owner: KeyOwner,
+        spec: KeySpec,
+    ) -> Result<IssuedKey, Error> {
+        let key = PlaintextApiKey::generate(spec.environment.key_kind());
         let new = NewApiKey {
             id: ApiKeyId::generate(),
-            tenant_id,
-            name,
+            owner,
+            name: spec.name,
             display_prefix: key.display_prefix(),
             key_hash: self.hasher.hash(&key),
-            environment,
-            scopes: TENANT_KEY_SCOPES.map(str::to_owned).to_vec(),
+            environment: spec.environment,
+            scopes: spec.scopes,
+            expires_at: spec.expires_at,
+            networks: spec.networks,
         };
         let record = AuditRecord::success(
             principal,
-            Some(new.tenant_id.as_str()),
+            new.owner.tenant().map(TenantId::as_str),
             "api_key.issued",
             format!("api_key:{}", new.id),
         );
-        let tx = self.store.begin().await?;
-        self.store.insert(&tx, &new).await?;
-        self.outbox.enqueue(&tx, &record).await?;
-        tx.commit().await?;
-        self.outbox.wake();
+        let row = self.store.insert(tx, &new).await?;
+        self.outbox.enqueue(tx, &record).await?;
         tracing::info!(
             key_id = %new.id,
-            tenant_id = %new.tenant_id,
+            tenant_id = new.owner.tenant().map(TenantId::as_str),
             environment = new.environment.as_str(),
             "api key issued"
         );
-        Ok(IssuedKey { id: new.id, key })
+        Ok(IssuedKey { key, row })
     }
+
+    /// The keys of `owner`; never the keys themselves.
+    pub(crate) async fn list(
+        &self,
+        owner: &KeyOwner,
+        include_inactive: bool,
+    ) -> Result<Vec<KeyRow>, Error> {
+        Ok(self.store.list(owner, include_inactive).await?)
+    }
+
+    /// Issues a successor to `id` with the same settings; the old key works
+    /// for `grace` more, then stops. Every gateway drops its cached verdict
+    /// for the old key at once, so the shortened life holds everywhere.
+    pub(crate) async fn rotate(
+        &self,
+        principal: &Principal,
+        owner: KeyOwner,
+        id: &ApiKeyId,
+        grace: Duration,
+    ) -> Result<(IssuedKey, KeyRow), Error> {
+        if grace > MAX_GRACE {
+            return Err(Error::InvalidArgument(format!(
+                "grace_seconds must be at most {}",
+                MAX_GRACE.as_secs()
+            )));
+        }
+        let tx = self.store.begin().await?;
+        let old = self.usable_key(&tx, &owner, id).await?;
+        let now = Utc::now();
+        let stops_at = now
+            + chrono::Duration::from_std(grace)
+                .map_err(|_| Error::InvalidArgument("grace_seconds is too large".to_owned()))?;
+        let spec = KeySpec {
+            name: KeyName::parse(&old.name)?,
+            environment: Environment::parse_stored(&old.environment)?,
+            scopes: old.scopes.split_whitespace().map(str::to_owned).collect(),
+            expires_at: old.expires_at,
+            networks: crate::store::active_key(&old)?.networks,
+        };
+        let successor = self.insert_key(&tx, principal, owner.clone(), spec).await?;
+        let successor_id = successor.row.id.clone();
+        let mut record = AuditRecord::success(
+            principal,
+            owner.tenant().map(TenantId::as_str),
+            "api_key.rotated",
+            format!("api_key:{}", old.id),
+        );
+        record.target = format!("api_key:{} -> api_key:{successor_id}", old.id);
+        let new_expiry = Some(old.expires_at.map_or(stops_at, |at| at.min(stops_at)));
+        let previous = self
+            .store
+            .update(&tx, old, |row| {
+                row.expires_at = Set(new_expiry);
+                row.replaced_by = Set(Some(successor_id));
+            })
+            .await?;
+        self.outbox.enqueue(&tx, &record).await?;
+        tx.commit().await?;
+        self.outbox.wake();
+        self.announce(&previous.id).await;
+        tracing::info!(key_id = %previous.id, grace_seconds = grace.as_secs(), "api key rotated");
+        Ok((successor, previous))
+    }
+
+    /// Revokes `id` at once. Revoking a revoked key changes nothing.
+    pub(crate) async fn revoke(
+        &self,
+        principal: &Principal,
+        owner: KeyOwner,
+        id: &ApiKeyId,
+    ) -> Result<KeyRow, Error> {
+        let tx = self.store.begin().await?;
+        let row = self
+            .store
+            .find(&tx, &owner, id)
+            .await?
+            .ok_or_else(|| Error::NotFound("no such API key".to_owned()))?;
+        if row.revoked_at.is_some() {
+            return Ok(row);
+        }
+        let record = AuditRecord::success(
+            principal,
+            owner.tenant().map(TenantId::as_str),
+            "api_key.revoked",
+            format!("api_key:{}", row.id),
+        );
+        let row = self
+            .store
+            .update(&tx, row, |row| row.revoked_at = Set(Some(Utc::now())))
+            .await?;
+        self.outbox.enqueue(&tx, &record).await?;
+        tx.commit().await?;
+        self.outbox.wake();
+        self.announce(&row.id).await;
+        tracing::info!(key_id = %row.id, "api key revoked");
+        Ok(row)
+    }
+
+    /// Records a gateway's per-minute usage counts: `last_used_at` moves
+    /// forward and one `api_key.used` event per key and minute is audited.
+    /// The event id is derived from the key, the minute and the reporting
+    /// gateway, so a report sent twice is audited once.
+    pub(crate) async fn record_usage(
+        &self,
+        reporter: &str,
+        usage: &[(ApiKeyId, DateTime<Utc>, u64)],
+    ) -> Result<(), Error> {
+        let tx = self.store.begin().await?;
+        for (id, minute, requests) in usage {
+            let used_at = (*minute + chrono::Duration::seconds(59)).min(Utc::now());
+            let _requests = *requests; // recorded as an event detail once events carry details
+            let Some(row) = self.store.touch(&tx, id.as_str(), used_at).await? else {
+                continue; // a key deleted by hand; nothing to record
+            };
+            let key = crate::store::active_key(&row)?;
+            let principal = Principal {
+                kind: key
+                    .owner
+                    .tenant()
+                    .map_or(PrincipalKind::PlatformAdmin, |tenant| {
+                        PrincipalKind::Tenant(tenant.clone())
+                    }),
+                credential_id: row.id.clone(),
+                scopes: key.scopes.clone(),
+                request_id: String::new(),
+            };
+            let mut record = AuditRecord::success(
+                &principal,
+                key.owner.tenant().map(TenantId::as_str),
+                "api_key.used",
+                format!("api_key:{}", row.id),
+            );
+            record.event_id = usage_event_id(reporter, &row.id, *minute);
+            record.occurred_at = used_at;
+            self.outbox.enqueue(&tx, &record).await?;
+        }
+        tx.commit().await?;
+        self.outbox.wake();
+        Ok(())
+    }
+
+    /// Sets the tenant's request rate (`None`: the default) and audits it.
+    pub(crate) async fn set_rate_limit(
+        &self,
+        principal: &Principal,
+        tenant: &TenantId,
+        per_minute: Option<u32>,
+    ) -> Result<(), Error> {
+        let mut record = AuditRecord::success(
+            principal,
+            Some(tenant.as_str()),
+            "tenant.settings_changed",
+            format!("tenant:{tenant}"),
+        );
+        record.target = match per_minute {
+            Some(rate) => format!("tenant:{tenant} rate_limit={rate}/min"),
+            None => format!("tenant:{tenant} rate_limit=default"),
+        };
+        let tx = self.store.begin().await?;
+        self.store.set_rate_limit(&tx, tenant, per_minute).await?;
+        self.outbox.enqueue(&tx, &record).await?;
+        tx.commit().await?;
+        self.outbox.wake();
+        Ok(())
+    }
+
+    /// A key of `owner` that may still be rotated.
+    async fn usable_key(
+        &self,
+        tx: &DatabaseTransaction,
+        owner: &KeyOwner,
+        id: &ApiKeyId,
+    ) -> Result<KeyRow, Error> {
+        let row = self
+            .store
+            .find(tx, owner, id)
+            .await?
+            .ok_or_else(|| Error::NotFound("no such API key".to_owned()))?;
+        if row.revoked_at.is_some() {
+            return Err(Error::Conflict("the key is revoked".to_owned()));
+        }
+        if row.expires_at.is_some_and(|at| at <= Utc::now()) {
+            return Err(Error::Conflict("the key has expired".to_owned()));
+        }
+        if let Some(successor) = &row.replaced_by {
+            return Err(Error::Conflict(format!(
+                "the key was already rotated; rotate its successor {successor}"
+            )));
+        }
+        Ok(row)
+    }
+
+    /// Tells every gateway to forget `key_id`. The change is committed
+    /// already; if the bus is down the gateways distrust their caches anyway.
+    async fn announce(&self, key_id: &str) {
+        if let Err(error) = self
+            .revocations
+            .publish(&Revocation::Credential(key_id.to_owned()))
+            .await
+        {
+            tracing::error!(error = %format!("{error:#}"), key_id, "revocation not announced");
+        }
+    }
+}
+
+/// A stable event id for one gateway's usage of one key in one minute.
+fn usage_event_id(reporter: &str, key_id: &str, minute: DateTime<Utc>) -> String {
+    let digest = ring::digest::digest(
+        &ring::digest::SHA256,
+        format!("api_key.used\n{reporter}\n{key_id}\n{}", minute.timestamp()).as_bytes(),
+    );
+    let mut bytes = [0; 16];
+    bytes.copy_from_slice(&digest.as_ref()[..16]);
+    uuid::Builder::from_custom_bytes(bytes)
+        .into_uuid()
+        .to_string()
 }
 
 /// The hash of the configured bootstrap admin key, checking that it is one.
@@ -246,8 +624,22 @@ mod tests {
             admin,
             KeyStore::new(db.clone()),
             Outbox::new(OUTBOX_TABLE),
+            RevocationBus::in_process(),
         );
         (credentials, db, dir)
+    }
+
+    async fn issue(
+        credentials: &Credentials,
+        tenant: &TenantId,
+        environment: Environment,
+    ) -> IssuedKey {
+        let owner = KeyOwner::Tenant(tenant.clone());
+        let spec = KeySpec::parse(&owner, "website", environment.as_str(), &[], "", &[]).unwrap();
+        credentials
+            .issue(&admin_principal(), owner, spec)
+            .await
+            .unwrap()
     }
 
     /// Credentials whose database is unusable: any lookup fails loudly.
@@ -259,6 +651,7 @@ mod tests {
             admin,
             KeyStore::new(DatabaseConnection::default()),
             Outbox::new(OUTBOX_TABLE),
+            RevocationBus::in_process(),
         )
     }
 
@@ -279,20 +672,20 @@ mod tests {
         let admin = PlaintextApiKey::generate(KeyKind::Admin);
         let credentials = credentials_without_database(Some(&admin));
         let verified = credentials.verify(admin.expose()).await.unwrap();
-        assert_eq!(verified, Verified::PlatformAdmin);
+        assert_eq!(verified, Verified::BootstrapAdmin);
     }
 
     #[tokio::test]
     async fn other_admin_keys_are_invalid() {
         let admin = PlaintextApiKey::generate(KeyKind::Admin);
         let other = PlaintextApiKey::generate(KeyKind::Admin);
-        let configured = credentials_without_database(Some(&admin));
+        let (configured, _db, _dir) = credentials_on_sqlite(Some(&admin)).await;
         assert!(matches!(
             configured.verify(other.expose()).await.unwrap_err(),
             Error::InvalidKey
         ));
         // With no bootstrap key configured, no admin key verifies at all.
-        let unconfigured = credentials_without_database(None);
+        let (unconfigured, _db, _dir) = credentials_on_sqlite(None).await;
         assert!(matches!(
             unconfigured.verify(admin.expose()).await.unwrap_err(),
             Error::InvalidKey
@@ -304,23 +697,18 @@ mod tests {
         let (credentials, _db, _dir) = credentials_on_sqlite(None).await;
         let tenant = TenantId::generate();
         for environment in [Environment::Live, Environment::Test] {
-            let issued = credentials
-                .issue(
-                    &admin_principal(),
-                    tenant.clone(),
-                    KeyName::parse("website").unwrap(),
-                    environment,
-                )
-                .await
-                .unwrap();
+            let issued = issue(&credentials, &tenant, environment).await;
             assert_eq!(issued.key.kind(), environment.key_kind());
             let verified = credentials.verify(issued.key.expose()).await.unwrap();
             assert_eq!(
                 verified,
-                Verified::Tenant(ActiveKey {
-                    id: issued.id,
-                    tenant_id: tenant.clone(),
+                Verified::Stored(ActiveKey {
+                    id: ApiKeyId::parse(&issued.row.id).unwrap(),
+                    owner: KeyOwner::Tenant(tenant.clone()),
                     scopes: vec!["read".to_owned(), "write".to_owned()],
+                    expires_at: None,
+                    networks: AllowedNetworks::default(),
+                    rate_limit_per_minute: None,
                 })
             );
         }
@@ -335,15 +723,7 @@ mod tests {
             Error::InvalidKey
         ));
 
-        let issued = credentials
-            .issue(
-                &admin_principal(),
-                TenantId::generate(),
-                KeyName::parse("").unwrap(),
-                Environment::Live,
-            )
-            .await
-            .unwrap();
+        let issued = issue(&credentials, &TenantId::generate(), Environment::Live).await;
         db.execute_unprepared("UPDATE auth_api_key SET revoked_at = CURRENT_TIMESTAMP")
             .await
             .unwrap();
@@ -356,15 +736,7 @@ mod tests {
     #[tokio::test]
     async fn a_key_hashed_under_another_secret_is_invalid() {
         let (credentials, _db, _dir) = credentials_on_sqlite(None).await;
-        let issued = credentials
-            .issue(
-                &admin_principal(),
-                TenantId::generate(),
-                KeyName::parse("x").unwrap(),
-                Environment::Live,
-            )
-            .await
-            .unwrap();
+        let issued = issue(&credentials, &TenantId::generate(), Environment::Live).await;
         let rotated = Credentials {
             hasher: KeyHasher::new(&[8; 32]).unwrap(),
             ..credentials

@@ -1,10 +1,12 @@
 //! Rampart's auth service: answers "who holds this API key, and for which
-//! tenant", and issues tenant API keys.
+//! tenant", and manages API keys through their whole life (issue, list,
+//! rotate with a grace period, revoke, expiry, usage).
 //!
 //! - [`Config`], [`migrate`] and [`run`]: the entry points.
-//! - `keys`: verification and issuance, and the parsed inputs they take
-//!   (key names, environments).
-//! - `store`: the `auth_api_key` table, keyed by the keys' HMAC hashes.
+//! - `keys`: verification and the key lifecycle, and the parsed inputs they
+//!   take (key names, environments, scopes, networks).
+//! - `store`: the `auth_api_key` table, keyed by the keys' HMAC hashes, and
+//!   the tenants' own request rates.
 //! - `grpc`: the tonic service; the gateway is its only allowed caller.
 //! - `error`: the service's failures and their gRPC statuses.
 //! - `migration` and `entity`: the schema.
@@ -88,7 +90,13 @@ pub async fn run(
     let outbox = Outbox::new(OUTBOX_TABLE);
     let relay = outbox.spawn_relay(db.clone(), &config.audit_url, &tls, &shutdown)?;
 
-    let credentials = Credentials::new(hasher, bootstrap_admin, KeyStore::new(db), outbox);
+    let credentials = Credentials::new(
+        hasher,
+        bootstrap_admin,
+        KeyStore::new(db),
+        outbox,
+        config.revocations,
+    );
     let health = health_for::<AuthServiceServer<AuthGrpc>>().await;
     let router =
         server(&tls)?

@@ -13,7 +13,7 @@ pub(crate) struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(CreateApiKeys)]
+        vec![Box::new(CreateApiKeys), Box::new(KeyLifecycle)]
     }
 
     fn migration_table_name() -> DynIden {
@@ -83,5 +83,65 @@ impl MigrationTrait for CreateApiKeys {
         manager.create_table(outbox).await?;
         manager.create_index(outbox_index).await?;
         Ok(())
+    }
+}
+
+/// Expiry, network allow-lists, last use and rotation for keys; the
+/// per-tenant request rate.
+struct KeyLifecycle;
+
+impl MigrationName for KeyLifecycle {
+    fn name(&self) -> &str {
+        "m0002_key_lifecycle"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for KeyLifecycle {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        // SQLite takes one column per ALTER TABLE.
+        let columns = [
+            ColumnDef::new("expires_at")
+                .timestamp_with_time_zone()
+                .null()
+                .to_owned(),
+            ColumnDef::new("allowed_networks")
+                .text()
+                .not_null()
+                .default("")
+                .to_owned(),
+            ColumnDef::new("last_used_at")
+                .timestamp_with_time_zone()
+                .null()
+                .to_owned(),
+            ColumnDef::new("replaced_by")
+                .string_len(64)
+                .null()
+                .to_owned(),
+        ];
+        for mut column in columns {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table("auth_api_key")
+                        .add_column(&mut column)
+                        .to_owned(),
+                )
+                .await?;
+        }
+        manager
+            .create_table(
+                Table::create()
+                    .table("auth_tenant_rate_limit")
+                    .col(
+                        ColumnDef::new("tenant_id")
+                            .string_len(64)
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(ColumnDef::new("requests_per_minute").integer().not_null())
+                    .to_owned(),
+            )
+            .await
     }
 }

@@ -9,7 +9,7 @@
 use chrono::SecondsFormat;
 use rampart_kit::ids::{CustomerId, TenantId};
 use rampart_kit::outbox::Outbox;
-use rampart_kit::principal::Principal;
+use rampart_kit::principal::{Principal, Scope};
 use rampart_proto::crm::v1 as proto;
 use rampart_proto::crm::v1::crm_service_server::CrmService;
 use sea_orm::DatabaseConnection;
@@ -105,6 +105,7 @@ impl CrmService for CrmApi {
     ) -> Result<Response<proto::Customer>, Status> {
         let principal = Principal::from_request(&request)?;
         let tenant_id = principal.require_tenant()?.clone();
+        principal.require_scope(Scope::Write)?;
         let new = parse_new_customer(request.into_inner())?;
         let customer = self.customers(&tenant_id).create(&principal, new).await?;
         tracing::info!(
@@ -122,6 +123,7 @@ impl CrmService for CrmApi {
     ) -> Result<Response<proto::Customer>, Status> {
         let principal = Principal::from_request(&request)?;
         let tenant_id = principal.require_tenant()?;
+        principal.require_scope(Scope::Read)?;
         // Malformed, unknown and another tenant's ids all answer the same,
         // so a caller learns nothing about ids outside its tenant.
         let id = CustomerId::parse(&request.get_ref().customer_id)
@@ -136,6 +138,7 @@ impl CrmService for CrmApi {
     ) -> Result<Response<proto::ListCustomersResponse>, Status> {
         let principal = Principal::from_request(&request)?;
         let tenant_id = principal.require_tenant()?;
+        principal.require_scope(Scope::Read)?;
         let request = request.get_ref();
         let page = PageRequest::parse(request.page_size, &request.cursor, CustomerId::parse)?;
         let page = self.customers(tenant_id).list(&page).await?;

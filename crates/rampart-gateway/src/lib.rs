@@ -48,8 +48,10 @@ pub struct Config {
     pub negative_cache_ttl: Duration,
     /// Requests per client address, before authentication.
     pub per_address: Quota,
-    /// Requests per credential.
+    /// Requests per credential, unless its tenant has its own rate.
     pub per_credential: Quota,
+    /// How often API key usage is reported to auth (and audited).
+    pub usage_window: Duration,
 }
 
 impl Default for Config {
@@ -61,6 +63,7 @@ impl Default for Config {
             negative_cache_ttl: Duration::from_secs(2),
             per_address: Quota::per_minute(1200),
             per_credential: Quota::per_minute(600),
+            usage_window: Duration::from_secs(60),
         }
     }
 }
@@ -70,6 +73,8 @@ pub struct Gateway {
     pub config: Config,
     pub backends: Backends,
     pub authenticator: authn::Authenticator,
+    /// API key use, counted here and reported to auth per window.
+    pub usage: authn::usage::UsageCounter,
     pub limiter: RateLimiter,
     /// Where auth announces revocations; [`run`] watches it.
     pub revocations: RevocationBus,
@@ -90,7 +95,9 @@ impl Gateway {
             config.key_cache_ttl,
             config.negative_cache_ttl,
         );
+        let usage = authn::usage::UsageCounter::new(config.usage_window);
         Arc::new(Self {
+            usage,
             config,
             backends,
             authenticator,
@@ -116,8 +123,24 @@ pub async fn run(
             shutdown.child_token(),
         )
     };
+    // Stopped only once the edge has drained, so requests finishing during
+    // the drain are still counted in the last report.
+    let stop_reports = CancellationToken::new();
+    let reports = {
+        let gateway = gateway.clone();
+        let stop = stop_reports.clone();
+        tokio::spawn(async move {
+            let auth = gateway.backends.auth.clone();
+            gateway.usage.run_reports(auth, stop).await;
+        })
+    };
     let app = routes::router(gateway);
     let served = edge::serve(app, listener, tls, shutdown).await;
     watcher.abort();
+    stop_reports.cancel();
+    // The last usage report goes out before the backends stop.
+    if let Err(error) = reports.await {
+        tracing::warn!(%error, "key usage reporter ended abnormally");
+    }
     served
 }

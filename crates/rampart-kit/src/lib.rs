@@ -10,6 +10,7 @@
 //!   carried across gRPC hops.
 //! - [`error`]: the one small set of error codes mapped to both gRPC and HTTP.
 //! - [`ids`]: prefixed, typed identifiers (`ten_...`, `cus_...`).
+//! - [`networks`]: the client networks a credential may be used from.
 //! - [`pki`]: the internal CA, per-service certificates, the edge certificate
 //!   and the mutual-TLS settings built from them.
 //! - [`principal`]: who is calling, as the gateway passes it in gRPC metadata,
@@ -29,6 +30,7 @@ pub mod db;
 pub mod error;
 pub mod grpc;
 pub mod ids;
+pub mod networks;
 pub mod outbox;
 pub mod pki;
 pub mod principal;

@@ -33,6 +33,25 @@ pub enum PrincipalKind {
     Tenant(TenantId),
 }
 
+/// What a credential may do with its tenant's data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Read the tenant's data.
+    Read,
+    /// Change the tenant's data.
+    Write,
+}
+
+impl Scope {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Read => "read",
+            Self::Write => "write",
+        }
+    }
+}
+
 /// An authenticated caller, as established by the gateway.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
@@ -66,6 +85,18 @@ impl Principal {
     pub fn require_tenant(&self) -> Result<&TenantId, Status> {
         self.tenant_id()
             .ok_or_else(|| Status::permission_denied("this action needs a tenant credential"))
+    }
+
+    /// PermissionDenied unless the credential holds `scope`: a read-only key
+    /// cannot change anything.
+    pub fn require_scope(&self, scope: Scope) -> Result<(), Status> {
+        if self.scopes.iter().any(|held| held == scope.as_str()) {
+            return Ok(());
+        }
+        Err(Status::permission_denied(format!(
+            "this action needs a credential with the \"{}\" scope",
+            scope.as_str()
+        )))
     }
 
     /// PermissionDenied unless this is a platform admin.

@@ -9,6 +9,7 @@ pub struct Model {
     /// An `ApiKeyId` (`key_...`), also the credential id in principals.
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: String,
+    /// A `TenantId`, or empty for a platform admin key.
     pub tenant_id: String,
     pub name: String,
     pub display_prefix: String,
@@ -22,6 +23,14 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     /// Set when the key is revoked; a revoked key never verifies again.
     pub revoked_at: Option<DateTimeUtc>,
+    /// After this the key no longer verifies (set by expiry or by rotation).
+    pub expires_at: Option<DateTimeUtc>,
+    /// Space-separated CIDR networks; empty for anywhere.
+    pub allowed_networks: String,
+    /// Coarse: updated from the gateways' per-minute usage counts.
+    pub last_used_at: Option<DateTimeUtc>,
+    /// The successor issued when this key was rotated.
+    pub replaced_by: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

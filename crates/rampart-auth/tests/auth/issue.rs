@@ -23,6 +23,7 @@ fn request(tenant_id: &str, name: &str, environment: &str) -> IssueApiKeyRequest
         tenant_id: tenant_id.to_owned(),
         name: name.to_owned(),
         environment: environment.to_owned(),
+        ..IssueApiKeyRequest::default()
     }
 }
 
@@ -53,7 +54,7 @@ async fn bad_input_is_refused_and_nothing_is_stored(database: TestDatabase) {
     let good_tenant = TenantId::generate().into_string();
     let long_name = "n".repeat(101);
     let cases = [
-        request("", "x", ""),
+        request("platform", "x", ""),
         request("ten_nope", "x", ""),
         request("cus_0192f0c17e4a7b1d9c3e1a2b3c4d5e6f", "x", ""),
         request(&good_tenant, &long_name, ""),

@@ -29,6 +29,7 @@ async fn issue(auth: &TestAuth, tenant: &TenantId, environment: &str) -> IssueAp
                 tenant_id: tenant.to_string(),
                 name: "website".to_owned(),
                 environment: environment.to_owned(),
+                ..IssueApiKeyRequest::default()
             },
         ))
         .await

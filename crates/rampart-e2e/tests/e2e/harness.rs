@@ -25,7 +25,22 @@ pub struct TestStack {
     pub client: reqwest::Client,
     pub admin_key: String,
     pub stack: DevStack,
+    /// The Redis URL and prefix the stack shares, on PostgreSQL + Redis.
+    pub redis: Option<(String, String)>,
     _dir: tempfile::TempDir,
+}
+
+/// Another gateway instance in front of the same services, as in a
+/// deployment with several gateways behind a load balancer.
+pub struct ExtraGateway {
+    pub base: String,
+    pub running: rampart::stack::RunningStack,
+}
+
+impl ExtraGateway {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
 }
 
 /// A tenant created through the admin route.
@@ -53,6 +68,14 @@ impl TestStack {
                     redis_prefix,
                 }
             }
+        };
+        let redis = match &storage {
+            DevStorage::External {
+                redis_url,
+                redis_prefix,
+                ..
+            } => Some((redis_url.clone(), redis_prefix.clone())),
+            DevStorage::Embedded => None,
         };
         let dir = tempfile::tempdir().expect("temp dir");
         let admin = PlaintextApiKey::generate(KeyKind::Admin);
@@ -88,6 +111,7 @@ impl TestStack {
             client,
             admin_key: admin.expose().to_owned(),
             stack,
+            redis,
             _dir: dir,
         };
         this.wait_ready().await;
@@ -144,6 +168,55 @@ impl TestStack {
             id: body["tenant_id"].as_str().expect("tenant_id").to_owned(),
             key: body["api_key"].as_str().expect("api_key").to_owned(),
         }
+    }
+
+    /// Starts a second gateway sharing this stack's services and Redis.
+    /// Only a stack on Redis has one: in-process revocations and limits
+    /// cannot reach another gateway.
+    pub async fn second_gateway(&self, config: rampart_gateway::Config) -> ExtraGateway {
+        let redis = self
+            .redis
+            .clone()
+            .expect("a second gateway needs the stack on Redis");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind edge");
+        let port = listener.local_addr().expect("address").port();
+        let urls = self
+            .stack
+            .internal
+            .iter()
+            .map(|(service, addr)| (*service, format!("https://{addr}")))
+            .collect();
+        let running = rampart::stack::start(rampart::stack::StackConfig {
+            pki: self.stack.pki.clone(),
+            listeners: vec![(rampart_kit::pki::ServiceName::Gateway, listener)],
+            urls,
+            databases: std::collections::HashMap::new(),
+            redis: Some(redis),
+            key_hash_secret: None,
+            admin_api_key: None,
+            gateway: config,
+        })
+        .await
+        .expect("second gateway starts");
+        let gateway = ExtraGateway {
+            base: format!("https://localhost:{port}"),
+            running,
+        };
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while !self
+            .client
+            .get(gateway.url("/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == StatusCode::OK)
+        {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "second gateway not ready"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        gateway
     }
 
     pub async fn stop(self) {

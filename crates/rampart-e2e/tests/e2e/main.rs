@@ -6,8 +6,11 @@
 //!   customers, isolation, escalation and audit.
 //! - [`edge`]: what an attacker at the edge would try.
 //! - [`mesh`]: what a caller inside the network would try against services.
+//! - [`keys`]: the API key lifecycle: scopes, expiry, networks, rotation,
+//!   revocation on every gateway, usage and per-tenant rate limits.
 
 mod edge;
 mod flow;
 mod harness;
+mod keys;
 mod mesh;

@@ -7,7 +7,9 @@
 //!
 //! 1. the client address's rate limit, so floods of bad keys are throttled;
 //! 2. the key's shape and checksum, refused without any lookup when wrong;
-//! 3. the key's verdict from the cache, or from the auth service;
+//! 3. the key's verdict from the cache, or from the auth service, then its
+//!    expiry and allowed networks checked against this request, and the
+//!    request counted towards the key's usage ([`usage`]);
 //! 4. the principal's kind checked against the route;
 //! 5. `X-Business-ID`, when sent, matched against the key's tenant;
 //! 6. the credential's rate limit.
@@ -19,13 +21,14 @@
 //! When auth cannot be reached nothing is waved through.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::extract::FromRequestParts;
 use http::request::Parts;
 use rampart_kit::api_key::{KeyHasher, KeyKind, PlaintextApiKey};
 use rampart_kit::grpc::TracedChannel;
-use rampart_kit::ids::TenantId;
+use rampart_kit::ids::{ApiKeyId, TenantId};
+use rampart_kit::networks::AllowedNetworks;
 use rampart_kit::principal::{Principal, PrincipalKind};
 use rampart_kit::rate_limit::{Decision, Quota};
 use rampart_kit::revocation::BusEvent;
@@ -42,6 +45,7 @@ const ADMIN_API_KEY: &str = "x-admin-api-key";
 const BUSINESS_ID: &str = "x-business-id";
 
 pub mod cache;
+pub mod usage;
 
 use cache::{Lookup, Revocable, VerdictCache};
 
@@ -51,6 +55,15 @@ pub struct VerifiedKey {
     kind: PrincipalKind,
     credential_id: String,
     scopes: Vec<String>,
+    /// When the key stops working, checked on every request so a cached
+    /// verdict never outlives the key.
+    expires: Option<SystemTime>,
+    networks: AllowedNetworks,
+    /// The tenant's own rate, where it differs from the default.
+    quota: Option<Quota>,
+    /// Whether the key has a row whose use is counted (the bootstrap admin
+    /// key has none).
+    counted: bool,
 }
 
 impl Revocable for VerifiedKey {
@@ -149,10 +162,22 @@ fn parse_verdict(
         ),
         WireKind::Unspecified => return Err(ApiError::internal("auth returned no principal kind")),
     };
+    let expires = u64::try_from(response.expires_at_ms)
+        .ok()
+        .filter(|ms| *ms > 0)
+        .map(|ms| UNIX_EPOCH + Duration::from_millis(ms));
+    let networks = AllowedNetworks::parse(&response.allowed_networks)
+        .map_err(|_| ApiError::internal("auth returned malformed networks"))?;
+    let quota = (response.rate_limit_per_minute > 0)
+        .then(|| Quota::per_minute(response.rate_limit_per_minute));
     Ok(VerifiedKey {
         kind,
+        counted: ApiKeyId::parse(&response.credential_id).is_ok(),
         credential_id: response.credential_id,
         scopes: response.scopes,
+        expires,
+        networks,
+        quota,
     })
 }
 
@@ -188,7 +213,7 @@ impl FromRequestParts<Arc<Gateway>> for TenantCaller {
                 "this route needs a tenant API key, not an admin key",
             ));
         }
-        let verified = gateway.authenticator.verify(&key).await?;
+        let verified = verified_key(parts, gateway, &key).await?;
         let PrincipalKind::Tenant(tenant) = verified.kind.clone() else {
             return Err(ApiError::forbidden("this route needs a tenant API key"));
         };
@@ -224,7 +249,7 @@ impl FromRequestParts<Arc<Gateway>> for AdminCaller {
         if key.kind() != KeyKind::Admin {
             return Err(invalid_key());
         }
-        let verified = gateway.authenticator.verify(&key).await?;
+        let verified = verified_key(parts, gateway, &key).await?;
         if verified.kind != PrincipalKind::PlatformAdmin {
             return Err(invalid_key());
         }
@@ -248,10 +273,40 @@ async fn presented_key(
     PlaintextApiKey::parse(text).map_err(|_| ApiError::unauthenticated("malformed API key"))
 }
 
-/// Step 6: the credential's own limit.
+/// Step 3: the key's verdict, then what it says about this request: not
+/// expired, used from an allowed network. A request that passes is counted
+/// towards the key's usage.
+async fn verified_key(
+    parts: &Parts,
+    gateway: &Gateway,
+    key: &PlaintextApiKey,
+) -> Result<VerifiedKey, ApiError> {
+    let verified = gateway.authenticator.verify(key).await?;
+    if verified
+        .expires
+        .is_some_and(|expires| expires <= SystemTime::now())
+    {
+        return Err(invalid_key());
+    }
+    if !verified.networks.is_empty() {
+        let address = parts.extensions.get::<ClientAddr>().map(|addr| addr.0.ip());
+        if !address.is_some_and(|address| verified.networks.allows(address)) {
+            return Err(ApiError::forbidden(
+                "this API key may not be used from this network",
+            ));
+        }
+    }
+    if verified.counted {
+        gateway.usage.count(&verified.credential_id);
+    }
+    Ok(verified)
+}
+
+/// Step 6: the credential's own limit, the tenant's where it has one.
 async fn limit_credential(gateway: &Gateway, verified: &VerifiedKey) -> Result<(), ApiError> {
     let bucket = format!("cred:{}", verified.credential_id);
-    limit(gateway, &bucket, gateway.config.per_credential).await
+    let quota = verified.quota.unwrap_or(gateway.config.per_credential);
+    limit(gateway, &bucket, quota).await
 }
 
 fn principal(parts: &Parts, verified: VerifiedKey) -> Principal {

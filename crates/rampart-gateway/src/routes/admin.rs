@@ -6,10 +6,10 @@ use axum::Json;
 use axum::extract::{Path, State};
 use http::StatusCode;
 use rampart_kit::ids::TenantId;
-use rampart_proto::auth::v1::IssueApiKeyRequest;
 use rampart_proto::crm::v1::{CreateTenantRequest, GetTenantRequest, ListTenantsRequest, Tenant};
 use serde::{Deserialize, Serialize};
 
+use super::keys::{self, IssuedKey, NewKey};
 use super::{AdminCaller, BackendAnswer, JsonBody, Page, next_cursor, with_principal};
 use crate::Gateway;
 use crate::problem::ApiError;
@@ -73,7 +73,7 @@ pub async fn create_tenant(
         .answer("crm")?;
     // If this second step fails the tenant exists without a key; the error
     // says so, and the admin issues one with the api-keys route.
-    let key = issue_key(&gateway, &caller, &tenant.id, "default".into(), String::new())
+    let key = keys::issue(&gateway, &caller.principal, &tenant.id, NewKey::default())
         .await
         .map_err(|error| ApiError {
             detail: format!(
@@ -124,23 +124,6 @@ pub async fn list_tenants(
     }))
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NewKey {
-    #[serde(default)]
-    name: Option<String>,
-    /// "live" (default) or "test".
-    #[serde(default)]
-    environment: Option<String>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct IssuedKey {
-    key_id: String,
-    api_key: String,
-    display_prefix: String,
-}
-
 /// `POST /v1/admin/tenants/{tenant_id}/api-keys`: another key for an
 /// existing tenant. The body is optional.
 pub async fn issue_api_key(
@@ -165,42 +148,6 @@ pub async fn issue_api_key(
         .get_tenant(request)
         .await
         .answer("crm")?;
-    let key = issue_key(
-        &gateway,
-        &caller,
-        tenant.as_str(),
-        body.name.unwrap_or_else(|| "default".into()),
-        body.environment.unwrap_or_default(),
-    )
-    .await?;
+    let key = keys::issue(&gateway, &caller.principal, tenant.as_str(), body).await?;
     Ok((StatusCode::CREATED, Json(key)))
-}
-
-async fn issue_key(
-    gateway: &Gateway,
-    caller: &AdminCaller,
-    tenant_id: &str,
-    name: String,
-    environment: String,
-) -> Result<IssuedKey, ApiError> {
-    let request = with_principal(
-        &caller.principal,
-        IssueApiKeyRequest {
-            tenant_id: tenant_id.to_owned(),
-            name,
-            environment,
-        },
-    )?;
-    let issued = gateway
-        .backends
-        .auth
-        .clone()
-        .issue_api_key(request)
-        .await
-        .answer("auth")?;
-    Ok(IssuedKey {
-        key_id: issued.key_id,
-        api_key: issued.api_key,
-        display_prefix: issued.display_prefix,
-    })
 }

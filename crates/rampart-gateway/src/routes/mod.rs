@@ -10,13 +10,14 @@ mod audit;
 mod crm;
 mod escalation;
 mod health;
+mod keys;
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{FromRequest, FromRequestParts, OptionalFromRequest, Request};
 use axum::middleware;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post, put};
 use http::header;
 use http::request::Parts;
 use rampart_kit::error::ErrorCode;
@@ -41,8 +42,38 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
         )
         .route(
             "/v1/admin/tenants/{tenant_id}/api-keys",
-            post(admin::issue_api_key),
+            post(admin::issue_api_key).get(keys::list_tenant_keys),
         )
+        .route(
+            "/v1/admin/tenants/{tenant_id}/api-keys/{key_id}",
+            delete(keys::revoke_tenant_key),
+        )
+        .route(
+            "/v1/admin/tenants/{tenant_id}/api-keys/{key_id}/rotate",
+            post(keys::rotate_tenant_key),
+        )
+        .route(
+            "/v1/admin/tenants/{tenant_id}/rate-limit",
+            put(keys::set_tenant_rate_limit),
+        )
+        .route(
+            "/v1/admin/api-keys",
+            post(keys::issue_admin_key).get(keys::list_admin_keys),
+        )
+        .route(
+            "/v1/admin/api-keys/{key_id}",
+            delete(keys::revoke_admin_key),
+        )
+        .route(
+            "/v1/admin/api-keys/{key_id}/rotate",
+            post(keys::rotate_admin_key),
+        )
+        .route(
+            "/v1/api-keys",
+            post(keys::issue_own_key).get(keys::list_own_keys),
+        )
+        .route("/v1/api-keys/{key_id}", delete(keys::revoke_own_key))
+        .route("/v1/api-keys/{key_id}/rotate", post(keys::rotate_own_key))
         .route(
             "/v1/crm/customers",
             post(crm::create_customer).get(crm::list_customers),

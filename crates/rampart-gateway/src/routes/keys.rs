@@ -1,0 +1,435 @@
+//! API key management: issue, list, rotate, revoke.
+//!
+//! The same operations are offered three ways, differing only in whose keys
+//! they manage: a platform admin manages a tenant's keys under
+//! `/v1/admin/tenants/{tenant_id}/api-keys` and the platform admin keys under
+//! `/v1/admin/api-keys`; a tenant manages its own under `/v1/api-keys`, with
+//! a key holding the `keys` scope. Auth decides what each principal may do
+//! (a tenant key never reaches another tenant's keys, nor grants scopes it
+//! does not hold); the handlers only name the owner.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use http::StatusCode;
+use rampart_kit::principal::Principal;
+use rampart_proto::auth::v1::{
+    ApiKeyInfo, IssueApiKeyRequest, IssueApiKeyResponse, ListApiKeysRequest, RevokeApiKeyRequest,
+    RotateApiKeyRequest, SetTenantRateLimitRequest,
+};
+use serde::{Deserialize, Serialize};
+
+use super::{AdminCaller, BackendAnswer, JsonBody, TenantCaller, with_principal};
+use crate::Gateway;
+use crate::problem::ApiError;
+
+/// The platform's own keys, in auth's terms.
+const PLATFORM: &str = "";
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewKey {
+    #[serde(default)]
+    name: Option<String>,
+    /// "live" (default) or "test"; tenant keys only.
+    #[serde(default)]
+    environment: Option<String>,
+    /// "read", "write", "keys"; default read and write. Tenant keys only.
+    #[serde(default)]
+    scopes: Vec<String>,
+    /// RFC 3339; absent for a key that does not expire.
+    #[serde(default)]
+    expires_at: Option<String>,
+    /// CIDR networks the key may be used from; absent for anywhere.
+    #[serde(default)]
+    allowed_networks: Vec<String>,
+}
+
+/// A key as listed: never the key itself.
+#[derive(Debug, Serialize)]
+pub struct KeyView {
+    key_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tenant_id: Option<String>,
+    name: String,
+    display_prefix: String,
+    environment: String,
+    scopes: Vec<String>,
+    allowed_networks: Vec<String>,
+    created_at: String,
+    expires_at: Option<String>,
+    last_used_at: Option<String>,
+    revoked_at: Option<String>,
+    replaced_by: Option<String>,
+}
+
+fn present(text: String) -> Option<String> {
+    (!text.is_empty()).then_some(text)
+}
+
+impl From<ApiKeyInfo> for KeyView {
+    fn from(info: ApiKeyInfo) -> Self {
+        Self {
+            key_id: info.id,
+            tenant_id: present(info.tenant_id),
+            name: info.name,
+            display_prefix: info.display_prefix,
+            environment: info.environment,
+            scopes: info.scopes,
+            allowed_networks: info.allowed_networks,
+            created_at: info.created_at,
+            expires_at: present(info.expires_at),
+            last_used_at: present(info.last_used_at),
+            revoked_at: present(info.revoked_at),
+            replaced_by: present(info.replaced_by),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct IssuedKey {
+    pub(crate) key_id: String,
+    /// Shown once; only its hash is kept.
+    pub(crate) api_key: String,
+    display_prefix: String,
+    key: Option<KeyView>,
+}
+
+impl From<IssueApiKeyResponse> for IssuedKey {
+    fn from(issued: IssueApiKeyResponse) -> Self {
+        Self {
+            key_id: issued.key_id,
+            api_key: issued.api_key,
+            display_prefix: issued.display_prefix,
+            key: issued.key.map(Into::into),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct KeyList {
+    keys: Vec<KeyView>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rotation {
+    /// How long the old key keeps working; default 0 (stops at once).
+    #[serde(default)]
+    grace_seconds: u32,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Rotated {
+    successor: IssuedKey,
+    previous: Option<KeyView>,
+}
+
+/// Reads `include_inactive=true|false`, the one parameter of a key list.
+fn include_inactive(query: Option<&str>) -> Result<bool, ApiError> {
+    let mut include = false;
+    for pair in query
+        .unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
+        include = match pair {
+            "include_inactive=true" => true,
+            "include_inactive=false" => false,
+            _ => {
+                return Err(ApiError::invalid(
+                    "the only query parameter is include_inactive=true or false",
+                ));
+            }
+        };
+    }
+    Ok(include)
+}
+
+/// Issues a key for `tenant_id` (empty: the platform's).
+pub(crate) async fn issue(
+    gateway: &Gateway,
+    principal: &Principal,
+    tenant_id: &str,
+    body: NewKey,
+) -> Result<IssuedKey, ApiError> {
+    let request = with_principal(
+        principal,
+        IssueApiKeyRequest {
+            tenant_id: tenant_id.to_owned(),
+            name: body.name.unwrap_or_else(|| "default".into()),
+            environment: body.environment.unwrap_or_default(),
+            scopes: body.scopes,
+            expires_at: body.expires_at.unwrap_or_default(),
+            allowed_networks: body.allowed_networks,
+        },
+    )?;
+    let issued = gateway
+        .backends
+        .auth
+        .clone()
+        .issue_api_key(request)
+        .await
+        .answer("auth")?;
+    Ok(issued.into())
+}
+
+async fn list(
+    gateway: &Gateway,
+    principal: &Principal,
+    tenant_id: &str,
+    query: Option<&str>,
+) -> Result<Json<KeyList>, ApiError> {
+    let include_inactive = include_inactive(query)?;
+    let request = with_principal(
+        principal,
+        ListApiKeysRequest {
+            tenant_id: tenant_id.to_owned(),
+            include_inactive,
+        },
+    )?;
+    let list = gateway
+        .backends
+        .auth
+        .clone()
+        .list_api_keys(request)
+        .await
+        .answer("auth")?;
+    Ok(Json(KeyList {
+        keys: list.keys.into_iter().map(Into::into).collect(),
+    }))
+}
+
+async fn rotate(
+    gateway: &Gateway,
+    principal: &Principal,
+    tenant_id: &str,
+    key_id: String,
+    body: Rotation,
+) -> Result<(StatusCode, Json<Rotated>), ApiError> {
+    let request = with_principal(
+        principal,
+        RotateApiKeyRequest {
+            key_id,
+            grace_seconds: body.grace_seconds,
+            tenant_id: tenant_id.to_owned(),
+        },
+    )?;
+    let rotated = gateway
+        .backends
+        .auth
+        .clone()
+        .rotate_api_key(request)
+        .await
+        .answer("auth")?;
+    let successor = rotated
+        .successor
+        .ok_or_else(|| ApiError::internal("auth answered a rotation without a successor"))?;
+    Ok((
+        StatusCode::CREATED,
+        Json(Rotated {
+            successor: successor.into(),
+            previous: rotated.previous.map(Into::into),
+        }),
+    ))
+}
+
+async fn revoke(
+    gateway: &Gateway,
+    principal: &Principal,
+    tenant_id: &str,
+    key_id: String,
+) -> Result<Json<KeyView>, ApiError> {
+    let request = with_principal(
+        principal,
+        RevokeApiKeyRequest {
+            key_id,
+            tenant_id: tenant_id.to_owned(),
+        },
+    )?;
+    let revoked = gateway
+        .backends
+        .auth
+        .clone()
+        .revoke_api_key(request)
+        .await
+        .answer("auth")?;
+    Ok(Json(revoked.into()))
+}
+
+fn body_or_default<T: Default>(body: Option<JsonBody<T>>) -> T {
+    body.map(|JsonBody(body)| body).unwrap_or_default()
+}
+
+// Platform admin keys.
+
+/// `GET /v1/admin/api-keys`
+pub async fn list_admin_keys(
+    State(gateway): State<Arc<Gateway>>,
+    caller: AdminCaller,
+    query: axum::extract::RawQuery,
+) -> Result<Json<KeyList>, ApiError> {
+    list(&gateway, &caller.principal, PLATFORM, query.0.as_deref()).await
+}
+
+/// `POST /v1/admin/api-keys`: another platform admin key.
+pub async fn issue_admin_key(
+    State(gateway): State<Arc<Gateway>>,
+    caller: AdminCaller,
+    body: Option<JsonBody<NewKey>>,
+) -> Result<(StatusCode, Json<IssuedKey>), ApiError> {
+    let issued = issue(&gateway, &caller.principal, PLATFORM, body_or_default(body)).await?;
+    Ok((StatusCode::CREATED, Json(issued)))
+}
+
+/// `POST /v1/admin/api-keys/{key_id}/rotate`
+pub async fn rotate_admin_key(
+    State(gateway): State<Arc<Gateway>>,
+    caller: AdminCaller,
+    Path(key_id): Path<String>,
+    body: Option<JsonBody<Rotation>>,
+) -> Result<(StatusCode, Json<Rotated>), ApiError> {
+    rotate(
+        &gateway,
+        &caller.principal,
+        PLATFORM,
+        key_id,
+        body_or_default(body),
+    )
+    .await
+}
+
+/// `DELETE /v1/admin/api-keys/{key_id}`
+pub async fn revoke_admin_key(
+    State(gateway): State<Arc<Gateway>>,
+    caller: AdminCaller,
+    Path(key_id): Path<String>,
+) -> Result<Json<KeyView>, ApiError> {
+    revoke(&gateway, &caller.principal, PLATFORM, key_id).await
+}
+
+// A tenant's keys, managed by a platform admin.
+
+/// `GET /v1/admin/tenants/{tenant_id}/api-keys`
+pub async fn list_tenant_keys(
+    State(gateway): State<Arc<Gateway>>,
+    caller: AdminCaller,
+    Path(tenant_id): Path<String>,
+    query: axum::extract::RawQuery,
+) -> Result<Json<KeyList>, ApiError> {
+    list(&gateway, &caller.principal, &tenant_id, query.0.as_deref()).await
+}
+
+/// `POST /v1/admin/tenants/{tenant_id}/api-keys/{key_id}/rotate`
+pub async fn rotate_tenant_key(
+    State(gateway): State<Arc<Gateway>>,
+    caller: AdminCaller,
+    Path((tenant_id, key_id)): Path<(String, String)>,
+    body: Option<JsonBody<Rotation>>,
+) -> Result<(StatusCode, Json<Rotated>), ApiError> {
+    rotate(
+        &gateway,
+        &caller.principal,
+        &tenant_id,
+        key_id,
+        body_or_default(body),
+    )
+    .await
+}
+
+/// `DELETE /v1/admin/tenants/{tenant_id}/api-keys/{key_id}`
+pub async fn revoke_tenant_key(
+    State(gateway): State<Arc<Gateway>>,
+    caller: AdminCaller,
+    Path((tenant_id, key_id)): Path<(String, String)>,
+) -> Result<Json<KeyView>, ApiError> {
+    revoke(&gateway, &caller.principal, &tenant_id, key_id).await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    /// Requests per minute for each of the tenant's keys; null or 0 restores
+    /// the default.
+    requests_per_minute: Option<u32>,
+}
+
+/// `PUT /v1/admin/tenants/{tenant_id}/rate-limit`
+pub async fn set_tenant_rate_limit(
+    State(gateway): State<Arc<Gateway>>,
+    caller: AdminCaller,
+    Path(tenant_id): Path<String>,
+    JsonBody(body): JsonBody<RateLimit>,
+) -> Result<StatusCode, ApiError> {
+    let request = with_principal(
+        &caller.principal,
+        SetTenantRateLimitRequest {
+            tenant_id,
+            requests_per_minute: body.requests_per_minute.unwrap_or(0),
+        },
+    )?;
+    gateway
+        .backends
+        .auth
+        .clone()
+        .set_tenant_rate_limit(request)
+        .await
+        .answer("auth")?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// A tenant's own keys, with a key holding the `keys` scope.
+
+/// `GET /v1/api-keys`
+pub async fn list_own_keys(
+    State(gateway): State<Arc<Gateway>>,
+    caller: TenantCaller,
+    query: axum::extract::RawQuery,
+) -> Result<Json<KeyList>, ApiError> {
+    list(
+        &gateway,
+        &caller.principal,
+        caller.tenant.as_str(),
+        query.0.as_deref(),
+    )
+    .await
+}
+
+/// `POST /v1/api-keys`
+pub async fn issue_own_key(
+    State(gateway): State<Arc<Gateway>>,
+    caller: TenantCaller,
+    body: Option<JsonBody<NewKey>>,
+) -> Result<(StatusCode, Json<IssuedKey>), ApiError> {
+    let tenant = caller.tenant.as_str();
+    let issued = issue(&gateway, &caller.principal, tenant, body_or_default(body)).await?;
+    Ok((StatusCode::CREATED, Json(issued)))
+}
+
+/// `POST /v1/api-keys/{key_id}/rotate`
+pub async fn rotate_own_key(
+    State(gateway): State<Arc<Gateway>>,
+    caller: TenantCaller,
+    Path(key_id): Path<String>,
+    body: Option<JsonBody<Rotation>>,
+) -> Result<(StatusCode, Json<Rotated>), ApiError> {
+    let tenant = caller.tenant.as_str();
+    rotate(
+        &gateway,
+        &caller.principal,
+        tenant,
+        key_id,
+        body_or_default(body),
+    )
+    .await
+}
+
+/// `DELETE /v1/api-keys/{key_id}`
+pub async fn revoke_own_key(
+    State(gateway): State<Arc<Gateway>>,
+    caller: TenantCaller,
+    Path(key_id): Path<String>,
+) -> Result<Json<KeyView>, ApiError> {
+    revoke(&gateway, &caller.principal, caller.tenant.as_str(), key_id).await
+}
