@@ -115,6 +115,15 @@ impl Authenticator {
         }
     }
 
+    /// Remembers `verified` for `key` as if auth had just said so (for
+    /// benches and tests that measure the cached path).
+    pub fn remember(&self, key: &PlaintextApiKey, verified: VerifiedKey) {
+        let cache_key = *self.hasher.hash(key).as_bytes();
+        if let Lookup::Miss(ticket) = self.keys.get(&cache_key) {
+            self.keys.insert(cache_key, Some(verified), ticket);
+        }
+    }
+
     /// Says who holds `key`: from the cache when it may be trusted, else
     /// from auth.
     pub async fn verify(&self, key: &PlaintextApiKey) -> Result<VerifiedKey, ApiError> {
@@ -133,7 +142,7 @@ impl Authenticator {
             .await;
         match answer {
             Ok(response) => {
-                let verified = parse_verdict(response.into_inner())?;
+                let verified = VerifiedKey::from_response(response.into_inner())?;
                 self.keys.insert(cache_key, Some(verified.clone()), ticket);
                 Ok(verified)
             }
@@ -151,34 +160,39 @@ fn invalid_key() -> ApiError {
     ApiError::unauthenticated("invalid API key")
 }
 
-fn parse_verdict(
-    response: rampart_proto::auth::v1::VerifyApiKeyResponse,
-) -> Result<VerifiedKey, ApiError> {
-    let kind = match response.kind() {
-        WireKind::PlatformAdmin => PrincipalKind::PlatformAdmin,
-        WireKind::Tenant => PrincipalKind::Tenant(
-            TenantId::parse(&response.tenant_id)
-                .map_err(|_| ApiError::internal("auth returned a malformed tenant id"))?,
-        ),
-        WireKind::Unspecified => return Err(ApiError::internal("auth returned no principal kind")),
-    };
-    let expires = u64::try_from(response.expires_at_ms)
-        .ok()
-        .filter(|ms| *ms > 0)
-        .map(|ms| UNIX_EPOCH + Duration::from_millis(ms));
-    let networks = AllowedNetworks::parse(&response.allowed_networks)
-        .map_err(|_| ApiError::internal("auth returned malformed networks"))?;
-    let quota = (response.rate_limit_per_minute > 0)
-        .then(|| Quota::per_minute(response.rate_limit_per_minute));
-    Ok(VerifiedKey {
-        kind,
-        counted: ApiKeyId::parse(&response.credential_id).is_ok(),
-        credential_id: response.credential_id,
-        scopes: response.scopes,
-        expires,
-        networks,
-        quota,
-    })
+impl VerifiedKey {
+    /// Reads auth's answer.
+    pub fn from_response(
+        response: rampart_proto::auth::v1::VerifyApiKeyResponse,
+    ) -> Result<Self, ApiError> {
+        let kind = match response.kind() {
+            WireKind::PlatformAdmin => PrincipalKind::PlatformAdmin,
+            WireKind::Tenant => PrincipalKind::Tenant(
+                TenantId::parse(&response.tenant_id)
+                    .map_err(|_| ApiError::internal("auth returned a malformed tenant id"))?,
+            ),
+            WireKind::Unspecified => {
+                return Err(ApiError::internal("auth returned no principal kind"));
+            }
+        };
+        let expires = u64::try_from(response.expires_at_ms)
+            .ok()
+            .filter(|ms| *ms > 0)
+            .map(|ms| UNIX_EPOCH + Duration::from_millis(ms));
+        let networks = AllowedNetworks::parse(&response.allowed_networks)
+            .map_err(|_| ApiError::internal("auth returned malformed networks"))?;
+        let quota = (response.rate_limit_per_minute > 0)
+            .then(|| Quota::per_minute(response.rate_limit_per_minute));
+        Ok(VerifiedKey {
+            kind,
+            counted: ApiKeyId::parse(&response.credential_id).is_ok(),
+            credential_id: response.credential_id,
+            scopes: response.scopes,
+            expires,
+            networks,
+            quota,
+        })
+    }
 }
 
 /// A caller holding a valid key of one tenant.
