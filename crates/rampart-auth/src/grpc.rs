@@ -6,13 +6,15 @@ use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use rampart_kit::ids::{ApiKeyId, TenantId};
+use rampart_kit::origins::Origin;
 use rampart_kit::principal::Principal;
 use rampart_proto::auth::v1::auth_service_server::AuthService;
 use rampart_proto::auth::v1::{
-    ApiKeyInfo, IssueApiKeyRequest, IssueApiKeyResponse, ListApiKeysRequest, ListApiKeysResponse,
-    PrincipalKind, RecordKeyUsageRequest, RecordKeyUsageResponse, RevokeApiKeyRequest,
-    RotateApiKeyRequest, RotateApiKeyResponse, SetTenantRateLimitRequest,
-    SetTenantRateLimitResponse, VerifyApiKeyRequest, VerifyApiKeyResponse,
+    ApiKeyInfo, IsWidgetOriginRequest, IsWidgetOriginResponse, IssueApiKeyRequest,
+    IssueApiKeyResponse, ListApiKeysRequest, ListApiKeysResponse, PrincipalKind,
+    RecordKeyUsageRequest, RecordKeyUsageResponse, RevokeApiKeyRequest, RotateApiKeyRequest,
+    RotateApiKeyResponse, SetTenantRateLimitRequest, SetTenantRateLimitResponse,
+    VerifyApiKeyRequest, VerifyApiKeyResponse,
 };
 use tonic::{Request, Response, Status};
 
@@ -73,6 +75,7 @@ impl AuthService for AuthGrpc {
                 scopes: key.scopes,
                 expires_at_ms: key.expires_at.map_or(0, |at| at.timestamp_millis()),
                 allowed_networks: key.networks.to_strings(),
+                allowed_origins: key.origins.to_strings(),
                 rate_limit_per_minute: key.rate_limit_per_minute.unwrap_or(0),
             },
         };
@@ -93,6 +96,7 @@ impl AuthService for AuthGrpc {
             &request.scopes,
             &request.expires_at,
             &request.allowed_networks,
+            &request.allowed_origins,
         )?;
         let issued = self.credentials.issue(&principal, owner, spec).await?;
         Ok(Response::new(issued_response(issued)))
@@ -175,6 +179,18 @@ impl AuthService for AuthGrpc {
         Ok(Response::new(RecordKeyUsageResponse {}))
     }
 
+    /// Gateway only; no principal: a CORS preflight carries no key.
+    async fn is_widget_origin(
+        &self,
+        request: Request<IsWidgetOriginRequest>,
+    ) -> Result<Response<IsWidgetOriginResponse>, Status> {
+        let allowed = match Origin::parse(&request.get_ref().origin) {
+            Ok(origin) => self.credentials.is_widget_origin(&origin).await?,
+            Err(_) => false,
+        };
+        Ok(Response::new(IsWidgetOriginResponse { allowed }))
+    }
+
     async fn set_tenant_rate_limit(
         &self,
         request: Request<SetTenantRateLimitRequest>,
@@ -229,6 +245,11 @@ fn key_info(row: KeyRow) -> ApiKeyInfo {
         last_used_at: rfc3339(row.last_used_at),
         revoked_at: rfc3339(row.revoked_at),
         replaced_by: row.replaced_by.unwrap_or_default(),
+        allowed_origins: row
+            .allowed_origins
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect(),
         id: row.id,
         tenant_id: row.tenant_id,
         name: row.name,

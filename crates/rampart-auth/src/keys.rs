@@ -15,6 +15,7 @@ use chrono::{DateTime, Utc};
 use rampart_kit::api_key::{HashedApiKey, KeyHasher, KeyKind, PlaintextApiKey};
 use rampart_kit::ids::{ApiKeyId, TenantId};
 use rampart_kit::networks::AllowedNetworks;
+use rampart_kit::origins::AllowedOrigins;
 use rampart_kit::outbox::{AuditRecord, Outbox};
 use rampart_kit::principal::{Principal, PrincipalKind};
 use rampart_kit::revocation::{Revocation, RevocationBus};
@@ -30,6 +31,8 @@ pub(crate) const DEFAULT_TENANT_SCOPES: [&str; 2] = ["read", "write"];
 /// the tenant's keys.
 pub(crate) const TENANT_SCOPES: [&str; 3] = ["read", "write", KEYS_SCOPE];
 pub(crate) const KEYS_SCOPE: &str = "keys";
+/// The one scope of a widget key: starting conversations.
+pub(crate) const WIDGET_SCOPE: &str = "widget";
 /// The one scope of a platform admin key.
 pub(crate) const ADMIN_SCOPE: &str = "admin";
 /// The longest a rotated key may keep working beside its successor.
@@ -78,6 +81,8 @@ pub(crate) enum Environment {
     Live,
     Test,
     Admin,
+    /// A public key for the website widget.
+    Widget,
 }
 
 impl Environment {
@@ -86,8 +91,9 @@ impl Environment {
         match text {
             "" | "live" => Ok(Self::Live),
             "test" => Ok(Self::Test),
+            "widget" => Ok(Self::Widget),
             _ => Err(Error::InvalidArgument(
-                "environment must be \"live\" or \"test\"".to_owned(),
+                "environment must be \"live\", \"test\" or \"widget\"".to_owned(),
             )),
         }
     }
@@ -105,14 +111,16 @@ impl Environment {
             Self::Live => "live",
             Self::Test => "test",
             Self::Admin => "admin",
+            Self::Widget => "widget",
         }
     }
 
-    fn key_kind(self) -> KeyKind {
+    pub(crate) fn key_kind(self) -> KeyKind {
         match self {
             Self::Live => KeyKind::Live,
             Self::Test => KeyKind::Test,
             Self::Admin => KeyKind::Admin,
+            Self::Widget => KeyKind::Widget,
         }
     }
 }
@@ -141,6 +149,7 @@ pub(crate) struct KeySpec {
     pub scopes: Vec<String>,
     pub expires_at: Option<DateTime<Utc>>,
     pub networks: AllowedNetworks,
+    pub origins: AllowedOrigins,
 }
 
 impl KeySpec {
@@ -153,11 +162,32 @@ impl KeySpec {
         scopes: &[String],
         expires_at: &str,
         networks: &[String],
+        origins: &[String],
     ) -> Result<Self, Error> {
-        let scopes = match owner {
-            KeyOwner::Platform => vec![ADMIN_SCOPE.to_owned()],
-            KeyOwner::Tenant(_) => parse_scopes(scopes)?,
+        let environment = match owner {
+            KeyOwner::Platform => Environment::Admin,
+            KeyOwner::Tenant(_) => Environment::parse(environment)?,
         };
+        let scopes = match environment {
+            Environment::Admin => vec![ADMIN_SCOPE.to_owned()],
+            Environment::Widget if scopes.is_empty() => vec![WIDGET_SCOPE.to_owned()],
+            Environment::Widget => {
+                return Err(Error::InvalidArgument(
+                    "a widget key has the one scope \"widget\"; leave scopes out".to_owned(),
+                ));
+            }
+            Environment::Live | Environment::Test => parse_scopes(scopes)?,
+        };
+        let origins = match environment {
+            Environment::Widget => AllowedOrigins::parse_required(origins),
+            _ if origins.is_empty() => Ok(AllowedOrigins::default()),
+            _ => {
+                return Err(Error::InvalidArgument(
+                    "allowed_origins is for widget keys only".to_owned(),
+                ));
+            }
+        }
+        .map_err(|e| Error::InvalidArgument(format!("allowed_origins: {e}")))?;
         let expires_at = if expires_at.is_empty() {
             None
         } else {
@@ -177,13 +207,11 @@ impl KeySpec {
             .map_err(|e| Error::InvalidArgument(format!("allowed_networks: {e}")))?;
         Ok(Self {
             name: KeyName::parse(name)?,
-            environment: match owner {
-                KeyOwner::Platform => Environment::Admin,
-                KeyOwner::Tenant(_) => Environment::parse(environment)?,
-            },
+            environment,
             scopes,
             expires_at,
             networks,
+            origins,
         })
     }
 }
@@ -337,6 +365,7 @@ impl Credentials {
             scopes: spec.scopes,
             expires_at: spec.expires_at,
             networks: spec.networks,
+            origins: spec.origins,
         };
         let record = AuditRecord::success(
             principal,
@@ -353,6 +382,14 @@ impl Credentials {
             "api key issued"
         );
         Ok(IssuedKey { key, row })
+    }
+
+    /// Whether an active widget key allows `origin`.
+    pub(crate) async fn is_widget_origin(
+        &self,
+        origin: &rampart_kit::origins::Origin,
+    ) -> Result<bool, Error> {
+        Ok(self.store.is_widget_origin(origin).await?)
     }
 
     /// The keys of `owner`; never the keys themselves.
@@ -392,6 +429,7 @@ impl Credentials {
             scopes: old.scopes.split_whitespace().map(str::to_owned).collect(),
             expires_at: old.expires_at,
             networks: crate::store::active_key(&old)?.networks,
+            origins: crate::store::active_key(&old)?.origins,
         };
         let successor = self.insert_key(&tx, principal, owner.clone(), spec).await?;
         let successor_id = successor.row.id.clone();
@@ -635,7 +673,8 @@ mod tests {
         environment: Environment,
     ) -> IssuedKey {
         let owner = KeyOwner::Tenant(tenant.clone());
-        let spec = KeySpec::parse(&owner, "website", environment.as_str(), &[], "", &[]).unwrap();
+        let spec =
+            KeySpec::parse(&owner, "website", environment.as_str(), &[], "", &[], &[]).unwrap();
         credentials
             .issue(&admin_principal(), owner, spec)
             .await
@@ -708,6 +747,8 @@ mod tests {
                     scopes: vec!["read".to_owned(), "write".to_owned()],
                     expires_at: None,
                     networks: AllowedNetworks::default(),
+                    origins: AllowedOrigins::default(),
+                    kind: environment.key_kind(),
                     rate_limit_per_minute: None,
                 })
             );

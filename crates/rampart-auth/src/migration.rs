@@ -13,7 +13,11 @@ pub(crate) struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(CreateApiKeys), Box::new(KeyLifecycle)]
+        vec![
+            Box::new(CreateApiKeys),
+            Box::new(KeyLifecycle),
+            Box::new(WidgetOrigins),
+        ]
     }
 
     fn migration_table_name() -> DynIden {
@@ -140,6 +144,34 @@ impl MigrationTrait for KeyLifecycle {
                             .primary_key(),
                     )
                     .col(ColumnDef::new("requests_per_minute").integer().not_null())
+                    .to_owned(),
+            )
+            .await
+    }
+}
+
+/// The web origins of widget keys.
+struct WidgetOrigins;
+
+impl MigrationName for WidgetOrigins {
+    fn name(&self) -> &str {
+        "m0003_widget_origins"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for WidgetOrigins {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table("auth_api_key")
+                    .add_column(
+                        ColumnDef::new("allowed_origins")
+                            .text()
+                            .not_null()
+                            .default(""),
+                    )
                     .to_owned(),
             )
             .await

@@ -7,9 +7,10 @@
 //! [`KeyOwner`], so one tenant can never name another tenant's key.
 
 use chrono::{DateTime, Utc};
-use rampart_kit::api_key::HashedApiKey;
+use rampart_kit::api_key::{HashedApiKey, KeyKind};
 use rampart_kit::ids::{ApiKeyId, TenantId};
 use rampart_kit::networks::AllowedNetworks;
+use rampart_kit::origins::{AllowedOrigins, Origin};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
@@ -65,6 +66,7 @@ pub(crate) struct NewApiKey {
     pub scopes: Vec<String>,
     pub expires_at: Option<DateTime<Utc>>,
     pub networks: AllowedNetworks,
+    pub origins: AllowedOrigins,
 }
 
 /// A stored key that verifies now: not revoked, not expired.
@@ -75,6 +77,9 @@ pub(crate) struct ActiveKey {
     pub scopes: Vec<String>,
     pub expires_at: Option<DateTime<Utc>>,
     pub networks: AllowedNetworks,
+    pub origins: AllowedOrigins,
+    /// Which kind of key the row is, to match the presented key's prefix.
+    pub kind: KeyKind,
     /// The tenant's own request rate, if it has one.
     pub rate_limit_per_minute: Option<u32>,
 }
@@ -117,6 +122,11 @@ impl KeyStore {
             allowed_networks: Set(key.networks.to_string()),
             last_used_at: Set(None),
             replaced_by: Set(None),
+            allowed_origins: Set(if key.origins.is_empty() {
+                String::new()
+            } else {
+                format!(" {} ", key.origins)
+            }),
         }
         .insert(tx)
         .await
@@ -218,6 +228,25 @@ impl KeyStore {
             .map(Some)
     }
 
+    /// Whether an active widget key lists `origin`. Origins are stored in
+    /// their canonical form between spaces, so a search for the origin
+    /// between spaces matches it exactly and never a longer one.
+    pub(crate) async fn is_widget_origin(&self, origin: &Origin) -> Result<bool, DbErr> {
+        let pattern = format!(" {} ", origin.as_str());
+        let found = api_key::Entity::find()
+            .filter(api_key::Column::Environment.eq("widget"))
+            .filter(api_key::Column::RevokedAt.is_null())
+            .filter(
+                Condition::any()
+                    .add(api_key::Column::ExpiresAt.is_null())
+                    .add(api_key::Column::ExpiresAt.gt(Utc::now())),
+            )
+            .filter(api_key::Column::AllowedOrigins.contains(pattern))
+            .one(&self.db)
+            .await?;
+        Ok(found.is_some())
+    }
+
     /// The tenant's own request rate, if it has one.
     pub(crate) async fn rate_limit(&self, tenant: &TenantId) -> Result<Option<u32>, DbErr> {
         Ok(tenant_rate_limit::Entity::find_by_id(tenant.as_str())
@@ -265,12 +294,18 @@ pub(crate) fn active_key(row: &KeyRow) -> Result<ActiveKey, Error> {
     let networks: Vec<&str> = row.allowed_networks.split_whitespace().collect();
     let networks = AllowedNetworks::parse(&networks)
         .map_err(|e| anyhow::anyhow!("stored api key {id} has bad networks: {e}"))?;
+    let origins: Vec<&str> = row.allowed_origins.split_whitespace().collect();
+    let origins = AllowedOrigins::parse(&origins)
+        .map_err(|e| anyhow::anyhow!("stored api key {id} has bad origins: {e}"))?;
+    let kind = Environment::parse_stored(&row.environment)?.key_kind();
     Ok(ActiveKey {
         id,
         owner,
         scopes: row.scopes.split_whitespace().map(str::to_owned).collect(),
         expires_at: row.expires_at,
         networks,
+        origins,
+        kind,
         rate_limit_per_minute: None,
     })
 }

@@ -20,7 +20,9 @@ use crate::domain::{
     Address, CustomerName, Email, InvalidInput, OfficeDomain, PageRequest, Phone, TenantName,
 };
 use crate::entity::{customer, tenant};
-use crate::store::{CustomerStore, NewCustomer, NewTenant, TenantStore};
+use crate::store::{
+    ConversationStore, CustomerStore, NewConversation, NewCustomer, NewTenant, TenantStore,
+};
 
 /// The most office domains one tenant may list; a bound on what one request
 /// can make the service store.
@@ -145,6 +147,32 @@ impl CrmService for CrmApi {
         Ok(Response::new(proto::ListCustomersResponse {
             customers: page.items.into_iter().map(customer_to_proto).collect(),
             next_cursor: page.next_cursor.unwrap_or_default(),
+        }))
+    }
+
+    /// Widget keys hold only the `widget` scope, and this is all they may
+    /// do; other tenant credentials need `write`.
+    async fn start_conversation(
+        &self,
+        request: Request<proto::StartConversationRequest>,
+    ) -> Result<Response<proto::Conversation>, Status> {
+        let principal = Principal::from_request(&request)?;
+        let tenant_id = principal.require_tenant()?.clone();
+        if !principal.scopes.iter().any(|scope| scope == "widget") {
+            principal.require_scope(Scope::Write)?;
+        }
+        let request = request.into_inner();
+        let new =
+            NewConversation::parse(&request.channel, &request.origin, &request.first_message)?;
+        let conversation = ConversationStore::for_tenant(&self.db, &self.outbox, tenant_id)
+            .start(&principal, new)
+            .await?;
+        Ok(Response::new(proto::Conversation {
+            id: conversation.id,
+            channel: conversation.channel,
+            started_at: conversation
+                .started_at
+                .to_rfc3339_opts(SecondsFormat::Micros, true),
         }))
     }
 }

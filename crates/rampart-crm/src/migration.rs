@@ -17,7 +17,10 @@ pub struct Migrator;
 #[async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(CreateTenantsAndCustomers)]
+        vec![
+            Box::new(CreateTenantsAndCustomers),
+            Box::new(CreateConversations),
+        ]
     }
 
     fn migration_table_name() -> DynIden {
@@ -88,5 +91,47 @@ impl MigrationTrait for CreateTenantsAndCustomers {
         manager.create_table(outbox).await?;
         manager.create_index(outbox_event_id).await?;
         Ok(())
+    }
+}
+
+/// Conversations, as the widget starts them.
+struct CreateConversations;
+
+impl MigrationName for CreateConversations {
+    fn name(&self) -> &str {
+        "m0002_create_conversations"
+    }
+}
+
+#[async_trait]
+impl MigrationTrait for CreateConversations {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table("crm_conversation")
+                    .col(ColumnDef::new("id").string_len(64).not_null().primary_key())
+                    .col(ColumnDef::new("tenant_id").string_len(64).not_null())
+                    .col(ColumnDef::new("channel").string_len(16).not_null())
+                    .col(ColumnDef::new("origin").string_len(300).not_null())
+                    .col(ColumnDef::new("first_message").text().not_null())
+                    .col(
+                        ColumnDef::new("started_at")
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("crm_conversation_tenant_id")
+                    .table("crm_conversation")
+                    .col("tenant_id")
+                    .col("id")
+                    .to_owned(),
+            )
+            .await
     }
 }

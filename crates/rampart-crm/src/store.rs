@@ -12,7 +12,7 @@
 //! woken after the commit.
 
 use chrono::{DateTime, SubsecRound, Utc};
-use rampart_kit::ids::{CustomerId, TenantId};
+use rampart_kit::ids::{ConversationId, CustomerId, TenantId};
 use rampart_kit::outbox::{AuditRecord, Outbox};
 use rampart_kit::principal::Principal;
 use sea_orm::{
@@ -21,8 +21,9 @@ use sea_orm::{
 };
 
 use crate::Error;
+use crate::domain::InvalidInput;
 use crate::domain::{Address, CustomerName, Email, OfficeDomain, PageRequest, Phone, TenantName};
-use crate::entity::{customer, tenant};
+use crate::entity::{conversation, customer, tenant};
 
 /// A tenant to create, already parsed.
 #[derive(Debug)]
@@ -326,5 +327,99 @@ mod tests {
         let early = PageRequest::parse(100, &alpha_customer.id, CustomerId::parse).unwrap();
         let listed = beta_store.list(&early).await.unwrap();
         assert!(listed.items.iter().all(|c| c.tenant_id == beta.as_str()));
+    }
+}
+
+/// The channels a conversation can start on.
+const CHANNELS: [&str; 4] = ["widget", "web", "sms", "phone"];
+const MAX_FIRST_MESSAGE_CHARS: usize = 2000;
+
+/// A conversation about to be started, parsed.
+#[derive(Debug)]
+pub struct NewConversation {
+    channel: &'static str,
+    origin: String,
+    first_message: String,
+}
+
+impl NewConversation {
+    /// Parses a request: a known channel, and a first message of at most
+    /// 2000 characters without control characters other than line breaks
+    /// (the text is shown to agents and must not smuggle terminal codes).
+    pub fn parse(channel: &str, origin: &str, first_message: &str) -> Result<Self, Error> {
+        let channel = CHANNELS
+            .into_iter()
+            .find(|known| *known == channel)
+            .ok_or_else(|| InvalidInput::new("channel", "must be widget, web, sms or phone"))?;
+        if first_message.chars().count() > MAX_FIRST_MESSAGE_CHARS {
+            return Err(
+                InvalidInput::new("first_message", "must be at most 2000 characters").into(),
+            );
+        }
+        if first_message
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t')
+        {
+            return Err(
+                InvalidInput::new("first_message", "must not contain control characters").into(),
+            );
+        }
+        Ok(Self {
+            channel,
+            origin: origin.to_owned(),
+            first_message: first_message.to_owned(),
+        })
+    }
+}
+
+/// A tenant's conversations.
+#[derive(Debug)]
+pub struct ConversationStore<'a> {
+    db: &'a DatabaseConnection,
+    outbox: &'a Outbox,
+    tenant_id: TenantId,
+}
+
+impl<'a> ConversationStore<'a> {
+    /// The store of `tenant_id`'s conversations; the tenant comes from the
+    /// caller's principal.
+    #[must_use]
+    pub fn for_tenant(db: &'a DatabaseConnection, outbox: &'a Outbox, tenant_id: TenantId) -> Self {
+        Self {
+            db,
+            outbox,
+            tenant_id,
+        }
+    }
+
+    /// Starts a conversation and records `conversation.started` (by id
+    /// only: the message stays out of the log).
+    pub async fn start(
+        &self,
+        actor: &Principal,
+        new: NewConversation,
+    ) -> Result<conversation::Model, Error> {
+        let row = conversation::Model {
+            id: ConversationId::generate().into_string(),
+            tenant_id: self.tenant_id.as_str().to_owned(),
+            channel: new.channel.to_owned(),
+            origin: new.origin,
+            first_message: new.first_message,
+            started_at: now(),
+        };
+        let event = AuditRecord::success(
+            actor,
+            Some(self.tenant_id.as_str()),
+            "conversation.started",
+            format!("conversation:{}", row.id),
+        );
+        insert_with_event::<conversation::Entity>(
+            self.db,
+            self.outbox,
+            row.clone().into_active_model(),
+            &event,
+        )
+        .await?;
+        Ok(row)
     }
 }

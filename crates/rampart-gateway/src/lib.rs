@@ -73,6 +73,8 @@ pub struct Gateway {
     pub config: Config,
     pub backends: Backends,
     pub authenticator: authn::Authenticator,
+    /// Which web origins may call the widget route (CORS preflights).
+    pub widget_origins: routes::widget::WidgetOrigins,
     /// API key use, counted here and reported to auth per window.
     pub usage: authn::usage::UsageCounter,
     pub limiter: RateLimiter,
@@ -97,6 +99,7 @@ impl Gateway {
         );
         let usage = authn::usage::UsageCounter::new(config.usage_window);
         Arc::new(Self {
+            widget_origins: routes::widget::WidgetOrigins::default(),
             usage,
             config,
             backends,

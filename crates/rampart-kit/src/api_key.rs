@@ -1,7 +1,7 @@
 //! API key format and hashing.
 //!
 //! A key reads `rk_<kind>_<43 base62 characters><6 checksum characters>`:
-//! `rk_live_`, `rk_test_` or `rk_admin_`, then 256 bits of randomness, then a
+//! `rk_live_`, `rk_test_`, `rk_admin_` or `rk_pub_` (a public widget key), then 256 bits of randomness, then a
 //! checksum over everything before it. The prefix lets secret scanners
 //! recognise a leaked key; the checksum lets the gateway refuse a mistyped or
 //! made-up key without asking anyone.
@@ -32,6 +32,9 @@ pub enum KeyKind {
     Test,
     /// A platform admin key.
     Admin,
+    /// A tenant's public widget key: it sits in a web page, may only start
+    /// conversations, and only from the tenant's allowed origins.
+    Widget,
 }
 
 impl KeyKind {
@@ -41,6 +44,7 @@ impl KeyKind {
             Self::Live => "rk_live_",
             Self::Test => "rk_test_",
             Self::Admin => "rk_admin_",
+            Self::Widget => "rk_pub_",
         }
     }
 }
@@ -89,10 +93,15 @@ impl PlaintextApiKey {
 
     /// Checks a presented key's shape and checksum; no lookup is involved.
     pub fn parse(text: &str) -> Result<Self, MalformedKey> {
-        let kind = [KeyKind::Live, KeyKind::Test, KeyKind::Admin]
-            .into_iter()
-            .find(|kind| text.starts_with(kind.prefix()))
-            .ok_or(MalformedKey)?;
+        let kind = [
+            KeyKind::Live,
+            KeyKind::Test,
+            KeyKind::Admin,
+            KeyKind::Widget,
+        ]
+        .into_iter()
+        .find(|kind| text.starts_with(kind.prefix()))
+        .ok_or(MalformedKey)?;
         let rest = &text[kind.prefix().len()..];
         if rest.len() != BODY_LEN + CHECKSUM_LEN || !rest.bytes().all(|b| ALPHABET.contains(&b)) {
             return Err(MalformedKey);

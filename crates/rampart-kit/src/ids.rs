@@ -90,6 +90,10 @@ prefixed_id!(
     CustomerId, "cus", "customer"
 );
 prefixed_id!(
+    /// A conversation with a tenant's customer.
+    ConversationId, "cnv", "conversation"
+);
+prefixed_id!(
     /// An API key's id (never the key itself).
     ApiKeyId, "key", "api key"
 );

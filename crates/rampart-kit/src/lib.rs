@@ -11,6 +11,7 @@
 //! - [`error`]: the one small set of error codes mapped to both gRPC and HTTP.
 //! - [`ids`]: prefixed, typed identifiers (`ten_...`, `cus_...`).
 //! - [`networks`]: the client networks a credential may be used from.
+//! - [`origins`]: the web origins a widget key may be used from.
 //! - [`pki`]: the internal CA, per-service certificates, the edge certificate
 //!   and the mutual-TLS settings built from them.
 //! - [`principal`]: who is calling, as the gateway passes it in gRPC metadata,
@@ -31,6 +32,7 @@ pub mod error;
 pub mod grpc;
 pub mod ids;
 pub mod networks;
+pub mod origins;
 pub mod outbox;
 pub mod pki;
 pub mod principal;

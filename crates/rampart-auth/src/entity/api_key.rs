@@ -16,7 +16,7 @@ pub struct Model {
     /// HMAC-SHA256 of the key under the server secret, in hex.
     #[sea_orm(unique)]
     pub key_hash: String,
-    /// "live" or "test".
+    /// "live", "test", "widget" or "admin".
     pub environment: String,
     /// Space-separated scopes.
     pub scopes: String,
@@ -31,6 +31,8 @@ pub struct Model {
     pub last_used_at: Option<DateTimeUtc>,
     /// The successor issued when this key was rotated.
     pub replaced_by: Option<String>,
+    /// Space-separated web origins; widget keys only.
+    pub allowed_origins: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

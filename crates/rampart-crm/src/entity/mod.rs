@@ -2,5 +2,6 @@
 //! prefixed form (`ten_...`, `cus_...`), so a row read back by hand says what
 //! it is; the store converts between these rows and the domain types.
 
+pub mod conversation;
 pub mod customer;
 pub mod tenant;

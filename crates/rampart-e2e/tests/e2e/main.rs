@@ -6,6 +6,7 @@
 //!   customers, isolation, escalation and audit.
 //! - [`edge`]: what an attacker at the edge would try.
 //! - [`mesh`]: what a caller inside the network would try against services.
+//! - [`widget`]: the widget's public key and CORS, from a browser's side.
 //! - [`keys`]: the API key lifecycle: scopes, expiry, networks, rotation,
 //!   revocation on every gateway, usage and per-tenant rate limits.
 
@@ -14,3 +15,4 @@ mod flow;
 mod harness;
 mod keys;
 mod mesh;
+mod widget;

@@ -29,6 +29,7 @@ use rampart_kit::api_key::{KeyHasher, KeyKind, PlaintextApiKey};
 use rampart_kit::grpc::TracedChannel;
 use rampart_kit::ids::{ApiKeyId, TenantId};
 use rampart_kit::networks::AllowedNetworks;
+use rampart_kit::origins::AllowedOrigins;
 use rampart_kit::principal::{Principal, PrincipalKind};
 use rampart_kit::rate_limit::{Decision, Quota};
 use rampart_kit::revocation::BusEvent;
@@ -43,6 +44,7 @@ use crate::problem::{ApiError, RequestId};
 const API_KEY: &str = "x-api-key";
 const ADMIN_API_KEY: &str = "x-admin-api-key";
 const BUSINESS_ID: &str = "x-business-id";
+pub(crate) const WIDGET_KEY: &str = "x-widget-key";
 
 pub mod cache;
 pub mod usage;
@@ -59,6 +61,8 @@ pub struct VerifiedKey {
     /// verdict never outlives the key.
     expires: Option<SystemTime>,
     networks: AllowedNetworks,
+    /// For a widget key: the web origins it may be used from.
+    origins: AllowedOrigins,
     /// The tenant's own rate, where it differs from the default.
     quota: Option<Quota>,
     /// Whether the key has a row whose use is counted (the bootstrap admin
@@ -181,6 +185,8 @@ impl VerifiedKey {
             .map(|ms| UNIX_EPOCH + Duration::from_millis(ms));
         let networks = AllowedNetworks::parse(&response.allowed_networks)
             .map_err(|_| ApiError::internal("auth returned malformed networks"))?;
+        let origins = AllowedOrigins::parse(&response.allowed_origins)
+            .map_err(|_| ApiError::internal("auth returned malformed origins"))?;
         let quota = (response.rate_limit_per_minute > 0)
             .then(|| Quota::per_minute(response.rate_limit_per_minute));
         Ok(VerifiedKey {
@@ -190,6 +196,7 @@ impl VerifiedKey {
             scopes: response.scopes,
             expires,
             networks,
+            origins,
             quota,
         })
     }
@@ -222,10 +229,18 @@ impl FromRequestParts<Arc<Gateway>> for TenantCaller {
             "send a tenant API key in the X-API-Key header",
         )
         .await?;
-        if key.kind() == KeyKind::Admin {
-            return Err(ApiError::forbidden(
-                "this route needs a tenant API key, not an admin key",
-            ));
+        match key.kind() {
+            KeyKind::Admin => {
+                return Err(ApiError::forbidden(
+                    "this route needs a tenant API key, not an admin key",
+                ));
+            }
+            KeyKind::Widget => {
+                return Err(ApiError::forbidden(
+                    "a widget key may only start conversations (POST /v1/widget/conversations)",
+                ));
+            }
+            KeyKind::Live | KeyKind::Test => {}
         }
         let verified = verified_key(parts, gateway, &key).await?;
         let PrincipalKind::Tenant(tenant) = verified.kind.clone() else {
@@ -270,6 +285,55 @@ impl FromRequestParts<Arc<Gateway>> for AdminCaller {
         limit_credential(gateway, &verified).await?;
         Ok(Self {
             principal: principal(parts, verified),
+        })
+    }
+}
+
+/// A website widget: a public widget key, used from one of its web origins.
+#[derive(Debug, Clone)]
+pub struct WidgetCaller {
+    pub principal: Principal,
+    pub tenant: TenantId,
+    /// The browser's `Origin`, one of the key's allowed origins.
+    pub origin: String,
+}
+
+impl FromRequestParts<Arc<Gateway>> for WidgetCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        gateway: &Arc<Gateway>,
+    ) -> Result<Self, ApiError> {
+        let key = presented_key(
+            parts,
+            gateway,
+            WIDGET_KEY,
+            "send the widget's public key in the X-Widget-Key header",
+        )
+        .await?;
+        if key.kind() != KeyKind::Widget {
+            return Err(ApiError::unauthenticated(
+                "this route takes a widget key (rk_pub_...); never put a secret key in a web page",
+            ));
+        }
+        let origin = header(parts, "origin")?
+            .ok_or_else(|| ApiError::forbidden("widget requests must come from a browser origin"))?
+            .to_owned();
+        let verified = verified_key(parts, gateway, &key).await?;
+        let PrincipalKind::Tenant(tenant) = verified.kind.clone() else {
+            return Err(invalid_key());
+        };
+        if !verified.origins.allows(&origin) {
+            return Err(ApiError::forbidden(
+                "this widget key may not be used from this origin",
+            ));
+        }
+        limit_credential(gateway, &verified).await?;
+        Ok(Self {
+            principal: principal(parts, verified),
+            tenant,
+            origin,
         })
     }
 }

@@ -44,6 +44,10 @@ pub struct NewKey {
     /// CIDR networks the key may be used from; absent for anywhere.
     #[serde(default)]
     allowed_networks: Vec<String>,
+    /// Widget keys only (`"environment": "widget"`), and required for them:
+    /// the web origins the widget runs on.
+    #[serde(default)]
+    allowed_origins: Vec<String>,
 }
 
 /// A key as listed: never the key itself.
@@ -57,6 +61,8 @@ pub struct KeyView {
     environment: String,
     scopes: Vec<String>,
     allowed_networks: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    allowed_origins: Vec<String>,
     created_at: String,
     expires_at: Option<String>,
     last_used_at: Option<String>,
@@ -78,6 +84,7 @@ impl From<ApiKeyInfo> for KeyView {
             environment: info.environment,
             scopes: info.scopes,
             allowed_networks: info.allowed_networks,
+            allowed_origins: info.allowed_origins,
             created_at: info.created_at,
             expires_at: present(info.expires_at),
             last_used_at: present(info.last_used_at),
@@ -163,6 +170,7 @@ pub(crate) async fn issue(
             scopes: body.scopes,
             expires_at: body.expires_at.unwrap_or_default(),
             allowed_networks: body.allowed_networks,
+            allowed_origins: body.allowed_origins,
         },
     )?;
     let issued = gateway

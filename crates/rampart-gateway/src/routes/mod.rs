@@ -11,6 +11,7 @@ mod crm;
 mod escalation;
 mod health;
 mod keys;
+pub mod widget;
 
 use std::sync::Arc;
 
@@ -74,6 +75,10 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
         )
         .route("/v1/api-keys/{key_id}", delete(keys::revoke_own_key))
         .route("/v1/api-keys/{key_id}/rotate", post(keys::rotate_own_key))
+        .route(
+            "/v1/widget/conversations",
+            post(widget::start_conversation).options(widget::preflight),
+        )
         .route(
             "/v1/crm/customers",
             post(crm::create_customer).get(crm::list_customers),

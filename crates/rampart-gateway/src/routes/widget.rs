@@ -1,0 +1,170 @@
+//! The website widget: the one route a public widget key may call, and the
+//! CORS answers that let a browser call it.
+//!
+//! CORS is granted per origin, never with `*`: a preflight (which carries no
+//! key) is answered for origins that some active widget key lists, and the
+//! request itself must come from an origin of the very key it presents.
+//! Every other route sends no CORS headers, so browsers keep other sites'
+//! pages away from them.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use rampart_proto::auth::v1::IsWidgetOriginRequest;
+use rampart_proto::crm::v1::StartConversationRequest;
+use serde::{Deserialize, Serialize};
+
+use super::{BackendAnswer, JsonBody, with_principal};
+use crate::Gateway;
+use crate::authn::WidgetCaller;
+use crate::problem::ApiError;
+
+/// How long a browser may reuse a preflight answer.
+const PREFLIGHT_MAX_AGE: &str = "600";
+/// How long this gateway remembers auth's answer about an origin.
+const ORIGIN_TTL: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewConversation {
+    /// The visitor's first message, if any.
+    #[serde(default)]
+    text: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct StartedConversation {
+    conversation_id: String,
+    started_at: String,
+}
+
+/// `POST /v1/widget/conversations`, with `X-Widget-Key` from an allowed
+/// origin.
+pub async fn start_conversation(
+    State(gateway): State<Arc<Gateway>>,
+    caller: WidgetCaller,
+    body: Option<JsonBody<NewConversation>>,
+) -> Result<Response, ApiError> {
+    let body = body.map(|JsonBody(body)| body).unwrap_or_default();
+    let request = with_principal(
+        &caller.principal,
+        StartConversationRequest {
+            channel: "widget".to_owned(),
+            origin: caller.origin.clone(),
+            first_message: body.text.unwrap_or_default(),
+        },
+    )?;
+    let conversation = gateway
+        .backends
+        .crm
+        .clone()
+        .start_conversation(request)
+        .await
+        .answer("crm")?;
+    let mut response = (
+        StatusCode::CREATED,
+        Json(StartedConversation {
+            conversation_id: conversation.id,
+            started_at: conversation.started_at,
+        }),
+    )
+        .into_response();
+    allow_origin(response.headers_mut(), &caller.origin);
+    Ok(response)
+}
+
+/// `OPTIONS /v1/widget/conversations`: the browser's preflight.
+pub async fn preflight(
+    State(gateway): State<Arc<Gateway>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let text = |name: header::HeaderName| {
+        headers
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned)
+    };
+    let origin = text(header::ORIGIN)
+        .ok_or_else(|| ApiError::forbidden("a CORS preflight must carry an Origin"))?;
+    if text(header::ACCESS_CONTROL_REQUEST_METHOD).as_deref() != Some("POST") {
+        return Err(ApiError::forbidden("the widget route takes POST only"));
+    }
+    let requested = text(header::ACCESS_CONTROL_REQUEST_HEADERS).unwrap_or_default();
+    let unexpected = requested
+        .split(',')
+        .map(|name| name.trim().to_ascii_lowercase())
+        .find(|name| !name.is_empty() && name != "content-type" && name != "x-widget-key");
+    if let Some(name) = unexpected {
+        return Err(ApiError::forbidden(format!(
+            "the widget route does not accept the {name} header"
+        )));
+    }
+    if !gateway.widget_origins.allows(&gateway, &origin).await? {
+        return Err(ApiError::forbidden(
+            "this origin is not an allowed widget origin",
+        ));
+    }
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    let headers = response.headers_mut();
+    allow_origin(headers, &origin);
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("POST"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("content-type, x-widget-key"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static(PREFLIGHT_MAX_AGE),
+    );
+    Ok(response)
+}
+
+fn allow_origin(headers: &mut HeaderMap, origin: &str) {
+    if let Ok(value) = HeaderValue::from_str(origin) {
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
+        headers.append(header::VARY, HeaderValue::from_static("Origin"));
+    }
+}
+
+/// Auth's recent answers to "is this a widget origin?", so a burst of
+/// preflights costs one lookup.
+pub struct WidgetOrigins {
+    answers: quick_cache::sync::Cache<String, (bool, Instant)>,
+}
+
+impl Default for WidgetOrigins {
+    fn default() -> Self {
+        Self {
+            answers: quick_cache::sync::Cache::new(10_000),
+        }
+    }
+}
+
+impl WidgetOrigins {
+    async fn allows(&self, gateway: &Gateway, origin: &str) -> Result<bool, ApiError> {
+        if let Some((allowed, at)) = self.answers.get(origin)
+            && at.elapsed() < ORIGIN_TTL
+        {
+            return Ok(allowed);
+        }
+        let answer = gateway
+            .backends
+            .auth
+            .clone()
+            .is_widget_origin(IsWidgetOriginRequest {
+                origin: origin.to_owned(),
+            })
+            .await
+            .answer("auth")?;
+        self.answers
+            .insert(origin.to_owned(), (answer.allowed, Instant::now()));
+        Ok(answer.allowed)
+    }
+}
