@@ -10,6 +10,7 @@
 //! crashed between send and delete) is stored once. With audit down, rows
 //! wait and the relay retries with backoff: nothing is lost.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -48,6 +49,17 @@ pub struct AuditRecord {
     pub occurred_at: DateTime<Utc>,
     pub request_id: String,
     pub outcome: String,
+    /// The client's address as the edge saw it; empty when not known.
+    /// (Defaults keep outbox rows written before these fields readable.)
+    #[serde(default)]
+    pub client_addr: String,
+    /// A few non-secret strings named by the action's schema
+    /// ([`crate::audit_schema`]).
+    #[serde(default)]
+    pub details: BTreeMap<String, String>,
+    /// The version of the action's schema this record follows; 0: current.
+    #[serde(default)]
+    pub schema_version: u32,
 }
 
 impl AuditRecord {
@@ -69,7 +81,45 @@ impl AuditRecord {
             occurred_at: Utc::now(),
             request_id: principal.request_id.clone(),
             outcome: "success".to_owned(),
+            client_addr: String::new(),
+            details: BTreeMap::new(),
+            schema_version: crate::audit_schema::current_version(action),
         }
+    }
+
+    /// The same record with another outcome (one its schema allows, such as
+    /// `"failure"` or `"locked"`).
+    #[must_use]
+    pub fn with_outcome(mut self, outcome: impl Into<String>) -> Self {
+        self.outcome = outcome.into();
+        self
+    }
+
+    /// The same record with the client's address.
+    #[must_use]
+    pub fn with_client_addr(mut self, addr: impl ToString) -> Self {
+        self.client_addr = addr.to_string();
+        self
+    }
+
+    /// The same record with one more detail. Keys must be named by the
+    /// action's schema; values are short and never secret (no password,
+    /// code, token or key).
+    #[must_use]
+    pub fn with_detail(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.details.insert(key.to_owned(), value.into());
+        self
+    }
+
+    /// Checks the record against its action's schema, for producers' tests.
+    pub fn check_schema(&self) -> Result<(), crate::audit_schema::SchemaError> {
+        crate::audit_schema::check(
+            &self.action,
+            self.schema_version,
+            &self.outcome,
+            self.details.keys().map(String::as_str),
+        )
+        .map(|_| ())
     }
 
     #[must_use]
@@ -87,6 +137,9 @@ impl AuditRecord {
             service: String::new(),
             request_id: self.request_id,
             outcome: self.outcome,
+            client_addr: self.client_addr,
+            details: self.details.into_iter().collect(),
+            schema_version: self.schema_version,
         }
     }
 }
