@@ -25,6 +25,10 @@ pub struct TestStack {
     pub client: reqwest::Client,
     pub admin_key: String,
     pub stack: DevStack,
+    /// The data folder (`rampart dev`'s), and the PostgreSQL database when
+    /// the stack runs on one: for restarting a service by hand.
+    pub data_dir: std::path::PathBuf,
+    pub database_url: Option<String>,
     _dir: tempfile::TempDir,
 }
 
@@ -42,11 +46,13 @@ impl TestStack {
     }
 
     pub async fn start_with(backend: Backend, gateway: rampart_gateway::Config) -> Option<Self> {
+        let mut external_database = None;
         let storage = match backend {
             Backend::Embedded => DevStorage::Embedded,
             Backend::PostgresRedis => {
                 let database_url = rampart_kit::testing::fresh_postgres_database().await?;
                 let (redis_url, redis_prefix) = rampart_kit::testing::redis_namespace().await?;
+                external_database = Some(database_url.clone());
                 DevStorage::External {
                     database_url,
                     redis_url,
@@ -88,6 +94,8 @@ impl TestStack {
             client,
             admin_key: admin.expose().to_owned(),
             stack,
+            data_dir: dir.path().to_path_buf(),
+            database_url: external_database,
             _dir: dir,
         };
         this.wait_ready().await;

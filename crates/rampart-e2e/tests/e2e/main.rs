@@ -4,9 +4,12 @@
 //!   edge on port 0, and an HTTPS client that trusts the edge CA.
 //! - [`flow`]: the walking-skeleton flow from the first issue: tenants, keys,
 //!   customers, isolation, escalation and audit.
+//! - [`audit`]: the audit log end to end: nothing lost while audit is down,
+//!   and what a reader gets verifies.
 //! - [`edge`]: what an attacker at the edge would try.
 //! - [`mesh`]: what a caller inside the network would try against services.
 
+mod audit;
 mod edge;
 mod flow;
 mod harness;
