@@ -21,6 +21,8 @@
 //!   service is taken from its certificate, never from the request.
 //! - `error`, `migration` and `entity`: failures and schema.
 
+#[doc(hidden)]
+pub mod bench;
 pub mod checkpoint;
 mod entity;
 mod error;
