@@ -31,7 +31,11 @@ pub async fn write_tree(
     let mut frontier = Frontier::new();
     let mut rows: Vec<(u8, u64, Hash)> = Vec::with_capacity(10_000);
     for leaf in leaves {
-        frontier.push(leaf, |id, hash| rows.push((id.level, id.index, *hash)));
+        frontier.push(leaf, |id, hash| {
+            if crate::store::is_stored(id.level) {
+                rows.push((id.level, id.index, *hash));
+            }
+        });
         if rows.len() >= 5000 {
             insert_nodes(&tx, log_id, &rows).await?;
             rows.clear();

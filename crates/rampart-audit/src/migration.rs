@@ -298,7 +298,9 @@ async fn rehash_chain_era_logs(db: &impl ConnectionTrait) -> Result<(), DbErr> {
                     schema_version: 1,
                 };
                 frontier.push(event.leaf_hash(&log_id), |node, hash| {
-                    nodes.push((node, *hash));
+                    if crate::store::is_stored(node.level) {
+                        nodes.push((node, *hash));
+                    }
                 });
             }
             for chunk in nodes.chunks(NODE_CHUNK) {

@@ -211,15 +211,14 @@ async fn a_tail_removed_with_its_tree_is_caught_by_an_older_checkpoint(database:
             .to_owned();
         run(&audit.db, &delete).await;
     }
-    let edge = rampart_audit::merkle::decompose(0, 7);
-    let mut hashes = Vec::new();
-    for id in edge {
+    let mut leaves = Vec::new();
+    for index in 0..7i64 {
         let select = Query::select()
             .column("hash")
             .from("audit_node")
             .and_where(Expr::col("log_id").eq(log))
-            .and_where(Expr::col("level").eq(i16::from(id.level)))
-            .and_where(Expr::col("idx").eq(id.index as i64))
+            .and_where(Expr::col("level").eq(0))
+            .and_where(Expr::col("idx").eq(index))
             .to_owned();
         let hash: Vec<u8> = audit
             .db
@@ -229,9 +228,9 @@ async fn a_tail_removed_with_its_tree_is_caught_by_an_older_checkpoint(database:
             .unwrap()
             .try_get("", "hash")
             .unwrap();
-        hashes.push(<[u8; 32]>::try_from(hash).unwrap());
+        leaves.push(<[u8; 32]>::try_from(hash).unwrap());
     }
-    let root = rampart_audit::merkle::fold_right(&hashes).unwrap();
+    let root = rampart_audit::merkle::root_of(&leaves);
     let rewind = Query::update()
         .table("audit_log")
         .value("size", 7i64)
