@@ -343,3 +343,53 @@ impl Outbox {
         Ok(ids.len())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::TenantId;
+    use crate::principal::PrincipalKind;
+
+    fn principal() -> Principal {
+        Principal {
+            kind: PrincipalKind::Tenant(TenantId::generate()),
+            credential_id: "key_1".to_owned(),
+            scopes: vec![],
+            request_id: "req-1".to_owned(),
+        }
+    }
+
+    #[test]
+    fn records_are_built_against_their_schema() {
+        let record = AuditRecord::success(&principal(), None, "user.sign_in", "user:u1".into())
+            .with_outcome("locked")
+            .with_client_addr("192.0.2.4")
+            .with_detail("method", "password");
+        assert_eq!(record.schema_version, 1);
+        assert_eq!(record.outcome, "locked");
+        record.check_schema().unwrap();
+        let event = record.clone().into_proto();
+        assert_eq!(event.client_addr, "192.0.2.4");
+        assert_eq!(event.details["method"], "password");
+        assert_eq!(event.schema_version, 1);
+
+        let secret = record.with_detail("password", "hunter2");
+        assert!(secret.check_schema().is_err());
+        let unknown = AuditRecord::success(&principal(), None, "user.teleported", "x".into());
+        assert_eq!(unknown.schema_version, 0);
+        assert!(unknown.check_schema().is_err());
+    }
+
+    #[test]
+    fn rows_written_before_the_new_fields_still_read() {
+        let old = r#"{"event_id":"0192f0c1-7e4a-7b1d-9c3e-000000000001","tenant_id":null,
+            "actor":"admin_key:bootstrap","credential_id":"bootstrap","action":"tenant.created",
+            "target":"tenant:t","occurred_at":"2025-01-02T03:04:05Z","request_id":"r",
+            "outcome":"success"}"#;
+        let record: AuditRecord = serde_json::from_str(old).unwrap();
+        assert_eq!(record.client_addr, "");
+        assert!(record.details.is_empty());
+        // 0: the audit service applies the action's current version.
+        assert_eq!(record.schema_version, 0);
+    }
+}
