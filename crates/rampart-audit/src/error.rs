@@ -9,6 +9,9 @@ pub(crate) enum Error {
     /// A request that does not parse; the message says where and why.
     #[error("{0}")]
     InvalidArgument(String),
+    /// The log, event or size asked for is not there (or not the caller's).
+    #[error("{0}")]
+    NotFound(String),
     /// Anything else: logged, never shown to the caller.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -24,6 +27,7 @@ impl From<Error> for Status {
     fn from(error: Error) -> Self {
         match error {
             Error::InvalidArgument(message) => ErrorCode::InvalidArgument.status(message),
+            Error::NotFound(message) => ErrorCode::NotFound.status(message),
             Error::Internal(error) => internal(format!("{error:#}")),
         }
     }

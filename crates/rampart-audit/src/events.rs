@@ -1,12 +1,18 @@
 //! Parsing appended events. A batch is taken whole or not at all: the first
-//! event that does not parse rejects the call, naming its index, before
-//! anything is stored.
+//! event that does not parse, or does not fit its action's schema
+//! ([`rampart_kit::audit_schema`]), rejects the call, naming its index,
+//! before anything is stored.
+
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use rampart_kit::api_key::PlaintextApiKey;
+use rampart_kit::audit_schema;
 use rampart_kit::ids::TenantId;
 use rampart_proto::audit::v1::AuditEvent;
 
 use crate::error::Error;
+use crate::leaf::{Event, escape_text};
 
 /// The most events one append may carry; the outbox relay sends 200.
 pub(crate) const MAX_BATCH: usize = 1000;
@@ -21,6 +27,10 @@ const MAX_CREDENTIAL_ID: usize = 200;
 const MAX_TARGET: usize = 512;
 const MAX_REQUEST_ID: usize = 128;
 const MAX_OCCURRED_AT: usize = 64;
+const MAX_CLIENT_ADDR: usize = 64;
+const MAX_DETAILS: usize = 16;
+const MAX_DETAIL_KEY: usize = 32;
+const MAX_DETAIL_VALUE: usize = 256;
 
 /// Which log an event belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -38,30 +48,12 @@ impl LogId {
     }
 }
 
-/// An event that passed every check, in the form it is stored and hashed.
+/// An event that passed every check, in the form it is stored and hashed
+/// (its `service` is filled in from the caller's certificate).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ValidEvent {
     pub log: LogId,
-    /// The UUID in its canonical hyphenated lowercase form, so the same id
-    /// written two ways is still recognised as a duplicate.
-    pub event_id: String,
-    pub actor: String,
-    pub credential_id: String,
-    pub action: String,
-    pub target: String,
-    /// Normalised to UTC with microseconds.
-    pub occurred_at: String,
-    pub request_id: String,
-    pub outcome: String,
-}
-
-impl ValidEvent {
-    pub(crate) fn tenant_id(&self) -> &str {
-        match &self.log {
-            LogId::Platform => "",
-            LogId::Tenant(tenant) => tenant.as_str(),
-        }
-    }
+    pub event: Event,
 }
 
 /// Parses a whole batch, or names the first event that is wrong.
@@ -83,7 +75,10 @@ pub(crate) fn parse_batch(events: Vec<AuditEvent>) -> Result<Vec<ValidEvent>, Er
 }
 
 /// Checks one event. `service` is not read: the audit service fills it in
-/// from the caller's certificate.
+/// from the caller's certificate. Identifiers must parse; free text is
+/// escaped ([`escape_text`]) and anything shaped like a Rampart API key in
+/// it is redacted, so a stored event can neither forge log lines nor carry
+/// a usable key.
 fn parse_event(event: AuditEvent) -> Result<ValidEvent, String> {
     let event_id = uuid::Uuid::try_parse(&event.event_id)
         .map_err(|_| "event_id must be a UUID".to_owned())?
@@ -108,13 +103,36 @@ fn parse_event(event: AuditEvent) -> Result<ValidEvent, String> {
             "action must be 1 to {MAX_ACTION} characters of a-z, '_' and '.'"
         ));
     }
+    if event.details.len() > MAX_DETAILS {
+        return Err(format!("details must have at most {MAX_DETAILS} entries"));
+    }
+    for key in event.details.keys() {
+        let key_ok = !key.is_empty()
+            && key.len() <= MAX_DETAIL_KEY
+            && key
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if !key_ok {
+            return Err(format!(
+                "details keys must be 1 to {MAX_DETAIL_KEY} characters of a-z, 0-9 and '_'"
+            ));
+        }
+    }
+    let kind = audit_schema::check(
+        &event.action,
+        event.schema_version,
+        &event.outcome,
+        event.details.keys().map(String::as_str),
+    )
+    .map_err(|problem| problem.to_string())?;
+    let schema_version = if event.schema_version == 0 {
+        kind.version
+    } else {
+        event.schema_version
+    };
     if event.actor.is_empty() {
         return Err("actor must not be empty".to_owned());
     }
-    text_field("actor", &event.actor, MAX_ACTOR)?;
-    text_field("credential_id", &event.credential_id, MAX_CREDENTIAL_ID)?;
-    text_field("target", &event.target, MAX_TARGET)?;
-    text_field("request_id", &event.request_id, MAX_REQUEST_ID)?;
     if event.occurred_at.len() > MAX_OCCURRED_AT {
         return Err("occurred_at must be an RFC 3339 time".to_owned());
     }
@@ -122,37 +140,76 @@ fn parse_event(event: AuditEvent) -> Result<ValidEvent, String> {
         .map_err(|_| "occurred_at must be an RFC 3339 time".to_owned())?
         .with_timezone(&Utc)
         .to_rfc3339_opts(SecondsFormat::Micros, true);
-    if event.outcome != "success" && event.outcome != "failure" {
-        return Err("outcome must be \"success\" or \"failure\"".to_owned());
+    let mut details = BTreeMap::new();
+    for (key, value) in event.details {
+        let value = text_field("details value", &value, MAX_DETAIL_VALUE)?;
+        details.insert(key, value);
     }
     Ok(ValidEvent {
+        event: Event {
+            tenant_id: match &log {
+                LogId::Platform => String::new(),
+                LogId::Tenant(tenant) => tenant.as_str().to_owned(),
+            },
+            event_id,
+            actor: text_field("actor", &event.actor, MAX_ACTOR)?,
+            credential_id: text_field("credential_id", &event.credential_id, MAX_CREDENTIAL_ID)?,
+            action: event.action,
+            target: text_field("target", &event.target, MAX_TARGET)?,
+            occurred_at,
+            service: String::new(),
+            request_id: text_field("request_id", &event.request_id, MAX_REQUEST_ID)?,
+            outcome: event.outcome,
+            client_addr: text_field("client_addr", &event.client_addr, MAX_CLIENT_ADDR)?,
+            details,
+            schema_version,
+        },
         log,
-        event_id,
-        actor: event.actor,
-        credential_id: event.credential_id,
-        action: event.action,
-        target: event.target,
-        occurred_at,
-        request_id: event.request_id,
-        outcome: event.outcome,
     })
 }
 
-/// Bounded, and free of control characters, which would let a value forge
-/// lines in logs and exports.
-fn text_field(name: &str, value: &str, max_chars: usize) -> Result<(), String> {
-    if value.chars().count() > max_chars {
+/// Free text, escaped and with API keys redacted, then bounded.
+fn text_field(name: &str, value: &str, max_chars: usize) -> Result<String, String> {
+    let stored = escape_text(&redact_api_keys(value));
+    if stored.chars().count() > max_chars {
         return Err(format!("{name} must be at most {max_chars} characters"));
     }
-    if value.chars().any(char::is_control) {
-        return Err(format!("{name} must not contain control characters"));
+    Ok(stored)
+}
+
+/// Replaces every word that parses as a Rampart API key (prefix, secret and
+/// checksum) with a marker: a producer that slipped a key into a field must
+/// not put it in a log that many people read.
+fn redact_api_keys(text: &str) -> String {
+    if !text.contains("rk_") {
+        return text.to_owned();
     }
-    Ok(())
+    let mut out = String::with_capacity(text.len());
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        if word.starts_with("rk_") && PlaintextApiKey::parse(word).is_ok() {
+            out.push_str("[redacted api key]");
+        } else {
+            out.push_str(word);
+        }
+        word.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() || c == '_' {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rampart_kit::api_key::KeyKind;
 
     fn good() -> AuditEvent {
         AuditEvent {
@@ -166,7 +223,14 @@ mod tests {
             service: "whatever the caller says".to_owned(),
             request_id: "req-1".to_owned(),
             outcome: "success".to_owned(),
+            client_addr: "192.0.2.1".to_owned(),
+            details: [("scopes".to_owned(), "read write".to_owned())].into(),
+            schema_version: 0,
         }
+    }
+
+    fn parse_one(event: AuditEvent) -> ValidEvent {
+        parse_batch(vec![event]).unwrap().remove(0)
     }
 
     #[test]
@@ -174,21 +238,52 @@ mod tests {
         let mut event = good();
         event.event_id = event.event_id.to_uppercase();
         let tenant = event.tenant_id.clone();
-        let valid = parse_batch(vec![event.clone()]).unwrap().remove(0);
-        assert_eq!(valid.event_id, event.event_id.to_lowercase());
-        assert_eq!(valid.occurred_at, "2025-01-02T01:04:05.000000Z");
-        assert_eq!(valid.tenant_id(), tenant);
+        let valid = parse_one(event.clone());
+        assert_eq!(valid.event.event_id, event.event_id.to_lowercase());
+        assert_eq!(valid.event.occurred_at, "2025-01-02T01:04:05.000000Z");
+        assert_eq!(valid.event.tenant_id, tenant);
         assert_eq!(valid.log.as_str(), tenant);
+        assert_eq!(valid.event.service, "");
+        assert_eq!(valid.event.schema_version, 1);
+        assert_eq!(valid.event.details["scopes"], "read write");
     }
 
     #[test]
     fn an_empty_tenant_is_the_platform_log() {
         let mut event = good();
         event.tenant_id.clear();
-        let valid = parse_batch(vec![event]).unwrap().remove(0);
+        let valid = parse_one(event);
         assert_eq!(valid.log, LogId::Platform);
         assert_eq!(valid.log.as_str(), "platform");
-        assert_eq!(valid.tenant_id(), "");
+        assert_eq!(valid.event.tenant_id, "");
+    }
+
+    #[test]
+    fn text_from_callers_is_escaped_not_refused() {
+        let mut event = good();
+        event.target = "customer:1\n2025-01-01 admin signed in\u{202e}".to_owned();
+        event.request_id = "r\r\x1b[2J".to_owned();
+        let valid = parse_one(event);
+        assert_eq!(
+            valid.event.target,
+            "customer:1\\u{000a}2025-01-01 admin signed in\\u{202e}"
+        );
+        assert_eq!(valid.event.request_id, "r\\u{000d}\\u{001b}[2J");
+    }
+
+    #[test]
+    fn api_keys_in_text_are_redacted() {
+        let key = PlaintextApiKey::generate(KeyKind::Live);
+        let mut event = good();
+        event.target = format!("oops:{} leaked", key.expose());
+        event
+            .details
+            .insert("reason".to_owned(), key.expose().to_owned());
+        let valid = parse_one(event);
+        assert_eq!(valid.event.target, "oops:[redacted api key] leaked");
+        assert_eq!(valid.event.details["reason"], "[redacted api key]");
+        // Text that merely starts like a key is kept.
+        assert_eq!(redact_api_keys("rk_live_short"), "rk_live_short");
     }
 
     #[test]
@@ -202,16 +297,30 @@ mod tests {
             ("action", |e| e.action = "Tenant.Created".to_owned()),
             ("action", |e| e.action = "a".repeat(65)),
             ("action", |e| e.action = "api-key.issued".to_owned()),
+            ("unknown action", |e| {
+                e.action = "customer.teleported".to_owned()
+            }),
             ("actor", |e| e.actor.clear()),
             ("actor", |e| e.actor = "x".repeat(201)),
-            ("target", |e| e.target = "line\nbreak".to_owned()),
+            ("target", |e| e.target = "\n".repeat(100)),
             ("request_id", |e| e.request_id = "r".repeat(129)),
-            ("credential_id", |e| e.credential_id = "\u{7f}".to_owned()),
             ("occurred_at", |e| e.occurred_at = "yesterday".to_owned()),
             ("occurred_at", |e| {
                 e.occurred_at = "2025-01-02 03:04:05".to_owned()
             }),
             ("outcome", |e| e.outcome = "ok".to_owned()),
+            ("outcome", |e| e.outcome = "locked".to_owned()),
+            ("detail", |e| {
+                e.details.insert("password".to_owned(), "x".to_owned());
+            }),
+            ("details keys", |e| {
+                e.details.insert("Bad Key".to_owned(), "x".to_owned());
+            }),
+            ("details value", |e| {
+                e.details.insert("reason".to_owned(), "x".repeat(257));
+            }),
+            ("schema version", |e| e.schema_version = 9),
+            ("client_addr", |e| e.client_addr = "a".repeat(65)),
         ];
         for (field, break_it) in breakages {
             let mut bad = good();
@@ -221,7 +330,7 @@ mod tests {
                 panic!("{field}: a bad event was accepted");
             };
             assert!(message.starts_with("event 2: "), "{message}");
-            assert!(message.contains(field), "{message}");
+            assert!(message.contains(field), "{field}: {message}");
         }
     }
 

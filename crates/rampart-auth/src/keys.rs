@@ -372,7 +372,13 @@ impl Credentials {
             new.owner.tenant().map(TenantId::as_str),
             "api_key.issued",
             format!("api_key:{}", new.id),
-        );
+        )
+        .with_detail("display_prefix", new.display_prefix.clone())
+        .with_detail("scopes", new.scopes.join(" "));
+        let record = match new.expires_at {
+            Some(at) => record.with_detail("expires_at", at.to_rfc3339()),
+            None => record,
+        };
         let row = self.store.insert(tx, &new).await?;
         self.outbox.enqueue(tx, &record).await?;
         tracing::info!(
@@ -433,14 +439,16 @@ impl Credentials {
         };
         let successor = self.insert_key(&tx, principal, owner.clone(), spec).await?;
         let successor_id = successor.row.id.clone();
-        let mut record = AuditRecord::success(
+        let new_expiry = old.expires_at.map_or(stops_at, |at| at.min(stops_at));
+        let record = AuditRecord::success(
             principal,
             owner.tenant().map(TenantId::as_str),
             "api_key.rotated",
             format!("api_key:{}", old.id),
-        );
-        record.target = format!("api_key:{} -> api_key:{successor_id}", old.id);
-        let new_expiry = Some(old.expires_at.map_or(stops_at, |at| at.min(stops_at)));
+        )
+        .with_detail("replaced_by", successor_id.clone())
+        .with_detail("grace_until", new_expiry.to_rfc3339());
+        let new_expiry = Some(new_expiry);
         let previous = self
             .store
             .update(&tx, old, |row| {
@@ -502,7 +510,6 @@ impl Credentials {
         let tx = self.store.begin().await?;
         for (id, minute, requests) in usage {
             let used_at = (*minute + chrono::Duration::seconds(59)).min(Utc::now());
-            let _requests = *requests; // recorded as an event detail once events carry details
             let Some(row) = self.store.touch(&tx, id.as_str(), used_at).await? else {
                 continue; // a key deleted by hand; nothing to record
             };
@@ -523,7 +530,9 @@ impl Credentials {
                 key.owner.tenant().map(TenantId::as_str),
                 "api_key.used",
                 format!("api_key:{}", row.id),
-            );
+            )
+            .with_detail("count", requests.to_string())
+            .with_detail("window_start", minute.to_rfc3339());
             record.event_id = usage_event_id(reporter, &row.id, *minute);
             record.occurred_at = used_at;
             self.outbox.enqueue(&tx, &record).await?;
@@ -540,16 +549,13 @@ impl Credentials {
         tenant: &TenantId,
         per_minute: Option<u32>,
     ) -> Result<(), Error> {
-        let mut record = AuditRecord::success(
+        let record = AuditRecord::success(
             principal,
             Some(tenant.as_str()),
             "tenant.settings_changed",
             format!("tenant:{tenant}"),
-        );
-        record.target = match per_minute {
-            Some(rate) => format!("tenant:{tenant} rate_limit={rate}/min"),
-            None => format!("tenant:{tenant} rate_limit=default"),
-        };
+        )
+        .with_detail("setting", "rate_limit_per_minute");
         let tx = self.store.begin().await?;
         self.store.set_rate_limit(&tx, tenant, per_minute).await?;
         self.outbox.enqueue(&tx, &record).await?;

@@ -412,7 +412,8 @@ impl<'a> ConversationStore<'a> {
             Some(self.tenant_id.as_str()),
             "conversation.started",
             format!("conversation:{}", row.id),
-        );
+        )
+        .with_detail("channel", row.channel.clone());
         insert_with_event::<conversation::Entity>(
             self.db,
             self.outbox,

@@ -6,6 +6,7 @@
 //! - [`config`]: settings and secrets read from the environment or `*_FILE`s.
 //! - [`secret`]: types for values that must never be printed.
 //! - [`api_key`]: the API key format, its checksum and its keyed hash.
+//! - [`audit_schema`]: the audit event kinds and their versioned schemas.
 //! - [`telemetry`]: the tracing subscriber, OTLP export and W3C trace context
 //!   carried across gRPC hops.
 //! - [`error`]: the one small set of error codes mapped to both gRPC and HTTP.
@@ -26,6 +27,7 @@
 //! - [`testing`] (feature `testing`): fresh databases for tests.
 
 pub mod api_key;
+pub mod audit_schema;
 pub mod config;
 pub mod db;
 pub mod error;

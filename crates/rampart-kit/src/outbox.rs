@@ -10,6 +10,7 @@
 //! crashed between send and delete) is stored once. With audit down, rows
 //! wait and the relay retries with backoff: nothing is lost.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -48,6 +49,17 @@ pub struct AuditRecord {
     pub occurred_at: DateTime<Utc>,
     pub request_id: String,
     pub outcome: String,
+    /// The client's address as the edge saw it; empty when not known.
+    /// (Defaults keep outbox rows written before these fields readable.)
+    #[serde(default)]
+    pub client_addr: String,
+    /// A few non-secret strings named by the action's schema
+    /// ([`crate::audit_schema`]).
+    #[serde(default)]
+    pub details: BTreeMap<String, String>,
+    /// The version of the action's schema this record follows; 0: current.
+    #[serde(default)]
+    pub schema_version: u32,
 }
 
 impl AuditRecord {
@@ -69,7 +81,45 @@ impl AuditRecord {
             occurred_at: Utc::now(),
             request_id: principal.request_id.clone(),
             outcome: "success".to_owned(),
+            client_addr: String::new(),
+            details: BTreeMap::new(),
+            schema_version: crate::audit_schema::current_version(action),
         }
+    }
+
+    /// The same record with another outcome (one its schema allows, such as
+    /// `"failure"` or `"locked"`).
+    #[must_use]
+    pub fn with_outcome(mut self, outcome: impl Into<String>) -> Self {
+        self.outcome = outcome.into();
+        self
+    }
+
+    /// The same record with the client's address.
+    #[must_use]
+    pub fn with_client_addr(mut self, addr: impl ToString) -> Self {
+        self.client_addr = addr.to_string();
+        self
+    }
+
+    /// The same record with one more detail. Keys must be named by the
+    /// action's schema; values are short and never secret (no password,
+    /// code, token or key).
+    #[must_use]
+    pub fn with_detail(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.details.insert(key.to_owned(), value.into());
+        self
+    }
+
+    /// Checks the record against its action's schema, for producers' tests.
+    pub fn check_schema(&self) -> Result<(), crate::audit_schema::SchemaError> {
+        crate::audit_schema::check(
+            &self.action,
+            self.schema_version,
+            &self.outcome,
+            self.details.keys().map(String::as_str),
+        )
+        .map(|_| ())
     }
 
     #[must_use]
@@ -87,6 +137,9 @@ impl AuditRecord {
             service: String::new(),
             request_id: self.request_id,
             outcome: self.outcome,
+            client_addr: self.client_addr,
+            details: self.details.into_iter().collect(),
+            schema_version: self.schema_version,
         }
     }
 }
@@ -179,6 +232,14 @@ impl Outbox {
         tx: &impl ConnectionTrait,
         record: &AuditRecord,
     ) -> Result<(), DbErr> {
+        // An event audit would refuse must fail the change now, not sit at
+        // the head of the outbox holding up every later event.
+        record.check_schema().map_err(|error| {
+            DbErr::Custom(format!(
+                "audit event {} does not match its schema: {error}",
+                record.action
+            ))
+        })?;
         let payload = serde_json::to_string(record).map_err(|e| DbErr::Custom(e.to_string()))?;
         let insert = Query::insert()
             .into_table(self.table)
@@ -288,5 +349,55 @@ impl Outbox {
             .to_owned();
         db.execute(&delete).await?;
         Ok(ids.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::TenantId;
+    use crate::principal::PrincipalKind;
+
+    fn principal() -> Principal {
+        Principal {
+            kind: PrincipalKind::Tenant(TenantId::generate()),
+            credential_id: "key_1".to_owned(),
+            scopes: vec![],
+            request_id: "req-1".to_owned(),
+        }
+    }
+
+    #[test]
+    fn records_are_built_against_their_schema() {
+        let record = AuditRecord::success(&principal(), None, "user.sign_in", "user:u1".into())
+            .with_outcome("locked")
+            .with_client_addr("192.0.2.4")
+            .with_detail("method", "password");
+        assert_eq!(record.schema_version, 1);
+        assert_eq!(record.outcome, "locked");
+        record.check_schema().unwrap();
+        let event = record.clone().into_proto();
+        assert_eq!(event.client_addr, "192.0.2.4");
+        assert_eq!(event.details["method"], "password");
+        assert_eq!(event.schema_version, 1);
+
+        let secret = record.with_detail("password", "hunter2");
+        assert!(secret.check_schema().is_err());
+        let unknown = AuditRecord::success(&principal(), None, "user.teleported", "x".into());
+        assert_eq!(unknown.schema_version, 0);
+        assert!(unknown.check_schema().is_err());
+    }
+
+    #[test]
+    fn rows_written_before_the_new_fields_still_read() {
+        let old = r#"{"event_id":"0192f0c1-7e4a-7b1d-9c3e-000000000001","tenant_id":null,
+            "actor":"admin_key:bootstrap","credential_id":"bootstrap","action":"tenant.created",
+            "target":"tenant:t","occurred_at":"2025-01-02T03:04:05Z","request_id":"r",
+            "outcome":"success"}"#;
+        let record: AuditRecord = serde_json::from_str(old).unwrap();
+        assert_eq!(record.client_addr, "");
+        assert!(record.details.is_empty());
+        // 0: the audit service applies the action's current version.
+        assert_eq!(record.schema_version, 0);
     }
 }

@@ -55,6 +55,9 @@ enum Command {
     /// Platform administration.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// The audit log.
+    #[command(subcommand)]
+    Audit(crate::audit_cli::AuditCommand),
 }
 
 #[derive(Debug, Args)]
@@ -148,6 +151,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Audit(command) => crate::audit_cli::run(command),
         Command::Admin(AdminCommand::GenerateKey) => {
             println!("{}", PlaintextApiKey::generate(KeyKind::Admin).expose());
             Ok(())
@@ -257,6 +261,14 @@ async fn serve(args: ServeArgs, file: &FileSettings) -> anyhow::Result<()> {
     } else {
         None
     };
+    let audit_signing_key = if services.contains(&ServiceName::Audit) {
+        Some(secret_from_env("RAMPART_AUDIT_SIGNING_KEY")?.context(
+            "set RAMPART_AUDIT_SIGNING_KEY (or RAMPART_AUDIT_SIGNING_KEY_FILE): an Ed25519 private key in PKCS#8 PEM (openssl genpkey -algorithm ed25519)",
+        )?)
+    } else {
+        None
+    };
+    let audit_checkpoint_interval = settings::audit_checkpoint_interval()?;
     let mut urls = HashMap::new();
     for service in ServiceName::ALL {
         urls.insert(service, settings::peer_url(file, service)?);
@@ -279,6 +291,8 @@ async fn serve(args: ServeArgs, file: &FileSettings) -> anyhow::Result<()> {
         key_hash_secret,
         admin_api_key: admin_key_from_env()?,
         gateway: rampart_gateway::Config::default(),
+        audit_signing_key,
+        audit_checkpoint_interval,
     })
     .await?;
     stop_on_signal(running.shutdown_token());

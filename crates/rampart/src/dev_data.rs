@@ -6,6 +6,7 @@
 //!   pki/                          internal CA, service certificates, edge CA and certificate
 //!   secrets/key-hash-secret       HMAC secret for API key hashes (0600)
 //!   secrets/admin-api-key         the generated platform admin key (0600)
+//!   secrets/audit-signing-key.pem Ed25519 key audit signs checkpoints with (0600)
 //! ```
 //!
 //! Secrets are generated on first start, owner-readable only, and never
@@ -71,6 +72,16 @@ impl DataDir {
         read_secret_file(&path)
     }
 
+    /// The audit checkpoint signing key (PKCS#8 PEM), generated on first
+    /// use. Never replaced: checkpoints signed with it must stay checkable.
+    pub fn audit_signing_key(&self) -> anyhow::Result<SecretString> {
+        let path = self.0.join("secrets").join("audit-signing-key.pem");
+        if !path.exists() {
+            write_secret_file(&path, &rampart_audit::SigningKey::generate_pem()?)?;
+        }
+        read_secret_file(&path)
+    }
+
     /// The stored admin key, or a new one; the flag says whether it is new.
     pub fn admin_api_key(&self) -> anyhow::Result<(SecretString, bool)> {
         let path = self.admin_key_file();
@@ -109,6 +120,22 @@ mod tests {
         let second = data.key_hash_secret().unwrap();
         assert_eq!(first.expose_secret(), second.expose_secret());
         assert_eq!(first.expose_secret().len(), 64);
+
+        let signing = data.audit_signing_key().unwrap();
+        assert_eq!(
+            signing.expose_secret(),
+            data.audit_signing_key().unwrap().expose_secret()
+        );
+        assert!(rampart_audit::SigningKey::from_pem(signing.expose_secret()).is_ok());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join("secrets/audit-signing-key.pem"))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
 
         let (key, fresh) = data.admin_api_key().unwrap();
         assert!(fresh);

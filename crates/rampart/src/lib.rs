@@ -1,6 +1,8 @@
 //! The `rampart` binary's library: everything `main` does, testable.
 //!
-//! - [`cli`]: the command line (`dev`, `serve`, `migrate`, `pki`, `admin`).
+//! - [`cli`]: the command line (`dev`, `serve`, `migrate`, `pki`, `admin`,
+//!   `audit`).
+//! - [`audit_cli`]: `rampart audit verify`, the offline export verifier.
 //! - [`settings`]: settings from flags, environment and an optional TOML
 //!   file, validated before anything starts.
 //! - [`stack`]: starting services in this process, all five (`rampart dev`,
@@ -8,6 +10,7 @@
 //! - [`dev_data`]: the embedded default's data folder: SQLite files,
 //!   certificates and generated secrets.
 
+pub mod audit_cli;
 pub mod cli;
 pub mod dev_data;
 pub mod settings;

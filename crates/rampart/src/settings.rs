@@ -117,6 +117,19 @@ pub fn peer_url(file: &FileSettings, service: ServiceName) -> anyhow::Result<Str
     Ok(value)
 }
 
+/// How often audit signs checkpoints: `RAMPART_AUDIT_CHECKPOINT_INTERVAL`
+/// in whole seconds (1 to 86400), default 60.
+pub fn audit_checkpoint_interval() -> anyhow::Result<std::time::Duration> {
+    const NAME: &str = "RAMPART_AUDIT_CHECKPOINT_INTERVAL";
+    let Ok(value) = std::env::var(NAME) else {
+        return Ok(rampart_audit::DEFAULT_CHECKPOINT_INTERVAL);
+    };
+    match value.trim().parse::<u64>() {
+        Ok(secs) if (1..=86_400).contains(&secs) => Ok(std::time::Duration::from_secs(secs)),
+        _ => bail!("{NAME} must be a whole number of seconds from 1 to 86400, not {value:?}"),
+    }
+}
+
 /// Checks a database URL's scheme.
 pub fn check_database_url(url: &str, what: &str) -> anyhow::Result<()> {
     if url.starts_with("postgres://")

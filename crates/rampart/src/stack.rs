@@ -59,6 +59,10 @@ pub struct StackConfig {
     pub key_hash_secret: Option<SecretString>,
     pub admin_api_key: Option<SecretString>,
     pub gateway: rampart_gateway::Config,
+    /// The audit checkpoint signing key (PKCS#8 PEM), needed when audit
+    /// runs here, and how often audit signs checkpoints.
+    pub audit_signing_key: Option<SecretString>,
+    pub audit_checkpoint_interval: std::time::Duration,
 }
 
 /// Services running in this process.
@@ -189,8 +193,17 @@ pub async fn start(config: StackConfig) -> anyhow::Result<RunningStack> {
             }
             ServiceName::Escalation => Box::pin(rampart_escalation::run(listener, tls, token)),
             ServiceName::Audit => {
+                let signing_key = config
+                    .audit_signing_key
+                    .as_ref()
+                    .context("the audit service needs a signing key (RAMPART_AUDIT_SIGNING_KEY)")?;
                 let audit_config = rampart_audit::Config {
                     database_url: database_of(&config.databases, service)?,
+                    signing_key: rampart_audit::SigningKey::from_pem(
+                        rampart_kit::secret::ExposeSecret::expose_secret(signing_key),
+                    )
+                    .context("RAMPART_AUDIT_SIGNING_KEY")?,
+                    checkpoint_interval: config.audit_checkpoint_interval,
                 };
                 Box::pin(rampart_audit::run(audit_config, listener, tls, token))
             }
@@ -242,6 +255,9 @@ async fn stop_in_stages(
         }
     }
 }
+
+/// How often `rampart dev` signs audit checkpoints.
+const DEV_CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Where the embedded default keeps its data, or the external backends that
 /// replace it (used by tests against PostgreSQL and Redis).
@@ -353,6 +369,8 @@ pub async fn start_dev(options: DevOptions) -> anyhow::Result<DevStack> {
         key_hash_secret: Some(data.key_hash_secret()?),
         admin_api_key: Some(admin_api_key.clone()),
         gateway: options.gateway,
+        audit_signing_key: Some(data.audit_signing_key()?),
+        audit_checkpoint_interval: DEV_CHECKPOINT_INTERVAL,
     })
     .await?;
     Ok(DevStack {

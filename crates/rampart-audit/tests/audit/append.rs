@@ -22,7 +22,7 @@ async fn appended_events_are_listed_in_order(database: TestDatabase) {
     let owner = TenantId::generate();
     let mut sent = vec![
         event(Some(&owner), "customer.created"),
-        event(Some(&owner), "customer.updated"),
+        event(Some(&owner), "customer.created"),
         event(Some(&owner), "api_key.issued"),
     ];
     // Offsets and upper-case ids are normalised, not refused.
@@ -36,7 +36,7 @@ async fn appended_events_are_listed_in_order(database: TestDatabase) {
     let sequences: Vec<u64> = page.events.iter().map(|e| e.sequence).collect();
     assert_eq!(sequences, [0, 1, 2]);
     for (stored, sent) in page.events.iter().zip(&sent) {
-        assert_eq!(stored.chain_hash.len(), 64);
+        assert_eq!(stored.leaf_hash.len(), 64);
         let event = stored.event.as_ref().unwrap();
         assert_eq!(event.event_id, sent.event_id.to_lowercase());
         assert_eq!(event.tenant_id, owner.as_str());
@@ -61,7 +61,7 @@ async fn duplicate_event_ids_are_stored_once(database: TestDatabase) {
     let audit = TestAudit::spawn(database).await;
     let owner = TenantId::generate();
     let first = event(Some(&owner), "customer.created");
-    let second = event(Some(&owner), "customer.deleted");
+    let second = event(Some(&owner), "customer.created");
 
     // Twice within one batch.
     let appended = audit
@@ -130,7 +130,7 @@ async fn the_service_comes_from_the_certificate(database: TestDatabase) {
     let mut claimed = event(Some(&owner), "customer.created");
     claimed.service = "gateway".to_owned();
     audit.append(ServiceName::Crm, vec![claimed]).await.unwrap();
-    let mut claimed = event(Some(&owner), "conversation.escalated");
+    let mut claimed = event(Some(&owner), "customer.created");
     claimed.service = "auth".to_owned();
     audit
         .append(ServiceName::Escalation, vec![claimed])
@@ -150,7 +150,7 @@ async fn every_service_may_append(database: TestDatabase) {
     let audit = TestAudit::spawn(database).await;
     for producer in ServiceName::ALL {
         let appended = audit
-            .append(producer, vec![event(None, "service.started")])
+            .append(producer, vec![event(None, "config.changed")])
             .await
             .unwrap();
         assert_eq!(appended.appended, 1, "{producer}");

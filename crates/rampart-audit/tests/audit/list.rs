@@ -26,7 +26,7 @@ async fn a_tenant_sees_only_its_own_log(database: TestDatabase) {
         event(Some(&a), "customer.created"),
         event(Some(&b), "customer.created"),
         event(None, "tenant.created"),
-        event(Some(&b), "customer.deleted"),
+        event(Some(&b), "customer.created"),
     ];
     audit.append(ServiceName::Crm, batch.clone()).await.unwrap();
 

@@ -27,6 +27,10 @@ pub struct TestStack {
     pub stack: DevStack,
     /// The Redis URL and prefix the stack shares, on PostgreSQL + Redis.
     pub redis: Option<(String, String)>,
+    /// The data folder (`rampart dev`'s), and the PostgreSQL database when
+    /// the stack runs on one: for restarting a service by hand.
+    pub data_dir: std::path::PathBuf,
+    pub database_url: Option<String>,
     _dir: tempfile::TempDir,
 }
 
@@ -57,11 +61,13 @@ impl TestStack {
     }
 
     pub async fn start_with(backend: Backend, gateway: rampart_gateway::Config) -> Option<Self> {
+        let mut external_database = None;
         let storage = match backend {
             Backend::Embedded => DevStorage::Embedded,
             Backend::PostgresRedis => {
                 let database_url = rampart_kit::testing::fresh_postgres_database().await?;
                 let (redis_url, redis_prefix) = rampart_kit::testing::redis_namespace().await?;
+                external_database = Some(database_url.clone());
                 DevStorage::External {
                     database_url,
                     redis_url,
@@ -112,6 +118,8 @@ impl TestStack {
             admin_key: admin.expose().to_owned(),
             stack,
             redis,
+            data_dir: dir.path().to_path_buf(),
+            database_url: external_database,
             _dir: dir,
         };
         this.wait_ready().await;
@@ -194,6 +202,8 @@ impl TestStack {
             redis: Some(redis),
             key_hash_secret: None,
             admin_api_key: None,
+            audit_signing_key: None,
+            audit_checkpoint_interval: Duration::from_secs(60),
             gateway: config,
         })
         .await

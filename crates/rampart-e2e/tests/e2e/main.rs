@@ -4,12 +4,15 @@
 //!   edge on port 0, and an HTTPS client that trusts the edge CA.
 //! - [`flow`]: the walking-skeleton flow from the first issue: tenants, keys,
 //!   customers, isolation, escalation and audit.
+//! - [`audit`]: the audit log end to end: nothing lost while audit is down,
+//!   and what a reader gets verifies.
 //! - [`edge`]: what an attacker at the edge would try.
 //! - [`mesh`]: what a caller inside the network would try against services.
 //! - [`widget`]: the widget's public key and CORS, from a browser's side.
 //! - [`keys`]: the API key lifecycle: scopes, expiry, networks, rotation,
 //!   revocation on every gateway, usage and per-tenant rate limits.
 
+mod audit;
 mod edge;
 mod flow;
 mod harness;

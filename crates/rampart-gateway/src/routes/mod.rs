@@ -86,6 +86,28 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
         .route("/v1/crm/customers/{customer_id}", get(crm::get_customer))
         .route("/v1/escalation/evaluate", post(escalation::evaluate))
         .route("/v1/owner/audit", get(audit::list_events))
+        .route("/v1/owner/audit/checkpoint", get(audit::checkpoint))
+        .route(
+            "/v1/owner/audit/proofs/inclusion",
+            get(audit::inclusion_proof),
+        )
+        .route(
+            "/v1/owner/audit/proofs/consistency",
+            get(audit::consistency_proof),
+        )
+        .route("/v1/owner/audit/export", get(audit::export))
+        .route("/v1/admin/audit", get(audit::admin_list_events))
+        .route("/v1/admin/audit/checkpoint", get(audit::admin_checkpoint))
+        .route(
+            "/v1/admin/audit/proofs/inclusion",
+            get(audit::admin_inclusion_proof),
+        )
+        .route(
+            "/v1/admin/audit/proofs/consistency",
+            get(audit::admin_consistency_proof),
+        )
+        .route("/v1/admin/audit/export", get(audit::admin_export))
+        .route("/v1/audit/public-key", get(audit::public_key))
         .fallback(|| async { ApiError::not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         // `route_layer` would run only for matched routes; the pipeline must

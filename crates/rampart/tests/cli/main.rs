@@ -25,6 +25,9 @@ fn rampart() -> Command {
         "RAMPART_ADMIN_API_KEY_FILE",
         "RAMPART_KEY_HASH_SECRET",
         "RAMPART_KEY_HASH_SECRET_FILE",
+        "RAMPART_AUDIT_SIGNING_KEY",
+        "RAMPART_AUDIT_SIGNING_KEY_FILE",
+        "RAMPART_AUDIT_CHECKPOINT_INTERVAL",
         "RAMPART_LISTEN",
         "RAMPART_DATA_DIR",
         "OTEL_EXPORTER_OTLP_ENDPOINT",
@@ -82,6 +85,22 @@ fn serve_names_each_missing_setting() {
             .env("RAMPART_PKI_DIR", dir.path())
             .env("DATABASE_URL", "postgres://nobody@127.0.0.1:1/none")),
         "RAMPART_KEY_HASH_SECRET",
+    );
+    fails_saying(
+        &run(rampart()
+            .args(["serve", "audit"])
+            .env("RAMPART_PKI_DIR", dir.path())
+            .env("DATABASE_URL", "postgres://nobody@127.0.0.1:1/none")),
+        "RAMPART_AUDIT_SIGNING_KEY",
+    );
+    fails_saying(
+        &run(rampart()
+            .args(["serve", "audit"])
+            .env("RAMPART_PKI_DIR", dir.path())
+            .env("DATABASE_URL", "postgres://nobody@127.0.0.1:1/none")
+            .env("RAMPART_AUDIT_SIGNING_KEY", "not a key")
+            .env("RAMPART_AUDIT_CHECKPOINT_INTERVAL", "0")),
+        "RAMPART_AUDIT_CHECKPOINT_INTERVAL must be a whole number of seconds",
     );
     fails_saying(
         &run(rampart()
@@ -197,9 +216,16 @@ async fn serve_runs_the_stack_on_postgres_and_redis() {
         "0123456789abcdef0123456789abcdef0123456789abcdef",
     )
     .unwrap();
+    let signing_key_file = dir.path().join("audit-signing-key.pem");
+    std::fs::write(
+        &signing_key_file,
+        rampart_audit::SigningKey::generate_pem().unwrap(),
+    )
+    .unwrap();
     let mut command = rampart();
     command
         .args(["serve", "gateway", "auth", "crm", "escalation", "audit"])
+        .env("RAMPART_AUDIT_SIGNING_KEY_FILE", &signing_key_file)
         .env("RAMPART_PKI_DIR", &pki)
         .env("DATABASE_URL", &database_url)
         .env("REDIS_URL", &redis_url)
@@ -257,4 +283,150 @@ async fn serve_runs_the_stack_on_postgres_and_redis() {
         .await
         .unwrap();
     assert_eq!(response.status(), 201);
+}
+
+mod audit_verify {
+    //! `rampart audit verify` as an auditor runs it: only the export and
+    //! the public key; what it checked on stdout; exit status 1 on any
+    //! failure, each named.
+
+    use std::collections::BTreeMap;
+
+    use rampart_audit::checkpoint::SigningKey;
+    use rampart_audit::export::{FORMAT, Header, Line};
+    use rampart_audit::leaf::Event;
+    use rampart_audit::merkle::Frontier;
+
+    use super::{rampart, run};
+
+    const LOG: &str = "ten_0192f0c17e4a7b1d9c3e1a2b3c4d5e6f";
+
+    fn event(n: u64) -> Event {
+        Event {
+            event_id: format!("0192f0c1-7e4a-7b1d-9c3e-{n:012}"),
+            tenant_id: LOG.to_owned(),
+            actor: "api_key:key_1".to_owned(),
+            credential_id: "key_1".to_owned(),
+            action: "customer.created".to_owned(),
+            target: format!("customer:{n}"),
+            occurred_at: "2025-01-02T03:04:05.000006Z".to_owned(),
+            service: "crm".to_owned(),
+            request_id: format!("req-{n}"),
+            outcome: "success".to_owned(),
+            client_addr: String::new(),
+            details: BTreeMap::new(),
+            schema_version: 1,
+        }
+    }
+
+    /// An export of `size` events signed with `key`, as lines.
+    fn export(key: &SigningKey, size: u64) -> Vec<String> {
+        let mut frontier = Frontier::new();
+        for n in 0..size {
+            frontier.push(event(n).leaf_hash(LOG), |_, _| {});
+        }
+        let header = Header {
+            format: FORMAT.to_owned(),
+            log_id: LOG.to_owned(),
+            from: 0,
+            to: size,
+            checkpoint: key.sign(
+                LOG,
+                size,
+                &frontier.root(),
+                "2025-01-02T03:04:05Z".to_owned(),
+            ),
+            public_key: key.public_key().hex(),
+            left: vec![],
+            right: vec![],
+            consistency: None,
+        };
+        let mut lines = vec![serde_json::to_string(&header).unwrap()];
+        for n in 0..size {
+            let e = event(n);
+            lines.push(
+                serde_json::to_string(&Line {
+                    index: n,
+                    leaf_hash: Some(rampart_audit::hex(&e.leaf_hash(LOG))),
+                    event: e,
+                })
+                .unwrap(),
+            );
+        }
+        lines
+    }
+
+    #[test]
+    fn verify_reports_what_it_checked_and_names_failures() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = SigningKey::from_pem(&SigningKey::generate_pem().unwrap()).unwrap();
+        let key_file = dir.path().join("audit.pub");
+        std::fs::write(&key_file, key.public_key().to_pem()).unwrap();
+        let good = dir.path().join("good.jsonl");
+        std::fs::write(&good, export(&key, 5).join("\n")).unwrap();
+
+        let output = run(rampart()
+            .args(["audit", "verify"])
+            .arg(&good)
+            .arg("--public-key")
+            .arg(&key_file));
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{stdout}");
+        assert!(stdout.contains("5/5 events valid"), "{stdout}");
+        assert!(stdout.contains("valid (trusted public key)"), "{stdout}");
+        assert!(stdout.contains("result: OK"), "{stdout}");
+
+        // One event changed, one removed: each named, exit status 1.
+        let mut lines = export(&key, 5);
+        lines[2] = lines[2].replace("customer:1", "customer:9");
+        lines.remove(4);
+        let bad = dir.path().join("bad.jsonl");
+        std::fs::write(&bad, lines.join("\n")).unwrap();
+        let output = run(rampart()
+            .args(["audit", "verify"])
+            .arg(&bad)
+            .arg("--public-key")
+            .arg(&key_file));
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert_eq!(output.status.code(), Some(1), "{stdout}");
+        assert!(stdout.contains("3/5 events valid"), "{stdout}");
+        assert!(
+            stdout.contains("FAIL index 1: the event does not match"),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains("missing range: the event at index 3 is absent"),
+            "{stdout}"
+        );
+
+        // Signed by another key than the trusted one.
+        let other = SigningKey::from_pem(&SigningKey::generate_pem().unwrap()).unwrap();
+        let forged = dir.path().join("forged.jsonl");
+        std::fs::write(&forged, export(&other, 5).join("\n")).unwrap();
+        let output = run(rampart()
+            .args(["audit", "verify"])
+            .arg(&forged)
+            .arg("--public-key")
+            .arg(&key_file));
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert_eq!(output.status.code(), Some(1), "{stdout}");
+        assert!(stdout.contains("bad signature"), "{stdout}");
+
+        // An older checkpoint the log no longer extends (it was longer).
+        let previous = dir.path().join("previous.jsonl");
+        std::fs::write(&previous, export(&key, 8).join("\n")).unwrap();
+        let output = run(rampart()
+            .args(["audit", "verify"])
+            .arg(&good)
+            .arg("--public-key")
+            .arg(&key_file)
+            .arg("--previous-checkpoint")
+            .arg(&previous));
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert_eq!(output.status.code(), Some(1), "{stdout}");
+        assert!(
+            stdout.contains("events at indexes 5 to 7 were removed"),
+            "{stdout}"
+        );
+    }
 }

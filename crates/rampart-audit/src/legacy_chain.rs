@@ -1,4 +1,7 @@
-//! The hash chain that makes each audit log tamper-evident.
+//! The walking skeleton's hash chain, kept only to check events stored
+//! before the Merkle log replaced it: the migration to the Merkle log
+//! re-hashes a chain-era log only after its chain verifies, so a log altered
+//! before the migration is not laundered into a freshly signed tree.
 //!
 //! Every log (one per tenant, one for the platform) is a sequence of events
 //! numbered from 0. Each event's chain hash commits to the previous one:
@@ -123,29 +126,40 @@ pub struct ChainBreak {
 pub fn verify_chain(log_id: &str, entries: &[ChainEntry]) -> Result<(), ChainBreak> {
     let mut prev = GENESIS;
     for (index, entry) in entries.iter().enumerate() {
-        let broken = |problem| ChainBreak { index, problem };
-        if entry.log_id != log_id {
-            return Err(broken(Problem::WrongLog {
-                found: entry.log_id.clone(),
-            }));
-        }
         let expected = u64::try_from(index).expect("an index fits in 64 bits");
-        if entry.sequence != expected {
-            return Err(broken(Problem::WrongSequence {
-                expected,
-                found: entry.sequence,
-            }));
-        }
-        if entry.prev_hash != hex(&prev) {
-            return Err(broken(Problem::BrokenLink));
-        }
-        let hash = chain_hash(&prev, log_id, entry.sequence, &entry.event);
-        if entry.chain_hash != hex(&hash) {
-            return Err(broken(Problem::HashMismatch));
-        }
-        prev = hash;
+        prev = check_entry(log_id, &prev, expected, entry)
+            .map_err(|problem| ChainBreak { index, problem })?;
     }
     Ok(())
+}
+
+/// Checks one entry that should be at `expected` after `prev`; returns its
+/// chain hash, the next entry's `prev`.
+pub fn check_entry(
+    log_id: &str,
+    prev: &[u8; 32],
+    expected: u64,
+    entry: &ChainEntry,
+) -> Result<[u8; 32], Problem> {
+    if entry.log_id != log_id {
+        return Err(Problem::WrongLog {
+            found: entry.log_id.clone(),
+        });
+    }
+    if entry.sequence != expected {
+        return Err(Problem::WrongSequence {
+            expected,
+            found: entry.sequence,
+        });
+    }
+    if entry.prev_hash != hex(prev) {
+        return Err(Problem::BrokenLink);
+    }
+    let hash = chain_hash(prev, log_id, entry.sequence, &entry.event);
+    if entry.chain_hash != hex(&hash) {
+        return Err(Problem::HashMismatch);
+    }
+    Ok(hash)
 }
 
 /// The lowercase hex form in which hashes are stored.

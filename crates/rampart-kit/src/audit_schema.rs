@@ -1,0 +1,455 @@
+//! The audit event kinds: one versioned schema per action, shared by the
+//! services that produce events and the audit service that stores them.
+//!
+//! A schema says which outcomes an action may have and which detail keys it
+//! may carry. Detail values are short, non-secret strings; the allow-list of
+//! keys is what keeps passwords, codes, tokens and keys out of the log (there
+//! is no key for them), and the audit service also redacts anything shaped
+//! like a Rampart API key. Kinds whose services come later are defined here
+//! already, so the log's vocabulary is fixed before they are written.
+//!
+//! Changing what an action's event means or carries adds a new version; the
+//! audit service accepts every version up to the current one, and the
+//! version is part of each stored event's leaf hash.
+
+/// Which log an action's events go to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogScope {
+    /// The acting tenant's log.
+    Tenant,
+    /// The platform's log.
+    Platform,
+    /// Either: a tenant's when the action concerns one, else the platform's.
+    Either,
+}
+
+/// One event kind's schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventKind {
+    pub action: &'static str,
+    /// The current version of this kind's schema, from 1.
+    pub version: u32,
+    /// The service that owns the action and produces its events.
+    pub producer: &'static str,
+    pub log: LogScope,
+    /// The kind of thing `target` names (`"user:<id>"`, ...).
+    pub target: &'static str,
+    pub outcomes: &'static [&'static str],
+    /// The detail keys it may carry, beyond [`COMMON_DETAILS`].
+    pub details: &'static [&'static str],
+    pub description: &'static str,
+}
+
+/// Detail keys every kind may carry.
+pub const COMMON_DETAILS: &[&str] = &["reason"];
+
+const SUCCESS: &[&str] = &["success"];
+const SUCCESS_OR_FAILURE: &[&str] = &["success", "failure"];
+
+/// Every known kind.
+pub const KINDS: &[EventKind] = &[
+    EventKind {
+        action: "user.sign_in",
+        version: 1,
+        producer: "auth",
+        log: LogScope::Either,
+        target: "user",
+        outcomes: &["success", "failure", "locked", "refused"],
+        details: &["method"],
+        description: "a sign-in attempt; failure: wrong credentials, locked: throttled or locked out, refused: not allowed on this route",
+    },
+    EventKind {
+        action: "user.sign_out",
+        version: 1,
+        producer: "auth",
+        log: LogScope::Either,
+        target: "user",
+        outcomes: SUCCESS,
+        details: &[],
+        description: "a user ended a session",
+    },
+    EventKind {
+        action: "user.second_factor",
+        version: 1,
+        producer: "auth",
+        log: LogScope::Either,
+        target: "user",
+        outcomes: SUCCESS_OR_FAILURE,
+        details: &["method"],
+        description: "a second-factor check during sign-in",
+    },
+    EventKind {
+        action: "user.created",
+        version: 1,
+        producer: "auth",
+        log: LogScope::Either,
+        target: "user",
+        outcomes: SUCCESS,
+        details: &["role"],
+        description: "a user account was created",
+    },
+    EventKind {
+        action: "user.role_changed",
+        version: 1,
+        producer: "auth",
+        log: LogScope::Either,
+        target: "user",
+        outcomes: SUCCESS,
+        details: &["from_role", "to_role"],
+        description: "a user's role changed",
+    },
+    EventKind {
+        action: "user.disabled",
+        version: 1,
+        producer: "auth",
+        log: LogScope::Either,
+        target: "user",
+        outcomes: SUCCESS,
+        details: &[],
+        description: "a user account was disabled",
+    },
+    EventKind {
+        action: "user.enabled",
+        version: 1,
+        producer: "auth",
+        log: LogScope::Either,
+        target: "user",
+        outcomes: SUCCESS,
+        details: &[],
+        description: "a user account was enabled again",
+    },
+    EventKind {
+        action: "user.password_changed",
+        version: 1,
+        producer: "auth",
+        log: LogScope::Either,
+        target: "user",
+        outcomes: SUCCESS_OR_FAILURE,
+        details: &[],
+        description: "a password change (never the password)",
+    },
+    EventKind {
+        action: "user.totp_enrolled",
+        version: 1,
+        producer: "auth",
+        log: LogScope::Either,
+        target: "user",
+        outcomes: SUCCESS,
+        details: &[],
+        description: "a TOTP second factor was enrolled (never its secret)",
+    },
+    EventKind {
+        action: "user.recovery_code_used",
+        version: 1,
+        producer: "auth",
+        log: LogScope::Either,
+        target: "user",
+        outcomes: SUCCESS_OR_FAILURE,
+        details: &["remaining"],
+        description: "a recovery code was tried (never the code)",
+    },
+    EventKind {
+        action: "session.revoked",
+        version: 1,
+        producer: "auth",
+        log: LogScope::Either,
+        target: "session",
+        outcomes: SUCCESS,
+        details: &[],
+        description: "one session was revoked",
+    },
+    EventKind {
+        action: "session.revoked_all",
+        version: 1,
+        producer: "auth",
+        log: LogScope::Either,
+        target: "user",
+        outcomes: SUCCESS,
+        details: &["count"],
+        description: "every session of a user was revoked",
+    },
+    EventKind {
+        action: "session.suspicious_activity",
+        version: 1,
+        producer: "auth",
+        log: LogScope::Either,
+        target: "session",
+        outcomes: SUCCESS,
+        details: &["signal"],
+        description: "a session showed suspicious activity and was acted on",
+    },
+    EventKind {
+        action: "tenant.settings_changed",
+        version: 1,
+        producer: "crm",
+        log: LogScope::Tenant,
+        target: "tenant",
+        outcomes: SUCCESS,
+        details: &["setting"],
+        description: "a tenant's business settings changed (names of settings, not values)",
+    },
+    EventKind {
+        action: "api_key.issued",
+        version: 1,
+        producer: "auth",
+        log: LogScope::Either,
+        target: "api_key",
+        outcomes: SUCCESS,
+        details: &["scopes", "expires_at", "display_prefix"],
+        description: "an API key was issued (its id and display prefix, never the key)",
+    },
+    EventKind {
+        action: "api_key.rotated",
+        version: 1,
+        producer: "auth",
+        log: LogScope::Either,
+        target: "api_key",
+        outcomes: SUCCESS,
+        details: &["replaced_by", "grace_until"],
+        description: "an API key was replaced by a new one",
+    },
+    EventKind {
+        action: "api_key.revoked",
+        version: 1,
+        producer: "auth",
+        log: LogScope::Either,
+        target: "api_key",
+        outcomes: SUCCESS,
+        details: &[],
+        description: "an API key was revoked",
+    },
+    EventKind {
+        action: "api_key.used",
+        version: 1,
+        producer: "auth",
+        log: LogScope::Either,
+        target: "api_key",
+        outcomes: SUCCESS_OR_FAILURE,
+        details: &["count", "window_start"],
+        description: "an API key was used; one event per key per minute with the count",
+    },
+    EventKind {
+        action: "tenant.created",
+        version: 1,
+        producer: "crm",
+        log: LogScope::Either,
+        target: "tenant",
+        outcomes: SUCCESS,
+        details: &[],
+        description: "a tenant (business) was created",
+    },
+    EventKind {
+        action: "customer.created",
+        version: 1,
+        producer: "crm",
+        log: LogScope::Tenant,
+        target: "customer",
+        outcomes: SUCCESS,
+        details: &[],
+        description: "a tenant's customer record was created (its id, no personal data)",
+    },
+    EventKind {
+        action: "conversation.started",
+        version: 1,
+        producer: "crm",
+        log: LogScope::Tenant,
+        target: "conversation",
+        outcomes: SUCCESS,
+        details: &["channel"],
+        description: "a conversation was started (from the website widget or another channel; its id, never its text)",
+    },
+    EventKind {
+        action: "channel.connected",
+        version: 1,
+        producer: "crm",
+        log: LogScope::Tenant,
+        target: "channel",
+        outcomes: SUCCESS_OR_FAILURE,
+        details: &["channel_type"],
+        description: "a channel (phone, SMS, chat, widget) was connected",
+    },
+    EventKind {
+        action: "channel.disconnected",
+        version: 1,
+        producer: "crm",
+        log: LogScope::Tenant,
+        target: "channel",
+        outcomes: SUCCESS,
+        details: &["channel_type"],
+        description: "a channel was disconnected",
+    },
+    EventKind {
+        action: "config.changed",
+        version: 1,
+        producer: "gateway",
+        log: LogScope::Either,
+        target: "config",
+        outcomes: SUCCESS,
+        details: &["setting"],
+        description: "a platform or tenant configuration value changed (its name, not its value)",
+    },
+    EventKind {
+        action: "billing.state_changed",
+        version: 1,
+        producer: "crm",
+        log: LogScope::Tenant,
+        target: "tenant",
+        outcomes: SUCCESS,
+        details: &["from_state", "to_state"],
+        description: "a tenant's billing state moved (trial, active, past due, suspended, cancelled)",
+    },
+];
+
+/// The schema of `action`, if it is a known kind.
+#[must_use]
+pub fn kind(action: &str) -> Option<&'static EventKind> {
+    KINDS.iter().find(|kind| kind.action == action)
+}
+
+/// The current schema version of `action`; 0 for an unknown action.
+#[must_use]
+pub fn current_version(action: &str) -> u32 {
+    kind(action).map_or(0, |kind| kind.version)
+}
+
+/// Why an event does not fit its schema.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SchemaError {
+    #[error("unknown action {0:?}: every action needs a schema in rampart_kit::audit_schema")]
+    UnknownAction(String),
+    #[error("schema version {version} of {action} is newer than the known {current}")]
+    FutureVersion {
+        action: &'static str,
+        version: u32,
+        current: u32,
+    },
+    #[error("outcome {outcome:?} is not one of {allowed:?} for {action}")]
+    Outcome {
+        action: &'static str,
+        outcome: String,
+        allowed: &'static [&'static str],
+    },
+    #[error("detail {key:?} is not part of the {action} schema")]
+    Detail { action: &'static str, key: String },
+}
+
+/// Checks an event's action, version, outcome and detail keys against its
+/// schema, returning the schema.
+pub fn check<'a>(
+    action: &str,
+    version: u32,
+    outcome: &str,
+    detail_keys: impl IntoIterator<Item = &'a str>,
+) -> Result<&'static EventKind, SchemaError> {
+    let kind = kind(action).ok_or_else(|| SchemaError::UnknownAction(action.to_owned()))?;
+    if version > kind.version {
+        return Err(SchemaError::FutureVersion {
+            action: kind.action,
+            version,
+            current: kind.version,
+        });
+    }
+    if !kind.outcomes.contains(&outcome) {
+        return Err(SchemaError::Outcome {
+            action: kind.action,
+            outcome: outcome.to_owned(),
+            allowed: kind.outcomes,
+        });
+    }
+    for key in detail_keys {
+        if !kind.details.contains(&key) && !COMMON_DETAILS.contains(&key) {
+            return Err(SchemaError::Detail {
+                action: kind.action,
+                key: key.to_owned(),
+            });
+        }
+    }
+    Ok(kind)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_is_well_formed_and_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for kind in KINDS {
+            assert!(seen.insert(kind.action), "{} twice", kind.action);
+            assert!(kind.version >= 1);
+            assert!(!kind.outcomes.is_empty());
+            assert!(
+                kind.action
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b == b'.' || b == b'_'),
+                "{}",
+                kind.action
+            );
+            for key in kind.details.iter().chain(COMMON_DETAILS) {
+                for secret in ["password", "secret", "token", "otp", "code", "key"] {
+                    // A detail named for a secret would invite one.
+                    assert!(
+                        !key.contains(secret) || *key == "display_prefix",
+                        "{}: {key}",
+                        kind.action
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_agreed_action_names_are_all_defined() {
+        for action in [
+            "user.sign_in",
+            "user.sign_out",
+            "user.second_factor",
+            "user.created",
+            "user.role_changed",
+            "user.disabled",
+            "user.enabled",
+            "user.password_changed",
+            "user.totp_enrolled",
+            "user.recovery_code_used",
+            "session.revoked",
+            "session.revoked_all",
+            "session.suspicious_activity",
+            "tenant.settings_changed",
+            "api_key.issued",
+            "api_key.rotated",
+            "api_key.revoked",
+            "api_key.used",
+            "tenant.created",
+            "customer.created",
+            "conversation.started",
+            "channel.connected",
+            "channel.disconnected",
+            "config.changed",
+            "billing.state_changed",
+        ] {
+            assert!(kind(action).is_some(), "{action}");
+        }
+    }
+
+    #[test]
+    fn checks_name_what_is_wrong() {
+        assert!(check("user.sign_in", 1, "locked", ["method", "reason"]).is_ok());
+        assert!(check("user.sign_in", 0, "refused", []).is_ok());
+        assert!(matches!(
+            check("user.sign_in", 2, "success", []),
+            Err(SchemaError::FutureVersion { .. })
+        ));
+        assert!(matches!(
+            check("user.sign_out", 1, "locked", []),
+            Err(SchemaError::Outcome { .. })
+        ));
+        assert!(matches!(
+            check("user.password_changed", 1, "success", ["password"]),
+            Err(SchemaError::Detail { .. })
+        ));
+        assert!(matches!(
+            check("user.teleported", 1, "success", []),
+            Err(SchemaError::UnknownAction(_))
+        ));
+    }
+}
