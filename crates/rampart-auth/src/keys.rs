@@ -227,6 +227,7 @@ mod tests {
             credential_id: BOOTSTRAP_CREDENTIAL_ID.to_owned(),
             scopes: vec!["admin".to_owned()],
             request_id: "req-test".to_owned(),
+            user: None,
         }
     }
 

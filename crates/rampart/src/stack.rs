@@ -59,6 +59,10 @@ pub struct StackConfig {
     pub key_hash_secret: Option<SecretString>,
     pub admin_api_key: Option<SecretString>,
     pub gateway: rampart_gateway::Config,
+    /// The key auth seals TOTP secrets under (32 bytes, hex).
+    pub totp_encryption_key: Option<SecretString>,
+    /// People's accounts: sessions, admin office domains, hashing bound.
+    pub accounts: rampart_auth::AccountSettings,
 }
 
 /// Services running in this process.
@@ -177,6 +181,10 @@ pub async fn start(config: StackConfig) -> anyhow::Result<RunningStack> {
                     )?,
                     admin_api_key: config.admin_api_key.clone(),
                     revocations: revocations.clone(),
+                    totp_encryption_key: config.totp_encryption_key.clone().context(
+                        "the auth service needs a TOTP encryption key (RAMPART_TOTP_ENCRYPTION_KEY)",
+                    )?,
+                    accounts: config.accounts.clone(),
                 };
                 Box::pin(rampart_auth::run(auth_config, listener, tls, token))
             }
@@ -265,6 +273,8 @@ pub struct DevOptions {
     pub admin_api_key: Option<SecretString>,
     pub storage: DevStorage,
     pub gateway: rampart_gateway::Config,
+    /// People's accounts: sessions, admin office domains, hashing bound.
+    pub accounts: rampart_auth::AccountSettings,
 }
 
 /// The whole stack, running.
@@ -353,6 +363,8 @@ pub async fn start_dev(options: DevOptions) -> anyhow::Result<DevStack> {
         key_hash_secret: Some(data.key_hash_secret()?),
         admin_api_key: Some(admin_api_key.clone()),
         gateway: options.gateway,
+        totp_encryption_key: Some(data.totp_encryption_key()?),
+        accounts: options.accounts,
     })
     .await?;
     Ok(DevStack {

@@ -25,8 +25,15 @@ pub struct TestStack {
     pub client: reqwest::Client,
     pub admin_key: String,
     pub stack: DevStack,
+    /// The secret path segment of the admins' sign-in route.
+    pub admin_sign_in_path: String,
+    /// Where auth's data lives, for operator commands run against it.
+    pub auth_database_url: String,
     _dir: tempfile::TempDir,
 }
+
+/// The office domain platform admins' emails must be in, in tests.
+pub const OFFICE_DOMAIN: &str = "corp.example";
 
 /// A tenant created through the admin route.
 #[derive(Debug, Clone)]
@@ -42,11 +49,27 @@ impl TestStack {
     }
 
     pub async fn start_with(backend: Backend, gateway: rampart_gateway::Config) -> Option<Self> {
+        let accounts = rampart_auth::AccountSettings {
+            admin_email_domains: vec![OFFICE_DOMAIN.to_owned()],
+            ..rampart_auth::AccountSettings::default()
+        };
+        Self::start_with_accounts(backend, gateway, accounts).await
+    }
+
+    /// A stack whose auth service uses `accounts` (throttling, sessions).
+    pub async fn start_with_accounts(
+        backend: Backend,
+        mut gateway: rampart_gateway::Config,
+        accounts: rampart_auth::AccountSettings,
+    ) -> Option<Self> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut auth_database_url = rampart_kit::db::sqlite_url(&dir.path().join("auth.db"));
         let storage = match backend {
             Backend::Embedded => DevStorage::Embedded,
             Backend::PostgresRedis => {
                 let database_url = rampart_kit::testing::fresh_postgres_database().await?;
                 let (redis_url, redis_prefix) = rampart_kit::testing::redis_namespace().await?;
+                auth_database_url.clone_from(&database_url);
                 DevStorage::External {
                     database_url,
                     redis_url,
@@ -54,8 +77,11 @@ impl TestStack {
                 }
             }
         };
-        let dir = tempfile::tempdir().expect("temp dir");
         let admin = PlaintextApiKey::generate(KeyKind::Admin);
+        let admin_sign_in_path = gateway
+            .admin_sign_in_path
+            .get_or_insert_with(|| format!("admin-{}", uuid::Uuid::new_v4().simple()))
+            .clone();
         let edge_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind edge");
         let stack = start_dev(DevOptions {
             data_dir: dir.path().to_path_buf(),
@@ -63,6 +89,7 @@ impl TestStack {
             admin_api_key: Some(SecretString::from(admin.expose().to_owned())),
             storage,
             gateway,
+            accounts,
         })
         .await
         .expect("stack starts");
@@ -88,6 +115,8 @@ impl TestStack {
             client,
             admin_key: admin.expose().to_owned(),
             stack,
+            admin_sign_in_path,
+            auth_database_url,
             _dir: dir,
         };
         this.wait_ready().await;
@@ -144,6 +173,29 @@ impl TestStack {
             id: body["tenant_id"].as_str().expect("tenant_id").to_owned(),
             key: body["api_key"].as_str().expect("api_key").to_owned(),
         }
+    }
+
+    /// Creates a platform admin the way an operator does
+    /// (`rampart admin create-user`), with its TOTP secret.
+    pub async fn create_platform_admin(
+        &self,
+        email: &str,
+        password: &str,
+    ) -> Result<rampart_auth::CreatedAdmin, String> {
+        let data = rampart::dev_data::DataDir::open(self._dir.path()).expect("data dir");
+        rampart_auth::create_platform_admin(
+            &self.auth_database_url,
+            &data.key_hash_secret().expect("key-hash secret"),
+            &data.totp_encryption_key().expect("TOTP key"),
+            rampart_auth::AccountSettings {
+                admin_email_domains: vec![OFFICE_DOMAIN.to_owned()],
+                ..rampart_auth::AccountSettings::default()
+            },
+            email,
+            &SecretString::from(password.to_owned()),
+        )
+        .await
+        .map_err(|error| format!("{error:#}"))
     }
 
     pub async fn stop(self) {

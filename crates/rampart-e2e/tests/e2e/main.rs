@@ -6,7 +6,10 @@
 //!   customers, isolation, escalation and audit.
 //! - [`edge`]: what an attacker at the edge would try.
 //! - [`mesh`]: what a caller inside the network would try against services.
+//! - [`accounts`]: people's accounts: users, roles, passwords, TOTP, admin
+//!   access, sessions, throttling and suspicious activity.
 
+mod accounts;
 mod edge;
 mod flow;
 mod harness;
