@@ -980,3 +980,147 @@ async fn owner_after_burst(
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
 }
+
+/// Point 5 across instances: two gateways share Redis; a session revoked
+/// through one is refused by the other within a second, although the other
+/// had the session's verdict cached.
+#[tokio::test]
+async fn a_revoked_session_is_refused_by_a_second_gateway_within_a_second() {
+    let Some(stack) = TestStack::start(Backend::PostgresRedis).await else {
+        return;
+    };
+    let (second, running) = stack
+        .start_second_gateway()
+        .await
+        .expect("redis-backed stack");
+    let (_, _, owner) = tenant_with_owner(&stack, "Two Gateways").await;
+    let me_at_second = || {
+        stack
+            .client
+            .get(format!("{second}/v1/auth/me"))
+            .bearer_auth(&owner)
+            .send()
+    };
+    // The second gateway knows the session, and now has it cached.
+    assert_eq!(me_at_second().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(me_at_second().await.unwrap().status(), StatusCode::OK);
+
+    // Revoke everything through the first gateway.
+    let (status, _) = post(
+        &stack,
+        "/v1/auth/sessions/revoke-all",
+        Some(&owner),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let revoked_at = tokio::time::Instant::now();
+    loop {
+        let status = me_at_second().await.unwrap().status();
+        if status == StatusCode::UNAUTHORIZED {
+            break;
+        }
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            revoked_at.elapsed() < Duration::from_secs(1),
+            "the second gateway still accepted the session after a second"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    running.stop().await.expect("second gateway stops");
+    stack.stop().await;
+}
+
+/// A client of the edge whose connections come from `source`, another
+/// loopback address: a different client address, as the gateway sees it.
+fn client_from(stack: &TestStack, source: std::net::IpAddr) -> reqwest::Client {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let ca = CertificateDer::from_pem_file(&stack.stack.edge_ca).unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca).unwrap();
+    let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .local_address(source)
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap()
+}
+
+/// Point 7, the operator's policy: with `revoke`, a session token presented
+/// from another client address ends all of the user's sessions; with the
+/// default `allow`, people may move between networks.
+async fn new_client_address(backend: Backend, policy: rampart_auth::NewClientPolicy) {
+    let accounts = rampart_auth::AccountSettings {
+        admin_email_domains: vec![OFFICE_DOMAIN.to_owned()],
+        new_client_policy: policy,
+        ..rampart_auth::AccountSettings::default()
+    };
+    let Some(stack) =
+        TestStack::start_with_accounts(backend, rampart_gateway::Config::default(), accounts).await
+    else {
+        return;
+    };
+    let (tenant, email, token) = tenant_with_owner(&stack, "Roaming Ltd").await;
+    let other = session(&stack, &tenant, &email, OWNER_PASSWORD).await;
+    let elsewhere = client_from(&stack, "127.0.0.2".parse().unwrap());
+    let status = elsewhere
+        .get(stack.url("/v1/auth/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    match policy {
+        rampart_auth::NewClientPolicy::Allow => {
+            assert_eq!(status, StatusCode::OK);
+            assert_eq!(get(&stack, "/v1/auth/me", &other).await.0, StatusCode::OK);
+        }
+        rampart_auth::NewClientPolicy::RevokeAll => {
+            assert_eq!(status, StatusCode::UNAUTHORIZED);
+            assert_eq!(
+                get(&stack, "/v1/auth/me", &token).await.0,
+                StatusCode::UNAUTHORIZED
+            );
+            assert_eq!(
+                get(&stack, "/v1/auth/me", &other).await.0,
+                StatusCode::UNAUTHORIZED
+            );
+            let events = wait_for_audit(&stack, &tenant, "the new-client revocation", |events| {
+                events.iter().any(|e| {
+                    e["action"] == "session.suspicious_activity"
+                        && e["target"]
+                            .as_str()
+                            .unwrap()
+                            .ends_with("new_client_address")
+                })
+            })
+            .await;
+            assert!(!events.is_empty());
+        }
+    }
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn a_token_from_a_new_address_ends_every_session_when_the_policy_says_so() {
+    new_client_address(Backend::Embedded, rampart_auth::NewClientPolicy::RevokeAll).await;
+    new_client_address(
+        Backend::PostgresRedis,
+        rampart_auth::NewClientPolicy::RevokeAll,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_token_from_a_new_address_is_fine_by_default() {
+    new_client_address(Backend::Embedded, rampart_auth::NewClientPolicy::Allow).await;
+    new_client_address(Backend::PostgresRedis, rampart_auth::NewClientPolicy::Allow).await;
+}

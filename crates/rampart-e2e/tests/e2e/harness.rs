@@ -29,6 +29,9 @@ pub struct TestStack {
     pub admin_sign_in_path: String,
     /// Where auth's data lives, for operator commands run against it.
     pub auth_database_url: String,
+    /// The Redis URL and key prefix of a PostgreSQL + Redis stack, for
+    /// starting more gateways that share it.
+    pub redis: Option<(String, String)>,
     _dir: tempfile::TempDir,
 }
 
@@ -64,12 +67,14 @@ impl TestStack {
     ) -> Option<Self> {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut auth_database_url = rampart_kit::db::sqlite_url(&dir.path().join("auth.db"));
+        let mut redis = None;
         let storage = match backend {
             Backend::Embedded => DevStorage::Embedded,
             Backend::PostgresRedis => {
                 let database_url = rampart_kit::testing::fresh_postgres_database().await?;
                 let (redis_url, redis_prefix) = rampart_kit::testing::redis_namespace().await?;
                 auth_database_url.clone_from(&database_url);
+                redis = Some((redis_url.clone(), redis_prefix.clone()));
                 DevStorage::External {
                     database_url,
                     redis_url,
@@ -117,6 +122,7 @@ impl TestStack {
             stack,
             admin_sign_in_path,
             auth_database_url,
+            redis,
             _dir: dir,
         };
         this.wait_ready().await;
@@ -196,6 +202,55 @@ impl TestStack {
         )
         .await
         .map_err(|error| format!("{error:#}"))
+    }
+
+    /// Starts another gateway in front of the same backends, sharing this
+    /// stack's Redis (rate limits and the revocation bus), as a second
+    /// instance behind a load balancer would. Returns its base URL and the
+    /// running gateway; `None` for the embedded stack.
+    pub async fn start_second_gateway(&self) -> Option<(String, rampart::stack::RunningStack)> {
+        let redis = self.redis.clone()?;
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind edge");
+        let port = listener.local_addr().expect("address").port();
+        let urls = self
+            .stack
+            .internal
+            .iter()
+            .map(|(service, addr)| (*service, format!("https://{addr}")))
+            .collect();
+        let running = rampart::stack::start(rampart::stack::StackConfig {
+            pki: self.stack.pki.clone(),
+            listeners: vec![(rampart_kit::pki::ServiceName::Gateway, listener)],
+            urls,
+            databases: std::collections::HashMap::new(),
+            redis: Some(redis),
+            key_hash_secret: None,
+            admin_api_key: None,
+            gateway: rampart_gateway::Config {
+                admin_sign_in_path: Some(self.admin_sign_in_path.clone()),
+                ..rampart_gateway::Config::default()
+            },
+            totp_encryption_key: None,
+            accounts: rampart_auth::AccountSettings::default(),
+        })
+        .await
+        .expect("second gateway starts");
+        let base = format!("https://localhost:{port}");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while !self
+            .client
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == StatusCode::OK)
+        {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "second gateway not ready"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Some((base, running))
     }
 
     pub async fn stop(self) {
