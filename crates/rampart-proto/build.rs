@@ -7,6 +7,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");
     let files = [
         "rampart/auth/v1/auth.proto",
+        "rampart/auth/v1/accounts.proto",
         "rampart/crm/v1/crm.proto",
         "rampart/escalation/v1/escalation.proto",
         "rampart/audit/v1/audit.proto",

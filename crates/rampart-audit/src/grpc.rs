@@ -502,6 +502,7 @@ mod tests {
             credential_id: "key_1".to_owned(),
             scopes: vec![],
             request_id: "r".to_owned(),
+            user: None,
         };
         let select = |log: &str| proto::LogSelector {
             log_id: log.to_owned(),

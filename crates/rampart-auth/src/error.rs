@@ -16,12 +16,34 @@ pub(crate) enum Error {
     /// A request field that does not parse; the message names the field.
     #[error("{0}")]
     InvalidArgument(String),
-    /// The caller may not do this; the message says what it lacks.
+    /// Unknown user, wrong password, disabled account, or an admin on the
+    /// public route: one answer for all, so it never tells which.
+    #[error("invalid email or password")]
+    InvalidCredentials,
+    /// Too many recent failures for this account, address or second factor.
+    #[error("too many failed attempts; wait and try again later")]
+    Throttled,
+    /// A session token that is unknown, expired or revoked.
+    #[error("invalid or expired session")]
+    InvalidSession,
+    /// A sign-in challenge that is unknown, expired or already used.
+    #[error("invalid or expired sign-in challenge; sign in again")]
+    InvalidChallenge,
+    /// A wrong, reused or malformed second-factor code.
+    #[error("invalid code")]
+    InvalidCode,
+    /// A new password the policy refuses; the message says why.
     #[error("{0}")]
-    PermissionDenied(String),
-    /// No such object, or one of another tenant: the answer is the same.
+    WeakPassword(String),
+    /// The caller is known but may not do this; the message says what is
+    /// needed.
     #[error("{0}")]
-    NotFound(String),
+    Forbidden(String),
+    /// The object does not exist, or belongs to another tenant.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    AlreadyExists(String),
     /// The object is not in a state that allows this.
     #[error("{0}")]
     Conflict(String),
@@ -36,15 +58,36 @@ impl From<sea_orm::DbErr> for Error {
     }
 }
 
+impl From<Status> for Error {
+    /// The principal checks in `rampart_kit` answer a `Status`.
+    fn from(status: Status) -> Self {
+        match status.code() {
+            tonic::Code::PermissionDenied => Self::Forbidden(status.message().to_owned()),
+            tonic::Code::Unauthenticated => Self::InvalidSession,
+            _ => Self::Internal(anyhow::anyhow!("{status}")),
+        }
+    }
+}
+
 impl From<Error> for Status {
     fn from(error: Error) -> Self {
+        let message = error.to_string();
         match error {
-            Error::MalformedKey => ErrorCode::Unauthenticated.status("malformed API key"),
-            Error::InvalidKey => ErrorCode::Unauthenticated.status("invalid API key"),
-            Error::InvalidArgument(message) => ErrorCode::InvalidArgument.status(message),
-            Error::PermissionDenied(message) => ErrorCode::PermissionDenied.status(message),
-            Error::NotFound(message) => ErrorCode::NotFound.status(message),
-            Error::Conflict(message) => ErrorCode::AlreadyExists.status(message),
+            Error::MalformedKey
+            | Error::InvalidKey
+            | Error::InvalidCredentials
+            | Error::InvalidSession
+            | Error::InvalidChallenge
+            | Error::InvalidCode => ErrorCode::Unauthenticated.status(message),
+            Error::InvalidArgument(_) | Error::WeakPassword(_) => {
+                ErrorCode::InvalidArgument.status(message)
+            }
+            Error::Throttled => ErrorCode::ResourceExhausted.status(message),
+            Error::Forbidden(_) => ErrorCode::PermissionDenied.status(message),
+            Error::NotFound(_) => ErrorCode::NotFound.status(message),
+            Error::AlreadyExists(_) | Error::Conflict(_) => {
+                ErrorCode::AlreadyExists.status(message)
+            }
             Error::Internal(error) => internal(format!("{error:#}")),
         }
     }

@@ -256,12 +256,12 @@ pub(crate) fn managed_owner(principal: &Principal, tenant_id: &str) -> Result<Ke
         }
         PrincipalKind::Tenant(own) => {
             if !principal.scopes.iter().any(|scope| scope == KEYS_SCOPE) {
-                return Err(Error::PermissionDenied(
+                return Err(Error::Forbidden(
                     "managing API keys needs a key with the \"keys\" scope".to_owned(),
                 ));
             }
             if !tenant_id.is_empty() && tenant_id != own.as_str() {
-                return Err(Error::NotFound("no such tenant".to_owned()));
+                return Err(Error::NotFound("tenant"));
             }
             Ok(KeyOwner::Tenant(own.clone()))
         }
@@ -336,7 +336,7 @@ impl Credentials {
                 .iter()
                 .find(|scope| !principal.scopes.contains(scope))
         {
-            return Err(Error::PermissionDenied(format!(
+            return Err(Error::Forbidden(format!(
                 "a key cannot grant the {scope:?} scope, which it does not hold itself"
             )));
         }
@@ -476,7 +476,7 @@ impl Credentials {
             .store
             .find(&tx, &owner, id)
             .await?
-            .ok_or_else(|| Error::NotFound("no such API key".to_owned()))?;
+            .ok_or_else(|| Error::NotFound("API key"))?;
         if row.revoked_at.is_some() {
             return Ok(row);
         }
@@ -524,6 +524,7 @@ impl Credentials {
                 credential_id: row.id.clone(),
                 scopes: key.scopes.clone(),
                 request_id: String::new(),
+                user: None,
             };
             let mut record = AuditRecord::success(
                 &principal,
@@ -575,7 +576,7 @@ impl Credentials {
             .store
             .find(tx, owner, id)
             .await?
-            .ok_or_else(|| Error::NotFound("no such API key".to_owned()))?;
+            .ok_or_else(|| Error::NotFound("API key"))?;
         if row.revoked_at.is_some() {
             return Err(Error::Conflict("the key is revoked".to_owned()));
         }
@@ -649,6 +650,7 @@ mod tests {
             credential_id: BOOTSTRAP_CREDENTIAL_ID.to_owned(),
             scopes: vec!["admin".to_owned()],
             request_id: "req-test".to_owned(),
+            user: None,
         }
     }
 

@@ -1,10 +1,17 @@
 //! Rampart's auth service: answers "who holds this API key, and for which
-//! tenant", and manages API keys through their whole life (issue, list,
-//! rotate with a grace period, revoke, expiry, usage).
+//! tenant", manages API keys through their whole life (issue, list, rotate
+//! with a grace period, revoke, expiry, usage), and keeps people's accounts:
+//! users and roles, passwords, the TOTP second factor, sessions and login
+//! throttling.
 //!
 //! - [`Config`], [`migrate`] and [`run`]: the entry points.
+//! - `accounts` (with `accounts_grpc`): users, signing in, sessions and
+//!   their revocation, built from `users` (emails, scopes, roles),
+//!   `passwords` (NIST policy, Argon2id on a bounded pool), `totp`
+//!   (RFC 6238, sealed secrets, recovery codes), `sessions` (opaque tokens
+//!   and their keyed hashes) and `throttle` (atomic attempt reservation).
 //! - `keys`: verification and the key lifecycle, and the parsed inputs they
-//!   take (key names, environments, scopes, networks).
+//!   take (key names, environments, scopes, networks, origins).
 //! - `store`: the `auth_api_key` table, keyed by the keys' HMAC hashes, and
 //!   the tenants' own request rates.
 //! - `grpc`: the tonic service; the gateway is its only allowed caller.
@@ -16,12 +23,23 @@
 //! memory. Issuing a key writes its audit event to the `auth_audit_outbox`
 //! in the same transaction, and a relay delivers it to the audit service.
 
+mod accounts;
+mod accounts_grpc;
 mod entity;
 mod error;
 mod grpc;
 mod keys;
 mod migration;
+mod passwords;
+mod sessions;
 mod store;
+mod throttle;
+mod totp;
+mod users;
+
+pub use accounts::{AccountSettings, NewClientPolicy};
+pub use passwords::{ARGON2_ITERATIONS, ARGON2_LANES, ARGON2_MEMORY_KIB};
+pub use throttle::ThrottlePolicy;
 
 use anyhow::Context;
 use rampart_kit::CancellationToken;
@@ -31,11 +49,14 @@ use rampart_kit::outbox::Outbox;
 use rampart_kit::pki::{ServiceName, ServiceTls};
 use rampart_kit::revocation::RevocationBus;
 use rampart_kit::secret::{ExposeSecret, SecretString};
+use rampart_proto::auth::v1::account_service_server::AccountServiceServer;
 use rampart_proto::auth::v1::auth_service_server::AuthServiceServer;
 use sea_orm::DatabaseConnection;
 use sea_orm_migration::MigratorTrait;
 use tokio::net::TcpListener;
 
+use crate::accounts::Accounts;
+use crate::accounts_grpc::AccountsGrpc;
 use crate::grpc::AuthGrpc;
 use crate::keys::Credentials;
 use crate::migration::{Migrator, OUTBOX_TABLE};
@@ -55,6 +76,10 @@ pub struct Config {
     pub admin_api_key: Option<SecretString>,
     /// Where revocations are announced to the gateways.
     pub revocations: RevocationBus,
+    /// The AES-256-GCM key TOTP secrets are sealed under: 32 bytes in hex.
+    pub totp_encryption_key: SecretString,
+    /// Sessions, admin domains, the new-client policy, hashing concurrency.
+    pub accounts: AccountSettings,
 }
 
 /// Applies the auth service's migrations.
@@ -62,6 +87,64 @@ pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
     Migrator::up(db, None)
         .await
         .context("cannot apply the auth service's migrations")
+}
+
+/// A platform admin created by the operator, with the TOTP secret to add
+/// to an authenticator app (shown once; the first code at sign-in
+/// confirms it).
+#[derive(Debug)]
+pub struct CreatedAdmin {
+    pub user_id: String,
+    pub email: String,
+    pub totp_secret: SecretString,
+    pub provisioning_uri: SecretString,
+}
+
+/// Creates a platform admin directly in the database: how an operator makes
+/// the first one (`rampart admin create-user`). The email must be in
+/// `settings.admin_email_domains`; the password follows the policy.
+pub async fn create_platform_admin(
+    database_url: &str,
+    key_hash_secret: &SecretString,
+    totp_encryption_key: &SecretString,
+    settings: AccountSettings,
+    email: &str,
+    password: &SecretString,
+) -> anyhow::Result<CreatedAdmin> {
+    let sealer =
+        totp::SecretSealer::from_hex(totp_encryption_key).context("invalid TOTP encryption key")?;
+    let db = rampart_kit::db::connect(database_url).await?;
+    migrate(&db).await?;
+    let accounts = Accounts::new(
+        db,
+        key_hash_secret.expose_secret().as_bytes(),
+        sealer,
+        Outbox::new(OUTBOX_TABLE),
+        settings,
+        // No gateway caches this new account yet.
+        RevocationBus::in_process(),
+    );
+    let (user, secret) = accounts
+        .create_platform_admin(email, password.expose_secret())
+        .await
+        .map_err(|error| match error {
+            error::Error::Internal(error) => error,
+            other => anyhow::anyhow!("{other}"),
+        })?;
+    Ok(CreatedAdmin {
+        user_id: user.id,
+        provisioning_uri: SecretString::from(secret.provisioning_uri("Rampart", &user.email)),
+        email: user.email,
+        totp_secret: SecretString::from(secret.base32()),
+    })
+}
+
+/// The RFC 6238 code of a base32 TOTP secret at a Unix time; what an
+/// authenticator app shows. For clients and tests that act as one.
+#[must_use]
+pub fn totp_code(secret_base32: &str, unix_secs: i64) -> Option<String> {
+    let secret = totp::TotpSecret::from_bytes(totp::base32_decode(secret_base32)?);
+    Some(secret.code_at_step(totp::step_at(unix_secs)))
 }
 
 /// Runs the auth service on `listener` until `shutdown` is cancelled.
@@ -84,12 +167,22 @@ pub async fn run(
     // Dropping the key here is the point: from now on only its hash exists.
     drop(config.admin_api_key);
 
+    let sealer = totp::SecretSealer::from_hex(&config.totp_encryption_key)
+        .context("invalid totp_encryption_key")?;
     let db = rampart_kit::db::connect(&config.database_url).await?;
     migrate(&db).await?;
 
     let outbox = Outbox::new(OUTBOX_TABLE);
     let relay = outbox.spawn_relay(db.clone(), &config.audit_url, &tls, &shutdown)?;
 
+    let accounts = Accounts::new(
+        db.clone(),
+        config.key_hash_secret.expose_secret().as_bytes(),
+        sealer,
+        outbox.clone(),
+        config.accounts,
+        config.revocations.clone(),
+    );
     let credentials = Credentials::new(
         hasher,
         bootstrap_admin,
@@ -98,13 +191,16 @@ pub async fn run(
         config.revocations,
     );
     let health = health_for::<AuthServiceServer<AuthGrpc>>().await;
-    let router =
-        server(&tls)?
-            .add_service(health)
-            .add_service(AuthServiceServer::with_interceptor(
-                AuthGrpc::new(credentials),
-                AllowPeers(&[ServiceName::Gateway]),
-            ));
+    let router = server(&tls)?
+        .add_service(health)
+        .add_service(AuthServiceServer::with_interceptor(
+            AuthGrpc::new(credentials),
+            AllowPeers(&[ServiceName::Gateway]),
+        ))
+        .add_service(AccountServiceServer::with_interceptor(
+            AccountsGrpc::new(accounts),
+            AllowPeers(&[ServiceName::Gateway]),
+        ));
     tracing::info!(address = ?listener.local_addr().ok(), "auth service listening");
     let served = serve(router, listener, shutdown).await;
     relay.stop().await;

@@ -4,6 +4,7 @@
 use rampart_kit::grpc::{TracedChannel, connect_lazy, traced};
 use rampart_kit::pki::{ServiceName, ServiceTls};
 use rampart_proto::audit::v1::audit_service_client::AuditServiceClient;
+use rampart_proto::auth::v1::account_service_client::AccountServiceClient;
 use rampart_proto::auth::v1::auth_service_client::AuthServiceClient;
 use rampart_proto::crm::v1::crm_service_client::CrmServiceClient;
 use rampart_proto::escalation::v1::escalation_service_client::EscalationServiceClient;
@@ -24,6 +25,8 @@ pub struct BackendUrls {
 #[derive(Clone)]
 pub struct Backends {
     pub auth: AuthServiceClient<TracedChannel>,
+    /// Auth's accounts: users, sign-in, sessions.
+    pub accounts: AccountServiceClient<TracedChannel>,
     pub crm: CrmServiceClient<TracedChannel>,
     pub escalation: EscalationServiceClient<TracedChannel>,
     pub audit: AuditServiceClient<TracedChannel>,
@@ -49,6 +52,7 @@ impl Backends {
                 ),
                 (ServiceName::Audit, HealthClient::new(audit.clone())),
             ],
+            accounts: AccountServiceClient::new(traced(auth.clone())),
             auth: AuthServiceClient::new(traced(auth)),
             crm: CrmServiceClient::new(traced(crm)),
             escalation: EscalationServiceClient::new(traced(escalation)),

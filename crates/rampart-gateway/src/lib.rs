@@ -11,7 +11,8 @@
 //!    against the auth service through a short-lived cache, the tenant
 //!    resolved, `X-Business-ID` matched, and the caller's rate limit counted.
 //!    Handlers ask for the principal they need as an extractor, so a route
-//!    cannot forget to authenticate.
+//!    cannot forget to authenticate. [`sessions`] does the same for
+//!    `Authorization: Bearer` session tokens of signed-in people.
 //! 4. [`routes`]: REST/JSON handlers that call one backend each over mTLS gRPC
 //!    ([`backends`]) with the principal in the call's metadata.
 //! 5. [`problem`]: every error becomes an RFC 9457 problem response with the
@@ -23,6 +24,7 @@ pub mod edge;
 pub mod pipeline;
 pub mod problem;
 pub mod routes;
+pub mod sessions;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -52,6 +54,9 @@ pub struct Config {
     pub per_credential: Quota,
     /// How often API key usage is reported to auth (and audited).
     pub usage_window: Duration,
+    /// The secret path segment of the platform admins' sign-in route
+    /// (`/v1/auth/<segment>/sign-in`); `None`: admins cannot sign in here.
+    pub admin_sign_in_path: Option<String>,
 }
 
 impl Default for Config {
@@ -64,6 +69,7 @@ impl Default for Config {
             per_address: Quota::per_minute(1200),
             per_credential: Quota::per_minute(600),
             usage_window: Duration::from_secs(60),
+            admin_sign_in_path: None,
         }
     }
 }
@@ -80,6 +86,8 @@ pub struct Gateway {
     pub limiter: RateLimiter,
     /// Where auth announces revocations; [`run`] watches it.
     pub revocations: RevocationBus,
+    /// Session verdicts, voided by revocations like the key verdicts.
+    pub sessions: sessions::SessionCache,
     /// Requests for well-known scanner paths, for operators to watch.
     pub probe_hits: AtomicU64,
 }
@@ -98,6 +106,7 @@ impl Gateway {
             config.negative_cache_ttl,
         );
         let usage = authn::usage::UsageCounter::new(config.usage_window);
+        let sessions = sessions::SessionCache::new(config.key_cache_ttl, config.negative_cache_ttl);
         Arc::new(Self {
             widget_origins: routes::widget::WidgetOrigins::default(),
             usage,
@@ -105,6 +114,7 @@ impl Gateway {
             backends,
             authenticator,
             limiter,
+            sessions,
             revocations,
             probe_hits: AtomicU64::new(0),
         })
@@ -122,7 +132,10 @@ pub async fn run(
     let watcher = {
         let gateway = gateway.clone();
         gateway.revocations.clone().watch(
-            move |event| gateway.authenticator.apply(&event),
+            move |event| {
+                gateway.authenticator.apply(&event);
+                gateway.sessions.apply(&event);
+            },
             shutdown.child_token(),
         )
     };

@@ -97,6 +97,14 @@ prefixed_id!(
     /// An API key's id (never the key itself).
     ApiKeyId, "key", "api key"
 );
+prefixed_id!(
+    /// A person who signs in: a tenant's user or a platform admin.
+    UserId, "usr", "user"
+);
+prefixed_id!(
+    /// A signed-in session's id (never its token).
+    SessionId, "ses", "session"
+);
 
 #[cfg(test)]
 mod tests {

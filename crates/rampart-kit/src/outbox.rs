@@ -364,6 +364,7 @@ mod tests {
             credential_id: "key_1".to_owned(),
             scopes: vec![],
             request_id: "req-1".to_owned(),
+            user: None,
         }
     }
 

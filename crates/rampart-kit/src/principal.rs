@@ -5,7 +5,8 @@
 //! which refuses the metadata unless the caller's mTLS certificate is the
 //! gateway's: another service, even one holding a valid certificate, cannot
 //! claim to act for a tenant. Handlers then authorise explicitly with
-//! [`Principal::require_tenant`] or [`Principal::require_platform_admin`].
+//! [`Principal::require_tenant`] or [`Principal::require_platform_admin`],
+//! and for signed-in people by role with [`Principal::require_role`].
 
 use tonic::metadata::{AsciiMetadataValue, MetadataMap};
 use tonic::{Request, Status};
@@ -17,12 +18,14 @@ const KIND: &str = "x-rampart-principal-kind";
 const TENANT: &str = "x-rampart-tenant-id";
 const CREDENTIAL: &str = "x-rampart-credential-id";
 const SCOPES: &str = "x-rampart-scopes";
+const SUBJECT: &str = "x-rampart-subject-id";
+const ROLE: &str = "x-rampart-role";
 /// The request id, also sent on every response at the edge.
 pub const REQUEST_ID: &str = "x-request-id";
 
 /// Every metadata key that carries principal data. The gateway strips these
 /// from anything a client sends before it sets its own.
-pub const PRINCIPAL_HEADERS: [&str; 4] = [KIND, TENANT, CREDENTIAL, SCOPES];
+pub const PRINCIPAL_HEADERS: [&str; 6] = [KIND, TENANT, CREDENTIAL, SCOPES, SUBJECT, ROLE];
 
 /// What kind of credential the caller presented.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,21 +55,99 @@ impl Scope {
     }
 }
 
+/// What a signed-in person may do. Platform admins run the platform; the
+/// others belong to one tenant, ranked owner > manager > agent. A new user is
+/// an agent: least privilege by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// A platform operator (never a tenant's user).
+    Admin,
+    /// Runs a tenant: its users, roles, keys and settings.
+    Owner,
+    /// Runs a tenant's day-to-day work and its agents.
+    Manager,
+    /// Handles conversations and handoffs.
+    Agent,
+}
+
+impl Role {
+    /// Every tenant role, highest first.
+    pub const TENANT_ROLES: [Self; 3] = [Self::Owner, Self::Manager, Self::Agent];
+
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::Owner => "owner",
+            Self::Manager => "manager",
+            Self::Agent => "agent",
+        }
+    }
+
+    /// Parses the wire name; `None` for anything else.
+    #[must_use]
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Admin, Self::Owner, Self::Manager, Self::Agent]
+            .into_iter()
+            .find(|role| role.as_str() == text)
+    }
+
+    /// The rank among tenant roles; `None` for the platform admin, who is
+    /// outside every tenant's ranking.
+    fn tenant_rank(self) -> Option<u8> {
+        match self {
+            Self::Admin => None,
+            Self::Owner => Some(3),
+            Self::Manager => Some(2),
+            Self::Agent => Some(1),
+        }
+    }
+
+    /// Whether this role grants at least what `needed` grants.
+    #[must_use]
+    pub fn at_least(self, needed: Self) -> bool {
+        match (self.tenant_rank(), needed.tenant_rank()) {
+            (Some(have), Some(need)) => have >= need,
+            (None, None) => true,
+            _ => false,
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The person behind a session, when the credential is one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedInUser {
+    /// A `UserId` (`usr_...`).
+    pub id: String,
+    pub role: Role,
+}
+
 /// An authenticated caller, as established by the gateway.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     pub kind: PrincipalKind,
     /// The id of the credential used (an API key id, "bootstrap" for the
-    /// configured admin key), never the credential itself.
+    /// configured admin key, a session id), never the credential itself.
     pub credential_id: String,
     pub scopes: Vec<String>,
     pub request_id: String,
+    /// The signed-in person, for a session; `None` for an API key.
+    pub user: Option<SignedInUser>,
 }
 
 impl Principal {
     /// The actor recorded in audit events.
     #[must_use]
     pub fn actor(&self) -> String {
+        if let Some(user) = &self.user {
+            return format!("user:{}", user.id);
+        }
         match &self.kind {
             PrincipalKind::PlatformAdmin => format!("admin_key:{}", self.credential_id),
             PrincipalKind::Tenant(_) => format!("api_key:{}", self.credential_id),
@@ -109,6 +190,21 @@ impl Principal {
         }
     }
 
+    /// The signed-in user, when their role is at least `needed`; otherwise
+    /// PermissionDenied. An API key has no role and is refused: actions
+    /// guarded by a role are for people.
+    pub fn require_role(&self, needed: Role) -> Result<&SignedInUser, Status> {
+        match &self.user {
+            Some(user) if user.role.at_least(needed) => Ok(user),
+            Some(_) => Err(Status::permission_denied(format!(
+                "this action needs the {needed} role"
+            ))),
+            None => Err(Status::permission_denied(format!(
+                "this action needs a signed-in user with the {needed} role"
+            ))),
+        }
+    }
+
     /// Writes this principal into outgoing metadata.
     pub fn write_to(&self, metadata: &mut MetadataMap) -> Result<(), Status> {
         let value = |text: &str| {
@@ -126,6 +222,10 @@ impl Principal {
         }
         metadata.insert(CREDENTIAL, value(&self.credential_id)?);
         metadata.insert(SCOPES, value(&self.scopes.join(" "))?);
+        if let Some(user) = &self.user {
+            metadata.insert(SUBJECT, value(&user.id)?);
+            metadata.insert(ROLE, AsciiMetadataValue::from_static(user.role.as_str()));
+        }
         metadata.insert(REQUEST_ID, value(&self.request_id)?);
         Ok(())
     }
@@ -159,6 +259,15 @@ impl Principal {
             }
             _ => return Err(missing()),
         };
+        let user = match (text(SUBJECT), text(ROLE)) {
+            (None, None) => None,
+            (Some(id), Some(role)) => Some(SignedInUser {
+                id,
+                role: Role::parse(&role)
+                    .ok_or_else(|| Status::unauthenticated("principal role is malformed"))?,
+            }),
+            _ => return Err(Status::unauthenticated("principal user is incomplete")),
+        };
         Ok(Self {
             kind,
             credential_id: text(CREDENTIAL).ok_or_else(missing)?,
@@ -168,6 +277,7 @@ impl Principal {
                 .map(str::to_owned)
                 .collect(),
             request_id: text(REQUEST_ID).unwrap_or_default(),
+            user,
         })
     }
 }
@@ -182,6 +292,7 @@ mod tests {
             credential_id: "key_0192f0c17e4a7b1d9c3e1a2b3c4d5e6f".into(),
             scopes: vec!["read".into(), "write".into()],
             request_id: "req-1".into(),
+            user: None,
         }
     }
 
@@ -222,5 +333,51 @@ mod tests {
         };
         assert!(admin.require_platform_admin().is_ok());
         assert!(admin.require_tenant().is_err());
+    }
+
+    #[test]
+    fn users_round_trip_and_act_as_themselves() {
+        let principal = Principal {
+            user: Some(SignedInUser {
+                id: "usr_0192f0c17e4a7b1d9c3e1a2b3c4d5e6f".into(),
+                role: Role::Manager,
+            }),
+            ..tenant_principal()
+        };
+        let mut metadata = MetadataMap::new();
+        principal.write_to(&mut metadata).unwrap();
+        assert_eq!(Principal::from_metadata(&metadata).unwrap(), principal);
+        assert_eq!(
+            principal.actor(),
+            "user:usr_0192f0c17e4a7b1d9c3e1a2b3c4d5e6f"
+        );
+
+        metadata.insert(ROLE, "superuser".parse().unwrap());
+        assert!(Principal::from_metadata(&metadata).is_err());
+        metadata.remove(ROLE);
+        assert!(Principal::from_metadata(&metadata).is_err());
+    }
+
+    #[test]
+    fn roles_rank_owner_over_manager_over_agent() {
+        let with_role = |role| Principal {
+            user: Some(SignedInUser {
+                id: "usr_x".into(),
+                role,
+            }),
+            ..tenant_principal()
+        };
+        assert!(with_role(Role::Owner).require_role(Role::Owner).is_ok());
+        assert!(with_role(Role::Owner).require_role(Role::Agent).is_ok());
+        assert!(with_role(Role::Manager).require_role(Role::Owner).is_err());
+        assert!(with_role(Role::Agent).require_role(Role::Manager).is_err());
+        assert!(with_role(Role::Admin).require_role(Role::Owner).is_err());
+        assert!(with_role(Role::Owner).require_role(Role::Admin).is_err());
+        assert!(with_role(Role::Admin).require_role(Role::Admin).is_ok());
+        // An API key has no role at all.
+        assert!(tenant_principal().require_role(Role::Agent).is_err());
+        for role in [Role::Admin, Role::Owner, Role::Manager, Role::Agent] {
+            assert_eq!(Role::parse(role.as_str()), Some(role));
+        }
     }
 }

@@ -399,6 +399,7 @@ pub fn admin_principal() -> Principal {
         credential_id: "bootstrap".to_owned(),
         scopes: vec!["admin".to_owned()],
         request_id: "req-admin".to_owned(),
+        user: None,
     }
 }
 
@@ -410,6 +411,7 @@ pub fn tenant_principal(tenant: &TenantId) -> Principal {
         credential_id: "key_0192f0c17e4a7b1d9c3e1a2b3c4d5e6f".to_owned(),
         scopes: vec!["read".to_owned(), "write".to_owned()],
         request_id: "req-tenant".to_owned(),
+        user: None,
     }
 }
 

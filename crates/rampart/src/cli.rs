@@ -111,6 +111,29 @@ enum PkiCommand {
 enum AdminCommand {
     /// Print a new platform admin key, for RAMPART_ADMIN_API_KEY.
     GenerateKey,
+    /// Create a platform admin account with a TOTP second factor: how the
+    /// first admin is made. The password is read from
+    /// RAMPART_NEW_ADMIN_PASSWORD or, if unset, from the first line of
+    /// standard input; the TOTP secret is printed once.
+    CreateUser(CreateAdminArgs),
+}
+
+#[derive(Debug, Args)]
+struct CreateAdminArgs {
+    /// The admin's email; it must be in the office domains.
+    #[arg(long)]
+    email: String,
+    /// The platform's office domains (comma-separated); default:
+    /// RAMPART_ADMIN_EMAIL_DOMAINS.
+    #[arg(long, env = "RAMPART_ADMIN_EMAIL_DOMAINS")]
+    office_domains: Option<String>,
+    /// A `rampart dev` data folder: its auth database and secrets are used.
+    #[arg(long, conflicts_with = "database_url")]
+    data_dir: Option<PathBuf>,
+    /// Otherwise the auth database; the secrets then come from
+    /// RAMPART_KEY_HASH_SECRET and RAMPART_TOTP_ENCRYPTION_KEY (or _FILE).
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
 }
 
 /// Runs the command; `main` only reports the error.
@@ -156,6 +179,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", PlaintextApiKey::generate(KeyKind::Admin).expose());
             Ok(())
         }
+        Command::Admin(AdminCommand::CreateUser(args)) => create_admin(args).await,
     }
 }
 
@@ -182,6 +206,13 @@ async fn dev(args: DevArgs, file: &FileSettings) -> anyhow::Result<()> {
         None => SocketAddr::from(([127, 0, 0, 1], 8443)),
     };
     let admin_api_key = admin_key_from_env()?;
+    let data = crate::dev_data::DataDir::open(&data_dir)?;
+    let admin_sign_in_path = data.admin_sign_in_path()?;
+    let gateway = rampart_gateway::Config {
+        admin_sign_in_path: Some(admin_sign_in_path.expose_secret().to_owned()),
+        ..rampart_gateway::Config::default()
+    };
+    let accounts = settings::account_settings_from_env()?;
     let edge_listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}; is another rampart running? (--listen picks another address)"))?;
@@ -190,7 +221,8 @@ async fn dev(args: DevArgs, file: &FileSettings) -> anyhow::Result<()> {
         edge_listener,
         admin_api_key,
         storage: DevStorage::Embedded,
-        gateway: rampart_gateway::Config::default(),
+        gateway,
+        accounts,
     })
     .await?;
     let edge = stack.edge_addr;
@@ -214,6 +246,14 @@ async fn dev(args: DevArgs, file: &FileSettings) -> anyhow::Result<()> {
             data_dir.join("secrets/admin-api-key").display()
         );
     }
+    println!(
+        "  admins sign in at https://{edge}/v1/auth/{}/sign-in   (keep this path private)",
+        admin_sign_in_path.expose_secret()
+    );
+    println!(
+        "  first admin: rampart admin create-user --data-dir {} --email you@<office domain>",
+        data_dir.display()
+    );
     println!();
     stop_on_signal(stack.running.shutdown_token());
     stack.running.wait().await
@@ -268,7 +308,20 @@ async fn serve(args: ServeArgs, file: &FileSettings) -> anyhow::Result<()> {
     } else {
         None
     };
+
+    let totp_encryption_key = if services.contains(&ServiceName::Auth) {
+        Some(secret_from_env("RAMPART_TOTP_ENCRYPTION_KEY")?.context(
+            "set RAMPART_TOTP_ENCRYPTION_KEY (or RAMPART_TOTP_ENCRYPTION_KEY_FILE): 32 random bytes in hex for sealing TOTP secrets",
+        )?)
+    } else {
+        None
+    };
     let audit_checkpoint_interval = settings::audit_checkpoint_interval()?;
+    let mut gateway = rampart_gateway::Config::default();
+    if let Some(segment) = secret_from_env("RAMPART_ADMIN_SIGN_IN_PATH")? {
+        settings::check_admin_sign_in_path(segment.expose_secret())?;
+        gateway.admin_sign_in_path = Some(segment.expose_secret().to_owned());
+    }
     let mut urls = HashMap::new();
     for service in ServiceName::ALL {
         urls.insert(service, settings::peer_url(file, service)?);
@@ -290,9 +343,11 @@ async fn serve(args: ServeArgs, file: &FileSettings) -> anyhow::Result<()> {
         redis,
         key_hash_secret,
         admin_api_key: admin_key_from_env()?,
-        gateway: rampart_gateway::Config::default(),
         audit_signing_key,
         audit_checkpoint_interval,
+        gateway,
+        totp_encryption_key,
+        accounts: settings::account_settings_from_env()?,
     })
     .await?;
     stop_on_signal(running.shutdown_token());
@@ -316,6 +371,72 @@ async fn migrate(args: MigrateArgs, file: &FileSettings) -> anyhow::Result<()> {
         .await
         .context("audit migrations failed")?;
     println!("migrations applied for auth, crm and audit");
+    Ok(())
+}
+
+/// `rampart admin create-user`: a platform admin straight into the auth
+/// database, with a TOTP secret printed once.
+async fn create_admin(args: CreateAdminArgs) -> anyhow::Result<()> {
+    let (database_url, key_hash_secret, totp_key) = match (&args.data_dir, &args.database_url) {
+        (Some(dir), _) => {
+            let data = crate::dev_data::DataDir::open(dir)?;
+            (
+                rampart_kit::db::sqlite_url(&data.database("auth")),
+                data.key_hash_secret()?,
+                data.totp_encryption_key()?,
+            )
+        }
+        (None, Some(url)) => {
+            settings::check_database_url(url, "DATABASE_URL")?;
+            (
+                url.clone(),
+                secret_from_env("RAMPART_KEY_HASH_SECRET")?.context(
+                    "set RAMPART_KEY_HASH_SECRET (or _FILE), as for `rampart serve auth`",
+                )?,
+                secret_from_env("RAMPART_TOTP_ENCRYPTION_KEY")?.context(
+                    "set RAMPART_TOTP_ENCRYPTION_KEY (or _FILE), as for `rampart serve auth`",
+                )?,
+            )
+        }
+        (None, None) => bail!("name the database: --data-dir for `rampart dev`, or DATABASE_URL"),
+    };
+    let mut accounts = settings::account_settings_from_env()?;
+    if let Some(domains) = &args.office_domains {
+        accounts.admin_email_domains = settings::parse_domains(domains);
+    }
+    if accounts.admin_email_domains.is_empty() {
+        bail!(
+            "set the platform's office domains (--office-domains or RAMPART_ADMIN_EMAIL_DOMAINS)"
+        );
+    }
+    let password = match secret_from_env("RAMPART_NEW_ADMIN_PASSWORD")? {
+        Some(password) => password,
+        None => {
+            eprintln!("password for {} (at least 15 characters):", args.email);
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .context("cannot read the password from standard input")?;
+            rampart_kit::secret::SecretString::from(line.trim_end_matches(['\r', '\n']).to_owned())
+        }
+    };
+    let created = rampart_auth::create_platform_admin(
+        &database_url,
+        &key_hash_secret,
+        &totp_key,
+        accounts,
+        &args.email,
+        &password,
+    )
+    .await?;
+    println!(
+        "created platform admin {} ({})",
+        created.email, created.user_id
+    );
+    println!("add this second factor to an authenticator app now; it is shown once:");
+    println!("  secret: {}", created.totp_secret.expose_secret());
+    println!("  uri:    {}", created.provisioning_uri.expose_secret());
+    println!("the first code entered at sign-in confirms it");
     Ok(())
 }
 

@@ -7,6 +7,8 @@
 //!   secrets/key-hash-secret       HMAC secret for API key hashes (0600)
 //!   secrets/admin-api-key         the generated platform admin key (0600)
 //!   secrets/audit-signing-key.pem Ed25519 key audit signs checkpoints with (0600)
+//!   secrets/totp-encryption-key   AES-256-GCM key for TOTP secrets (0600)
+//!   secrets/admin-sign-in-path    the secret path of the admins' sign-in route (0600)
 //! ```
 //!
 //! Secrets are generated on first start, owner-readable only, and never
@@ -78,6 +80,26 @@ impl DataDir {
         let path = self.0.join("secrets").join("audit-signing-key.pem");
         if !path.exists() {
             write_secret_file(&path, &rampart_audit::SigningKey::generate_pem()?)?;
+        }
+        read_secret_file(&path)
+    }
+
+    /// The key TOTP secrets are sealed under, generated on first use.
+    /// Replacing it would make every enrolled second factor unusable.
+    pub fn totp_encryption_key(&self) -> anyhow::Result<SecretString> {
+        let path = self.0.join("secrets").join("totp-encryption-key");
+        if !path.exists() {
+            write_secret_file(&path, &hex(&random_bytes::<32>()))?;
+        }
+        read_secret_file(&path)
+    }
+
+    /// The secret path segment of the admins' sign-in route, generated on
+    /// first use.
+    pub fn admin_sign_in_path(&self) -> anyhow::Result<SecretString> {
+        let path = self.0.join("secrets").join("admin-sign-in-path");
+        if !path.exists() {
+            write_secret_file(&path, &format!("admin-{}", hex(&random_bytes::<12>())))?;
         }
         read_secret_file(&path)
     }

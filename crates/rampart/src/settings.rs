@@ -151,6 +151,76 @@ pub fn check_redis_url(url: &str, what: &str) -> anyhow::Result<()> {
     }
 }
 
+/// Account settings from the environment, each checked:
+///
+/// - `RAMPART_ADMIN_EMAIL_DOMAINS`: comma-separated office domains platform
+///   admins' emails must be in;
+/// - `RAMPART_SESSION_IDLE_SECS` (default 3600) and
+///   `RAMPART_SESSION_ABSOLUTE_SECS` (default 86400);
+/// - `RAMPART_SESSION_NEW_CLIENT_POLICY`: `allow` (default) or `revoke`
+///   (a session token seen from a new client address ends all of the
+///   user's sessions);
+/// - `RAMPART_MAX_CONCURRENT_HASHES` (default 4): Argon2id runs at once.
+pub fn account_settings_from_env() -> anyhow::Result<rampart_auth::AccountSettings> {
+    let mut settings = rampart_auth::AccountSettings::default();
+    if let Ok(domains) = std::env::var("RAMPART_ADMIN_EMAIL_DOMAINS") {
+        settings.admin_email_domains = parse_domains(&domains);
+    }
+    let seconds = |name: &str| -> anyhow::Result<Option<std::time::Duration>> {
+        match std::env::var(name) {
+            Ok(value) => {
+                let secs: u64 = value
+                    .parse()
+                    .ok()
+                    .filter(|secs| *secs > 0)
+                    .with_context(|| format!("{name} must be a positive number of seconds"))?;
+                Ok(Some(std::time::Duration::from_secs(secs)))
+            }
+            Err(_) => Ok(None),
+        }
+    };
+    if let Some(idle) = seconds("RAMPART_SESSION_IDLE_SECS")? {
+        settings.session_idle_timeout = idle;
+    }
+    if let Some(absolute) = seconds("RAMPART_SESSION_ABSOLUTE_SECS")? {
+        settings.session_absolute_timeout = absolute;
+    }
+    if let Ok(policy) = std::env::var("RAMPART_SESSION_NEW_CLIENT_POLICY") {
+        settings.new_client_policy = rampart_auth::NewClientPolicy::parse(&policy)?;
+    }
+    if let Ok(value) = std::env::var("RAMPART_MAX_CONCURRENT_HASHES") {
+        settings.max_concurrent_hashes = value
+            .parse()
+            .ok()
+            .filter(|n| *n > 0)
+            .context("RAMPART_MAX_CONCURRENT_HASHES must be a positive number")?;
+    }
+    Ok(settings)
+}
+
+/// Splits a comma-separated list of domains, dropping blanks.
+#[must_use]
+pub fn parse_domains(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(|domain| domain.trim().to_lowercase())
+        .filter(|domain| !domain.is_empty())
+        .collect()
+}
+
+/// Checks the admins' secret sign-in path segment: long enough not to be
+/// guessed, and safe in a URL.
+pub fn check_admin_sign_in_path(segment: &str) -> anyhow::Result<()> {
+    let safe = segment
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if segment.len() < 16 || !safe {
+        bail!(
+            "RAMPART_ADMIN_SIGN_IN_PATH must be at least 16 characters of letters, digits, '-' and '_'"
+        );
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,5 +272,16 @@ mod tests {
             peer_url(&file, ServiceName::Audit).unwrap(),
             "https://127.0.0.1:7004"
         );
+    }
+
+    #[test]
+    fn admin_settings_are_checked() {
+        assert_eq!(
+            parse_domains(" Corp.Example, ,ops.example "),
+            vec!["corp.example".to_owned(), "ops.example".to_owned()]
+        );
+        assert!(check_admin_sign_in_path("admin-0123456789abcdef").is_ok());
+        assert!(check_admin_sign_in_path("admin").is_err());
+        assert!(check_admin_sign_in_path("admin/../0123456789abcdef").is_err());
     }
 }

@@ -63,6 +63,10 @@ pub struct StackConfig {
     /// runs here, and how often audit signs checkpoints.
     pub audit_signing_key: Option<SecretString>,
     pub audit_checkpoint_interval: std::time::Duration,
+    /// The key auth seals TOTP secrets under (32 bytes, hex).
+    pub totp_encryption_key: Option<SecretString>,
+    /// People's accounts: sessions, admin office domains, hashing bound.
+    pub accounts: rampart_auth::AccountSettings,
 }
 
 /// Services running in this process.
@@ -181,6 +185,10 @@ pub async fn start(config: StackConfig) -> anyhow::Result<RunningStack> {
                     )?,
                     admin_api_key: config.admin_api_key.clone(),
                     revocations: revocations.clone(),
+                    totp_encryption_key: config.totp_encryption_key.clone().context(
+                        "the auth service needs a TOTP encryption key (RAMPART_TOTP_ENCRYPTION_KEY)",
+                    )?,
+                    accounts: config.accounts.clone(),
                 };
                 Box::pin(rampart_auth::run(auth_config, listener, tls, token))
             }
@@ -281,6 +289,8 @@ pub struct DevOptions {
     pub admin_api_key: Option<SecretString>,
     pub storage: DevStorage,
     pub gateway: rampart_gateway::Config,
+    /// People's accounts: sessions, admin office domains, hashing bound.
+    pub accounts: rampart_auth::AccountSettings,
 }
 
 /// The whole stack, running.
@@ -371,6 +381,8 @@ pub async fn start_dev(options: DevOptions) -> anyhow::Result<DevStack> {
         gateway: options.gateway,
         audit_signing_key: Some(data.audit_signing_key()?),
         audit_checkpoint_interval: DEV_CHECKPOINT_INTERVAL,
+        totp_encryption_key: Some(data.totp_encryption_key()?),
+        accounts: options.accounts,
     })
     .await?;
     Ok(DevStack {

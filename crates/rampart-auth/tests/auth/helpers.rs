@@ -34,6 +34,8 @@ impl TestAuth {
             key_hash_secret: SecretString::from(KEY_HASH_SECRET),
             admin_api_key: Some(SecretString::from(admin_key.expose())),
             revocations: rampart_kit::revocation::RevocationBus::in_process(),
+            totp_encryption_key: SecretString::from("ab".repeat(32)),
+            accounts: rampart_auth::AccountSettings::default(),
         };
         let server = TestServer::start(ServiceName::Auth, |listener, tls, shutdown| {
             rampart_auth::run(config, listener, tls, shutdown)

@@ -2,6 +2,7 @@
 //! as the gateway (and as callers it must refuse), each case on SQLite and
 //! on PostgreSQL.
 
+mod accounts;
 mod helpers;
 mod issue;
 mod startup;

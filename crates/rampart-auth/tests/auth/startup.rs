@@ -28,6 +28,8 @@ fn config(secret: &str, admin: Option<&str>) -> Config {
         key_hash_secret: SecretString::from(secret),
         admin_api_key: admin.map(SecretString::from),
         revocations: rampart_kit::revocation::RevocationBus::in_process(),
+        totp_encryption_key: SecretString::from("ab".repeat(32)),
+        accounts: rampart_auth::AccountSettings::default(),
     }
 }
 
@@ -51,5 +53,15 @@ async fn a_bootstrap_key_that_is_not_an_admin_key_is_refused() {
             !message.contains(bad),
             "the key leaked into the error: {message}"
         );
+    }
+}
+
+#[tokio::test]
+async fn a_bad_totp_encryption_key_is_refused() {
+    for bad in ["", "abcd", &"zz".repeat(32)] {
+        let mut bad_config = config(KEY_HASH_SECRET, None);
+        bad_config.totp_encryption_key = SecretString::from(bad.to_owned());
+        let message = format!("{:#}", start(bad_config).await);
+        assert!(message.contains("totp_encryption_key"), "{message}");
     }
 }

@@ -25,7 +25,12 @@ pub struct TestStack {
     pub client: reqwest::Client,
     pub admin_key: String,
     pub stack: DevStack,
-    /// The Redis URL and prefix the stack shares, on PostgreSQL + Redis.
+    /// The secret path segment of the admins' sign-in route.
+    pub admin_sign_in_path: String,
+    /// Where auth's data lives, for operator commands run against it.
+    pub auth_database_url: String,
+    /// The Redis URL and key prefix of a PostgreSQL + Redis stack, for
+    /// starting more gateways that share it.
     pub redis: Option<(String, String)>,
     /// The data folder (`rampart dev`'s), and the PostgreSQL database when
     /// the stack runs on one: for restarting a service by hand.
@@ -47,6 +52,9 @@ impl ExtraGateway {
     }
 }
 
+/// The office domain platform admins' emails must be in, in tests.
+pub const OFFICE_DOMAIN: &str = "corp.example";
+
 /// A tenant created through the admin route.
 #[derive(Debug, Clone)]
 pub struct Tenant {
@@ -61,13 +69,31 @@ impl TestStack {
     }
 
     pub async fn start_with(backend: Backend, gateway: rampart_gateway::Config) -> Option<Self> {
+        let accounts = rampart_auth::AccountSettings {
+            admin_email_domains: vec![OFFICE_DOMAIN.to_owned()],
+            ..rampart_auth::AccountSettings::default()
+        };
+        Self::start_with_accounts(backend, gateway, accounts).await
+    }
+
+    /// A stack whose auth service uses `accounts` (throttling, sessions).
+    pub async fn start_with_accounts(
+        backend: Backend,
+        mut gateway: rampart_gateway::Config,
+        accounts: rampart_auth::AccountSettings,
+    ) -> Option<Self> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut auth_database_url = rampart_kit::db::sqlite_url(&dir.path().join("auth.db"));
+        let mut redis = None;
         let mut external_database = None;
         let storage = match backend {
             Backend::Embedded => DevStorage::Embedded,
             Backend::PostgresRedis => {
                 let database_url = rampart_kit::testing::fresh_postgres_database().await?;
                 let (redis_url, redis_prefix) = rampart_kit::testing::redis_namespace().await?;
+                auth_database_url.clone_from(&database_url);
                 external_database = Some(database_url.clone());
+                redis = Some((redis_url.clone(), redis_prefix.clone()));
                 DevStorage::External {
                     database_url,
                     redis_url,
@@ -75,16 +101,11 @@ impl TestStack {
                 }
             }
         };
-        let redis = match &storage {
-            DevStorage::External {
-                redis_url,
-                redis_prefix,
-                ..
-            } => Some((redis_url.clone(), redis_prefix.clone())),
-            DevStorage::Embedded => None,
-        };
-        let dir = tempfile::tempdir().expect("temp dir");
         let admin = PlaintextApiKey::generate(KeyKind::Admin);
+        let admin_sign_in_path = gateway
+            .admin_sign_in_path
+            .get_or_insert_with(|| format!("admin-{}", uuid::Uuid::new_v4().simple()))
+            .clone();
         let edge_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind edge");
         let stack = start_dev(DevOptions {
             data_dir: dir.path().to_path_buf(),
@@ -92,6 +113,7 @@ impl TestStack {
             admin_api_key: Some(SecretString::from(admin.expose().to_owned())),
             storage,
             gateway,
+            accounts,
         })
         .await
         .expect("stack starts");
@@ -117,6 +139,8 @@ impl TestStack {
             client,
             admin_key: admin.expose().to_owned(),
             stack,
+            admin_sign_in_path,
+            auth_database_url,
             redis,
             data_dir: dir.path().to_path_buf(),
             database_url: external_database,
@@ -178,9 +202,47 @@ impl TestStack {
         }
     }
 
-    /// Starts a second gateway sharing this stack's services and Redis.
-    /// Only a stack on Redis has one: in-process revocations and limits
-    /// cannot reach another gateway.
+    /// Creates a platform admin the way an operator does
+    /// (`rampart admin create-user`), with its TOTP secret.
+    pub async fn create_platform_admin(
+        &self,
+        email: &str,
+        password: &str,
+    ) -> Result<rampart_auth::CreatedAdmin, String> {
+        let data = rampart::dev_data::DataDir::open(self._dir.path()).expect("data dir");
+        rampart_auth::create_platform_admin(
+            &self.auth_database_url,
+            &data.key_hash_secret().expect("key-hash secret"),
+            &data.totp_encryption_key().expect("TOTP key"),
+            rampart_auth::AccountSettings {
+                admin_email_domains: vec![OFFICE_DOMAIN.to_owned()],
+                ..rampart_auth::AccountSettings::default()
+            },
+            email,
+            &SecretString::from(password.to_owned()),
+        )
+        .await
+        .map_err(|error| format!("{error:#}"))
+    }
+
+    /// Starts another gateway in front of the same backends, sharing this
+    /// stack's Redis (rate limits and the revocation bus), as a second
+    /// instance behind a load balancer would. Returns its base URL and the
+    /// running gateway; `None` for the embedded stack.
+    pub async fn start_second_gateway(&self) -> Option<(String, rampart::stack::RunningStack)> {
+        self.redis.as_ref()?;
+        let gateway = self
+            .second_gateway(rampart_gateway::Config {
+                admin_sign_in_path: Some(self.admin_sign_in_path.clone()),
+                ..rampart_gateway::Config::default()
+            })
+            .await;
+        Some((gateway.base, gateway.running))
+    }
+
+    /// Starts a second gateway with `config`, sharing this stack's services
+    /// and Redis. Only a stack on Redis has one: in-process revocations and
+    /// limits cannot reach another gateway.
     pub async fn second_gateway(&self, config: rampart_gateway::Config) -> ExtraGateway {
         let redis = self
             .redis
@@ -205,6 +267,8 @@ impl TestStack {
             audit_signing_key: None,
             audit_checkpoint_interval: Duration::from_secs(60),
             gateway: config,
+            totp_encryption_key: None,
+            accounts: rampart_auth::AccountSettings::default(),
         })
         .await
         .expect("second gateway starts");

@@ -11,7 +11,10 @@
 //! - [`widget`]: the widget's public key and CORS, from a browser's side.
 //! - [`keys`]: the API key lifecycle: scopes, expiry, networks, rotation,
 //!   revocation on every gateway, usage and per-tenant rate limits.
+//! - [`accounts`]: people's accounts: users, roles, passwords, TOTP, admin
+//!   access, sessions, throttling and suspicious activity.
 
+mod accounts;
 mod audit;
 mod edge;
 mod flow;

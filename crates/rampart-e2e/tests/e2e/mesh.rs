@@ -32,6 +32,7 @@ fn as_tenant<T>(tenant: &TenantId, message: T) -> Request<T> {
         credential_id: "key_forged".into(),
         scopes: vec!["read".into(), "write".into()],
         request_id: "mesh-test".into(),
+        user: None,
     }
     .write_to(request.metadata_mut())
     .unwrap();

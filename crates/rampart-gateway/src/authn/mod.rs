@@ -222,6 +222,10 @@ impl FromRequestParts<Arc<Gateway>> for TenantCaller {
         parts: &mut Parts,
         gateway: &Arc<Gateway>,
     ) -> Result<Self, ApiError> {
+        // A signed-in tenant user instead of a key (`crate::sessions`).
+        if let Some((principal, tenant)) = crate::sessions::tenant_session(parts, gateway).await? {
+            return Ok(Self { principal, tenant });
+        }
         let key = presented_key(
             parts,
             gateway,
@@ -268,6 +272,10 @@ impl FromRequestParts<Arc<Gateway>> for AdminCaller {
         parts: &mut Parts,
         gateway: &Arc<Gateway>,
     ) -> Result<Self, ApiError> {
+        // A signed-in platform admin instead of a key (`crate::sessions`).
+        if let Some(principal) = crate::sessions::admin_session(parts, gateway).await? {
+            return Ok(Self { principal });
+        }
         let key = presented_key(
             parts,
             gateway,
@@ -397,11 +405,12 @@ fn principal(parts: &Parts, verified: VerifiedKey) -> Principal {
             .get::<RequestId>()
             .map(|id| id.0.clone())
             .unwrap_or_default(),
+        user: None,
     }
 }
 
 /// A header as text; present but not visible ASCII is a client error.
-fn header<'a>(parts: &'a Parts, name: &str) -> Result<Option<&'a str>, ApiError> {
+pub(crate) fn header<'a>(parts: &'a Parts, name: &str) -> Result<Option<&'a str>, ApiError> {
     parts
         .headers
         .get(name)
@@ -413,14 +422,14 @@ fn header<'a>(parts: &'a Parts, name: &str) -> Result<Option<&'a str>, ApiError>
         .transpose()
 }
 
-fn address_bucket(parts: &Parts) -> String {
+pub(crate) fn address_bucket(parts: &Parts) -> String {
     parts.extensions.get::<ClientAddr>().map_or_else(
         || "addr:unknown".to_owned(),
         |addr| format!("addr:{}", addr.0.ip()),
     )
 }
 
-async fn limit(gateway: &Gateway, bucket: &str, quota: Quota) -> Result<(), ApiError> {
+pub(crate) async fn limit(gateway: &Gateway, bucket: &str, quota: Quota) -> Result<(), ApiError> {
     match gateway.limiter.check(bucket, quota).await {
         Ok(Decision::Allowed) => Ok(()),
         Ok(Decision::Limited { retry_after }) => Err(ApiError::rate_limited(retry_after)),

@@ -5,12 +5,14 @@
 //! one backend with the principal in the call's metadata ([`with_principal`]),
 //! and shapes the answer as JSON.
 
+mod accounts;
 mod admin;
 mod audit;
 mod crm;
 mod escalation;
 mod health;
 mod keys;
+mod users;
 pub mod widget;
 
 use std::sync::Arc;
@@ -18,7 +20,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::{FromRequest, FromRequestParts, OptionalFromRequest, Request};
 use axum::middleware;
-use axum::routing::{delete, get, post, put};
+use axum::routing::{delete, get, patch, post, put};
 use http::header;
 use http::request::Parts;
 use rampart_kit::error::ErrorCode;
@@ -31,10 +33,60 @@ use crate::pipeline::edge_pipeline;
 use crate::problem::ApiError;
 
 pub use crate::authn::{AdminCaller, TenantCaller};
+pub use crate::sessions::{OwnerCaller, SessionCaller};
 
 /// The whole REST surface, wrapped in the edge pipeline.
 pub fn router(gateway: Arc<Gateway>) -> Router {
-    Router::new()
+    let mut routes = Router::new();
+    // The admins' sign-in lives at a secret path; without one configured
+    // there is no admin sign-in at all.
+    if let Some(secret) = &gateway.config.admin_sign_in_path {
+        routes = routes.route(
+            &format!("/v1/auth/{secret}/sign-in"),
+            post(accounts::sign_in_admin),
+        );
+    }
+    routes
+        .route("/v1/auth/sign-in", post(accounts::sign_in_public))
+        .route("/v1/auth/second-factor", post(accounts::second_factor))
+        .route(
+            "/v1/auth/second-factor/enrol",
+            post(accounts::enrol_for_challenge),
+        )
+        .route("/v1/auth/sign-out", post(accounts::sign_out))
+        .route("/v1/auth/me", get(accounts::me))
+        .route("/v1/auth/sessions", get(accounts::list_sessions))
+        .route(
+            "/v1/auth/sessions/revoke-all",
+            post(accounts::revoke_all_sessions),
+        )
+        .route(
+            "/v1/auth/sessions/{session_id}",
+            delete(accounts::revoke_session),
+        )
+        .route("/v1/auth/password", post(accounts::change_password))
+        .route("/v1/auth/totp/enrol", post(accounts::begin_totp))
+        .route("/v1/auth/totp/confirm", post(accounts::confirm_totp))
+        .route("/v1/users", post(users::create_user).get(users::list_users))
+        .route("/v1/users/{user_id}", patch(users::update_user))
+        .route(
+            "/v1/users/{user_id}/revoke-sessions",
+            post(users::revoke_user_sessions),
+        )
+        .route(
+            "/v1/tenant/security",
+            get(users::get_security).put(users::set_security),
+        )
+        .route(
+            "/v1/admin/tenants/{tenant_id}/users",
+            post(users::admin_create_user),
+        )
+        .route("/v1/admin/users", post(users::admin_create_admin))
+        .route("/v1/admin/users/{user_id}", patch(users::admin_update_user))
+        .route(
+            "/v1/admin/users/{user_id}/revoke-sessions",
+            post(users::admin_revoke_user_sessions),
+        )
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
         .route(

@@ -230,6 +230,7 @@ async fn serve_runs_the_stack_on_postgres_and_redis() {
         .env("DATABASE_URL", &database_url)
         .env("REDIS_URL", &redis_url)
         .env("RAMPART_KEY_HASH_SECRET_FILE", &secret_file)
+        .env("RAMPART_TOTP_ENCRYPTION_KEY", "42".repeat(32))
         .env("RAMPART_ADMIN_API_KEY", admin_key.expose())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
@@ -428,5 +429,39 @@ mod audit_verify {
             stdout.contains("events at indexes 5 to 7 were removed"),
             "{stdout}"
         );
+    }
+}
+
+#[test]
+fn admin_create_user_makes_an_admin_with_a_second_factor() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let create = |email: &str| {
+        run(rampart()
+            .args(["admin", "create-user", "--data-dir"])
+            .arg(&data)
+            .args(["--email", email, "--office-domains", "corp.example"])
+            .env("RAMPART_NEW_ADMIN_PASSWORD", "seventeen purple lighthouses"))
+    };
+    let made = create("ops@corp.example");
+    let out = String::from_utf8_lossy(&made.stdout);
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    assert!(
+        out.contains("created platform admin ops@corp.example"),
+        "{out}"
+    );
+    assert!(
+        out.contains("otpauth://totp/Rampart:ops@corp.example?secret="),
+        "{out}"
+    );
+    assert!(!out.contains("seventeen purple"), "{out}");
+    // Outside the office domains, and a second time, it is refused.
+    for email in ["ops@gmail.example", "ops@corp.example"] {
+        let refused = create(email);
+        assert!(!refused.status.success(), "{email}");
     }
 }

@@ -1,0 +1,351 @@
+//! Passwords: the NIST SP 800-63B rev. 4 policy, and Argon2id hashing on a
+//! bounded blocking pool.
+//!
+//! The policy ([`PasswordPolicy::check`]) normalises to Unicode NFKC, counts
+//! code points, and asks for at least 15 of them (8 when the account has a
+//! second factor) and accepts up to 256. There are no composition rules and
+//! no expiry. A password is refused when it is common or guessable (zxcvbn's
+//! dictionaries of common passwords, names and words, with its patterns;
+//! score below 3) or built on a context word (the tenant's name, the email,
+//! the product's name), and the refusal says why.
+//!
+//! Hashing ([`PasswordHasher`]) uses Argon2id with OWASP's parameters
+//! (m = 19 MiB, t = 2, p = 1) on `spawn_blocking`, behind a semaphore so that
+//! a flood of sign-ins queues for hashing instead of starving every other
+//! request of CPU and memory. Verifying an unknown user runs against a dummy
+//! hash with the same parameters, so the answer takes as long as for a real
+//! account.
+
+use std::sync::Arc;
+
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use rampart_kit::secret::{ExposeSecret, SecretString, random_bytes};
+use tokio::sync::Semaphore;
+use unicode_normalization::UnicodeNormalization;
+
+use crate::error::Error;
+
+/// OWASP Password Storage Cheat Sheet, Argon2id, first option: 19 MiB of
+/// memory, 2 iterations, 1 lane.
+pub const ARGON2_MEMORY_KIB: u32 = 19 * 1024;
+pub const ARGON2_ITERATIONS: u32 = 2;
+pub const ARGON2_LANES: u32 = 1;
+
+/// Shortest password for an account with no second factor (NIST rev. 4).
+pub const MIN_CHARS_SINGLE_FACTOR: usize = 15;
+/// Shortest password for an account with a second factor.
+pub const MIN_CHARS_WITH_SECOND_FACTOR: usize = 8;
+/// Longest password accepted; NIST asks for at least 64.
+pub const MAX_CHARS: usize = 256;
+/// The product's own name, a context word for every account.
+const PRODUCT_WORDS: [&str; 1] = ["rampart"];
+/// Context words shorter than this would refuse too much ("ab" in a name).
+const MIN_CONTEXT_WORD: usize = 4;
+
+/// A password that passed the policy, normalised. Never printed.
+pub struct NewPassword(SecretString);
+
+impl std::fmt::Debug for NewPassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NewPassword(..)")
+    }
+}
+
+/// NFKC, so that a password typed on another keyboard or system (composed
+/// or decomposed accents, full-width digits) is the same password.
+fn normalise(password: &str) -> String {
+    password.nfkc().collect()
+}
+
+/// The NIST policy, with the words this account's password must not use.
+#[derive(Debug, Default)]
+pub struct PasswordPolicy {
+    context_words: Vec<String>,
+}
+
+impl PasswordPolicy {
+    /// `words` are context such as the tenant name and the email; they are
+    /// split into their parts (`jane.doe@acme.example` gives `jane`, `doe`,
+    /// `acme`, ...), and the product name is always added.
+    #[must_use]
+    pub fn with_context<'a>(words: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut context_words: Vec<String> = Vec::new();
+        for word in words.into_iter().chain(PRODUCT_WORDS) {
+            let lower = normalise(word).to_lowercase();
+            let whole: String = lower.chars().filter(|c| c.is_alphanumeric()).collect();
+            let parts = lower
+                .split(|c: char| !c.is_alphanumeric())
+                .map(str::to_owned)
+                .chain(std::iter::once(whole));
+            for part in parts {
+                if part.chars().count() >= MIN_CONTEXT_WORD && !context_words.contains(&part) {
+                    context_words.push(part);
+                }
+            }
+        }
+        Self { context_words }
+    }
+
+    /// Checks a new password; the error says what to change.
+    pub fn check(&self, password: &str, has_second_factor: bool) -> Result<NewPassword, Error> {
+        let normalised = normalise(password);
+        let chars = normalised.chars().count();
+        let min = if has_second_factor {
+            MIN_CHARS_WITH_SECOND_FACTOR
+        } else {
+            MIN_CHARS_SINGLE_FACTOR
+        };
+        if chars < min {
+            return Err(Error::WeakPassword(format!(
+                "the password must be at least {min} characters long{}",
+                if has_second_factor {
+                    ""
+                } else {
+                    " (8 once a second factor is set up)"
+                }
+            )));
+        }
+        if chars > MAX_CHARS {
+            return Err(Error::WeakPassword(format!(
+                "the password must be at most {MAX_CHARS} characters long"
+            )));
+        }
+        // Context words are looked for in the whole password, letters and
+        // digits only, so "Acme-Plumbing!" matches "acmeplumbing".
+        let folded: String = normalised
+            .to_lowercase()
+            .chars()
+            .filter(|c| c.is_alphanumeric())
+            .collect();
+        if let Some(word) = self
+            .context_words
+            .iter()
+            .find(|word| folded.contains(word.as_str()))
+        {
+            return Err(Error::WeakPassword(format!(
+                "the password must not contain {word:?}, which is part of your account, \
+                 your business or the product's name"
+            )));
+        }
+        let inputs: Vec<&str> = self.context_words.iter().map(String::as_str).collect();
+        let estimate = zxcvbn::zxcvbn(&normalised, &inputs);
+        if u8::from(estimate.score()) < 3 {
+            let reason = estimate
+                .feedback()
+                .and_then(zxcvbn::feedback::Feedback::warning)
+                .map_or_else(
+                    || "it is too easy to guess".to_owned(),
+                    |warning| warning.to_string().trim_end_matches('.').to_lowercase(),
+                );
+            return Err(Error::WeakPassword(format!(
+                "this password is common or easy to guess ({reason}); \
+                 a few unrelated words make a strong one"
+            )));
+        }
+        Ok(NewPassword(SecretString::from(normalised)))
+    }
+}
+
+/// A stored Argon2id hash in PHC format (`$argon2id$v=19$m=...`).
+#[derive(Debug, Clone)]
+pub struct PasswordDigest(pub String);
+
+/// Hashes and verifies passwords on the blocking pool, a bounded number at
+/// a time.
+#[derive(Clone)]
+pub struct PasswordHasher {
+    permits: Arc<Semaphore>,
+    /// Verified against when the user does not exist, so that answer costs
+    /// one Argon2id run like any other.
+    dummy: Arc<str>,
+}
+
+impl std::fmt::Debug for PasswordHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordHasher")
+            .field("available_permits", &self.permits.available_permits())
+            .finish_non_exhaustive()
+    }
+}
+
+fn argon2() -> Argon2<'static> {
+    let params = Params::new(ARGON2_MEMORY_KIB, ARGON2_ITERATIONS, ARGON2_LANES, None)
+        .expect("the OWASP Argon2id parameters are valid");
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+fn hash_now(password: &str) -> anyhow::Result<String> {
+    let salt = SaltString::encode_b64(&random_bytes::<16>())
+        .map_err(|e| anyhow::anyhow!("cannot encode a salt: {e}"))?;
+    let hash = argon2()
+        .hash_password(password.as_bytes(), &salt)
+        .map_err(|e| anyhow::anyhow!("argon2 failed: {e}"))?;
+    Ok(hash.to_string())
+}
+
+/// Whether `password` matches `digest`; a malformed digest matches nothing.
+fn verify_now(password: &str, digest: &str) -> bool {
+    let Ok(parsed) = PasswordHash::new(digest) else {
+        return false;
+    };
+    argon2()
+        .verify_password(password.as_bytes(), &parsed)
+        .is_ok()
+}
+
+impl PasswordHasher {
+    /// At most `concurrency` hashes run at once; the rest wait their turn.
+    ///
+    /// # Panics
+    /// Never in practice: the dummy hash is made from a random string.
+    #[must_use]
+    pub fn new(concurrency: usize) -> Self {
+        let throwaway = rampart_kit::secret::hex(&random_bytes::<16>());
+        let dummy = hash_now(&throwaway).expect("hashing a random string works");
+        Self {
+            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            dummy: dummy.into(),
+        }
+    }
+
+    /// Runs `work` on the blocking pool once a permit is free.
+    async fn bounded<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> anyhow::Result<T> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| anyhow::anyhow!("the password hasher is shut down"))?;
+        Ok(tokio::task::spawn_blocking(work).await?)
+    }
+
+    pub async fn hash(&self, password: &NewPassword) -> Result<PasswordDigest, Error> {
+        let password = SecretString::from(password.0.expose_secret().to_owned());
+        let digest = self
+            .bounded(move || hash_now(password.expose_secret()))
+            .await??;
+        Ok(PasswordDigest(digest))
+    }
+
+    /// Whether `presented` is the password of `digest`; with `None` (no
+    /// such user) it spends the same time and answers false.
+    pub async fn verify(&self, presented: &str, digest: Option<&str>) -> Result<bool, Error> {
+        let password = SecretString::from(normalise(presented));
+        let (digest, real) = match digest {
+            Some(digest) => (digest.to_owned(), true),
+            None => (self.dummy.to_string(), false),
+        };
+        let matched = self
+            .bounded(move || verify_now(password.expose_secret(), &digest))
+            .await?;
+        Ok(matched && real)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STRONG: &str = "violet tractor measures quietly";
+
+    #[test]
+    fn length_counts_code_points_after_normalising() {
+        let policy = PasswordPolicy::default();
+        // 14 characters: too short without a second factor, fine with one.
+        let short = "Zq8#vL2!mW9@tK";
+        assert!(matches!(
+            policy.check(short, false),
+            Err(Error::WeakPassword(m)) if m.contains("at least 15")
+        ));
+        assert!(policy.check(short, true).is_ok());
+        // 15 two-byte characters are 15 characters, not 30.
+        let accented = "ŝĝĥĵŭŝĝĥĵŭéèêëō";
+        assert_eq!(accented.chars().count(), 15);
+        assert!(policy.check(accented, false).is_ok());
+        assert!(policy.check(&"é".repeat(7), true).is_err());
+        // A full-width password normalises to its ASCII form.
+        let full_width = "ｖｉｏｌｅｔ ｔｒａｃｔｏｒ ｍｅａｓｕｒｅｓ ｑｕｉｅｔｌｙ";
+        let normalised = policy.check(full_width, false).unwrap();
+        assert_eq!(normalised.0.expose_secret(), STRONG);
+    }
+
+    #[test]
+    fn long_passwords_are_accepted_whole() {
+        let policy = PasswordPolicy::default();
+        let long: String = (0..64)
+            .map(|i| char::from(b'a' + (i * 7 % 26) as u8))
+            .collect();
+        let long = format!("{long} {STRONG}");
+        assert!(long.chars().count() > 64);
+        assert!(policy.check(&long, false).is_ok());
+        assert!(policy.check(&"x".repeat(MAX_CHARS + 1), false).is_err());
+    }
+
+    #[test]
+    fn common_passwords_are_refused_with_a_reason() {
+        let policy = PasswordPolicy::default();
+        for common in ["passwordpassword", "1234567890123456", "qwertyuiopasdfgh"] {
+            let error = policy.check(common, false).unwrap_err();
+            assert!(
+                matches!(&error, Error::WeakPassword(m) if m.contains("easy to guess")),
+                "{common}: {error}"
+            );
+        }
+        assert!(policy.check(STRONG, false).is_ok());
+    }
+
+    #[test]
+    fn context_words_are_refused() {
+        let policy = PasswordPolicy::with_context(["Acme Plumbing", "jane.doe@acme.example"]);
+        for bad in [
+            "acme plumbing forever and ever",
+            "Jane-Doe-loves-tractors",
+            "my rampart password is long",
+            "ACMEPLUMBING violet tractor",
+        ] {
+            let error = policy.check(bad, false).unwrap_err();
+            assert!(
+                matches!(&error, Error::WeakPassword(m) if m.contains("must not contain")),
+                "{bad}: {error}"
+            );
+        }
+        assert!(policy.check(STRONG, false).is_ok());
+    }
+
+    #[tokio::test]
+    async fn hashes_verify_and_unknown_users_never_do() {
+        let hasher = PasswordHasher::new(2);
+        let password = PasswordPolicy::default().check(STRONG, false).unwrap();
+        let digest = hasher.hash(&password).await.unwrap();
+        assert!(digest.0.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        assert!(hasher.verify(STRONG, Some(&digest.0)).await.unwrap());
+        assert!(
+            !hasher
+                .verify("violet tractor", Some(&digest.0))
+                .await
+                .unwrap()
+        );
+        // The same password under another salt is another digest.
+        assert_ne!(hasher.hash(&password).await.unwrap().0, digest.0);
+        // No user: false, even for the dummy's own password.
+        assert!(!hasher.verify(STRONG, None).await.unwrap());
+        assert!(!hasher.verify(STRONG, Some("not a hash")).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn concurrent_hashes_are_bounded() {
+        let hasher = PasswordHasher::new(1);
+        let held = hasher.permits.clone().acquire_owned().await.unwrap();
+        let waiting = tokio::spawn({
+            let hasher = hasher.clone();
+            async move { hasher.verify(STRONG, None).await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        assert!(!waiting.is_finished(), "ran without a permit");
+        drop(held);
+        assert!(!waiting.await.unwrap().unwrap());
+    }
+}

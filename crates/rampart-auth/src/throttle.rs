@@ -1,0 +1,317 @@
+//! Throttling of guesses: growing delays and a hard cap on consecutive
+//! failures, per account, per client address and per second factor.
+//!
+//! An attempt is *reserved* before the password or code is checked, in one
+//! `INSERT ... ON CONFLICT DO UPDATE ... WHERE ... RETURNING` statement that
+//! SQLite and PostgreSQL both run atomically: it counts the attempt as a
+//! failure and sets when the next one may come, or changes nothing and
+//! returns no row when the bucket is locked. However many attempts arrive in
+//! parallel, each one is counted before it is evaluated, so no race lets a
+//! guess past the cap. A success then clears the account's bucket (and
+//! takes the reservation back from the address's).
+//!
+//! Buckets are keyed by what the client sent (the normalised email), not by
+//! whether the account exists, so a locked answer does not reveal accounts.
+
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, Value};
+
+use crate::error::Error;
+
+/// How a kind of bucket slows and stops guessing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThrottlePolicy {
+    /// Failures allowed without any delay.
+    pub free: u32,
+    /// Consecutive failures after which the bucket is locked until
+    /// `reset_after_ms` passes without an attempt (or a success or an admin
+    /// clears it).
+    pub cap: u32,
+    /// The delay after the first failure past `free`; it doubles with each.
+    pub base_delay_ms: i64,
+    pub max_delay_ms: i64,
+    /// A bucket whose last counted failure is older than this starts over.
+    pub reset_after_ms: i64,
+}
+
+impl ThrottlePolicy {
+    /// Per account: 5 free tries, then 1 s, 2 s, 4 s ... up to a minute, and
+    /// locked after 20 consecutive failures (NIST allows at most 100) for a
+    /// day or until an owner or admin re-enables the account.
+    pub const ACCOUNT: Self = Self {
+        free: 5,
+        cap: 20,
+        base_delay_ms: 1_000,
+        max_delay_ms: 60_000,
+        reset_after_ms: 24 * 3_600_000,
+    };
+    /// Per client address, across accounts: generous, since offices share
+    /// addresses; it stops one address from trying many accounts.
+    pub const ADDRESS: Self = Self {
+        free: 50,
+        cap: 1_000,
+        base_delay_ms: 1_000,
+        max_delay_ms: 60_000,
+        reset_after_ms: 3_600_000,
+    };
+    /// Per user's second factor: a code has a million values, so few tries;
+    /// the fifth consecutive failure also counts as an attack (see
+    /// `accounts::SUSPICIOUS_SECOND_FACTOR_FAILURES`).
+    pub const SECOND_FACTOR: Self = Self {
+        free: 5,
+        cap: 10,
+        base_delay_ms: 1_000,
+        max_delay_ms: 30_000,
+        reset_after_ms: 3_600_000,
+    };
+
+    /// The wait after the `failures`-th consecutive failure.
+    #[must_use]
+    pub fn delay_ms(&self, failures: u32) -> i64 {
+        if failures < self.free {
+            return 0;
+        }
+        let doublings = (failures - self.free).min(30);
+        self.base_delay_ms
+            .saturating_mul(1_i64 << doublings)
+            .min(self.max_delay_ms)
+    }
+}
+
+/// What a reservation found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reservation {
+    /// Go ahead; this attempt is the `n`-th consecutive one.
+    Granted(u32),
+    /// Too many recent failures: do not evaluate the attempt.
+    Locked,
+}
+
+#[derive(Debug, Clone)]
+pub struct Throttle {
+    db: DatabaseConnection,
+}
+
+/// Numbers `?` placeholders as `$1, $2, ...` for PostgreSQL.
+fn placeholders_for(backend: DbBackend, sql: &str) -> String {
+    if backend != DbBackend::Postgres {
+        return sql.to_owned();
+    }
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut n = 0;
+    for c in sql.chars() {
+        if c == '?' {
+            n += 1;
+            out.push_str(&format!("${n}"));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+impl Throttle {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+
+    /// Reserves one attempt in `bucket` at `now_ms`.
+    pub async fn reserve(
+        &self,
+        bucket: &str,
+        policy: ThrottlePolicy,
+        now_ms: i64,
+    ) -> Result<Reservation, Error> {
+        // Every number in this statement is the server's own (the clock,
+        // the policy), so they are written in as integers; only the bucket,
+        // which derives from the client's input, is a bound parameter.
+        let stale_before = now_ms - policy.reset_after_ms;
+        // When the attempt after the `failures`-th may come: 0 ("at once")
+        // rather than `now` when there is no delay, so that parallel
+        // attempts whose clocks differ by a few microseconds do not hold
+        // each other back.
+        let next_allowed = |failures: u32| match policy.delay_ms(failures) {
+            0 => 0,
+            delay => now_ms + delay,
+        };
+        // The attempt's number after the update: 1 when the old failures are
+        // stale, else one more. SET expressions see the row before the
+        // update on both databases.
+        let next_count = format!(
+            "(CASE WHEN auth_throttle.updated_ms < {stale_before} THEN 1 \
+             ELSE auth_throttle.failures + 1 END)"
+        );
+        let mut next_allowed_case = String::from("CASE");
+        for failures in (policy.free..=policy.cap).rev() {
+            next_allowed_case.push_str(&format!(
+                " WHEN {next_count} >= {failures} THEN {}",
+                next_allowed(failures)
+            ));
+        }
+        next_allowed_case.push_str(" ELSE 0 END");
+        if policy.free > policy.cap {
+            // No failure count reaches a delay.
+            next_allowed_case = "0".to_owned();
+        }
+        let sql = format!(
+            "INSERT INTO auth_throttle (bucket, failures, next_allowed_ms, updated_ms) \
+             VALUES (?, 1, {first}, {now_ms}) \
+             ON CONFLICT (bucket) DO UPDATE SET \
+               failures = {next_count}, \
+               next_allowed_ms = {next_allowed_case}, \
+               updated_ms = {now_ms} \
+             WHERE auth_throttle.updated_ms < {stale_before} \
+                OR (auth_throttle.failures < {cap} AND auth_throttle.next_allowed_ms <= {now_ms}) \
+             RETURNING failures",
+            first = next_allowed(1),
+            cap = policy.cap,
+        );
+        let values: Vec<Value> = vec![bucket.into()];
+        let backend = self.db.get_database_backend();
+        let statement =
+            Statement::from_sql_and_values(backend, placeholders_for(backend, &sql), values);
+        let Some(row) = self.db.query_one_raw(statement).await? else {
+            return Ok(Reservation::Locked);
+        };
+        let failures: i64 = row.try_get("", "failures")?;
+        Ok(Reservation::Granted(
+            u32::try_from(failures).unwrap_or(u32::MAX),
+        ))
+    }
+
+    /// Forgets a bucket's failures: after a success, or when an owner or
+    /// admin re-enables the account.
+    pub async fn clear(&self, bucket: &str) -> Result<(), Error> {
+        let backend = self.db.get_database_backend();
+        self.db
+            .execute_raw(Statement::from_sql_and_values(
+                backend,
+                placeholders_for(backend, "DELETE FROM auth_throttle WHERE bucket = ?"),
+                [bucket.into()],
+            ))
+            .await?;
+        Ok(())
+    }
+
+    /// Takes back one reservation that turned out to be a success.
+    pub async fn refund(&self, bucket: &str) -> Result<(), Error> {
+        let backend = self.db.get_database_backend();
+        self.db
+            .execute_raw(Statement::from_sql_and_values(
+                backend,
+                placeholders_for(
+                    backend,
+                    "UPDATE auth_throttle SET failures = failures - 1 \
+                     WHERE bucket = ? AND failures > 0",
+                ),
+                [bucket.into()],
+            ))
+            .await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rampart_kit::on_both_databases;
+    use rampart_kit::testing::TestDatabase;
+
+    use super::*;
+
+    #[test]
+    fn delays_grow_and_stop_growing() {
+        let policy = ThrottlePolicy::ACCOUNT;
+        assert_eq!(policy.delay_ms(1), 0);
+        assert_eq!(policy.delay_ms(4), 0);
+        assert_eq!(policy.delay_ms(5), 1_000);
+        assert_eq!(policy.delay_ms(6), 2_000);
+        assert_eq!(policy.delay_ms(7), 4_000);
+        assert_eq!(policy.delay_ms(20), 60_000);
+        const { assert!(ThrottlePolicy::ACCOUNT.cap < 100) };
+    }
+
+    async fn throttle(database: &TestDatabase) -> Throttle {
+        let db = rampart_kit::db::connect(&database.url).await.unwrap();
+        crate::migrate(&db).await.unwrap();
+        Throttle::new(db)
+    }
+
+    on_both_databases!(
+        parallel_attempts_never_pass_the_cap,
+        delays_hold_back_the_next_attempt
+    );
+
+    async fn parallel_attempts_never_pass_the_cap(database: TestDatabase) {
+        let throttle = throttle(&database).await;
+        // No delays, so only the cap stops the burst.
+        let policy = ThrottlePolicy {
+            free: 30,
+            cap: 20,
+            ..ThrottlePolicy::ACCOUNT
+        };
+        let now = 1_000_000_000_000;
+        let attempts = (0..150).map(|_| {
+            let throttle = throttle.clone();
+            tokio::spawn(async move { throttle.reserve("acct:a", policy, now).await })
+        });
+        let mut granted = Vec::new();
+        for attempt in attempts {
+            if let Reservation::Granted(n) = attempt.await.unwrap().unwrap() {
+                granted.push(n);
+            }
+        }
+        granted.sort_unstable();
+        assert_eq!(granted, (1..=20).collect::<Vec<_>>());
+        // Another bucket is untouched.
+        assert_eq!(
+            throttle.reserve("acct:b", policy, now).await.unwrap(),
+            Reservation::Granted(1)
+        );
+        // A day later the bucket starts over.
+        let later = now + policy.reset_after_ms + 1;
+        assert_eq!(
+            throttle.reserve("acct:a", policy, later).await.unwrap(),
+            Reservation::Granted(1)
+        );
+    }
+
+    async fn delays_hold_back_the_next_attempt(database: TestDatabase) {
+        let throttle = throttle(&database).await;
+        let policy = ThrottlePolicy::ACCOUNT;
+        let now = 1_000_000_000_000;
+        for n in 1..=5 {
+            assert_eq!(
+                throttle.reserve("acct:a", policy, now).await.unwrap(),
+                Reservation::Granted(n)
+            );
+        }
+        // The fifth failure asks for a one-second wait.
+        assert_eq!(
+            throttle.reserve("acct:a", policy, now + 999).await.unwrap(),
+            Reservation::Locked
+        );
+        assert_eq!(
+            throttle
+                .reserve("acct:a", policy, now + 1_000)
+                .await
+                .unwrap(),
+            Reservation::Granted(6)
+        );
+        // A success clears it; a refund takes one reservation back.
+        throttle.clear("acct:a").await.unwrap();
+        assert_eq!(
+            throttle
+                .reserve("acct:a", policy, now + 1_000)
+                .await
+                .unwrap(),
+            Reservation::Granted(1)
+        );
+        throttle.refund("acct:a").await.unwrap();
+        assert_eq!(
+            throttle
+                .reserve("acct:a", policy, now + 1_000)
+                .await
+                .unwrap(),
+            Reservation::Granted(1)
+        );
+    }
+}

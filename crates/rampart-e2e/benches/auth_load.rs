@@ -1,0 +1,184 @@
+//! Sign-in under load, measured through the real stack (embedded default,
+//! in this process, over HTTPS):
+//!
+//! 1. sign-in throughput with Argon2id at OWASP's parameters (m = 19 MiB,
+//!    t = 2, p = 1) and the bound on concurrent hashes;
+//! 2. the p99 latency of authenticated CRM reads alone, then the same reads
+//!    while a flood of sign-ins runs, in one run, and their ratio (goal:
+//!    within 2x).
+//!
+//! `cargo bench -p rampart-e2e --bench auth_load` (release build; a few
+//! seconds of load). `RAMPART_BENCH_HASHES` sets the bound (default 2, one
+//! per core of the reference machine).
+
+#[allow(dead_code)]
+#[path = "../tests/e2e/harness.rs"]
+mod harness;
+
+use std::time::{Duration, Instant};
+
+use harness::{Backend, TestStack};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+const PASSWORD: &str = "violet tractor measures quietly";
+/// Below the per-address throttle's 50 free attempts: every client here has
+/// one address, and attempts count until they succeed.
+const SIGN_INS: usize = 40;
+const READS: usize = 2_000;
+const READERS: usize = 4;
+const FLOODERS: usize = 32;
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index]
+}
+
+/// `READS` reads of one customer by `READERS` clients; sorted latencies.
+async fn reads(stack: &TestStack, tenant: &harness::Tenant, path: &str) -> Vec<Duration> {
+    let mut tasks = Vec::new();
+    for _ in 0..READERS {
+        let request = stack.as_tenant(tenant, Method::GET, path);
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(READS / READERS);
+            for _ in 0..READS / READERS {
+                let started = Instant::now();
+                let response = request.try_clone().unwrap().send().await.unwrap();
+                assert_eq!(response.status(), StatusCode::OK);
+                latencies.push(started.elapsed());
+            }
+            latencies
+        }));
+    }
+    let mut all = Vec::with_capacity(READS);
+    for task in tasks {
+        all.extend(task.await.unwrap());
+    }
+    all.sort_unstable();
+    all
+}
+
+#[tokio::main]
+async fn main() {
+    let hashes: usize = std::env::var("RAMPART_BENCH_HASHES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2);
+    let accounts = rampart_auth::AccountSettings {
+        max_concurrent_hashes: hashes,
+        ..rampart_auth::AccountSettings::default()
+    };
+    let gateway = rampart_gateway::Config {
+        // Everything comes from one address and one key; this measures
+        // hashing, not the edge's rate limits.
+        per_address: rampart_kit::rate_limit::Quota::per_minute(1_000_000),
+        per_credential: rampart_kit::rate_limit::Quota::per_minute(1_000_000),
+        ..rampart_gateway::Config::default()
+    };
+    let stack = TestStack::start_with_accounts(Backend::Embedded, gateway, accounts)
+        .await
+        .expect("embedded stack");
+    let tenant = stack.create_tenant("Bench Tenant").await;
+    // One user per concurrent sign-in: attempts on one account are counted
+    // before they are evaluated, so parallel sign-ins of a single account
+    // would (rightly) be throttled.
+    let emails: Vec<String> = (0..SIGN_INS)
+        .map(|i| format!("user{i}@bench.example"))
+        .collect();
+    for email in &emails {
+        let response = stack
+            .as_admin(
+                Method::POST,
+                &format!("/v1/admin/tenants/{}/users", tenant.id),
+            )
+            .json(&json!({ "email": email, "password": PASSWORD }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED);
+    }
+    let sign_in = |email: String| {
+        let request = stack
+            .request(Method::POST, "/v1/auth/sign-in")
+            .json(&json!({ "tenant_id": tenant.id, "email": email, "password": PASSWORD }));
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+        }
+    };
+
+    // 1. Sign-in throughput.
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for i in 0..SIGN_INS {
+        tasks.push(tokio::spawn(sign_in(emails[i % emails.len()].clone())));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let elapsed = started.elapsed();
+    println!(
+        "sign-in: {SIGN_INS} successful sign-ins, all at once, in {:.2} s = {:.1}/s \
+         (Argon2id m=19456 KiB t=2 p=1, at most {hashes} hashes at once)",
+        elapsed.as_secs_f64(),
+        SIGN_INS as f64 / elapsed.as_secs_f64()
+    );
+
+    // 2. CRM reads without, then with, a sign-in flood.
+    let response = stack
+        .as_tenant(&tenant, Method::POST, "/v1/crm/customers")
+        .json(&json!({ "name": "Jane Doe" }))
+        .send()
+        .await
+        .unwrap();
+    let customer: serde_json::Value = response.json().await.unwrap();
+    let path = format!("/v1/crm/customers/{}", customer["id"].as_str().unwrap());
+    reads(&stack, &tenant, &path).await; // warm up
+    let quiet = reads(&stack, &tenant, &path).await;
+
+    let stop = tokio_util::sync::CancellationToken::new();
+    let mut flood = Vec::new();
+    let signed_in = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    for i in 0..FLOODERS {
+        let stop = stop.clone();
+        let signed_in = signed_in.clone();
+        let request = stack
+            .request(Method::POST, "/v1/auth/sign-in")
+            .json(&json!({
+                "tenant_id": tenant.id,
+                "email": emails[i % emails.len()],
+                "password": PASSWORD,
+            }));
+        flood.push(tokio::spawn(async move {
+            while !stop.is_cancelled() {
+                let response = request.try_clone().unwrap().send().await.unwrap();
+                assert_eq!(response.status(), StatusCode::OK);
+                signed_in.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let flood_started = Instant::now();
+    let before = signed_in.load(std::sync::atomic::Ordering::Relaxed);
+    let loaded = reads(&stack, &tenant, &path).await;
+    let flood_rate = (signed_in.load(std::sync::atomic::Ordering::Relaxed) - before) as f64
+        / flood_started.elapsed().as_secs_f64();
+    stop.cancel();
+    for task in flood {
+        task.await.unwrap();
+    }
+
+    let (q50, q99) = (percentile(&quiet, 0.50), percentile(&quiet, 0.99));
+    let (l50, l99) = (percentile(&loaded, 0.50), percentile(&loaded, 0.99));
+    println!(
+        "crm reads ({READS}, {READERS} clients): quiet p50 {:.2} ms p99 {:.2} ms; \
+         under a flood of {FLOODERS} signing-in clients ({flood_rate:.1} sign-ins/s) \
+         p50 {:.2} ms p99 {:.2} ms; p99 ratio {:.2}x (goal <= 2x)",
+        q50.as_secs_f64() * 1e3,
+        q99.as_secs_f64() * 1e3,
+        l50.as_secs_f64() * 1e3,
+        l99.as_secs_f64() * 1e3,
+        l99.as_secs_f64() / q99.as_secs_f64(),
+    );
+    stack.stop().await;
+}
