@@ -16,16 +16,22 @@
 //!    ([`backends`]) with the principal in the call's metadata.
 //! 5. [`problem`]: every error becomes an RFC 9457 problem response with the
 //!    request id and never an internal detail.
+//!
+//! Beside the public edge, [`admin_listener`] serves [`metrics`] and health
+//! on an internal address for operators; [`routes::openapi`] describes the
+//! REST surface as an OpenAPI 3.1 document served at `/v1/openapi.json`.
 
+pub mod admin_listener;
 pub mod authn;
 pub mod backends;
 pub mod edge;
+pub mod limits;
+pub mod metrics;
 pub mod pipeline;
 pub mod problem;
 pub mod routes;
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use rampart_kit::CancellationToken;
@@ -49,6 +55,11 @@ pub struct Config {
     pub per_address: Quota,
     /// Requests per credential.
     pub per_credential: Quota,
+    /// Slow-client timeouts and header limits of the TLS listener.
+    pub edge: edge::EdgeLimits,
+    /// The body of `/.well-known/security.txt` (RFC 9116), already checked;
+    /// `None` answers that path 404.
+    pub security_txt: Option<String>,
 }
 
 impl Default for Config {
@@ -60,6 +71,8 @@ impl Default for Config {
             negative_cache_ttl: Duration::from_secs(2),
             per_address: Quota::per_minute(1200),
             per_credential: Quota::per_minute(600),
+            edge: edge::EdgeLimits::default(),
+            security_txt: None,
         }
     }
 }
@@ -70,8 +83,8 @@ pub struct Gateway {
     pub backends: Backends,
     pub authenticator: authn::Authenticator,
     pub limiter: RateLimiter,
-    /// Requests for well-known scanner paths, for operators to watch.
-    pub probe_hits: AtomicU64,
+    /// Counters and latencies for the admin listener's `/metrics`.
+    pub metrics: metrics::Metrics,
 }
 
 impl Gateway {
@@ -87,7 +100,7 @@ impl Gateway {
             backends,
             authenticator,
             limiter,
-            probe_hits: AtomicU64::new(0),
+            metrics: metrics::Metrics::new(),
         })
     }
 }
@@ -99,6 +112,17 @@ pub async fn run(
     tls: Arc<rustls::ServerConfig>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let app = routes::router(gateway.clone());
-    edge::serve(app, listener, tls, shutdown).await
+    let limits = gateway.config.edge.clone();
+    let app = routes::router(gateway);
+    edge::serve(app, listener, tls, &limits, shutdown).await
+}
+
+/// Serves the internal admin listener (metrics, health) on `listener` until
+/// `shutdown`. Run it beside [`run`], on an address clients cannot reach.
+pub async fn run_admin(
+    gateway: Arc<Gateway>,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    admin_listener::serve(gateway, listener, shutdown).await
 }

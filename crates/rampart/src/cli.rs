@@ -65,6 +65,9 @@ struct DevArgs {
     /// The HTTPS edge's address.
     #[arg(long, env = "RAMPART_LISTEN")]
     listen: Option<String>,
+    /// The internal admin listener (metrics, health); default 127.0.0.1:9464.
+    #[arg(long, env = "RAMPART_ADMIN_LISTEN")]
+    admin_listen: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -82,6 +85,10 @@ struct ServeArgs {
     /// Redis for the gateway's shared rate limits.
     #[arg(long, env = "REDIS_URL", hide_env_values = true)]
     redis_url: Option<String>,
+    /// The gateway's internal admin listener (metrics, health); default
+    /// 127.0.0.1:9464. Never the public port.
+    #[arg(long, env = "RAMPART_ADMIN_LISTEN")]
+    admin_listen: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -177,22 +184,31 @@ async fn dev(args: DevArgs, file: &FileSettings) -> anyhow::Result<()> {
         Some(value) => settings::parse_listen(value, "--listen")?,
         None => SocketAddr::from(([127, 0, 0, 1], 8443)),
     };
+    let admin_listen = settings::admin_listen(args.admin_listen.as_deref(), file)?;
+    let gateway = gateway_config(file)?;
     let admin_api_key = admin_key_from_env()?;
     let edge_listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}; is another rampart running? (--listen picks another address)"))?;
+    let admin_listener = TcpListener::bind(admin_listen)
+        .await
+        .with_context(|| format!("cannot listen on {admin_listen} for metrics; is another rampart running? (--admin-listen picks another address)"))?;
     let stack = stack::start_dev(DevOptions {
         data_dir: data_dir.clone(),
         edge_listener,
         admin_api_key,
         storage: DevStorage::Embedded,
-        gateway: rampart_gateway::Config::default(),
+        gateway,
+        admin_listener: Some(admin_listener),
     })
     .await?;
     let edge = stack.edge_addr;
     println!();
     println!("rampart dev is running");
     println!("  edge:      https://{edge}");
+    if let Some(admin) = stack.admin_addr {
+        println!("  metrics:   http://{admin}/metrics   (internal admin listener)");
+    }
     println!("  data:      {}", data_dir.display());
     println!(
         "  edge CA:   {}   (curl --cacert this file)",
@@ -257,6 +273,17 @@ async fn serve(args: ServeArgs, file: &FileSettings) -> anyhow::Result<()> {
     } else {
         None
     };
+    let serves_gateway = services.contains(&ServiceName::Gateway);
+    let admin_listen = if serves_gateway {
+        Some(settings::admin_listen(args.admin_listen.as_deref(), file)?)
+    } else {
+        None
+    };
+    let gateway = if serves_gateway {
+        gateway_config(file)?
+    } else {
+        rampart_gateway::Config::default()
+    };
     let mut urls = HashMap::new();
     for service in ServiceName::ALL {
         urls.insert(service, settings::peer_url(file, service)?);
@@ -270,6 +297,16 @@ async fn serve(args: ServeArgs, file: &FileSettings) -> anyhow::Result<()> {
         tracing::info!(%service, %addr, "listening");
         listeners.push((service, listener));
     }
+    let admin_listener = match admin_listen {
+        Some(addr) => {
+            let listener = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} for the admin listener"))?;
+            tracing::info!(%addr, "admin listener (metrics, health)");
+            Some(listener)
+        }
+        None => None,
+    };
     let running = stack::start(StackConfig {
         pki: PkiDir::new(pki_dir),
         listeners,
@@ -278,7 +315,8 @@ async fn serve(args: ServeArgs, file: &FileSettings) -> anyhow::Result<()> {
         redis,
         key_hash_secret,
         admin_api_key: admin_key_from_env()?,
-        gateway: rampart_gateway::Config::default(),
+        gateway,
+        admin_listener,
     })
     .await?;
     stop_on_signal(running.shutdown_token());
@@ -303,6 +341,14 @@ async fn migrate(args: MigrateArgs, file: &FileSettings) -> anyhow::Result<()> {
         .context("audit migrations failed")?;
     println!("migrations applied for auth, crm and audit");
     Ok(())
+}
+
+/// The gateway's settings from the file: defaults, plus security.txt.
+fn gateway_config(file: &FileSettings) -> anyhow::Result<rampart_gateway::Config> {
+    Ok(rampart_gateway::Config {
+        security_txt: settings::security_txt(file, chrono::Utc::now())?,
+        ..rampart_gateway::Config::default()
+    })
 }
 
 /// Cancels `token` on Ctrl-C or SIGTERM.

@@ -58,6 +58,9 @@ pub struct StackConfig {
     pub key_hash_secret: Option<SecretString>,
     pub admin_api_key: Option<SecretString>,
     pub gateway: rampart_gateway::Config,
+    /// The gateway's internal admin listener (metrics, health), when the
+    /// gateway runs here.
+    pub admin_listener: Option<TcpListener>,
 }
 
 /// Services running in this process.
@@ -134,6 +137,7 @@ pub async fn start(config: StackConfig) -> anyhow::Result<RunningStack> {
         (0..STAGES).map(|_| CancellationToken::new()).collect();
     let mut services = HashMap::new();
     let mut prepared: Vec<(ServiceName, ServiceFuture)> = Vec::new();
+    let mut admin_listener = config.admin_listener;
     for (service, listener) in config.listeners {
         let tls = config.pki.load_service(service)?;
         let token = stage_tokens[stage(service)].child_token();
@@ -154,7 +158,14 @@ pub async fn start(config: StackConfig) -> anyhow::Result<RunningStack> {
                 let (chain, key) = config.pki.load_edge()?;
                 let edge_tls = rampart_gateway::edge::tls_config(chain, key)?;
                 let gateway = Gateway::new(config.gateway.clone(), backends, limiter);
-                Box::pin(rampart_gateway::run(gateway, listener, edge_tls, token))
+                let edge = rampart_gateway::run(gateway.clone(), listener, edge_tls, token.clone());
+                match admin_listener.take() {
+                    Some(admin) => Box::pin(async move {
+                        let admin = rampart_gateway::run_admin(gateway, admin, token);
+                        tokio::try_join!(edge, admin).map(|_| ())
+                    }),
+                    None => Box::pin(edge),
+                }
             }
             ServiceName::Auth => {
                 let auth_config = rampart_auth::Config {
@@ -252,11 +263,16 @@ pub struct DevOptions {
     pub admin_api_key: Option<SecretString>,
     pub storage: DevStorage,
     pub gateway: rampart_gateway::Config,
+    /// The gateway's internal admin listener (metrics, health); `None`
+    /// runs without one.
+    pub admin_listener: Option<TcpListener>,
 }
 
 /// The whole stack, running.
 pub struct DevStack {
     pub edge_addr: SocketAddr,
+    /// Where the admin listener (metrics, health) is, if there is one.
+    pub admin_addr: Option<SocketAddr>,
     /// The CA certificate clients of the edge should trust.
     pub edge_ca: PathBuf,
     pub pki: PkiDir,
@@ -274,6 +290,11 @@ pub async fn start_dev(options: DevOptions) -> anyhow::Result<DevStack> {
     let data = DataDir::open(&options.data_dir)?;
     let pki = data.pki();
     let edge_addr = options.edge_listener.local_addr()?;
+    let admin_addr = options
+        .admin_listener
+        .as_ref()
+        .map(TcpListener::local_addr)
+        .transpose()?;
     let mut edge_names = vec![
         "localhost".to_owned(),
         "127.0.0.1".to_owned(),
@@ -340,10 +361,12 @@ pub async fn start_dev(options: DevOptions) -> anyhow::Result<DevStack> {
         key_hash_secret: Some(data.key_hash_secret()?),
         admin_api_key: Some(admin_api_key.clone()),
         gateway: options.gateway,
+        admin_listener: options.admin_listener,
     })
     .await?;
     Ok(DevStack {
         edge_addr,
+        admin_addr,
         edge_ca: pki.edge_ca_cert(),
         pki,
         internal,

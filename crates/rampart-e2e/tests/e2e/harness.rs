@@ -57,12 +57,14 @@ impl TestStack {
         let dir = tempfile::tempdir().expect("temp dir");
         let admin = PlaintextApiKey::generate(KeyKind::Admin);
         let edge_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind edge");
+        let admin_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind admin");
         let stack = start_dev(DevOptions {
             data_dir: dir.path().to_path_buf(),
             edge_listener,
             admin_api_key: Some(SecretString::from(admin.expose().to_owned())),
             storage,
             gateway,
+            admin_listener: Some(admin_listener),
         })
         .await
         .expect("stack starts");
@@ -116,6 +118,15 @@ impl TestStack {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// A URL on the internal admin listener (plain HTTP, loopback).
+    pub fn admin_url(&self, path: &str) -> String {
+        let addr = self
+            .stack
+            .admin_addr
+            .expect("the test stack has an admin listener");
+        format!("http://{addr}{path}")
     }
 
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {

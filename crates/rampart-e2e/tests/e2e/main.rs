@@ -6,8 +6,12 @@
 //!   customers, isolation, escalation and audit.
 //! - [`edge`]: what an attacker at the edge would try.
 //! - [`mesh`]: what a caller inside the network would try against services.
+//! - [`hardening`]: the edge's TLS, limits and timeouts, probed at the wire.
+//! - [`operations`]: the OpenAPI document, security.txt and metrics.
 
 mod edge;
 mod flow;
+mod hardening;
 mod harness;
 mod mesh;
+mod operations;

@@ -11,7 +11,7 @@ use super::{BackendAnswer, Page, TenantCaller, next_cursor, with_principal};
 use crate::Gateway;
 use crate::problem::ApiError;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct EventView {
     sequence: u64,
     event_id: String,
@@ -45,13 +45,21 @@ impl EventView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct EventList {
     events: Vec<EventView>,
     next_cursor: Option<String>,
 }
 
 /// `GET /v1/owner/audit?limit=&cursor=`: only the caller's tenant's log.
+#[utoipa::path(
+    get,
+    path = "/v1/owner/audit",
+    tag = "audit",
+    params(super::Page),
+    responses((status = 200, description = "One page of the tenant's audit events, oldest first", body = EventList)),
+    security(("tenant_api_key" = [])),
+)]
 pub async fn list_events(
     State(gateway): State<Arc<Gateway>>,
     caller: TenantCaller,
