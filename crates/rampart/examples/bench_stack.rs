@@ -65,6 +65,9 @@ async fn main() -> anyhow::Result<()> {
         axum::serve(plain, rampart_gateway::routes::router(plain_gateway)).await
     });
 
+    // reqwest is built without a default TLS provider; this client only
+    // speaks plain HTTP, but the builder still wants one installed.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()?;
