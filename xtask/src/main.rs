@@ -3,6 +3,10 @@
 //! - `walkthrough`: runs the README's curl walk-through, exactly as written,
 //!   against a fresh `rampart dev` in a scratch folder, and checks what it
 //!   prints. It keeps the README honest.
+//! - `bench-edge [seconds]`: the gateway against nginx, side by side, as
+//!   ratios ([`bench_edge`]); 10 s per case by default.
+
+mod bench_edge;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -14,7 +18,16 @@ fn main() -> anyhow::Result<()> {
     let task = std::env::args().nth(1);
     match task.as_deref() {
         Some("walkthrough") => walkthrough(),
-        _ => bail!("usage: cargo xtask walkthrough"),
+        Some("bench-edge") => {
+            let seconds = match std::env::args().nth(2) {
+                Some(value) => value
+                    .parse()
+                    .context("bench-edge takes the seconds per case")?,
+                None => 10,
+            };
+            bench_edge::run(&workspace_root(), seconds)
+        }
+        _ => bail!("usage: cargo xtask walkthrough | bench-edge [seconds]"),
     }
 }
 

@@ -4,11 +4,14 @@
 //! an AEAD cipher with ephemeral (forward-secret) key exchange; rustls has no
 //! CBC, RC4 or static-RSA suites to disable. There is no plaintext listener.
 //!
-//! Slow clients are cut off: a TLS handshake must finish within
-//! [`HANDSHAKE_TIMEOUT`] and HTTP/1 headers arrive within
-//! [`HEADER_READ_TIMEOUT`]; the body and the answer fall under the
-//! pipeline's request deadline. On shutdown the listener closes at once and
-//! in-flight requests get [`SHUTDOWN_GRACE`] to finish.
+//! Slow clients are cut off ([`EdgeLimits`]): a TLS handshake must finish
+//! within `handshake_timeout` and a request's HTTP/1 headers arrive within
+//! `header_read_timeout` from their first byte (a client trickling one
+//! header byte at a time does not reset it); the body and the answer fall
+//! under the pipeline's request deadline. Headers are bounded in count and
+//! size (HTTP/1: 431 and the connection closed; HTTP/2: the header list
+//! size). On shutdown the listener closes at once and in-flight requests get
+//! [`SHUTDOWN_GRACE`] to finish.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,9 +31,32 @@ use tower::ServiceExt;
 
 use crate::pipeline::ClientAddr;
 
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// The listener's slow-client timeouts and header limits.
+#[derive(Debug, Clone)]
+pub struct EdgeLimits {
+    /// Time for a TLS handshake to finish.
+    pub handshake_timeout: Duration,
+    /// Time for a request's HTTP/1 headers to arrive, from their first byte.
+    pub header_read_timeout: Duration,
+    /// Headers per request (HTTP/1).
+    pub max_headers: usize,
+    /// Bytes of request line and headers (HTTP/1; at least 8 KiB), or of
+    /// the header list (HTTP/2).
+    pub max_header_bytes: usize,
+}
+
+impl Default for EdgeLimits {
+    fn default() -> Self {
+        Self {
+            handshake_timeout: Duration::from_secs(10),
+            header_read_timeout: Duration::from_secs(10),
+            max_headers: 64,
+            max_header_bytes: 16 * 1024,
+        }
+    }
+}
 
 /// The edge's TLS settings: TLS 1.3 and 1.2, ring's AEAD suites, ALPN for
 /// HTTP/2 and HTTP/1.1.
@@ -54,21 +80,25 @@ pub async fn serve(
     app: Router,
     listener: TcpListener,
     tls: Arc<rustls::ServerConfig>,
+    limits: &EdgeLimits,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    let handshake_timeout = limits.handshake_timeout;
     let acceptor = TlsAcceptor::from(tls);
     let graceful = GracefulShutdown::new();
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
-        .max_buf_size(64 * 1024);
+        .header_read_timeout(limits.header_read_timeout)
+        .max_headers(limits.max_headers)
+        // hyper's read buffer bounds the request head: past it, 431.
+        .max_buf_size(limits.max_header_bytes.max(8192));
     builder
         .http2()
         .timer(TokioTimer::new())
         .max_concurrent_streams(256)
-        .max_header_list_size(32 * 1024)
+        .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
         .keep_alive_interval(Duration::from_secs(30));
 
     loop {
@@ -92,7 +122,7 @@ pub async fn serve(
         tokio::spawn(async move {
             let _ = stream.set_nodelay(true);
             let tls_stream =
-                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
                     Ok(Ok(tls_stream)) => tls_stream,
                     Ok(Err(error)) => {
                         tracing::debug!(%address, %error, "tls handshake failed");

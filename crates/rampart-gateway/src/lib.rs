@@ -17,17 +17,23 @@
 //!    ([`backends`]) with the principal in the call's metadata.
 //! 5. [`problem`]: every error becomes an RFC 9457 problem response with the
 //!    request id and never an internal detail.
+//!
+//! Beside the public edge, [`admin_listener`] serves [`metrics`] and health
+//! on an internal address for operators; [`routes::openapi`] describes the
+//! REST surface as an OpenAPI 3.1 document served at `/v1/openapi.json`.
 
+pub mod admin_listener;
 pub mod authn;
 pub mod backends;
 pub mod edge;
+pub mod limits;
+pub mod metrics;
 pub mod pipeline;
 pub mod problem;
 pub mod routes;
 pub mod sessions;
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use rampart_kit::CancellationToken;
@@ -57,6 +63,11 @@ pub struct Config {
     /// The secret path segment of the platform admins' sign-in route
     /// (`/v1/auth/<segment>/sign-in`); `None`: admins cannot sign in here.
     pub admin_sign_in_path: Option<String>,
+    /// Slow-client timeouts and header limits of the TLS listener.
+    pub edge: edge::EdgeLimits,
+    /// The body of `/.well-known/security.txt` (RFC 9116), already checked;
+    /// `None` answers that path 404.
+    pub security_txt: Option<String>,
 }
 
 impl Default for Config {
@@ -70,6 +81,8 @@ impl Default for Config {
             per_credential: Quota::per_minute(600),
             usage_window: Duration::from_secs(60),
             admin_sign_in_path: None,
+            edge: edge::EdgeLimits::default(),
+            security_txt: None,
         }
     }
 }
@@ -88,8 +101,8 @@ pub struct Gateway {
     pub revocations: RevocationBus,
     /// Session verdicts, voided by revocations like the key verdicts.
     pub sessions: sessions::SessionCache,
-    /// Requests for well-known scanner paths, for operators to watch.
-    pub probe_hits: AtomicU64,
+    /// Counters and latencies for the admin listener's `/metrics`.
+    pub metrics: metrics::Metrics,
 }
 
 impl Gateway {
@@ -116,7 +129,7 @@ impl Gateway {
             limiter,
             sessions,
             revocations,
-            probe_hits: AtomicU64::new(0),
+            metrics: metrics::Metrics::new(),
         })
     }
 }
@@ -150,8 +163,9 @@ pub async fn run(
             gateway.usage.run_reports(auth, stop).await;
         })
     };
+    let limits = gateway.config.edge.clone();
     let app = routes::router(gateway);
-    let served = edge::serve(app, listener, tls, shutdown).await;
+    let served = edge::serve(app, listener, tls, &limits, shutdown).await;
     watcher.abort();
     stop_reports.cancel();
     // The last usage report goes out before the backends stop.
@@ -159,4 +173,14 @@ pub async fn run(
         tracing::warn!(%error, "key usage reporter ended abnormally");
     }
     served
+}
+
+/// Serves the internal admin listener (metrics, health) on `listener` until
+/// `shutdown`. Run it beside [`run`], on an address clients cannot reach.
+pub async fn run_admin(
+    gateway: Arc<Gateway>,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    admin_listener::serve(gateway, listener, shutdown).await
 }

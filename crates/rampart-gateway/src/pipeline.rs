@@ -1,16 +1,15 @@
 //! The phases every request passes before and after its route: request id,
-//! header hygiene, probe paths, credentials in the query string, deadline,
-//! and security headers on the way out.
+//! header hygiene, methods, probe paths, credentials in the query string,
+//! deadline, security headers on the way out, and the request's metrics.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use axum::extract::{Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use http::{HeaderMap, HeaderName, HeaderValue, header};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, header};
 use rampart_kit::error::ErrorCode;
 use rampart_kit::principal::{PRINCIPAL_HEADERS, REQUEST_ID};
 
@@ -93,6 +92,22 @@ fn strip_untrusted_headers(headers: &mut HeaderMap) {
     headers.remove(REQUEST_ID);
 }
 
+/// Methods the REST edge uses. TRACE (which would echo credentials back),
+/// CONNECT and extension methods are answered 405 on every path, before
+/// routing.
+fn method_is_served(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET
+            | Method::HEAD
+            | Method::POST
+            | Method::PUT
+            | Method::PATCH
+            | Method::DELETE
+            | Method::OPTIONS
+    )
+}
+
 /// The outermost middleware of the router.
 pub async fn edge_pipeline(
     State(gateway): State<Arc<Gateway>>,
@@ -107,9 +122,17 @@ pub async fn edge_pipeline(
         .insert(RequestId(request_id.clone()));
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
+    // `Router::layer` runs this after routing, so the route template is
+    // known here; metrics use it, never the raw path.
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|matched| matched.as_str().to_owned());
 
-    let mut response = if is_probe(&path) {
-        let hits = gateway.probe_hits.fetch_add(1, Ordering::Relaxed) + 1;
+    let mut response = if !method_is_served(&method) {
+        ApiError::method_not_allowed().into_response()
+    } else if is_probe(&path) {
+        let hits = gateway.metrics.probe_hit();
         let client = request.extensions().get::<ClientAddr>().map(|c| c.0.ip());
         tracing::warn!(path, ?client, hits, "scanner probe path requested");
         ApiError::not_found().into_response()
@@ -129,11 +152,18 @@ pub async fn edge_pipeline(
         response = error.into_response_with(Some(&request_id));
     }
     set_security_headers(response.headers_mut(), &request_id);
+    let elapsed = started.elapsed();
+    gateway.metrics.request(
+        &method,
+        route.as_deref(),
+        response.status().as_u16(),
+        elapsed,
+    );
     tracing::info!(
         %method,
         path,
         status = response.status().as_u16(),
-        elapsed_ms = started.elapsed().as_millis() as u64,
+        elapsed_ms = elapsed.as_millis() as u64,
         request_id,
         "request"
     );
@@ -188,6 +218,20 @@ mod tests {
             "/.github",
         ] {
             assert!(!is_probe(path), "{path}");
+        }
+    }
+
+    #[test]
+    fn only_the_edge_methods_are_served() {
+        for method in ["GET", "POST", "DELETE", "OPTIONS"] {
+            assert!(method_is_served(
+                &Method::from_bytes(method.as_bytes()).unwrap()
+            ));
+        }
+        for method in ["TRACE", "CONNECT", "PROPFIND", "FOO"] {
+            assert!(!method_is_served(
+                &Method::from_bytes(method.as_bytes()).unwrap()
+            ));
         }
     }
 

@@ -68,6 +68,9 @@ struct DevArgs {
     /// The HTTPS edge's address.
     #[arg(long, env = "RAMPART_LISTEN")]
     listen: Option<String>,
+    /// The internal admin listener (metrics, health); default 127.0.0.1:9464.
+    #[arg(long, env = "RAMPART_ADMIN_LISTEN")]
+    admin_listen: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -85,6 +88,10 @@ struct ServeArgs {
     /// Redis for the gateway's shared rate limits.
     #[arg(long, env = "REDIS_URL", hide_env_values = true)]
     redis_url: Option<String>,
+    /// The gateway's internal admin listener (metrics, health); default
+    /// 127.0.0.1:9464. Never the public port.
+    #[arg(long, env = "RAMPART_ADMIN_LISTEN")]
+    admin_listen: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -205,17 +212,21 @@ async fn dev(args: DevArgs, file: &FileSettings) -> anyhow::Result<()> {
         Some(value) => settings::parse_listen(value, "--listen")?,
         None => SocketAddr::from(([127, 0, 0, 1], 8443)),
     };
+    let admin_listen = settings::admin_listen(args.admin_listen.as_deref(), file)?;
     let admin_api_key = admin_key_from_env()?;
     let data = crate::dev_data::DataDir::open(&data_dir)?;
     let admin_sign_in_path = data.admin_sign_in_path()?;
     let gateway = rampart_gateway::Config {
         admin_sign_in_path: Some(admin_sign_in_path.expose_secret().to_owned()),
-        ..rampart_gateway::Config::default()
+        ..gateway_config(file)?
     };
     let accounts = settings::account_settings_from_env()?;
     let edge_listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}; is another rampart running? (--listen picks another address)"))?;
+    let admin_listener = TcpListener::bind(admin_listen)
+        .await
+        .with_context(|| format!("cannot listen on {admin_listen} for metrics; is another rampart running? (--admin-listen picks another address)"))?;
     let stack = stack::start_dev(DevOptions {
         data_dir: data_dir.clone(),
         edge_listener,
@@ -223,12 +234,16 @@ async fn dev(args: DevArgs, file: &FileSettings) -> anyhow::Result<()> {
         storage: DevStorage::Embedded,
         gateway,
         accounts,
+        admin_listener: Some(admin_listener),
     })
     .await?;
     let edge = stack.edge_addr;
     println!();
     println!("rampart dev is running");
     println!("  edge:      https://{edge}");
+    if let Some(admin) = stack.admin_addr {
+        println!("  metrics:   http://{admin}/metrics   (internal admin listener)");
+    }
     println!("  data:      {}", data_dir.display());
     println!(
         "  edge CA:   {}   (curl --cacert this file)",
@@ -301,6 +316,17 @@ async fn serve(args: ServeArgs, file: &FileSettings) -> anyhow::Result<()> {
     } else {
         None
     };
+    let serves_gateway = services.contains(&ServiceName::Gateway);
+    let admin_listen = if serves_gateway {
+        Some(settings::admin_listen(args.admin_listen.as_deref(), file)?)
+    } else {
+        None
+    };
+    let mut gateway = if serves_gateway {
+        gateway_config(file)?
+    } else {
+        rampart_gateway::Config::default()
+    };
     let audit_signing_key = if services.contains(&ServiceName::Audit) {
         Some(secret_from_env("RAMPART_AUDIT_SIGNING_KEY")?.context(
             "set RAMPART_AUDIT_SIGNING_KEY (or RAMPART_AUDIT_SIGNING_KEY_FILE): an Ed25519 private key in PKCS#8 PEM (openssl genpkey -algorithm ed25519)",
@@ -317,7 +343,6 @@ async fn serve(args: ServeArgs, file: &FileSettings) -> anyhow::Result<()> {
         None
     };
     let audit_checkpoint_interval = settings::audit_checkpoint_interval()?;
-    let mut gateway = rampart_gateway::Config::default();
     if let Some(segment) = secret_from_env("RAMPART_ADMIN_SIGN_IN_PATH")? {
         settings::check_admin_sign_in_path(segment.expose_secret())?;
         gateway.admin_sign_in_path = Some(segment.expose_secret().to_owned());
@@ -335,6 +360,16 @@ async fn serve(args: ServeArgs, file: &FileSettings) -> anyhow::Result<()> {
         tracing::info!(%service, %addr, "listening");
         listeners.push((service, listener));
     }
+    let admin_listener = match admin_listen {
+        Some(addr) => {
+            let listener = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} for the admin listener"))?;
+            tracing::info!(%addr, "admin listener (metrics, health)");
+            Some(listener)
+        }
+        None => None,
+    };
     let running = stack::start(StackConfig {
         pki: PkiDir::new(pki_dir),
         listeners,
@@ -348,6 +383,7 @@ async fn serve(args: ServeArgs, file: &FileSettings) -> anyhow::Result<()> {
         gateway,
         totp_encryption_key,
         accounts: settings::account_settings_from_env()?,
+        admin_listener,
     })
     .await?;
     stop_on_signal(running.shutdown_token());
@@ -438,6 +474,14 @@ async fn create_admin(args: CreateAdminArgs) -> anyhow::Result<()> {
     println!("  uri:    {}", created.provisioning_uri.expose_secret());
     println!("the first code entered at sign-in confirms it");
     Ok(())
+}
+
+/// The gateway's settings from the file: defaults, plus security.txt.
+fn gateway_config(file: &FileSettings) -> anyhow::Result<rampart_gateway::Config> {
+    Ok(rampart_gateway::Config {
+        security_txt: settings::security_txt(file, chrono::Utc::now())?,
+        ..rampart_gateway::Config::default()
+    })
 }
 
 /// Cancels `token` on Ctrl-C or SIGTERM.

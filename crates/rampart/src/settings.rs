@@ -19,6 +19,12 @@ use serde::Deserialize;
 /// redis_url = "redis://cache:6379"
 /// pki_dir = "/etc/rampart/pki"
 /// log_format = "json"
+/// admin_listen = "127.0.0.1:9464"
+///
+/// [security_txt]
+/// contact = ["mailto:security@example.com"]
+/// expires = "2027-06-30T00:00:00Z"
+/// policy = "https://example.com/security-policy"
 ///
 /// [services.auth]
 /// listen = "0.0.0.0:7001"
@@ -33,8 +39,32 @@ pub struct FileSettings {
     pub redis_url: Option<String>,
     pub pki_dir: Option<PathBuf>,
     pub log_format: Option<String>,
+    /// The gateway's internal admin listener (metrics, health).
+    pub admin_listen: Option<String>,
+    /// `/.well-known/security.txt`; absent means that path answers 404.
+    pub security_txt: Option<SecurityTxtSettings>,
     #[serde(default)]
     pub services: HashMap<String, ServiceFileSettings>,
+}
+
+/// The fields of `/.well-known/security.txt` (RFC 9116).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecurityTxtSettings {
+    /// Where to report: `mailto:`, `https://` or `tel:` URIs, at least one.
+    #[serde(default)]
+    pub contact: Vec<String>,
+    /// When the file stops being valid (RFC 3339), required and in the
+    /// future; RFC 9116 advises less than a year ahead.
+    pub expires: Option<String>,
+    /// A key for encrypted reports: `https://`, `openpgp4fpr:` or `dns:`.
+    #[serde(default)]
+    pub encryption: Vec<String>,
+    /// The disclosure policy (`https://`).
+    pub policy: Option<String>,
+    /// Language tags reports may be written in, such as `en` or `de-CH`.
+    #[serde(default)]
+    pub preferred_languages: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -140,6 +170,119 @@ pub fn check_database_url(url: &str, what: &str) -> anyhow::Result<()> {
     } else {
         bail!("{what} must start with postgres:// (or sqlite: for a single machine)")
     }
+}
+
+/// The gateway's admin listener: the flag or `RAMPART_ADMIN_LISTEN`
+/// (`flag`), then the file, then loopback port 9464, which only this
+/// machine reaches.
+pub fn admin_listen(flag: Option<&str>, file: &FileSettings) -> anyhow::Result<SocketAddr> {
+    if let Some(value) = flag {
+        return parse_listen(value, "--admin-listen");
+    }
+    if let Some(value) = file.admin_listen.as_deref() {
+        return parse_listen(value, "admin_listen");
+    }
+    Ok(SocketAddr::from(([127, 0, 0, 1], 9464)))
+}
+
+/// The text of `/.well-known/security.txt` from the file's `[security_txt]`
+/// table, checked against RFC 9116 as of `now`; `None` when not configured.
+pub fn security_txt(
+    file: &FileSettings,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<Option<String>> {
+    let Some(settings) = &file.security_txt else {
+        return Ok(None);
+    };
+    render_security_txt(settings, now)
+        .context("[security_txt] in the settings file is not valid")
+        .map(Some)
+}
+
+fn render_security_txt(
+    settings: &SecurityTxtSettings,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<String> {
+    if settings.contact.is_empty() {
+        bail!("contact is required: at least one mailto:, https:// or tel: URI");
+    }
+    let mut text = String::new();
+    for contact in &settings.contact {
+        let valid = contact
+            .strip_prefix("mailto:")
+            .is_some_and(|address| address.contains('@'))
+            || is_https_uri(contact)
+            || contact.strip_prefix("tel:").is_some_and(|n| n.len() > 1);
+        if !valid || !is_field_value(contact) {
+            bail!("contact {contact:?} must be a mailto:, https:// or tel: URI");
+        }
+        text.push_str(&format!("Contact: {contact}\n"));
+    }
+    let expires = settings
+        .expires
+        .as_deref()
+        .context("expires is required (RFC 3339, such as 2027-06-30T00:00:00Z)")?;
+    let expires = chrono::DateTime::parse_from_rfc3339(expires)
+        .with_context(|| {
+            format!("expires {expires:?} is not an RFC 3339 time such as 2027-06-30T00:00:00Z")
+        })?
+        .with_timezone(&chrono::Utc);
+    if expires <= now {
+        bail!("expires {expires} has passed; set a new date (at most a year ahead)");
+    }
+    if expires > now + chrono::Duration::days(366) {
+        tracing::warn!(%expires, "security.txt expires more than a year ahead; RFC 9116 advises less");
+    }
+    text.push_str(&format!(
+        "Expires: {}\n",
+        expires.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    ));
+    for key in &settings.encryption {
+        let valid = is_https_uri(key) || key.starts_with("openpgp4fpr:") || key.starts_with("dns:");
+        if !valid || !is_field_value(key) {
+            bail!("encryption {key:?} must be an https://, openpgp4fpr: or dns: URI");
+        }
+        text.push_str(&format!("Encryption: {key}\n"));
+    }
+    if let Some(policy) = &settings.policy {
+        if !is_https_uri(policy) || !is_field_value(policy) {
+            bail!("policy {policy:?} must be an https:// URI");
+        }
+        text.push_str(&format!("Policy: {policy}\n"));
+    }
+    if !settings.preferred_languages.is_empty() {
+        for tag in &settings.preferred_languages {
+            if !is_language_tag(tag) {
+                bail!("preferred_languages: {tag:?} is not a language tag such as en or de-CH");
+            }
+        }
+        text.push_str(&format!(
+            "Preferred-Languages: {}\n",
+            settings.preferred_languages.join(", ")
+        ));
+    }
+    Ok(text)
+}
+
+fn is_https_uri(value: &str) -> bool {
+    value
+        .strip_prefix("https://")
+        .is_some_and(|rest| !rest.is_empty())
+}
+
+/// A field value stays on its line: visible ASCII, no spaces.
+fn is_field_value(value: &str) -> bool {
+    value.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// An RFC 5646 tag in its common shape: letters, then subtags.
+fn is_language_tag(tag: &str) -> bool {
+    let mut subtags = tag.split('-');
+    let primary = subtags.next().unwrap_or_default();
+    (1..=8).contains(&primary.len())
+        && primary.bytes().all(|b| b.is_ascii_alphabetic())
+        && subtags
+            .all(|s| (1..=8).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric()))
 }
 
 /// Checks a Redis URL's scheme.
@@ -249,6 +392,103 @@ mod tests {
         .unwrap();
         let error = FileSettings::load(Some(&unknown_service)).unwrap_err();
         assert!(format!("{error:#}").contains("unknown service"));
+    }
+
+    fn at(text: &str) -> chrono::DateTime<chrono::Utc> {
+        chrono::DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&chrono::Utc)
+    }
+
+    #[test]
+    fn security_txt_is_rendered_from_the_file() {
+        let file: FileSettings = toml::from_str(
+            r#"
+[security_txt]
+contact = ["mailto:security@example.com", "https://example.com/report"]
+expires = "2027-06-30T12:00:00+02:00"
+encryption = ["https://example.com/pgp.asc"]
+policy = "https://example.com/policy"
+preferred_languages = ["en", "de-CH"]
+"#,
+        )
+        .unwrap();
+        let text = security_txt(&file, at("2027-01-01T00:00:00Z"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            text,
+            "Contact: mailto:security@example.com\n\
+             Contact: https://example.com/report\n\
+             Expires: 2027-06-30T10:00:00Z\n\
+             Encryption: https://example.com/pgp.asc\n\
+             Policy: https://example.com/policy\n\
+             Preferred-Languages: en, de-CH\n"
+        );
+        assert_eq!(
+            security_txt(&FileSettings::default(), at("2027-01-01T00:00:00Z")).unwrap(),
+            None
+        );
+    }
+
+    #[test]
+    fn security_txt_refuses_missing_expired_and_malformed_fields() {
+        let now = at("2027-01-01T00:00:00Z");
+        let check = |table: &str| {
+            let file: FileSettings = toml::from_str(&format!("[security_txt]\n{table}")).unwrap();
+            security_txt(&file, now).map_err(|e| format!("{e:#}"))
+        };
+        let contact = "contact = [\"mailto:s@example.com\"]\n";
+        for (table, complaint) in [
+            (
+                "expires = \"2027-06-30T00:00:00Z\"".to_owned(),
+                "contact is required",
+            ),
+            (contact.to_owned(), "expires is required"),
+            (
+                format!("{contact}expires = \"2026-12-31T23:59:59Z\""),
+                "has passed",
+            ),
+            (format!("{contact}expires = \"next year\""), "RFC 3339"),
+            (
+                "contact = [\"http://example.com\"]\nexpires = \"2027-06-30T00:00:00Z\"".to_owned(),
+                "must be a mailto:",
+            ),
+            (
+                format!("{contact}expires = \"2027-06-30T00:00:00Z\"\npolicy = \"http://x\""),
+                "policy",
+            ),
+            (
+                format!(
+                    "{contact}expires = \"2027-06-30T00:00:00Z\"\npreferred_languages = [\"en gb\"]"
+                ),
+                "language tag",
+            ),
+            (
+                format!("{contact}expires = \"2027-06-30T00:00:00Z\"\nencryption = [\"ftp://x\"]"),
+                "encryption",
+            ),
+        ] {
+            let error = check(&table).unwrap_err();
+            assert!(error.contains(complaint), "{table}: {error}");
+        }
+        assert!(check(&format!("{contact}expires = \"2027-06-30T00:00:00Z\"")).is_ok());
+        assert!(toml::from_str::<FileSettings>("[security_txt]\ncontacts = []\n").is_err());
+    }
+
+    #[test]
+    fn admin_listen_layers_flag_file_default() {
+        let file = FileSettings {
+            admin_listen: Some("127.0.0.1:9999".to_owned()),
+            ..FileSettings::default()
+        };
+        assert_eq!(admin_listen(Some("127.0.0.1:1"), &file).unwrap().port(), 1);
+        assert_eq!(admin_listen(None, &file).unwrap().port(), 9999);
+        assert_eq!(
+            admin_listen(None, &FileSettings::default()).unwrap(),
+            SocketAddr::from(([127, 0, 0, 1], 9464))
+        );
+        assert!(admin_listen(Some("nope"), &file).is_err());
     }
 
     #[test]

@@ -67,6 +67,9 @@ pub struct StackConfig {
     pub totp_encryption_key: Option<SecretString>,
     /// People's accounts: sessions, admin office domains, hashing bound.
     pub accounts: rampart_auth::AccountSettings,
+    /// The gateway's internal admin listener (metrics, health), when the
+    /// gateway runs here.
+    pub admin_listener: Option<TcpListener>,
 }
 
 /// Services running in this process.
@@ -149,6 +152,7 @@ pub async fn start(config: StackConfig) -> anyhow::Result<RunningStack> {
         Some((url, prefix)) => RevocationBus::redis(url, &format!("{prefix}revocations")).await?,
         None => RevocationBus::in_process(),
     };
+    let mut admin_listener = config.admin_listener;
     for (service, listener) in config.listeners {
         let tls = config.pki.load_service(service)?;
         let token = stage_tokens[stage(service)].child_token();
@@ -174,7 +178,14 @@ pub async fn start(config: StackConfig) -> anyhow::Result<RunningStack> {
                     limiter,
                     revocations.clone(),
                 );
-                Box::pin(rampart_gateway::run(gateway, listener, edge_tls, token))
+                let edge = rampart_gateway::run(gateway.clone(), listener, edge_tls, token.clone());
+                match admin_listener.take() {
+                    Some(admin) => Box::pin(async move {
+                        let admin = rampart_gateway::run_admin(gateway, admin, token);
+                        tokio::try_join!(edge, admin).map(|_| ())
+                    }),
+                    None => Box::pin(edge),
+                }
             }
             ServiceName::Auth => {
                 let auth_config = rampart_auth::Config {
@@ -291,11 +302,16 @@ pub struct DevOptions {
     pub gateway: rampart_gateway::Config,
     /// People's accounts: sessions, admin office domains, hashing bound.
     pub accounts: rampart_auth::AccountSettings,
+    /// The gateway's internal admin listener (metrics, health); `None`
+    /// runs without one.
+    pub admin_listener: Option<TcpListener>,
 }
 
 /// The whole stack, running.
 pub struct DevStack {
     pub edge_addr: SocketAddr,
+    /// Where the admin listener (metrics, health) is, if there is one.
+    pub admin_addr: Option<SocketAddr>,
     /// The CA certificate clients of the edge should trust.
     pub edge_ca: PathBuf,
     pub pki: PkiDir,
@@ -313,6 +329,11 @@ pub async fn start_dev(options: DevOptions) -> anyhow::Result<DevStack> {
     let data = DataDir::open(&options.data_dir)?;
     let pki = data.pki();
     let edge_addr = options.edge_listener.local_addr()?;
+    let admin_addr = options
+        .admin_listener
+        .as_ref()
+        .map(TcpListener::local_addr)
+        .transpose()?;
     let mut edge_names = vec![
         "localhost".to_owned(),
         "127.0.0.1".to_owned(),
@@ -383,10 +404,12 @@ pub async fn start_dev(options: DevOptions) -> anyhow::Result<DevStack> {
         audit_checkpoint_interval: DEV_CHECKPOINT_INTERVAL,
         totp_encryption_key: Some(data.totp_encryption_key()?),
         accounts: options.accounts,
+        admin_listener: options.admin_listener,
     })
     .await?;
     Ok(DevStack {
         edge_addr,
+        admin_addr,
         edge_ca: pki.edge_ca_cert(),
         pki,
         internal,

@@ -107,6 +107,7 @@ impl TestStack {
             .get_or_insert_with(|| format!("admin-{}", uuid::Uuid::new_v4().simple()))
             .clone();
         let edge_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind edge");
+        let admin_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind admin");
         let stack = start_dev(DevOptions {
             data_dir: dir.path().to_path_buf(),
             edge_listener,
@@ -114,6 +115,7 @@ impl TestStack {
             storage,
             gateway,
             accounts,
+            admin_listener: Some(admin_listener),
         })
         .await
         .expect("stack starts");
@@ -172,6 +174,15 @@ impl TestStack {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// A URL on the internal admin listener (plain HTTP, loopback).
+    pub fn admin_url(&self, path: &str) -> String {
+        let addr = self
+            .stack
+            .admin_addr
+            .expect("the test stack has an admin listener");
+        format!("http://{addr}{path}")
     }
 
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
@@ -269,6 +280,7 @@ impl TestStack {
             gateway: config,
             totp_encryption_key: None,
             accounts: rampart_auth::AccountSettings::default(),
+            admin_listener: None,
         })
         .await
         .expect("second gateway starts");

@@ -13,12 +13,16 @@
 //!   revocation on every gateway, usage and per-tenant rate limits.
 //! - [`accounts`]: people's accounts: users, roles, passwords, TOTP, admin
 //!   access, sessions, throttling and suspicious activity.
+//! - [`hardening`]: the edge's TLS, limits and timeouts, probed at the wire.
+//! - [`operations`]: the OpenAPI document, security.txt and metrics.
 
 mod accounts;
 mod audit;
 mod edge;
 mod flow;
+mod hardening;
 mod harness;
 mod keys;
 mod mesh;
+mod operations;
 mod widget;

@@ -14,7 +14,7 @@ use super::{AdminCaller, BackendAnswer, JsonBody, Page, next_cursor, with_princi
 use crate::Gateway;
 use crate::problem::ApiError;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewTenant {
     name: String,
@@ -22,7 +22,7 @@ pub struct NewTenant {
     office_domains: Vec<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TenantView {
     tenant_id: String,
     name: String,
@@ -41,7 +41,7 @@ impl From<Tenant> for TenantView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CreatedTenant {
     #[serde(flatten)]
     tenant: TenantView,
@@ -52,6 +52,17 @@ pub struct CreatedTenant {
 
 /// `POST /v1/admin/tenants`: creates the tenant in crm, then its first key
 /// in auth.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/tenants",
+    tag = "admin",
+    request_body = NewTenant,
+    responses(
+        (status = 201, description = "The tenant and its first API key, shown once", body = CreatedTenant),
+        (status = 400, description = "The name or an office domain is invalid", body = super::openapi::Problem, content_type = "application/problem+json"),
+    ),
+    security(("admin_api_key" = [])),
+)]
 pub async fn create_tenant(
     State(gateway): State<Arc<Gateway>>,
     caller: AdminCaller,
@@ -92,13 +103,21 @@ pub async fn create_tenant(
     ))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TenantList {
     tenants: Vec<TenantView>,
     next_cursor: Option<String>,
 }
 
 /// `GET /v1/admin/tenants`
+#[utoipa::path(
+    get,
+    path = "/v1/admin/tenants",
+    tag = "admin",
+    params(super::Page),
+    responses((status = 200, description = "One page of tenants", body = TenantList)),
+    security(("admin_api_key" = [])),
+)]
 pub async fn list_tenants(
     State(gateway): State<Arc<Gateway>>,
     caller: AdminCaller,
@@ -126,6 +145,18 @@ pub async fn list_tenants(
 
 /// `POST /v1/admin/tenants/{tenant_id}/api-keys`: another key for an
 /// existing tenant. The body is optional.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/tenants/{tenant_id}/api-keys",
+    tag = "admin",
+    params(("tenant_id" = String, Path, description = "The tenant's id (ten_...)")),
+    request_body(content = Option<NewKey>, description = "Optional: the key's name and environment"),
+    responses(
+        (status = 201, description = "The new key, shown once", body = IssuedKey),
+        (status = 404, description = "No such tenant", body = super::openapi::Problem, content_type = "application/problem+json"),
+    ),
+    security(("admin_api_key" = [])),
+)]
 pub async fn issue_api_key(
     State(gateway): State<Arc<Gateway>>,
     caller: AdminCaller,

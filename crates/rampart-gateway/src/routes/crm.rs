@@ -14,7 +14,7 @@ use super::{BackendAnswer, JsonBody, Page, TenantCaller, next_cursor, with_princ
 use crate::Gateway;
 use crate::problem::ApiError;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewCustomer {
     name: String,
@@ -23,7 +23,7 @@ pub struct NewCustomer {
     address: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CustomerView {
     id: String,
     name: String,
@@ -47,6 +47,17 @@ impl From<Customer> for CustomerView {
 }
 
 /// `POST /v1/crm/customers`
+#[utoipa::path(
+    post,
+    path = "/v1/crm/customers",
+    tag = "crm",
+    request_body = NewCustomer,
+    responses(
+        (status = 201, description = "The customer, created", body = CustomerView),
+        (status = 400, description = "A field is missing or invalid (name, phone, email, address)", body = super::openapi::Problem, content_type = "application/problem+json"),
+    ),
+    security(("tenant_api_key" = [])),
+)]
 pub async fn create_customer(
     State(gateway): State<Arc<Gateway>>,
     caller: TenantCaller,
@@ -73,6 +84,17 @@ pub async fn create_customer(
 
 /// `GET /v1/crm/customers/{customer_id}`: another tenant's customer is
 /// simply not found.
+#[utoipa::path(
+    get,
+    path = "/v1/crm/customers/{customer_id}",
+    tag = "crm",
+    params(("customer_id" = String, Path, description = "The customer's id (cus_...)")),
+    responses(
+        (status = 200, description = "The customer", body = CustomerView),
+        (status = 404, description = "No such customer in the caller's tenant", body = super::openapi::Problem, content_type = "application/problem+json"),
+    ),
+    security(("tenant_api_key" = [])),
+)]
 pub async fn get_customer(
     State(gateway): State<Arc<Gateway>>,
     caller: TenantCaller,
@@ -89,13 +111,21 @@ pub async fn get_customer(
     Ok(Json(customer.into()))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CustomerList {
     customers: Vec<CustomerView>,
     next_cursor: Option<String>,
 }
 
 /// `GET /v1/crm/customers?limit=&cursor=`
+#[utoipa::path(
+    get,
+    path = "/v1/crm/customers",
+    tag = "crm",
+    params(super::Page),
+    responses((status = 200, description = "One page of the tenant's customers", body = CustomerList)),
+    security(("tenant_api_key" = [])),
+)]
 pub async fn list_customers(
     State(gateway): State<Arc<Gateway>>,
     caller: TenantCaller,

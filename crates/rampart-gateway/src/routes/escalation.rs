@@ -11,22 +11,34 @@ use super::{BackendAnswer, JsonBody, TenantCaller, with_principal};
 use crate::Gateway;
 use crate::problem::ApiError;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Evaluate {
     channel: String,
     text: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Decision {
+    /// `ai_answer` or `handoff`.
+    #[schema(value_type = String, example = "handoff")]
     action: &'static str,
     intents: Vec<String>,
+    /// `none`, `low`, `medium`, `high`, `critical` (or `unknown`).
+    #[schema(value_type = String, example = "high")]
     severity: &'static str,
     reasons: Vec<String>,
 }
 
 /// `POST /v1/escalation/evaluate`
+#[utoipa::path(
+    post,
+    path = "/v1/escalation/evaluate",
+    tag = "escalation",
+    request_body = Evaluate,
+    responses((status = 200, description = "Whether the AI may answer, and why", body = Decision)),
+    security(("tenant_api_key" = [])),
+)]
 pub async fn evaluate(
     State(gateway): State<Arc<Gateway>>,
     caller: TenantCaller,

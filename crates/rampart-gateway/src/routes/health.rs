@@ -6,20 +6,43 @@ use std::time::Duration;
 use axum::Json;
 use axum::extract::State;
 use rampart_kit::error::ErrorCode;
-use serde_json::{Value, json};
+use serde::Serialize;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 
 use crate::Gateway;
 use crate::problem::ApiError;
 
+/// A health answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Health {
+    /// `ok` (live) or `ready`.
+    #[schema(value_type = String, example = "ok")]
+    status: &'static str,
+}
+
 /// The process is up and answering.
-pub async fn live() -> Json<Value> {
-    Json(json!({ "status": "ok" }))
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "health",
+    responses((status = 200, description = "The gateway is up", body = Health)),
+)]
+pub async fn live() -> Json<Health> {
+    Json(Health { status: "ok" })
 }
 
 /// Every backend answers its health check as serving, within a second.
-pub async fn ready(State(gateway): State<Arc<Gateway>>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "health",
+    responses(
+        (status = 200, description = "Every backend is serving", body = Health),
+        (status = 503, description = "A backend is not serving; the detail names it", body = super::openapi::Problem, content_type = "application/problem+json"),
+    ),
+)]
+pub async fn ready(State(gateway): State<Arc<Gateway>>) -> Result<Json<Health>, ApiError> {
     let checks = gateway.backends.health.iter().map(|(service, client)| {
         let mut client = client.clone();
         async move {
@@ -44,7 +67,7 @@ pub async fn ready(State(gateway): State<Arc<Gateway>>) -> Result<Json<Value>, A
         .map(|(service, _)| service.as_str())
         .collect();
     if not_ready.is_empty() {
-        Ok(Json(json!({ "status": "ready" })))
+        Ok(Json(Health { status: "ready" }))
     } else {
         Err(ApiError::new(
             ErrorCode::Unavailable,

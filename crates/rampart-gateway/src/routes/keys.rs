@@ -27,7 +27,7 @@ use crate::problem::ApiError;
 /// The platform's own keys, in auth's terms.
 const PLATFORM: &str = "";
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewKey {
     #[serde(default)]
@@ -51,7 +51,7 @@ pub struct NewKey {
 }
 
 /// A key as listed: never the key itself.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct KeyView {
     key_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -94,7 +94,7 @@ impl From<ApiKeyInfo> for KeyView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct IssuedKey {
     pub(crate) key_id: String,
     /// Shown once; only its hash is kept.

@@ -10,9 +10,11 @@ mod admin;
 mod audit;
 mod crm;
 mod escalation;
-mod health;
+pub(crate) mod health;
 mod keys;
+pub mod openapi;
 mod users;
+mod well_known;
 pub mod widget;
 
 use std::sync::Arc;
@@ -89,6 +91,8 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
         )
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
+        .route("/v1/openapi.json", get(openapi::document))
+        .route("/.well-known/security.txt", get(well_known::security_txt))
         .route(
             "/v1/admin/tenants",
             post(admin::create_tenant).get(admin::list_tenants),
@@ -233,6 +237,12 @@ impl<T: DeserializeOwned> FromRequest<Arc<Gateway>> for JsonBody<T> {
         let bytes = axum::body::to_bytes(request.into_body(), limit)
             .await
             .map_err(|_| too_large())?;
+        if !crate::limits::json_depth_within(&bytes, crate::limits::MAX_JSON_DEPTH) {
+            return Err(ApiError::invalid(format!(
+                "the JSON body nests deeper than {} levels",
+                crate::limits::MAX_JSON_DEPTH
+            )));
+        }
         serde_json::from_slice(&bytes)
             .map(Self)
             .map_err(|error| ApiError::invalid(format!("invalid JSON body: {error}")))
@@ -264,10 +274,15 @@ impl<T: DeserializeOwned> OptionalFromRequest<Arc<Gateway>> for JsonBody<T> {
 }
 
 /// Cursor pagination parameters: `?limit=N&cursor=C`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct Page {
+    /// Page size, 1 to 100; the service's default when absent.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    #[param(pattern = "^[A-Za-z0-9_-]*$")]
     pub cursor: Option<String>,
 }
 

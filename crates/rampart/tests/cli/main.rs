@@ -30,6 +30,7 @@ fn rampart() -> Command {
         "RAMPART_AUDIT_CHECKPOINT_INTERVAL",
         "RAMPART_LISTEN",
         "RAMPART_DATA_DIR",
+        "RAMPART_ADMIN_LISTEN",
         "OTEL_EXPORTER_OTLP_ENDPOINT",
     ] {
         command.env_remove(name);
@@ -126,6 +127,38 @@ fn dev_refuses_bad_values() {
             .current_dir(dir.path())
             .env("RAMPART_ADMIN_API_KEY", "letmein")),
         "rampart admin generate-key",
+    );
+    fails_saying(
+        &run(rampart()
+            .args([
+                "dev",
+                "--listen",
+                "127.0.0.1:0",
+                "--admin-listen",
+                "nowhere",
+            ])
+            .current_dir(dir.path())),
+        "--admin-listen must be an address and port",
+    );
+    let expired = dir.path().join("expired.toml");
+    std::fs::write(
+        &expired,
+        "[security_txt]\ncontact = [\"mailto:security@example.com\"]\nexpires = \"2020-01-01T00:00:00Z\"\n",
+    )
+    .unwrap();
+    fails_saying(
+        &run(rampart()
+            .args([
+                "dev",
+                "--listen",
+                "127.0.0.1:0",
+                "--admin-listen",
+                "127.0.0.1:0",
+                "--config",
+            ])
+            .arg(&expired)
+            .current_dir(dir.path())),
+        "has passed",
     );
     let settings = dir.path().join("rampart.toml");
     std::fs::write(&settings, "lissten = \"127.0.0.1:0\"\n").unwrap();
@@ -236,6 +269,8 @@ async fn serve_runs_the_stack_on_postgres_and_redis() {
         .stderr(Stdio::null());
     let edge_port = free_port();
     command.env("RAMPART_GATEWAY_LISTEN", format!("127.0.0.1:{edge_port}"));
+    let admin_port = free_port();
+    command.env("RAMPART_ADMIN_LISTEN", format!("127.0.0.1:{admin_port}"));
     for service in ["auth", "crm", "escalation", "audit"] {
         let port = free_port();
         let upper = service.to_ascii_uppercase();
@@ -284,6 +319,24 @@ async fn serve_runs_the_stack_on_postgres_and_redis() {
         .await
         .unwrap();
     assert_eq!(response.status(), 201);
+
+    // Metrics are on the admin listener, by route template, and not on the
+    // public port.
+    let metrics = client
+        .get(format!("http://127.0.0.1:{admin_port}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), 200);
+    let text = metrics.text().await.unwrap();
+    assert!(
+        text.contains(
+            "rampart_gateway_http_requests_total{method=\"POST\",route=\"/v1/crm/customers\",status=\"201\"} 1"
+        ),
+        "{text}"
+    );
+    let public = client.get(format!("{base}/metrics")).send().await.unwrap();
+    assert_eq!(public.status(), 404);
 }
 
 mod audit_verify {
