@@ -25,7 +25,7 @@ use rampart_kit::pki::ServiceName;
 use sea_orm::sea_query::{Condition, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Statement, TransactionTrait,
+    QueryOrder, QuerySelect, Statement,
 };
 use tokio::sync::Mutex;
 
@@ -131,7 +131,7 @@ impl EventStore {
         service: ServiceName,
         look_up: bool,
     ) -> Result<Option<Appended>, Error> {
-        let tx = self.db.begin().await?;
+        let tx = rampart_kit::db::begin_write(&self.db).await?;
         let mut seen: HashSet<String> = if look_up {
             let ids: Vec<&str> = events.iter().map(|e| e.event.event_id.as_str()).collect();
             event::Entity::find()

@@ -37,7 +37,7 @@ use rampart_kit::revocation::{Revocation, RevocationBus};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
+    EntityTrait, QueryFilter, QueryOrder,
 };
 
 use crate::entity::{challenge, recovery_code, session, tenant_security, user};
@@ -332,7 +332,7 @@ impl Accounts {
 
     /// Writes audit records on their own, for events with no other change.
     async fn audit(&self, records: &[AuditRecord]) -> Result<(), Error> {
-        let tx = self.db.begin().await?;
+        let tx = rampart_kit::db::begin_write(&self.db).await?;
         for record in records {
             self.outbox.enqueue(&tx, record).await?;
         }
@@ -611,7 +611,7 @@ impl Accounts {
         let target = format!("user:{}", row.id);
         let now = Utc::now();
         let mut records = Vec::new();
-        let tx = self.db.begin().await?;
+        let tx = rampart_kit::db::begin_write(&self.db).await?;
         if let Some(role) = new_role {
             user::Entity::update_many()
                 .col_expr(user::Column::Role, Expr::value(role.as_str()))
@@ -705,7 +705,7 @@ impl Accounts {
     ) -> Result<(), Error> {
         principal.require_role(Role::Owner)?;
         let tenant = principal.require_tenant()?.to_string();
-        let tx = self.db.begin().await?;
+        let tx = rampart_kit::db::begin_write(&self.db).await?;
         tenant_security::Entity::delete_by_id(tenant.clone())
             .exec(&tx)
             .await?;
@@ -872,7 +872,7 @@ impl Accounts {
         let session_id = SessionId::generate();
         let now = Utc::now();
         let expires_at = now + to_std(self.settings.session_absolute_timeout);
-        let tx = self.db.begin().await?;
+        let tx = rampart_kit::db::begin_write(&self.db).await?;
         session::ActiveModel {
             id: Set(session_id.to_string()),
             token_hash: Set(self.session_hasher.hash(token.expose())),
@@ -1057,7 +1057,7 @@ impl Accounts {
             let mut records = vec![event("user.second_factor", "failure")];
             if attempt >= SUSPICIOUS_SECOND_FACTOR_FAILURES {
                 // Someone holds the password and is guessing codes.
-                let tx = self.db.begin().await?;
+                let tx = rampart_kit::db::begin_write(&self.db).await?;
                 challenge::Entity::update_many()
                     .col_expr(challenge::Column::UsedAt, Expr::value(Utc::now()))
                     .filter(challenge::Column::UserId.eq(&row.id))
@@ -1103,7 +1103,7 @@ impl Accounts {
         }
         let mut recovery_codes = Vec::new();
         if !row.totp_confirmed {
-            let tx = self.db.begin().await?;
+            let tx = rampart_kit::db::begin_write(&self.db).await?;
             user::Entity::update_many()
                 .col_expr(user::Column::TotpConfirmed, Expr::value(true))
                 .filter(user::Column::Id.eq(&row.id))
@@ -1160,7 +1160,7 @@ impl Accounts {
         why: &str,
         request_id: &str,
     ) -> Result<(), Error> {
-        let tx = self.db.begin().await?;
+        let tx = rampart_kit::db::begin_write(&self.db).await?;
         let revoked = Self::revoke_all_in(&tx, &row.user_id, "suspicious", None).await?;
         let mut record = Self::record(
             None,
@@ -1296,7 +1296,7 @@ impl Accounts {
         action: &str,
     ) -> Result<String, Error> {
         let user_id = Self::session_user(principal)?;
-        let tx = self.db.begin().await?;
+        let tx = rampart_kit::db::begin_write(&self.db).await?;
         let updated = session::Entity::update_many()
             .col_expr(session::Column::RevokedAt, Expr::value(Utc::now()))
             .col_expr(
@@ -1346,7 +1346,7 @@ impl Accounts {
             let row = self.managed_user(principal, user_id).await?;
             (row.id, row.tenant_id)
         };
-        let tx = self.db.begin().await?;
+        let tx = rampart_kit::db::begin_write(&self.db).await?;
         let revoked = Self::revoke_all_in(&tx, &user_id, "revoked_all", None).await?;
         let record = Self::record(
             Some(principal),
@@ -1409,7 +1409,7 @@ impl Accounts {
             .chain([row.email.as_str()]);
         let password = PasswordPolicy::with_context(context).check(new, row.totp_confirmed)?;
         let digest = self.passwords.hash(&password).await?;
-        let tx = self.db.begin().await?;
+        let tx = rampart_kit::db::begin_write(&self.db).await?;
         user::Entity::update_many()
             .col_expr(user::Column::PasswordHash, Expr::value(digest.0))
             .filter(user::Column::Id.eq(&row.id))
@@ -1485,7 +1485,7 @@ impl Accounts {
             return Err(Error::InvalidCode);
         }
         self.throttle.clear(&bucket).await?;
-        let tx = self.db.begin().await?;
+        let tx = rampart_kit::db::begin_write(&self.db).await?;
         user::Entity::update_many()
             .col_expr(user::Column::TotpConfirmed, Expr::value(true))
             .filter(user::Column::Id.eq(&row.id))

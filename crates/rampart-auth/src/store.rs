@@ -15,7 +15,7 @@ use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
     DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, TransactionTrait,
+    QueryOrder,
 };
 
 use crate::entity::{api_key, tenant_rate_limit};
@@ -99,7 +99,7 @@ impl KeyStore {
 
     /// Opens a transaction, so a change and its audit event commit together.
     pub(crate) async fn begin(&self) -> Result<DatabaseTransaction, DbErr> {
-        self.db.begin().await
+        rampart_kit::db::begin_write(&self.db).await
     }
 
     /// Stores `key` in the caller's transaction.

@@ -17,7 +17,7 @@ use rampart_kit::outbox::{AuditRecord, Outbox};
 use rampart_kit::principal::Principal;
 use sea_orm::{
     ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
+    QuerySelect,
 };
 
 use crate::Error;
@@ -81,7 +81,7 @@ async fn insert_with_event<E: EntityTrait>(
     row: E::ActiveModel,
     event: &AuditRecord,
 ) -> Result<(), Error> {
-    let tx = db.begin().await?;
+    let tx = rampart_kit::db::begin_write(db).await?;
     E::insert(row).exec_without_returning(&tx).await?;
     outbox.enqueue(&tx, event).await?;
     tx.commit().await?;

@@ -76,6 +76,22 @@ pub fn redact_url(url: &str) -> String {
     format!("{scheme}://{user}:***@{host}")
 }
 
+/// Begins a transaction that will write. On SQLite it takes the write lock
+/// at `BEGIN` (`BEGIN IMMEDIATE`), so a transaction that reads before it
+/// writes waits its turn (busy timeout) instead of failing with "database is
+/// locked" when another writer committed in between. PostgreSQL ignores the
+/// mode.
+pub async fn begin_write(
+    db: &sea_orm::DatabaseConnection,
+) -> Result<sea_orm::DatabaseTransaction, sea_orm::DbErr> {
+    use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..TransactionOptions::default()
+    })
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
