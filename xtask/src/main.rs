@@ -113,6 +113,12 @@ fn walkthrough() -> anyhow::Result<()> {
         std::thread::sleep(Duration::from_millis(200));
     }
 
+    // The block runs in the scratch folder (its `.rampart` is the stack's),
+    // so the `cargo run` it contains is pointed at this workspace.
+    let script = format!(
+        "cargo() {{ local command=\"$1\"; shift; command cargo \"$command\" --manifest-path {:?} \"$@\"; }}\n{script}",
+        root.join("Cargo.toml").display().to_string()
+    );
     let output = Command::new("bash")
         .args(["-euo", "pipefail", "-c", &script])
         .current_dir(&scratch)
