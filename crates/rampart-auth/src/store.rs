@@ -137,15 +137,10 @@ impl KeyStore {
         &self,
         hash: &HashedApiKey,
     ) -> Result<Option<ActiveKey>, Error> {
-        let now = Utc::now();
         let Some(row) = api_key::Entity::find()
             .filter(api_key::Column::KeyHash.eq(hash.to_hex()))
             .filter(api_key::Column::RevokedAt.is_null())
-            .filter(
-                Condition::any()
-                    .add(api_key::Column::ExpiresAt.is_null())
-                    .add(api_key::Column::ExpiresAt.gt(now)),
-            )
+            .filter(unexpired())
             .one(&self.db)
             .await?
         else {
@@ -174,11 +169,9 @@ impl KeyStore {
             .order_by_desc(api_key::Column::CreatedAt)
             .order_by_desc(api_key::Column::Id);
         if !include_inactive {
-            query = query.filter(api_key::Column::RevokedAt.is_null()).filter(
-                Condition::any()
-                    .add(api_key::Column::ExpiresAt.is_null())
-                    .add(api_key::Column::ExpiresAt.gt(Utc::now())),
-            );
+            query = query
+                .filter(api_key::Column::RevokedAt.is_null())
+                .filter(unexpired());
         }
         query.all(&self.db).await
     }
@@ -236,11 +229,7 @@ impl KeyStore {
         let found = api_key::Entity::find()
             .filter(api_key::Column::Environment.eq("widget"))
             .filter(api_key::Column::RevokedAt.is_null())
-            .filter(
-                Condition::any()
-                    .add(api_key::Column::ExpiresAt.is_null())
-                    .add(api_key::Column::ExpiresAt.gt(Utc::now())),
-            )
+            .filter(unexpired())
             .filter(api_key::Column::AllowedOrigins.contains(pattern))
             .one(&self.db)
             .await?;
@@ -283,6 +272,13 @@ impl KeyStore {
         .await?;
         Ok(())
     }
+}
+
+/// Keys that have no expiry or whose expiry is still ahead.
+fn unexpired() -> Condition {
+    Condition::any()
+        .add(api_key::Column::ExpiresAt.is_null())
+        .add(api_key::Column::ExpiresAt.gt(Utc::now()))
 }
 
 /// Reads a stored row back into parsed types. The rows were written by this
