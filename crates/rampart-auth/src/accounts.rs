@@ -56,12 +56,14 @@ const CHALLENGE_TTL: Duration = Duration::from_secs(5 * 60);
 /// account: every session of the user ends.
 pub const SUSPICIOUS_SECOND_FACTOR_FAILURES: u32 = 5;
 /// Audit outcomes of `user.sign_in` that are neither success nor a wrong
-/// password. INTEGRATION POINT: the audit service on `main` accepts only
-/// "success" and "failure" (a batch with anything else is refused and would
-/// hold the outbox back), so these are "failure" until the audit schema of
-/// the audit issue lands; then they become "locked" and "refused".
-const OUTCOME_LOCKED: &str = "failure";
-const OUTCOME_REFUSED: &str = "failure";
+/// password (the schema in `rampart_kit::audit_schema` names both): the
+/// attempt was not evaluated because the account or address is throttled,
+/// or the credentials were right but the account may not sign in here
+/// (disabled, an admin on the public route or outside the office domains,
+/// an admin without a second factor). The client is answered as for a
+/// wrong password either way; only the log tells them apart.
+const OUTCOME_LOCKED: &str = "locked";
+const OUTCOME_REFUSED: &str = "refused";
 /// Why a session was revoked. Using a session again after its own user
 /// signed it out or ended it on purpose means someone else holds the token;
 /// the other reasons leave stale tokens on honest devices.
@@ -115,7 +117,8 @@ impl Default for AccountSettings {
             session_idle_timeout: Duration::from_secs(3600),
             session_absolute_timeout: Duration::from_secs(24 * 3600),
             new_client_policy: NewClientPolicy::Allow,
-            max_concurrent_hashes: 4,
+            max_concurrent_hashes: std::thread::available_parallelism()
+                .map_or(2, std::num::NonZero::get),
             account_throttle: ThrottlePolicy::ACCOUNT,
         }
     }
@@ -314,6 +317,7 @@ impl Accounts {
             Some(principal) => principal,
             None => {
                 anonymous = Principal {
+                    client_addr: String::new(),
                     kind: PrincipalKind::PlatformAdmin,
                     credential_id: String::new(),
                     scopes: Vec::new(),
@@ -548,6 +552,7 @@ impl Accounts {
             )
             .await?;
         let principal = Principal {
+            client_addr: String::new(),
             kind: PrincipalKind::PlatformAdmin,
             credential_id: "operator".to_owned(),
             scopes: Vec::new(),

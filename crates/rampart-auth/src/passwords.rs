@@ -10,18 +10,22 @@
 //! the product's name), and the refusal says why.
 //!
 //! Hashing ([`PasswordHasher`]) uses Argon2id with OWASP's parameters
-//! (m = 19 MiB, t = 2, p = 1) on `spawn_blocking`, behind a semaphore so that
-//! a flood of sign-ins queues for hashing instead of starving every other
-//! request of CPU and memory. Verifying an unknown user runs against a dummy
-//! hash with the same parameters, so the answer takes as long as for a real
-//! account.
+//! (m = 19 MiB, t = 2, p = 1) on a pool of its own: a fixed number of
+//! threads (the bound on concurrent hashes), so a flood of sign-ins queues
+//! for hashing instead of taking every core and 19 MiB per attempt. The
+//! pool's threads run at the lowest scheduling priority (nice 19 on
+//! Linux): when the machine is busy, the kernel runs the request-serving
+//! threads first, so a flood of sign-ins slows sign-ins, not everyone
+//! else's reads; when it is idle, hashes run at full speed. Verifying an
+//! unknown user runs against a dummy hash with the same parameters, so the
+//! answer takes as long as for a real account.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, mpsc};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use rampart_kit::secret::{ExposeSecret, SecretString, random_bytes};
-use tokio::sync::Semaphore;
+use tokio::sync::oneshot;
 use unicode_normalization::UnicodeNormalization;
 
 use crate::error::Error;
@@ -151,11 +155,95 @@ impl PasswordPolicy {
 #[derive(Debug, Clone)]
 pub struct PasswordDigest(pub String);
 
-/// Hashes and verifies passwords on the blocking pool, a bounded number at
-/// a time.
+/// One unit of work for the hashing pool.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// A fixed set of low-priority threads that run hashing jobs in order of
+/// arrival. The threads end when the last [`PasswordHasher`] clone is
+/// dropped (the queue closes).
+struct HashPool {
+    queue: Mutex<mpsc::Sender<Job>>,
+    threads: usize,
+}
+
+impl HashPool {
+    fn start(threads: usize) -> Self {
+        let (sender, receiver) = mpsc::channel::<Job>();
+        let receiver = Arc::new(Mutex::new(receiver));
+        for n in 0..threads {
+            let receiver = receiver.clone();
+            std::thread::Builder::new()
+                .name(format!("rampart-argon2-{n}"))
+                .spawn(move || {
+                    lower_own_priority();
+                    loop {
+                        // The lock is held only while waiting for the next
+                        // job, never while running one.
+                        let next = receiver
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .recv();
+                        match next {
+                            Ok(job) => job(),
+                            Err(mpsc::RecvError) => return,
+                        }
+                    }
+                })
+                .expect("the system can start a hashing thread");
+        }
+        Self {
+            queue: Mutex::new(sender),
+            threads,
+        }
+    }
+
+    /// Runs `work` on the pool and waits for its result.
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> anyhow::Result<T> {
+        let (done, result) = oneshot::channel();
+        let job: Job = Box::new(move || {
+            // The caller may have gone (its request was cancelled).
+            let _ = done.send(work());
+        });
+        self.queue
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .send(job)
+            .map_err(|_| anyhow::anyhow!("the password hasher is shut down"))?;
+        result
+            .await
+            .map_err(|_| anyhow::anyhow!("a hashing job ended without an answer"))
+    }
+}
+
+/// Puts the calling thread at nice 19, the lowest priority short of idle:
+/// request-serving threads get the CPU first, and hashing still makes
+/// progress on a machine that is never idle.
+#[cfg(target_os = "linux")]
+fn lower_own_priority() {
+    // On Linux a thread id names one thread for setpriority(PRIO_PROCESS).
+    let this_thread = rustix::thread::gettid();
+    if let Err(error) = rustix::process::setpriority_process(Some(this_thread), LOWEST_PRIORITY) {
+        tracing::warn!(
+            %error,
+            "cannot lower the hashing threads' priority; hashes compete with requests"
+        );
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lower_own_priority() {}
+
+/// The highest nice value: the smallest share of a busy CPU.
+const LOWEST_PRIORITY: i32 = 19;
+
+/// Hashes and verifies passwords on its own pool of low-priority threads,
+/// a bounded number at a time.
 #[derive(Clone)]
 pub struct PasswordHasher {
-    permits: Arc<Semaphore>,
+    pool: Arc<HashPool>,
     /// Verified against when the user does not exist, so that answer costs
     /// one Argon2id run like any other.
     dummy: Arc<str>,
@@ -164,7 +252,7 @@ pub struct PasswordHasher {
 impl std::fmt::Debug for PasswordHasher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PasswordHasher")
-            .field("available_permits", &self.permits.available_permits())
+            .field("threads", &self.pool.threads)
             .finish_non_exhaustive()
     }
 }
@@ -195,31 +283,28 @@ fn verify_now(password: &str, digest: &str) -> bool {
 }
 
 impl PasswordHasher {
-    /// At most `concurrency` hashes run at once; the rest wait their turn.
+    /// At most `concurrency` hashes run at once (one per pool thread); the
+    /// rest wait their turn.
     ///
     /// # Panics
-    /// Never in practice: the dummy hash is made from a random string.
+    /// When the system cannot start a thread; never for the dummy hash,
+    /// made from a random string.
     #[must_use]
     pub fn new(concurrency: usize) -> Self {
         let throwaway = rampart_kit::secret::hex(&random_bytes::<16>());
         let dummy = hash_now(&throwaway).expect("hashing a random string works");
         Self {
-            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            pool: Arc::new(HashPool::start(concurrency.max(1))),
             dummy: dummy.into(),
         }
     }
 
-    /// Runs `work` on the blocking pool once a permit is free.
+    /// Runs `work` on the hashing pool.
     async fn bounded<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> anyhow::Result<T> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| anyhow::anyhow!("the password hasher is shut down"))?;
-        Ok(tokio::task::spawn_blocking(work).await?)
+        self.pool.run(work).await
     }
 
     pub async fn hash(&self, password: &NewPassword) -> Result<PasswordDigest, Error> {
@@ -338,14 +423,35 @@ mod tests {
     #[tokio::test]
     async fn concurrent_hashes_are_bounded() {
         let hasher = PasswordHasher::new(1);
-        let held = hasher.permits.clone().acquire_owned().await.unwrap();
+        // Hold the one hashing thread.
+        let (release, held) = mpsc::channel::<()>();
+        let holder = tokio::spawn({
+            let hasher = hasher.clone();
+            async move { hasher.bounded(move || held.recv()).await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         let waiting = tokio::spawn({
             let hasher = hasher.clone();
             async move { hasher.verify(STRONG, None).await }
         });
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        assert!(!waiting.is_finished(), "ran without a permit");
-        drop(held);
+        assert!(!waiting.is_finished(), "ran while the only thread was busy");
+        release.send(()).unwrap();
+        holder.await.unwrap().unwrap().unwrap();
         assert!(!waiting.await.unwrap().unwrap());
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn hashing_threads_run_at_the_lowest_priority() {
+        let hasher = PasswordHasher::new(1);
+        let nice_of_this_thread =
+            || rustix::process::getpriority_process(Some(rustix::thread::gettid())).unwrap();
+        let nice = hasher.bounded(nice_of_this_thread).await.unwrap();
+        assert_eq!(nice, LOWEST_PRIORITY);
+        assert!(
+            nice_of_this_thread() < LOWEST_PRIORITY,
+            "the caller's own thread was left alone"
+        );
     }
 }

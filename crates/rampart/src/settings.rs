@@ -303,7 +303,8 @@ pub fn check_redis_url(url: &str, what: &str) -> anyhow::Result<()> {
 /// - `RAMPART_SESSION_NEW_CLIENT_POLICY`: `allow` (default) or `revoke`
 ///   (a session token seen from a new client address ends all of the
 ///   user's sessions);
-/// - `RAMPART_MAX_CONCURRENT_HASHES` (default 4): Argon2id runs at once.
+/// - `RAMPART_MAX_CONCURRENT_HASHES` (default: one per core): Argon2id runs
+///   at once, each on a low-priority thread of its own.
 pub fn account_settings_from_env() -> anyhow::Result<rampart_auth::AccountSettings> {
     let mut settings = rampart_auth::AccountSettings::default();
     if let Ok(domains) = std::env::var("RAMPART_ADMIN_EMAIL_DOMAINS") {
