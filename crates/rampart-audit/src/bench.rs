@@ -10,18 +10,33 @@ use crate::events::parse_batch;
 use crate::merkle::{Frontier, Hash};
 use crate::store::EventStore;
 
-/// Appends one batch as the crm service would; returns how many were new.
-pub async fn append(db: &DatabaseConnection, events: Vec<AuditEvent>) -> anyhow::Result<u32> {
-    let events = parse_batch(events).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let appended = EventStore::new(db.clone())
-        .append(events, ServiceName::Crm)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(appended.stored)
+/// The audit service's event store, as the service holds it: one for its
+/// whole life, so what it remembers between appends counts.
+pub struct Appender(EventStore);
+
+impl Appender {
+    #[must_use]
+    pub fn new(db: &DatabaseConnection) -> Self {
+        Self(EventStore::new(db.clone()))
+    }
+
+    /// Appends one batch as the crm service would; returns how many were
+    /// new.
+    pub async fn append(&self, events: Vec<AuditEvent>) -> anyhow::Result<u32> {
+        let events = parse_batch(events).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let appended = self
+            .0
+            .append(events, ServiceName::Crm)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(appended.stored)
+    }
 }
 
-/// Writes the tree of `leaves` for `log_id` directly (nodes and head, no
-/// events): a large log to measure proofs on, without appending it.
+/// Writes the tree of `leaves` for `log_id` directly (its nodes, its head,
+/// and for each leaf a placeholder event row holding the leaf hash, as the
+/// store keeps leaves): a large log to measure proofs on, without
+/// appending it.
 pub async fn write_tree(
     db: &DatabaseConnection,
     log_id: &str,
@@ -30,17 +45,24 @@ pub async fn write_tree(
     let tx = db.begin().await?;
     let mut frontier = Frontier::new();
     let mut rows: Vec<(u8, u64, Hash)> = Vec::with_capacity(10_000);
+    let mut leaf_rows: Vec<(u64, Hash)> = Vec::with_capacity(1_000);
     for leaf in leaves {
+        leaf_rows.push((frontier.size(), leaf));
         frontier.push(leaf, |id, hash| {
             if crate::store::is_stored(id.level) {
                 rows.push((id.level, id.index, *hash));
             }
         });
+        if leaf_rows.len() >= 1_000 {
+            insert_leaves(&tx, log_id, &leaf_rows).await?;
+            leaf_rows.clear();
+        }
         if rows.len() >= 5000 {
             insert_nodes(&tx, log_id, &rows).await?;
             rows.clear();
         }
     }
+    insert_leaves(&tx, log_id, &leaf_rows).await?;
     insert_nodes(&tx, log_id, &rows).await?;
     let head = Query::insert()
         .into_table("audit_log")
@@ -54,7 +76,62 @@ pub async fn write_tree(
         .to_owned();
     tx.execute(&head).await?;
     tx.commit().await?;
+    // A live database has statistics for its tables; one just bulk-loaded
+    // has none until autovacuum comes round, and plans scans meanwhile.
+    db.execute_unprepared("ANALYZE audit_event").await?;
+    db.execute_unprepared("ANALYZE audit_node").await?;
     Ok(frontier.root())
+}
+
+/// Event rows that hold nothing but their position and leaf hash.
+async fn insert_leaves(
+    db: &impl ConnectionTrait,
+    log_id: &str,
+    leaves: &[(u64, Hash)],
+) -> anyhow::Result<()> {
+    if leaves.is_empty() {
+        return Ok(());
+    }
+    let mut insert = Query::insert()
+        .into_table("audit_event")
+        .columns([
+            "log_id",
+            "sequence",
+            "event_id",
+            "tenant_id",
+            "actor",
+            "credential_id",
+            "action",
+            "target",
+            "occurred_at",
+            "service",
+            "request_id",
+            "outcome",
+            "recorded_at",
+            "leaf_hash",
+        ])
+        .to_owned();
+    let now = chrono::Utc::now();
+    for (index, leaf) in leaves {
+        insert.values_panic([
+            log_id.into(),
+            i64::try_from(*index)?.into(),
+            format!("{log_id}-{index}").into(),
+            "".into(),
+            "".into(),
+            "".into(),
+            "".into(),
+            "".into(),
+            "".into(),
+            "".into(),
+            "".into(),
+            "".into(),
+            now.into(),
+            leaf.to_vec().into(),
+        ]);
+    }
+    db.execute(&insert).await?;
+    Ok(())
 }
 
 async fn insert_nodes(

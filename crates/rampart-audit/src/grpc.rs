@@ -498,6 +498,7 @@ mod tests {
     fn tenants_read_only_their_own_log() {
         let tenant = TenantId::generate();
         let principal = rampart_kit::principal::Principal {
+            client_addr: String::new(),
             kind: PrincipalKind::Tenant(tenant.clone()),
             credential_id: "key_1".to_owned(),
             scopes: vec![],
@@ -522,6 +523,7 @@ mod tests {
             ));
         }
         let admin = rampart_kit::principal::Principal {
+            client_addr: String::new(),
             kind: PrincipalKind::PlatformAdmin,
             ..principal
         };

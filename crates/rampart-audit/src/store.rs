@@ -39,16 +39,18 @@ use crate::merkle::{
     range_hash, verify_consistency,
 };
 
-/// Which levels of each tree are stored: the leaves, and every fourth level
-/// above them. A node in between is computed from at most 8 stored nodes
-/// below it, so a proof still reads O(log n) rows in one query, while an
-/// append writes about 1.07 node rows per event instead of 2.
+/// Which levels of each tree are stored: the leaves (in their events' rows,
+/// `audit_event.leaf_hash`), and every fourth level above them (in
+/// `audit_node`). A node in between is computed from at most 8 stored nodes
+/// below it, so a proof still reads O(log n) rows, while an append writes
+/// about 0.07 node rows per event besides the event itself.
 const STORED_EVERY: u8 = 4;
 
-/// Whether nodes of `level` are stored.
+/// Whether nodes of `level` are stored in `audit_node` (level 0 lives in
+/// the event rows).
 #[must_use]
 pub(crate) fn is_stored(level: u8) -> bool {
-    level.is_multiple_of(STORED_EVERY)
+    level > 0 && level.is_multiple_of(STORED_EVERY)
 }
 
 /// Rows per INSERT, well under both databases' limits on bound parameters.
@@ -86,14 +88,18 @@ pub(crate) struct Filter {
 #[derive(Debug, Clone)]
 pub(crate) struct EventStore {
     db: DatabaseConnection,
-    append_lock: Arc<Mutex<()>>,
+    /// Serialises appends, and holds each log's right edge as of its last
+    /// append by this store, so an append need not read it back: the head's
+    /// conditional update still refuses a log that another writer moved, and
+    /// any failed append forgets every edge.
+    append_lock: Arc<Mutex<HashMap<String, Frontier>>>,
 }
 
 impl EventStore {
     pub(crate) fn new(db: DatabaseConnection) -> Self {
         Self {
             db,
-            append_lock: Arc::new(Mutex::new(())),
+            append_lock: Arc::new(Mutex::new(HashMap::new())),
         }
     }
 
@@ -108,19 +114,29 @@ impl EventStore {
         if events.is_empty() {
             return Ok(Appended::default());
         }
-        let _serialised = self.append_lock.lock().await;
+        let mut edges = self.append_lock.lock().await;
         // Resent events are rare (a relay that crashed between send and
         // delete), so first try without looking them up: the insert skips
         // any id already stored, and if it skipped one, the positions given
         // out are wrong, so the attempt is rolled back and made again with
         // the lookup.
-        if let Some(appended) = self.append_serialised(&events, service, false).await? {
-            return Ok(appended);
+        let mut outcome = self
+            .append_serialised(&events, service, false, &mut edges)
+            .await;
+        if matches!(outcome, Ok(None)) {
+            outcome = self
+                .append_serialised(&events, service, true, &mut edges)
+                .await;
         }
-        Ok(self
-            .append_serialised(&events, service, true)
-            .await?
-            .expect("with the lookup no stored event is met"))
+        match outcome {
+            Ok(appended) => Ok(appended.expect("with the lookup no stored event is met")),
+            Err(error) => {
+                // Nothing of the attempt is committed, and another writer
+                // may have moved a log: read every edge afresh next time.
+                edges.clear();
+                Err(error)
+            }
+        }
     }
 
     /// One attempt at an append, under the append lock; `None` when
@@ -130,6 +146,7 @@ impl EventStore {
         events: &[ValidEvent],
         service: ServiceName,
         look_up: bool,
+        edges: &mut HashMap<String, Frontier>,
     ) -> Result<Option<Appended>, Error> {
         let tx = rampart_kit::db::begin_write(&self.db).await?;
         let mut seen: HashSet<String> = if look_up {
@@ -168,20 +185,29 @@ impl EventStore {
         let recorded_at = Utc::now();
         let mut event_rows = Vec::new();
         let mut node_rows = Vec::new();
+        let mut new_edges = Vec::new();
         for log in order {
             let log_id = log.as_str();
-            let (old_size, old_root) = read_head(&tx, log_id).await?;
-            let mut frontier = read_frontier(&tx, log_id, old_size, &old_root).await?;
+            let mut frontier = match edges.get(log_id) {
+                Some(known) => known.clone(),
+                None => {
+                    let (old_size, old_root) = read_head(&tx, log_id).await?;
+                    read_frontier(&tx, log_id, old_size, &old_root).await?
+                }
+            };
+            let old_size = frontier.size();
             for event in by_log.remove(&log).unwrap_or_default() {
                 let index = frontier.size();
-                frontier.push(event.leaf_hash(log_id), |id, hash| {
+                let leaf = event.leaf_hash(log_id);
+                frontier.push(leaf, |id, hash| {
                     if is_stored(id.level) {
                         node_rows.push((log_id.to_owned(), id, *hash));
                     }
                 });
-                event_rows.push(event_row(log_id, index, event, recorded_at)?);
+                event_rows.push(event_row(log_id, index, event, &leaf, recorded_at)?);
             }
             write_head(&tx, log_id, old_size, &frontier, recorded_at).await?;
+            new_edges.push((log_id.to_owned(), frontier));
         }
 
         let expected = event_rows.len() as u64;
@@ -225,6 +251,7 @@ impl EventStore {
                 .await?;
         }
         tx.commit().await?;
+        edges.extend(new_edges);
         Ok(Some(outcome))
     }
 
@@ -265,25 +292,7 @@ impl EventStore {
             .limit(limit)
             .all(&self.db)
             .await?;
-        let leaves = self
-            .nodes(
-                log_id,
-                &rows
-                    .iter()
-                    .map(|row| Ok(NodeId::new(0, from_db(row.sequence)?)))
-                    .collect::<Result<Vec<_>, Error>>()?,
-            )
-            .await?;
-        rows.into_iter()
-            .map(|row| {
-                let index = from_db(row.sequence)?;
-                Ok(StoredEvent {
-                    index,
-                    leaf_hash: leaves.get(&NodeId::new(0, index)).copied(),
-                    event: into_event(row),
-                })
-            })
-            .collect()
+        rows.into_iter().map(stored_event).collect()
     }
 
     /// The events at positions `from..to` that are stored, in order, with
@@ -301,26 +310,7 @@ impl EventStore {
             .order_by_asc(event::Column::Sequence)
             .all(&self.db)
             .await?;
-        let leaves: HashMap<u64, Hash> = node::Entity::find()
-            .filter(node::Column::LogId.eq(log_id))
-            .filter(node::Column::Level.eq(0))
-            .filter(node::Column::Idx.gte(to_db(from)?))
-            .filter(node::Column::Idx.lt(to_db(to)?))
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .filter_map(|row| Some((u64::try_from(row.idx).ok()?, to_hash(&row.hash)?)))
-            .collect();
-        rows.into_iter()
-            .map(|row| {
-                let index = from_db(row.sequence)?;
-                Ok(StoredEvent {
-                    index,
-                    leaf_hash: leaves.get(&index).copied(),
-                    event: into_event(row),
-                })
-            })
-            .collect()
+        rows.into_iter().map(stored_event).collect()
     }
 
     /// The position of the event `event_id` in the log, if it is there.
@@ -616,28 +606,48 @@ async fn read_nodes(
                 .push(to_db((id.index << span) + j)?);
         }
     }
-    let mut any = Condition::any();
-    for (level, mut indices) in by_level {
+    let mut stored: HashMap<NodeId, Hash> = HashMap::new();
+    // Leaves are in the event rows.
+    if let Some(mut indices) = by_level.remove(&0) {
         indices.sort_unstable();
         indices.dedup();
-        any = any.add(
-            Condition::all()
-                .add(node::Column::Level.eq(i16::from(level)))
-                .add(node::Column::Idx.is_in(indices)),
-        );
+        let rows: Vec<(i64, Option<Vec<u8>>)> = event::Entity::find()
+            .select_only()
+            .column(event::Column::Sequence)
+            .column(event::Column::LeafHash)
+            .filter(event::Column::LogId.eq(log_id))
+            .filter(event::Column::Sequence.is_in(indices))
+            .into_tuple()
+            .all(db)
+            .await?;
+        stored.extend(rows.into_iter().filter_map(|(sequence, hash)| {
+            Some((
+                NodeId::new(0, u64::try_from(sequence).ok()?),
+                to_hash(&hash?)?,
+            ))
+        }));
     }
-    let rows = node::Entity::find()
-        .filter(node::Column::LogId.eq(log_id))
-        .filter(any)
-        .all(db)
-        .await?;
-    let stored: HashMap<NodeId, Hash> = rows
-        .into_iter()
-        .filter_map(|row| {
+    if !by_level.is_empty() {
+        let mut any = Condition::any();
+        for (level, mut indices) in by_level {
+            indices.sort_unstable();
+            indices.dedup();
+            any = any.add(
+                Condition::all()
+                    .add(node::Column::Level.eq(i16::from(level)))
+                    .add(node::Column::Idx.is_in(indices)),
+            );
+        }
+        let rows = node::Entity::find()
+            .filter(node::Column::LogId.eq(log_id))
+            .filter(any)
+            .all(db)
+            .await?;
+        stored.extend(rows.into_iter().filter_map(|row| {
             let id = NodeId::new(u8::try_from(row.level).ok()?, u64::try_from(row.idx).ok()?);
             Some((id, to_hash(&row.hash)?))
-        })
-        .collect();
+        }));
+    }
     let mut found = HashMap::with_capacity(ids.len());
     for id in ids {
         let (base, span) = stored_base(*id);
@@ -673,6 +683,7 @@ fn event_row(
     log_id: &str,
     index: u64,
     event: Event,
+    leaf: &Hash,
     recorded_at: chrono::DateTime<Utc>,
 ) -> Result<event::ActiveModel, Error> {
     let details = serde_json::to_string(&event.details)
@@ -694,12 +705,22 @@ fn event_row(
         details: Set(details),
         schema_version: Set(i32::try_from(event.schema_version).unwrap_or(i32::MAX)),
         recorded_at: Set(recorded_at),
+        leaf_hash: Set(Some(leaf.to_vec())),
     })
 }
 
 /// A stored row as an event. A row whose details or version no longer
 /// read (changed behind the service's back) is still returned, marked, so
 /// that its leaf hash fails where it stands rather than hiding the row.
+/// A stored row as an event at its index, with the leaf hash stored for it.
+fn stored_event(row: event::Model) -> Result<StoredEvent, Error> {
+    Ok(StoredEvent {
+        index: from_db(row.sequence)?,
+        leaf_hash: row.leaf_hash.as_deref().and_then(to_hash),
+        event: into_event(row),
+    })
+}
+
 fn into_event(row: event::Model) -> Event {
     let details = serde_json::from_str(&row.details).unwrap_or_else(|_| {
         BTreeMap::from([(
@@ -808,6 +829,39 @@ mod tests {
             .map(|e| e.event.leaf_hash(log.as_str()))
             .collect();
         (root_of(&leaves), root, size)
+    }
+
+    /// Two stores on one database (two audit instances): each remembers the
+    /// right edge of its last append, so the one that is behind must notice
+    /// that the other moved the log, refuse, and succeed on the retry with
+    /// the edge read afresh; the tree stays whole.
+    #[tokio::test]
+    async fn a_store_whose_remembered_edge_is_stale_refuses_then_recovers() {
+        let (first, _dir) = store().await;
+        let second = EventStore::new(first.db.clone());
+        let tenant = TenantId::generate();
+        let log = LogId::Tenant(tenant.clone());
+        let batch = || parse_batch(vec![event(Some(&tenant)), event(Some(&tenant))]).unwrap();
+        first.append(batch(), ServiceName::Crm).await.unwrap();
+        second.append(batch(), ServiceName::Crm).await.unwrap();
+        let stale = batch();
+        let error = first.append(stale.clone(), ServiceName::Crm).await;
+        assert!(
+            matches!(&error, Err(Error::Internal(e)) if e.to_string().contains("moved during the append")),
+            "{error:?}"
+        );
+        assert_eq!(
+            first.head(log.as_str()).await.unwrap().0,
+            4,
+            "nothing stored"
+        );
+        let appended = first.append(stale, ServiceName::Crm).await.unwrap();
+        assert_eq!(appended.stored, 2);
+        second.append(batch(), ServiceName::Crm).await.unwrap_err();
+        second.append(batch(), ServiceName::Crm).await.unwrap();
+        let (computed, stored, size) = roots(&first, &log).await;
+        assert_eq!(size, 8);
+        assert_eq!(computed, stored);
     }
 
     #[tokio::test]
@@ -967,11 +1021,10 @@ mod tests {
             .append(parse_batch(batch).unwrap(), ServiceName::Crm)
             .await
             .unwrap();
-        node::Entity::update_many()
-            .col_expr(node::Column::Hash, vec![7u8; 32].into())
-            .filter(node::Column::LogId.eq(log.as_str()))
-            .filter(node::Column::Level.eq(0))
-            .filter(node::Column::Idx.eq(4))
+        event::Entity::update_many()
+            .col_expr(event::Column::LeafHash, vec![7u8; 32].into())
+            .filter(event::Column::LogId.eq(log.as_str()))
+            .filter(event::Column::Sequence.eq(4))
             .exec(&store.db)
             .await
             .unwrap();
