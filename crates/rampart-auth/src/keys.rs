@@ -515,6 +515,7 @@ impl Credentials {
             };
             let key = crate::store::active_key(&row)?;
             let principal = Principal {
+                client_addr: String::new(),
                 kind: key
                     .owner
                     .tenant()
@@ -646,6 +647,7 @@ mod tests {
 
     fn admin_principal() -> Principal {
         Principal {
+            client_addr: String::new(),
             kind: rampart_kit::principal::PrincipalKind::PlatformAdmin,
             credential_id: BOOTSTRAP_CREDENTIAL_ID.to_owned(),
             scopes: vec!["admin".to_owned()],

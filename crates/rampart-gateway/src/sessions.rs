@@ -266,12 +266,26 @@ async fn session_principal(
     let Some(token) = bearer(parts)? else {
         return Ok(None);
     };
-    limit(gateway, &address_bucket(parts), gateway.config.per_address).await?;
+    limit(
+        gateway,
+        &address_bucket(parts),
+        gateway.config.per_address,
+        "address",
+    )
+    .await?;
     let request_id = request_id(parts);
-    let identity = verify(gateway, token, &client_ip(parts), &request_id).await?;
+    let client = client_ip(parts);
+    let identity = verify(gateway, token, &client, &request_id).await?;
     let bucket = format!("cred:{}", identity.session_id);
-    limit(gateway, &bucket, gateway.config.per_credential).await?;
+    limit(gateway, &bucket, gateway.config.per_credential, "session").await?;
     Ok(Some(Principal {
+        // "unknown" is how the session code names a missing address; the
+        // principal carries only a real one.
+        client_addr: if client == "unknown" {
+            String::new()
+        } else {
+            client
+        },
         kind: identity.kind,
         credential_id: identity.session_id,
         scopes: vec!["read".to_owned(), "write".to_owned()],

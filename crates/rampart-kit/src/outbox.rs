@@ -81,7 +81,7 @@ impl AuditRecord {
             occurred_at: Utc::now(),
             request_id: principal.request_id.clone(),
             outcome: "success".to_owned(),
-            client_addr: String::new(),
+            client_addr: principal.client_addr.clone(),
             details: BTreeMap::new(),
             schema_version: crate::audit_schema::current_version(action),
         }
@@ -360,6 +360,7 @@ mod tests {
 
     fn principal() -> Principal {
         Principal {
+            client_addr: String::new(),
             kind: PrincipalKind::Tenant(TenantId::generate()),
             credential_id: "key_1".to_owned(),
             scopes: vec![],

@@ -22,6 +22,7 @@ const SUBJECT: &str = "x-rampart-subject-id";
 const ROLE: &str = "x-rampart-role";
 /// The request id, also sent on every response at the edge.
 pub const REQUEST_ID: &str = "x-request-id";
+const CLIENT_ADDR: &str = "x-rampart-client-addr";
 
 /// Every metadata key that carries principal data. The gateway strips these
 /// from anything a client sends before it sets its own.
@@ -137,6 +138,9 @@ pub struct Principal {
     pub credential_id: String,
     pub scopes: Vec<String>,
     pub request_id: String,
+    /// The client's IP address as the gateway saw it (its own peer, never a
+    /// client-supplied header), for audit records; empty when unknown.
+    pub client_addr: String,
     /// The signed-in person, for a session; `None` for an API key.
     pub user: Option<SignedInUser>,
 }
@@ -227,6 +231,9 @@ impl Principal {
             metadata.insert(ROLE, AsciiMetadataValue::from_static(user.role.as_str()));
         }
         metadata.insert(REQUEST_ID, value(&self.request_id)?);
+        if !self.client_addr.is_empty() {
+            metadata.insert(CLIENT_ADDR, value(&self.client_addr)?);
+        }
         Ok(())
     }
 
@@ -277,6 +284,11 @@ impl Principal {
                 .map(str::to_owned)
                 .collect(),
             request_id: text(REQUEST_ID).unwrap_or_default(),
+            // Only an IP address is kept: the metadata is the gateway's, but
+            // an audit record takes nothing it has not checked.
+            client_addr: text(CLIENT_ADDR)
+                .filter(|addr| addr.parse::<std::net::IpAddr>().is_ok())
+                .unwrap_or_default(),
             user,
         })
     }
@@ -288,6 +300,7 @@ mod tests {
 
     fn tenant_principal() -> Principal {
         Principal {
+            client_addr: "2001:db8::7".into(),
             kind: PrincipalKind::Tenant(TenantId::generate()),
             credential_id: "key_0192f0c17e4a7b1d9c3e1a2b3c4d5e6f".into(),
             scopes: vec!["read".into(), "write".into()],
@@ -302,6 +315,22 @@ mod tests {
         let mut metadata = MetadataMap::new();
         principal.write_to(&mut metadata).unwrap();
         assert_eq!(Principal::from_metadata(&metadata).unwrap(), principal);
+        // Without an address, none is made up.
+        let unknown = Principal {
+            client_addr: String::new(),
+            ..tenant_principal()
+        };
+        let mut metadata = MetadataMap::new();
+        unknown.write_to(&mut metadata).unwrap();
+        assert_eq!(Principal::from_metadata(&metadata).unwrap(), unknown);
+    }
+
+    #[test]
+    fn a_client_address_that_is_not_an_ip_is_dropped() {
+        let mut metadata = MetadataMap::new();
+        tenant_principal().write_to(&mut metadata).unwrap();
+        metadata.insert(CLIENT_ADDR, "203.0.113.9 forged=line".parse().unwrap());
+        assert_eq!(Principal::from_metadata(&metadata).unwrap().client_addr, "");
     }
 
     #[test]
@@ -328,6 +357,7 @@ mod tests {
         assert!(tenant.require_tenant().is_ok());
         assert!(tenant.require_platform_admin().is_err());
         let admin = Principal {
+            client_addr: String::new(),
             kind: PrincipalKind::PlatformAdmin,
             ..tenant
         };
@@ -338,6 +368,7 @@ mod tests {
     #[test]
     fn users_round_trip_and_act_as_themselves() {
         let principal = Principal {
+            client_addr: String::new(),
             user: Some(SignedInUser {
                 id: "usr_0192f0c17e4a7b1d9c3e1a2b3c4d5e6f".into(),
                 role: Role::Manager,
@@ -361,6 +392,7 @@ mod tests {
     #[test]
     fn roles_rank_owner_over_manager_over_agent() {
         let with_role = |role| Principal {
+            client_addr: String::new(),
             user: Some(SignedInUser {
                 id: "usr_x".into(),
                 role,

@@ -395,6 +395,7 @@ pub async fn closed_address() -> SocketAddr {
 #[must_use]
 pub fn admin_principal() -> Principal {
     Principal {
+        client_addr: String::new(),
         kind: PrincipalKind::PlatformAdmin,
         credential_id: "bootstrap".to_owned(),
         scopes: vec!["admin".to_owned()],
@@ -407,6 +408,7 @@ pub fn admin_principal() -> Principal {
 #[must_use]
 pub fn tenant_principal(tenant: &TenantId) -> Principal {
     Principal {
+        client_addr: String::new(),
         kind: PrincipalKind::Tenant(tenant.clone()),
         credential_id: "key_0192f0c17e4a7b1d9c3e1a2b3c4d5e6f".to_owned(),
         scopes: vec!["read".to_owned(), "write".to_owned()],

@@ -303,6 +303,14 @@ async fn routes(stack: &TestStack) {
     }
     let first = &events["events"][0];
     assert_eq!(first["leaf_hash"].as_str().unwrap().len(), 64, "{events}");
+    // Where: the client's address as the gateway saw it, the request id,
+    // the producing service.
+    assert_eq!(first["client_addr"], "127.0.0.1", "{events}");
+    assert!(
+        !first["request_id"].as_str().unwrap().is_empty(),
+        "{events}"
+    );
+    assert_eq!(first["service"], "crm", "{events}");
 
     // A checkpoint, then a proof for one event against it.
     let (status, checkpoint) = read(
