@@ -113,6 +113,22 @@ async fn metrics_are_on_the_admin_listener_only(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    // An unknown key twice (auth, then the negative cache), a mistyped one
+    // once.
+    let unknown =
+        rampart_kit::api_key::PlaintextApiKey::generate(rampart_kit::api_key::KeyKind::Live);
+    let mut mistyped = tenant.key.clone();
+    let last = mistyped.pop().unwrap();
+    mistyped.push(if last == 'a' { 'b' } else { 'a' });
+    for key in [unknown.expose(), unknown.expose(), mistyped.as_str()] {
+        let response = stack
+            .request(Method::GET, "/v1/crm/customers")
+            .header("X-API-Key", key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
 
     let plain = reqwest::Client::new();
     let response = plain.get(stack.admin_url("/metrics")).send().await.unwrap();
@@ -145,6 +161,44 @@ async fn metrics_are_on_the_admin_listener_only(backend: Backend) {
     assert!(!text.contains(&id), "{text}");
     assert!(!text.contains("wp-login"), "{text}");
     assert_eq!(sample(&text, "rampart_gateway_probe_hits_total"), Some(1.0));
+    // Key verdicts, the cache, and rate-limit decisions.
+    let count = |name: &str| sample(&text, name).unwrap_or(0.0);
+    assert_eq!(
+        count("rampart_gateway_key_verifications_total{outcome=\"unknown\"}"),
+        2.0,
+        "{text}"
+    );
+    assert_eq!(
+        count("rampart_gateway_key_verifications_total{outcome=\"malformed\"}"),
+        1.0,
+        "{text}"
+    );
+    // The tenant's key: once from auth, twice from the cache; the unknown
+    // key: once from auth, once from the negative cache.
+    assert!(
+        count("rampart_gateway_key_verifications_total{outcome=\"valid\"}") >= 3.0,
+        "{text}"
+    );
+    assert!(
+        count("rampart_gateway_key_cache_lookups_total{result=\"hit\"}") >= 3.0,
+        "{text}"
+    );
+    assert!(
+        count("rampart_gateway_key_cache_lookups_total{result=\"miss\"}") >= 2.0,
+        "{text}"
+    );
+    assert!(
+        count(
+            "rampart_gateway_rate_limit_decisions_total{decision=\"allowed\",bucket=\"credential\"}"
+        ) >= 3.0,
+        "{text}"
+    );
+    assert!(
+        count(
+            "rampart_gateway_rate_limit_decisions_total{decision=\"allowed\",bucket=\"address\"}"
+        ) >= 6.0,
+        "{text}"
+    );
     assert!(
         text.contains("rampart_gateway_http_requests_total{method=\"GET\",route=\"unmatched\",status=\"404\"} 1"),
         "{text}"

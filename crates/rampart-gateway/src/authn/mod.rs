@@ -38,6 +38,7 @@ use rampart_proto::auth::v1::{PrincipalKind as WireKind, VerifyApiKeyRequest};
 use tonic::Code;
 
 use crate::Gateway;
+use crate::metrics::Metrics;
 use crate::pipeline::ClientAddr;
 use crate::problem::{ApiError, RequestId};
 
@@ -129,12 +130,22 @@ impl Authenticator {
     }
 
     /// Says who holds `key`: from the cache when it may be trusted, else
-    /// from auth.
-    pub async fn verify(&self, key: &PlaintextApiKey) -> Result<VerifiedKey, ApiError> {
+    /// from auth. Records the cache lookup and, for refusals, the outcome
+    /// in `metrics`.
+    pub async fn verify(
+        &self,
+        key: &PlaintextApiKey,
+        metrics: &Metrics,
+    ) -> Result<VerifiedKey, ApiError> {
         let cache_key = *self.hasher.hash(key).as_bytes();
-        let ticket = match self.keys.get(&cache_key) {
+        let lookup = self.keys.get(&cache_key);
+        metrics.key_cache(!matches!(lookup, Lookup::Miss(_)));
+        let ticket = match lookup {
             Lookup::Known(verified) => return Ok(verified),
-            Lookup::Unknown => return Err(invalid_key()),
+            Lookup::Unknown => {
+                metrics.key_verification("unknown");
+                return Err(invalid_key());
+            }
             Lookup::Miss(ticket) => ticket,
         };
         let answer = self
@@ -152,10 +163,14 @@ impl Authenticator {
             }
             Err(status) if status.code() == Code::Unauthenticated => {
                 self.keys.insert(cache_key, None, ticket);
+                metrics.key_verification("unknown");
                 Err(invalid_key())
             }
             // Fail closed: an auth service we cannot reach vouches for nobody.
-            Err(status) => Err(ApiError::from_backend("auth", &status)),
+            Err(status) => {
+                metrics.key_verification("unavailable");
+                Err(ApiError::from_backend("auth", &status))
+            }
         }
     }
 }
@@ -354,9 +369,18 @@ async fn presented_key(
     header_name: &str,
     missing: &str,
 ) -> Result<PlaintextApiKey, ApiError> {
-    limit(gateway, &address_bucket(parts), gateway.config.per_address).await?;
+    limit(
+        gateway,
+        &address_bucket(parts),
+        gateway.config.per_address,
+        "address",
+    )
+    .await?;
     let text = header(parts, header_name)?.ok_or_else(|| ApiError::unauthenticated(missing))?;
-    PlaintextApiKey::parse(text).map_err(|_| ApiError::unauthenticated("malformed API key"))
+    PlaintextApiKey::parse(text).map_err(|_| {
+        gateway.metrics.key_verification("malformed");
+        ApiError::unauthenticated("malformed API key")
+    })
 }
 
 /// Step 3: the key's verdict, then what it says about this request: not
@@ -367,21 +391,25 @@ async fn verified_key(
     gateway: &Gateway,
     key: &PlaintextApiKey,
 ) -> Result<VerifiedKey, ApiError> {
-    let verified = gateway.authenticator.verify(key).await?;
+    let metrics = &gateway.metrics;
+    let verified = gateway.authenticator.verify(key, metrics).await?;
     if verified
         .expires
         .is_some_and(|expires| expires <= SystemTime::now())
     {
+        metrics.key_verification("expired");
         return Err(invalid_key());
     }
     if !verified.networks.is_empty() {
         let address = parts.extensions.get::<ClientAddr>().map(|addr| addr.0.ip());
         if !address.is_some_and(|address| verified.networks.allows(address)) {
+            metrics.key_verification("network_refused");
             return Err(ApiError::forbidden(
                 "this API key may not be used from this network",
             ));
         }
     }
+    metrics.key_verification("valid");
     if verified.counted {
         gateway.usage.count(&verified.credential_id);
     }
@@ -392,11 +420,16 @@ async fn verified_key(
 async fn limit_credential(gateway: &Gateway, verified: &VerifiedKey) -> Result<(), ApiError> {
     let bucket = format!("cred:{}", verified.credential_id);
     let quota = verified.quota.unwrap_or(gateway.config.per_credential);
-    limit(gateway, &bucket, quota).await
+    limit(gateway, &bucket, quota, "credential").await
 }
 
 fn principal(parts: &Parts, verified: VerifiedKey) -> Principal {
     Principal {
+        client_addr: parts
+            .extensions
+            .get::<ClientAddr>()
+            .map(|addr| addr.0.ip().to_string())
+            .unwrap_or_default(),
         kind: verified.kind,
         credential_id: verified.credential_id,
         scopes: verified.scopes,
@@ -429,10 +462,23 @@ pub(crate) fn address_bucket(parts: &Parts) -> String {
     )
 }
 
-pub(crate) async fn limit(gateway: &Gateway, bucket: &str, quota: Quota) -> Result<(), ApiError> {
+/// Checks `bucket` against `quota`; `kind` names the kind of bucket in the
+/// metrics (`address`, `credential`), never the bucket itself.
+pub(crate) async fn limit(
+    gateway: &Gateway,
+    bucket: &str,
+    quota: Quota,
+    kind: &'static str,
+) -> Result<(), ApiError> {
     match gateway.limiter.check(bucket, quota).await {
-        Ok(Decision::Allowed) => Ok(()),
-        Ok(Decision::Limited { retry_after }) => Err(ApiError::rate_limited(retry_after)),
+        Ok(Decision::Allowed) => {
+            gateway.metrics.rate_limit(true, kind);
+            Ok(())
+        }
+        Ok(Decision::Limited { retry_after }) => {
+            gateway.metrics.rate_limit(false, kind);
+            Err(ApiError::rate_limited(retry_after))
+        }
         Err(error) => {
             // Fail closed: without the limiter there is no limit to trust.
             tracing::error!(error = %format!("{error:#}"), "rate limiter unavailable");

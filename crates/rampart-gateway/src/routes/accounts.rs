@@ -41,7 +41,13 @@ impl axum::extract::FromRequestParts<Arc<Gateway>> for Anonymous {
         parts: &mut Parts,
         gateway: &Arc<Gateway>,
     ) -> Result<Self, ApiError> {
-        limit(gateway, &address_bucket(parts), gateway.config.per_address).await?;
+        limit(
+            gateway,
+            &address_bucket(parts),
+            gateway.config.per_address,
+            "address",
+        )
+        .await?;
         Ok(Self {
             client: client_ip(parts),
             request_id: parts
