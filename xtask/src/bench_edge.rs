@@ -27,10 +27,24 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
+/// A child process stopped when dropped: first asked (SIGTERM, so nginx's
+/// master takes its workers down with it), then killed if still there.
 struct Killed(Child);
 
 impl Drop for Killed {
     fn drop(&mut self) {
+        let asked = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        if asked {
+            for _ in 0..50 {
+                if matches!(self.0.try_wait(), Ok(Some(_))) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
