@@ -71,29 +71,44 @@ impl Anonymous {
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// A user's email and password.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignIn {
+    /// The user's tenant (ten_...); required on the public route.
     #[serde(default)]
+    #[schema(required = true, pattern = "^ten_[0-9a-f]{32}$")]
     tenant_id: String,
     email: String,
     password: String,
 }
 
-#[derive(Debug, Serialize)]
+/// The answer to a sign-in step: a session, or a second-factor challenge.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SignedIn {
+    /// The bearer token (rs_...), shown once; with a session only.
     #[serde(skip_serializing_if = "Option::is_none")]
     session_token: Option<String>,
+    /// With a session only.
     #[serde(skip_serializing_if = "Option::is_none")]
     session_id: Option<String>,
+    /// With a session only.
     #[serde(skip_serializing_if = "Option::is_none")]
     user_id: Option<String>,
+    /// RFC 3339: when the session, or the challenge, ends.
     expires_at: String,
+    /// True when a second factor must be sent to
+    /// `POST /v1/auth/second-factor` with `challenge`.
     second_factor_required: bool,
+    /// The challenge token; with `second_factor_required` only.
     #[serde(skip_serializing_if = "Option::is_none")]
     challenge: Option<String>,
+    /// Present (true) when the account has no second factor yet: enrol with
+    /// `POST /v1/auth/second-factor/enrol`, then complete with the first code.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     enrolment_required: bool,
+    /// One-time recovery codes, shown once: present only when this sign-in
+    /// confirmed a new second factor.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     recovery_codes: Vec<String>,
 }
@@ -154,6 +169,19 @@ async fn sign_in(
 /// `POST /v1/auth/sign-in`: a tenant's user signs in with
 /// `{"tenant_id", "email", "password"}`. A platform admin's account is
 /// refused here exactly like a wrong password.
+#[utoipa::path(
+    post,
+    path = "/v1/auth/sign-in",
+    tag = "accounts",
+    request_body = SignIn,
+    responses(
+        (status = 200, description = "A session, or a challenge when a second factor is required", body = SignedIn),
+        (status = 400, description = "tenant_id is missing or not a valid tenant id", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Invalid email or password (also for a disabled account, or a platform admin on this route)", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests from this address, or too many failed attempts; see Retry-After when rate limited", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The auth service (or the rate limiter) is unavailable; retry later", body = super::openapi::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn sign_in_public(
     State(gateway): State<Arc<Gateway>>,
     anonymous: Anonymous,
@@ -180,18 +208,35 @@ pub async fn sign_in_admin(
     sign_in(&gateway, &anonymous, SignInRoute::Admin, body).await
 }
 
-#[derive(Debug, Deserialize)]
+/// The second sign-in step: exactly one of `code` and `recovery_code`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SecondFactor {
+    /// The challenge from the sign-in answer.
     challenge: String,
+    /// The authenticator app's current code.
     #[serde(default)]
     code: String,
+    /// One of the account's unused recovery codes.
     #[serde(default)]
     recovery_code: String,
 }
 
 /// `POST /v1/auth/second-factor`: `{"challenge", "code"}` or
 /// `{"challenge", "recovery_code"}`.
+#[utoipa::path(
+    post,
+    path = "/v1/auth/second-factor",
+    tag = "accounts",
+    request_body = SecondFactor,
+    responses(
+        (status = 200, description = "The session; with recovery codes when this confirmed a new second factor", body = SignedIn),
+        (status = 400, description = "Neither or both of code and recovery_code", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "The challenge is unknown, expired or used, or the code is wrong (five wrong codes in a row end all of the user's sessions)", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests from this address, or too many failed attempts; see Retry-After when rate limited", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The auth service (or the rate limiter) is unavailable; retry later", body = super::openapi::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn second_factor(
     State(gateway): State<Arc<Gateway>>,
     anonymous: Anonymous,
@@ -213,9 +258,12 @@ pub async fn second_factor(
     SignedIn::from_wire(response).map(Json)
 }
 
-#[derive(Debug, Serialize)]
+/// A new TOTP secret, shown once.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Enrolment {
+    /// Base32, to type into an authenticator app.
     secret: String,
+    /// An `otpauth://` URI, for a QR code.
     provisioning_uri: String,
 }
 
@@ -228,14 +276,29 @@ impl From<TotpEnrolment> for Enrolment {
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// A sign-in challenge.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChallengeOnly {
+    /// The challenge from the sign-in answer.
     challenge: String,
 }
 
 /// `POST /v1/auth/second-factor/enrol`: for an account that must have a
 /// second factor and has none yet; complete with the first code.
+#[utoipa::path(
+    post,
+    path = "/v1/auth/second-factor/enrol",
+    tag = "accounts",
+    request_body = ChallengeOnly,
+    responses(
+        (status = 200, description = "A new TOTP secret; send its first code to POST /v1/auth/second-factor", body = Enrolment),
+        (status = 401, description = "The challenge is unknown, expired or used", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The account already has a second factor", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests from this address, or too many failed attempts; see Retry-After when rate limited", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The auth service (or the rate limiter) is unavailable; retry later", body = super::openapi::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn enrol_for_challenge(
     State(gateway): State<Arc<Gateway>>,
     anonymous: Anonymous,
@@ -265,6 +328,15 @@ pub(crate) fn forget(gateway: &Gateway, revoked: &RevokedSessions, whole_subject
 }
 
 /// `POST /v1/auth/sign-out`: ends the current session.
+#[utoipa::path(
+    post,
+    path = "/v1/auth/sign-out",
+    tag = "accounts",
+    responses(
+        (status = 204, description = "The session has ended"),
+    ),
+    security(("session" = [])),
+)]
 pub async fn sign_out(
     State(gateway): State<Arc<Gateway>>,
     caller: SessionCaller,
@@ -281,15 +353,22 @@ pub async fn sign_out(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Serialize)]
+/// A user account; never its password or second factor.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct UserView {
+    /// usr_...
     user_id: String,
+    /// Absent for a platform admin.
     #[serde(skip_serializing_if = "Option::is_none")]
     tenant_id: Option<String>,
     email: String,
+    /// `owner`, `manager`, `agent`, or `admin` for a platform admin.
+    #[schema(example = "agent")]
     role: String,
     disabled: bool,
+    /// Whether a second factor is set up.
     second_factor: bool,
+    /// RFC 3339.
     created_at: String,
 }
 
@@ -308,6 +387,15 @@ impl From<User> for UserView {
 }
 
 /// `GET /v1/auth/me`
+#[utoipa::path(
+    get,
+    path = "/v1/auth/me",
+    tag = "accounts",
+    responses(
+        (status = 200, description = "The signed-in user", body = UserView),
+    ),
+    security(("session" = [])),
+)]
 pub async fn me(
     State(gateway): State<Arc<Gateway>>,
     caller: SessionCaller,
@@ -323,22 +411,39 @@ pub async fn me(
     Ok(Json(user.into()))
 }
 
-#[derive(Debug, Serialize)]
+/// One of the user's live sessions; never its token.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SessionView {
+    /// ses_...
     session_id: String,
+    /// RFC 3339.
     created_at: String,
+    /// RFC 3339, updated at most every 30 seconds.
     last_seen_at: String,
+    /// RFC 3339: the absolute end; an idle session ends sooner.
     expires_at: String,
+    /// The address the session was started from.
     client_address: String,
+    /// Whether this is the session making the request.
     current: bool,
 }
 
-#[derive(Debug, Serialize)]
+/// The caller's live sessions.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SessionList {
     sessions: Vec<SessionView>,
 }
 
 /// `GET /v1/auth/sessions`: the caller's live sessions.
+#[utoipa::path(
+    get,
+    path = "/v1/auth/sessions",
+    tag = "accounts",
+    responses(
+        (status = 200, description = "The caller's live sessions", body = SessionList),
+    ),
+    security(("session" = [])),
+)]
 pub async fn list_sessions(
     State(gateway): State<Arc<Gateway>>,
     caller: SessionCaller,
@@ -369,6 +474,17 @@ pub async fn list_sessions(
 
 /// `DELETE /v1/auth/sessions/{session_id}`: ends one of the caller's
 /// sessions; another user's is not found.
+#[utoipa::path(
+    delete,
+    path = "/v1/auth/sessions/{session_id}",
+    tag = "accounts",
+    params(("session_id" = String, Path, description = "The session's id (ses_...)", pattern = "^ses_[0-9a-f]{32}$")),
+    responses(
+        (status = 204, description = "The session has ended"),
+        (status = 404, description = "No such live session of the caller", body = super::openapi::Problem, content_type = "application/problem+json"),
+    ),
+    security(("session" = [])),
+)]
 pub async fn revoke_session(
     State(gateway): State<Arc<Gateway>>,
     caller: SessionCaller,
@@ -386,13 +502,23 @@ pub async fn revoke_session(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Serialize)]
+/// How many sessions were ended.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Revoked {
     pub(crate) revoked_sessions: usize,
 }
 
 /// `POST /v1/auth/sessions/revoke-all`: ends every session of the caller,
 /// this one included.
+#[utoipa::path(
+    post,
+    path = "/v1/auth/sessions/revoke-all",
+    tag = "accounts",
+    responses(
+        (status = 200, description = "Every session of the caller has ended, this one included", body = Revoked),
+    ),
+    security(("session" = [])),
+)]
 pub async fn revoke_all_sessions(
     State(gateway): State<Arc<Gateway>>,
     caller: SessionCaller,
@@ -416,15 +542,31 @@ pub async fn revoke_all_sessions(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+/// A password change.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordChange {
     current_password: String,
+    /// 15 to 256 characters (8 once a second factor is set up), not easy to
+    /// guess, not built on the account's email.
     new_password: String,
 }
 
 /// `POST /v1/auth/password`: needs the current password; the caller's
 /// other sessions end.
+#[utoipa::path(
+    post,
+    path = "/v1/auth/password",
+    tag = "accounts",
+    request_body = PasswordChange,
+    responses(
+        (status = 200, description = "The password is changed; the caller's other sessions have ended", body = Revoked),
+        (status = 400, description = "The new password is refused by the policy (too short, too long, common or easy to guess, built on the email); the detail says why", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The current password is wrong", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed attempts for this account, or rate limit exceeded", body = super::openapi::Problem, content_type = "application/problem+json"),
+    ),
+    security(("session" = [])),
+)]
 pub async fn change_password(
     State(gateway): State<Arc<Gateway>>,
     caller: SessionCaller,
@@ -453,6 +595,16 @@ pub async fn change_password(
 
 /// `POST /v1/auth/totp/enrol`: a new TOTP secret to add to an
 /// authenticator app; confirm with its first code.
+#[utoipa::path(
+    post,
+    path = "/v1/auth/totp/enrol",
+    tag = "accounts",
+    responses(
+        (status = 200, description = "A new TOTP secret; confirm it with POST /v1/auth/totp/confirm", body = Enrolment),
+        (status = 409, description = "A second factor is already set up", body = super::openapi::Problem, content_type = "application/problem+json"),
+    ),
+    security(("session" = [])),
+)]
 pub async fn begin_totp(
     State(gateway): State<Arc<Gateway>>,
     caller: SessionCaller,
@@ -468,19 +620,35 @@ pub async fn begin_totp(
     Ok(Json(enrolment.into()))
 }
 
-#[derive(Debug, Deserialize)]
+/// A code from the authenticator app.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Code {
     code: String,
 }
 
-#[derive(Debug, Serialize)]
+/// One-time recovery codes, shown once.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RecoveryCodes {
     recovery_codes: Vec<String>,
 }
 
 /// `POST /v1/auth/totp/confirm`: `{"code"}`; answers the one-time recovery
 /// codes, shown once.
+#[utoipa::path(
+    post,
+    path = "/v1/auth/totp/confirm",
+    tag = "accounts",
+    request_body = Code,
+    responses(
+        (status = 200, description = "The second factor is set up; the recovery codes are shown once", body = RecoveryCodes),
+        (status = 400, description = "Enrolment was not started (POST /v1/auth/totp/enrol)", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "The session is invalid, or the code is wrong or already used", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A second factor is already set up", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed codes, or rate limit exceeded", body = super::openapi::Problem, content_type = "application/problem+json"),
+    ),
+    security(("session" = [])),
+)]
 pub async fn confirm_totp(
     State(gateway): State<Arc<Gateway>>,
     caller: SessionCaller,

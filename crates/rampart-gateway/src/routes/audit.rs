@@ -35,21 +35,33 @@ use super::{AdminCaller, BackendAnswer, TenantCaller, next_cursor, with_principa
 use crate::Gateway;
 use crate::problem::ApiError;
 
-#[derive(Debug, Serialize)]
+/// One audit event, with its place in the log.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct EventView {
+    /// The event's index in its log, from 0.
     sequence: u64,
+    /// A UUID.
     event_id: String,
+    /// Who acted, e.g. `user:usr_...`, `api_key:key_...`.
     actor: String,
+    /// The key or session used.
     credential_id: String,
+    /// What happened, e.g. `api_key.issued`.
     action: String,
+    /// What it happened to, e.g. `api_key:key_...`.
     target: String,
+    /// RFC 3339.
     occurred_at: String,
+    /// The service that recorded it.
     service: String,
     request_id: String,
+    /// `success` or `failure`.
     outcome: String,
     client_addr: String,
+    /// Further facts, by name.
     details: std::collections::BTreeMap<String, String>,
     schema_version: u32,
+    /// Hex: the event's Merkle leaf hash.
     leaf_hash: String,
 }
 
@@ -75,18 +87,26 @@ impl EventView {
     }
 }
 
-#[derive(Debug, Serialize)]
+/// One page of events, oldest first.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct EventList {
     events: Vec<EventView>,
+    /// The `cursor` of the next page; null on the last page.
     next_cursor: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+/// A signed statement of the log's size and Merkle root.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CheckpointView {
+    /// `platform` or a tenant's id.
     log_id: String,
+    /// How many events the log held.
     size: u64,
+    /// Hex.
     root_hash: String,
+    /// RFC 3339.
     timestamp: String,
+    /// The signing key's id (see `GET /v1/audit/public-key`).
     key_id: String,
     /// Base64, as in exports.
     signature: String,
@@ -106,77 +126,127 @@ impl From<proto::Checkpoint> for CheckpointView {
     }
 }
 
-#[derive(Debug, Serialize)]
+/// A proof that an event is in the log at a given size (RFC 9162).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct InclusionView {
     log_id: String,
+    /// The event's index in the log.
     index: u64,
     tree_size: u64,
+    /// Hex.
     leaf_hash: String,
+    /// Hex hashes, leaf to root.
     proof: Vec<String>,
+    /// The checkpoint at `tree_size`, when one was signed at that size.
     checkpoint: Option<CheckpointView>,
 }
 
-#[derive(Debug, Serialize)]
+/// A proof that the log at `to_size` extends the log at `from_size`
+/// (RFC 9162).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ConsistencyView {
     log_id: String,
     from_size: u64,
     to_size: u64,
+    /// Hex hashes.
     proof: Vec<String>,
+    /// The checkpoint at `to_size`, when one was signed at that size.
     checkpoint: Option<CheckpointView>,
 }
 
-#[derive(Debug, Serialize)]
+/// The key checkpoints are signed with.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PublicKeyView {
+    /// `Ed25519`.
     algorithm: String,
     key_id: String,
+    /// Hex.
     public_key: String,
+    /// The same key as PEM.
     pem: String,
 }
 
 /// Query parameters of each route: unknown ones are refused, so a typo is
 /// an error rather than a silently ignored filter.
-#[derive(Debug, Default, Deserialize)]
+///
+/// `log` (platform admins only) is documented on the admin routes alone: a
+/// tenant naming it is refused.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    #[param(ignore)]
     log: Option<String>,
+    /// Page size, 1 to 100; default 50.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    #[param(pattern = "^[0-9]*$")]
     cursor: Option<String>,
+    /// Only events by this actor.
     actor: Option<String>,
+    /// Only events with this action.
     action: Option<String>,
+    /// Only events with this target.
     target: Option<String>,
+    /// Only events at or after this time (RFC 3339).
+    #[param(format = DateTime)]
     since: Option<String>,
+    /// Only events before this time (RFC 3339).
+    #[param(format = DateTime)]
     until: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct CheckpointQuery {
+    #[param(ignore)]
     log: Option<String>,
+    /// True signs a new checkpoint now if the log grew since the latest.
     fresh: Option<bool>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct InclusionQuery {
+    #[param(ignore)]
     log: Option<String>,
+    /// The event's id (a UUID).
+    #[param(format = "uuid")]
     event_id: String,
+    /// The log size to prove against, at most the log's size; default: a
+    /// checkpoint signed now.
     tree_size: Option<u64>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ConsistencyQuery {
+    #[param(ignore)]
     log: Option<String>,
+    /// The older size, at most `to_size`.
     from_size: u64,
+    /// The newer size, at most the log's size; default: a checkpoint
+    /// signed now.
     to_size: Option<u64>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ExportQuery {
+    #[param(ignore)]
     log: Option<String>,
+    /// The first index to export; default 0.
     from: Option<u64>,
+    /// The index to stop before, at most the checkpoint's size; default the
+    /// checkpoint's size.
     to: Option<u64>,
+    /// A size the verifier saw before: the export then carries a
+    /// consistency proof from it.
     previous_size: Option<u64>,
 }
 
@@ -216,8 +286,15 @@ impl Reader {
     }
 }
 
+/// The tenant route and the admin route of one read; the attributes before
+/// each name (docs, `#[utoipa::path]`) go on that handler.
 macro_rules! tenant_and_admin {
-    ($tenant:ident, $admin:ident, $query:ty, $inner:ident, $out:ty) => {
+    (
+        $(#[$tenant_meta:meta])* $tenant:ident,
+        $(#[$admin_meta:meta])* $admin:ident,
+        $query:ty, $inner:ident, $out:ty
+    ) => {
+        $(#[$tenant_meta])*
         pub async fn $tenant(
             State(gateway): State<Arc<Gateway>>,
             caller: TenantCaller,
@@ -228,6 +305,7 @@ macro_rules! tenant_and_admin {
             $inner(&gateway, reader, query).await
         }
 
+        $(#[$admin_meta])*
         pub async fn $admin(
             State(gateway): State<Arc<Gateway>>,
             caller: AdminCaller,
@@ -241,34 +319,166 @@ macro_rules! tenant_and_admin {
 }
 
 tenant_and_admin!(
+    /// `GET /v1/owner/audit`: the caller's tenant's events.
+    #[utoipa::path(
+        get,
+        path = "/v1/owner/audit",
+        tag = "audit",
+        params(ListQuery),
+        responses(
+            (status = 200, description = "One page of events", body = EventList),
+            (status = 400, description = "An unknown query parameter, or an invalid limit, cursor, since or until, or the log parameter, which only platform admins may send", body = super::openapi::Problem, content_type = "application/problem+json"),
+        ),
+        security(("tenant_api_key" = [])),
+    )]
     list_events,
+    /// `GET /v1/admin/audit`: the platform's events, or a tenant's.
+    #[utoipa::path(
+        get,
+        path = "/v1/admin/audit",
+        tag = "audit",
+        params(("log" = Option<String>, Query, description = "The log to read: `platform` (the default) or a tenant's id (ten_...)"), ListQuery),
+        responses(
+            (status = 200, description = "One page of events", body = EventList),
+            (status = 400, description = "An unknown query parameter, or an invalid limit, cursor, since or until, or a log that is neither platform nor a tenant id", body = super::openapi::Problem, content_type = "application/problem+json"),
+        ),
+        security(("admin_api_key" = [])),
+    )]
     admin_list_events,
     ListQuery,
     list,
     Json<EventList>
 );
+
 tenant_and_admin!(
+    /// `GET /v1/owner/audit/checkpoint`: the latest signed checkpoint of the caller's tenant's log.
+    #[utoipa::path(
+        get,
+        path = "/v1/owner/audit/checkpoint",
+        tag = "audit",
+        params(CheckpointQuery),
+        responses(
+            (status = 200, description = "The latest checkpoint (signed now when there is none yet, or with fresh=true and the log grew)", body = CheckpointView),
+            (status = 400, description = "An unknown query parameter, or fresh is not true or false, or the log parameter, which only platform admins may send", body = super::openapi::Problem, content_type = "application/problem+json"),
+        ),
+        security(("tenant_api_key" = [])),
+    )]
     checkpoint,
+    /// `GET /v1/admin/audit/checkpoint`: the latest signed checkpoint of a log.
+    #[utoipa::path(
+        get,
+        path = "/v1/admin/audit/checkpoint",
+        tag = "audit",
+        params(("log" = Option<String>, Query, description = "The log to read: `platform` (the default) or a tenant's id (ten_...)"), CheckpointQuery),
+        responses(
+            (status = 200, description = "The latest checkpoint (signed now when there is none yet, or with fresh=true and the log grew)", body = CheckpointView),
+            (status = 400, description = "An unknown query parameter, or fresh is not true or false, or a log that is neither platform nor a tenant id", body = super::openapi::Problem, content_type = "application/problem+json"),
+        ),
+        security(("admin_api_key" = [])),
+    )]
     admin_checkpoint,
     CheckpointQuery,
     get_checkpoint,
     Json<CheckpointView>
 );
+
 tenant_and_admin!(
+    /// `GET /v1/owner/audit/proofs/inclusion`: an inclusion proof.
+    #[utoipa::path(
+        get,
+        path = "/v1/owner/audit/proofs/inclusion",
+        tag = "audit",
+        params(InclusionQuery),
+        responses(
+            (status = 200, description = "The proof", body = InclusionView),
+            (status = 400, description = "An unknown or missing query parameter, an event_id that is not a UUID, or a tree_size beyond the log or not past the event, or the log parameter, which only platform admins may send", body = super::openapi::Problem, content_type = "application/problem+json"),
+            (status = 404, description = "No such event in this log", body = super::openapi::Problem, content_type = "application/problem+json"),
+        ),
+        security(("tenant_api_key" = [])),
+    )]
     inclusion_proof,
+    /// `GET /v1/admin/audit/proofs/inclusion`: an inclusion proof.
+    #[utoipa::path(
+        get,
+        path = "/v1/admin/audit/proofs/inclusion",
+        tag = "audit",
+        params(("log" = Option<String>, Query, description = "The log to read: `platform` (the default) or a tenant's id (ten_...)"), InclusionQuery),
+        responses(
+            (status = 200, description = "The proof", body = InclusionView),
+            (status = 400, description = "An unknown or missing query parameter, an event_id that is not a UUID, or a tree_size beyond the log or not past the event, or a log that is neither platform nor a tenant id", body = super::openapi::Problem, content_type = "application/problem+json"),
+            (status = 404, description = "No such event in this log", body = super::openapi::Problem, content_type = "application/problem+json"),
+        ),
+        security(("admin_api_key" = [])),
+    )]
     admin_inclusion_proof,
     InclusionQuery,
     get_inclusion,
     Json<InclusionView>
 );
+
 tenant_and_admin!(
+    /// `GET /v1/owner/audit/proofs/consistency`: a consistency proof.
+    #[utoipa::path(
+        get,
+        path = "/v1/owner/audit/proofs/consistency",
+        tag = "audit",
+        params(ConsistencyQuery),
+        responses(
+            (status = 200, description = "The proof", body = ConsistencyView),
+            (status = 400, description = "An unknown or missing query parameter, a to_size beyond the log, or a from_size beyond to_size, or the log parameter, which only platform admins may send", body = super::openapi::Problem, content_type = "application/problem+json"),
+        ),
+        security(("tenant_api_key" = [])),
+    )]
     consistency_proof,
+    /// `GET /v1/admin/audit/proofs/consistency`: a consistency proof.
+    #[utoipa::path(
+        get,
+        path = "/v1/admin/audit/proofs/consistency",
+        tag = "audit",
+        params(("log" = Option<String>, Query, description = "The log to read: `platform` (the default) or a tenant's id (ten_...)"), ConsistencyQuery),
+        responses(
+            (status = 200, description = "The proof", body = ConsistencyView),
+            (status = 400, description = "An unknown or missing query parameter, a to_size beyond the log, or a from_size beyond to_size, or a log that is neither platform nor a tenant id", body = super::openapi::Problem, content_type = "application/problem+json"),
+        ),
+        security(("admin_api_key" = [])),
+    )]
     admin_consistency_proof,
     ConsistencyQuery,
     get_consistency,
     Json<ConsistencyView>
 );
-tenant_and_admin!(export, admin_export, ExportQuery, get_export, Response);
+
+tenant_and_admin!(
+    /// `GET /v1/owner/audit/export`: the caller's tenant's log as JSON lines, for `rampart audit verify`.
+    #[utoipa::path(
+        get,
+        path = "/v1/owner/audit/export",
+        tag = "audit",
+        params(ExportQuery),
+        responses(
+            (status = 200, description = "A header line (a checkpoint signed now, the proofs the range needs), then one line per event; a body cut short means the export was interrupted", content_type = "application/x-ndjson", body = String),
+            (status = 400, description = "An unknown query parameter, a range outside the checkpoint's size or with from after to, or a previous_size beyond it, or the log parameter, which only platform admins may send", body = super::openapi::Problem, content_type = "application/problem+json"),
+        ),
+        security(("tenant_api_key" = [])),
+    )]
+    export,
+    /// `GET /v1/admin/audit/export`: a log as JSON lines, for `rampart audit verify`.
+    #[utoipa::path(
+        get,
+        path = "/v1/admin/audit/export",
+        tag = "audit",
+        params(("log" = Option<String>, Query, description = "The log to read: `platform` (the default) or a tenant's id (ten_...)"), ExportQuery),
+        responses(
+            (status = 200, description = "A header line (a checkpoint signed now, the proofs the range needs), then one line per event; a body cut short means the export was interrupted", content_type = "application/x-ndjson", body = String),
+            (status = 400, description = "An unknown query parameter, a range outside the checkpoint's size or with from after to, or a previous_size beyond it, or a log that is neither platform nor a tenant id", body = super::openapi::Problem, content_type = "application/problem+json"),
+        ),
+        security(("admin_api_key" = [])),
+    )]
+    admin_export,
+    ExportQuery,
+    get_export,
+    Response
+);
 
 async fn list(
     gateway: &Gateway,
@@ -427,6 +637,15 @@ async fn get_export(
 }
 
 /// `GET /v1/audit/public-key`: needs no credential.
+#[utoipa::path(
+    get,
+    path = "/v1/audit/public-key",
+    tag = "audit",
+    responses(
+        (status = 200, description = "The checkpoint signing key", body = PublicKeyView),
+        (status = 503, description = "The audit service is unavailable; retry later", body = super::openapi::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn public_key(
     State(gateway): State<Arc<Gateway>>,
 ) -> Result<Json<PublicKeyView>, ApiError> {

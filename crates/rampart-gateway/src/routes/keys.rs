@@ -27,19 +27,29 @@ use crate::problem::ApiError;
 /// The platform's own keys, in auth's terms.
 const PLATFORM: &str = "";
 
+/// A key to issue. Every field is optional; for a platform admin key only
+/// `name`, `expires_at` and `allowed_networks` apply (its environment is
+/// `admin`, its one scope `admin`).
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewKey {
+    /// At most 100 characters, no control characters; "default" when absent
+    /// or blank.
     #[serde(default)]
     name: Option<String>,
-    /// "live" (default) or "test"; tenant keys only.
+    /// "live" (default), "test", or "widget" for a public website widget
+    /// key; tenant keys only.
     #[serde(default)]
+    #[schema(example = "live")]
     environment: Option<String>,
-    /// "read", "write", "keys"; default read and write. Tenant keys only.
+    /// "read", "write", "keys"; default read and write. Tenant keys only,
+    /// and only scopes the caller holds itself; a widget key has the one
+    /// scope "widget" and takes none here.
     #[serde(default)]
     scopes: Vec<String>,
-    /// RFC 3339; absent for a key that does not expire.
+    /// RFC 3339, in the future; absent for a key that does not expire.
     #[serde(default)]
+    #[schema(format = DateTime)]
     expires_at: Option<String>,
     /// CIDR networks the key may be used from; absent for anywhere.
     #[serde(default)]
@@ -53,20 +63,33 @@ pub struct NewKey {
 /// A key as listed: never the key itself.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct KeyView {
+    /// The key's id (key_...).
     key_id: String,
+    /// The tenant's id; absent for a platform admin key.
     #[serde(skip_serializing_if = "Option::is_none")]
     tenant_id: Option<String>,
     name: String,
+    /// The start of the key, enough to recognise it.
     display_prefix: String,
+    /// `live`, `test`, `widget` or `admin`.
     environment: String,
     scopes: Vec<String>,
+    /// CIDR networks the key may be used from; empty for anywhere.
     allowed_networks: Vec<String>,
+    /// A widget key's web origins; absent for other keys.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     allowed_origins: Vec<String>,
+    /// RFC 3339.
     created_at: String,
+    /// RFC 3339; null for a key that does not expire. A rotated key's is
+    /// the end of its grace period.
     expires_at: Option<String>,
+    /// RFC 3339, reported by the gateways about once a minute; null if
+    /// never used.
     last_used_at: Option<String>,
+    /// RFC 3339; null unless revoked.
     revoked_at: Option<String>,
+    /// The successor's key id, once the key is rotated.
     replaced_by: Option<String>,
 }
 
@@ -94,12 +117,14 @@ impl From<ApiKeyInfo> for KeyView {
     }
 }
 
+/// A newly issued key, with the key itself.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct IssuedKey {
     pub(crate) key_id: String,
     /// Shown once; only its hash is kept.
     pub(crate) api_key: String,
     display_prefix: String,
+    /// The key as listed.
     key: Option<KeyView>,
 }
 
@@ -114,20 +139,25 @@ impl From<IssueApiKeyResponse> for IssuedKey {
     }
 }
 
-#[derive(Debug, Serialize)]
+/// The keys of one owner; never the keys themselves.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct KeyList {
     keys: Vec<KeyView>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// How to rotate a key.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rotation {
-    /// How long the old key keeps working; default 0 (stops at once).
+    /// How long the old key keeps working, at most 604800 (7 days); default
+    /// 0 (stops at once).
     #[serde(default)]
+    #[schema(maximum = 604800)]
     grace_seconds: u32,
 }
 
-#[derive(Debug, Serialize)]
+/// A rotation: the new key, and the old one with its shortened life.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Rotated {
     successor: IssuedKey,
     previous: Option<KeyView>,
@@ -273,6 +303,17 @@ fn body_or_default<T: Default>(body: Option<JsonBody<T>>) -> T {
 // Platform admin keys.
 
 /// `GET /v1/admin/api-keys`
+#[utoipa::path(
+    get,
+    path = "/v1/admin/api-keys",
+    tag = "keys",
+    params(("include_inactive" = Option<bool>, Query, description = "Also list revoked and expired keys (a rotated key is listed until its grace period ends); default false. The only query parameter.")),
+    responses(
+        (status = 200, description = "The platform admin keys", body = KeyList),
+        (status = 400, description = "An unknown query parameter, or include_inactive is not true or false", body = super::openapi::Problem, content_type = "application/problem+json"),
+    ),
+    security(("admin_api_key" = [])),
+)]
 pub async fn list_admin_keys(
     State(gateway): State<Arc<Gateway>>,
     caller: AdminCaller,
@@ -282,6 +323,17 @@ pub async fn list_admin_keys(
 }
 
 /// `POST /v1/admin/api-keys`: another platform admin key.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/api-keys",
+    tag = "keys",
+    request_body(content = Option<NewKey>, description = "Optional: the key's name, expiry and networks"),
+    responses(
+        (status = 201, description = "The new admin key, shown once", body = IssuedKey),
+        (status = 400, description = "A field is invalid: name, expires_at (not RFC 3339, or not in the future), allowed_networks; allowed_origins is refused", body = super::openapi::Problem, content_type = "application/problem+json"),
+    ),
+    security(("admin_api_key" = [])),
+)]
 pub async fn issue_admin_key(
     State(gateway): State<Arc<Gateway>>,
     caller: AdminCaller,
@@ -292,6 +344,20 @@ pub async fn issue_admin_key(
 }
 
 /// `POST /v1/admin/api-keys/{key_id}/rotate`
+#[utoipa::path(
+    post,
+    path = "/v1/admin/api-keys/{key_id}/rotate",
+    tag = "keys",
+    params(("key_id" = String, Path, description = "The key's id (key_...)", pattern = "^key_[0-9a-f]{32}$")),
+    request_body(content = Option<Rotation>, description = "Optional: the grace period of the old key"),
+    responses(
+        (status = 201, description = "The successor, shown once, and the old key with its new expiry", body = Rotated),
+        (status = 400, description = "key_id is not a valid key id, or grace_seconds is too large", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such key of this owner", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The key is revoked, has expired, or was already rotated (rotate its successor)", body = super::openapi::Problem, content_type = "application/problem+json"),
+    ),
+    security(("admin_api_key" = [])),
+)]
 pub async fn rotate_admin_key(
     State(gateway): State<Arc<Gateway>>,
     caller: AdminCaller,
@@ -308,7 +374,20 @@ pub async fn rotate_admin_key(
     .await
 }
 
-/// `DELETE /v1/admin/api-keys/{key_id}`
+/// `DELETE /v1/admin/api-keys/{key_id}`: revoking a revoked key changes
+/// nothing.
+#[utoipa::path(
+    delete,
+    path = "/v1/admin/api-keys/{key_id}",
+    tag = "keys",
+    params(("key_id" = String, Path, description = "The key's id (key_...)", pattern = "^key_[0-9a-f]{32}$")),
+    responses(
+        (status = 200, description = "The key, revoked (at once, on every gateway)", body = KeyView),
+        (status = 400, description = "key_id is not a valid key id", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such key of this owner", body = super::openapi::Problem, content_type = "application/problem+json"),
+    ),
+    security(("admin_api_key" = [])),
+)]
 pub async fn revoke_admin_key(
     State(gateway): State<Arc<Gateway>>,
     caller: AdminCaller,
@@ -320,6 +399,17 @@ pub async fn revoke_admin_key(
 // A tenant's keys, managed by a platform admin.
 
 /// `GET /v1/admin/tenants/{tenant_id}/api-keys`
+#[utoipa::path(
+    get,
+    path = "/v1/admin/tenants/{tenant_id}/api-keys",
+    tag = "keys",
+    params(("tenant_id" = String, Path, description = "The tenant's id (ten_...)", pattern = "^ten_[0-9a-f]{32}$"), ("include_inactive" = Option<bool>, Query, description = "Also list revoked and expired keys (a rotated key is listed until its grace period ends); default false. The only query parameter.")),
+    responses(
+        (status = 200, description = "The tenant's keys (none for a tenant that does not exist)", body = KeyList),
+        (status = 400, description = "tenant_id is not a valid tenant id; an unknown query parameter, or include_inactive is not true or false", body = super::openapi::Problem, content_type = "application/problem+json"),
+    ),
+    security(("admin_api_key" = [])),
+)]
 pub async fn list_tenant_keys(
     State(gateway): State<Arc<Gateway>>,
     caller: AdminCaller,
@@ -330,6 +420,20 @@ pub async fn list_tenant_keys(
 }
 
 /// `POST /v1/admin/tenants/{tenant_id}/api-keys/{key_id}/rotate`
+#[utoipa::path(
+    post,
+    path = "/v1/admin/tenants/{tenant_id}/api-keys/{key_id}/rotate",
+    tag = "keys",
+    params(("tenant_id" = String, Path, description = "The tenant's id (ten_...)", pattern = "^ten_[0-9a-f]{32}$"), ("key_id" = String, Path, description = "The key's id (key_...)", pattern = "^key_[0-9a-f]{32}$")),
+    request_body(content = Option<Rotation>, description = "Optional: the grace period of the old key"),
+    responses(
+        (status = 201, description = "The successor, shown once, and the old key with its new expiry", body = Rotated),
+        (status = 400, description = "tenant_id or key_id is not a valid id, or grace_seconds is too large", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such key of this tenant", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The key is revoked, has expired, or was already rotated (rotate its successor)", body = super::openapi::Problem, content_type = "application/problem+json"),
+    ),
+    security(("admin_api_key" = [])),
+)]
 pub async fn rotate_tenant_key(
     State(gateway): State<Arc<Gateway>>,
     caller: AdminCaller,
@@ -347,6 +451,18 @@ pub async fn rotate_tenant_key(
 }
 
 /// `DELETE /v1/admin/tenants/{tenant_id}/api-keys/{key_id}`
+#[utoipa::path(
+    delete,
+    path = "/v1/admin/tenants/{tenant_id}/api-keys/{key_id}",
+    tag = "keys",
+    params(("tenant_id" = String, Path, description = "The tenant's id (ten_...)", pattern = "^ten_[0-9a-f]{32}$"), ("key_id" = String, Path, description = "The key's id (key_...)", pattern = "^key_[0-9a-f]{32}$")),
+    responses(
+        (status = 200, description = "The key, revoked (at once, on every gateway); revoking a revoked key changes nothing", body = KeyView),
+        (status = 400, description = "tenant_id or key_id is not a valid id", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such key of this tenant", body = super::openapi::Problem, content_type = "application/problem+json"),
+    ),
+    security(("admin_api_key" = [])),
+)]
 pub async fn revoke_tenant_key(
     State(gateway): State<Arc<Gateway>>,
     caller: AdminCaller,
@@ -355,15 +471,29 @@ pub async fn revoke_tenant_key(
     revoke(&gateway, &caller.principal, &tenant_id, key_id).await
 }
 
-#[derive(Debug, Deserialize)]
+/// A tenant's request rate.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimit {
-    /// Requests per minute for each of the tenant's keys; null or 0 restores
-    /// the default.
+    /// Requests per minute for each of the tenant's keys, at most 60000;
+    /// null or 0 restores the default.
+    #[schema(maximum = 60000)]
     requests_per_minute: Option<u32>,
 }
 
 /// `PUT /v1/admin/tenants/{tenant_id}/rate-limit`
+#[utoipa::path(
+    put,
+    path = "/v1/admin/tenants/{tenant_id}/rate-limit",
+    tag = "keys",
+    params(("tenant_id" = String, Path, description = "The tenant's id (ten_...)", pattern = "^ten_[0-9a-f]{32}$")),
+    request_body = RateLimit,
+    responses(
+        (status = 204, description = "The rate is set (whether or not the tenant exists)"),
+        (status = 400, description = "tenant_id is not a valid tenant id, or requests_per_minute is above 60000", body = super::openapi::Problem, content_type = "application/problem+json"),
+    ),
+    security(("admin_api_key" = [])),
+)]
 pub async fn set_tenant_rate_limit(
     State(gateway): State<Arc<Gateway>>,
     caller: AdminCaller,
@@ -390,6 +520,18 @@ pub async fn set_tenant_rate_limit(
 // A tenant's own keys, with a key holding the `keys` scope.
 
 /// `GET /v1/api-keys`
+#[utoipa::path(
+    get,
+    path = "/v1/api-keys",
+    tag = "keys",
+    params(("include_inactive" = Option<bool>, Query, description = "Also list revoked and expired keys (a rotated key is listed until its grace period ends); default false. The only query parameter.")),
+    responses(
+        (status = 200, description = "The caller's tenant's keys", body = KeyList),
+        (status = 400, description = "An unknown query parameter, or include_inactive is not true or false", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks the \"keys\" scope (a session never has it), or X-Business-ID does not match it", body = super::openapi::Problem, content_type = "application/problem+json"),
+    ),
+    security(("tenant_api_key" = [])),
+)]
 pub async fn list_own_keys(
     State(gateway): State<Arc<Gateway>>,
     caller: TenantCaller,
@@ -405,6 +547,18 @@ pub async fn list_own_keys(
 }
 
 /// `POST /v1/api-keys`
+#[utoipa::path(
+    post,
+    path = "/v1/api-keys",
+    tag = "keys",
+    request_body(content = Option<NewKey>, description = "Optional: the key's name, environment, scopes, expiry and networks"),
+    responses(
+        (status = 201, description = "The new key, shown once", body = IssuedKey),
+        (status = 400, description = "A field is invalid: name, environment, scopes, expires_at (not RFC 3339, or not in the future), allowed_networks, allowed_origins", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks the \"keys\" scope, asks for a scope it does not hold itself, or X-Business-ID does not match it", body = super::openapi::Problem, content_type = "application/problem+json"),
+    ),
+    security(("tenant_api_key" = [])),
+)]
 pub async fn issue_own_key(
     State(gateway): State<Arc<Gateway>>,
     caller: TenantCaller,
@@ -416,6 +570,21 @@ pub async fn issue_own_key(
 }
 
 /// `POST /v1/api-keys/{key_id}/rotate`
+#[utoipa::path(
+    post,
+    path = "/v1/api-keys/{key_id}/rotate",
+    tag = "keys",
+    params(("key_id" = String, Path, description = "The key's id (key_...)", pattern = "^key_[0-9a-f]{32}$")),
+    request_body(content = Option<Rotation>, description = "Optional: the grace period of the old key"),
+    responses(
+        (status = 201, description = "The successor, shown once, and the old key with its new expiry", body = Rotated),
+        (status = 400, description = "key_id is not a valid key id, or grace_seconds is too large", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such key of this owner", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The key is revoked, has expired, or was already rotated (rotate its successor)", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks the \"keys\" scope, or X-Business-ID does not match it", body = super::openapi::Problem, content_type = "application/problem+json"),
+    ),
+    security(("tenant_api_key" = [])),
+)]
 pub async fn rotate_own_key(
     State(gateway): State<Arc<Gateway>>,
     caller: TenantCaller,
@@ -434,6 +603,19 @@ pub async fn rotate_own_key(
 }
 
 /// `DELETE /v1/api-keys/{key_id}`
+#[utoipa::path(
+    delete,
+    path = "/v1/api-keys/{key_id}",
+    tag = "keys",
+    params(("key_id" = String, Path, description = "The key's id (key_...)", pattern = "^key_[0-9a-f]{32}$")),
+    responses(
+        (status = 200, description = "The key, revoked (at once, on every gateway); revoking a revoked key changes nothing", body = KeyView),
+        (status = 400, description = "key_id is not a valid key id", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such key of this owner", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks the \"keys\" scope, or X-Business-ID does not match it", body = super::openapi::Problem, content_type = "application/problem+json"),
+    ),
+    security(("tenant_api_key" = [])),
+)]
 pub async fn revoke_own_key(
     State(gateway): State<Arc<Gateway>>,
     caller: TenantCaller,

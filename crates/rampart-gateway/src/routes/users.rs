@@ -22,12 +22,19 @@ use crate::Gateway;
 use crate::problem::ApiError;
 use crate::sessions::{OwnerCaller, SessionCaller};
 
-#[derive(Debug, Deserialize)]
+/// A user to create.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
+    #[schema(format = Email)]
     email: String,
+    /// 15 to 256 characters, not easy to guess, not built on the email (nor
+    /// on the tenant's name).
     password: String,
+    /// `owner`, `manager` or `agent` (the default) for a tenant's user;
+    /// `admin` (or absent) for a platform admin.
     #[serde(default)]
+    #[schema(example = "agent")]
     role: String,
 }
 
@@ -60,6 +67,19 @@ async fn create(
 
 /// `POST /v1/users`: an owner adds a user to their tenant; without a role
 /// the user is an agent.
+#[utoipa::path(
+    post,
+    path = "/v1/users",
+    tag = "users",
+    request_body = NewUser,
+    responses(
+        (status = 201, description = "The user, created", body = UserView),
+        (status = 400, description = "An invalid email or role, or a password the policy refuses (the detail says why)", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller is not the tenant's owner", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A user with this email already exists in the tenant", body = super::openapi::Problem, content_type = "application/problem+json"),
+    ),
+    security(("session" = [])),
+)]
 pub async fn create_user(
     State(gateway): State<Arc<Gateway>>,
     caller: OwnerCaller,
@@ -76,6 +96,20 @@ pub async fn create_user(
 /// `POST /v1/admin/tenants/{tenant_id}/users`: a platform admin adds a user
 /// (typically the first owner) to a tenant. The tenant's name is passed on
 /// as a word the password must not be built on.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/tenants/{tenant_id}/users",
+    tag = "users",
+    params(("tenant_id" = String, Path, description = "The tenant's id (ten_...)", pattern = "^ten_[0-9a-f]{32}$")),
+    request_body = NewUser,
+    responses(
+        (status = 201, description = "The user, created", body = UserView),
+        (status = 400, description = "An invalid email or role, or a password the policy refuses (the detail says why)", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such tenant", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A user with this email already exists in the tenant", body = super::openapi::Problem, content_type = "application/problem+json"),
+    ),
+    security(("admin_api_key" = [])),
+)]
 pub async fn admin_create_user(
     State(gateway): State<Arc<Gateway>>,
     caller: AdminCaller,
@@ -107,6 +141,18 @@ pub async fn admin_create_user(
 
 /// `POST /v1/admin/users`: a platform admin adds another platform admin;
 /// the email must be in the platform's office domains.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/users",
+    tag = "users",
+    request_body = NewUser,
+    responses(
+        (status = 201, description = "The platform admin, created. They cannot sign in until an operator enrols a second factor for them", body = UserView),
+        (status = 400, description = "An invalid email, an email outside the platform's office domains, a role other than admin, or a password the policy refuses (the detail says why)", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A platform admin with this email already exists", body = super::openapi::Problem, content_type = "application/problem+json"),
+    ),
+    security(("admin_api_key" = [])),
+)]
 pub async fn admin_create_admin(
     State(gateway): State<Arc<Gateway>>,
     caller: AdminCaller,
@@ -115,12 +161,23 @@ pub async fn admin_create_admin(
     create(&gateway, &caller.principal, String::new(), Vec::new(), body).await
 }
 
-#[derive(Debug, Serialize)]
+/// The tenant's users.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct UserList {
     users: Vec<UserView>,
 }
 
 /// `GET /v1/users`: the tenant's users, for its owners and managers.
+#[utoipa::path(
+    get,
+    path = "/v1/users",
+    tag = "users",
+    responses(
+        (status = 200, description = "The tenant's users", body = UserList),
+        (status = 403, description = "The caller is neither an owner nor a manager", body = super::openapi::Problem, content_type = "application/problem+json"),
+    ),
+    security(("session" = [])),
+)]
 pub async fn list_users(
     State(gateway): State<Arc<Gateway>>,
     caller: SessionCaller,
@@ -144,15 +201,21 @@ pub async fn list_users(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+/// A change to a user: a role, disabled, or both.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserChange {
+    /// `owner`, `manager` or `agent`; a platform admin's role cannot change.
     #[serde(default)]
+    #[schema(example = "manager")]
     role: String,
+    /// True ends every session of the user and refuses sign-in; false
+    /// enables the user again and lifts a lockout.
     disabled: Option<bool>,
 }
 
-#[derive(Debug, Serialize)]
+/// The user after the change, and how many of their sessions ended.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct UpdatedUser {
     user: UserView,
     revoked_sessions: usize,
@@ -196,6 +259,20 @@ async fn update(
 }
 
 /// `PATCH /v1/users/{user_id}`: `{"role"}` and/or `{"disabled"}`, owners only.
+#[utoipa::path(
+    patch,
+    path = "/v1/users/{user_id}",
+    tag = "users",
+    params(("user_id" = String, Path, description = "The user's id (usr_...)", pattern = "^usr_[0-9a-f]{32}$")),
+    request_body = UserChange,
+    responses(
+        (status = 200, description = "The user, changed; their cached sessions are re-checked at once", body = UpdatedUser),
+        (status = 400, description = "Neither role nor disabled, or an unknown role", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller is not the tenant's owner", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user in the caller's tenant", body = super::openapi::Problem, content_type = "application/problem+json"),
+    ),
+    security(("session" = [])),
+)]
 pub async fn update_user(
     State(gateway): State<Arc<Gateway>>,
     caller: OwnerCaller,
@@ -206,6 +283,19 @@ pub async fn update_user(
 }
 
 /// `PATCH /v1/admin/users/{user_id}`: the same for platform admins.
+#[utoipa::path(
+    patch,
+    path = "/v1/admin/users/{user_id}",
+    tag = "users",
+    params(("user_id" = String, Path, description = "The user's id (usr_...)", pattern = "^usr_[0-9a-f]{32}$")),
+    request_body = UserChange,
+    responses(
+        (status = 200, description = "The user, changed; their cached sessions are re-checked at once", body = UpdatedUser),
+        (status = 400, description = "Neither role nor disabled, an unknown role, or a role for a platform admin", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = super::openapi::Problem, content_type = "application/problem+json"),
+    ),
+    security(("admin_api_key" = [])),
+)]
 pub async fn admin_update_user(
     State(gateway): State<Arc<Gateway>>,
     caller: AdminCaller,
@@ -236,6 +326,18 @@ async fn revoke_sessions(
 
 /// `POST /v1/users/{user_id}/revoke-sessions`: an owner ends every session
 /// of one of their users.
+#[utoipa::path(
+    post,
+    path = "/v1/users/{user_id}/revoke-sessions",
+    tag = "users",
+    params(("user_id" = String, Path, description = "The user's id (usr_...)", pattern = "^usr_[0-9a-f]{32}$")),
+    responses(
+        (status = 200, description = "Every session of the user has ended", body = Revoked),
+        (status = 403, description = "The caller is not the tenant's owner", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user in the caller's tenant", body = super::openapi::Problem, content_type = "application/problem+json"),
+    ),
+    security(("session" = [])),
+)]
 pub async fn revoke_user_sessions(
     State(gateway): State<Arc<Gateway>>,
     caller: OwnerCaller,
@@ -245,6 +347,17 @@ pub async fn revoke_user_sessions(
 }
 
 /// `POST /v1/admin/users/{user_id}/revoke-sessions`
+#[utoipa::path(
+    post,
+    path = "/v1/admin/users/{user_id}/revoke-sessions",
+    tag = "users",
+    params(("user_id" = String, Path, description = "The user's id (usr_...)", pattern = "^usr_[0-9a-f]{32}$")),
+    responses(
+        (status = 200, description = "Every session of the user has ended", body = Revoked),
+        (status = 404, description = "No such user", body = super::openapi::Problem, content_type = "application/problem+json"),
+    ),
+    security(("admin_api_key" = [])),
+)]
 pub async fn admin_revoke_user_sessions(
     State(gateway): State<Arc<Gateway>>,
     caller: AdminCaller,
@@ -253,9 +366,11 @@ pub async fn admin_revoke_user_sessions(
     revoke_sessions(&gateway, &caller.principal, user_id).await
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+/// The tenant's security settings.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Security {
+    /// Whether owners and managers must have a second factor to sign in.
     require_second_factor_for_managers: bool,
 }
 
@@ -268,6 +383,16 @@ impl From<TenantSecurity> for Security {
 }
 
 /// `GET /v1/tenant/security`: for owners and managers.
+#[utoipa::path(
+    get,
+    path = "/v1/tenant/security",
+    tag = "users",
+    responses(
+        (status = 200, description = "The tenant's security settings", body = Security),
+        (status = 403, description = "The caller is neither an owner nor a manager of a tenant", body = super::openapi::Problem, content_type = "application/problem+json"),
+    ),
+    security(("session" = [])),
+)]
 pub async fn get_security(
     State(gateway): State<Arc<Gateway>>,
     caller: SessionCaller,
@@ -286,6 +411,17 @@ pub async fn get_security(
 
 /// `PUT /v1/tenant/security`: `{"require_second_factor_for_managers"}`,
 /// owners only.
+#[utoipa::path(
+    put,
+    path = "/v1/tenant/security",
+    tag = "users",
+    request_body = Security,
+    responses(
+        (status = 200, description = "The tenant's security settings, changed", body = Security),
+        (status = 403, description = "The caller is not the tenant's owner", body = super::openapi::Problem, content_type = "application/problem+json"),
+    ),
+    security(("session" = [])),
+)]
 pub async fn set_security(
     State(gateway): State<Arc<Gateway>>,
     caller: OwnerCaller,

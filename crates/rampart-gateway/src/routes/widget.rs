@@ -28,22 +28,40 @@ const PREFLIGHT_MAX_AGE: &str = "600";
 /// How long this gateway remembers auth's answer about an origin.
 const ORIGIN_TTL: Duration = Duration::from_secs(30);
 
-#[derive(Debug, Default, Deserialize)]
+/// A conversation a website visitor starts.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewConversation {
-    /// The visitor's first message, if any.
+    /// The visitor's first message, if any: at most 2000 characters, no
+    /// control characters other than line breaks and tabs.
     #[serde(default)]
     text: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+/// A started conversation.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct StartedConversation {
     conversation_id: String,
+    /// RFC 3339.
     started_at: String,
 }
 
 /// `POST /v1/widget/conversations`, with `X-Widget-Key` from an allowed
-/// origin.
+/// origin. The browser's CORS preflight (`OPTIONS`) is not in the document.
+#[utoipa::path(
+    post,
+    path = "/v1/widget/conversations",
+    tag = "widget",
+    params(("Origin" = String, Header, description = "The page's web origin, as the browser sends it; one of the widget key's allowed origins")),
+    request_body(content = Option<NewConversation>, description = "Optional: the visitor's first message"),
+    responses(
+        (status = 201, description = "The conversation, started; the answer allows the caller's origin (CORS)", body = StartedConversation),
+        (status = 400, description = "The first message is too long or holds control characters", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "The widget key is missing, malformed, unknown, revoked or expired, or a secret key was sent (a secret key must never be put in a web page)", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "No Origin, or an origin the widget key does not allow", body = super::openapi::Problem, content_type = "application/problem+json"),
+    ),
+    security(("widget_key" = [])),
+)]
 pub async fn start_conversation(
     State(gateway): State<Arc<Gateway>>,
     caller: WidgetCaller,
