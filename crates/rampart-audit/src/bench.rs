@@ -33,10 +33,8 @@ impl Appender {
     }
 }
 
-/// Writes the tree of `leaves` for `log_id` directly (its nodes, its head,
-/// and for each leaf a placeholder event row holding the leaf hash, as the
-/// store keeps leaves): a large log to measure proofs on, without
-/// appending it.
+/// Writes the tree of `leaves` for `log_id` directly (nodes and head, no
+/// events): a large log to measure proofs on, without appending it.
 pub async fn write_tree(
     db: &DatabaseConnection,
     log_id: &str,
@@ -45,24 +43,17 @@ pub async fn write_tree(
     let tx = db.begin().await?;
     let mut frontier = Frontier::new();
     let mut rows: Vec<(u8, u64, Hash)> = Vec::with_capacity(10_000);
-    let mut leaf_rows: Vec<(u64, Hash)> = Vec::with_capacity(1_000);
     for leaf in leaves {
-        leaf_rows.push((frontier.size(), leaf));
         frontier.push(leaf, |id, hash| {
             if crate::store::is_stored(id.level) {
                 rows.push((id.level, id.index, *hash));
             }
         });
-        if leaf_rows.len() >= 1_000 {
-            insert_leaves(&tx, log_id, &leaf_rows).await?;
-            leaf_rows.clear();
-        }
         if rows.len() >= 5000 {
             insert_nodes(&tx, log_id, &rows).await?;
             rows.clear();
         }
     }
-    insert_leaves(&tx, log_id, &leaf_rows).await?;
     insert_nodes(&tx, log_id, &rows).await?;
     let head = Query::insert()
         .into_table("audit_log")
@@ -78,60 +69,8 @@ pub async fn write_tree(
     tx.commit().await?;
     // A live database has statistics for its tables; one just bulk-loaded
     // has none until autovacuum comes round, and plans scans meanwhile.
-    db.execute_unprepared("ANALYZE audit_event").await?;
     db.execute_unprepared("ANALYZE audit_node").await?;
     Ok(frontier.root())
-}
-
-/// Event rows that hold nothing but their position and leaf hash.
-async fn insert_leaves(
-    db: &impl ConnectionTrait,
-    log_id: &str,
-    leaves: &[(u64, Hash)],
-) -> anyhow::Result<()> {
-    if leaves.is_empty() {
-        return Ok(());
-    }
-    let mut insert = Query::insert()
-        .into_table("audit_event")
-        .columns([
-            "log_id",
-            "sequence",
-            "event_id",
-            "tenant_id",
-            "actor",
-            "credential_id",
-            "action",
-            "target",
-            "occurred_at",
-            "service",
-            "request_id",
-            "outcome",
-            "recorded_at",
-            "leaf_hash",
-        ])
-        .to_owned();
-    let now = chrono::Utc::now();
-    for (index, leaf) in leaves {
-        insert.values_panic([
-            log_id.into(),
-            i64::try_from(*index)?.into(),
-            format!("{log_id}-{index}").into(),
-            "".into(),
-            "".into(),
-            "".into(),
-            "".into(),
-            "".into(),
-            "".into(),
-            "".into(),
-            "".into(),
-            "".into(),
-            now.into(),
-            leaf.to_vec().into(),
-        ]);
-    }
-    db.execute(&insert).await?;
-    Ok(())
 }
 
 async fn insert_nodes(

@@ -7,10 +7,6 @@
 //!   re-hashes every chain-era log as leaves in its stored order (after
 //!   checking its chain, so that a log altered before the migration is not
 //!   laundered into a clean tree) and drops the chain columns.
-//! - `m0003_leaves_in_events`: each event's leaf hash moves from the node
-//!   table (level 0) into its own row (`audit_event.leaf_hash`), so an
-//!   append writes one row per event plus a few nodes, not two rows per
-//!   event.
 
 use sea_orm::sea_query::{Expr, ExprTrait, Order, Query};
 use sea_orm::{ConnectionTrait, Statement};
@@ -25,11 +21,7 @@ pub(crate) struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![
-            Box::new(CreateEvents),
-            Box::new(MerkleLog),
-            Box::new(LeavesInEvents),
-        ]
+        vec![Box::new(CreateEvents), Box::new(MerkleLog)]
     }
 
     fn migration_table_name() -> DynIden {
@@ -306,9 +298,7 @@ async fn rehash_chain_era_logs(db: &impl ConnectionTrait) -> Result<(), DbErr> {
                     schema_version: 1,
                 };
                 frontier.push(event.leaf_hash(&log_id), |node, hash| {
-                    // The layout of this migration's time: every fourth
-                    // level, leaves included (m0003 moves the leaves).
-                    if node.level % 4 == 0 {
+                    if crate::store::is_stored(node.level) {
                         nodes.push((node, *hash));
                     }
                 });
@@ -351,41 +341,4 @@ async fn rehash_chain_era_logs(db: &impl ConnectionTrait) -> Result<(), DbErr> {
         );
     }
     Ok(())
-}
-
-struct LeavesInEvents;
-
-impl MigrationName for LeavesInEvents {
-    fn name(&self) -> &str {
-        "m0003_leaves_in_events"
-    }
-}
-
-#[async_trait::async_trait]
-impl MigrationTrait for LeavesInEvents {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .alter_table(
-                Table::alter()
-                    .table("audit_event")
-                    .add_column(ColumnDef::new("leaf_hash").binary().null())
-                    .to_owned(),
-            )
-            .await?;
-        // Each event takes the leaf the tree holds for it (not one computed
-        // now: a row altered before this migration must still be caught).
-        let db = manager.get_connection();
-        db.execute_unprepared(
-            "UPDATE audit_event SET leaf_hash = (SELECT hash FROM audit_node \
-             WHERE audit_node.log_id = audit_event.log_id AND audit_node.level = 0 \
-             AND audit_node.idx = audit_event.sequence)",
-        )
-        .await?;
-        let moved = Query::delete()
-            .from_table("audit_node")
-            .and_where(Expr::col("level").eq(0))
-            .to_owned();
-        db.execute(&moved).await?;
-        Ok(())
-    }
 }

@@ -39,18 +39,16 @@ use crate::merkle::{
     range_hash, verify_consistency,
 };
 
-/// Which levels of each tree are stored: the leaves (in their events' rows,
-/// `audit_event.leaf_hash`), and every fourth level above them (in
-/// `audit_node`). A node in between is computed from at most 8 stored nodes
-/// below it, so a proof still reads O(log n) rows, while an append writes
-/// about 0.07 node rows per event besides the event itself.
+/// Which levels of each tree are stored: the leaves, and every fourth level
+/// above them. A node in between is computed from at most 8 stored nodes
+/// below it, so a proof still reads O(log n) rows in one query, while an
+/// append writes about 1.07 node rows per event instead of 2.
 const STORED_EVERY: u8 = 4;
 
-/// Whether nodes of `level` are stored in `audit_node` (level 0 lives in
-/// the event rows).
+/// Whether nodes of `level` are stored.
 #[must_use]
 pub(crate) fn is_stored(level: u8) -> bool {
-    level > 0 && level.is_multiple_of(STORED_EVERY)
+    level.is_multiple_of(STORED_EVERY)
 }
 
 /// Rows per INSERT, well under both databases' limits on bound parameters.
@@ -198,13 +196,12 @@ impl EventStore {
             let old_size = frontier.size();
             for event in by_log.remove(&log).unwrap_or_default() {
                 let index = frontier.size();
-                let leaf = event.leaf_hash(log_id);
-                frontier.push(leaf, |id, hash| {
+                frontier.push(event.leaf_hash(log_id), |id, hash| {
                     if is_stored(id.level) {
                         node_rows.push((log_id.to_owned(), id, *hash));
                     }
                 });
-                event_rows.push(event_row(log_id, index, event, &leaf, recorded_at)?);
+                event_rows.push(event_row(log_id, index, event, recorded_at)?);
             }
             write_head(&tx, log_id, old_size, &frontier, recorded_at).await?;
             new_edges.push((log_id.to_owned(), frontier));
@@ -292,7 +289,25 @@ impl EventStore {
             .limit(limit)
             .all(&self.db)
             .await?;
-        rows.into_iter().map(stored_event).collect()
+        let leaves = self
+            .nodes(
+                log_id,
+                &rows
+                    .iter()
+                    .map(|row| Ok(NodeId::new(0, from_db(row.sequence)?)))
+                    .collect::<Result<Vec<_>, Error>>()?,
+            )
+            .await?;
+        rows.into_iter()
+            .map(|row| {
+                let index = from_db(row.sequence)?;
+                Ok(StoredEvent {
+                    index,
+                    leaf_hash: leaves.get(&NodeId::new(0, index)).copied(),
+                    event: into_event(row),
+                })
+            })
+            .collect()
     }
 
     /// The events at positions `from..to` that are stored, in order, with
@@ -310,7 +325,26 @@ impl EventStore {
             .order_by_asc(event::Column::Sequence)
             .all(&self.db)
             .await?;
-        rows.into_iter().map(stored_event).collect()
+        let leaves: HashMap<u64, Hash> = node::Entity::find()
+            .filter(node::Column::LogId.eq(log_id))
+            .filter(node::Column::Level.eq(0))
+            .filter(node::Column::Idx.gte(to_db(from)?))
+            .filter(node::Column::Idx.lt(to_db(to)?))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .filter_map(|row| Some((u64::try_from(row.idx).ok()?, to_hash(&row.hash)?)))
+            .collect();
+        rows.into_iter()
+            .map(|row| {
+                let index = from_db(row.sequence)?;
+                Ok(StoredEvent {
+                    index,
+                    leaf_hash: leaves.get(&index).copied(),
+                    event: into_event(row),
+                })
+            })
+            .collect()
     }
 
     /// The position of the event `event_id` in the log, if it is there.
@@ -606,48 +640,28 @@ async fn read_nodes(
                 .push(to_db((id.index << span) + j)?);
         }
     }
-    let mut stored: HashMap<NodeId, Hash> = HashMap::new();
-    // Leaves are in the event rows.
-    if let Some(mut indices) = by_level.remove(&0) {
+    let mut any = Condition::any();
+    for (level, mut indices) in by_level {
         indices.sort_unstable();
         indices.dedup();
-        let rows: Vec<(i64, Option<Vec<u8>>)> = event::Entity::find()
-            .select_only()
-            .column(event::Column::Sequence)
-            .column(event::Column::LeafHash)
-            .filter(event::Column::LogId.eq(log_id))
-            .filter(event::Column::Sequence.is_in(indices))
-            .into_tuple()
-            .all(db)
-            .await?;
-        stored.extend(rows.into_iter().filter_map(|(sequence, hash)| {
-            Some((
-                NodeId::new(0, u64::try_from(sequence).ok()?),
-                to_hash(&hash?)?,
-            ))
-        }));
+        any = any.add(
+            Condition::all()
+                .add(node::Column::Level.eq(i16::from(level)))
+                .add(node::Column::Idx.is_in(indices)),
+        );
     }
-    if !by_level.is_empty() {
-        let mut any = Condition::any();
-        for (level, mut indices) in by_level {
-            indices.sort_unstable();
-            indices.dedup();
-            any = any.add(
-                Condition::all()
-                    .add(node::Column::Level.eq(i16::from(level)))
-                    .add(node::Column::Idx.is_in(indices)),
-            );
-        }
-        let rows = node::Entity::find()
-            .filter(node::Column::LogId.eq(log_id))
-            .filter(any)
-            .all(db)
-            .await?;
-        stored.extend(rows.into_iter().filter_map(|row| {
+    let rows = node::Entity::find()
+        .filter(node::Column::LogId.eq(log_id))
+        .filter(any)
+        .all(db)
+        .await?;
+    let stored: HashMap<NodeId, Hash> = rows
+        .into_iter()
+        .filter_map(|row| {
             let id = NodeId::new(u8::try_from(row.level).ok()?, u64::try_from(row.idx).ok()?);
             Some((id, to_hash(&row.hash)?))
-        }));
-    }
+        })
+        .collect();
     let mut found = HashMap::with_capacity(ids.len());
     for id in ids {
         let (base, span) = stored_base(*id);
@@ -683,7 +697,6 @@ fn event_row(
     log_id: &str,
     index: u64,
     event: Event,
-    leaf: &Hash,
     recorded_at: chrono::DateTime<Utc>,
 ) -> Result<event::ActiveModel, Error> {
     let details = serde_json::to_string(&event.details)
@@ -705,22 +718,12 @@ fn event_row(
         details: Set(details),
         schema_version: Set(i32::try_from(event.schema_version).unwrap_or(i32::MAX)),
         recorded_at: Set(recorded_at),
-        leaf_hash: Set(Some(leaf.to_vec())),
     })
 }
 
 /// A stored row as an event. A row whose details or version no longer
 /// read (changed behind the service's back) is still returned, marked, so
 /// that its leaf hash fails where it stands rather than hiding the row.
-/// A stored row as an event at its index, with the leaf hash stored for it.
-fn stored_event(row: event::Model) -> Result<StoredEvent, Error> {
-    Ok(StoredEvent {
-        index: from_db(row.sequence)?,
-        leaf_hash: row.leaf_hash.as_deref().and_then(to_hash),
-        event: into_event(row),
-    })
-}
-
 fn into_event(row: event::Model) -> Event {
     let details = serde_json::from_str(&row.details).unwrap_or_else(|_| {
         BTreeMap::from([(
@@ -1021,10 +1024,11 @@ mod tests {
             .append(parse_batch(batch).unwrap(), ServiceName::Crm)
             .await
             .unwrap();
-        event::Entity::update_many()
-            .col_expr(event::Column::LeafHash, vec![7u8; 32].into())
-            .filter(event::Column::LogId.eq(log.as_str()))
-            .filter(event::Column::Sequence.eq(4))
+        node::Entity::update_many()
+            .col_expr(node::Column::Hash, vec![7u8; 32].into())
+            .filter(node::Column::LogId.eq(log.as_str()))
+            .filter(node::Column::Level.eq(0))
+            .filter(node::Column::Idx.eq(4))
             .exec(&store.db)
             .await
             .unwrap();

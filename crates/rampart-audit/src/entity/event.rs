@@ -1,6 +1,5 @@
-//! `audit_event`: every stored event, in its log's order, with its leaf
-//! hash (the tree's level 0). Rows are only ever inserted; the Merkle tree
-//! (leaves here, the levels above in `audit_node`) makes any later change
+//! `audit_event`: every stored event, in its log's order. Rows are only ever
+//! inserted; the Merkle tree in `audit_node` makes any later change
 //! detectable.
 
 use sea_orm::entity::prelude::*;
@@ -34,10 +33,6 @@ pub struct Model {
     pub schema_version: i32,
     /// When the audit service stored the event; not covered by the hash.
     pub recorded_at: DateTimeUtc,
-    /// The event's leaf in its log's tree (RFC 6962 leaf hash, 32 bytes),
-    /// as computed when it was appended. `None` only for a row damaged
-    /// behind the service's back.
-    pub leaf_hash: Option<Vec<u8>>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

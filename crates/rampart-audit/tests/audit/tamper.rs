@@ -201,9 +201,8 @@ async fn a_tail_removed_with_its_tree_is_caught_by_an_older_checkpoint(database:
     ] {
         run(&audit.db, &statement).await;
     }
-    // Nodes that cover any position at or after 7 (the leaves went with
-    // their event rows).
-    for (level, first) in [(1, 3), (2, 1), (3, 0)] {
+    // Nodes that cover any position at or after 7.
+    for (level, first) in [(0, 7), (1, 3), (2, 1), (3, 0)] {
         let delete = Query::delete()
             .from_table("audit_node")
             .and_where(Expr::col("log_id").eq(log))
@@ -215,10 +214,11 @@ async fn a_tail_removed_with_its_tree_is_caught_by_an_older_checkpoint(database:
     let mut leaves = Vec::new();
     for index in 0..7i64 {
         let select = Query::select()
-            .column("leaf_hash")
-            .from("audit_event")
+            .column("hash")
+            .from("audit_node")
             .and_where(Expr::col("log_id").eq(log))
-            .and_where(Expr::col("sequence").eq(index))
+            .and_where(Expr::col("level").eq(0))
+            .and_where(Expr::col("idx").eq(index))
             .to_owned();
         let hash: Vec<u8> = audit
             .db
@@ -226,7 +226,7 @@ async fn a_tail_removed_with_its_tree_is_caught_by_an_older_checkpoint(database:
             .await
             .unwrap()
             .unwrap()
-            .try_get("", "leaf_hash")
+            .try_get("", "hash")
             .unwrap();
         leaves.push(<[u8; 32]>::try_from(hash).unwrap());
     }
