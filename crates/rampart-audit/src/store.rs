@@ -51,9 +51,26 @@ pub(crate) fn is_stored(level: u8) -> bool {
     level.is_multiple_of(STORED_EVERY)
 }
 
-/// Rows per INSERT, well under both databases' limits on bound parameters.
+/// The most rows in one INSERT: events (17 columns) and nodes (4), well
+/// under both databases' limits on bound parameters.
 const EVENT_CHUNK: usize = 500;
-const NODE_CHUNK: usize = 2000;
+const NODE_CHUNK: usize = 256;
+
+/// How many of `remaining` node rows the next INSERT takes: the largest
+/// power of two up to `max`. An append completes a varying number of nodes
+/// (212, 213, 214, ... for 200 events), and each distinct row count is a
+/// new statement text, which the driver prepares afresh (its cache is keyed
+/// by text) and PostgreSQL parses and plans again. With power-of-two chunks
+/// there are at most nine shapes, each prepared once per connection.
+/// Measured in the release audit bench: the node insert of a 200-event
+/// batch took 50 ms as one ever-new statement (psql sends the same rows in
+/// 8 ms), and the append went from 0.45x to 1.56x of plain batched inserts.
+/// Splitting the events the same way (128 + 64 + 8 for a batch of 200) made
+/// the append slower, 0.25x, so events go in one statement per batch.
+fn fixed_shape_chunk(remaining: usize, max: usize) -> usize {
+    let bound = remaining.min(max);
+    1 << bound.ilog2()
+}
 
 /// What one append did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -231,7 +248,10 @@ impl EventStore {
             }
             return Ok(None);
         }
-        for chunk in node_rows.chunks(NODE_CHUNK) {
+        let mut rest = node_rows.as_slice();
+        while !rest.is_empty() {
+            let (chunk, after) = rest.split_at(fixed_shape_chunk(rest.len(), NODE_CHUNK));
+            rest = after;
             let rows = chunk
                 .iter()
                 .map(|(log_id, id, hash)| {
@@ -865,6 +885,22 @@ mod tests {
         let (computed, stored, size) = roots(&first, &log).await;
         assert_eq!(size, 8);
         assert_eq!(computed, stored);
+    }
+
+    #[test]
+    fn node_rows_go_in_power_of_two_chunks() {
+        let split = |mut n: usize| {
+            let mut sizes = Vec::new();
+            while n > 0 {
+                let next = fixed_shape_chunk(n, NODE_CHUNK);
+                sizes.push(next);
+                n -= next;
+            }
+            sizes
+        };
+        assert_eq!(split(213), [128, 64, 16, 4, 1]);
+        assert_eq!(split(1), [1]);
+        assert_eq!(split(600), [256, 256, 64, 16, 8]);
     }
 
     #[tokio::test]

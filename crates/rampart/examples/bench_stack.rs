@@ -74,6 +74,10 @@ async fn main() -> anyhow::Result<()> {
     let plain = TcpListener::bind("127.0.0.1:0").await?;
     let plain_addr = plain.local_addr()?;
     tokio::spawn(async move {
+        // As on the TLS edge, which sets TCP_NODELAY on every connection.
+        let plain = axum::serve::ListenerExt::tap_io(plain, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         axum::serve(plain, rampart_gateway::routes::router(plain_gateway)).await
     });
 
