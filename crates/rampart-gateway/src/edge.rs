@@ -5,10 +5,14 @@
 //! CBC, RC4 or static-RSA suites to disable. There is no plaintext listener.
 //!
 //! Slow clients are cut off ([`EdgeLimits`]): a TLS handshake must finish
-//! within `handshake_timeout` and a request's HTTP/1 headers arrive within
-//! `header_read_timeout` from their first byte (a client trickling one
-//! header byte at a time does not reset it); the body and the answer fall
-//! under the pipeline's request deadline. Headers are bounded in count and
+//! within `handshake_timeout`, and a request's HTTP/1 headers must arrive
+//! within `header_read_timeout` from the moment the connection waits for
+//! them (a client trickling one header byte at a time does not reset it);
+//! the body and the answer fall under the pipeline's request deadline. The
+//! same timer closes an HTTP/1 keep-alive connection that stays idle that
+//! long between requests, as nginx's `keepalive_timeout` does: a client
+//! that keeps connections in a pool should idle them out sooner, or retry
+//! a request that found its connection closed. Headers are bounded in count and
 //! size (HTTP/1: 431 and the connection closed; HTTP/2: the header list
 //! size). On shutdown the listener closes at once and in-flight requests get
 //! [`SHUTDOWN_GRACE`] to finish.
@@ -38,7 +42,9 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 pub struct EdgeLimits {
     /// Time for a TLS handshake to finish.
     pub handshake_timeout: Duration,
-    /// Time for a request's HTTP/1 headers to arrive, from their first byte.
+    /// Time for a request's HTTP/1 headers to arrive, counted from when the
+    /// connection starts waiting for them; also how long an idle HTTP/1
+    /// keep-alive connection stays open.
     pub header_read_timeout: Duration,
     /// Headers per request (HTTP/1).
     pub max_headers: usize,

@@ -58,6 +58,12 @@ pub struct Config {
     pub per_address: Quota,
     /// Requests per credential, unless its tenant has its own rate.
     pub per_credential: Quota,
+    /// The longest a rate-limited request is held before its 429 goes out
+    /// (it is held for its `Retry-After` time, up to this). A client that
+    /// waits for each answer, as integrations do, then cannot spin on
+    /// refusals and take the edge's CPU from other tenants; a client that
+    /// honours `Retry-After` loses nothing. Zero answers at once.
+    pub refusal_hold: Duration,
     /// How often API key usage is reported to auth (and audited).
     pub usage_window: Duration,
     /// The secret path segment of the platform admins' sign-in route
@@ -79,6 +85,7 @@ impl Default for Config {
             negative_cache_ttl: Duration::from_secs(2),
             per_address: Quota::per_minute(1200),
             per_credential: Quota::per_minute(600),
+            refusal_hold: Duration::from_secs(1),
             usage_window: Duration::from_secs(60),
             admin_sign_in_path: None,
             edge: edge::EdgeLimits::default(),

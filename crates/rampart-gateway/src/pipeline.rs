@@ -9,7 +9,7 @@ use std::time::Instant;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use http::{HeaderMap, HeaderName, HeaderValue, Method, header};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version, header};
 use rampart_kit::error::ErrorCode;
 use rampart_kit::principal::{PRINCIPAL_HEADERS, REQUEST_ID};
 
@@ -121,6 +121,7 @@ pub async fn edge_pipeline(
         .extensions_mut()
         .insert(RequestId(request_id.clone()));
     let method = request.method().clone();
+    let version = request.version();
     let path = request.uri().path().to_owned();
     // `Router::layer` runs this after routing, so the route template is
     // known here; metrics use it, never the raw path.
@@ -152,6 +153,13 @@ pub async fn edge_pipeline(
         response = error.into_response_with(Some(&request_id));
     }
     set_security_headers(response.headers_mut(), &request_id);
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE && version <= Version::HTTP_11 {
+        // HTTP/1 closes the connection after a body it did not read whole;
+        // say so, rather than let the client find out on its next request.
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     let elapsed = started.elapsed();
     gateway.metrics.request(
         &method,

@@ -476,12 +476,16 @@ async fn create_admin(args: CreateAdminArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The gateway's settings from the file: defaults, plus security.txt.
+/// The gateway's settings from the file: defaults, plus security.txt and
+/// rate limits.
 fn gateway_config(file: &FileSettings) -> anyhow::Result<rampart_gateway::Config> {
-    Ok(rampart_gateway::Config {
-        security_txt: settings::security_txt(file, chrono::Utc::now())?,
-        ..rampart_gateway::Config::default()
-    })
+    settings::rate_limits(
+        file,
+        rampart_gateway::Config {
+            security_txt: settings::security_txt(file, chrono::Utc::now())?,
+            ..rampart_gateway::Config::default()
+        },
+    )
 }
 
 /// Cancels `token` on Ctrl-C or SIGTERM.

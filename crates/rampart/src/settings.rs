@@ -5,9 +5,11 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use rampart_kit::pki::ServiceName;
+use rampart_kit::rate_limit::Quota;
 use serde::Deserialize;
 
 /// The optional settings file (`--config`, `RAMPART_CONFIG`).
@@ -43,8 +45,59 @@ pub struct FileSettings {
     pub admin_listen: Option<String>,
     /// `/.well-known/security.txt`; absent means that path answers 404.
     pub security_txt: Option<SecurityTxtSettings>,
+    /// The gateway's default rate limits; each field absent keeps its
+    /// default.
+    pub rate_limits: Option<RateLimitSettings>,
     #[serde(default)]
     pub services: HashMap<String, ServiceFileSettings>,
+}
+
+/// `[rate_limits]`: the gateway's defaults, which a tenant's own rate
+/// (set by a platform admin) overrides for its keys.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSettings {
+    /// Requests a minute from one client address, before authentication.
+    pub per_address_per_minute: Option<u32>,
+    /// Requests a minute with one credential.
+    pub per_credential_per_minute: Option<u32>,
+    /// The longest a refused request is held before its 429, in
+    /// milliseconds (0 answers at once).
+    pub refusal_hold_ms: Option<u64>,
+}
+
+/// The gateway's rate limits from `[rate_limits]`, over `base`; a rate of
+/// zero is refused, since it would refuse every request.
+pub fn rate_limits(
+    file: &FileSettings,
+    base: rampart_gateway::Config,
+) -> anyhow::Result<rampart_gateway::Config> {
+    let Some(limits) = &file.rate_limits else {
+        return Ok(base);
+    };
+    let per_minute = |value: Option<u32>, name: &str, default: Quota| match value {
+        None => Ok(default),
+        Some(0) => {
+            bail!("[rate_limits] {name} must be at least 1; a zero rate would refuse every request")
+        }
+        Some(rate) => Ok(Quota::per_minute(rate)),
+    };
+    Ok(rampart_gateway::Config {
+        per_address: per_minute(
+            limits.per_address_per_minute,
+            "per_address_per_minute",
+            base.per_address,
+        )?,
+        per_credential: per_minute(
+            limits.per_credential_per_minute,
+            "per_credential_per_minute",
+            base.per_credential,
+        )?,
+        refusal_hold: limits
+            .refusal_hold_ms
+            .map_or(base.refusal_hold, Duration::from_millis),
+        ..base
+    })
 }
 
 /// The fields of `/.well-known/security.txt` (RFC 9116).
@@ -393,6 +446,41 @@ mod tests {
         .unwrap();
         let error = FileSettings::load(Some(&unknown_service)).unwrap_err();
         assert!(format!("{error:#}").contains("unknown service"));
+    }
+
+    fn settings_from(text: &str) -> anyhow::Result<FileSettings> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rampart.toml");
+        std::fs::write(&path, text).unwrap();
+        FileSettings::load(Some(&path))
+    }
+
+    #[test]
+    fn rate_limits_override_only_what_they_name() {
+        let base = rampart_gateway::Config::default();
+        let file =
+            settings_from("[rate_limits]\nper_credential_per_minute = 6000\nrefusal_hold_ms = 0\n")
+                .unwrap();
+        let config = rate_limits(&file, base.clone()).unwrap();
+        assert_eq!(config.per_credential, Quota::per_minute(6000));
+        assert_eq!(config.refusal_hold, Duration::ZERO);
+        assert_eq!(config.per_address, base.per_address);
+
+        let none = rate_limits(&settings_from("").unwrap(), base.clone()).unwrap();
+        assert_eq!(none.per_credential, base.per_credential);
+        assert_eq!(none.refusal_hold, base.refusal_hold);
+    }
+
+    #[test]
+    fn rate_limits_refuse_zero_and_unknown_fields() {
+        let zero = settings_from("[rate_limits]\nper_address_per_minute = 0\n").unwrap();
+        let error = rate_limits(&zero, rampart_gateway::Config::default()).unwrap_err();
+        assert!(
+            error.to_string().contains("per_address_per_minute"),
+            "{error}"
+        );
+        assert!(settings_from("[rate_limits]\nper_minute = 5\n").is_err());
+        assert!(settings_from("[rate_limits]\nrefusal_hold_ms = -1\n").is_err());
     }
 
     fn at(text: &str) -> chrono::DateTime<chrono::Utc> {

@@ -233,6 +233,76 @@ async fn oversized_and_too_many_headers_are_refused() {
     stack.stop().await;
 }
 
+/// Sends `head` and then all of `body` on a fresh HTTP/1.1 connection, then
+/// reads the answer, as a simple client uploading a file does; returns what
+/// came back before the connection closed (empty after a reset).
+async fn upload(stack: &TestStack, head: String, body: Vec<u8>) -> String {
+    let mut stream = tls_connect(stack).await;
+    let sent = tokio::time::timeout(Duration::from_secs(20), async {
+        stream.write_all(head.as_bytes()).await?;
+        stream.write_all(&body).await?;
+        stream.flush().await
+    })
+    .await;
+    assert!(sent.is_ok(), "the upload stalled");
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut answer)).await;
+    assert!(read.is_ok(), "no answer within 20 s");
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn an_oversized_upload_is_answered_413_with_connection_close() {
+    let stack = TestStack::start(Backend::Embedded).await.unwrap();
+    let tenant = stack.create_tenant("Big Upload Co").await;
+    // 1.5 MB, far over the 64 KiB limit, sent whole before reading.
+    let name = "x".repeat(1_500_000);
+    let body = format!("{{\"name\":\"{name}\"}}").into_bytes();
+    let head = format!(
+        "POST /v1/crm/customers HTTP/1.1\r\nHost: localhost\r\nX-API-Key: {}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        tenant.key,
+        body.len()
+    );
+    let answer = upload(&stack, head, body.clone()).await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer:.300}");
+    assert!(
+        answer.to_ascii_lowercase().contains("connection: close"),
+        "{answer:.600}"
+    );
+    assert!(answer.contains("payload-too-large"), "{answer:.600}");
+
+    // The same without a declared length (chunked): found out while reading.
+    let mut chunked = Vec::new();
+    for piece in body.chunks(64 * 1024) {
+        chunked.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+        chunked.extend_from_slice(piece);
+        chunked.extend_from_slice(b"\r\n");
+    }
+    chunked.extend_from_slice(b"0\r\n\r\n");
+    let head = format!(
+        "POST /v1/crm/customers HTTP/1.1\r\nHost: localhost\r\nX-API-Key: {}\r\n\
+         Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
+        tenant.key
+    );
+    let answer = upload(&stack, head, chunked).await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer:.300}");
+
+    // Nothing was created.
+    let response = stack
+        .as_tenant(&tenant, Method::GET, "/v1/crm/customers")
+        .send()
+        .await
+        .unwrap();
+    let listed: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(
+        listed["customers"].as_array().map(Vec::len),
+        Some(0),
+        "{listed}"
+    );
+    stack.stop().await;
+}
+
 #[tokio::test]
 async fn deep_json_is_refused_before_parsing() {
     let stack = TestStack::start(Backend::Embedded).await.unwrap();
@@ -438,6 +508,44 @@ async fn a_client_trickling_headers_is_cut_off() {
         "cut off only after {elapsed:?}"
     );
     assert!(!trickle.is_finished() || trickle.await.unwrap().is_err());
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn an_idle_keep_alive_connection_is_closed_after_the_header_timeout() {
+    let stack = TestStack::start_with(Backend::Embedded, quick_timeouts())
+        .await
+        .unwrap();
+    let mut stream = tls_connect(&stack).await;
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buffer = [0u8; 1024];
+    let read = stream.read(&mut buffer).await.unwrap();
+    assert!(
+        buffer[..read].starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&buffer[..read])
+    );
+    // Kept alive after the answer, then closed by the server once it has
+    // waited the 1 s header timeout for a next request that never comes.
+    let started = Instant::now();
+    let closed = tokio::time::timeout(Duration::from_secs(8), async {
+        loop {
+            match stream.read(&mut buffer).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the idle connection stayed open");
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= Duration::from_millis(500) && elapsed < Duration::from_secs(4),
+        "closed after {elapsed:?}"
+    );
     stack.stop().await;
 }
 

@@ -671,6 +671,19 @@ async fn tenant_rate_limit(stack: &TestStack) {
         .parse()
         .unwrap();
     assert!((1..=20).contains(&retry_after), "{retry_after}");
+    // A client that loops on its refusals is held to about one answer a
+    // second (`Config::refusal_hold`), not answered as fast as it asks: a
+    // slow machine can only make the count smaller.
+    let started = Instant::now();
+    let mut refusals = 0;
+    while started.elapsed() < Duration::from_millis(2_500) {
+        assert_eq!(
+            status_of(stack, &holder, Method::GET, "/v1/crm/customers").await,
+            StatusCode::TOO_MANY_REQUESTS
+        );
+        refusals += 1;
+    }
+    assert!(refusals <= 3, "{refusals} refusals answered in 2.5 s");
     // Another tenant keeps the default.
     let other = stack.create_tenant("Unthrottled Tiles").await;
     for _ in 0..5 {

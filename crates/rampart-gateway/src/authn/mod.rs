@@ -477,6 +477,10 @@ pub(crate) async fn limit(
         }
         Ok(Decision::Limited { retry_after }) => {
             gateway.metrics.rate_limit(false, kind);
+            // Held, so that a client looping on refusals is slowed to the
+            // pace of its own limit instead of costing the edge a request's
+            // work per loop (see `Config::refusal_hold`).
+            tokio::time::sleep(retry_after.min(gateway.config.refusal_hold)).await;
             Err(ApiError::rate_limited(retry_after))
         }
         Err(error) => {
