@@ -109,6 +109,64 @@ fn placeholders_for(backend: DbBackend, sql: &str) -> String {
     out
 }
 
+/// The statement that reserves one attempt in `bucket` at `now_ms`, with its
+/// values; `?` placeholders.
+fn reserve_statement(bucket: &str, policy: ThrottlePolicy, now_ms: i64) -> (String, Vec<Value>) {
+    // Every value is a bound parameter, the clock's too, so that the
+    // statement's text is the same on every call (one text per
+    // policy): the database parses and plans it once per connection
+    // and keeps it prepared. With the clock written in, every sign-in
+    // sent a statement never seen before, parsed and planned anew.
+    let stale_before = now_ms - policy.reset_after_ms;
+    // When the attempt after the `failures`-th may come: 0 ("at once")
+    // rather than `now` when there is no delay, so that parallel
+    // attempts whose clocks differ by a few microseconds do not hold
+    // each other back.
+    let next_allowed = |failures: u32| match policy.delay_ms(failures) {
+        0 => 0,
+        delay => now_ms + delay,
+    };
+    // Values in the order their placeholders appear in the text.
+    let mut values: Vec<Value> = vec![bucket.into(), next_allowed(1).into(), now_ms.into()];
+    // The attempt's number after the update: 1 when the old failures are
+    // stale, else one more. SET expressions see the row before the
+    // update on both databases. Takes `stale_before`.
+    let next_count = "(CASE WHEN auth_throttle.updated_ms < ? THEN 1 \
+                      ELSE auth_throttle.failures + 1 END)";
+    values.push(stale_before.into());
+    let next_allowed_case = if policy.free > policy.cap {
+        // No failure count reaches a delay.
+        "0".to_owned()
+    } else {
+        let mut case = String::from("CASE");
+        for failures in (policy.free..=policy.cap).rev() {
+            // PostgreSQL would type a bare parameter here after the
+            // ELSE branch's integer; the column is a BIGINT.
+            case.push_str(&format!(
+                " WHEN {next_count} >= {failures} THEN CAST(? AS BIGINT)"
+            ));
+            values.push(stale_before.into());
+            values.push(next_allowed(failures).into());
+        }
+        case.push_str(" ELSE 0 END");
+        case
+    };
+    values.extend([now_ms.into(), stale_before.into(), now_ms.into()]);
+    let sql = format!(
+        "INSERT INTO auth_throttle (bucket, failures, next_allowed_ms, updated_ms) \
+         VALUES (?, 1, ?, ?) \
+         ON CONFLICT (bucket) DO UPDATE SET \
+           failures = {next_count}, \
+           next_allowed_ms = {next_allowed_case}, \
+           updated_ms = ? \
+         WHERE auth_throttle.updated_ms < ? \
+            OR (auth_throttle.failures < {cap} AND auth_throttle.next_allowed_ms <= ?) \
+         RETURNING failures",
+        cap = policy.cap,
+    );
+    (sql, values)
+}
+
 impl Throttle {
     pub fn new(db: DatabaseConnection) -> Self {
         Self { db }
@@ -121,51 +179,7 @@ impl Throttle {
         policy: ThrottlePolicy,
         now_ms: i64,
     ) -> Result<Reservation, Error> {
-        // Every number in this statement is the server's own (the clock,
-        // the policy), so they are written in as integers; only the bucket,
-        // which derives from the client's input, is a bound parameter.
-        let stale_before = now_ms - policy.reset_after_ms;
-        // When the attempt after the `failures`-th may come: 0 ("at once")
-        // rather than `now` when there is no delay, so that parallel
-        // attempts whose clocks differ by a few microseconds do not hold
-        // each other back.
-        let next_allowed = |failures: u32| match policy.delay_ms(failures) {
-            0 => 0,
-            delay => now_ms + delay,
-        };
-        // The attempt's number after the update: 1 when the old failures are
-        // stale, else one more. SET expressions see the row before the
-        // update on both databases.
-        let next_count = format!(
-            "(CASE WHEN auth_throttle.updated_ms < {stale_before} THEN 1 \
-             ELSE auth_throttle.failures + 1 END)"
-        );
-        let mut next_allowed_case = String::from("CASE");
-        for failures in (policy.free..=policy.cap).rev() {
-            next_allowed_case.push_str(&format!(
-                " WHEN {next_count} >= {failures} THEN {}",
-                next_allowed(failures)
-            ));
-        }
-        next_allowed_case.push_str(" ELSE 0 END");
-        if policy.free > policy.cap {
-            // No failure count reaches a delay.
-            next_allowed_case = "0".to_owned();
-        }
-        let sql = format!(
-            "INSERT INTO auth_throttle (bucket, failures, next_allowed_ms, updated_ms) \
-             VALUES (?, 1, {first}, {now_ms}) \
-             ON CONFLICT (bucket) DO UPDATE SET \
-               failures = {next_count}, \
-               next_allowed_ms = {next_allowed_case}, \
-               updated_ms = {now_ms} \
-             WHERE auth_throttle.updated_ms < {stale_before} \
-                OR (auth_throttle.failures < {cap} AND auth_throttle.next_allowed_ms <= {now_ms}) \
-             RETURNING failures",
-            first = next_allowed(1),
-            cap = policy.cap,
-        );
-        let values: Vec<Value> = vec![bucket.into()];
+        let (sql, values) = reserve_statement(bucket, policy, now_ms);
         let backend = self.db.get_database_backend();
         let statement =
             Statement::from_sql_and_values(backend, placeholders_for(backend, &sql), values);
@@ -216,6 +230,18 @@ mod tests {
     use rampart_kit::testing::TestDatabase;
 
     use super::*;
+
+    #[test]
+    fn the_reserve_statement_has_one_text_per_policy() {
+        for policy in [ThrottlePolicy::ACCOUNT, ThrottlePolicy::ADDRESS] {
+            let (early, early_values) = reserve_statement("acct:a", policy, 1_000);
+            let (late, late_values) = reserve_statement("addr:b", policy, 1_795_418_303_394);
+            assert_eq!(early, late, "the clock or the bucket leaked into the text");
+            assert_ne!(early_values, late_values);
+            assert_eq!(early.matches('?').count(), early_values.len());
+            assert!(!early.contains("1795418303394"));
+        }
+    }
 
     #[test]
     fn delays_grow_and_stop_growing() {
