@@ -9,7 +9,7 @@
 //!
 //! `cargo bench -p rampart-e2e --bench auth_load` (release build; a few
 //! seconds of load). `RAMPART_BENCH_HASHES` sets the bound (default 2, one
-//! per core of the reference machine). The hashing threads run at nice 19
+//! per core of the reference machine). The hashing threads run SCHED_IDLE
 //! (see `rampart_auth::passwords`), as in production.
 
 #[allow(dead_code)]
