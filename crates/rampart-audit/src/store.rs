@@ -318,16 +318,7 @@ impl EventStore {
                     .collect::<Result<Vec<_>, Error>>()?,
             )
             .await?;
-        rows.into_iter()
-            .map(|row| {
-                let index = from_db(row.sequence)?;
-                Ok(StoredEvent {
-                    index,
-                    leaf_hash: leaves.get(&NodeId::new(0, index)).copied(),
-                    event: into_event(row),
-                })
-            })
-            .collect()
+        with_leaves(rows, |index| leaves.get(&NodeId::new(0, index)).copied())
     }
 
     /// The events at positions `from..to` that are stored, in order, with
@@ -355,16 +346,7 @@ impl EventStore {
             .into_iter()
             .filter_map(|row| Some((u64::try_from(row.idx).ok()?, to_hash(&row.hash)?)))
             .collect();
-        rows.into_iter()
-            .map(|row| {
-                let index = from_db(row.sequence)?;
-                Ok(StoredEvent {
-                    index,
-                    leaf_hash: leaves.get(&index).copied(),
-                    event: into_event(row),
-                })
-            })
-            .collect()
+        with_leaves(rows, |index| leaves.get(&index).copied())
     }
 
     /// The position of the event `event_id` in the log, if it is there.
@@ -744,6 +726,23 @@ fn event_row(
 /// A stored row as an event. A row whose details or version no longer
 /// read (changed behind the service's back) is still returned, marked, so
 /// that its leaf hash fails where it stands rather than hiding the row.
+/// Event rows as stored events, each with the leaf `leaf_of` its position.
+fn with_leaves(
+    rows: Vec<event::Model>,
+    leaf_of: impl Fn(u64) -> Option<Hash>,
+) -> Result<Vec<StoredEvent>, Error> {
+    rows.into_iter()
+        .map(|row| {
+            let index = from_db(row.sequence)?;
+            Ok(StoredEvent {
+                index,
+                leaf_hash: leaf_of(index),
+                event: into_event(row),
+            })
+        })
+        .collect()
+}
+
 fn into_event(row: event::Model) -> Event {
     let details = serde_json::from_str(&row.details).unwrap_or_else(|_| {
         BTreeMap::from([(

@@ -10,7 +10,7 @@ use reqwest::{Method, StatusCode};
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::harness::{Backend, TestStack, edge_client, expect_problem};
@@ -458,6 +458,21 @@ async fn tls_connect(stack: &TestStack) -> tokio_rustls::client::TlsStream<TcpSt
         .unwrap()
 }
 
+/// Reads and discards until the server closes the connection (end of
+/// stream or an error); whether that happened within `limit`.
+async fn closed_within(reader: &mut (impl AsyncRead + Unpin), limit: Duration) -> bool {
+    let mut buffer = [0u8; 512];
+    tokio::time::timeout(limit, async {
+        while let Ok(read) = reader.read(&mut buffer).await {
+            if read == 0 {
+                break;
+            }
+        }
+    })
+    .await
+    .is_ok()
+}
+
 #[tokio::test]
 async fn a_client_trickling_headers_is_cut_off() {
     let stack = TestStack::start_with(Backend::Embedded, quick_timeouts())
@@ -491,18 +506,9 @@ async fn a_client_trickling_headers_is_cut_off() {
         }
         Ok::<_, std::io::Error>(())
     });
-    let mut buffer = [0u8; 512];
-    let closed = tokio::time::timeout(Duration::from_secs(8), async {
-        loop {
-            match reader.read(&mut buffer).await {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {}
-            }
-        }
-    })
-    .await;
+    let closed = closed_within(&mut reader, Duration::from_secs(8)).await;
     let elapsed = started.elapsed();
-    assert!(closed.is_ok(), "the trickling client was not cut off");
+    assert!(closed, "the trickling client was not cut off");
     assert!(
         elapsed < Duration::from_secs(4),
         "cut off only after {elapsed:?}"
@@ -531,16 +537,8 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_header_timeout() {
     // Kept alive after the answer, then closed by the server once it has
     // waited the 1 s header timeout for a next request that never comes.
     let started = Instant::now();
-    let closed = tokio::time::timeout(Duration::from_secs(8), async {
-        loop {
-            match stream.read(&mut buffer).await {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {}
-            }
-        }
-    })
-    .await;
-    assert!(closed.is_ok(), "the idle connection stayed open");
+    let closed = closed_within(&mut stream, Duration::from_secs(8)).await;
+    assert!(closed, "the idle connection stayed open");
     let elapsed = started.elapsed();
     assert!(
         elapsed >= Duration::from_millis(500) && elapsed < Duration::from_secs(4),
