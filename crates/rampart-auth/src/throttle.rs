@@ -109,6 +109,20 @@ fn placeholders_for(backend: DbBackend, sql: &str) -> String {
     out
 }
 
+/// The failure counts, from `policy.free` up to its cap, at which the delay
+/// changes: one branch of the statement's `CASE` each. Delays double
+/// until they reach `max_delay_ms` and then stay there, so a policy with a
+/// cap of 1,000 has about as many steps as one with a cap of 20 (without
+/// this, the address policy's statement had 951 branches and 1,909 bound
+/// values, built, bound and evaluated on every sign-in).
+fn delay_steps(policy: ThrottlePolicy) -> Vec<u32> {
+    (policy.free..=policy.cap)
+        .filter(|&failures| {
+            failures == policy.free || policy.delay_ms(failures) != policy.delay_ms(failures - 1)
+        })
+        .collect()
+}
+
 /// The statement that reserves one attempt in `bucket` at `now_ms`, with its
 /// values; `?` placeholders.
 fn reserve_statement(bucket: &str, policy: ThrottlePolicy, now_ms: i64) -> (String, Vec<Value>) {
@@ -139,7 +153,7 @@ fn reserve_statement(bucket: &str, policy: ThrottlePolicy, now_ms: i64) -> (Stri
         "0".to_owned()
     } else {
         let mut case = String::from("CASE");
-        for failures in (policy.free..=policy.cap).rev() {
+        for failures in delay_steps(policy).into_iter().rev() {
             // PostgreSQL would type a bare parameter here after the
             // ELSE branch's integer; the column is a BIGINT.
             case.push_str(&format!(
@@ -244,6 +258,29 @@ mod tests {
     }
 
     #[test]
+    fn the_reserve_statement_has_a_branch_per_delay_step() {
+        // 1, 2, 4 ... 32 s, then 60 s up to the cap.
+        assert_eq!(
+            delay_steps(ThrottlePolicy::ACCOUNT),
+            vec![5, 6, 7, 8, 9, 10, 11]
+        );
+        assert_eq!(
+            delay_steps(ThrottlePolicy::ADDRESS),
+            vec![50, 51, 52, 53, 54, 55, 56]
+        );
+        let (sql, values) = reserve_statement("addr:b", ThrottlePolicy::ADDRESS, 1_000);
+        assert_eq!(sql.matches("THEN CAST(? AS BIGINT)").count(), 7);
+        assert!(values.len() < 30, "{} values", values.len());
+        // A policy whose delays never start has no branch at all.
+        let never = ThrottlePolicy {
+            free: 30,
+            cap: 20,
+            ..ThrottlePolicy::ACCOUNT
+        };
+        assert!(delay_steps(never).is_empty());
+    }
+
+    #[test]
     fn delays_grow_and_stop_growing() {
         let policy = ThrottlePolicy::ACCOUNT;
         assert_eq!(policy.delay_ms(1), 0);
@@ -263,8 +300,44 @@ mod tests {
 
     on_both_databases!(
         parallel_attempts_never_pass_the_cap,
-        delays_hold_back_the_next_attempt
+        delays_hold_back_the_next_attempt,
+        every_failure_waits_its_delay_up_to_the_cap
     );
+
+    /// Failure after failure, each attempt comes exactly when the previous
+    /// one's delay ends (and is refused a millisecond before): the
+    /// statement's delays are `delay_ms`'s, through the doubling and the
+    /// plateau, until the cap locks the bucket.
+    async fn every_failure_waits_its_delay_up_to_the_cap(database: TestDatabase) {
+        let throttle = throttle(&database).await;
+        let policy = ThrottlePolicy::ACCOUNT;
+        let mut now = 1_000_000_000_000;
+        for n in 1..=policy.cap {
+            let wait = if n == 1 { 0 } else { policy.delay_ms(n - 1) };
+            if wait > 0 {
+                assert_eq!(
+                    throttle
+                        .reserve("acct:a", policy, now + wait - 1)
+                        .await
+                        .unwrap(),
+                    Reservation::Locked,
+                    "attempt {n} came before the delay of {wait} ms ended"
+                );
+            }
+            now += wait;
+            assert_eq!(
+                throttle.reserve("acct:a", policy, now).await.unwrap(),
+                Reservation::Granted(n)
+            );
+        }
+        // At the cap: locked however long the client waits, short of the
+        // reset.
+        now += policy.max_delay_ms * 10;
+        assert_eq!(
+            throttle.reserve("acct:a", policy, now).await.unwrap(),
+            Reservation::Locked
+        );
+    }
 
     async fn parallel_attempts_never_pass_the_cap(database: TestDatabase) {
         let throttle = throttle(&database).await;
