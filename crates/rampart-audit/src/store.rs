@@ -723,10 +723,8 @@ fn event_row(
     })
 }
 
-/// A stored row as an event. A row whose details or version no longer
-/// read (changed behind the service's back) is still returned, marked, so
-/// that its leaf hash fails where it stands rather than hiding the row.
-/// Event rows as stored events, each with the leaf `leaf_of` its position.
+/// Event rows as stored events, each with the leaf hash `leaf_of` gives for
+/// its position.
 fn with_leaves(
     rows: Vec<event::Model>,
     leaf_of: impl Fn(u64) -> Option<Hash>,
@@ -743,6 +741,9 @@ fn with_leaves(
         .collect()
 }
 
+/// A stored row as an event. A row whose details or version no longer
+/// read (changed behind the service's back) is still returned, marked, so
+/// that its leaf hash fails where it stands rather than hiding the row.
 fn into_event(row: event::Model) -> Event {
     let details = serde_json::from_str(&row.details).unwrap_or_else(|_| {
         BTreeMap::from([(

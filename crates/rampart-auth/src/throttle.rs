@@ -148,12 +148,13 @@ fn reserve_statement(bucket: &str, policy: ThrottlePolicy, now_ms: i64) -> (Stri
     let next_count = "(CASE WHEN auth_throttle.updated_ms < ? THEN 1 \
                       ELSE auth_throttle.failures + 1 END)";
     values.push(stale_before.into());
-    let next_allowed_case = if policy.free > policy.cap {
+    let steps = delay_steps(policy);
+    let next_allowed_case = if steps.is_empty() {
         // No failure count reaches a delay.
         "0".to_owned()
     } else {
         let mut case = String::from("CASE");
-        for failures in delay_steps(policy).into_iter().rev() {
+        for failures in steps.into_iter().rev() {
             // PostgreSQL would type a bare parameter here after the
             // ELSE branch's integer; the column is a BIGINT.
             case.push_str(&format!(

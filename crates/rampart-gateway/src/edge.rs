@@ -14,8 +14,8 @@
 //! that keeps connections in a pool should idle them out sooner, or retry
 //! a request that found its connection closed. Headers are bounded in
 //! count and size (HTTP/1: 431 and the connection closed; HTTP/2: the
-//! header list size). On shutdown the listener closes at once and in-flight requests get
-//! [`SHUTDOWN_GRACE`] to finish.
+//! header list size). On shutdown the listener closes at once and
+//! in-flight requests get [`SHUTDOWN_GRACE`] to finish.
 
 use std::sync::Arc;
 use std::time::Duration;
