@@ -16,14 +16,16 @@
 //! pool's threads run in the idle scheduling class (`SCHED_IDLE` on
 //! Linux): when the machine is busy, the kernel runs the request-serving
 //! threads first, so a flood of sign-ins slows sign-ins, not everyone
-//! else's reads; when it is idle, hashes run at full speed. Verifying an
+//! else's reads; when it is idle, hashes run at full speed. Each thread
+//! keeps its 19 MiB of Argon2 memory from one hash to the next ([`Memory`]).
+//! Verifying an
 //! unknown user runs against a dummy hash with the same parameters, so the
 //! answer takes as long as for a real account.
 
 use std::sync::{Arc, Mutex, mpsc};
 
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use rampart_kit::secret::{ExposeSecret, SecretString, random_bytes};
 use tokio::sync::oneshot;
 use unicode_normalization::UnicodeNormalization;
@@ -155,8 +157,48 @@ impl PasswordPolicy {
 #[derive(Debug, Clone)]
 pub struct PasswordDigest(pub String);
 
-/// One unit of work for the hashing pool.
-type Job = Box<dyn FnOnce() + Send>;
+/// One unit of work for the hashing pool, given the thread's kept memory.
+type Job = Box<dyn FnOnce(&mut Memory) + Send>;
+
+/// Argon2's working memory, kept by a hashing thread from one hash to the
+/// next (at most the OWASP parameters' 19 MiB).
+///
+/// Allocating it for every hash meant, per sign-in, an `mmap` of 19 MiB,
+/// 4,864 page faults and an `munmap`, all on an idle-class thread. Those
+/// take the process's address-space lock, which a hashing thread could be
+/// preempted holding, leaving request threads that need it (to grow a
+/// buffer, to fault in a page) waiting until the idle thread next got a
+/// CPU. In the `auth_load` bench's open load, the read p99 under a sign-in
+/// flood was 14 to 64 ms with memory allocated per hash, and mostly 7 to
+/// 13 ms with it kept (`docs/benchmarks.md`). The blocks hold the last
+/// hash's state until the next overwrites them, inside the process that
+/// saw the password anyway.
+#[derive(Default)]
+struct Memory(Vec<Block>);
+
+impl Memory {
+    /// The most this keeps: what the OWASP parameters need. A digest made
+    /// with more (never one of Rampart's) gets memory of its own.
+    const KEPT_BLOCKS: usize = ARGON2_MEMORY_KIB as usize;
+
+    /// Argon2 of `password` and `salt` into `out`, in this memory.
+    fn hash_into(
+        &mut self,
+        argon2: &Argon2<'_>,
+        password: &[u8],
+        salt: &[u8],
+        out: &mut [u8],
+    ) -> argon2::Result<()> {
+        let needed = argon2.params().block_count();
+        if needed > Self::KEPT_BLOCKS {
+            return argon2.hash_password_into(password, salt, out);
+        }
+        if self.0.len() < needed {
+            self.0.resize(needed, Block::default());
+        }
+        argon2.hash_password_into_with_memory(password, salt, out, &mut self.0)
+    }
+}
 
 /// A fixed set of low-priority threads that run hashing jobs in order of
 /// arrival. The threads end when the last [`PasswordHasher`] clone is
@@ -176,6 +218,7 @@ impl HashPool {
                 .name(format!("rampart-argon2-{n}"))
                 .spawn(move || {
                     lower_own_priority();
+                    let mut memory = Memory::default();
                     loop {
                         // The lock is held only while waiting for the next
                         // job, never while running one.
@@ -184,7 +227,7 @@ impl HashPool {
                             .unwrap_or_else(std::sync::PoisonError::into_inner)
                             .recv();
                         match next {
-                            Ok(job) => job(),
+                            Ok(job) => job(&mut memory),
                             Err(mpsc::RecvError) => return,
                         }
                     }
@@ -200,12 +243,12 @@ impl HashPool {
     /// Runs `work` on the pool and waits for its result.
     async fn run<T: Send + 'static>(
         &self,
-        work: impl FnOnce() -> T + Send + 'static,
+        work: impl FnOnce(&mut Memory) -> T + Send + 'static,
     ) -> anyhow::Result<T> {
         let (done, result) = oneshot::channel();
-        let job: Job = Box::new(move || {
+        let job: Job = Box::new(move |memory| {
             // The caller may have gone (its request was cancelled).
-            let _ = done.send(work());
+            let _ = done.send(work(memory));
         });
         self.queue
             .lock()
@@ -282,23 +325,54 @@ fn argon2() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
-fn hash_now(password: &str) -> anyhow::Result<String> {
-    let salt = SaltString::encode_b64(&random_bytes::<16>())
+/// A new PHC digest of `password` under a random 16-byte salt, what
+/// `argon2`'s own `hash_password` makes, computed in `memory`.
+fn hash_now(memory: &mut Memory, password: &str) -> anyhow::Result<String> {
+    let salt_bytes = random_bytes::<16>();
+    let salt = SaltString::encode_b64(&salt_bytes)
         .map_err(|e| anyhow::anyhow!("cannot encode a salt: {e}"))?;
-    let hash = argon2()
-        .hash_password(password.as_bytes(), &salt)
-        .map_err(|e| anyhow::anyhow!("argon2 failed: {e}"))?;
-    Ok(hash.to_string())
+    let argon2 = argon2();
+    let mut digest = || -> argon2::password_hash::Result<String> {
+        let hash = Output::init_with(Params::DEFAULT_OUTPUT_LEN, |out| {
+            Ok(memory.hash_into(&argon2, password.as_bytes(), &salt_bytes, out)?)
+        })?;
+        Ok(PasswordHash {
+            algorithm: Algorithm::Argon2id.ident(),
+            version: Some(Version::V0x13.into()),
+            params: ParamsString::try_from(argon2.params())?,
+            salt: Some(salt.as_salt()),
+            hash: Some(hash),
+        }
+        .to_string())
+    };
+    digest().map_err(|e| anyhow::anyhow!("argon2 failed: {e}"))
 }
 
-/// Whether `password` matches `digest`; a malformed digest matches nothing.
-fn verify_now(password: &str, digest: &str) -> bool {
-    let Ok(parsed) = PasswordHash::new(digest) else {
-        return false;
+/// Whether `password` matches `digest` (with the algorithm, version and
+/// parameters it names), computed in `memory` and compared in constant
+/// time; a malformed digest matches nothing.
+fn verify_now(memory: &mut Memory, password: &str, digest: &str) -> bool {
+    let mut verify = || -> argon2::password_hash::Result<bool> {
+        let parsed = PasswordHash::new(digest)?;
+        let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+            return Ok(false);
+        };
+        let algorithm = Algorithm::try_from(parsed.algorithm)?;
+        let version = parsed
+            .version
+            .map(Version::try_from)
+            .transpose()?
+            .unwrap_or_default();
+        let argon2 = Argon2::new(algorithm, version, Params::try_from(&parsed)?);
+        let mut salt_bytes = [0u8; 64];
+        let salt = salt.decode_b64(&mut salt_bytes)?;
+        let computed = Output::init_with(expected.len(), |out| {
+            Ok(memory.hash_into(&argon2, password.as_bytes(), salt, out)?)
+        })?;
+        // `Output`'s equality is constant-time.
+        Ok(computed == expected)
     };
-    argon2()
-        .verify_password(password.as_bytes(), &parsed)
-        .is_ok()
+    verify().unwrap_or(false)
 }
 
 impl PasswordHasher {
@@ -311,7 +385,9 @@ impl PasswordHasher {
     #[must_use]
     pub fn new(concurrency: usize) -> Self {
         let throwaway = rampart_kit::secret::hex(&random_bytes::<16>());
-        let dummy = hash_now(&throwaway).expect("hashing a random string works");
+        // Made on the caller's thread, in memory of its own that is then freed.
+        let dummy =
+            hash_now(&mut Memory::default(), &throwaway).expect("hashing a random string works");
         Self {
             pool: Arc::new(HashPool::start(concurrency.max(1))),
             dummy: dummy.into(),
@@ -321,7 +397,7 @@ impl PasswordHasher {
     /// Runs `work` on the hashing pool.
     async fn bounded<T: Send + 'static>(
         &self,
-        work: impl FnOnce() -> T + Send + 'static,
+        work: impl FnOnce(&mut Memory) -> T + Send + 'static,
     ) -> anyhow::Result<T> {
         self.pool.run(work).await
     }
@@ -329,7 +405,7 @@ impl PasswordHasher {
     pub async fn hash(&self, password: &NewPassword) -> Result<PasswordDigest, Error> {
         let password = SecretString::from(password.0.expose_secret().to_owned());
         let digest = self
-            .bounded(move || hash_now(password.expose_secret()))
+            .bounded(move |memory| hash_now(memory, password.expose_secret()))
             .await??;
         Ok(PasswordDigest(digest))
     }
@@ -343,7 +419,7 @@ impl PasswordHasher {
             None => (self.dummy.to_string(), false),
         };
         let matched = self
-            .bounded(move || verify_now(password.expose_secret(), &digest))
+            .bounded(move |memory| verify_now(memory, password.expose_secret(), &digest))
             .await?;
         Ok(matched && real)
     }
@@ -439,6 +515,60 @@ mod tests {
         assert!(!hasher.verify(STRONG, Some("not a hash")).await.unwrap());
     }
 
+    /// Digests made in kept memory are `argon2`'s own and the other way
+    /// round, whatever the memory last held: smaller parameters (m = 64 KiB,
+    /// a digest from elsewhere) use a part of it, and a hash after them is
+    /// still right.
+    #[test]
+    fn kept_memory_hashes_as_argon2_does() {
+        use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+        let mut memory = Memory::default();
+        let ours = hash_now(&mut memory, STRONG).unwrap();
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(argon2().verify_password(STRONG.as_bytes(), &parsed).is_ok());
+        assert!(
+            argon2()
+                .verify_password(b"violet tractor", &parsed)
+                .is_err()
+        );
+        assert_eq!(memory.0.len(), Memory::KEPT_BLOCKS);
+
+        let salt = SaltString::encode_b64(b"sixteen byte salt").unwrap();
+        let small = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(64, 1, 1, None).unwrap(),
+        )
+        .hash_password(STRONG.as_bytes(), &salt)
+        .unwrap()
+        .to_string();
+        let theirs = argon2()
+            .hash_password(STRONG.as_bytes(), &salt)
+            .unwrap()
+            .to_string();
+        for digest in [&small, &theirs, &ours, &small] {
+            assert!(verify_now(&mut memory, STRONG, digest), "{digest}");
+            assert!(
+                !verify_now(&mut memory, "violet tractor", digest),
+                "{digest}"
+            );
+        }
+        // A digest cut short, or with its hash changed, matches nothing.
+        assert!(!verify_now(
+            &mut memory,
+            STRONG,
+            &theirs[..theirs.len() - 4]
+        ));
+        let last = theirs.chars().last().unwrap();
+        let changed = format!(
+            "{}{}",
+            &theirs[..theirs.len() - 1],
+            if last == 'A' { 'B' } else { 'A' }
+        );
+        assert!(!verify_now(&mut memory, STRONG, &changed));
+        assert_eq!(memory.0.len(), Memory::KEPT_BLOCKS, "never grew past it");
+    }
+
     #[tokio::test]
     async fn concurrent_hashes_are_bounded() {
         let hasher = PasswordHasher::new(1);
@@ -446,7 +576,7 @@ mod tests {
         let (release, held) = mpsc::channel::<()>();
         let holder = tokio::spawn({
             let hasher = hasher.clone();
-            async move { hasher.bounded(move || held.recv()).await }
+            async move { hasher.bounded(move |_| held.recv()).await }
         });
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         let waiting = tokio::spawn({
@@ -471,7 +601,7 @@ mod tests {
             thread_priority::NormalThreadSchedulePolicy::Idle,
         );
         let (nice, policy) = hasher
-            .bounded(move || (nice_of_this_thread(), policy_of_this_thread()))
+            .bounded(move |_| (nice_of_this_thread(), policy_of_this_thread()))
             .await
             .unwrap();
         assert_eq!(policy, idle);
