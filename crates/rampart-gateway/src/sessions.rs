@@ -108,8 +108,14 @@ impl SessionCache {
     #[must_use]
     pub fn get(&self, token: &str, client: &str) -> Cached {
         match self.verdicts.get(&self.key_of(token, client)) {
-            Lookup::Known(identity) if identity.ends > Instant::now() => Cached::Valid(identity),
-            Lookup::Known(_) => Cached::Refused,
+            // Not renewed ahead: a session's verdict is renewed on its
+            // miss, as auth's check is also what keeps its idle clock.
+            Lookup::Known(identity) | Lookup::Renew(identity, _)
+                if identity.ends > Instant::now() =>
+            {
+                Cached::Valid(identity)
+            }
+            Lookup::Known(_) | Lookup::Renew(..) => Cached::Refused,
             Lookup::Unknown => Cached::Refused,
             Lookup::Miss(ticket) => Cached::Miss(ticket),
         }

@@ -16,7 +16,17 @@
 //!
 //! Entries also expire on their own (seconds), which bounds the damage of a
 //! revocation that was never published at all.
+//!
+//! A verdict in use is renewed before it expires, so a hot credential never
+//! misses: the first lookup past three quarters of its lifetime gets
+//! [`Lookup::Renew`], serves the verdict it holds, and asks auth in the
+//! background, while every other lookup is served as before. Without it,
+//! each expiry sent every request that arrived during auth's answer to auth
+//! at once, and under load (a sign-in flood keeping auth busy) they all
+//! waited for it. Renewing never extends a verdict's life: it expires on
+//! time if the renewal has not landed.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -39,6 +49,10 @@ struct Entry<V> {
     /// `None` for a secret auth does not know.
     verdict: Option<V>,
     expires: Instant,
+    /// When a lookup should start renewing the verdict.
+    renew_after: Instant,
+    /// Set by the lookup that starts the renewal, so there is one.
+    renewing: Arc<AtomicBool>,
 }
 
 /// The answer to a lookup.
@@ -46,6 +60,10 @@ struct Entry<V> {
 pub enum Lookup<V> {
     /// A live verdict.
     Known(V),
+    /// A live verdict due for renewal: use it, ask auth in the background,
+    /// then [`VerdictCache::insert`] with this ticket. Given to one lookup
+    /// per stored verdict.
+    Renew(V, Ticket),
     /// Recently answered "unknown": refuse without asking auth.
     Unknown,
     /// Ask auth, then [`VerdictCache::insert`] with this ticket.
@@ -92,7 +110,15 @@ impl<V: Clone + Revocable> VerdictCache<V> {
         match entry.verdict {
             // A refusal stays safe even when revocations may be missed.
             None => Lookup::Unknown,
-            Some(verdict) if self.trusted.load(Ordering::Acquire) => Lookup::Known(verdict),
+            Some(verdict) if self.trusted.load(Ordering::Acquire) => {
+                if entry.renew_after <= Instant::now()
+                    && !entry.renewing.swap(true, Ordering::AcqRel)
+                {
+                    Lookup::Renew(verdict, ticket)
+                } else {
+                    Lookup::Known(verdict)
+                }
+            }
             Some(_) => Lookup::Miss(ticket),
         }
     }
@@ -108,11 +134,14 @@ impl<V: Clone + Revocable> VerdictCache<V> {
         if verdict.is_some() && self.epoch.load(Ordering::Acquire) != ticket.0 {
             return;
         }
+        let now = Instant::now();
         self.entries.insert(
             key,
             Entry {
                 verdict,
-                expires: Instant::now() + ttl,
+                expires: now + ttl,
+                renew_after: now + ttl * 3 / 4,
+                renewing: Arc::new(AtomicBool::new(false)),
             },
         );
         // A revocation that raced with this insert may have swept the cache
@@ -268,6 +297,50 @@ mod tests {
         let ticket = ticket(&cache, &KEY);
         cache.insert(KEY, Some(ALICE_SESSION), ticket);
         assert!(matches!(cache.get(&KEY), Lookup::Miss(_)));
+    }
+
+    #[test]
+    fn a_verdict_in_use_is_renewed_once_before_it_expires() {
+        let sleep = |ms| std::thread::sleep(Duration::from_millis(ms));
+        let cache = VerdictCache::new(Duration::from_millis(2_000), Duration::ZERO);
+        cache.apply(&BusEvent::ChannelUp);
+        fill(&cache, KEY, ALICE_SESSION);
+        assert_eq!(cache.get(&KEY), Lookup::Known(ALICE_SESSION));
+        sleep(1_550);
+        // Past three quarters of its life: one lookup renews, the rest are
+        // served from the cache meanwhile.
+        let Lookup::Renew(verdict, renewal) = cache.get(&KEY) else {
+            panic!("expected a renewal");
+        };
+        assert_eq!(verdict, ALICE_SESSION);
+        assert_eq!(cache.get(&KEY), Lookup::Known(ALICE_SESSION));
+        cache.insert(KEY, Some(ALICE_SESSION), renewal);
+        // Renewed: served past the first verdict's end, not due again yet.
+        sleep(700);
+        assert_eq!(cache.get(&KEY), Lookup::Known(ALICE_SESSION));
+        // Not renewed this time: the verdict expires on time all the same.
+        sleep(900);
+        assert!(matches!(cache.get(&KEY), Lookup::Renew(..)));
+        sleep(500);
+        assert!(matches!(cache.get(&KEY), Lookup::Miss(_)));
+    }
+
+    #[test]
+    fn a_renewal_across_a_revocation_is_not_stored() {
+        let cache = VerdictCache::new(Duration::from_millis(1_000), Duration::ZERO);
+        cache.apply(&BusEvent::ChannelUp);
+        fill(&cache, KEY, ALICE_SESSION);
+        fill(&cache, OTHER, BOB_SESSION);
+        std::thread::sleep(Duration::from_millis(760));
+        let Lookup::Renew(_, renewal) = cache.get(&OTHER) else {
+            panic!("expected a renewal");
+        };
+        // Another credential's revocation arrives while auth answers.
+        cache.revoke(&Revocation::Credential("ses_1".to_owned()));
+        cache.insert(OTHER, Some(BOB_SESSION), renewal);
+        // Stored, it would be served until 1.76 s; refused, it ends at 1 s.
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(matches!(cache.get(&OTHER), Lookup::Miss(_)));
     }
 
     #[test]

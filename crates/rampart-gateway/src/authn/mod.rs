@@ -50,7 +50,7 @@ pub(crate) const WIDGET_KEY: &str = "x-widget-key";
 pub mod cache;
 pub mod usage;
 
-use cache::{Lookup, Revocable, VerdictCache};
+use cache::{Lookup, Revocable, Ticket, VerdictCache};
 
 /// What the auth service said about a key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,7 +88,7 @@ pub struct Authenticator {
     /// Keys the cache by an HMAC under a secret of this process only, so the
     /// cache never holds a usable credential.
     hasher: KeyHasher,
-    keys: VerdictCache<VerifiedKey>,
+    keys: Arc<VerdictCache<VerifiedKey>>,
 }
 
 impl Authenticator {
@@ -101,7 +101,7 @@ impl Authenticator {
         Self {
             auth,
             hasher: KeyHasher::ephemeral(),
-            keys: VerdictCache::new(ttl, negative_ttl),
+            keys: Arc::new(VerdictCache::new(ttl, negative_ttl)),
         }
     }
 
@@ -115,7 +115,7 @@ impl Authenticator {
     #[must_use]
     pub fn cached_key(&self, key: &PlaintextApiKey) -> Option<VerifiedKey> {
         match self.keys.get(self.hasher.hash(key).as_bytes()) {
-            Lookup::Known(verified) => Some(verified),
+            Lookup::Known(verified) | Lookup::Renew(verified, _) => Some(verified),
             Lookup::Unknown | Lookup::Miss(_) => None,
         }
     }
@@ -142,6 +142,10 @@ impl Authenticator {
         metrics.key_cache(!matches!(lookup, Lookup::Miss(_)));
         let ticket = match lookup {
             Lookup::Known(verified) => return Ok(verified),
+            Lookup::Renew(verified, ticket) => {
+                self.renew(key, cache_key, ticket);
+                return Ok(verified);
+            }
             Lookup::Unknown => {
                 metrics.key_verification("unknown");
                 return Err(invalid_key());
@@ -172,6 +176,31 @@ impl Authenticator {
                 Err(ApiError::from_backend("auth", &status))
             }
         }
+    }
+}
+
+impl Authenticator {
+    /// Asks auth about `key` again in the background and stores the answer,
+    /// while requests go on using the verdict it has. A key auth no longer
+    /// knows is refused from then on; when auth cannot answer, the verdict
+    /// simply expires on time and the next request asks.
+    fn renew(&self, key: &PlaintextApiKey, cache_key: [u8; 32], ticket: Ticket) {
+        let (mut auth, keys) = (self.auth.clone(), self.keys.clone());
+        let request = VerifyApiKeyRequest {
+            api_key: key.expose().to_owned(),
+        };
+        tokio::spawn(async move {
+            match auth.verify_api_key(request).await {
+                Ok(response) => match VerifiedKey::from_response(response.into_inner()) {
+                    Ok(verified) => keys.insert(cache_key, Some(verified), ticket),
+                    Err(error) => tracing::warn!(?error, "a key renewal's answer was unreadable"),
+                },
+                Err(status) if status.code() == Code::Unauthenticated => {
+                    keys.insert(cache_key, None, ticket);
+                }
+                Err(status) => tracing::warn!(%status, "a key renewal failed; the verdict expires"),
+            }
+        });
     }
 }
 
