@@ -21,6 +21,8 @@
 #[path = "../tests/e2e/harness.rs"]
 mod harness;
 
+// The open-load reads are auth_load's.
+#[allow(dead_code)]
 mod common;
 
 use std::sync::Arc;
