@@ -26,7 +26,6 @@
 //! waited for it. Renewing never extends a verdict's life: it expires on
 //! time if the renewal has not landed.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -49,10 +48,9 @@ struct Entry<V> {
     /// `None` for a secret auth does not know.
     verdict: Option<V>,
     expires: Instant,
-    /// When a lookup should start renewing the verdict.
+    /// When a lookup should start renewing the verdict; its expiry once a
+    /// lookup has.
     renew_after: Instant,
-    /// Set by the lookup that starts the renewal, so there is one.
-    renewing: Arc<AtomicBool>,
 }
 
 /// The answer to a lookup.
@@ -61,8 +59,8 @@ pub enum Lookup<V> {
     /// A live verdict.
     Known(V),
     /// A live verdict due for renewal: use it, ask auth in the background,
-    /// then [`VerdictCache::insert`] with this ticket. Given to one lookup
-    /// per stored verdict.
+    /// then [`VerdictCache::insert`] with this ticket. Given to the first
+    /// lookup past the verdict's renewal point (to two, if they race).
     Renew(V, Ticket),
     /// Recently answered "unknown": refuse without asking auth.
     Unknown,
@@ -104,20 +102,31 @@ impl<V: Clone + Revocable> VerdictCache<V> {
         let Some(entry) = self.entries.get(key) else {
             return Lookup::Miss(ticket);
         };
-        if entry.expires <= Instant::now() {
+        let now = Instant::now();
+        if entry.expires <= now {
             return Lookup::Miss(ticket);
         }
         match entry.verdict {
             // A refusal stays safe even when revocations may be missed.
             None => Lookup::Unknown,
             Some(verdict) if self.trusted.load(Ordering::Acquire) => {
-                if entry.renew_after <= Instant::now()
-                    && !entry.renewing.swap(true, Ordering::AcqRel)
-                {
-                    Lookup::Renew(verdict, ticket)
-                } else {
-                    Lookup::Known(verdict)
+                if entry.renew_after > now {
+                    return Lookup::Known(verdict);
                 }
+                // This lookup renews: the entry is stored again with no
+                // renewal point, so the lookups after it are served as
+                // known. (Two lookups at the same instant may both renew;
+                // that costs one more question to auth, nothing else.)
+                self.store(
+                    *key,
+                    Entry {
+                        verdict: Some(verdict.clone()),
+                        expires: entry.expires,
+                        renew_after: entry.expires,
+                    },
+                    &ticket,
+                );
+                Lookup::Renew(verdict, ticket)
             }
             Some(_) => Lookup::Miss(ticket),
         }
@@ -135,17 +144,22 @@ impl<V: Clone + Revocable> VerdictCache<V> {
             return;
         }
         let now = Instant::now();
-        self.entries.insert(
+        self.store(
             key,
             Entry {
                 verdict,
                 expires: now + ttl,
                 renew_after: now + ttl * 3 / 4,
-                renewing: Arc::new(AtomicBool::new(false)),
             },
+            &ticket,
         );
-        // A revocation that raced with this insert may have swept the cache
-        // before the entry landed; if so, take the entry back out.
+    }
+
+    /// Stores `entry`, then takes it back out if a revocation came since
+    /// `ticket`: the revocation may have swept the cache before the entry
+    /// landed.
+    fn store(&self, key: [u8; 32], entry: Entry<V>, ticket: &Ticket) {
+        self.entries.insert(key, entry);
         if self.epoch.load(Ordering::Acquire) != ticket.0 {
             self.entries.remove(&key);
         }
