@@ -140,7 +140,7 @@ async fn main() {
         }));
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
-    // Sign-ins a second while `measure` runs.
+    // Sign-ins a second since `started`, counting from `before`.
     let during = |started: Instant, before: usize| {
         (signed_in.load(std::sync::atomic::Ordering::Relaxed) - before) as f64
             / started.elapsed().as_secs_f64()
