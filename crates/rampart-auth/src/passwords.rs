@@ -18,9 +18,8 @@
 //! threads first, so a flood of sign-ins slows sign-ins, not everyone
 //! else's reads; when it is idle, hashes run at full speed. Each thread
 //! keeps its 19 MiB of Argon2 memory from one hash to the next ([`Memory`]).
-//! Verifying an
-//! unknown user runs against a dummy hash with the same parameters, so the
-//! answer takes as long as for a real account.
+//! Verifying an unknown user runs against a dummy hash with the same
+//! parameters, so the answer takes as long as for a real account.
 
 use std::sync::{Arc, Mutex, mpsc};
 

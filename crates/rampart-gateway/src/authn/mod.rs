@@ -177,9 +177,7 @@ impl Authenticator {
             }
         }
     }
-}
 
-impl Authenticator {
     /// Asks auth about `key` again in the background and stores the answer,
     /// while requests go on using the verdict it has. A key auth no longer
     /// knows is refused from then on; when auth cannot answer, the verdict
