@@ -44,11 +44,7 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(2);
-    let read_rate: u32 = std::env::var("RAMPART_BENCH_READ_RATE")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|rate| *rate > 0)
-        .unwrap_or(1_000);
+    let read_rate = common::read_rate();
     let accounts = rampart_auth::AccountSettings {
         max_concurrent_hashes: hashes,
         ..rampart_auth::AccountSettings::default()

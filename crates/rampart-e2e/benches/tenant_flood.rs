@@ -8,7 +8,11 @@
 //!    answered 429 at the edge;
 //!
 //! and the ratio of B's p99 latencies (goal: within 2x, the design's
-//! target for traffic under someone else's flood).
+//! target for traffic under someone else's flood), under the two read
+//! loads of `auth_load`: closed ([`common::READERS`] clients reading back
+//! to back) and open (reads started on a schedule,
+//! `RAMPART_BENCH_READ_RATE` a second, default 1,000, each timed from when
+//! it was due).
 //!
 //! `cargo bench -p rampart-e2e --bench tenant_flood` (release build; a few
 //! seconds of load) runs on the embedded default;
@@ -21,15 +25,13 @@
 #[path = "../tests/e2e/harness.rs"]
 mod harness;
 
-// The open-load reads are auth_load's.
-#[allow(dead_code)]
 mod common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{compare, customer_path, reads};
+use common::{compare, compare_load, customer_path, reads, reads_at_rate};
 use harness::{Backend, TestStack};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -45,6 +47,7 @@ async fn main() {
         Ok("embedded") | Err(_) => Backend::Embedded,
         Ok(other) => panic!("RAMPART_BENCH_BACKEND is embedded or postgres-redis, not {other:?}"),
     };
+    let read_rate = common::read_rate();
     let gateway = rampart_gateway::Config {
         per_address: rampart_kit::rate_limit::Quota::per_minute(10_000_000),
         per_credential: rampart_kit::rate_limit::Quota::per_minute(10_000_000),
@@ -70,6 +73,7 @@ async fn main() {
 
     reads(&stack, &quiet_tenant, &path).await; // warm up
     let quiet = reads(&stack, &quiet_tenant, &path).await;
+    let quiet_open = reads_at_rate(&stack, &quiet_tenant, &path, read_rate).await;
 
     let stop = tokio_util::sync::CancellationToken::new();
     let refused = Arc::new(AtomicUsize::new(0));
@@ -100,6 +104,7 @@ async fn main() {
         served.load(Ordering::Relaxed),
     );
     let loaded = reads(&stack, &quiet_tenant, &path).await;
+    let loaded_open = reads_at_rate(&stack, &quiet_tenant, &path, read_rate).await;
     let seconds = flood_started.elapsed().as_secs_f64();
     let refused_rate = (refused.load(Ordering::Relaxed) - before.0) as f64 / seconds;
     let served_rate = (served.load(Ordering::Relaxed) - before.1) as f64 / seconds;
@@ -115,6 +120,15 @@ async fn main() {
     println!(
         "{}",
         compare("tenant B under tenant A's flood", &quiet, &loaded)
+    );
+    println!(
+        "{}",
+        compare_load(
+            &format!("open load, {read_rate}/s"),
+            "tenant B under tenant A's flood",
+            &quiet_open,
+            &loaded_open
+        )
     );
     stack.stop().await;
 }

@@ -80,6 +80,16 @@ pub async fn reads_at_rate(
     all
 }
 
+/// The open load's reads a second: `RAMPART_BENCH_READ_RATE`, default
+/// 1,000.
+pub fn read_rate() -> u32 {
+    std::env::var("RAMPART_BENCH_READ_RATE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|rate| *rate > 0)
+        .unwrap_or(1_000)
+}
+
 /// How late tokio's timer may wake a sleeper (see [`reads_at_rate`]).
 const TIMER_RESOLUTION: Duration = Duration::from_millis(1);
 
