@@ -152,26 +152,15 @@ impl Authenticator {
             }
             Lookup::Miss(ticket) => ticket,
         };
-        let answer = self
-            .auth
-            .clone()
-            .verify_api_key(VerifyApiKeyRequest {
-                api_key: key.expose().to_owned(),
-            })
-            .await;
-        match answer {
-            Ok(response) => {
-                let verified = VerifiedKey::from_response(response.into_inner())?;
-                self.keys.insert(cache_key, Some(verified.clone()), ticket);
-                Ok(verified)
-            }
-            Err(status) if status.code() == Code::Unauthenticated => {
-                self.keys.insert(cache_key, None, ticket);
+        match ask_auth(self.auth.clone(), &self.keys, key, cache_key, ticket).await {
+            Ok(Some(verified)) => Ok(verified),
+            Ok(None) => {
                 metrics.key_verification("unknown");
                 Err(invalid_key())
             }
+            Err(AskError::Unreadable(error)) => Err(error),
             // Fail closed: an auth service we cannot reach vouches for nobody.
-            Err(status) => {
+            Err(AskError::Unavailable(status)) => {
                 metrics.key_verification("unavailable");
                 Err(ApiError::from_backend("auth", &status))
             }
@@ -183,22 +172,54 @@ impl Authenticator {
     /// knows is refused from then on; when auth cannot answer, the verdict
     /// simply expires on time and the next request asks.
     fn renew(&self, key: &PlaintextApiKey, cache_key: [u8; 32], ticket: Ticket) {
-        let (mut auth, keys) = (self.auth.clone(), self.keys.clone());
-        let request = VerifyApiKeyRequest {
-            api_key: key.expose().to_owned(),
-        };
+        let asked = ask_auth(self.auth.clone(), &self.keys, key, cache_key, ticket);
         tokio::spawn(async move {
-            match auth.verify_api_key(request).await {
-                Ok(response) => match VerifiedKey::from_response(response.into_inner()) {
-                    Ok(verified) => keys.insert(cache_key, Some(verified), ticket),
-                    Err(error) => tracing::warn!(?error, "a key renewal's answer was unreadable"),
-                },
-                Err(status) if status.code() == Code::Unauthenticated => {
-                    keys.insert(cache_key, None, ticket);
+            match asked.await {
+                Ok(_) => {}
+                Err(AskError::Unreadable(error)) => {
+                    tracing::warn!(?error, "a key renewal's answer was unreadable");
                 }
-                Err(status) => tracing::warn!(%status, "a key renewal failed; the verdict expires"),
+                Err(AskError::Unavailable(status)) => {
+                    tracing::warn!(%status, "a key renewal failed; the verdict expires");
+                }
             }
         });
+    }
+}
+
+/// Why auth gave no verdict on a key.
+enum AskError {
+    /// Auth answered with something this gateway cannot read.
+    Unreadable(ApiError),
+    /// Auth could not be asked, or failed to answer.
+    Unavailable(tonic::Status),
+}
+
+/// Asks auth who holds `key` and stores the verdict in `keys` under
+/// `ticket` (so a revocation since the ticket was drawn still wins): the
+/// holder, or `None` for a key auth does not know. The returned future owns
+/// what it needs, so it can run in the background.
+fn ask_auth(
+    mut auth: AuthServiceClient<TracedChannel>,
+    keys: &Arc<VerdictCache<VerifiedKey>>,
+    key: &PlaintextApiKey,
+    cache_key: [u8; 32],
+    ticket: Ticket,
+) -> impl Future<Output = Result<Option<VerifiedKey>, AskError>> + Send + 'static {
+    let keys = keys.clone();
+    let request = VerifyApiKeyRequest {
+        api_key: key.expose().to_owned(),
+    };
+    async move {
+        let verdict = match auth.verify_api_key(request).await {
+            Ok(response) => Some(
+                VerifiedKey::from_response(response.into_inner()).map_err(AskError::Unreadable)?,
+            ),
+            Err(status) if status.code() == Code::Unauthenticated => None,
+            Err(status) => return Err(AskError::Unavailable(status)),
+        };
+        keys.insert(cache_key, verdict.clone(), ticket);
+        Ok(verdict)
     }
 }
 
