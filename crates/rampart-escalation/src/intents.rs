@@ -28,6 +28,7 @@
 //! handoff: a needless human review costs minutes, a missed emergency or
 //! legal threat costs far more.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::LazyLock;
 
@@ -136,23 +137,32 @@ pub fn assess(text: &str) -> Assessment {
     let normalised = normalise(text);
     let words: Vec<&str> = normalised.split_whitespace().collect();
 
+    // Only the patterns that can start with a word are tried where it
+    // stands, so a message costs a lookup per word plus the patterns that
+    // could match, not every pattern at every word.
+    let mut matched = vec![false; RULES.rules.len()];
+    for (start, word) in words.iter().enumerate() {
+        let Some(candidates) = RULES.by_first_word.get(word) else {
+            continue;
+        };
+        for &(rule, pattern) in candidates {
+            if !matched[rule] && RULES.rules[rule].patterns[pattern].matches_at(&words, start) {
+                matched[rule] = true;
+            }
+        }
+    }
+
     // Rules are listed most specific first within an intent, so the first
     // rule that matches gives that intent's reason.
     let mut findings: Vec<Finding> = Vec::new();
-    for rule in RULES.iter() {
+    for (rule, _) in RULES.rules.iter().zip(matched).filter(|(_, hit)| *hit) {
         if findings.iter().any(|found| found.intent == rule.intent) {
             continue;
         }
-        if rule
-            .patterns
-            .iter()
-            .any(|pattern| pattern.is_found_in(&words))
-        {
-            findings.push(Finding {
-                intent: rule.intent,
-                reason: format!("{}: {}", rule.intent, rule.reason),
-            });
-        }
+        findings.push(Finding {
+            intent: rule.intent,
+            reason: format!("{}: {}", rule.intent, rule.reason),
+        });
     }
     findings.sort_by_key(|finding| finding.intent);
 
@@ -586,24 +596,32 @@ impl Pattern {
         }
     }
 
-    /// Whether the pattern matches a run of `words`, with no harmless word
-    /// right before or after it.
-    fn is_found_in(&self, words: &[&str]) -> bool {
-        (0..words.len()).any(|start| {
-            let harmless_before = start
-                .checked_sub(1)
-                .is_some_and(|before| self.unless_previous.contains(&words[before]));
-            if harmless_before {
-                return false;
-            }
-            let acceptable_end = |end: usize| match words.get(end) {
-                _ if end == start => false,
-                None => true,
-                Some(_) if self.only_at_end => false,
-                Some(next) => !self.unless_next.contains(next),
-            };
-            matches_from(&self.slots, words, start, &acceptable_end)
-        })
+    /// Whether the pattern matches a run of `words` starting at `start`,
+    /// with no harmless word right before or after it.
+    fn matches_at(&self, words: &[&str], start: usize) -> bool {
+        let harmless_before = start
+            .checked_sub(1)
+            .is_some_and(|before| self.unless_previous.contains(&words[before]));
+        if harmless_before {
+            return false;
+        }
+        let acceptable_end = |end: usize| match words.get(end) {
+            _ if end == start => false,
+            None => true,
+            Some(_) if self.only_at_end => false,
+            Some(next) => !self.unless_next.contains(next),
+        };
+        matches_from(&self.slots, words, start, &acceptable_end)
+    }
+
+    /// The words a match can start with. The first slot is never optional
+    /// (a test checks the table), so these are its alternatives' first
+    /// words.
+    fn first_words(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.slots[0]
+            .alternatives
+            .iter()
+            .map(|alternative| alternative[0])
     }
 }
 
@@ -634,16 +652,39 @@ struct Rule {
     patterns: Vec<Pattern>,
 }
 
+/// [`RULE_TABLE`] compiled, with its patterns indexed by the words they
+/// can start with.
+struct RuleSet {
+    rules: Vec<Rule>,
+    /// For each word, the (rule, pattern) pairs that can match from it.
+    by_first_word: HashMap<&'static str, Vec<(usize, usize)>>,
+}
+
 /// [`RULE_TABLE`] compiled once, on first use.
-static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
-    RULE_TABLE
+static RULES: LazyLock<RuleSet> = LazyLock::new(|| {
+    let rules: Vec<Rule> = RULE_TABLE
         .iter()
         .map(|spec| Rule {
             intent: spec.intent,
             reason: spec.reason,
             patterns: spec.patterns.iter().map(Pattern::compile).collect(),
         })
-        .collect()
+        .collect();
+    let mut by_first_word: HashMap<&'static str, Vec<(usize, usize)>> = HashMap::new();
+    for (r, rule) in rules.iter().enumerate() {
+        for (p, pattern) in rule.patterns.iter().enumerate() {
+            for word in pattern.first_words() {
+                let candidates = by_first_word.entry(word).or_default();
+                if !candidates.contains(&(r, p)) {
+                    candidates.push((r, p));
+                }
+            }
+        }
+    }
+    RuleSet {
+        rules,
+        by_first_word,
+    }
 });
 
 #[cfg(test)]
@@ -678,7 +719,7 @@ mod tests {
     #[test]
     fn every_pattern_word_is_already_normalised() {
         // A word that normalisation would change could never match.
-        for rule in RULES.iter() {
+        for rule in &RULES.rules {
             for pattern in &rule.patterns {
                 assert!(
                     !pattern.slots.is_empty(),
@@ -722,12 +763,85 @@ mod tests {
         assert_eq!(names, by_order);
     }
 
+    /// The classifier without the index, as it was first written: every
+    /// pattern of every rule tried at every word.
+    fn assess_by_scanning(text: &str) -> Vec<Finding> {
+        let normalised = normalise(text);
+        let words: Vec<&str> = normalised.split_whitespace().collect();
+        let mut findings: Vec<Finding> = Vec::new();
+        for rule in &RULES.rules {
+            if findings.iter().any(|found| found.intent == rule.intent) {
+                continue;
+            }
+            let hit = rule
+                .patterns
+                .iter()
+                .any(|pattern| (0..words.len()).any(|start| pattern.matches_at(&words, start)));
+            if hit {
+                findings.push(Finding {
+                    intent: rule.intent,
+                    reason: format!("{}: {}", rule.intent, rule.reason),
+                });
+            }
+        }
+        findings.sort_by_key(|finding| finding.intent);
+        findings
+    }
+
+    #[test]
+    fn the_index_finds_what_scanning_every_pattern_finds() {
+        // Messages made of the rules' own words (and a few others), so
+        // that patterns, vetoes and near misses all come up.
+        let mut vocabulary: Vec<&str> = RULES
+            .rules
+            .iter()
+            .flat_map(|rule| &rule.patterns)
+            .flat_map(|pattern| {
+                pattern
+                    .slots
+                    .iter()
+                    .flat_map(|slot| slot.alternatives.iter().flatten().copied())
+                    .chain(pattern.unless_next.iter().copied())
+                    .chain(pattern.unless_previous.iter().copied())
+            })
+            .chain(["hello", "opening", "hours", "tomorrow", "please", "x"])
+            .collect();
+        vocabulary.sort_unstable();
+        vocabulary.dedup();
+
+        // A fixed xorshift sequence: the same messages on every run.
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = |below: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            usize::try_from(state % below as u64).expect("fits")
+        };
+        let mut with_findings = 0;
+        for _ in 0..20_000 {
+            let length = 1 + next(8);
+            let text = (0..length)
+                .map(|_| vocabulary[next(vocabulary.len())])
+                .collect::<Vec<_>>()
+                .join(" ");
+            let expected = assess_by_scanning(&text);
+            assert_eq!(assess(&text).findings, expected, "{text:?}");
+            with_findings += usize::from(!expected.is_empty());
+        }
+        // Not a comparison of empty answers.
+        assert!(
+            with_findings > 2_000,
+            "only {with_findings} messages matched"
+        );
+    }
+
     // The pattern engine.
 
     fn found(spec: PatternSpec, text: &str) -> bool {
         let normalised = normalise(text);
         let words: Vec<&str> = normalised.split_whitespace().collect();
-        Pattern::compile(&spec).is_found_in(&words)
+        let pattern = Pattern::compile(&spec);
+        (0..words.len()).any(|start| pattern.matches_at(&words, start))
     }
 
     #[test]
