@@ -20,6 +20,10 @@
 //! trailing `?` makes the slot optional. So `speak|talk to|with a|the? human`
 //! matches "speak to a human" and "talk with human".
 //!
+//! The patterns are indexed by the words they can start with, so each word
+//! of a message is tried only against the patterns that could match from
+//! it (`cargo bench -p rampart-escalation --bench assess`).
+//!
 //! Some words are safe only in context. "Sue" is also a first name, so it
 //! counts when followed by an object ("sue you") or after an intent ("going
 //! to sue"), not on its own. A pattern can also refuse a match when the next
