@@ -695,6 +695,14 @@ static RULES: LazyLock<RuleSet> = LazyLock::new(|| {
 mod tests {
     use super::*;
 
+    impl Pattern {
+        /// Whether the pattern matches anywhere in `words`, tried at every
+        /// word without the index.
+        fn is_found_in(&self, words: &[&str]) -> bool {
+            (0..words.len()).any(|start| self.matches_at(words, start))
+        }
+    }
+
     fn intents(text: &str) -> Vec<Intent> {
         assess(text).intents().collect()
     }
@@ -780,7 +788,7 @@ mod tests {
             let hit = rule
                 .patterns
                 .iter()
-                .any(|pattern| (0..words.len()).any(|start| pattern.matches_at(&words, start)));
+                .any(|pattern| pattern.is_found_in(&words));
             if hit {
                 findings.push(Finding {
                     intent: rule.intent,
@@ -844,8 +852,7 @@ mod tests {
     fn found(spec: PatternSpec, text: &str) -> bool {
         let normalised = normalise(text);
         let words: Vec<&str> = normalised.split_whitespace().collect();
-        let pattern = Pattern::compile(&spec);
-        (0..words.len()).any(|start| pattern.matches_at(&words, start))
+        Pattern::compile(&spec).is_found_in(&words)
     }
 
     #[test]
