@@ -27,7 +27,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{compare, compare_load, customer_path, reads, reads_at_rate};
+use common::{Readers, compare, compare_load, customer_path};
 use harness::{Backend, TestStack};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -107,12 +107,13 @@ async fn main() {
 
     // 2. CRM reads without, then with, a sign-in flood.
     let path = customer_path(&stack, &tenant).await;
-    reads(&stack, &tenant, &path).await; // warm up
+    let readers = Readers::new(&stack, &tenant, &path);
+    readers.closed().await; // warm up
     // Let the sign-ins' aftermath (sessions written, audit events relayed)
     // settle, so the quiet figure is quiet.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let quiet = reads(&stack, &tenant, &path).await;
-    let quiet_open = reads_at_rate(&stack, &tenant, &path, read_rate).await;
+    let quiet = readers.closed().await;
+    let quiet_open = readers.open(read_rate).await;
 
     let stop = tokio_util::sync::CancellationToken::new();
     let mut flood = Vec::new();
@@ -145,13 +146,13 @@ async fn main() {
         Instant::now(),
         signed_in.load(std::sync::atomic::Ordering::Relaxed),
     );
-    let loaded = reads(&stack, &tenant, &path).await;
+    let loaded = readers.closed().await;
     let flood_rate = during(started, before);
     let (started, before) = (
         Instant::now(),
         signed_in.load(std::sync::atomic::Ordering::Relaxed),
     );
-    let loaded_open = reads_at_rate(&stack, &tenant, &path, read_rate).await;
+    let loaded_open = readers.open(read_rate).await;
     let flood_rate_open = during(started, before);
     stop.cancel();
     for task in flood {

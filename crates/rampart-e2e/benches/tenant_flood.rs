@@ -31,7 +31,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{compare, compare_load, customer_path, reads, reads_at_rate};
+use common::{Readers, compare, compare_load, customer_path};
 use harness::{Backend, TestStack};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -71,9 +71,10 @@ async fn main() {
     let quiet_tenant = stack.create_tenant("Quiet Quilts").await;
     let path = customer_path(&stack, &quiet_tenant).await;
 
-    reads(&stack, &quiet_tenant, &path).await; // warm up
-    let quiet = reads(&stack, &quiet_tenant, &path).await;
-    let quiet_open = reads_at_rate(&stack, &quiet_tenant, &path, read_rate).await;
+    let readers = Readers::new(&stack, &quiet_tenant, &path);
+    readers.closed().await; // warm up
+    let quiet = readers.closed().await;
+    let quiet_open = readers.open(read_rate).await;
 
     let stop = tokio_util::sync::CancellationToken::new();
     let refused = Arc::new(AtomicUsize::new(0));
@@ -103,8 +104,8 @@ async fn main() {
         refused.load(Ordering::Relaxed),
         served.load(Ordering::Relaxed),
     );
-    let loaded = reads(&stack, &quiet_tenant, &path).await;
-    let loaded_open = reads_at_rate(&stack, &quiet_tenant, &path, read_rate).await;
+    let loaded = readers.closed().await;
+    let loaded_open = readers.open(read_rate).await;
     let seconds = flood_started.elapsed().as_secs_f64();
     let refused_rate = (refused.load(Ordering::Relaxed) - before.0) as f64 / seconds;
     let served_rate = (served.load(Ordering::Relaxed) - before.1) as f64 / seconds;
