@@ -613,3 +613,68 @@ async fn forwarding_headers_do_not_dodge_the_address_limit_embedded() {
 async fn forwarding_headers_do_not_dodge_the_address_limit_postgres_redis() {
     forwarding_headers_do_not_dodge_the_address_limit(Backend::PostgresRedis).await;
 }
+
+/// A client that comes back resumes its TLS session instead of a full
+/// handshake (no certificate signature on the server, no chain check on
+/// the client), on TLS 1.3 and TLS 1.2 alike; a different client does
+/// not.
+#[tokio::test]
+async fn a_returning_client_resumes_its_tls_session() {
+    use rustls::HandshakeKind;
+
+    let stack = TestStack::start(Backend::Embedded).await.unwrap();
+    for version in [&rustls::version::TLS13, &rustls::version::TLS12] {
+        let returning = resuming_client(&stack, version);
+        let first = fetch_over(&stack, &returning).await;
+        assert_eq!(first, HandshakeKind::Full, "{version:?}");
+        let again = fetch_over(&stack, &returning).await;
+        assert_eq!(again, HandshakeKind::Resumed, "{version:?}");
+        // A stranger's first visit is a full handshake.
+        let stranger = resuming_client(&stack, version);
+        assert_eq!(
+            fetch_over(&stack, &stranger).await,
+            HandshakeKind::Full,
+            "{version:?}"
+        );
+    }
+    stack.stop().await;
+}
+
+fn resuming_client(
+    stack: &TestStack,
+    version: &'static rustls::SupportedProtocolVersion,
+) -> Arc<rustls::ClientConfig> {
+    let ca = CertificateDer::from_pem_file(&stack.stack.edge_ca).unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca).unwrap();
+    let mut tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_protocol_versions(&[version])
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Arc::new(tls)
+}
+
+/// One request over a new connection made with `tls`, read to the end (so
+/// the client takes the session tickets the server sends after the
+/// handshake); how the handshake went.
+async fn fetch_over(stack: &TestStack, tls: &Arc<rustls::ClientConfig>) -> rustls::HandshakeKind {
+    let connector = tokio_rustls::TlsConnector::from(tls.clone());
+    let tcp = TcpStream::connect(stack.stack.edge_addr).await.unwrap();
+    let mut stream = connector
+        .connect("localhost".try_into().unwrap(), tcp)
+        .await
+        .unwrap();
+    let kind = stream.get_ref().1.handshake_kind().unwrap();
+    stream
+        .write_all(b"GET /.well-known/security.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.unwrap();
+    assert!(answer.starts_with(b"HTTP/1.1 "), "{answer:?}");
+    kind
+}
