@@ -1039,18 +1039,7 @@ async fn a_revoked_session_is_refused_by_a_second_gateway_within_a_second() {
 /// A client of the edge whose connections come from `source`, another
 /// loopback address: a different client address, as the gateway sees it.
 fn client_from(stack: &TestStack, source: std::net::IpAddr) -> reqwest::Client {
-    use rustls::pki_types::CertificateDer;
-    use rustls::pki_types::pem::PemObject;
-    let ca = CertificateDer::from_pem_file(&stack.stack.edge_ca).unwrap();
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(ca).unwrap();
-    let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
+    let tls = crate::harness::edge_tls(&stack.stack.edge_ca, rustls::DEFAULT_VERSIONS, &[]);
     reqwest::Client::builder()
         .tls_backend_preconfigured(tls)
         .local_address(source)

@@ -7,13 +7,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
-use rustls::pki_types::CertificateDer;
-use rustls::pki_types::pem::PemObject;
 use serde_json::json;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::harness::{Backend, TestStack, edge_client, expect_problem};
+use crate::harness::{Backend, TestStack, edge_client, edge_roots, edge_tls, expect_problem};
 
 // ---- TLS, byte by byte -------------------------------------------------
 
@@ -145,9 +143,7 @@ async fn only_aead_suites_with_forward_secrecy_are_negotiated() {
 
     // A rustls client restricted to each of its suites (all AEAD) gets
     // through, on TLS 1.3 and 1.2 alike.
-    let ca = CertificateDer::from_pem_file(&stack.stack.edge_ca).unwrap();
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(ca).unwrap();
+    let roots = edge_roots(&stack.stack.edge_ca);
     let all = rustls::crypto::ring::default_provider().cipher_suites;
     let mut versions_seen = Vec::new();
     for suite in all {
@@ -439,17 +435,11 @@ fn quick_timeouts() -> rampart_gateway::Config {
 }
 
 async fn tls_connect(stack: &TestStack) -> tokio_rustls::client::TlsStream<TcpStream> {
-    let ca = CertificateDer::from_pem_file(&stack.stack.edge_ca).unwrap();
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(ca).unwrap();
-    let mut tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let tls = edge_tls(
+        &stack.stack.edge_ca,
+        rustls::DEFAULT_VERSIONS,
+        &[b"http/1.1"],
+    );
     let connector = tokio_rustls::TlsConnector::from(Arc::new(tls));
     let tcp = TcpStream::connect(stack.stack.edge_addr).await.unwrap();
     connector
@@ -644,18 +634,7 @@ fn resuming_client(
     stack: &TestStack,
     version: &'static rustls::SupportedProtocolVersion,
 ) -> Arc<rustls::ClientConfig> {
-    let ca = CertificateDer::from_pem_file(&stack.stack.edge_ca).unwrap();
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(ca).unwrap();
-    let mut tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_protocol_versions(&[version])
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Arc::new(tls)
+    Arc::new(edge_tls(&stack.stack.edge_ca, &[version], &[b"http/1.1"]))
 }
 
 /// One request over a new connection made with `tls`, read to the end (so

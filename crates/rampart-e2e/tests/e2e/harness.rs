@@ -121,16 +121,7 @@ impl TestStack {
         .expect("stack starts");
         assert_eq!(stack.admin_api_key.expose_secret(), admin.expose());
 
-        let ca = CertificateDer::from_pem_file(&stack.edge_ca).expect("edge CA");
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add(ca).expect("edge CA is valid");
-        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .expect("protocol versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        let tls = edge_tls(&stack.edge_ca, rustls::DEFAULT_VERSIONS, &[]);
         let client = reqwest::Client::builder()
             .tls_backend_preconfigured(tls)
             .timeout(Duration::from_secs(20))
@@ -310,19 +301,35 @@ impl TestStack {
     }
 }
 
-/// An HTTPS client trusting only the edge CA, offering `alpn` protocols.
-pub fn edge_client(edge_ca: &std::path::Path, alpn: &[&[u8]]) -> reqwest::Client {
+/// The roots of a client that trusts only the edge CA at `edge_ca`.
+pub fn edge_roots(edge_ca: &std::path::Path) -> rustls::RootCertStore {
     let ca = CertificateDer::from_pem_file(edge_ca).expect("edge CA");
     let mut roots = rustls::RootCertStore::empty();
     roots.add(ca).expect("edge CA is valid");
+    roots
+}
+
+/// TLS settings of a client that trusts only the edge CA, speaking
+/// `versions` and offering `alpn` protocols.
+pub fn edge_tls(
+    edge_ca: &std::path::Path,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+    alpn: &[&[u8]],
+) -> rustls::ClientConfig {
     let mut tls = rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
-    .with_safe_default_protocol_versions()
+    .with_protocol_versions(versions)
     .expect("protocol versions")
-    .with_root_certificates(roots)
+    .with_root_certificates(edge_roots(edge_ca))
     .with_no_client_auth();
     tls.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    tls
+}
+
+/// An HTTPS client trusting only the edge CA, offering `alpn` protocols.
+pub fn edge_client(edge_ca: &std::path::Path, alpn: &[&[u8]]) -> reqwest::Client {
+    let tls = edge_tls(edge_ca, rustls::DEFAULT_VERSIONS, alpn);
     reqwest::Client::builder()
         .tls_backend_preconfigured(tls)
         .timeout(Duration::from_secs(20))
