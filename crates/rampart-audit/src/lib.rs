@@ -94,7 +94,7 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let db = rampart_kit::db::connect(&config.database_url).await?;
     migrate(&db).await?;
-    let store = EventStore::new(db);
+    let store = EventStore::new(db.clone());
     let key = Arc::new(config.signing_key);
     tracing::info!(key_id = %key.public_key().key_id(), "audit checkpoints signed with this key");
     let signer = tokio::spawn(sign_periodically(
@@ -117,6 +117,7 @@ pub async fn run(
     let served = serve(router, listener, shutdown.clone()).await;
     shutdown.cancel();
     let _ = signer.await;
+    rampart_kit::db::close(db).await;
     served
 }
 

@@ -116,7 +116,7 @@ pub async fn create_platform_admin(
     let db = rampart_kit::db::connect(database_url).await?;
     migrate(&db).await?;
     let accounts = Accounts::new(
-        db,
+        db.clone(),
         key_hash_secret.expose_secret().as_bytes(),
         sealer,
         Outbox::new(OUTBOX_TABLE),
@@ -124,13 +124,15 @@ pub async fn create_platform_admin(
         // No gateway caches this new account yet.
         RevocationBus::in_process(),
     );
-    let (user, secret) = accounts
+    let created = accounts
         .create_platform_admin(email, password.expose_secret())
-        .await
-        .map_err(|error| match error {
-            error::Error::Internal(error) => error,
-            other => anyhow::anyhow!("{other}"),
-        })?;
+        .await;
+    drop(accounts);
+    rampart_kit::db::close(db).await;
+    let (user, secret) = created.map_err(|error| match error {
+        error::Error::Internal(error) => error,
+        other => anyhow::anyhow!("{other}"),
+    })?;
     Ok(CreatedAdmin {
         user_id: user.id,
         provisioning_uri: SecretString::from(secret.provisioning_uri("Rampart", &user.email)),
@@ -186,7 +188,7 @@ pub async fn run(
     let credentials = Credentials::new(
         hasher,
         bootstrap_admin,
-        KeyStore::new(db),
+        KeyStore::new(db.clone()),
         outbox,
         config.revocations,
     );
@@ -204,5 +206,6 @@ pub async fn run(
     tracing::info!(address = ?listener.local_addr().ok(), "auth service listening");
     let served = serve(router, listener, shutdown).await;
     relay.stop().await;
+    rampart_kit::db::close(db).await;
     served
 }

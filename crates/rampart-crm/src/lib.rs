@@ -87,7 +87,7 @@ pub async fn run(
     let outbox = Outbox::new(OUTBOX_TABLE);
     let relay = outbox.spawn_relay(db.clone(), &config.audit_url, &tls, &shutdown)?;
 
-    let api = CrmApi::new(db, outbox);
+    let api = CrmApi::new(db.clone(), outbox);
     let router = server(&tls)?
         .add_service(health_for::<CrmServiceServer<CrmApi>>().await)
         .add_service(CrmServiceServer::with_interceptor(
@@ -98,6 +98,7 @@ pub async fn run(
     let served = serve(router, listener, shutdown).await;
 
     relay.stop().await;
+    rampart_kit::db::close(db).await;
     tracing::info!("crm stopped");
     served
 }

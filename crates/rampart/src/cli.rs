@@ -406,6 +406,7 @@ async fn migrate(args: MigrateArgs, file: &FileSettings) -> anyhow::Result<()> {
     rampart_audit::migrate(&db)
         .await
         .context("audit migrations failed")?;
+    rampart_kit::db::close(db).await;
     println!("migrations applied for auth, crm and audit");
     Ok(())
 }
