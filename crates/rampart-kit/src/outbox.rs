@@ -293,15 +293,21 @@ impl Outbox {
         let mut backoff = Duration::from_millis(100);
         loop {
             match self.deliver_batch(&db, &mut audit).await {
-                Ok(0) => {
+                Ok(delivered) => {
                     backoff = Duration::from_millis(100);
-                    tokio::select! {
-                        () = shutdown.cancelled() => return,
-                        () = self.wake.notified() => {}
-                        () = tokio::time::sleep(IDLE_POLL) => {}
+                    // A full batch may have more behind it: go on at once.
+                    // Short of one, every row committed before the SELECT
+                    // was delivered, and any committed since has called
+                    // `wake`, whose permit ends this wait at once; looking
+                    // again now would only find nothing.
+                    if u64::try_from(delivered).is_ok_and(|n| n < BATCH) {
+                        tokio::select! {
+                            () = shutdown.cancelled() => return,
+                            () = self.wake.notified() => {}
+                            () = tokio::time::sleep(IDLE_POLL) => {}
+                        }
                     }
                 }
-                Ok(_) => backoff = Duration::from_millis(100),
                 Err(error) => {
                     tracing::warn!(table = self.table, %error, retry_in_ms = backoff.as_millis(), "audit delivery failed");
                     tokio::select! {
