@@ -440,7 +440,15 @@ async fn tls_connect(stack: &TestStack) -> tokio_rustls::client::TlsStream<TcpSt
         rustls::DEFAULT_VERSIONS,
         &[b"http/1.1"],
     );
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(tls));
+    tls_connect_with(stack, &Arc::new(tls)).await
+}
+
+/// A TLS connection to the edge made with the client settings `tls`.
+async fn tls_connect_with(
+    stack: &TestStack,
+    tls: &Arc<rustls::ClientConfig>,
+) -> tokio_rustls::client::TlsStream<TcpStream> {
+    let connector = tokio_rustls::TlsConnector::from(tls.clone());
     let tcp = TcpStream::connect(stack.stack.edge_addr).await.unwrap();
     connector
         .connect("localhost".try_into().unwrap(), tcp)
@@ -641,12 +649,7 @@ fn resuming_client(
 /// the client takes the session tickets the server sends after the
 /// handshake); how the handshake went.
 async fn fetch_over(stack: &TestStack, tls: &Arc<rustls::ClientConfig>) -> rustls::HandshakeKind {
-    let connector = tokio_rustls::TlsConnector::from(tls.clone());
-    let tcp = TcpStream::connect(stack.stack.edge_addr).await.unwrap();
-    let mut stream = connector
-        .connect("localhost".try_into().unwrap(), tcp)
-        .await
-        .unwrap();
+    let mut stream = tls_connect_with(stack, tls).await;
     let kind = stream.get_ref().1.handshake_kind().unwrap();
     stream
         .write_all(b"GET /.well-known/security.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
