@@ -17,6 +17,13 @@
 //!   both answer 401 without any database query (Rampart from its negative
 //!   cache).
 //!
+//! - The floor (`rampart`'s `bench_floor` example): the same request served
+//!   by a bare axum route making the same kind of mTLS gRPC call to a backend
+//!   that answers a fixed decision, with nothing of Rampart's own; and the
+//!   same route answering at once, with no hop. It splits the gap to nginx
+//!   into the hop's cost (floor against nginx) and Rampart's own (Rampart
+//!   against the floor).
+//!
 //! Prints requests per second and the ratios; installs nginx-light and wrk
 //! with apt-get when they are missing.
 
@@ -57,7 +64,7 @@ const THREADS: u32 = 2;
 pub fn run(root: &Path, seconds: u64) -> anyhow::Result<()> {
     ensure_tools()?;
     println!(
-        "bench-edge: building the release stack (cargo build --release --example bench_stack)"
+        "bench-edge: building the release stack and floor (cargo build --release --example bench_stack --example bench_floor)"
     );
     let status = Command::new(env!("CARGO"))
         .args([
@@ -68,43 +75,57 @@ pub fn run(root: &Path, seconds: u64) -> anyhow::Result<()> {
             "rampart",
             "--example",
             "bench_stack",
+            "--example",
+            "bench_floor",
         ])
         .current_dir(root)
         .status()?;
     anyhow::ensure!(status.success(), "building the bench stack failed");
     let target =
         std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
-    let binary = target.join("release").join("examples").join("bench_stack");
+    let examples = target.join("release").join("examples");
 
     let scratch = std::env::temp_dir().join(format!("rampart-bench-edge-{}", std::process::id()));
     std::fs::create_dir_all(&scratch)?;
-    let result = run_in(&scratch, &binary, seconds);
+    let result = run_in(&scratch, &examples, seconds);
     std::fs::remove_dir_all(&scratch).ok();
     result
 }
 
-fn run_in(scratch: &Path, binary: &Path, seconds: u64) -> anyhow::Result<()> {
-    let mut child = Command::new(binary)
-        .arg(scratch.join("data"))
+/// Starts one of the bench examples on `folder` and reads the JSON line it
+/// prints once it is serving.
+fn start_example(
+    examples: &Path,
+    name: &str,
+    folder: &Path,
+) -> anyhow::Result<(Killed, serde_json::Value)> {
+    let mut child = Command::new(examples.join(name))
+        .arg(folder)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
-        .context("cannot start the bench stack")?;
+        .with_context(|| format!("cannot start {name}"))?;
     let stdout = child.stdout.take().context("no stdout")?;
-    let stack = Killed(child);
+    let process = Killed(child);
     let mut line = String::new();
     BufReader::new(stdout).read_line(&mut line)?;
-    let info: serde_json::Value =
-        serde_json::from_str(&line).with_context(|| format!("bench stack said {line:?}"))?;
-    let field = |name: &str| -> anyhow::Result<String> {
+    let info = serde_json::from_str(&line).with_context(|| format!("{name} said {line:?}"))?;
+    Ok((process, info))
+}
+
+fn run_in(scratch: &Path, examples: &Path, seconds: u64) -> anyhow::Result<()> {
+    let (stack, info) = start_example(examples, "bench_stack", &scratch.join("data"))?;
+    let (floor, floor_info) = start_example(examples, "bench_floor", &scratch.join("floor"))?;
+    let field = |info: &serde_json::Value, name: &str| -> anyhow::Result<String> {
         info[name]
             .as_str()
             .map(str::to_owned)
-            .with_context(|| format!("no {name} from the bench stack"))
+            .with_context(|| format!("no {name} from a bench example"))
     };
-    let (rampart_tls, rampart_plain) = (field("tls")?, field("plain")?);
-    let (tenant_key, unknown_key) = (field("tenant_key")?, field("unknown_key")?);
+    let (rampart_tls, rampart_plain) = (field(&info, "tls")?, field(&info, "plain")?);
+    let (tenant_key, unknown_key) = (field(&info, "tenant_key")?, field(&info, "unknown_key")?);
+    let (floor_hop, floor_no_hop) = (field(&floor_info, "hop")?, field(&floor_info, "no_hop")?);
 
     let nginx_plain = free_port()?;
     let nginx_tls = free_port()?;
@@ -115,8 +136,8 @@ fn run_in(scratch: &Path, binary: &Path, seconds: u64) -> anyhow::Result<()> {
         nginx_plain,
         nginx_tls,
         upstream,
-        &field("cert")?,
-        &field("key")?,
+        &field(&info, "cert")?,
+        &field(&info, "key")?,
     )?;
     let nginx = Killed(
         Command::new("nginx")
@@ -143,6 +164,18 @@ fn run_in(scratch: &Path, binary: &Path, seconds: u64) -> anyhow::Result<()> {
         (
             "nginx   plain, valid key",
             format!("http://127.0.0.1:{nginx_plain}{path}"),
+            &valid,
+            true,
+        ),
+        (
+            "floor   plain, one mTLS hop",
+            format!("http://{floor_hop}{path}"),
+            &valid,
+            true,
+        ),
+        (
+            "floor   plain, no hop",
+            format!("http://{floor_no_hop}{path}"),
             &valid,
             true,
         ),
@@ -199,17 +232,31 @@ fn run_in(scratch: &Path, binary: &Path, seconds: u64) -> anyhow::Result<()> {
     );
     println!(
         "  rampart / nginx, TLS:          {:.2}",
-        rates[2] / rates[3]
+        rates[4] / rates[5]
     );
     println!(
         "  rampart unknown / valid, TLS:  {:.2}",
-        rates[4] / rates[2]
+        rates[6] / rates[4]
     );
     println!(
         "  nginx   unknown / valid, TLS:  {:.2}",
-        rates[5] / rates[3]
+        rates[7] / rates[5]
+    );
+    println!("where the plain gap lies:");
+    println!(
+        "  floor with hop / nginx:        {:.2}  (the most a gateway on this hop could reach)",
+        rates[2] / rates[1]
+    );
+    println!(
+        "  rampart / floor with hop:      {:.2}  (Rampart's own cost)",
+        rates[0] / rates[2]
+    );
+    println!(
+        "  floor with hop / no hop:       {:.2}  (the hop's cost)",
+        rates[2] / rates[3]
     );
     drop(nginx);
+    drop(floor);
     drop(stack);
     Ok(())
 }
