@@ -13,8 +13,9 @@
 //! `rampart dev` generates it on first start; in production an operator
 //! provides the same files (or runs `rampart pki init`).
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 use anyhow::{Context, bail};
 use rcgen::{
@@ -364,10 +365,38 @@ impl ServiceTls {
 ///
 /// The chain has already been checked against the internal CA during the
 /// handshake; this only reads which service the leaf was issued to.
+///
+/// Every call on an mTLS connection presents the same few certificates, so
+/// the answer for each leaf is remembered, keyed by its bytes: reading the
+/// names again costs a DER parse and a name check per service, a few per
+/// cent of a small call's CPU.
 #[must_use]
 pub fn peer_service(certs: Option<Arc<Vec<CertificateDer<'static>>>>) -> Option<ServiceName> {
+    /// More distinct leaves than any mesh has; past it the memo starts over.
+    const REMEMBERED: usize = 64;
+    static NAMED: OnceLock<RwLock<HashMap<CertificateDer<'static>, Option<ServiceName>>>> =
+        OnceLock::new();
+
     let certs = certs?;
     let leaf = certs.first()?;
+    let named = NAMED.get_or_init(RwLock::default);
+    if let Some(service) = named
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(leaf)
+    {
+        return *service;
+    }
+    let service = read_service_name(leaf);
+    let mut named = named.write().unwrap_or_else(PoisonError::into_inner);
+    if named.len() >= REMEMBERED {
+        named.clear();
+    }
+    named.insert(leaf.clone(), service);
+    service
+}
+
+fn read_service_name(leaf: &CertificateDer<'_>) -> Option<ServiceName> {
     let cert = webpki::EndEntityCert::try_from(leaf).ok()?;
     ServiceName::ALL.into_iter().find(|service| {
         let name =
@@ -404,9 +433,15 @@ mod tests {
         pki.ensure_generated(&["localhost".into()]).unwrap();
         for service in ServiceName::ALL {
             let der = CertificateDer::from_pem_file(pki.service_cert(service)).unwrap();
+            // Read, then remembered: both answers name the same service.
+            assert_eq!(
+                peer_service(Some(Arc::new(vec![der.clone()]))),
+                Some(service)
+            );
             assert_eq!(peer_service(Some(Arc::new(vec![der]))), Some(service));
         }
         let edge = CertificateDer::from_pem_file(pki.edge_cert()).unwrap();
+        assert_eq!(peer_service(Some(Arc::new(vec![edge.clone()]))), None);
         assert_eq!(peer_service(Some(Arc::new(vec![edge]))), None);
         assert_eq!(peer_service(None), None);
     }

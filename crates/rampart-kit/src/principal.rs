@@ -11,6 +11,7 @@
 use tonic::metadata::{AsciiMetadataValue, MetadataMap};
 use tonic::{Request, Status};
 
+use crate::grpc::Caller;
 use crate::ids::TenantId;
 use crate::pki::{ServiceName, peer_service};
 
@@ -240,7 +241,14 @@ impl Principal {
     /// Reads the principal of a request, trusting the metadata only when the
     /// caller's certificate is the gateway's.
     pub fn from_request<T>(request: &Request<T>) -> Result<Self, Status> {
-        if peer_service(request.peer_certs()) != Some(ServiceName::Gateway) {
+        // Behind `AllowPeers` the caller is already read from its
+        // certificate; extensions are set by this server, never by the peer.
+        let caller = request
+            .extensions()
+            .get::<Caller>()
+            .map(|caller| caller.0)
+            .or_else(|| peer_service(request.peer_certs()));
+        if caller != Some(ServiceName::Gateway) {
             return Err(Status::permission_denied(
                 "principal metadata is accepted only from the gateway",
             ));
