@@ -4,7 +4,8 @@
 //!   against a fresh `rampart dev` in a scratch folder, and checks what it
 //!   prints. It keeps the README honest.
 //! - `bench-edge [seconds]`: the gateway against nginx, side by side, as
-//!   ratios ([`bench_edge`]); 10 s per case by default.
+//!   ratios, with a floor that shows how much of the gap is the gRPC hop
+//!   ([`bench_edge`]); 10 s per case by default.
 
 mod bench_edge;
 
