@@ -81,7 +81,14 @@ impl Decision {
             } else {
                 "handoff"
             },
-            severity: answer.severity().as_str_name(),
+            severity: match answer.severity() {
+                Severity::None => "none",
+                Severity::Low => "low",
+                Severity::Medium => "medium",
+                Severity::High => "high",
+                Severity::Critical => "critical",
+                Severity::Unspecified => "unknown",
+            },
             intents: answer.intents,
             reasons: answer.reasons,
         }
