@@ -638,6 +638,25 @@ async fn a_returning_client_resumes_its_tls_session() {
     stack.stop().await;
 }
 
+/// The edge remembers far more sessions than rustls's default of 256: a
+/// client still resumes after 300 others have each made a full TLS 1.3
+/// handshake (two tickets each, so 600 sessions) since its own visit.
+#[tokio::test]
+async fn a_client_resumes_after_many_others_have_visited() {
+    use rustls::HandshakeKind;
+
+    let stack = TestStack::start(Backend::Embedded).await.unwrap();
+    let version = &rustls::version::TLS13;
+    let returning = resuming_client(&stack, version);
+    assert_eq!(fetch_over(&stack, &returning).await, HandshakeKind::Full);
+    for _ in 0..300 {
+        let other = resuming_client(&stack, version);
+        assert_eq!(fetch_over(&stack, &other).await, HandshakeKind::Full);
+    }
+    assert_eq!(fetch_over(&stack, &returning).await, HandshakeKind::Resumed);
+    stack.stop().await;
+}
+
 fn resuming_client(
     stack: &TestStack,
     version: &'static rustls::SupportedProtocolVersion,
