@@ -126,6 +126,7 @@ fn run_in(scratch: &Path, examples: &Path, seconds: u64) -> anyhow::Result<()> {
     let (rampart_tls, rampart_plain) = (field(&info, "tls")?, field(&info, "plain")?);
     let (tenant_key, unknown_key) = (field(&info, "tenant_key")?, field(&info, "unknown_key")?);
     let (floor_hop, floor_no_hop) = (field(&floor_info, "hop")?, field(&floor_info, "no_hop")?);
+    let floor_hop_tls = field(&floor_info, "hop_tls")?;
 
     let nginx_plain = free_port()?;
     let nginx_tls = free_port()?;
@@ -192,6 +193,12 @@ fn run_in(scratch: &Path, examples: &Path, seconds: u64) -> anyhow::Result<()> {
             true,
         ),
         (
+            "floor   TLS,   one mTLS hop",
+            format!("https://{floor_hop_tls}{path}"),
+            &valid,
+            true,
+        ),
+        (
             "rampart TLS,   unknown key",
             format!("https://{rampart_tls}{path}"),
             &unknown,
@@ -236,11 +243,11 @@ fn run_in(scratch: &Path, examples: &Path, seconds: u64) -> anyhow::Result<()> {
     );
     println!(
         "  rampart unknown / valid, TLS:  {:.2}",
-        rates[6] / rates[4]
+        rates[7] / rates[4]
     );
     println!(
         "  nginx   unknown / valid, TLS:  {:.2}",
-        rates[7] / rates[5]
+        rates[8] / rates[5]
     );
     println!("where the plain gap lies:");
     println!(
@@ -254,6 +261,15 @@ fn run_in(scratch: &Path, examples: &Path, seconds: u64) -> anyhow::Result<()> {
     println!(
         "  floor with hop / no hop:       {:.2}  (the hop's cost)",
         rates[2] / rates[3]
+    );
+    println!("and the TLS gap:");
+    println!(
+        "  floor with hop / nginx, TLS:   {:.2}",
+        rates[6] / rates[5]
+    );
+    println!(
+        "  rampart / floor with hop, TLS: {:.2}",
+        rates[4] / rates[6]
     );
     drop(nginx);
     drop(floor);

@@ -2,20 +2,22 @@
 //! the bench's request over the transport the design fixes, with nothing of
 //! Rampart's own.
 //!
-//! Two plain HTTP/1.1 listeners serve `POST /v1/escalation/evaluate`:
+//! Three listeners serve `POST /v1/escalation/evaluate`:
 //!
-//! - `hop`: parses the JSON body, makes one gRPC call over mutual TLS (the
+//! - `hop` (plain HTTP/1.1): parses the JSON body, makes one gRPC call over mutual TLS (the
 //!   same internal certificates as the stack, tonic's defaults plus
 //!   TCP_NODELAY, as the gateway's channels) to a backend that checks the
 //!   text is there and answers a fixed decision, and answers JSON. No
 //!   pipeline, no key check, no rate limit, no deadline, no tracing.
+//! - `hop_tls`: the same route behind the gateway's own TLS listener
+//!   (`rampart_gateway::edge`), for the TLS case.
 //! - `no_hop`: parses the JSON body and answers JSON at once.
 //!
 //! Whatever the gateway runs slower than `hop` is Rampart's own cost;
 //! whatever `hop` runs slower than nginx is the cost of the hop itself, which
 //! no gateway on this transport can avoid.
 //!
-//! Prints one JSON line (`{"hop": "127.0.0.1:port", "no_hop": ...}`), then
+//! Prints one JSON line (`{"hop": "127.0.0.1:port", "hop_tls": ..., "no_hop": ...}`), then
 //! runs until stdin closes.
 
 use anyhow::Context;
@@ -156,18 +158,35 @@ async fn main() -> anyhow::Result<()> {
         .tcp_nodelay(true)
         .connect_lazy();
 
-    let hop = serve_plain(
-        axum::Router::new()
-            .route("/v1/escalation/evaluate", post(with_hop))
-            .with_state(EscalationServiceClient::new(channel)),
-    )
-    .await?;
+    let with_hop_app = axum::Router::new()
+        .route("/v1/escalation/evaluate", post(with_hop))
+        .with_state(EscalationServiceClient::new(channel));
+    let hop = serve_plain(with_hop_app.clone()).await?;
+    // The same route behind the gateway's own TLS listener, for the TLS case.
+    let tls_listener = TcpListener::bind("127.0.0.1:0").await?;
+    let hop_tls = tls_listener.local_addr()?;
+    let (chain, key) = pki.load_edge()?;
+    let tls = rampart_gateway::edge::tls_config(chain, key)?;
+    tokio::spawn(async move {
+        rampart_gateway::edge::serve(
+            with_hop_app,
+            tls_listener,
+            tls,
+            &rampart_gateway::edge::EdgeLimits::default(),
+            rampart_kit::CancellationToken::new(),
+        )
+        .await
+    });
     let no_hop =
         serve_plain(axum::Router::new().route("/v1/escalation/evaluate", post(without_hop)))
             .await?;
     println!(
         "{}",
-        serde_json::json!({ "hop": hop.to_string(), "no_hop": no_hop.to_string() })
+        serde_json::json!({
+            "hop": hop.to_string(),
+            "hop_tls": hop_tls.to_string(),
+            "no_hop": no_hop.to_string(),
+        })
     );
 
     let mut sink = Vec::new();
