@@ -57,6 +57,20 @@ impl Drop for Killed {
     }
 }
 
+/// A printed ratio: its label, the case over the case under, a note.
+type Ratio = (&'static str, &'static str, &'static str, &'static str);
+
+// The cases, by the names they are printed under.
+const RAMPART_PLAIN: &str = "rampart plain, valid key";
+const NGINX_PLAIN: &str = "nginx   plain, valid key";
+const FLOOR_PLAIN: &str = "floor   plain, one mTLS hop";
+const FLOOR_NO_HOP: &str = "floor   plain, no hop";
+const RAMPART_TLS: &str = "rampart TLS,   valid key";
+const NGINX_TLS: &str = "nginx   TLS,   valid key";
+const FLOOR_TLS: &str = "floor   TLS,   one mTLS hop";
+const RAMPART_UNKNOWN: &str = "rampart TLS,   unknown key";
+const NGINX_UNKNOWN: &str = "nginx   TLS,   unknown key";
+
 const BODY: &str = r#"{"channel":"web","text":"what are your opening hours?"}"#;
 const CONNECTIONS: u32 = 64;
 const THREADS: u32 = 2;
@@ -157,55 +171,55 @@ fn run_in(scratch: &Path, examples: &Path, seconds: u64) -> anyhow::Result<()> {
     let path = "/v1/escalation/evaluate";
     let cases = [
         (
-            "rampart plain, valid key",
+            RAMPART_PLAIN,
             format!("http://{rampart_plain}{path}"),
             &valid,
             true,
         ),
         (
-            "nginx   plain, valid key",
+            NGINX_PLAIN,
             format!("http://127.0.0.1:{nginx_plain}{path}"),
             &valid,
             true,
         ),
         (
-            "floor   plain, one mTLS hop",
+            FLOOR_PLAIN,
             format!("http://{floor_hop}{path}"),
             &valid,
             true,
         ),
         (
-            "floor   plain, no hop",
+            FLOOR_NO_HOP,
             format!("http://{floor_no_hop}{path}"),
             &valid,
             true,
         ),
         (
-            "rampart TLS,   valid key",
+            RAMPART_TLS,
             format!("https://{rampart_tls}{path}"),
             &valid,
             true,
         ),
         (
-            "nginx   TLS,   valid key",
+            NGINX_TLS,
             format!("https://127.0.0.1:{nginx_tls}{path}"),
             &valid,
             true,
         ),
         (
-            "floor   TLS,   one mTLS hop",
+            FLOOR_TLS,
             format!("https://{floor_hop_tls}{path}"),
             &valid,
             true,
         ),
         (
-            "rampart TLS,   unknown key",
+            RAMPART_UNKNOWN,
             format!("https://{rampart_tls}{path}"),
             &unknown,
             false,
         ),
         (
-            "nginx   TLS,   unknown key",
+            NGINX_UNKNOWN,
             format!("https://127.0.0.1:{nginx_tls}{path}"),
             &unknown,
             false,
@@ -232,45 +246,70 @@ fn run_in(scratch: &Path, examples: &Path, seconds: u64) -> anyhow::Result<()> {
         println!("  {name:<28} {:>10.0} req/s", outcome.rate);
         rates.push(outcome.rate);
     }
-    println!("ratios (goal: rampart/nginx >= 1.0; unknown/valid >= 2.0):");
-    println!(
-        "  rampart / nginx, plain:        {:.2}",
-        rates[0] / rates[1]
-    );
-    println!(
-        "  rampart / nginx, TLS:          {:.2}",
-        rates[4] / rates[5]
-    );
-    println!(
-        "  rampart unknown / valid, TLS:  {:.2}",
-        rates[7] / rates[4]
-    );
-    println!(
-        "  nginx   unknown / valid, TLS:  {:.2}",
-        rates[8] / rates[5]
-    );
-    println!("where the plain gap lies:");
-    println!(
-        "  floor with hop / nginx:        {:.2}  (the most a gateway on this hop could reach)",
-        rates[2] / rates[1]
-    );
-    println!(
-        "  rampart / floor with hop:      {:.2}  (Rampart's own cost)",
-        rates[0] / rates[2]
-    );
-    println!(
-        "  floor with hop / no hop:       {:.2}  (the hop's cost)",
-        rates[2] / rates[3]
-    );
-    println!("and the TLS gap:");
-    println!(
-        "  floor with hop / nginx, TLS:   {:.2}",
-        rates[6] / rates[5]
-    );
-    println!(
-        "  rampart / floor with hop, TLS: {:.2}",
-        rates[4] / rates[6]
-    );
+    let rate = |case: &str| {
+        let index = cases
+            .iter()
+            .position(|(name, ..)| *name == case)
+            .expect("every ratio names a case of this run");
+        rates[index]
+    };
+    let sections: [(&str, &[Ratio]); 3] = [
+        (
+            "ratios (goal: rampart/nginx >= 1.0; unknown/valid >= 2.0):",
+            &[
+                ("rampart / nginx, plain:", RAMPART_PLAIN, NGINX_PLAIN, ""),
+                ("rampart / nginx, TLS:", RAMPART_TLS, NGINX_TLS, ""),
+                (
+                    "rampart unknown / valid, TLS:",
+                    RAMPART_UNKNOWN,
+                    RAMPART_TLS,
+                    "",
+                ),
+                (
+                    "nginx   unknown / valid, TLS:",
+                    NGINX_UNKNOWN,
+                    NGINX_TLS,
+                    "",
+                ),
+            ],
+        ),
+        (
+            "where the plain gap lies:",
+            &[
+                (
+                    "floor with hop / nginx:",
+                    FLOOR_PLAIN,
+                    NGINX_PLAIN,
+                    "  (the most a gateway on this hop could reach)",
+                ),
+                (
+                    "rampart / floor with hop:",
+                    RAMPART_PLAIN,
+                    FLOOR_PLAIN,
+                    "  (Rampart's own cost)",
+                ),
+                (
+                    "floor with hop / no hop:",
+                    FLOOR_PLAIN,
+                    FLOOR_NO_HOP,
+                    "  (the hop's cost)",
+                ),
+            ],
+        ),
+        (
+            "and the TLS gap:",
+            &[
+                ("floor with hop / nginx, TLS:", FLOOR_TLS, NGINX_TLS, ""),
+                ("rampart / floor with hop, TLS:", RAMPART_TLS, FLOOR_TLS, ""),
+            ],
+        ),
+    ];
+    for (heading, ratios) in sections {
+        println!("{heading}");
+        for (label, over, under, note) in ratios {
+            println!("  {label:<31}{:.2}{note}", rate(over) / rate(under));
+        }
+    }
     drop(nginx);
     drop(floor);
     drop(stack);
