@@ -23,6 +23,10 @@ pub(crate) enum Error {
     /// Too many recent failures for this account, address or second factor.
     #[error("too many failed attempts; wait and try again later")]
     Throttled,
+    /// Every place for a password hash is taken, running or waiting; the
+    /// request was not evaluated.
+    #[error("too many sign-ins in progress; retry in a few seconds")]
+    Busy,
     /// A session token that is unknown, expired or revoked.
     #[error("invalid or expired session")]
     InvalidSession,
@@ -82,7 +86,7 @@ impl From<Error> for Status {
             Error::InvalidArgument(_) | Error::WeakPassword(_) => {
                 ErrorCode::InvalidArgument.status(message)
             }
-            Error::Throttled => ErrorCode::ResourceExhausted.status(message),
+            Error::Throttled | Error::Busy => ErrorCode::ResourceExhausted.status(message),
             Error::Forbidden(_) => ErrorCode::PermissionDenied.status(message),
             Error::NotFound(_) => ErrorCode::NotFound.status(message),
             Error::AlreadyExists(_) | Error::Conflict(_) => {

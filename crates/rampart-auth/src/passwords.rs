@@ -12,8 +12,9 @@
 //! Hashing ([`PasswordHasher`]) uses Argon2id with OWASP's parameters
 //! (m = 19 MiB, t = 2, p = 1) on a pool of its own: a fixed number of
 //! threads (the bound on concurrent hashes), so a flood of sign-ins queues
-//! for hashing instead of taking every core and 19 MiB per attempt. The
-//! pool's threads run in the idle scheduling class (`SCHED_IDLE` on
+//! for hashing instead of taking every core and 19 MiB per attempt, and a
+//! bounded number wait (past it, [`PasswordHasher::place`] answers busy).
+//! The pool's threads run in the idle scheduling class (`SCHED_IDLE` on
 //! Linux): when the machine is busy, the kernel runs the request-serving
 //! threads first, so a flood of sign-ins slows sign-ins, not everyone
 //! else's reads; when it is idle, hashes run at full speed. Each thread
@@ -26,7 +27,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use rampart_kit::secret::{ExposeSecret, SecretString, random_bytes};
-use tokio::sync::oneshot;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 use unicode_normalization::UnicodeNormalization;
 
 use crate::error::Error;
@@ -200,15 +201,18 @@ impl Memory {
 }
 
 /// A fixed set of low-priority threads that run hashing jobs in order of
-/// arrival. The threads end when the last [`PasswordHasher`] clone is
+/// arrival, and the places among them: a job holds one from before it is
+/// queued until it has run, so at most `threads` run and the rest of the
+/// places wait. The threads end when the last [`PasswordHasher`] clone is
 /// dropped (the queue closes).
 struct HashPool {
     queue: Mutex<mpsc::Sender<Job>>,
+    places: Arc<Semaphore>,
     threads: usize,
 }
 
 impl HashPool {
-    fn start(threads: usize) -> Self {
+    fn start(threads: usize, waiting: usize) -> Self {
         let (sender, receiver) = mpsc::channel::<Job>();
         let receiver = Arc::new(Mutex::new(receiver));
         for n in 0..threads {
@@ -235,19 +239,41 @@ impl HashPool {
         }
         Self {
             queue: Mutex::new(sender),
+            places: Arc::new(Semaphore::new(threads + waiting)),
             threads,
         }
     }
 
-    /// Runs `work` on the pool and waits for its result.
+    /// A free place, or `None` when every place is taken.
+    fn place(&self) -> Option<HashSlot> {
+        self.places
+            .clone()
+            .try_acquire_owned()
+            .ok()
+            .map(|place| HashSlot { _place: place })
+    }
+
+    /// Runs `work` on the pool in `place` and waits for its result.
+    ///
+    /// A job whose caller has gone by its turn (the request was cancelled,
+    /// or its deadline passed) is dropped unrun: under a flood, the threads
+    /// would otherwise spend themselves on answers nobody waits for, while
+    /// the callers still waiting time out behind them.
     async fn run<T: Send + 'static>(
         &self,
+        place: HashSlot,
         work: impl FnOnce(&mut Memory) -> T + Send + 'static,
     ) -> anyhow::Result<T> {
         let (done, result) = oneshot::channel();
         let job: Job = Box::new(move |memory| {
-            // The caller may have gone (its request was cancelled).
-            let _ = done.send(work(memory));
+            if done.is_closed() {
+                return;
+            }
+            let answer = work(memory);
+            // Free before the caller wakes, so it finds its place given back.
+            drop(place);
+            // The caller may have gone meanwhile; nothing is lost then.
+            let _ = done.send(answer);
         });
         self.queue
             .lock()
@@ -258,6 +284,15 @@ impl HashPool {
             .await
             .map_err(|_| anyhow::anyhow!("a hashing job ended without an answer"))
     }
+}
+
+/// A place among the hashes running or waiting to run
+/// ([`PasswordHasher::place`]), held until its hash is done.
+#[derive(Debug)]
+#[must_use]
+pub struct HashSlot {
+    /// Given back when dropped.
+    _place: OwnedSemaphorePermit,
 }
 
 /// Puts the calling thread in the idle scheduling class (`SCHED_IDLE`, at
@@ -375,50 +410,65 @@ fn verify_now(memory: &mut Memory, password: &str, digest: &str) -> bool {
 }
 
 impl PasswordHasher {
-    /// At most `concurrency` hashes run at once (one per pool thread); the
-    /// rest wait their turn.
+    /// At most `concurrency` hashes run at once (one per pool thread), and
+    /// at most `waiting` more wait their turn; past that, [`Self::place`]
+    /// answers busy.
     ///
     /// # Panics
     /// When the system cannot start a thread; never for the dummy hash,
     /// made from a random string.
     #[must_use]
-    pub fn new(concurrency: usize) -> Self {
+    pub fn new(concurrency: usize, waiting: usize) -> Self {
         let throwaway = rampart_kit::secret::hex(&random_bytes::<16>());
         // Made on the caller's thread, in memory of its own that is then freed.
         let dummy =
             hash_now(&mut Memory::default(), &throwaway).expect("hashing a random string works");
         Self {
-            pool: Arc::new(HashPool::start(concurrency.max(1))),
+            pool: Arc::new(HashPool::start(concurrency.max(1), waiting)),
             dummy: dummy.into(),
         }
     }
 
-    /// Runs `work` on the hashing pool.
-    async fn bounded<T: Send + 'static>(
-        &self,
-        work: impl FnOnce(&mut Memory) -> T + Send + 'static,
-    ) -> anyhow::Result<T> {
-        self.pool.run(work).await
+    /// A place for one hash, taken before the work it guards begins (a
+    /// sign-in takes it before the attempt is counted), or
+    /// [`Error::Busy`] when as many hashes as allowed are running or
+    /// waiting: a flood then gets a quick answer to retry instead of a
+    /// queue that grows until deadlines pass.
+    pub fn place(&self) -> Result<HashSlot, Error> {
+        self.pool.place().ok_or(Error::Busy)
     }
 
     pub async fn hash(&self, password: &NewPassword) -> Result<PasswordDigest, Error> {
+        let place = self.place()?;
         let password = SecretString::from(password.0.expose_secret().to_owned());
         let digest = self
-            .bounded(move |memory| hash_now(memory, password.expose_secret()))
+            .pool
+            .run(place, move |memory| {
+                hash_now(memory, password.expose_secret())
+            })
             .await??;
         Ok(PasswordDigest(digest))
     }
 
-    /// Whether `presented` is the password of `digest`; with `None` (no
-    /// such user) it spends the same time and answers false.
-    pub async fn verify(&self, presented: &str, digest: Option<&str>) -> Result<bool, Error> {
+    /// Whether `presented` is the password of `digest`, computed in
+    /// `place`; with `None` (no such user) it spends the same time and
+    /// answers false.
+    pub async fn verify(
+        &self,
+        place: HashSlot,
+        presented: &str,
+        digest: Option<&str>,
+    ) -> Result<bool, Error> {
         let password = SecretString::from(normalise(presented));
         let (digest, real) = match digest {
             Some(digest) => (digest.to_owned(), true),
             None => (self.dummy.to_string(), false),
         };
         let matched = self
-            .bounded(move |memory| verify_now(memory, password.expose_secret(), &digest))
+            .pool
+            .run(place, move |memory| {
+                verify_now(memory, password.expose_secret(), &digest)
+            })
             .await?;
         Ok(matched && real)
     }
@@ -494,24 +544,34 @@ mod tests {
         assert!(policy.check(STRONG, false).is_ok());
     }
 
+    /// `work` on `hasher`'s pool, in a place of its own.
+    async fn on_pool<T: Send + 'static>(
+        hasher: &PasswordHasher,
+        work: impl FnOnce(&mut Memory) -> T + Send + 'static,
+    ) -> T {
+        let place = hasher.place().unwrap();
+        hasher.pool.run(place, work).await.unwrap()
+    }
+
+    /// `hasher.verify` in a new place.
+    async fn verify(hasher: &PasswordHasher, presented: &str, digest: Option<&str>) -> bool {
+        let place = hasher.place().unwrap();
+        hasher.verify(place, presented, digest).await.unwrap()
+    }
+
     #[tokio::test]
     async fn hashes_verify_and_unknown_users_never_do() {
-        let hasher = PasswordHasher::new(2);
+        let hasher = PasswordHasher::new(2, 0);
         let password = PasswordPolicy::default().check(STRONG, false).unwrap();
         let digest = hasher.hash(&password).await.unwrap();
         assert!(digest.0.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-        assert!(hasher.verify(STRONG, Some(&digest.0)).await.unwrap());
-        assert!(
-            !hasher
-                .verify("violet tractor", Some(&digest.0))
-                .await
-                .unwrap()
-        );
+        assert!(verify(&hasher, STRONG, Some(&digest.0)).await);
+        assert!(!verify(&hasher, "violet tractor", Some(&digest.0)).await);
         // The same password under another salt is another digest.
         assert_ne!(hasher.hash(&password).await.unwrap().0, digest.0);
         // No user: false, even for the dummy's own password.
-        assert!(!hasher.verify(STRONG, None).await.unwrap());
-        assert!(!hasher.verify(STRONG, Some("not a hash")).await.unwrap());
+        assert!(!verify(&hasher, STRONG, None).await);
+        assert!(!verify(&hasher, STRONG, Some("not a hash")).await);
     }
 
     /// Digests made in kept memory are `argon2`'s own and the other way
@@ -568,41 +628,96 @@ mod tests {
         assert_eq!(memory.0.len(), Memory::KEPT_BLOCKS, "never grew past it");
     }
 
-    #[tokio::test]
-    async fn concurrent_hashes_are_bounded() {
-        let hasher = PasswordHasher::new(1);
-        // Hold the one hashing thread.
+    /// Holds `hasher`'s only thread until the returned sender is used or
+    /// dropped.
+    async fn hold_the_thread(hasher: &PasswordHasher) -> mpsc::Sender<()> {
         let (release, held) = mpsc::channel::<()>();
-        let holder = tokio::spawn({
-            let hasher = hasher.clone();
-            async move { hasher.bounded(move |_| held.recv()).await }
+        let (running, started) = oneshot::channel();
+        let place = hasher.place().unwrap();
+        let pool = hasher.pool.clone();
+        tokio::spawn(async move {
+            pool.run(place, move |_| {
+                running.send(()).unwrap();
+                let _ = held.recv();
+            })
+            .await
         });
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        started.await.unwrap();
+        release
+    }
+
+    #[tokio::test]
+    async fn hashes_run_and_wait_within_their_bounds_and_refuse_past_them() {
+        let hasher = PasswordHasher::new(1, 1);
+        let release = hold_the_thread(&hasher).await;
         let waiting = tokio::spawn({
             let hasher = hasher.clone();
-            async move { hasher.verify(STRONG, None).await }
+            async move {
+                let place = hasher.place().unwrap();
+                hasher.verify(place, STRONG, None).await
+            }
         });
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         assert!(!waiting.is_finished(), "ran while the only thread was busy");
+        // One running, one waiting: no place left, and the answer says so
+        // at once.
+        assert!(matches!(hasher.place(), Err(Error::Busy)));
         release.send(()).unwrap();
-        holder.await.unwrap().unwrap().unwrap();
         assert!(!waiting.await.unwrap().unwrap());
+        // Every place is free again.
+        let places = [hasher.place().unwrap(), hasher.place().unwrap()];
+        assert!(matches!(hasher.place(), Err(Error::Busy)));
+        drop(places);
+        assert!(!verify(&hasher, STRONG, None).await);
+    }
+
+    #[tokio::test]
+    async fn a_job_whose_caller_has_gone_is_dropped_unrun() {
+        let hasher = PasswordHasher::new(1, 8);
+        let release = hold_the_thread(&hasher).await;
+        let ran = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut callers = Vec::new();
+        for _ in 0..5 {
+            let (hasher, ran) = (hasher.clone(), ran.clone());
+            callers.push(tokio::spawn(async move {
+                on_pool(&hasher, move |_| {
+                    ran.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                })
+                .await;
+            }));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        // Their requests are cancelled while the jobs wait.
+        for caller in &callers {
+            caller.abort();
+        }
+        for caller in callers {
+            assert!(caller.await.unwrap_err().is_cancelled());
+        }
+        release.send(()).unwrap();
+        // A job queued after them runs, so they have had their turn.
+        assert_eq!(on_pool(&hasher, |_| 7).await, 7);
+        assert_eq!(ran.load(std::sync::atomic::Ordering::SeqCst), 0);
+        // And their places were given back: all nine can be taken.
+        let places: Vec<_> = (0..9).map(|_| hasher.place().unwrap()).collect();
+        assert!(matches!(hasher.place(), Err(Error::Busy)));
+        drop(places);
     }
 
     #[cfg(target_os = "linux")]
     #[tokio::test]
     async fn hashing_threads_run_at_the_lowest_priority() {
-        let hasher = PasswordHasher::new(1);
+        let hasher = PasswordHasher::new(1, 0);
         let nice_of_this_thread =
             || rustix::process::getpriority_process(Some(rustix::thread::gettid())).unwrap();
         let policy_of_this_thread = || thread_priority::thread_schedule_policy().unwrap();
         let idle = thread_priority::ThreadSchedulePolicy::Normal(
             thread_priority::NormalThreadSchedulePolicy::Idle,
         );
-        let (nice, policy) = hasher
-            .bounded(move |_| (nice_of_this_thread(), policy_of_this_thread()))
-            .await
-            .unwrap();
+        let (nice, policy) = on_pool(&hasher, move |_| {
+            (nice_of_this_thread(), policy_of_this_thread())
+        })
+        .await;
         assert_eq!(policy, idle);
         assert_eq!(nice, LOWEST_PRIORITY);
         assert!(

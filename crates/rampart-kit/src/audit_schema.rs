@@ -56,7 +56,7 @@ pub const KINDS: &[EventKind] = &[
         target: "user",
         outcomes: &["success", "failure", "locked", "refused"],
         details: &["method"],
-        description: "a sign-in attempt; failure: wrong credentials, locked: throttled or locked out, refused: not allowed on this route",
+        description: "a sign-in attempt; failure: wrong credentials, locked: throttled, locked out, or not evaluated because too many sign-ins were in progress (reason \"busy\"), refused: not allowed on this route",
     },
     EventKind {
         action: "user.sign_out",

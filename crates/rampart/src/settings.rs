@@ -358,6 +358,9 @@ pub fn check_redis_url(url: &str, what: &str) -> anyhow::Result<()> {
 ///   user's sessions);
 /// - `RAMPART_MAX_CONCURRENT_HASHES` (default: one per core): Argon2id runs
 ///   at once, each on a low-priority thread of its own.
+/// - `RAMPART_MAX_WAITING_HASHES` (default 64; 0 allowed): hashes that may
+///   wait for one of those threads; past that, a sign-in or password change
+///   is answered 429 without being evaluated.
 pub fn account_settings_from_env() -> anyhow::Result<rampart_auth::AccountSettings> {
     let mut settings = rampart_auth::AccountSettings::default();
     if let Ok(domains) = std::env::var("RAMPART_ADMIN_EMAIL_DOMAINS") {
@@ -391,6 +394,12 @@ pub fn account_settings_from_env() -> anyhow::Result<rampart_auth::AccountSettin
             .ok()
             .filter(|n| *n > 0)
             .context("RAMPART_MAX_CONCURRENT_HASHES must be a positive number")?;
+    }
+    if let Ok(value) = std::env::var("RAMPART_MAX_WAITING_HASHES") {
+        settings.max_waiting_hashes = value
+            .parse()
+            .ok()
+            .context("RAMPART_MAX_WAITING_HASHES must be a number (0 or more)")?;
     }
     Ok(settings)
 }

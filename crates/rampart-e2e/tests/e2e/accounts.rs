@@ -208,7 +208,9 @@ async fn wait_for_audit(
     }
 }
 
-/// Failed sign-ins audited (wrong password, refused and locked alike).
+/// Failed sign-ins audited (wrong password, refused and locked alike;
+/// locked includes those not evaluated while every place for a hash was
+/// taken).
 fn sign_in_failures(events: &[Value]) -> usize {
     events
         .iter()
@@ -891,6 +893,90 @@ async fn parallel_guesses_stop_at_the_cap_embedded() {
 #[tokio::test]
 async fn parallel_guesses_stop_at_the_cap_on_postgres_and_redis() {
     parallel_guesses_stop_at_the_cap(Backend::PostgresRedis).await;
+}
+
+/// Point 6 under a flood: with one hashing thread and no room to wait,
+/// sign-ins that find no place are answered 429 at once, say why, are
+/// audited as busy, and count towards nothing: each of those users then
+/// signs in with the lowest lockout there is (one failure locks).
+async fn a_full_hashing_queue_answers_busy(backend: Backend) {
+    let accounts = rampart_auth::AccountSettings {
+        admin_email_domains: vec![OFFICE_DOMAIN.to_owned()],
+        max_concurrent_hashes: 1,
+        max_waiting_hashes: 0,
+        account_throttle: rampart_auth::ThrottlePolicy {
+            free: 1,
+            cap: 1,
+            ..rampart_auth::ThrottlePolicy::ACCOUNT
+        },
+        ..rampart_auth::AccountSettings::default()
+    };
+    let Some(stack) =
+        TestStack::start_with_accounts(backend, rampart_gateway::Config::default(), accounts).await
+    else {
+        return;
+    };
+    let (tenant, _, owner) = tenant_with_owner(&stack, "Rush Hour").await;
+    let emails: Vec<String> = (0..12)
+        .map(|i| format!("agent{i}@rushhour.example"))
+        .collect();
+    for email in &emails {
+        create_user(&stack, &owner, email, None).await;
+    }
+    let attempts: Vec<_> = emails
+        .iter()
+        .map(|email| {
+            let request = stack.request(Method::POST, "/v1/auth/sign-in").json(
+                &json!({ "tenant_id": tenant.id, "email": email, "password": AGENT_PASSWORD }),
+            );
+            tokio::spawn(async move { read(request.send().await.unwrap()).await })
+        })
+        .collect();
+    let mut busy = Vec::new();
+    for (email, attempt) in emails.iter().zip(attempts) {
+        let (status, body) = attempt.await.unwrap();
+        match status {
+            StatusCode::OK => assert!(body["session_token"].is_string(), "{body}"),
+            StatusCode::TOO_MANY_REQUESTS => {
+                assert_eq!(
+                    body["detail"], "too many sign-ins in progress; retry in a few seconds",
+                    "{body}"
+                );
+                busy.push(email);
+            }
+            other => panic!("{email}: {other} {body}"),
+        }
+    }
+    // Twelve hashes asked for at once, one place: most found it taken.
+    assert!(!busy.is_empty() && busy.len() < emails.len(), "{busy:?}");
+    // Not evaluated, so not counted: with one failure enough to lock, each
+    // still signs in.
+    for email in &busy {
+        session(&stack, &tenant, email, AGENT_PASSWORD).await;
+    }
+    wait_for_audit(&stack, &tenant, "the busy sign-ins", |events| {
+        events
+            .iter()
+            .filter(|e| {
+                e["action"] == "user.sign_in"
+                    && e["outcome"] == "locked"
+                    && e["details"]["reason"] == "busy"
+            })
+            .count()
+            == busy.len()
+    })
+    .await;
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn a_full_hashing_queue_answers_busy_embedded() {
+    a_full_hashing_queue_answers_busy(Backend::Embedded).await;
+}
+
+#[tokio::test]
+async fn a_full_hashing_queue_answers_busy_on_postgres_and_redis() {
+    a_full_hashing_queue_answers_busy(Backend::PostgresRedis).await;
 }
 
 /// Point 7: a burst of failed codes and the use of a revoked session each

@@ -178,7 +178,7 @@ async fn sign_in(
         (status = 200, description = "A session, or a challenge when a second factor is required", body = SignedIn),
         (status = 400, description = "tenant_id is missing or not a valid tenant id", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 401, description = "Invalid email or password (also for a disabled account, or a platform admin on this route)", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests from this address, or too many failed attempts; see Retry-After when rate limited", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests from this address, too many failed attempts, or too many sign-ins in progress (not evaluated, not counted); see Retry-After when rate limited", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 503, description = "The auth service (or the rate limiter) is unavailable; retry later", body = super::openapi::Problem, content_type = "application/problem+json"),
     ),
 )]
@@ -563,7 +563,7 @@ pub struct PasswordChange {
         (status = 200, description = "The password is changed; the caller's other sessions have ended", body = Revoked),
         (status = 400, description = "The new password is refused by the policy (too short, too long, common or easy to guess, built on the email); the detail says why", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The current password is wrong", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many failed attempts for this account, or rate limit exceeded", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed attempts for this account, too many sign-ins in progress, or rate limit exceeded", body = super::openapi::Problem, content_type = "application/problem+json"),
     ),
     security(("session" = [])),
 )]
