@@ -18,6 +18,16 @@ pub fn sqlite_url(path: &Path) -> String {
     format!("sqlite://{}?mode=rwc", path.display())
 }
 
+/// How long a pooled PostgreSQL connection may have sat unused before it is
+/// pinged on its way out of the pool. sqlx pings on every checkout by
+/// default, which costs each statement outside a transaction a round trip
+/// to the server (and on SQLite, where sea-orm does the same, two hand-offs
+/// to the connection's thread). A connection used a moment ago is as alive
+/// as a ping would show; one idle longer may have been dropped by the
+/// server, a proxy or a firewall, and a dead one is replaced before use.
+/// HikariCP skips its alive check the same way, within 500 ms of last use.
+pub const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
+
 /// Opens a connection pool to `url` (`sqlite://...` or `postgres://...`).
 pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
     let is_sqlite = url.starts_with("sqlite:");
@@ -31,15 +41,22 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
         .sqlx_logging(false);
     if is_sqlite {
         // WAL lets readers go on while one writer commits; a busy timeout
-        // queues writers instead of failing them.
-        options.max_connections(8).map_sqlx_sqlite_opts(|opts| {
-            opts.journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
-                .busy_timeout(Duration::from_secs(10))
-                .foreign_keys(true)
-        });
+        // queues writers instead of failing them. No ping before a pooled
+        // connection is handed out: the database is a file in this
+        // process, with no server or network that could have dropped it.
+        options
+            .test_before_acquire(false)
+            .max_connections(8)
+            .map_sqlx_sqlite_opts(|opts| {
+                opts.journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(10))
+                    .foreign_keys(true)
+            });
     } else {
-        options.max_connections(20);
+        options
+            .max_connections(20)
+            .test_before_acquire_if_idle_for(PING_WHEN_IDLE_FOR);
     }
     // Two pools opening the same new SQLite file at once can collide on the
     // switch to WAL ("database is locked") despite the busy timeout; that
@@ -124,6 +141,36 @@ mod tests {
     #[tokio::test]
     async fn refuses_unknown_schemes() {
         assert!(connect("mysql://localhost/x").await.is_err());
+    }
+
+    /// The resilience the ping is kept for: a pooled connection that the
+    /// server ended while it sat idle is found dead and replaced before
+    /// the next statement, which succeeds.
+    #[cfg(feature = "testing")]
+    #[tokio::test]
+    async fn a_postgres_connection_ended_while_idle_is_replaced_before_use() {
+        use sea_orm::ConnectionTrait;
+        let Some(database) = crate::testing::TestDatabase::postgres().await else {
+            return;
+        };
+        let db = connect(&database.url).await.unwrap();
+        db.execute_unprepared("SELECT 1").await.unwrap();
+        tokio::time::sleep(PING_WHEN_IDLE_FOR + Duration::from_millis(200)).await;
+        let other = Database::connect(&database.url).await.unwrap();
+        let ended = other
+            .execute_unprepared(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            )
+            .await
+            .unwrap();
+        assert!(
+            ended.rows_affected() >= 1,
+            "the pool's connection was ended"
+        );
+        other.close().await.unwrap();
+        db.execute_unprepared("SELECT 1").await.unwrap();
+        close(db).await;
     }
 
     #[tokio::test]
