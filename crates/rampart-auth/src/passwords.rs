@@ -245,12 +245,12 @@ impl HashPool {
     }
 
     /// A free place, or `None` when every place is taken.
-    fn place(&self) -> Option<HashSlot> {
+    fn place(&self) -> Option<HashPlace> {
         self.places
             .clone()
             .try_acquire_owned()
             .ok()
-            .map(|place| HashSlot { _place: place })
+            .map(|place| HashPlace { _place: place })
     }
 
     /// Runs `work` on the pool in `place` and waits for its result.
@@ -261,7 +261,7 @@ impl HashPool {
     /// the callers still waiting time out behind them.
     async fn run<T: Send + 'static>(
         &self,
-        place: HashSlot,
+        place: HashPlace,
         work: impl FnOnce(&mut Memory) -> T + Send + 'static,
     ) -> anyhow::Result<T> {
         let (done, result) = oneshot::channel();
@@ -290,7 +290,7 @@ impl HashPool {
 /// ([`PasswordHasher::place`]), held until its hash is done.
 #[derive(Debug)]
 #[must_use]
-pub struct HashSlot {
+pub struct HashPlace {
     /// Given back when dropped.
     _place: OwnedSemaphorePermit,
 }
@@ -434,7 +434,7 @@ impl PasswordHasher {
     /// [`Error::Busy`] when as many hashes as allowed are running or
     /// waiting: a flood then gets a quick answer to retry instead of a
     /// queue that grows until deadlines pass.
-    pub fn place(&self) -> Result<HashSlot, Error> {
+    pub fn place(&self) -> Result<HashPlace, Error> {
         self.pool.place().ok_or(Error::Busy)
     }
 
@@ -455,7 +455,7 @@ impl PasswordHasher {
     /// answers false.
     pub async fn verify(
         &self,
-        place: HashSlot,
+        place: HashPlace,
         presented: &str,
         digest: Option<&str>,
     ) -> Result<bool, Error> {

@@ -14,6 +14,10 @@
 //!      latency under load is measured for a service many independent
 //!      clients call.
 //!
+//! 3. a floor under 2: the same reads, quiet and then while Argon2id alone
+//!    runs on as many idle-class threads as the bound, with no sign-in work
+//!    at all ([`BareHashes`]).
+//!
 //! `cargo bench -p rampart-e2e --bench auth_load` (release build; about a
 //! minute). `RAMPART_BENCH_HASHES` sets the bound (default 2, one per core
 //! of the reference machine). The hashing threads run SCHED_IDLE (see
@@ -159,6 +163,16 @@ async fn main() {
         task.await.unwrap();
     }
 
+    // 3. The floor: the same reads while Argon2id alone runs on `hashes`
+    //    idle-class threads, with no sign-in work at all.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (floor_quiet, floor_quiet_open) = (readers.closed().await, readers.open(read_rate).await);
+    let bare = BareHashes::start(hashes);
+    let started = Instant::now();
+    let floor_loaded = readers.closed().await;
+    let floor_loaded_open = readers.open(read_rate).await;
+    let bare_rate = bare.stop() as f64 / started.elapsed().as_secs_f64();
+
     println!(
         "{}",
         compare(
@@ -178,5 +192,80 @@ async fn main() {
             &loaded_open
         )
     );
+    let floor =
+        format!("under Argon2id alone on {hashes} idle-class threads ({bare_rate:.1} hashes/s)");
+    println!("floor: {}", compare(&floor, &floor_quiet, &floor_loaded));
+    println!(
+        "floor: {}",
+        compare_load(
+            &format!("open load, {read_rate}/s"),
+            &floor,
+            &floor_quiet_open,
+            &floor_loaded_open
+        )
+    );
     stack.stop().await;
+}
+
+/// Argon2id at the stack's parameters, looping on threads of its own in the
+/// idle scheduling class, as the stack's hashing pool runs it, but with
+/// nothing else: no request, no query, no audit event, no wake-up of an
+/// async task. What the hashes' presence alone costs the reads is the floor
+/// under what a sign-in flood can cost them. (It repeats a few lines of
+/// `rampart_auth::passwords` on purpose: the floor holds nothing of
+/// Rampart's own.)
+struct BareHashes {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<u64>>,
+}
+
+impl BareHashes {
+    fn start(threads: usize) -> Self {
+        use argon2::{Algorithm, Argon2, Block, Params, Version};
+        use thread_priority::{
+            NormalThreadSchedulePolicy, ThreadPriority, ThreadSchedulePolicy,
+            set_thread_priority_and_policy, thread_native_id,
+        };
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let threads = (0..threads)
+            .map(|_| {
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
+                    set_thread_priority_and_policy(thread_native_id(), ThreadPriority::Min, idle)
+                        .expect("the idle scheduling class");
+                    let params = Params::new(
+                        rampart_auth::ARGON2_MEMORY_KIB,
+                        rampart_auth::ARGON2_ITERATIONS,
+                        rampart_auth::ARGON2_LANES,
+                        None,
+                    )
+                    .unwrap();
+                    let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+                    let mut memory = vec![Block::default(); argon2.params().block_count()];
+                    let mut out = [0u8; 32];
+                    let mut hashes = 0;
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        argon2
+                            .hash_password_into_with_memory(
+                                PASSWORD.as_bytes(),
+                                b"a salt of 16 b..",
+                                &mut out,
+                                &mut memory,
+                            )
+                            .unwrap();
+                        hashes += 1;
+                    }
+                    hashes
+                })
+            })
+            .collect();
+        Self { stop, threads }
+    }
+
+    /// Stops the threads; the hashes they made.
+    fn stop(self) -> u64 {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.threads.into_iter().map(|t| t.join().unwrap()).sum()
+    }
 }
