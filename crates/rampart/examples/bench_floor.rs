@@ -4,11 +4,12 @@
 //!
 //! Three listeners serve `POST /v1/escalation/evaluate`:
 //!
-//! - `hop` (plain HTTP/1.1): parses the JSON body, makes one gRPC call over mutual TLS (the
-//!   same internal certificates as the stack, tonic's defaults plus
-//!   TCP_NODELAY, as the gateway's channels) to a backend that checks the
-//!   text is there and answers a fixed decision, and answers JSON. No
-//!   pipeline, no key check, no rate limit, no deadline, no tracing.
+//! - `hop` (plain HTTP/1.1): parses the JSON body, makes one gRPC call over
+//!   mutual TLS (the same internal certificates as the stack, tonic's
+//!   defaults plus TCP_NODELAY, as the gateway's channels) to a backend
+//!   that checks the text is there and answers a fixed decision, and
+//!   answers JSON. No pipeline, no key check, no rate limit, no deadline,
+//!   no tracing.
 //! - `hop_tls`: the same route behind the gateway's own TLS listener
 //!   (`rampart_gateway::edge`), for the TLS case.
 //! - `no_hop`: parses the JSON body and answers JSON at once.
@@ -17,8 +18,9 @@
 //! whatever `hop` runs slower than nginx is the cost of the hop itself, which
 //! no gateway on this transport can avoid.
 //!
-//! Prints one JSON line (`{"hop": "127.0.0.1:port", "hop_tls": ..., "no_hop": ...}`), then
-//! runs until stdin closes.
+//! Prints one JSON line
+//! (`{"hop": "127.0.0.1:port", "hop_tls": ..., "no_hop": ...}`), then runs
+//! until stdin closes.
 
 use anyhow::Context;
 use axum::Json;
