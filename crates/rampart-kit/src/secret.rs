@@ -7,6 +7,8 @@
 
 pub use secrecy::{ExposeSecret, SecretBox, SecretString};
 
+use std::fmt;
+
 use ring::rand::{SecureRandom, SystemRandom};
 
 /// Fills `N` bytes from the operating system's CSPRNG.
@@ -53,6 +55,77 @@ pub fn unhex(text: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+/// Declares a secret that people type or carry: a newtype over
+/// [`SecretString`] that deserialises from a JSON string (so request bodies
+/// can hold it), has a redacted `Debug`, and has neither `Display` nor
+/// `Serialize`. Reading it takes `expose()`, as with `expose_secret()`.
+macro_rules! typed_secret {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[derive(Clone)]
+        pub struct $name(SecretString);
+
+        impl $name {
+            #[must_use]
+            pub fn new(text: impl Into<String>) -> Self {
+                Self(SecretString::from(text.into()))
+            }
+
+            /// The secret itself; every call is a place to review.
+            #[must_use]
+            pub fn expose(&self) -> &str {
+                self.0.expose_secret()
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(text: String) -> Self {
+                Self::new(text)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(text: &str) -> Self {
+                Self::new(text)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(concat!(stringify!($name), "([redacted])"))
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                String::deserialize(deserializer).map(Self::new)
+            }
+        }
+    };
+}
+
+typed_secret!(
+    /// A password, as a person types it.
+    Password
+);
+typed_secret!(
+    /// A one-time code from an authenticator app (TOTP).
+    OneTimeCode
+);
+typed_secret!(
+    /// A single-use recovery code, kept by a person for when their
+    /// authenticator is lost.
+    RecoveryCode
+);
+typed_secret!(
+    /// A TOTP shared secret (base32), shown once at enrolment.
+    TotpSecret
+);
+typed_secret!(
+    /// An opaque session token (`rs_...`) or a sign-in challenge token.
+    SessionToken
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,5 +153,16 @@ mod tests {
     fn secret_debug_is_redacted() {
         let secret = SecretString::from("hunter2-hunter2");
         assert!(!format!("{secret:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn typed_secrets_are_redacted_and_read_from_json() {
+        let password: Password = serde_json::from_str("\"correct horse battery\"").unwrap();
+        assert_eq!(password.expose(), "correct horse battery");
+        assert_eq!(format!("{password:?}"), "Password([redacted])");
+        let code = OneTimeCode::from("123456");
+        assert!(!format!("{code:?}").contains("123456"));
+        let token = SessionToken::new("rs_abc");
+        assert!(!format!("{:?}", Some(token)).contains("rs_abc"));
     }
 }
