@@ -10,9 +10,8 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, State};
-use http::StatusCode;
-use http::request::Parts;
+use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
+use http::{Method, StatusCode};
 use rampart_proto::auth::v1::{
     BeginTotpEnrolmentRequest, ChangePasswordRequest, CompleteSecondFactorRequest,
     ConfirmTotpRequest, EnrolForChallengeRequest, GetMeRequest, ListSessionsRequest,
@@ -20,56 +19,13 @@ use rampart_proto::auth::v1::{
     SignInResponse, SignInRoute, SignOutRequest, TotpEnrolment, User,
 };
 use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
 
-use super::{BackendAnswer, JsonBody, with_principal};
 use crate::Gateway;
-use crate::authn::{address_bucket, limit};
-use crate::problem::{ApiError, RequestId};
-use crate::sessions::{SessionCaller, client_ip};
-
-/// The connection facts an anonymous step passes on to auth.
-pub struct Anonymous {
-    client: String,
-    request_id: String,
-}
-
-impl axum::extract::FromRequestParts<Arc<Gateway>> for Anonymous {
-    type Rejection = ApiError;
-
-    /// The address's rate limit comes first, as for any credential.
-    async fn from_request_parts(
-        parts: &mut Parts,
-        gateway: &Arc<Gateway>,
-    ) -> Result<Self, ApiError> {
-        limit(
-            gateway,
-            &address_bucket(parts),
-            gateway.config.per_address,
-            "address",
-        )
-        .await?;
-        Ok(Self {
-            client: client_ip(parts),
-            request_id: parts
-                .extensions
-                .get::<RequestId>()
-                .map(|id| id.0.clone())
-                .unwrap_or_default(),
-        })
-    }
-}
-
-impl Anonymous {
-    fn request<T>(&self, message: T) -> tonic::Request<T> {
-        let mut request = tonic::Request::new(message);
-        if let Ok(value) = self.request_id.parse() {
-            request
-                .metadata_mut()
-                .insert(rampart_kit::principal::REQUEST_ID, value);
-        }
-        request
-    }
-}
+use crate::authn::{Anonymous, SessionCaller};
+use crate::backends::{call, send};
+use crate::json_body::JsonBody;
+use crate::problem::ApiError;
 
 /// A user's email and password.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -156,13 +112,12 @@ async fn sign_in(
         password: body.password,
         client_address: anonymous.client.clone(),
     });
-    let response = gateway
-        .backends
-        .accounts
-        .clone()
-        .sign_in(request)
-        .await
-        .answer("auth")?;
+    let response = send(
+        &gateway.backends.accounts,
+        request,
+        async |mut accounts, request| accounts.sign_in(request).await,
+    )
+    .await?;
     SignedIn::from_wire(response).map(Json)
 }
 
@@ -176,10 +131,10 @@ async fn sign_in(
     request_body = SignIn,
     responses(
         (status = 200, description = "A session, or a challenge when a second factor is required", body = SignedIn),
-        (status = 400, description = "tenant_id is missing or not a valid tenant id", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Invalid email or password (also for a disabled account, or a platform admin on this route)", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests from this address, too many failed attempts, or too many sign-ins in progress (not evaluated, not counted); see Retry-After when rate limited", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The auth service (or the rate limiter) is unavailable; retry later", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "tenant_id is missing or not a valid tenant id"),
+        (status = 401, description = "Invalid email or password (also for a disabled account, or a platform admin on this route)"),
+        (status = 429, description = "Too many requests from this address, too many failed attempts, or too many sign-ins in progress (not evaluated, not counted); see Retry-After when rate limited"),
+        (status = 503, description = "The auth service (or the rate limiter) is unavailable; retry later"),
     ),
 )]
 pub async fn sign_in_public(
@@ -193,13 +148,33 @@ pub async fn sign_in_public(
     sign_in(&gateway, &anonymous, SignInRoute::Public, body).await
 }
 
-/// `POST /v1/auth/<secret>/sign-in`: platform admins only, at the path
-/// configured in `admin_sign_in_path`.
+/// `POST /v1/auth/{admin_path}/sign-in`: platform admins only, where the
+/// segment is the secret `admin_sign_in_path`. The route is mounted as a
+/// template (see `routes::ADMIN_SIGN_IN`) so that metrics and logs never
+/// carry the secret. Another segment, or none configured, answers exactly
+/// like an unknown path, whatever the method, before anything else is read
+/// or counted; the segment is compared in constant time.
 pub async fn sign_in_admin(
     State(gateway): State<Arc<Gateway>>,
-    anonymous: Anonymous,
-    JsonBody(body): JsonBody<SignIn>,
+    request: Request,
 ) -> Result<Json<SignedIn>, ApiError> {
+    let segment = request
+        .uri()
+        .path()
+        .strip_prefix("/v1/auth/")
+        .and_then(|rest| rest.strip_suffix("/sign-in"))
+        .unwrap_or_default();
+    let secret = gateway.config.admin_sign_in_path.as_deref();
+    if !secret.is_some_and(|secret| bool::from(segment.as_bytes().ct_eq(secret.as_bytes()))) {
+        return Err(ApiError::not_found());
+    }
+    if request.method() != Method::POST {
+        return Err(ApiError::method_not_allowed());
+    }
+    let (mut parts, body) = request.into_parts();
+    let anonymous = Anonymous::from_request_parts(&mut parts, &gateway).await?;
+    let JsonBody(body) =
+        JsonBody::<SignIn>::from_request(Request::from_parts(parts, body), &gateway).await?;
     if !body.tenant_id.is_empty() {
         return Err(ApiError::invalid(
             "platform admins sign in without a tenant_id",
@@ -231,10 +206,10 @@ pub struct SecondFactor {
     request_body = SecondFactor,
     responses(
         (status = 200, description = "The session; with recovery codes when this confirmed a new second factor", body = SignedIn),
-        (status = 400, description = "Neither or both of code and recovery_code", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "The challenge is unknown, expired or used, or the code is wrong (five wrong codes in a row end all of the user's sessions)", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests from this address, or too many failed attempts; see Retry-After when rate limited", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The auth service (or the rate limiter) is unavailable; retry later", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Neither or both of code and recovery_code"),
+        (status = 401, description = "The challenge is unknown, expired or used, or the code is wrong (five wrong codes in a row end all of the user's sessions)"),
+        (status = 429, description = "Too many requests from this address, or too many failed attempts; see Retry-After when rate limited"),
+        (status = 503, description = "The auth service (or the rate limiter) is unavailable; retry later"),
     ),
 )]
 pub async fn second_factor(
@@ -248,13 +223,12 @@ pub async fn second_factor(
         recovery_code: body.recovery_code,
         client_address: anonymous.client.clone(),
     });
-    let response = gateway
-        .backends
-        .accounts
-        .clone()
-        .complete_second_factor(request)
-        .await
-        .answer("auth")?;
+    let response = send(
+        &gateway.backends.accounts,
+        request,
+        async |mut accounts, request| accounts.complete_second_factor(request).await,
+    )
+    .await?;
     SignedIn::from_wire(response).map(Json)
 }
 
@@ -293,10 +267,10 @@ pub struct ChallengeOnly {
     request_body = ChallengeOnly,
     responses(
         (status = 200, description = "A new TOTP secret; send its first code to POST /v1/auth/second-factor", body = Enrolment),
-        (status = 401, description = "The challenge is unknown, expired or used", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The account already has a second factor", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests from this address, or too many failed attempts; see Retry-After when rate limited", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The auth service (or the rate limiter) is unavailable; retry later", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "The challenge is unknown, expired or used"),
+        (status = 409, description = "The account already has a second factor"),
+        (status = 429, description = "Too many requests from this address, or too many failed attempts; see Retry-After when rate limited"),
+        (status = 503, description = "The auth service (or the rate limiter) is unavailable; retry later"),
     ),
 )]
 pub async fn enrol_for_challenge(
@@ -307,13 +281,12 @@ pub async fn enrol_for_challenge(
     let request = anonymous.request(EnrolForChallengeRequest {
         challenge: body.challenge,
     });
-    let enrolment = gateway
-        .backends
-        .accounts
-        .clone()
-        .enrol_second_factor_for_challenge(request)
-        .await
-        .answer("auth")?;
+    let enrolment = send(
+        &gateway.backends.accounts,
+        request,
+        async |mut accounts, request| accounts.enrol_second_factor_for_challenge(request).await,
+    )
+    .await?;
     Ok(Json(enrolment.into()))
 }
 
@@ -341,14 +314,13 @@ pub async fn sign_out(
     State(gateway): State<Arc<Gateway>>,
     caller: SessionCaller,
 ) -> Result<StatusCode, ApiError> {
-    let request = with_principal(&caller.principal, SignOutRequest {})?;
-    let revoked = gateway
-        .backends
-        .accounts
-        .clone()
-        .sign_out(request)
-        .await
-        .answer("auth")?;
+    let revoked = call(
+        &caller.principal,
+        &gateway.backends.accounts,
+        SignOutRequest {},
+        async |mut accounts, request| accounts.sign_out(request).await,
+    )
+    .await?;
     forget(&gateway, &revoked, false);
     Ok(StatusCode::NO_CONTENT)
 }
@@ -400,14 +372,13 @@ pub async fn me(
     State(gateway): State<Arc<Gateway>>,
     caller: SessionCaller,
 ) -> Result<Json<UserView>, ApiError> {
-    let request = with_principal(&caller.principal, GetMeRequest {})?;
-    let user = gateway
-        .backends
-        .accounts
-        .clone()
-        .get_me(request)
-        .await
-        .answer("auth")?;
+    let user = call(
+        &caller.principal,
+        &gateway.backends.accounts,
+        GetMeRequest {},
+        async |mut accounts, request| accounts.get_me(request).await,
+    )
+    .await?;
     Ok(Json(user.into()))
 }
 
@@ -448,14 +419,13 @@ pub async fn list_sessions(
     State(gateway): State<Arc<Gateway>>,
     caller: SessionCaller,
 ) -> Result<Json<SessionList>, ApiError> {
-    let request = with_principal(&caller.principal, ListSessionsRequest {})?;
-    let list = gateway
-        .backends
-        .accounts
-        .clone()
-        .list_sessions(request)
-        .await
-        .answer("auth")?;
+    let list = call(
+        &caller.principal,
+        &gateway.backends.accounts,
+        ListSessionsRequest {},
+        async |mut accounts, request| accounts.list_sessions(request).await,
+    )
+    .await?;
     Ok(Json(SessionList {
         sessions: list
             .sessions
@@ -481,7 +451,7 @@ pub async fn list_sessions(
     params(("session_id" = String, Path, description = "The session's id (ses_...)", pattern = "^ses_[0-9a-f]{32}$")),
     responses(
         (status = 204, description = "The session has ended"),
-        (status = 404, description = "No such live session of the caller", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such live session of the caller"),
     ),
     security(("session" = [])),
 )]
@@ -490,14 +460,13 @@ pub async fn revoke_session(
     caller: SessionCaller,
     Path(session_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let request = with_principal(&caller.principal, RevokeSessionRequest { session_id })?;
-    let revoked = gateway
-        .backends
-        .accounts
-        .clone()
-        .revoke_session(request)
-        .await
-        .answer("auth")?;
+    let revoked = call(
+        &caller.principal,
+        &gateway.backends.accounts,
+        RevokeSessionRequest { session_id },
+        async |mut accounts, request| accounts.revoke_session(request).await,
+    )
+    .await?;
     forget(&gateway, &revoked, false);
     Ok(StatusCode::NO_CONTENT)
 }
@@ -523,19 +492,15 @@ pub async fn revoke_all_sessions(
     State(gateway): State<Arc<Gateway>>,
     caller: SessionCaller,
 ) -> Result<Json<Revoked>, ApiError> {
-    let request = with_principal(
+    let revoked = call(
         &caller.principal,
+        &gateway.backends.accounts,
         RevokeUserSessionsRequest {
             user_id: String::new(),
         },
-    )?;
-    let revoked = gateway
-        .backends
-        .accounts
-        .clone()
-        .revoke_user_sessions(request)
-        .await
-        .answer("auth")?;
+        async |mut accounts, request| accounts.revoke_user_sessions(request).await,
+    )
+    .await?;
     forget(&gateway, &revoked, true);
     Ok(Json(Revoked {
         revoked_sessions: revoked.session_ids.len(),
@@ -561,9 +526,9 @@ pub struct PasswordChange {
     request_body = PasswordChange,
     responses(
         (status = 200, description = "The password is changed; the caller's other sessions have ended", body = Revoked),
-        (status = 400, description = "The new password is refused by the policy (too short, too long, common or easy to guess, built on the email); the detail says why", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The current password is wrong", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many failed attempts for this account, too many sign-ins in progress, or rate limit exceeded", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "The new password is refused by the policy (too short, too long, common or easy to guess, built on the email); the detail says why"),
+        (status = 403, description = "The current password is wrong"),
+        (status = 429, description = "Too many failed attempts for this account, too many sign-ins in progress, or rate limit exceeded"),
     ),
     security(("session" = [])),
 )]
@@ -572,21 +537,17 @@ pub async fn change_password(
     caller: SessionCaller,
     JsonBody(body): JsonBody<PasswordChange>,
 ) -> Result<Json<Revoked>, ApiError> {
-    let request = with_principal(
+    let revoked = call(
         &caller.principal,
+        &gateway.backends.accounts,
         ChangePasswordRequest {
             current_password: body.current_password,
             new_password: body.new_password,
             context_words: Vec::new(),
         },
-    )?;
-    let revoked = gateway
-        .backends
-        .accounts
-        .clone()
-        .change_password(request)
-        .await
-        .answer("auth")?;
+        async |mut accounts, request| accounts.change_password(request).await,
+    )
+    .await?;
     forget(&gateway, &revoked, false);
     Ok(Json(Revoked {
         revoked_sessions: revoked.session_ids.len(),
@@ -601,7 +562,7 @@ pub async fn change_password(
     tag = "accounts",
     responses(
         (status = 200, description = "A new TOTP secret; confirm it with POST /v1/auth/totp/confirm", body = Enrolment),
-        (status = 409, description = "A second factor is already set up", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A second factor is already set up"),
     ),
     security(("session" = [])),
 )]
@@ -609,14 +570,13 @@ pub async fn begin_totp(
     State(gateway): State<Arc<Gateway>>,
     caller: SessionCaller,
 ) -> Result<Json<Enrolment>, ApiError> {
-    let request = with_principal(&caller.principal, BeginTotpEnrolmentRequest {})?;
-    let enrolment = gateway
-        .backends
-        .accounts
-        .clone()
-        .begin_totp_enrolment(request)
-        .await
-        .answer("auth")?;
+    let enrolment = call(
+        &caller.principal,
+        &gateway.backends.accounts,
+        BeginTotpEnrolmentRequest {},
+        async |mut accounts, request| accounts.begin_totp_enrolment(request).await,
+    )
+    .await?;
     Ok(Json(enrolment.into()))
 }
 
@@ -642,10 +602,10 @@ pub struct RecoveryCodes {
     request_body = Code,
     responses(
         (status = 200, description = "The second factor is set up; the recovery codes are shown once", body = RecoveryCodes),
-        (status = 400, description = "Enrolment was not started (POST /v1/auth/totp/enrol)", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "The session is invalid, or the code is wrong or already used", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "A second factor is already set up", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many failed codes, or rate limit exceeded", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Enrolment was not started (POST /v1/auth/totp/enrol)"),
+        (status = 401, description = "The session is invalid, or the code is wrong or already used"),
+        (status = 409, description = "A second factor is already set up"),
+        (status = 429, description = "Too many failed codes, or rate limit exceeded"),
     ),
     security(("session" = [])),
 )]
@@ -654,14 +614,13 @@ pub async fn confirm_totp(
     caller: SessionCaller,
     JsonBody(body): JsonBody<Code>,
 ) -> Result<Json<RecoveryCodes>, ApiError> {
-    let request = with_principal(&caller.principal, ConfirmTotpRequest { code: body.code })?;
-    let confirmed = gateway
-        .backends
-        .accounts
-        .clone()
-        .confirm_totp(request)
-        .await
-        .answer("auth")?;
+    let confirmed = call(
+        &caller.principal,
+        &gateway.backends.accounts,
+        ConfirmTotpRequest { code: body.code },
+        async |mut accounts, request| accounts.confirm_totp(request).await,
+    )
+    .await?;
     Ok(Json(RecoveryCodes {
         recovery_codes: confirmed.recovery_codes,
     }))

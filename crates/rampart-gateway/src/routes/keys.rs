@@ -20,8 +20,10 @@ use rampart_proto::auth::v1::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{AdminCaller, BackendAnswer, JsonBody, TenantCaller, with_principal};
 use crate::Gateway;
+use crate::authn::{AdminCaller, TenantCaller};
+use crate::backends::call;
+use crate::json_body::JsonBody;
 use crate::problem::ApiError;
 
 /// The platform's own keys, in auth's terms.
@@ -191,8 +193,9 @@ pub(crate) async fn issue(
     tenant_id: &str,
     body: NewKey,
 ) -> Result<IssuedKey, ApiError> {
-    let request = with_principal(
+    let issued = call(
         principal,
+        &gateway.backends.auth,
         IssueApiKeyRequest {
             tenant_id: tenant_id.to_owned(),
             name: body.name.unwrap_or_else(|| "default".into()),
@@ -202,14 +205,9 @@ pub(crate) async fn issue(
             allowed_networks: body.allowed_networks,
             allowed_origins: body.allowed_origins,
         },
-    )?;
-    let issued = gateway
-        .backends
-        .auth
-        .clone()
-        .issue_api_key(request)
-        .await
-        .answer("auth")?;
+        async |mut auth, request| auth.issue_api_key(request).await,
+    )
+    .await?;
     Ok(issued.into())
 }
 
@@ -220,20 +218,16 @@ async fn list(
     query: Option<&str>,
 ) -> Result<Json<KeyList>, ApiError> {
     let include_inactive = include_inactive(query)?;
-    let request = with_principal(
+    let list = call(
         principal,
+        &gateway.backends.auth,
         ListApiKeysRequest {
             tenant_id: tenant_id.to_owned(),
             include_inactive,
         },
-    )?;
-    let list = gateway
-        .backends
-        .auth
-        .clone()
-        .list_api_keys(request)
-        .await
-        .answer("auth")?;
+        async |mut auth, request| auth.list_api_keys(request).await,
+    )
+    .await?;
     Ok(Json(KeyList {
         keys: list.keys.into_iter().map(Into::into).collect(),
     }))
@@ -246,21 +240,17 @@ async fn rotate(
     key_id: String,
     body: Rotation,
 ) -> Result<(StatusCode, Json<Rotated>), ApiError> {
-    let request = with_principal(
+    let rotated = call(
         principal,
+        &gateway.backends.auth,
         RotateApiKeyRequest {
             key_id,
             grace_seconds: body.grace_seconds,
             tenant_id: tenant_id.to_owned(),
         },
-    )?;
-    let rotated = gateway
-        .backends
-        .auth
-        .clone()
-        .rotate_api_key(request)
-        .await
-        .answer("auth")?;
+        async |mut auth, request| auth.rotate_api_key(request).await,
+    )
+    .await?;
     let successor = rotated
         .successor
         .ok_or_else(|| ApiError::internal("auth answered a rotation without a successor"))?;
@@ -279,20 +269,16 @@ async fn revoke(
     tenant_id: &str,
     key_id: String,
 ) -> Result<Json<KeyView>, ApiError> {
-    let request = with_principal(
+    let revoked = call(
         principal,
+        &gateway.backends.auth,
         RevokeApiKeyRequest {
             key_id,
             tenant_id: tenant_id.to_owned(),
         },
-    )?;
-    let revoked = gateway
-        .backends
-        .auth
-        .clone()
-        .revoke_api_key(request)
-        .await
-        .answer("auth")?;
+        async |mut auth, request| auth.revoke_api_key(request).await,
+    )
+    .await?;
     Ok(Json(revoked.into()))
 }
 
@@ -310,7 +296,7 @@ fn body_or_default<T: Default>(body: Option<JsonBody<T>>) -> T {
     params(("include_inactive" = Option<bool>, Query, description = "Also list revoked and expired keys (a rotated key is listed until its grace period ends); default false. The only query parameter.")),
     responses(
         (status = 200, description = "The platform admin keys", body = KeyList),
-        (status = 400, description = "An unknown query parameter, or include_inactive is not true or false", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "An unknown query parameter, or include_inactive is not true or false"),
     ),
     security(("admin_api_key" = [])),
 )]
@@ -330,7 +316,7 @@ pub async fn list_admin_keys(
     request_body(content = Option<NewKey>, description = "Optional: the key's name, expiry and networks"),
     responses(
         (status = 201, description = "The new admin key, shown once", body = IssuedKey),
-        (status = 400, description = "A field is invalid: name, expires_at (not RFC 3339, or not in the future), allowed_networks; allowed_origins is refused", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "A field is invalid: name, expires_at (not RFC 3339, or not in the future), allowed_networks; allowed_origins is refused"),
     ),
     security(("admin_api_key" = [])),
 )]
@@ -352,9 +338,9 @@ pub async fn issue_admin_key(
     request_body(content = Option<Rotation>, description = "Optional: the grace period of the old key"),
     responses(
         (status = 201, description = "The successor, shown once, and the old key with its new expiry", body = Rotated),
-        (status = 400, description = "key_id is not a valid key id, or grace_seconds is too large", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such key of this owner", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The key is revoked, has expired, or was already rotated (rotate its successor)", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "key_id is not a valid key id, or grace_seconds is too large"),
+        (status = 404, description = "No such key of this owner"),
+        (status = 409, description = "The key is revoked, has expired, or was already rotated (rotate its successor)"),
     ),
     security(("admin_api_key" = [])),
 )]
@@ -383,8 +369,8 @@ pub async fn rotate_admin_key(
     params(("key_id" = String, Path, description = "The key's id (key_...)", pattern = "^key_[0-9a-f]{32}$")),
     responses(
         (status = 200, description = "The key, revoked (at once, on every gateway)", body = KeyView),
-        (status = 400, description = "key_id is not a valid key id", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such key of this owner", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "key_id is not a valid key id"),
+        (status = 404, description = "No such key of this owner"),
     ),
     security(("admin_api_key" = [])),
 )]
@@ -406,7 +392,7 @@ pub async fn revoke_admin_key(
     params(("tenant_id" = String, Path, description = "The tenant's id (ten_...)", pattern = "^ten_[0-9a-f]{32}$"), ("include_inactive" = Option<bool>, Query, description = "Also list revoked and expired keys (a rotated key is listed until its grace period ends); default false. The only query parameter.")),
     responses(
         (status = 200, description = "The tenant's keys (none for a tenant that does not exist)", body = KeyList),
-        (status = 400, description = "tenant_id is not a valid tenant id; an unknown query parameter, or include_inactive is not true or false", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "tenant_id is not a valid tenant id; an unknown query parameter, or include_inactive is not true or false"),
     ),
     security(("admin_api_key" = [])),
 )]
@@ -428,9 +414,9 @@ pub async fn list_tenant_keys(
     request_body(content = Option<Rotation>, description = "Optional: the grace period of the old key"),
     responses(
         (status = 201, description = "The successor, shown once, and the old key with its new expiry", body = Rotated),
-        (status = 400, description = "tenant_id or key_id is not a valid id, or grace_seconds is too large", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such key of this tenant", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The key is revoked, has expired, or was already rotated (rotate its successor)", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "tenant_id or key_id is not a valid id, or grace_seconds is too large"),
+        (status = 404, description = "No such key of this tenant"),
+        (status = 409, description = "The key is revoked, has expired, or was already rotated (rotate its successor)"),
     ),
     security(("admin_api_key" = [])),
 )]
@@ -458,8 +444,8 @@ pub async fn rotate_tenant_key(
     params(("tenant_id" = String, Path, description = "The tenant's id (ten_...)", pattern = "^ten_[0-9a-f]{32}$"), ("key_id" = String, Path, description = "The key's id (key_...)", pattern = "^key_[0-9a-f]{32}$")),
     responses(
         (status = 200, description = "The key, revoked (at once, on every gateway); revoking a revoked key changes nothing", body = KeyView),
-        (status = 400, description = "tenant_id or key_id is not a valid id", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such key of this tenant", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "tenant_id or key_id is not a valid id"),
+        (status = 404, description = "No such key of this tenant"),
     ),
     security(("admin_api_key" = [])),
 )]
@@ -490,7 +476,7 @@ pub struct RateLimit {
     request_body = RateLimit,
     responses(
         (status = 204, description = "The rate is set (whether or not the tenant exists)"),
-        (status = 400, description = "tenant_id is not a valid tenant id, or requests_per_minute is above 60000", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "tenant_id is not a valid tenant id, or requests_per_minute is above 60000"),
     ),
     security(("admin_api_key" = [])),
 )]
@@ -500,20 +486,16 @@ pub async fn set_tenant_rate_limit(
     Path(tenant_id): Path<String>,
     JsonBody(body): JsonBody<RateLimit>,
 ) -> Result<StatusCode, ApiError> {
-    let request = with_principal(
+    call(
         &caller.principal,
+        &gateway.backends.auth,
         SetTenantRateLimitRequest {
             tenant_id,
             requests_per_minute: body.requests_per_minute.unwrap_or(0),
         },
-    )?;
-    gateway
-        .backends
-        .auth
-        .clone()
-        .set_tenant_rate_limit(request)
-        .await
-        .answer("auth")?;
+        async |mut auth, request| auth.set_tenant_rate_limit(request).await,
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -527,8 +509,8 @@ pub async fn set_tenant_rate_limit(
     params(("include_inactive" = Option<bool>, Query, description = "Also list revoked and expired keys (a rotated key is listed until its grace period ends); default false. The only query parameter.")),
     responses(
         (status = 200, description = "The caller's tenant's keys", body = KeyList),
-        (status = 400, description = "An unknown query parameter, or include_inactive is not true or false", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key lacks the \"keys\" scope (a session never has it), or X-Business-ID does not match it", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "An unknown query parameter, or include_inactive is not true or false"),
+        (status = 403, description = "The key lacks the \"keys\" scope (a session never has it), or X-Business-ID does not match it"),
     ),
     security(("tenant_api_key" = [])),
 )]
@@ -554,8 +536,8 @@ pub async fn list_own_keys(
     request_body(content = Option<NewKey>, description = "Optional: the key's name, environment, scopes, expiry and networks"),
     responses(
         (status = 201, description = "The new key, shown once", body = IssuedKey),
-        (status = 400, description = "A field is invalid: name, environment, scopes, expires_at (not RFC 3339, or not in the future), allowed_networks, allowed_origins", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key lacks the \"keys\" scope, asks for a scope it does not hold itself, or X-Business-ID does not match it", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "A field is invalid: name, environment, scopes, expires_at (not RFC 3339, or not in the future), allowed_networks, allowed_origins"),
+        (status = 403, description = "The key lacks the \"keys\" scope, asks for a scope it does not hold itself, or X-Business-ID does not match it"),
     ),
     security(("tenant_api_key" = [])),
 )]
@@ -578,10 +560,10 @@ pub async fn issue_own_key(
     request_body(content = Option<Rotation>, description = "Optional: the grace period of the old key"),
     responses(
         (status = 201, description = "The successor, shown once, and the old key with its new expiry", body = Rotated),
-        (status = 400, description = "key_id is not a valid key id, or grace_seconds is too large", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such key of this owner", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The key is revoked, has expired, or was already rotated (rotate its successor)", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key lacks the \"keys\" scope, or X-Business-ID does not match it", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "key_id is not a valid key id, or grace_seconds is too large"),
+        (status = 404, description = "No such key of this owner"),
+        (status = 409, description = "The key is revoked, has expired, or was already rotated (rotate its successor)"),
+        (status = 403, description = "The key lacks the \"keys\" scope, or X-Business-ID does not match it"),
     ),
     security(("tenant_api_key" = [])),
 )]
@@ -610,9 +592,9 @@ pub async fn rotate_own_key(
     params(("key_id" = String, Path, description = "The key's id (key_...)", pattern = "^key_[0-9a-f]{32}$")),
     responses(
         (status = 200, description = "The key, revoked (at once, on every gateway); revoking a revoked key changes nothing", body = KeyView),
-        (status = 400, description = "key_id is not a valid key id", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such key of this owner", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key lacks the \"keys\" scope, or X-Business-ID does not match it", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "key_id is not a valid key id"),
+        (status = 404, description = "No such key of this owner"),
+        (status = 403, description = "The key lacks the \"keys\" scope, or X-Business-ID does not match it"),
     ),
     security(("tenant_api_key" = [])),
 )]
