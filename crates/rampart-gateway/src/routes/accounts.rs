@@ -12,6 +12,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
 use http::{Method, StatusCode};
+use rampart_kit::secret::{OneTimeCode, Password, RecoveryCode, SessionToken};
 use rampart_proto::auth::v1::{
     BeginTotpEnrolmentRequest, ChangePasswordRequest, CompleteSecondFactorRequest,
     ConfirmTotpRequest, EnrolForChallengeRequest, GetMeRequest, ListSessionsRequest,
@@ -36,11 +37,13 @@ pub struct SignIn {
     #[schema(required = true, pattern = "^ten_[0-9a-f]{32}$")]
     tenant_id: String,
     email: String,
-    password: String,
+    #[schema(value_type = String)]
+    password: Password,
 }
 
 /// The answer to a sign-in step: a session, or a second-factor challenge.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+// It shows its secrets once, to the client; its `Debug` hides them.
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct SignedIn {
     /// The bearer token (rs_...), shown once; with a session only.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -109,7 +112,7 @@ async fn sign_in(
         route: route.into(),
         tenant_id: body.tenant_id,
         email: body.email,
-        password: body.password,
+        password: body.password.expose().to_owned(),
         client_address: anonymous.client.clone(),
     });
     let response = send(
@@ -188,13 +191,16 @@ pub async fn sign_in_admin(
 #[serde(deny_unknown_fields)]
 pub struct SecondFactor {
     /// The challenge from the sign-in answer.
-    challenge: String,
+    #[schema(value_type = String)]
+    challenge: SessionToken,
     /// The authenticator app's current code.
     #[serde(default)]
-    code: String,
+    #[schema(value_type = String)]
+    code: Option<OneTimeCode>,
     /// One of the account's unused recovery codes.
     #[serde(default)]
-    recovery_code: String,
+    #[schema(value_type = String)]
+    recovery_code: Option<RecoveryCode>,
 }
 
 /// `POST /v1/auth/second-factor`: `{"challenge", "code"}` or
@@ -218,9 +224,17 @@ pub async fn second_factor(
     JsonBody(body): JsonBody<SecondFactor>,
 ) -> Result<Json<SignedIn>, ApiError> {
     let request = anonymous.request(CompleteSecondFactorRequest {
-        challenge: body.challenge,
-        code: body.code,
-        recovery_code: body.recovery_code,
+        challenge: body.challenge.expose().to_owned(),
+        code: body
+            .code
+            .as_ref()
+            .map(|code| code.expose().to_owned())
+            .unwrap_or_default(),
+        recovery_code: body
+            .recovery_code
+            .as_ref()
+            .map(|code| code.expose().to_owned())
+            .unwrap_or_default(),
         client_address: anonymous.client.clone(),
     });
     let response = send(
@@ -233,7 +247,8 @@ pub async fn second_factor(
 }
 
 /// A new TOTP secret, shown once.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+// Its `Debug` hides it.
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Enrolment {
     /// Base32, to type into an authenticator app.
     secret: String,
@@ -255,7 +270,8 @@ impl From<TotpEnrolment> for Enrolment {
 #[serde(deny_unknown_fields)]
 pub struct ChallengeOnly {
     /// The challenge from the sign-in answer.
-    challenge: String,
+    #[schema(value_type = String)]
+    challenge: SessionToken,
 }
 
 /// `POST /v1/auth/second-factor/enrol`: for an account that must have a
@@ -279,7 +295,7 @@ pub async fn enrol_for_challenge(
     JsonBody(body): JsonBody<ChallengeOnly>,
 ) -> Result<Json<Enrolment>, ApiError> {
     let request = anonymous.request(EnrolForChallengeRequest {
-        challenge: body.challenge,
+        challenge: body.challenge.expose().to_owned(),
     });
     let enrolment = send(
         &gateway.backends.accounts,
@@ -511,10 +527,12 @@ pub async fn revoke_all_sessions(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordChange {
-    current_password: String,
+    #[schema(value_type = String)]
+    current_password: Password,
     /// 15 to 256 characters (8 once a second factor is set up), not easy to
     /// guess, not built on the account's email.
-    new_password: String,
+    #[schema(value_type = String)]
+    new_password: Password,
 }
 
 /// `POST /v1/auth/password`: needs the current password; the caller's
@@ -541,8 +559,8 @@ pub async fn change_password(
         &caller.principal,
         &gateway.backends.accounts,
         ChangePasswordRequest {
-            current_password: body.current_password,
-            new_password: body.new_password,
+            current_password: body.current_password.expose().to_owned(),
+            new_password: body.new_password.expose().to_owned(),
             context_words: Vec::new(),
         },
         async |mut accounts, request| accounts.change_password(request).await,
@@ -584,11 +602,13 @@ pub async fn begin_totp(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Code {
-    code: String,
+    #[schema(value_type = String)]
+    code: OneTimeCode,
 }
 
 /// One-time recovery codes, shown once.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+// Their `Debug` hides them.
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct RecoveryCodes {
     recovery_codes: Vec<String>,
 }
@@ -617,11 +637,133 @@ pub async fn confirm_totp(
     let confirmed = call(
         &caller.principal,
         &gateway.backends.accounts,
-        ConfirmTotpRequest { code: body.code },
+        ConfirmTotpRequest {
+            code: body.code.expose().to_owned(),
+        },
         async |mut accounts, request| accounts.confirm_totp(request).await,
     )
     .await?;
     Ok(Json(RecoveryCodes {
         recovery_codes: confirmed.recovery_codes,
     }))
+}
+
+/// How a secret shown once reads in `Debug`: never the value.
+const REDACTED: &str = "[redacted]";
+
+impl std::fmt::Debug for SignedIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignedIn")
+            .field(
+                "session_token",
+                &self.session_token.as_ref().map(|_| REDACTED),
+            )
+            .field("session_id", &self.session_id)
+            .field("user_id", &self.user_id)
+            .field("expires_at", &self.expires_at)
+            .field("second_factor_required", &self.second_factor_required)
+            .field("challenge", &self.challenge.as_ref().map(|_| REDACTED))
+            .field("enrolment_required", &self.enrolment_required)
+            .field("recovery_codes", &self.recovery_codes.len())
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Enrolment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The provisioning URI carries the secret too.
+        f.debug_struct("Enrolment")
+            .field("secret", &REDACTED)
+            .field("provisioning_uri", &REDACTED)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for RecoveryCodes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecoveryCodes")
+            .field("recovery_codes", &self.recovery_codes.len())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rampart_proto::auth::v1::{SecondFactorChallenge, SessionGrant};
+
+    use super::*;
+
+    /// A value no field would hold by chance, so finding it means a leak.
+    const SECRET: &str = "s3cr3t-VALUE-0123456789";
+
+    fn assert_hidden(value: &impl std::fmt::Debug) {
+        let printed = format!("{value:?}");
+        assert!(!printed.contains(SECRET), "{printed}");
+    }
+
+    fn parse<T: serde::de::DeserializeOwned>(json: serde_json::Value) -> T {
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn request_bodies_do_not_show_their_secrets() {
+        let sign_in: SignIn = parse(serde_json::json!({
+            "tenant_id": "ten_1", "email": "a@example.com", "password": SECRET,
+        }));
+        assert_eq!(sign_in.password.expose(), SECRET);
+        assert_hidden(&sign_in);
+        let second: SecondFactor = parse(serde_json::json!({
+            "challenge": SECRET, "code": SECRET, "recovery_code": SECRET,
+        }));
+        assert_hidden(&second);
+        let challenge: ChallengeOnly = parse(serde_json::json!({ "challenge": SECRET }));
+        assert_hidden(&challenge);
+        let change: PasswordChange = parse(serde_json::json!({
+            "current_password": SECRET, "new_password": SECRET,
+        }));
+        assert_hidden(&change);
+        let code: Code = parse(serde_json::json!({ "code": SECRET }));
+        assert_eq!(code.code.expose(), SECRET);
+        assert_hidden(&code);
+    }
+
+    #[test]
+    fn answers_show_their_secrets_once_but_not_in_debug() {
+        let session = SignedIn::from_wire(SignInResponse {
+            session: Some(SessionGrant {
+                token: SECRET.to_owned(),
+                session_id: "ses_1".to_owned(),
+                user_id: "usr_1".to_owned(),
+                expires_at: "2030-01-01T00:00:00Z".to_owned(),
+            }),
+            challenge: None,
+            recovery_codes: vec![SECRET.to_owned()],
+        })
+        .unwrap();
+        assert!(serde_json::to_string(&session).unwrap().contains(SECRET));
+        assert_hidden(&session);
+        let challenge = SignedIn::from_wire(SignInResponse {
+            session: None,
+            challenge: Some(SecondFactorChallenge {
+                challenge: SECRET.to_owned(),
+                expires_at: "2030-01-01T00:00:00Z".to_owned(),
+                enrolment_required: true,
+            }),
+            recovery_codes: Vec::new(),
+        })
+        .unwrap();
+        assert!(serde_json::to_string(&challenge).unwrap().contains(SECRET));
+        assert_hidden(&challenge);
+        let enrolment = Enrolment::from(TotpEnrolment {
+            secret: SECRET.to_owned(),
+            provisioning_uri: format!("otpauth://totp/x?secret={SECRET}"),
+        });
+        assert!(serde_json::to_string(&enrolment).unwrap().contains(SECRET));
+        assert_hidden(&enrolment);
+        let codes = RecoveryCodes {
+            recovery_codes: vec![SECRET.to_owned()],
+        };
+        assert!(serde_json::to_string(&codes).unwrap().contains(SECRET));
+        assert_hidden(&codes);
+    }
 }

@@ -44,13 +44,24 @@ impl From<Tenant> for TenantView {
     }
 }
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+// A new tenant and its first key, shown once; its `Debug` hides the key.
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct CreatedTenant {
     #[serde(flatten)]
     tenant: TenantView,
     /// Shown once; only its hash is kept.
     api_key: String,
     api_key_id: String,
+}
+
+impl std::fmt::Debug for CreatedTenant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedTenant")
+            .field("tenant", &self.tenant)
+            .field("api_key", &"[redacted]")
+            .field("api_key_id", &self.api_key_id)
+            .finish()
+    }
 }
 
 /// `POST /v1/admin/tenants`: creates the tenant in crm, then its first key
@@ -172,4 +183,27 @@ pub async fn issue_api_key(
     .await?;
     let key = keys::issue(&gateway, &caller.principal, tenant.as_str(), body).await?;
     Ok((StatusCode::CREATED, Json(key)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_created_tenant_does_not_show_its_key() {
+        let secret = "rk_live_s3cr3tVALUE0123456789";
+        let created = CreatedTenant {
+            tenant: TenantView {
+                tenant_id: "ten_1".to_owned(),
+                name: "Acme".to_owned(),
+                office_domains: Vec::new(),
+                created_at: String::new(),
+            },
+            api_key: secret.to_owned(),
+            api_key_id: "key_1".to_owned(),
+        };
+        assert!(serde_json::to_string(&created).unwrap().contains(secret));
+        let printed = format!("{created:?}");
+        assert!(!printed.contains(secret), "{printed}");
+    }
 }

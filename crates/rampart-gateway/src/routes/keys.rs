@@ -120,7 +120,8 @@ impl From<ApiKeyInfo> for KeyView {
 }
 
 /// A newly issued key, with the key itself.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+// Shown once; its `Debug` hides it.
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct IssuedKey {
     pub(crate) key_id: String,
     /// Shown once; only its hash is kept.
@@ -138,6 +139,17 @@ impl From<IssueApiKeyResponse> for IssuedKey {
             display_prefix: issued.display_prefix,
             key: issued.key.map(Into::into),
         }
+    }
+}
+
+impl std::fmt::Debug for IssuedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedKey")
+            .field("key_id", &self.key_id)
+            .field("api_key", &"[redacted]")
+            .field("display_prefix", &self.display_prefix)
+            .field("key", &self.key)
+            .finish()
     }
 }
 
@@ -604,4 +616,32 @@ pub async fn revoke_own_key(
     Path(key_id): Path<String>,
 ) -> Result<Json<KeyView>, ApiError> {
     revoke(&gateway, &caller.principal, caller.tenant.as_str(), key_id).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_issued_or_rotated_key_does_not_show_the_key() {
+        let secret = "rk_live_s3cr3tVALUE0123456789";
+        let issued = || {
+            IssuedKey::from(IssueApiKeyResponse {
+                key_id: "key_1".to_owned(),
+                api_key: secret.to_owned(),
+                display_prefix: "rk_live_s3c".to_owned(),
+                key: None,
+            })
+        };
+        let key = issued();
+        assert!(serde_json::to_string(&key).unwrap().contains(secret));
+        let printed = format!("{key:?}");
+        assert!(!printed.contains(secret), "{printed}");
+        let rotated = Rotated {
+            successor: issued(),
+            previous: None,
+        };
+        let printed = format!("{rotated:?}");
+        assert!(!printed.contains(secret), "{printed}");
+    }
 }

@@ -9,6 +9,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use http::StatusCode;
 use rampart_kit::principal::Role;
+use rampart_kit::secret::Password;
 use rampart_proto::auth::v1::{
     CreateUserRequest, GetTenantSecurityRequest, ListUsersRequest, RevokeUserSessionsRequest,
     SetTenantSecurityRequest, TenantSecurity, UpdateUserRequest,
@@ -31,7 +32,8 @@ pub struct NewUser {
     email: String,
     /// 15 to 256 characters, not easy to guess, not built on the email (nor
     /// on the tenant's name).
-    password: String,
+    #[schema(value_type = String)]
+    password: Password,
     /// `owner`, `manager` or `agent` (the default) for a tenant's user;
     /// `admin` (or absent) for a platform admin.
     #[serde(default)]
@@ -52,7 +54,7 @@ async fn create(
         CreateUserRequest {
             tenant_id,
             email: body.email,
-            password: body.password,
+            password: body.password.expose().to_owned(),
             role: body.role,
             context_words,
         },
@@ -420,4 +422,21 @@ pub async fn set_security(
     )
     .await?;
     Ok(Json(security.into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_user_does_not_show_its_password() {
+        let secret = "s3cr3t-VALUE-0123456789";
+        let user: NewUser = serde_json::from_value(serde_json::json!({
+            "email": "a@example.com", "password": secret,
+        }))
+        .unwrap();
+        assert_eq!(user.password.expose(), secret);
+        let printed = format!("{user:?}");
+        assert!(!printed.contains(secret), "{printed}");
+    }
 }
