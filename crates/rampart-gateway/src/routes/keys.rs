@@ -42,11 +42,11 @@ pub struct NewKey {
     #[serde(default)]
     #[schema(example = "live")]
     environment: Option<String>,
-    /// "read", "write", "keys"; default read and write. Tenant keys only,
-    /// and only scopes the caller holds itself; a widget key has the one
-    /// scope "widget" and takes none here.
+    /// "read", "write", "keys", "audit"; default read and write. Tenant keys
+    /// only, and only scopes the caller holds itself; a widget key has the
+    /// one scope "widget" and takes none here.
     #[serde(default)]
-    scopes: Vec<String>,
+    pub(super) scopes: Vec<String>,
     /// RFC 3339, in the future; absent for a key that does not expire.
     #[serde(default)]
     #[schema(format = DateTime)]

@@ -1,0 +1,225 @@
+//! Defects found by trying the running stack from outside (issue 19,
+//! point 6), each retried here as the attacker tried it, on both storage
+//! backends: credentials reading an audit trail that is not theirs to read,
+//! a `keys`-only key minting or cutting off read-write keys, passwords
+//! built on the tenant's name, sign-ins audited without the account or the
+//! address, a password oracle at the admin route, and a wrong code read as
+//! "signed out".
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::harness::{Tenant, TestStack, expect_problem, read};
+
+const OWNER_PASSWORD: &str = "violet tractor measures quietly";
+const STAFF_PASSWORD: &str = "orange kettle whistles at dawn";
+
+/// Runs `scenario` on the embedded default and on PostgreSQL + Redis.
+macro_rules! on_both_backends {
+    ($($scenario:ident),* $(,)?) => {$(
+        mod $scenario {
+            use crate::harness::{Backend, TestStack};
+
+            #[tokio::test]
+            async fn embedded() {
+                let stack = TestStack::start(Backend::Embedded).await.expect("embedded runs");
+                super::$scenario(&stack).await;
+                stack.stop().await;
+            }
+
+            #[tokio::test]
+            async fn postgres_and_redis() {
+                let Some(stack) = TestStack::start(Backend::PostgresRedis).await else {
+                    return;
+                };
+                super::$scenario(&stack).await;
+                stack.stop().await;
+            }
+        }
+    )*};
+}
+
+on_both_backends!(audit_trail_is_for_owners_and_audit_keys,);
+
+/// The tenant's audit routes, one of each kind.
+const AUDIT_ROUTES: [&str; 4] = [
+    "/v1/owner/audit",
+    "/v1/owner/audit/checkpoint",
+    "/v1/owner/audit/proofs/consistency?from_size=0",
+    "/v1/owner/audit/export",
+];
+
+async fn post(
+    stack: &TestStack,
+    path: &str,
+    token: Option<&str>,
+    body: Value,
+) -> (StatusCode, Value) {
+    let mut request = stack.request(Method::POST, path).json(&body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    read(request.send().await.unwrap()).await
+}
+
+/// A tenant key with exactly `scopes`, issued by the platform admin.
+async fn key_with(stack: &TestStack, tenant: &Tenant, scopes: &[&str]) -> Tenant {
+    let response = stack
+        .as_admin(
+            Method::POST,
+            &format!("/v1/admin/tenants/{}/api-keys", tenant.id),
+        )
+        .json(&json!({ "scopes": scopes }))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = read(response).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    Tenant {
+        id: tenant.id.clone(),
+        key: body["api_key"].as_str().unwrap().to_owned(),
+    }
+}
+
+/// A signed-in session (no second factor) of a tenant's user.
+async fn session(stack: &TestStack, tenant: &Tenant, email: &str, password: &str) -> String {
+    let (status, body) = post(
+        stack,
+        "/v1/auth/sign-in",
+        None,
+        json!({ "tenant_id": tenant.id, "email": email, "password": password }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["session_token"].as_str().unwrap().to_owned()
+}
+
+/// A tenant with an owner, made by the platform admin; the owner's email
+/// and session.
+async fn tenant_with_owner(stack: &TestStack, name: &str) -> (Tenant, String, String) {
+    let tenant = stack.create_tenant(name).await;
+    let email = format!("owner@{}.example", name.to_lowercase().replace(' ', ""));
+    let response = stack
+        .as_admin(
+            Method::POST,
+            &format!("/v1/admin/tenants/{}/users", tenant.id),
+        )
+        .json(&json!({ "email": email, "password": OWNER_PASSWORD, "role": "owner" }))
+        .send()
+        .await
+        .unwrap();
+    let (status, user) = read(response).await;
+    assert_eq!(status, StatusCode::CREATED, "{user}");
+    let token = session(stack, &tenant, &email, OWNER_PASSWORD).await;
+    (tenant, email, token)
+}
+
+/// A signed-in user of the owner's tenant with `role`.
+async fn staff_session(stack: &TestStack, tenant: &Tenant, owner: &str, role: &str) -> String {
+    let email = format!("{role}@staff.example");
+    let (status, user) = post(
+        stack,
+        "/v1/users",
+        Some(owner),
+        json!({ "email": email, "password": STAFF_PASSWORD, "role": role }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{user}");
+    session(stack, tenant, &email, STAFF_PASSWORD).await
+}
+
+async fn audit_answer(
+    stack: &TestStack,
+    path: &str,
+    key: Option<&Tenant>,
+    token: Option<&str>,
+) -> reqwest::Response {
+    let mut request = stack.request(Method::GET, path);
+    if let Some(key) = key {
+        request = request.header("X-API-Key", &key.key);
+    }
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request.send().await.unwrap()
+}
+
+/// Issue 19: any tenant credential read and exported the whole trail.
+async fn audit_trail_is_for_owners_and_audit_keys(stack: &TestStack) {
+    let (tenant, _, owner) = tenant_with_owner(stack, "Audited Attic").await;
+    let manager = staff_session(stack, &tenant, &owner, "manager").await;
+    let agent = staff_session(stack, &tenant, &owner, "agent").await;
+    let write_only = key_with(stack, &tenant, &["write"]).await;
+    let keys_only = key_with(stack, &tenant, &["keys"]).await;
+    let read_only = key_with(stack, &tenant, &["read"]).await;
+    let all_but_audit = key_with(stack, &tenant, &["read", "write", "keys"]).await;
+    let audit_only = key_with(stack, &tenant, &["audit"]).await;
+
+    for path in AUDIT_ROUTES {
+        for token in [&manager, &agent] {
+            let problem = expect_problem(
+                audit_answer(stack, path, None, Some(token)).await,
+                StatusCode::FORBIDDEN,
+            )
+            .await;
+            assert!(
+                problem["detail"].as_str().unwrap().contains("audit"),
+                "{path}: {problem}"
+            );
+        }
+        for key in [&write_only, &keys_only, &read_only, &all_but_audit] {
+            expect_problem(
+                audit_answer(stack, path, Some(key), None).await,
+                StatusCode::FORBIDDEN,
+            )
+            .await;
+        }
+        // The owner, a key with `audit`, and the tenant's first key read it.
+        for (key, token) in [
+            (None, Some(owner.as_str())),
+            (Some(&audit_only), None),
+            (Some(&tenant), None),
+        ] {
+            let response = audit_answer(stack, path, key, token).await;
+            assert_eq!(response.status(), StatusCode::OK, "{path}");
+        }
+    }
+    // A refused reader's attempts read nothing: the first key's events are
+    // all there, and the owner sees what the first key sees.
+    let (_, events) = read(audit_answer(stack, "/v1/owner/audit", Some(&tenant), None).await).await;
+    assert!(
+        events["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|event| event["action"] == "api_key.issued"),
+        "{events}"
+    );
+
+    // `audit` cannot be granted by a key that lacks it, nor by a session.
+    let response = stack
+        .as_tenant(&all_but_audit, Method::POST, "/v1/api-keys")
+        .json(&json!({ "scopes": ["audit"] }))
+        .send()
+        .await
+        .unwrap();
+    let problem = expect_problem(response, StatusCode::FORBIDDEN).await;
+    assert!(
+        problem["detail"].as_str().unwrap().contains("audit"),
+        "{problem}"
+    );
+    // The first key holds read, write and audit, never keys.
+    let response = stack
+        .as_admin(
+            Method::GET,
+            &format!("/v1/admin/tenants/{}/api-keys", tenant.id),
+        )
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = read(response).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let keys = body["keys"].as_array().unwrap();
+    let first = keys.last().unwrap();
+    assert_eq!(first["scopes"], json!(["read", "write", "audit"]), "{body}");
+}
