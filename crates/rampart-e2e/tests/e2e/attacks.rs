@@ -39,7 +39,10 @@ macro_rules! on_both_backends {
     )*};
 }
 
-on_both_backends!(audit_trail_is_for_owners_and_audit_keys,);
+on_both_backends!(
+    audit_trail_is_for_owners_and_audit_keys,
+    a_keys_only_key_cannot_mint_or_cut_off_keys,
+);
 
 /// The tenant's audit routes, one of each kind.
 const AUDIT_ROUTES: [&str; 4] = [
@@ -64,6 +67,11 @@ async fn post(
 
 /// A tenant key with exactly `scopes`, issued by the platform admin.
 async fn key_with(stack: &TestStack, tenant: &Tenant, scopes: &[&str]) -> Tenant {
+    issued_key(stack, tenant, scopes).await.0
+}
+
+/// A tenant key with exactly `scopes`, and its id.
+async fn issued_key(stack: &TestStack, tenant: &Tenant, scopes: &[&str]) -> (Tenant, String) {
     let response = stack
         .as_admin(
             Method::POST,
@@ -75,10 +83,54 @@ async fn key_with(stack: &TestStack, tenant: &Tenant, scopes: &[&str]) -> Tenant
         .unwrap();
     let (status, body) = read(response).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    Tenant {
+    let key = Tenant {
         id: tenant.id.clone(),
         key: body["api_key"].as_str().unwrap().to_owned(),
-    }
+    };
+    (key, body["key_id"].as_str().unwrap().to_owned())
+}
+
+/// The tenant's keys, revoked and replaced ones included, as the admin
+/// lists them.
+async fn all_keys(stack: &TestStack, tenant: &Tenant) -> Vec<Value> {
+    let response = stack
+        .as_admin(
+            Method::GET,
+            &format!(
+                "/v1/admin/tenants/{}/api-keys?include_inactive=true",
+                tenant.id
+            ),
+        )
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = read(response).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        // What a rotation or revocation would change (not `last_used_at`,
+        // which moves with every use).
+        .map(|key| {
+            json!([
+                key["key_id"],
+                key["scopes"],
+                key["expires_at"],
+                key["revoked_at"],
+                key["replaced_by"]
+            ])
+        })
+        .collect()
+}
+
+async fn status_with(stack: &TestStack, key: &Tenant, path: &str) -> StatusCode {
+    stack
+        .as_tenant(key, Method::GET, path)
+        .send()
+        .await
+        .unwrap()
+        .status()
 }
 
 /// A signed-in session (no second factor) of a tenant's user.
@@ -222,4 +274,123 @@ async fn audit_trail_is_for_owners_and_audit_keys(stack: &TestStack) {
     let keys = body["keys"].as_array().unwrap();
     let first = keys.last().unwrap();
     assert_eq!(first["scopes"], json!(["read", "write", "audit"]), "{body}");
+}
+
+/// Issue 19: a `keys`-only key rotated a read-write key and got a
+/// read-write successor, and could stop the tenant's integrations.
+async fn a_keys_only_key_cannot_mint_or_cut_off_keys(stack: &TestStack) {
+    let tenant = stack.create_tenant("Rotating Rotisserie").await;
+    let (integration, integration_id) = issued_key(stack, &tenant, &["read", "write"]).await;
+    let (keys_only, keys_only_id) = issued_key(stack, &tenant, &["keys"]).await;
+    let before = all_keys(stack, &tenant).await;
+
+    for grace in [0, 3600] {
+        let response = stack
+            .as_tenant(
+                &keys_only,
+                Method::POST,
+                &format!("/v1/api-keys/{integration_id}/rotate"),
+            )
+            .json(&json!({ "grace_seconds": grace }))
+            .send()
+            .await
+            .unwrap();
+        let problem = expect_problem(response, StatusCode::FORBIDDEN).await;
+        assert!(
+            problem["detail"].as_str().unwrap().contains("scope"),
+            "{problem}"
+        );
+        assert!(problem.get("api_key").is_none(), "{problem}");
+    }
+    let response = stack
+        .as_tenant(
+            &keys_only,
+            Method::DELETE,
+            &format!("/v1/api-keys/{integration_id}"),
+        )
+        .send()
+        .await
+        .unwrap();
+    expect_problem(response, StatusCode::FORBIDDEN).await;
+    // Nothing changed: no successor, no revocation, the integration works.
+    assert_eq!(all_keys(stack, &tenant).await, before);
+    assert_eq!(
+        status_with(stack, &integration, "/v1/crm/customers").await,
+        StatusCode::OK
+    );
+    // The first key (read, write, audit) is as far out of reach.
+    let first_id = before.last().unwrap()[0].as_str().unwrap().to_owned();
+    let response = stack
+        .as_tenant(
+            &keys_only,
+            Method::DELETE,
+            &format!("/v1/api-keys/{first_id}"),
+        )
+        .send()
+        .await
+        .unwrap();
+    expect_problem(response, StatusCode::FORBIDDEN).await;
+    assert_eq!(
+        status_with(stack, &tenant, "/v1/crm/customers").await,
+        StatusCode::OK
+    );
+
+    // Within its own scopes it still rotates: itself, to a keys-only
+    // successor, and the successor can revoke what it could issue.
+    let response = stack
+        .as_tenant(
+            &keys_only,
+            Method::POST,
+            &format!("/v1/api-keys/{keys_only_id}/rotate"),
+        )
+        .json(&json!({ "grace_seconds": 0 }))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = read(response).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(
+        body["successor"]["key"]["scopes"],
+        json!(["keys"]),
+        "{body}"
+    );
+    let successor = Tenant {
+        id: tenant.id.clone(),
+        key: body["successor"]["api_key"].as_str().unwrap().to_owned(),
+    };
+    let (status, body) = read(
+        stack
+            .as_tenant(&successor, Method::POST, "/v1/api-keys")
+            .json(&json!({ "name": "helper", "scopes": ["keys"] }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let helper_id = body["key_id"].as_str().unwrap();
+    let response = stack
+        .as_tenant(
+            &successor,
+            Method::DELETE,
+            &format!("/v1/api-keys/{helper_id}"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    // The platform admin still rotates the read-write key.
+    let response = stack
+        .as_admin(
+            Method::POST,
+            &format!(
+                "/v1/admin/tenants/{}/api-keys/{integration_id}/rotate",
+                tenant.id
+            ),
+        )
+        .json(&json!({ "grace_seconds": 60 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
 }
