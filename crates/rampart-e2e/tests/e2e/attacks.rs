@@ -42,6 +42,7 @@ macro_rules! on_both_backends {
 on_both_backends!(
     audit_trail_is_for_owners_and_audit_keys,
     a_keys_only_key_cannot_mint_or_cut_off_keys,
+    every_password_path_refuses_the_tenant_name,
 );
 
 /// The tenant's audit routes, one of each kind.
@@ -393,4 +394,55 @@ async fn a_keys_only_key_cannot_mint_or_cut_off_keys(stack: &TestStack) {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::CREATED);
+}
+
+/// Issue 19: the tenant's name was refused in a password only when an
+/// admin created the user, not when an owner did or a user changed theirs.
+async fn every_password_path_refuses_the_tenant_name(stack: &TestStack) {
+    let (tenant, owner_email, owner) = tenant_with_owner(stack, "Quokka Quarters").await;
+    let on_the_name = "Quokka jumps over seven fences";
+
+    // An owner creating a user.
+    let (status, problem) = post(
+        stack,
+        "/v1/users",
+        Some(&owner),
+        json!({ "email": "agent@staff.example", "password": on_the_name }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("quokka"),
+        "{problem}"
+    );
+    // Nothing was created: the same email with an acceptable password is new.
+    let agent = staff_session(stack, &tenant, &owner, "agent").await;
+
+    // A user (agent, and owner) changing their own password.
+    for (token, current, email) in [
+        (&agent, STAFF_PASSWORD, "agent@staff.example"),
+        (&owner, OWNER_PASSWORD, owner_email.as_str()),
+    ] {
+        let (status, problem) = post(
+            stack,
+            "/v1/auth/password",
+            Some(token),
+            json!({ "current_password": current, "new_password": on_the_name }),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+        assert!(
+            problem["detail"].as_str().unwrap().contains("quokka"),
+            "{problem}"
+        );
+        // The password is unchanged and the session still works.
+        session(stack, &tenant, email, current).await;
+        let response = stack
+            .request(Method::GET, "/v1/auth/me")
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
 }

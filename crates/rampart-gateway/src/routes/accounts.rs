@@ -577,7 +577,7 @@ pub async fn change_password(
         ChangePasswordRequest {
             current_password: body.current_password,
             new_password: body.new_password,
-            context_words: Vec::new(),
+            context_words: password_context(&gateway, &caller.principal).await?,
         },
     )?;
     let revoked = gateway
@@ -591,6 +591,32 @@ pub async fn change_password(
     Ok(Json(Revoked {
         revoked_sessions: revoked.session_ids.len(),
     }))
+}
+
+/// The words a new password of `principal`'s tenant must not be built on:
+/// the tenant's name, which only the CRM knows (auth adds the email and the
+/// product's name). Empty for a platform admin.
+pub(super) async fn password_context(
+    gateway: &Gateway,
+    principal: &rampart_kit::principal::Principal,
+) -> Result<Vec<String>, ApiError> {
+    let Some(tenant) = principal.tenant_id() else {
+        return Ok(Vec::new());
+    };
+    let request = with_principal(
+        principal,
+        rampart_proto::crm::v1::GetTenantRequest {
+            tenant_id: tenant.to_string(),
+        },
+    )?;
+    let tenant = gateway
+        .backends
+        .crm
+        .clone()
+        .get_tenant(request)
+        .await
+        .answer("crm")?;
+    Ok(vec![tenant.name])
 }
 
 /// `POST /v1/auth/totp/enrol`: a new TOTP secret to add to an
