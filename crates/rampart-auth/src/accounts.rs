@@ -67,6 +67,8 @@ const OUTCOME_REFUSED: &str = "refused";
 /// Why a sign-in was not evaluated: every place for a hash was taken. Its
 /// outcome is `locked`, throttled, like one held back by the delays.
 const REASON_BUSY: &str = "busy";
+/// An admin with the right password but no second factor to ask for.
+const REASON_NO_SECOND_FACTOR: &str = "no_second_factor";
 /// Hashes that may wait for a hashing thread by default: at the reference
 /// machine's 45 to 120 sign-ins a second, about a second's worth.
 const DEFAULT_WAITING_HASHES: usize = 64;
@@ -842,8 +844,18 @@ impl Accounts {
             && !email
                 .as_ref()
                 .is_some_and(|e| e.in_domains(&self.settings.admin_email_domains));
+        // An admin gets no session without a second factor. Telling them so
+        // only when the password is right would make the route a password
+        // oracle; the audit record says why instead.
+        let admin_without_factor = role == Role::Admin && row.totp_secret.is_none();
         if row.disabled_at.is_some() || admin_on_public || admin_outside_domains {
             self.audit(&[refuse(OUTCOME_REFUSED, target)]).await?;
+            return Err(Error::InvalidCredentials);
+        }
+        if admin_without_factor {
+            let record =
+                refuse(OUTCOME_REFUSED, target).with_detail("reason", REASON_NO_SECOND_FACTOR);
+            self.audit(&[record]).await?;
             return Err(Error::InvalidCredentials);
         }
 
@@ -852,15 +864,6 @@ impl Accounts {
 
         if self.needs_second_factor(&row, role).await? {
             let has_secret = row.totp_secret.is_some();
-            if role == Role::Admin && !has_secret {
-                // An admin without a second factor gets no session at all.
-                self.audit(&[refuse(OUTCOME_REFUSED, target)]).await?;
-                return Err(Error::Forbidden(
-                    "this account has no second factor; an operator must enrol one \
-                     (rampart admin create-user) before it can sign in"
-                        .to_owned(),
-                ));
-            }
             let challenge = Token::generate(CHALLENGE_PREFIX);
             let expires_at = Utc::now() + to_std(CHALLENGE_TTL);
             challenge::ActiveModel {

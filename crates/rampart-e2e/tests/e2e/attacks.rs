@@ -9,7 +9,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::harness::{Tenant, TestStack, expect_problem, read};
+use crate::harness::{OFFICE_DOMAIN, Tenant, TestStack, expect_problem, read};
 
 const OWNER_PASSWORD: &str = "violet tractor measures quietly";
 const STAFF_PASSWORD: &str = "orange kettle whistles at dawn";
@@ -43,6 +43,7 @@ on_both_backends!(
     audit_trail_is_for_owners_and_audit_keys,
     a_keys_only_key_cannot_mint_or_cut_off_keys,
     every_password_path_refuses_the_tenant_name,
+    the_admin_route_is_no_password_oracle,
 );
 
 /// The tenant's audit routes, one of each kind.
@@ -445,4 +446,51 @@ async fn every_password_path_refuses_the_tenant_name(stack: &TestStack) {
             .unwrap();
         assert_eq!(response.status(), StatusCode::OK);
     }
+}
+
+/// The parts of a problem that do not change from one request to the next.
+fn problem_shape(status: StatusCode, body: &Value) -> Value {
+    json!([status.as_u16(), body["type"], body["title"], body["detail"]])
+}
+
+/// Issue 19: at the secret admin route, an admin without a second factor
+/// was told so when the password was right, and "invalid" when it was
+/// wrong: a password oracle.
+async fn the_admin_route_is_no_password_oracle(stack: &TestStack) {
+    const PASSWORD: &str = "seventeen purple lighthouses";
+    let email = format!("night@{OFFICE_DOMAIN}");
+    let response = stack
+        .as_admin(Method::POST, "/v1/admin/users")
+        .json(&json!({ "email": email, "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = read(response).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+
+    let route = format!("/v1/auth/{}/sign-in", stack.admin_sign_in_path);
+    let attempt = |password: &'static str| {
+        let body = json!({ "email": email, "password": password });
+        post(stack, &route, None, body)
+    };
+    let (right_status, right) = attempt(PASSWORD).await;
+    let (wrong_status, wrong) = attempt("not the admin password at all").await;
+    assert_eq!(right_status, StatusCode::UNAUTHORIZED, "{right}");
+    assert_eq!(
+        problem_shape(right_status, &right),
+        problem_shape(wrong_status, &wrong)
+    );
+    assert!(right.get("session_token").is_none() && right.get("challenge").is_none());
+    // An unknown admin answers the same again.
+    let (unknown_status, unknown) = post(
+        stack,
+        &route,
+        None,
+        json!({ "email": format!("nobody@{OFFICE_DOMAIN}"), "password": PASSWORD }),
+    )
+    .await;
+    assert_eq!(
+        problem_shape(unknown_status, &unknown),
+        problem_shape(wrong_status, &wrong)
+    );
 }
