@@ -67,6 +67,10 @@ const OUTCOME_REFUSED: &str = "refused";
 /// Why a sign-in was not evaluated: every place for a hash was taken. Its
 /// outcome is `locked`, throttled, like one held back by the delays.
 const REASON_BUSY: &str = "busy";
+/// A signed-in user's wrong or reused enrolment code: their input is wrong,
+/// not their session.
+const WRONG_ENROLMENT_CODE: &str =
+    "code is wrong or was already used: enter the current code from the authenticator app";
 /// An admin with the right password but no second factor to ask for.
 const REASON_NO_SECOND_FACTOR: &str = "no_second_factor";
 /// Hashes that may wait for a hashing thread by default: at the reference
@@ -1514,7 +1518,8 @@ impl Accounts {
             return Err(Error::Throttled);
         }
         if !self.accept_code(&row, code).await? {
-            return Err(Error::InvalidCode);
+            // The session is fine: a 401 would read as "signed out".
+            return Err(Error::InvalidArgument(WRONG_ENROLMENT_CODE.to_owned()));
         }
         self.throttle.clear(&bucket).await?;
         let tx = rampart_kit::db::begin_write(&self.db).await?;

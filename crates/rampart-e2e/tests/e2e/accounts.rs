@@ -558,7 +558,8 @@ async fn enrol(stack: &TestStack, token: &str) -> (String, Vec<String>) {
         json!({ "code": "000000x" }),
     )
     .await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // A wrong code is the input's fault, not the session's (issue 19).
+    assert_eq!(status, StatusCode::BAD_REQUEST);
     let (status, confirmed) = post(
         stack,
         "/v1/auth/totp/confirm",

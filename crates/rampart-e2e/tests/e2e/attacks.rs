@@ -44,6 +44,7 @@ on_both_backends!(
     a_keys_only_key_cannot_mint_or_cut_off_keys,
     every_password_path_refuses_the_tenant_name,
     the_admin_route_is_no_password_oracle,
+    a_wrong_code_is_not_signed_out,
 );
 
 /// The tenant's audit routes, one of each kind.
@@ -493,4 +494,105 @@ async fn the_admin_route_is_no_password_oracle(stack: &TestStack) {
         problem_shape(unknown_status, &unknown),
         problem_shape(wrong_status, &wrong)
     );
+}
+
+/// The code of `secret` now, as an authenticator app shows it.
+fn current_code(secret: &str) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    rampart_auth::totp_code(secret, i64::try_from(now).unwrap()).unwrap()
+}
+
+/// A six-digit code that is none of the codes accepted now (one step of
+/// drift either way).
+fn wrong_code(secret: &str) -> String {
+    let now = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    )
+    .unwrap();
+    let accepted: Vec<String> = [-60, -30, 0, 30, 60]
+        .iter()
+        .map(|offset| rampart_auth::totp_code(secret, now + offset).unwrap())
+        .collect();
+    (0..10)
+        .map(|digit| digit.to_string().repeat(6))
+        .find(|candidate| !accepted.contains(candidate))
+        .unwrap()
+}
+
+async fn me_status(stack: &TestStack, token: &str) -> StatusCode {
+    stack
+        .request(Method::GET, "/v1/auth/me")
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+/// Issue 19: a wrong code at `/v1/auth/totp/confirm` with a valid session
+/// answered 401 "Authentication required", which clients read as signed out.
+async fn a_wrong_code_is_not_signed_out(stack: &TestStack) {
+    let (_, _, owner) = tenant_with_owner(stack, "Careful Cobbler").await;
+    let (status, enrolment) = post(stack, "/v1/auth/totp/enrol", Some(&owner), json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{enrolment}");
+    let secret = enrolment["secret"].as_str().unwrap().to_owned();
+
+    for wrong in [wrong_code(&secret), "12345x".to_owned(), String::new()] {
+        let (status, problem) = post(
+            stack,
+            "/v1/auth/totp/confirm",
+            Some(&owner),
+            json!({ "code": wrong }),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{wrong:?}: {problem}");
+        assert!(
+            problem["detail"].as_str().unwrap().contains("code"),
+            "{problem}"
+        );
+        assert_eq!(
+            problem["status"], 400,
+            "a problem, not a bare status: {problem}"
+        );
+        // Still signed in, and still not enrolled.
+        assert_eq!(me_status(stack, &owner).await, StatusCode::OK);
+    }
+    let (_, me) = read(
+        stack
+            .request(Method::GET, "/v1/auth/me")
+            .bearer_auth(&owner)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(me["second_factor"], false, "{me}");
+
+    // A wrong current password is 403, never 401, and the session lives.
+    let (status, problem) = post(
+        stack,
+        "/v1/auth/password",
+        Some(&owner),
+        json!({ "current_password": "not my password at all", "new_password": "a brand new lantern glows softly" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{problem}");
+    assert_eq!(me_status(stack, &owner).await, StatusCode::OK);
+
+    // The right code still confirms.
+    let (status, confirmed) = post(
+        stack,
+        "/v1/auth/totp/confirm",
+        Some(&owner),
+        json!({ "code": current_code(&secret) }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{confirmed}");
+    assert_eq!(confirmed["recovery_codes"].as_array().unwrap().len(), 10);
 }

@@ -668,8 +668,8 @@ pub struct RecoveryCodes {
     request_body = Code,
     responses(
         (status = 200, description = "The second factor is set up; the recovery codes are shown once", body = RecoveryCodes),
-        (status = 400, description = "Enrolment was not started (POST /v1/auth/totp/enrol)", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "The session is invalid, or the code is wrong or already used", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "The code is wrong or already used (the detail names `code`), or enrolment was not started (POST /v1/auth/totp/enrol)", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "The session is invalid", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 409, description = "A second factor is already set up", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many failed codes, or rate limit exceeded", body = super::openapi::Problem, content_type = "application/problem+json"),
     ),
