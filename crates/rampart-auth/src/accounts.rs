@@ -353,6 +353,23 @@ impl Accounts {
         record
     }
 
+    /// An audit record of an authentication event that has no principal
+    /// yet (signing in, a second factor, a session used suspiciously), with
+    /// the client's address the gateway relayed; only an IP address is kept.
+    fn anonymous_record(
+        tenant: Option<&str>,
+        action: &str,
+        target: String,
+        request_id: &str,
+        client_address: &str,
+    ) -> AuditRecord {
+        let address = client_address
+            .parse::<std::net::IpAddr>()
+            .map(|ip| ip.to_string())
+            .unwrap_or_default();
+        Self::record(None, tenant, action, target, request_id).with_client_addr(address)
+    }
+
     /// Writes audit records on their own, for events with no other change.
     async fn audit(&self, records: &[AuditRecord]) -> Result<(), Error> {
         let tx = rampart_kit::db::begin_write(&self.db).await?;
@@ -775,47 +792,19 @@ impl Accounts {
         let now = Self::now_ms();
 
         let refuse = |outcome: &str, target: String| {
-            let mut record = Self::record(
-                None,
+            let mut record = Self::anonymous_record(
                 tenant_log.as_deref(),
                 "user.sign_in",
                 target,
                 attempt.request_id,
+                attempt.client_address,
             );
             record.outcome = outcome.to_owned();
             record
         };
-
-        // Taken before the attempt is counted: a sign-in refused as busy
-        // was not evaluated, so it neither counts towards a lockout nor
-        // tells anything about the password.
-        let Ok(place) = self.passwords.place() else {
-            let record = refuse(OUTCOME_LOCKED, "user:unknown".to_owned())
-                .with_detail("reason", REASON_BUSY);
-            self.audit(&[record]).await?;
-            return Err(Error::Busy);
-        };
-        if self
-            .throttle
-            .reserve(&account, self.settings.account_throttle, now)
-            .await?
-            == Reservation::Locked
-        {
-            self.audit(&[refuse(OUTCOME_LOCKED, "user:unknown".to_owned())])
-                .await?;
-            return Err(Error::Throttled);
-        }
-        if self
-            .throttle
-            .reserve(&address, ThrottlePolicy::ADDRESS, now)
-            .await?
-            == Reservation::Locked
-        {
-            self.audit(&[refuse(OUTCOME_LOCKED, "user:unknown".to_owned())])
-                .await?;
-            return Err(Error::Throttled);
-        }
-
+        // The account is looked up for every attempt, before the throttle,
+        // so that each record names the account attacked when it exists;
+        // the answer and the work done do not depend on whether it does.
         let row = match &email {
             Some(email) => {
                 user::Entity::find()
@@ -826,6 +815,41 @@ impl Accounts {
             }
             None => None,
         };
+        let attacked = row.as_ref().map_or_else(
+            || "user:unknown".to_owned(),
+            |row| format!("user:{}", row.id),
+        );
+
+        // Taken before the attempt is counted: a sign-in refused as busy
+        // was not evaluated, so it neither counts towards a lockout nor
+        // tells anything about the password.
+        let Ok(place) = self.passwords.place() else {
+            let record =
+                refuse(OUTCOME_LOCKED, attacked.clone()).with_detail("reason", REASON_BUSY);
+            self.audit(&[record]).await?;
+            return Err(Error::Busy);
+        };
+        if self
+            .throttle
+            .reserve(&account, self.settings.account_throttle, now)
+            .await?
+            == Reservation::Locked
+        {
+            self.audit(&[refuse(OUTCOME_LOCKED, attacked.clone())])
+                .await?;
+            return Err(Error::Throttled);
+        }
+        if self
+            .throttle
+            .reserve(&address, ThrottlePolicy::ADDRESS, now)
+            .await?
+            == Reservation::Locked
+        {
+            self.audit(&[refuse(OUTCOME_LOCKED, attacked.clone())])
+                .await?;
+            return Err(Error::Throttled);
+        }
+
         // Always one Argon2id run, with or without a user.
         let password_ok = self
             .passwords
@@ -836,8 +860,7 @@ impl Accounts {
             )
             .await?;
         let Some(row) = row.filter(|_| password_ok) else {
-            self.audit(&[refuse("failure", "user:unknown".to_owned())])
-                .await?;
+            self.audit(&[refuse("failure", attacked)]).await?;
             return Err(Error::InvalidCredentials);
         };
         let target = format!("user:{}", row.id);
@@ -1059,8 +1082,13 @@ impl Accounts {
         let tenant = row.tenant_id.clone();
         let target = format!("user:{}", row.id);
         let event = |action: &str, outcome: &str| {
-            let mut record =
-                Self::record(None, tenant.as_deref(), action, target.clone(), request_id);
+            let mut record = Self::anonymous_record(
+                tenant.as_deref(),
+                action,
+                target.clone(),
+                request_id,
+                client_address,
+            );
             record.actor = target.clone();
             record.outcome = outcome.to_owned();
             record
@@ -1194,15 +1222,16 @@ impl Accounts {
         row: &session::Model,
         why: &str,
         request_id: &str,
+        client_address: &str,
     ) -> Result<(), Error> {
         let tx = rampart_kit::db::begin_write(&self.db).await?;
         let revoked = Self::revoke_all_in(&tx, &row.user_id, "suspicious", None).await?;
-        let mut record = Self::record(
-            None,
+        let mut record = Self::anonymous_record(
             row.tenant_id.as_deref(),
             "session.suspicious_activity",
             format!("user:{}:{why}", row.user_id),
             request_id,
+            client_address,
         );
         record.credential_id = row.id.clone();
         self.outbox.enqueue(&tx, &record).await?;
@@ -1241,7 +1270,7 @@ impl Accounts {
                 .as_deref()
                 .is_some_and(|reason| SUSPICIOUS_WHEN_REUSED.contains(&reason));
             if reused {
-                self.revoke_for_suspicion(&row, "revoked_session_used", request_id)
+                self.revoke_for_suspicion(&row, "revoked_session_used", request_id, client_address)
                     .await?;
             }
             return Err(Error::InvalidSession);
@@ -1259,7 +1288,7 @@ impl Accounts {
         if client_address != row.client_address
             && self.settings.new_client_policy == NewClientPolicy::RevokeAll
         {
-            self.revoke_for_suspicion(&row, "new_client_address", request_id)
+            self.revoke_for_suspicion(&row, "new_client_address", request_id, client_address)
                 .await?;
             return Err(Error::InvalidSession);
         }

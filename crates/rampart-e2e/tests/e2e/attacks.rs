@@ -45,6 +45,7 @@ on_both_backends!(
     every_password_path_refuses_the_tenant_name,
     the_admin_route_is_no_password_oracle,
     a_wrong_code_is_not_signed_out,
+    authentication_events_name_the_account_and_the_address,
 );
 
 /// The tenant's audit routes, one of each kind.
@@ -595,4 +596,160 @@ async fn a_wrong_code_is_not_signed_out(stack: &TestStack) {
     .await;
     assert_eq!(status, StatusCode::OK, "{confirmed}");
     assert_eq!(confirmed["recovery_codes"].as_array().unwrap().len(), 10);
+}
+
+/// Waits until the tenant's trail (read with its first key) holds events
+/// that `done` accepts; returns them all.
+async fn trail_until(
+    stack: &TestStack,
+    tenant: &Tenant,
+    done: impl Fn(&[Value]) -> bool,
+) -> Vec<Value> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let mut events = Vec::new();
+        let mut cursor = String::new();
+        loop {
+            let path = format!("/v1/owner/audit?limit=100&cursor={cursor}");
+            let (status, body) = read(
+                stack
+                    .as_tenant(tenant, Method::GET, &path)
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            events.extend(body["events"].as_array().unwrap().iter().cloned());
+            match body["next_cursor"].as_str() {
+                Some(next) => cursor = next.to_owned(),
+                None => break,
+            }
+        }
+        if done(&events) {
+            return events;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the trail never showed what was expected: {events:#?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+fn events_of<'a>(events: &'a [Value], action: &str, outcome: &str) -> Vec<&'a Value> {
+    events
+        .iter()
+        .filter(|event| event["action"] == action && event["outcome"] == outcome)
+        .collect()
+}
+
+/// Issue 19: sign-ins were audited without the client address, and a
+/// failed one against an existing account named `user:unknown`.
+async fn authentication_events_name_the_account_and_the_address(stack: &TestStack) {
+    let (tenant, email, owner) = tenant_with_owner(stack, "Watched Warehouse").await;
+    let (_, me) = read(
+        stack
+            .request(Method::GET, "/v1/auth/me")
+            .bearer_auth(&owner)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let owner_target = format!("user:{}", me["user_id"].as_str().unwrap());
+    let client = "127.0.0.1";
+
+    // A wrong password for the owner and for nobody: the same answer.
+    let attempt = |email: String, password: &'static str| {
+        let body = json!({ "tenant_id": tenant.id, "email": email, "password": password });
+        post(stack, "/v1/auth/sign-in", None, body)
+    };
+    let (known_status, known) = attempt(email.clone(), "not the owner password").await;
+    let (unknown_status, unknown) = attempt(
+        "nobody@watched.example".to_owned(),
+        "not the owner password",
+    )
+    .await;
+    assert_eq!(known_status, StatusCode::UNAUTHORIZED, "{known}");
+    assert_eq!(
+        problem_shape(known_status, &known),
+        problem_shape(unknown_status, &unknown)
+    );
+    // Hammered until the throttle holds it back: locked, on the same account.
+    let mut locked = false;
+    for _ in 0..10 {
+        let (status, _) = attempt(email.clone(), "still not the owner password").await;
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            locked = true;
+            break;
+        }
+    }
+    assert!(locked, "the account throttle never held an attempt back");
+
+    // A second factor: enrolled, then a wrong and a right code at sign-in.
+    let (status, enrolment) = post(stack, "/v1/auth/totp/enrol", Some(&owner), json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{enrolment}");
+    let secret = enrolment["secret"].as_str().unwrap().to_owned();
+    let (status, body) = post(
+        stack,
+        "/v1/auth/totp/confirm",
+        Some(&owner),
+        json!({ "code": current_code(&secret) }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // The throttle's delay must pass before the right password is weighed.
+    let mut tries = 0;
+    let pending = loop {
+        let (status, body) = attempt(email.clone(), OWNER_PASSWORD).await;
+        if status == StatusCode::OK {
+            break body;
+        }
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+        tries += 1;
+        assert!(tries < 60, "the account stayed locked");
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    };
+    assert_eq!(pending["second_factor_required"], true, "{pending}");
+    let (status, _) = post(
+        stack,
+        "/v1/auth/second-factor",
+        None,
+        json!({ "challenge": pending["challenge"], "code": wrong_code(&secret) }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    let events = trail_until(stack, &tenant, |events| {
+        !events_of(events, "user.sign_in", "locked").is_empty()
+            && !events_of(events, "user.second_factor", "failure").is_empty()
+    })
+    .await;
+    let failures = events_of(&events, "user.sign_in", "failure");
+    assert!(
+        failures.iter().any(|event| event["target"] == owner_target),
+        "the failure against the owner names the owner: {failures:#?}"
+    );
+    assert!(
+        failures
+            .iter()
+            .any(|event| event["target"] == "user:unknown"),
+        "{failures:#?}"
+    );
+    for event in events_of(&events, "user.sign_in", "locked") {
+        assert_eq!(event["target"], owner_target.as_str(), "{event}");
+    }
+    for (action, outcome) in [
+        ("user.sign_in", "success"),
+        ("user.sign_in", "failure"),
+        ("user.sign_in", "locked"),
+        ("user.second_factor", "failure"),
+    ] {
+        let found = events_of(&events, action, outcome);
+        assert!(!found.is_empty(), "no {action} {outcome}: {events:#?}");
+        for event in found {
+            assert_eq!(event["client_addr"], client, "{event}");
+        }
+    }
 }
