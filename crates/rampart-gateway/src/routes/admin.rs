@@ -85,10 +85,7 @@ pub async fn create_tenant(
     // If this second step fails the tenant exists without a key; the error
     // says so, and the admin issues one with the api-keys route.
     // The first key may also read the audit trail (not manage keys).
-    let first = NewKey {
-        scopes: ["read", "write", "audit"].map(str::to_owned).to_vec(),
-        ..NewKey::default()
-    };
+    let first = NewKey::with_scopes(&["read", "write", "audit"]);
     let key = keys::issue(&gateway, &caller.principal, &tenant.id, first)
         .await
         .map_err(|error| ApiError {

@@ -46,7 +46,7 @@ pub struct NewKey {
     /// only, and only scopes the caller holds itself; a widget key has the
     /// one scope "widget" and takes none here.
     #[serde(default)]
-    pub(super) scopes: Vec<String>,
+    scopes: Vec<String>,
     /// RFC 3339, in the future; absent for a key that does not expire.
     #[serde(default)]
     #[schema(format = DateTime)]
@@ -58,6 +58,16 @@ pub struct NewKey {
     /// the web origins the widget runs on.
     #[serde(default)]
     allowed_origins: Vec<String>,
+}
+
+impl NewKey {
+    /// A key with the default settings and exactly `scopes`.
+    pub(super) fn with_scopes(scopes: &[&str]) -> Self {
+        Self {
+            scopes: scopes.iter().map(|scope| (*scope).to_owned()).collect(),
+            ..Self::default()
+        }
+    }
 }
 
 /// A key as listed: never the key itself.
