@@ -67,6 +67,12 @@ const OUTCOME_REFUSED: &str = "refused";
 /// Why a sign-in was not evaluated: every place for a hash was taken. Its
 /// outcome is `locked`, throttled, like one held back by the delays.
 const REASON_BUSY: &str = "busy";
+/// A signed-in user's wrong or reused enrolment code: their input is wrong,
+/// not their session.
+const WRONG_ENROLMENT_CODE: &str =
+    "code is wrong or was already used: enter the current code from the authenticator app";
+/// An admin with the right password but no second factor to ask for.
+const REASON_NO_SECOND_FACTOR: &str = "no_second_factor";
 /// Hashes that may wait for a hashing thread by default: at the reference
 /// machine's 45 to 120 sign-ins a second, about a second's worth.
 const DEFAULT_WAITING_HASHES: usize = 64;
@@ -345,6 +351,23 @@ impl Accounts {
             record.actor = "anonymous".to_owned();
         }
         record
+    }
+
+    /// An audit record of an authentication event that has no principal
+    /// yet (signing in, a second factor, a session used suspiciously), with
+    /// the client's address the gateway relayed; only an IP address is kept.
+    fn anonymous_record(
+        tenant: Option<&str>,
+        action: &str,
+        target: String,
+        request_id: &str,
+        client_address: &str,
+    ) -> AuditRecord {
+        let address = client_address
+            .parse::<std::net::IpAddr>()
+            .map(|ip| ip.to_string())
+            .unwrap_or_default();
+        Self::record(None, tenant, action, target, request_id).with_client_addr(address)
     }
 
     /// Writes audit records on their own, for events with no other change.
@@ -769,47 +792,19 @@ impl Accounts {
         let now = Self::now_ms();
 
         let refuse = |outcome: &str, target: String| {
-            let mut record = Self::record(
-                None,
+            let mut record = Self::anonymous_record(
                 tenant_log.as_deref(),
                 "user.sign_in",
                 target,
                 attempt.request_id,
+                attempt.client_address,
             );
             record.outcome = outcome.to_owned();
             record
         };
-
-        // Taken before the attempt is counted: a sign-in refused as busy
-        // was not evaluated, so it neither counts towards a lockout nor
-        // tells anything about the password.
-        let Ok(place) = self.passwords.place() else {
-            let record = refuse(OUTCOME_LOCKED, "user:unknown".to_owned())
-                .with_detail("reason", REASON_BUSY);
-            self.audit(&[record]).await?;
-            return Err(Error::Busy);
-        };
-        if self
-            .throttle
-            .reserve(&account, self.settings.account_throttle, now)
-            .await?
-            == Reservation::Locked
-        {
-            self.audit(&[refuse(OUTCOME_LOCKED, "user:unknown".to_owned())])
-                .await?;
-            return Err(Error::Throttled);
-        }
-        if self
-            .throttle
-            .reserve(&address, ThrottlePolicy::ADDRESS, now)
-            .await?
-            == Reservation::Locked
-        {
-            self.audit(&[refuse(OUTCOME_LOCKED, "user:unknown".to_owned())])
-                .await?;
-            return Err(Error::Throttled);
-        }
-
+        // The account is looked up for every attempt, before the throttle,
+        // so that each record names the account attacked when it exists;
+        // the answer and the work done do not depend on whether it does.
         let row = match &email {
             Some(email) => {
                 user::Entity::find()
@@ -820,6 +815,41 @@ impl Accounts {
             }
             None => None,
         };
+        let attacked = row.as_ref().map_or_else(
+            || "user:unknown".to_owned(),
+            |row| format!("user:{}", row.id),
+        );
+
+        // Taken before the attempt is counted: a sign-in refused as busy
+        // was not evaluated, so it neither counts towards a lockout nor
+        // tells anything about the password.
+        let Ok(place) = self.passwords.place() else {
+            let record =
+                refuse(OUTCOME_LOCKED, attacked.clone()).with_detail("reason", REASON_BUSY);
+            self.audit(&[record]).await?;
+            return Err(Error::Busy);
+        };
+        if self
+            .throttle
+            .reserve(&account, self.settings.account_throttle, now)
+            .await?
+            == Reservation::Locked
+        {
+            self.audit(&[refuse(OUTCOME_LOCKED, attacked.clone())])
+                .await?;
+            return Err(Error::Throttled);
+        }
+        if self
+            .throttle
+            .reserve(&address, ThrottlePolicy::ADDRESS, now)
+            .await?
+            == Reservation::Locked
+        {
+            self.audit(&[refuse(OUTCOME_LOCKED, attacked.clone())])
+                .await?;
+            return Err(Error::Throttled);
+        }
+
         // Always one Argon2id run, with or without a user.
         let password_ok = self
             .passwords
@@ -830,8 +860,7 @@ impl Accounts {
             )
             .await?;
         let Some(row) = row.filter(|_| password_ok) else {
-            self.audit(&[refuse("failure", "user:unknown".to_owned())])
-                .await?;
+            self.audit(&[refuse("failure", attacked)]).await?;
             return Err(Error::InvalidCredentials);
         };
         let target = format!("user:{}", row.id);
@@ -842,8 +871,18 @@ impl Accounts {
             && !email
                 .as_ref()
                 .is_some_and(|e| e.in_domains(&self.settings.admin_email_domains));
+        // An admin gets no session without a second factor. Telling them so
+        // only when the password is right would make the route a password
+        // oracle; the audit record says why instead.
+        let admin_without_factor = role == Role::Admin && row.totp_secret.is_none();
         if row.disabled_at.is_some() || admin_on_public || admin_outside_domains {
             self.audit(&[refuse(OUTCOME_REFUSED, target)]).await?;
+            return Err(Error::InvalidCredentials);
+        }
+        if admin_without_factor {
+            let record =
+                refuse(OUTCOME_REFUSED, target).with_detail("reason", REASON_NO_SECOND_FACTOR);
+            self.audit(&[record]).await?;
             return Err(Error::InvalidCredentials);
         }
 
@@ -852,15 +891,6 @@ impl Accounts {
 
         if self.needs_second_factor(&row, role).await? {
             let has_secret = row.totp_secret.is_some();
-            if role == Role::Admin && !has_secret {
-                // An admin without a second factor gets no session at all.
-                self.audit(&[refuse(OUTCOME_REFUSED, target)]).await?;
-                return Err(Error::Forbidden(
-                    "this account has no second factor; an operator must enrol one \
-                     (rampart admin create-user) before it can sign in"
-                        .to_owned(),
-                ));
-            }
             let challenge = Token::generate(CHALLENGE_PREFIX);
             let expires_at = Utc::now() + to_std(CHALLENGE_TTL);
             challenge::ActiveModel {
@@ -1052,8 +1082,13 @@ impl Accounts {
         let tenant = row.tenant_id.clone();
         let target = format!("user:{}", row.id);
         let event = |action: &str, outcome: &str| {
-            let mut record =
-                Self::record(None, tenant.as_deref(), action, target.clone(), request_id);
+            let mut record = Self::anonymous_record(
+                tenant.as_deref(),
+                action,
+                target.clone(),
+                request_id,
+                client_address,
+            );
             record.actor = target.clone();
             record.outcome = outcome.to_owned();
             record
@@ -1187,15 +1222,16 @@ impl Accounts {
         row: &session::Model,
         why: &str,
         request_id: &str,
+        client_address: &str,
     ) -> Result<(), Error> {
         let tx = rampart_kit::db::begin_write(&self.db).await?;
         let revoked = Self::revoke_all_in(&tx, &row.user_id, "suspicious", None).await?;
-        let mut record = Self::record(
-            None,
+        let mut record = Self::anonymous_record(
             row.tenant_id.as_deref(),
             "session.suspicious_activity",
             format!("user:{}:{why}", row.user_id),
             request_id,
+            client_address,
         );
         record.credential_id = row.id.clone();
         self.outbox.enqueue(&tx, &record).await?;
@@ -1234,7 +1270,7 @@ impl Accounts {
                 .as_deref()
                 .is_some_and(|reason| SUSPICIOUS_WHEN_REUSED.contains(&reason));
             if reused {
-                self.revoke_for_suspicion(&row, "revoked_session_used", request_id)
+                self.revoke_for_suspicion(&row, "revoked_session_used", request_id, client_address)
                     .await?;
             }
             return Err(Error::InvalidSession);
@@ -1252,7 +1288,7 @@ impl Accounts {
         if client_address != row.client_address
             && self.settings.new_client_policy == NewClientPolicy::RevokeAll
         {
-            self.revoke_for_suspicion(&row, "new_client_address", request_id)
+            self.revoke_for_suspicion(&row, "new_client_address", request_id, client_address)
                 .await?;
             return Err(Error::InvalidSession);
         }
@@ -1511,7 +1547,8 @@ impl Accounts {
             return Err(Error::Throttled);
         }
         if !self.accept_code(&row, code).await? {
-            return Err(Error::InvalidCode);
+            // The session is fine: a 401 would read as "signed out".
+            return Err(Error::InvalidArgument(WRONG_ENROLMENT_CODE.to_owned()));
         }
         self.throttle.clear(&bucket).await?;
         let tx = rampart_kit::db::begin_write(&self.db).await?;
