@@ -87,7 +87,8 @@ fn assert_problem(body: &[u8], status: StatusCode, problem_type: &str) {
 // ---- HTTP/1: a client that writes its whole body before reading ---------
 
 /// Writes `head` and all of `body` on a new HTTP/1.1 connection, then reads
-/// until the server closes; the answer's status line, headers and body.
+/// until the server closes (the head asks it to); the answer's status
+/// line, headers and body.
 async fn h1_upload(stack: &TestStack, head: String, body: &[u8]) -> (String, Vec<u8>) {
     let mut stream = connect(stack, &[b"http/1.1"]).await;
     let sent = tokio::time::timeout(Duration::from_secs(30), async {
@@ -118,7 +119,8 @@ async fn h1_upload(stack: &TestStack, head: String, body: &[u8]) -> (String, Vec
 
 fn h1_head(answer: &EarlyAnswer, length: usize) -> String {
     let mut head = format!(
-        "POST {} HTTP/1.1\r\nHost: localhost\r\nContent-Length: {length}\r\n",
+        "POST {} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\
+         Content-Length: {length}\r\n",
         answer.path
     );
     for (name, value) in &answer.headers {
