@@ -12,7 +12,7 @@ use rampart_kit::testing::{
 use rampart_proto::crm::v1 as proto;
 use tonic::Code;
 
-use crate::support::TestApp;
+use crate::helpers::TestApp;
 
 on_both_databases!(
     events_wait_in_the_outbox_while_audit_is_down,

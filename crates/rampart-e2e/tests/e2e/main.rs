@@ -1,7 +1,7 @@
 //! The whole stack, in-process, driven from outside.
 //!
-//! - [`harness`]: starts the stack (embedded or PostgreSQL + Redis) with the
-//!   edge on port 0, and an HTTPS client that trusts the edge CA.
+//! - [`harness`]: the crate's library (`src/harness.rs`), imported here so
+//!   that every test module reaches it as `crate::harness`.
 //! - [`flow`]: the walking-skeleton flow from the first issue: tenants, keys,
 //!   customers, isolation, escalation and audit.
 //! - [`audit`]: the audit log end to end: nothing lost while audit is down,
@@ -16,12 +16,14 @@
 //! - [`hardening`]: the edge's TLS, limits and timeouts, probed at the wire.
 //! - [`operations`]: the OpenAPI document, security.txt and metrics.
 
+// The harness is the library's, shared with the benches.
+use rampart_e2e::harness;
+
 mod accounts;
 mod audit;
 mod edge;
 mod flow;
 mod hardening;
-mod harness;
 mod keys;
 mod mesh;
 mod operations;
