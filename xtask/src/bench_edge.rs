@@ -49,7 +49,7 @@ impl Drop for Killed {
                 if matches!(self.0.try_wait(), Ok(Some(_))) {
                     return;
                 }
-                std::thread::sleep(Duration::from_millis(100));
+                crate::pause(Duration::from_millis(100));
             }
         }
         let _ = self.0.kill();
@@ -164,7 +164,7 @@ fn run_in(scratch: &Path, examples: &Path, seconds: u64) -> anyhow::Result<()> {
             .spawn()
             .context("cannot start nginx")?,
     );
-    std::thread::sleep(Duration::from_millis(500));
+    crate::pause(Duration::from_millis(500));
 
     let valid = write_script(scratch, "valid.lua", &tenant_key)?;
     let unknown = write_script(scratch, "unknown.lua", &unknown_key)?;

@@ -6,7 +6,7 @@
 //! 2. the p99 latency of authenticated CRM reads alone, then the same reads
 //!    while a flood of sign-ins runs, in one run, and their ratio (goal:
 //!    within 2x), under two read loads:
-//!    - closed: [`common::READERS`] clients each reading as fast as they are
+//!    - closed: [`rampart_e2e::reads::READERS`] clients each reading as fast as they are
 //!      answered, which keeps both cores of the reference machine busy on
 //!      reads alone, so the flood only gets what they leave;
 //!    - open: reads started on a fixed schedule (`RAMPART_BENCH_READ_RATE`
@@ -23,16 +23,10 @@
 //! of the reference machine). The hashing threads run SCHED_IDLE (see
 //! `rampart_auth::passwords`), as in production.
 
-#[allow(dead_code)]
-#[path = "../tests/e2e/harness.rs"]
-mod harness;
-
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{Readers, compare, compare_load, customer_path};
-use harness::{Backend, TestStack};
+use rampart_e2e::harness::{Backend, TestStack};
+use rampart_e2e::reads::{Readers, compare, compare_load, customer_path};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -48,7 +42,7 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(2);
-    let read_rate = common::read_rate();
+    let read_rate = rampart_e2e::reads::read_rate();
     let accounts = rampart_auth::AccountSettings {
         max_concurrent_hashes: hashes,
         ..rampart_auth::AccountSettings::default()

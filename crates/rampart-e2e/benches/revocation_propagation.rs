@@ -10,13 +10,9 @@
 //! Run: `cargo bench -p rampart-e2e --bench revocation_propagation`
 //! (needs PostgreSQL and Redis as for the tests; `SAMPLES=500` for more).
 
-#[path = "../tests/e2e/harness.rs"]
-#[allow(dead_code)]
-mod harness;
-
 use std::time::{Duration, Instant};
 
-use harness::{Backend, TestStack, read};
+use rampart_e2e::harness::{Backend, TestStack, read};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 

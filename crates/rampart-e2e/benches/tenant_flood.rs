@@ -9,7 +9,7 @@
 //!
 //! and the ratio of B's p99 latencies (goal: within 2x, the design's
 //! target for traffic under someone else's flood), under the two read
-//! loads of `auth_load`: closed ([`common::READERS`] clients reading back
+//! loads of `auth_load`: closed ([`rampart_e2e::reads::READERS`] clients reading back
 //! to back) and open (reads started on a schedule,
 //! `RAMPART_BENCH_READ_RATE` a second, default 1,000, each timed from when
 //! it was due).
@@ -21,18 +21,12 @@
 //! address, so the per-address limit is set out of reach: a real flood
 //! comes from its own addresses, which their own buckets would slow first.
 
-#[allow(dead_code)]
-#[path = "../tests/e2e/harness.rs"]
-mod harness;
-
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Readers, compare, compare_load, customer_path};
-use harness::{Backend, TestStack};
+use rampart_e2e::harness::{Backend, TestStack};
+use rampart_e2e::reads::{Readers, compare, compare_load, customer_path};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -47,7 +41,7 @@ async fn main() {
         Ok("embedded") | Err(_) => Backend::Embedded,
         Ok(other) => panic!("RAMPART_BENCH_BACKEND is embedded or postgres-redis, not {other:?}"),
     };
-    let read_rate = common::read_rate();
+    let read_rate = rampart_e2e::reads::read_rate();
     let gateway = rampart_gateway::Config {
         per_address: rampart_kit::rate_limit::Quota::per_minute(10_000_000),
         per_credential: rampart_kit::rate_limit::Quota::per_minute(10_000_000),

@@ -142,6 +142,10 @@ mod tests {
     }
 
     #[test]
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "a synchronous test that needs the clock to move, with no runtime to block"
+    )]
     fn ids_sort_by_creation() {
         let first = CustomerId::generate();
         std::thread::sleep(std::time::Duration::from_millis(2));

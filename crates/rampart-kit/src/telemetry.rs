@@ -1,6 +1,8 @@
 //! Tracing: the subscriber, OTLP export, and W3C trace context across hops.
 //!
-//! Logs go to stderr, readable in development and JSON in production. When
+//! Logs go to stderr, readable in development and JSON in production; the
+//! readable lines are coloured only on a terminal (and not under
+//! `NO_COLOR`), so a log redirected to a file holds no escape codes. When
 //! `OTEL_EXPORTER_OTLP_ENDPOINT` is set, spans are also exported over OTLP
 //! gRPC. The W3C `traceparent` is injected into every outgoing gRPC call
 //! ([`inject_trace`]) and continued on the server side ([`continue_trace`]),
@@ -52,7 +54,13 @@ pub fn init(format: LogFormat) -> anyhow::Result<TelemetryGuard> {
         .as_ref()
         .map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer("rampart")));
     let registry = tracing_subscriber::registry().with(filter).with(otel_layer);
-    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let colour = colour_logs(
+        std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        std::env::var_os("NO_COLOR").as_deref(),
+    );
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(colour);
     match format {
         LogFormat::Pretty => registry.with(fmt.compact()).try_init()?,
         LogFormat::Json => registry
@@ -60,6 +68,12 @@ pub fn init(format: LogFormat) -> anyhow::Result<TelemetryGuard> {
             .try_init()?,
     }
     Ok(TelemetryGuard { provider })
+}
+
+/// Whether readable logs carry ANSI colour: only for a person at a
+/// terminal who has not asked for none (<https://no-color.org>).
+fn colour_logs(stderr_is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    stderr_is_terminal && no_color.is_none_or(std::ffi::OsStr::is_empty)
 }
 
 fn otlp_provider(endpoint: &str) -> anyhow::Result<SdkTracerProvider> {
@@ -118,6 +132,15 @@ impl Extractor for HeaderExtractor<'_> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn logs_are_coloured_only_on_a_terminal_without_no_color() {
+        use std::ffi::OsStr;
+        assert!(super::colour_logs(true, None));
+        assert!(super::colour_logs(true, Some(OsStr::new(""))));
+        assert!(!super::colour_logs(true, Some(OsStr::new("1"))));
+        assert!(!super::colour_logs(false, None));
+    }
+
     use opentelemetry::trace::TraceContextExt;
 
     use super::*;

@@ -15,6 +15,9 @@
 //!   call it as in production, another's to see it refused.
 //! - [`closed_address`]: an address nothing listens on, for a peer that is
 //!   down (the audit service, so events stay in the outbox).
+//! - [`UnavailableAudit`]: an audit service that is down but counts the
+//!   relay's attempts, so a test can tell "kept while audit is down" from
+//!   "never sent because the relay never ran".
 //! - [`admin_principal`], [`tenant_principal`], [`request_as`]: requests
 //!   carrying a caller the way the gateway sends it.
 //! - [`expect_code`]: asserting a call failed with a given gRPC code.
@@ -389,6 +392,72 @@ pub async fn closed_address() -> SocketAddr {
         .await
         .expect("binding a free port");
     listener.local_addr().expect("the bound address")
+}
+
+/// An audit service that is down: its port accepts connections and drops
+/// them at once, so every delivery fails, and it counts them. An outbox
+/// that still holds its events proves nothing by itself (a relay that never
+/// started holds them too); these attempts show the relay tried.
+#[derive(Debug)]
+pub struct UnavailableAudit {
+    address: SocketAddr,
+    attempts: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    task: JoinHandle<()>,
+}
+
+impl UnavailableAudit {
+    /// Starts listening on a free port.
+    pub async fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binding a free port");
+        let address = listener.local_addr().expect("the bound address");
+        let attempts = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = attempts.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((connection, _)) = listener.accept().await {
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                drop(connection);
+            }
+        });
+        Self {
+            address,
+            attempts,
+            task,
+        }
+    }
+
+    /// The URL a service is given as its audit peer.
+    #[must_use]
+    pub fn url(&self) -> String {
+        format!("https://{}", self.address)
+    }
+
+    /// How many connections the relay has opened so far.
+    #[must_use]
+    pub fn attempts(&self) -> usize {
+        self.attempts.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Waits until the relay has tried at least `count` times; panics after
+    /// `within`, naming how many it made.
+    pub async fn wait_for_attempts(&self, count: usize, within: Duration) {
+        let deadline = tokio::time::Instant::now() + within;
+        while self.attempts() < count {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the outbox relay tried to reach audit {} times in {within:?}, expected {count}",
+                self.attempts()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for UnavailableAudit {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
 
 /// The platform admin, as the gateway passes on the bootstrap admin key.

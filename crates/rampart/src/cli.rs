@@ -215,12 +215,22 @@ async fn dev(args: DevArgs, file: &FileSettings) -> anyhow::Result<()> {
     let admin_listen = settings::admin_listen(args.admin_listen.as_deref(), file)?;
     let admin_api_key = admin_key_from_env()?;
     let data = crate::dev_data::DataDir::open(&data_dir)?;
+    // Held until this process ends; taken before binding, so a second
+    // `rampart dev` on this folder is told why rather than "port in use".
+    let _lock = data.lock()?;
     let admin_sign_in_path = data.admin_sign_in_path()?;
     let gateway = rampart_gateway::Config {
         admin_sign_in_path: Some(admin_sign_in_path.expose_secret().to_owned()),
         ..gateway_config(file)?
     };
-    let accounts = settings::account_settings_from_env()?;
+    let mut accounts = settings::account_settings_from_env()?;
+    // `admin create-user --data-dir` keeps the domains it was given in the
+    // folder, so the admin it made can sign in here.
+    for domain in data.office_domains()? {
+        if !accounts.admin_email_domains.contains(&domain) {
+            accounts.admin_email_domains.push(domain);
+        }
+    }
     let edge_listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}; is another rampart running? (--listen picks another address)"))?;
@@ -266,9 +276,10 @@ async fn dev(args: DevArgs, file: &FileSettings) -> anyhow::Result<()> {
         admin_sign_in_path.expose_secret()
     );
     println!(
-        "  first admin: rampart admin create-user --data-dir {} --email you@<office domain>",
+        "  first admin: cargo run -p rampart -- admin create-user --data-dir {} --email you@yourcompany.example --office-domains yourcompany.example",
         data_dir.display()
     );
+    println!("             then restart rampart dev: it reads the office domains when it starts");
     println!();
     stop_on_signal(stack.running.shutdown_token());
     stack.running.wait().await
@@ -414,15 +425,17 @@ async fn migrate(args: MigrateArgs, file: &FileSettings) -> anyhow::Result<()> {
 /// `rampart admin create-user`: a platform admin straight into the auth
 /// database, with a TOTP secret printed once.
 async fn create_admin(args: CreateAdminArgs) -> anyhow::Result<()> {
-    let (database_url, key_hash_secret, totp_key) = match (&args.data_dir, &args.database_url) {
-        (Some(dir), _) => {
-            let data = crate::dev_data::DataDir::open(dir)?;
-            (
-                rampart_kit::db::sqlite_url(&data.database("auth")),
-                data.key_hash_secret()?,
-                data.totp_encryption_key()?,
-            )
-        }
+    let data = args
+        .data_dir
+        .as_deref()
+        .map(crate::dev_data::DataDir::open)
+        .transpose()?;
+    let (database_url, key_hash_secret, totp_key) = match (&data, &args.database_url) {
+        (Some(data), _) => (
+            rampart_kit::db::sqlite_url(&data.database("auth")),
+            data.key_hash_secret()?,
+            data.totp_encryption_key()?,
+        ),
         (None, Some(url)) => {
             settings::check_database_url(url, "DATABASE_URL")?;
             (
@@ -441,6 +454,11 @@ async fn create_admin(args: CreateAdminArgs) -> anyhow::Result<()> {
     if let Some(domains) = &args.office_domains {
         accounts.admin_email_domains = settings::parse_domains(domains);
     }
+    if let Some(data) = &data
+        && accounts.admin_email_domains.is_empty()
+    {
+        accounts.admin_email_domains = data.office_domains()?;
+    }
     if accounts.admin_email_domains.is_empty() {
         bail!(
             "set the platform's office domains (--office-domains or RAMPART_ADMIN_EMAIL_DOMAINS)"
@@ -457,6 +475,7 @@ async fn create_admin(args: CreateAdminArgs) -> anyhow::Result<()> {
             rampart_kit::secret::SecretString::from(line.trim_end_matches(['\r', '\n']).to_owned())
         }
     };
+    let domains = accounts.admin_email_domains.clone();
     let created = rampart_auth::create_platform_admin(
         &database_url,
         &key_hash_secret,
@@ -466,6 +485,9 @@ async fn create_admin(args: CreateAdminArgs) -> anyhow::Result<()> {
         &password,
     )
     .await?;
+    if let Some(data) = &data {
+        data.add_office_domains(&domains)?;
+    }
     println!(
         "created platform admin {} ({})",
         created.email, created.user_id
@@ -474,6 +496,11 @@ async fn create_admin(args: CreateAdminArgs) -> anyhow::Result<()> {
     println!("  secret: {}", created.totp_secret.expose_secret());
     println!("  uri:    {}", created.provisioning_uri.expose_secret());
     println!("the first code entered at sign-in confirms it");
+    if data.is_some() {
+        println!(
+            "the data folder keeps the office domains; restart rampart dev if it is running, so it reads them"
+        );
+    }
     Ok(())
 }
 

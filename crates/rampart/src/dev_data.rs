@@ -9,18 +9,34 @@
 //!   secrets/audit-signing-key.pem Ed25519 key audit signs checkpoints with (0600)
 //!   secrets/totp-encryption-key   AES-256-GCM key for TOTP secrets (0600)
 //!   secrets/admin-sign-in-path    the secret path of the admins' sign-in route (0600)
+//!   office-domains                the platform admins' office domains, one a line
+//!                                 (written by `admin create-user --data-dir`)
+//!   lock                          held by the `rampart dev` using the folder
 //! ```
 //!
 //! Secrets are generated on first start, owner-readable only, and never
 //! overwritten: replacing the key-hash secret would invalidate every key.
+//!
+//! One `rampart dev` at a time: two would each run their own services on the
+//! same SQLite files and split the folder's state (revocations, rate limits
+//! and audit delivery live in each process), so the first holds an exclusive
+//! lock on `lock` and a second refuses to start. The operating system drops
+//! the lock when the process ends, however it ends.
 
+use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use rampart_kit::api_key::{KeyKind, PlaintextApiKey};
 use rampart_kit::config::{read_secret_file, write_secret_file};
 use rampart_kit::pki::PkiDir;
 use rampart_kit::secret::{SecretString, hex, random_bytes};
+
+/// The exclusive hold of one process on a data folder; released on drop.
+#[derive(Debug)]
+pub struct DataDirLock {
+    _file: File,
+}
 
 /// The paths inside a data folder.
 #[derive(Debug, Clone)]
@@ -43,6 +59,61 @@ impl DataDir {
             }
         }
         Ok(Self(path.to_path_buf()))
+    }
+
+    /// Takes the folder for this process alone, or says who holds it.
+    pub fn lock(&self) -> anyhow::Result<DataDirLock> {
+        let path = self.0.join("lock");
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => Ok(DataDirLock { _file: file }),
+            Err(TryLockError::WouldBlock) => bail!(
+                "another rampart dev is already using the data folder {}; stop it first, or give this one a folder of its own with --data-dir",
+                self.0.display()
+            ),
+            Err(TryLockError::Error(error)) => {
+                Err(error).with_context(|| format!("cannot lock {}", path.display()))
+            }
+        }
+    }
+
+    /// The platform admins' office domains kept in the folder (none if
+    /// `admin create-user --data-dir` never wrote any).
+    pub fn office_domains(&self) -> anyhow::Result<Vec<String>> {
+        let path = self.office_domains_file();
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Ok(text
+                .lines()
+                .map(str::trim)
+                .filter(|line| !line.is_empty())
+                .map(str::to_owned)
+                .collect()),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(error) => Err(error).with_context(|| format!("cannot read {}", path.display())),
+        }
+    }
+
+    /// Adds `domains` to the folder's office domains, keeping those there.
+    pub fn add_office_domains(&self, domains: &[String]) -> anyhow::Result<()> {
+        let mut kept = self.office_domains()?;
+        for domain in domains {
+            if !kept.contains(domain) {
+                kept.push(domain.clone());
+            }
+        }
+        let path = self.office_domains_file();
+        let mut text = kept.join("\n");
+        text.push('\n');
+        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
+    }
+
+    fn office_domains_file(&self) -> PathBuf {
+        self.0.join("office-domains")
     }
 
     #[must_use]
@@ -132,6 +203,35 @@ mod tests {
             let mode = std::fs::metadata(&folder).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o700, "{}", folder.display());
         }
+    }
+
+    #[test]
+    fn a_folder_is_held_by_one_lock_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = DataDir::open(dir.path()).unwrap();
+        let held = data.lock().unwrap();
+        let refused = DataDir::open(dir.path()).unwrap().lock().unwrap_err();
+        assert!(
+            format!("{refused:#}").contains("another rampart dev is already using"),
+            "{refused:#}"
+        );
+        drop(held);
+        data.lock().expect("free again once the holder is gone");
+    }
+
+    #[test]
+    fn office_domains_accumulate_without_repeats() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = DataDir::open(dir.path()).unwrap();
+        assert!(data.office_domains().unwrap().is_empty());
+        data.add_office_domains(&["corp.example".to_owned()])
+            .unwrap();
+        data.add_office_domains(&["corp.example".to_owned(), "ops.example".to_owned()])
+            .unwrap();
+        assert_eq!(
+            data.office_domains().unwrap(),
+            ["corp.example", "ops.example"]
+        );
     }
 
     #[test]

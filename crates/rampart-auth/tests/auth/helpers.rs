@@ -4,21 +4,23 @@ use rampart_auth::Config;
 use rampart_kit::api_key::{KeyKind, PlaintextApiKey};
 use rampart_kit::pki::ServiceName;
 use rampart_kit::secret::SecretString;
-use rampart_kit::testing::{TestDatabase, TestServer, closed_address, count_rows};
+use rampart_kit::testing::{TestDatabase, TestServer, UnavailableAudit, count_rows};
 use rampart_proto::auth::v1::auth_service_client::AuthServiceClient;
 use sea_orm::DatabaseConnection;
 use tonic::transport::Channel;
 
 pub const KEY_HASH_SECRET: &str = "test-secret-that-is-long-enough-0123456789";
 
-/// A running auth service whose audit service is unreachable, so every
-/// audit event stays in the outbox where the test can see it.
+/// A running auth service whose audit service is down, so every audit event
+/// stays in the outbox where the test can see it.
 pub struct TestAuth {
     /// First, so the service is told to stop before what it uses goes.
     pub server: TestServer,
     /// A connection to the service's own database, for looking behind it.
     pub db: DatabaseConnection,
     pub admin_key: PlaintextApiKey,
+    /// The audit service that is down, counting the relay's attempts.
+    pub audit: UnavailableAudit,
     _database: TestDatabase,
 }
 
@@ -28,9 +30,10 @@ impl TestAuth {
         rampart_auth::migrate(&db).await.unwrap();
 
         let admin_key = PlaintextApiKey::generate(KeyKind::Admin);
+        let audit = UnavailableAudit::start().await;
         let config = Config {
             database_url: database.url.clone(),
-            audit_url: format!("https://{}", closed_address().await),
+            audit_url: audit.url(),
             key_hash_secret: SecretString::from(KEY_HASH_SECRET),
             admin_api_key: Some(SecretString::from(admin_key.expose())),
             revocations: rampart_kit::revocation::RevocationBus::in_process(),
@@ -45,6 +48,7 @@ impl TestAuth {
             server,
             db,
             admin_key,
+            audit,
             _database: database,
         }
     }

@@ -116,8 +116,10 @@ async fn issue_event_waits_in_the_outbox_while_audit_is_down(database: TestDatab
         .unwrap()
         .into_inner();
 
-    // Give the relay time to try (and fail) to deliver.
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // The relay tried, failed, and tried again; the event is still there.
+    auth.audit
+        .wait_for_attempts(2, std::time::Duration::from_secs(10))
+        .await;
     let outbox = Outbox::new("auth_audit_outbox");
     assert_eq!(outbox.pending(&auth.db).await.unwrap(), 1);
 

@@ -12,7 +12,7 @@ use rampart_kit::testing::{
 use rampart_proto::crm::v1 as proto;
 use tonic::Code;
 
-use crate::support::TestApp;
+use crate::helpers::TestApp;
 
 on_both_databases!(
     events_wait_in_the_outbox_while_audit_is_down,
@@ -47,9 +47,11 @@ async fn events_wait_in_the_outbox_while_audit_is_down(database: TestDatabase) {
         .into_inner();
 
     assert_eq!(app.pending_audit().await, 2);
-    // The relay has been woken and has failed to reach audit by now; the
-    // events are still there, waiting for it.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The relay has been woken, tried to reach audit, failed, and tried
+    // again; the events are still there, waiting for it.
+    app.audit
+        .wait_for_attempts(2, Duration::from_secs(10))
+        .await;
     assert_eq!(app.pending_audit().await, 2);
 
     let records = app.audit_records().await;

@@ -9,7 +9,7 @@ use rampart_proto::crm::v1::crm_service_client::CrmServiceClient;
 use tonic::Code;
 use tonic::transport::Channel;
 
-use crate::support::TestApp;
+use crate::helpers::TestApp;
 
 on_both_databases!(
     customers_are_created_read_and_listed,

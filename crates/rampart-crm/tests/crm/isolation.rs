@@ -10,7 +10,7 @@ use rampart_proto::crm::v1 as proto;
 use tonic::{Code, Request};
 
 use crate::customers::{create, list};
-use crate::support::TestApp;
+use crate::helpers::TestApp;
 
 on_both_databases!(
     another_tenants_customer_is_not_found,

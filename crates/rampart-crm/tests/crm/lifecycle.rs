@@ -6,7 +6,7 @@ use rampart_kit::on_both_databases;
 use rampart_kit::testing::{TestDatabase, admin_principal, request_as};
 use rampart_proto::crm::v1 as proto;
 
-use crate::support::TestApp;
+use crate::helpers::TestApp;
 
 on_both_databases!(the_service_stops_and_restarts_on_its_own_data);
 

@@ -5,9 +5,9 @@
 
 mod audit;
 mod customers;
+mod helpers;
 mod isolation;
 mod lifecycle;
 mod peers;
-mod support;
 mod tenants;
 mod validation;

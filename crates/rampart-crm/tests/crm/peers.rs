@@ -10,7 +10,7 @@ use rampart_kit::testing::{
 use rampart_proto::crm::v1 as proto;
 use tonic::Code;
 
-use crate::support::TestApp;
+use crate::helpers::TestApp;
 
 on_both_databases!(other_services_are_refused_even_with_principal_metadata);
 

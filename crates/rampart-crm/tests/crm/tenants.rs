@@ -8,7 +8,7 @@ use rampart_proto::crm::v1::crm_service_client::CrmServiceClient;
 use tonic::Code;
 use tonic::transport::Channel;
 
-use crate::support::TestApp;
+use crate::helpers::TestApp;
 
 on_both_databases!(
     tenants_are_created_read_and_listed,

@@ -9,7 +9,7 @@ use rampart_kit::testing::{
 use rampart_proto::crm::v1 as proto;
 use tonic::Code;
 
-use crate::support::TestApp;
+use crate::helpers::TestApp;
 
 on_both_databases!(
     malformed_tenants_are_refused_and_not_stored,

@@ -1,7 +1,7 @@
 //! The whole stack, in-process, driven from outside.
 //!
-//! - [`harness`]: starts the stack (embedded or PostgreSQL + Redis) with the
-//!   edge on port 0, and an HTTPS client that trusts the edge CA.
+//! - [`harness`]: the crate's library (`src/harness.rs`), imported here so
+//!   that every test module reaches it as `crate::harness`.
 //! - [`flow`]: the walking-skeleton flow from the first issue: tenants, keys,
 //!   customers, isolation, escalation and audit.
 //! - [`audit`]: the audit log end to end: nothing lost while audit is down,
@@ -20,6 +20,9 @@
 //! - [`attacks`]: the defects issue 19 found from outside, retried as the
 //!   attacker tried them.
 
+// The harness is the library's, shared with the benches.
+use rampart_e2e::harness;
+
 mod accounts;
 mod attacks;
 mod audit;
@@ -27,7 +30,6 @@ mod connections;
 mod edge;
 mod flow;
 mod hardening;
-mod harness;
 mod keys;
 mod mesh;
 mod operations;

@@ -1,7 +1,7 @@
 //! The escalation service end to end: the real server on port 0 with mutual
 //! TLS, called the way the gateway calls it.
 
-mod support;
+mod helpers;
 
 use rampart_kit::ids::TenantId;
 use rampart_kit::pki::ServiceName;
@@ -9,7 +9,7 @@ use rampart_kit::testing::{admin_principal, expect_code, request_as, tenant_prin
 use rampart_proto::escalation::v1::{Action, EvaluateRequest, Severity};
 use tonic::{Code, Request};
 
-use crate::support::TestApp;
+use crate::helpers::TestApp;
 
 fn evaluate(channel: &str, text: &str) -> EvaluateRequest {
     EvaluateRequest {

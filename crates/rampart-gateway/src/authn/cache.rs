@@ -314,6 +314,10 @@ mod tests {
     }
 
     #[test]
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "a synchronous test of wall-clock expiry, with no runtime to block"
+    )]
     fn a_verdict_in_use_is_renewed_once_before_it_expires() {
         let sleep = |ms| std::thread::sleep(Duration::from_millis(ms));
         let cache = VerdictCache::new(Duration::from_millis(2_000), Duration::ZERO);
@@ -340,6 +344,10 @@ mod tests {
     }
 
     #[test]
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "a synchronous test of wall-clock expiry, with no runtime to block"
+    )]
     fn a_renewal_across_a_revocation_is_not_stored() {
         let cache = VerdictCache::new(Duration::from_millis(1_000), Duration::ZERO);
         cache.apply(&BusEvent::ChannelUp);

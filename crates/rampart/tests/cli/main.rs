@@ -1,6 +1,7 @@
 //! The `rampart` binary as an operator runs it: bad settings are refused
-//! with a message naming them, and `serve` runs the whole stack on
-//! PostgreSQL and Redis.
+//! with a message naming them, `serve` runs the whole stack on PostgreSQL
+//! and Redis, and `dev` keeps its data folder to itself and lets the first
+//! admin made in it sign in.
 
 use std::net::TcpListener;
 use std::path::Path;
@@ -32,6 +33,9 @@ fn rampart() -> Command {
         "RAMPART_DATA_DIR",
         "RAMPART_ADMIN_LISTEN",
         "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "RAMPART_ADMIN_EMAIL_DOMAINS",
+        "RAMPART_NEW_ADMIN_PASSWORD",
+        "RAMPART_LOG_FORMAT",
     ] {
         command.env_remove(name);
     }
@@ -517,4 +521,99 @@ fn admin_create_user_makes_an_admin_with_a_second_factor() {
         let refused = create(email);
         assert!(!refused.status.success(), "{email}");
     }
+}
+
+/// The README's first-admin path under `rampart dev`: the admin made with
+/// `admin create-user --data-dir --office-domains` signs in (their password
+/// is taken and the second factor asked for) once dev starts on that
+/// folder; and a second `rampart dev` on the folder refuses to start.
+#[tokio::test]
+async fn dev_holds_its_folder_and_lets_the_first_admin_sign_in() {
+    const PASSWORD: &str = "seventeen purple lighthouses";
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let made = run(rampart()
+        .args(["admin", "create-user", "--data-dir"])
+        .arg(&data)
+        .args([
+            "--email",
+            "ops@corp.example",
+            "--office-domains",
+            "corp.example",
+        ])
+        .env("RAMPART_NEW_ADMIN_PASSWORD", PASSWORD));
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+
+    let edge_port = free_port();
+    let log = dir.path().join("dev.log");
+    let _first = Running(
+        rampart()
+            .arg("dev")
+            .arg("--data-dir")
+            .arg(&data)
+            .args(["--listen", &format!("127.0.0.1:{edge_port}")])
+            .args(["--admin-listen", "127.0.0.1:0"])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let edge_ca = data.join("pki/edge-ca.pem");
+    let base = format!("https://localhost:{edge_port}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        // The CA is written during start: trust it once it is there.
+        let ready = if edge_ca.exists() {
+            client(&edge_ca)
+                .get(format!("{base}/readyz"))
+                .send()
+                .await
+                .ok()
+        } else {
+            None
+        };
+        if ready.is_some_and(|r| r.status() == 200) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "rampart dev not ready within 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // Other ports, same folder: refused, naming the reason.
+    fails_saying(
+        &run(rampart().arg("dev").arg("--data-dir").arg(&data).args([
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+        ])),
+        "another rampart dev is already using the data folder",
+    );
+
+    let client = client(&edge_ca);
+    let path = std::fs::read_to_string(data.join("secrets/admin-sign-in-path")).unwrap();
+    let sign_in = |password: &'static str| {
+        client
+            .post(format!("{base}/v1/auth/{}/sign-in", path.trim()))
+            .json(&json!({ "email": "ops@corp.example", "password": password }))
+            .send()
+    };
+    let wrong = sign_in("not the admin password").await.unwrap();
+    assert_eq!(wrong.status(), 401);
+    let taken = sign_in(PASSWORD).await.unwrap();
+    assert_eq!(taken.status(), 200);
+    let pending: Value = taken.json().await.unwrap();
+    assert_eq!(pending["second_factor_required"], true, "{pending}");
+
+    // Its readable log, redirected to a file, holds no colour codes.
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(log.contains("INFO"), "{log}");
+    assert!(!log.contains('\x1b'), "escape codes in {log:?}");
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 use rampart_kit::outbox::{AuditRecord, Outbox};
 use rampart_kit::pki::ServiceName;
 use rampart_kit::testing::{
-    TestDatabase, TestServer, admin_principal, closed_address, count_rows, request_as,
+    TestDatabase, TestServer, UnavailableAudit, admin_principal, count_rows, request_as,
 };
 use rampart_proto::crm::v1 as proto;
 use rampart_proto::crm::v1::crm_service_client::CrmServiceClient;
@@ -20,15 +20,18 @@ pub struct TestApp {
     config: rampart_crm::Config,
     /// A connection of the test's own, to look at what the service stored.
     pub db: DatabaseConnection,
+    /// The audit service that is down, counting the relay's attempts.
+    pub audit: UnavailableAudit,
     _database: TestDatabase,
 }
 
 impl TestApp {
-    /// Starts the CRM on `database`, with the audit service unreachable.
+    /// Starts the CRM on `database`, with the audit service down.
     pub async fn spawn(database: TestDatabase) -> Self {
+        let audit = UnavailableAudit::start().await;
         let config = rampart_crm::Config {
             database_url: database.url.clone(),
-            audit_url: format!("https://{}", closed_address().await),
+            audit_url: audit.url(),
         };
 
         let server = TestServer::start(ServiceName::Crm, |listener, tls, shutdown| {
@@ -45,6 +48,7 @@ impl TestApp {
             server,
             config,
             db,
+            audit,
             _database: database,
         }
     }
