@@ -40,13 +40,13 @@ use sea_orm::{
     EntityTrait, QueryFilter, QueryOrder,
 };
 
+use crate::domain::users::{Email, Scope, parse_tenant_role};
 use crate::entity::{challenge, recovery_code, session, tenant_security, user};
 use crate::error::Error;
 use crate::passwords::{PasswordHasher, PasswordPolicy};
 use crate::sessions::{CHALLENGE_PREFIX, SESSION_PREFIX, Token, TokenHasher, is_well_formed};
 use crate::throttle::{Reservation, Throttle, ThrottlePolicy};
 use crate::totp::{self, SecretSealer, TotpSecret};
-use crate::users::{Email, Scope, parse_tenant_role};
 
 /// The issuer shown in authenticator apps.
 const TOTP_ISSUER: &str = "Rampart";
@@ -692,7 +692,7 @@ impl Accounts {
                 .clear(&account_bucket(
                     row.tenant_id
                         .as_deref()
-                        .unwrap_or(crate::users::PLATFORM_SCOPE),
+                        .unwrap_or(crate::domain::users::PLATFORM_SCOPE),
                     &row.email,
                 ))
                 .await?;

@@ -10,11 +10,10 @@
 //!   `passwords` (NIST policy, Argon2id on a bounded pool), `totp`
 //!   (RFC 6238, sealed secrets, recovery codes), `sessions` (opaque tokens
 //!   and their keyed hashes) and `throttle` (atomic attempt reservation).
-//! - `keys`: verification and the key lifecycle, and the parsed inputs they
-//!   take (key names, environments, scopes, networks, origins).
-//! - `store`: the `auth_api_key` table, keyed by the keys' HMAC hashes, and
-//!   the tenants' own request rates.
-//! - `grpc`: the tonic service; the gateway is its only allowed caller.
+//! - `keys`: verification and the key lifecycle (`rules`), the
+//!   `auth_api_key` table (`store`) and the `AuthService` (`grpc`).
+//! - `domain`: the parsed inputs (key owners, names, environments and
+//!   scopes; emails, account scopes and roles).
 //! - `error`: the service's failures and their gRPC statuses.
 //! - `migration` and `entity`: the schema.
 //!
@@ -25,17 +24,15 @@
 
 mod accounts;
 mod accounts_grpc;
+mod domain;
 mod entity;
 mod error;
-mod grpc;
 mod keys;
 mod migration;
 mod passwords;
 mod sessions;
-mod store;
 mod throttle;
 mod totp;
-mod users;
 
 pub use accounts::{AccountSettings, NewClientPolicy};
 pub use passwords::{ARGON2_ITERATIONS, ARGON2_LANES, ARGON2_MEMORY_KIB};
@@ -57,10 +54,8 @@ use tokio::net::TcpListener;
 
 use crate::accounts::Accounts;
 use crate::accounts_grpc::AccountsGrpc;
-use crate::grpc::AuthGrpc;
-use crate::keys::Credentials;
+use crate::keys::{AuthGrpc, Credentials, KeyStore};
 use crate::migration::{Migrator, OUTBOX_TABLE};
-use crate::store::KeyStore;
 
 /// How the auth service is set up.
 #[derive(Debug)]

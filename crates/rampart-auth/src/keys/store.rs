@@ -18,40 +18,26 @@ use sea_orm::{
     QueryOrder,
 };
 
+use crate::domain::keys::{Environment, KeyName, KeyOwner};
 use crate::entity::{api_key, tenant_rate_limit};
 use crate::error::Error;
-use crate::keys::{Environment, KeyName};
 
-/// Whose a key is. Stored as the tenant id, or empty for the platform.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum KeyOwner {
-    Platform,
-    Tenant(TenantId),
+/// The `tenant_id` column of a key: the tenant's id, or empty for the
+/// platform.
+fn owner_column(owner: &KeyOwner) -> &str {
+    match owner {
+        KeyOwner::Platform => "",
+        KeyOwner::Tenant(tenant) => tenant.as_str(),
+    }
 }
 
-impl KeyOwner {
-    fn column_value(&self) -> &str {
-        match self {
-            Self::Platform => "",
-            Self::Tenant(tenant) => tenant.as_str(),
-        }
+fn owner_from_column(text: &str) -> Result<KeyOwner, Error> {
+    if text.is_empty() {
+        return Ok(KeyOwner::Platform);
     }
-
-    fn from_column(text: &str) -> Result<Self, Error> {
-        if text.is_empty() {
-            return Ok(Self::Platform);
-        }
-        TenantId::parse(text)
-            .map(Self::Tenant)
-            .map_err(|e| anyhow::anyhow!("stored api key has a bad tenant id: {e}").into())
-    }
-
-    pub(crate) fn tenant(&self) -> Option<&TenantId> {
-        match self {
-            Self::Platform => None,
-            Self::Tenant(tenant) => Some(tenant),
-        }
-    }
+    TenantId::parse(text)
+        .map(KeyOwner::Tenant)
+        .map_err(|e| anyhow::anyhow!("stored api key has a bad tenant id: {e}").into())
 }
 
 /// A key about to be stored: everything but the key itself.
@@ -110,7 +96,7 @@ impl KeyStore {
     ) -> Result<KeyRow, DbErr> {
         api_key::ActiveModel {
             id: Set(key.id.to_string()),
-            tenant_id: Set(key.owner.column_value().to_owned()),
+            tenant_id: Set(owner_column(&key.owner).to_owned()),
             name: Set(key.name.as_str().to_owned()),
             display_prefix: Set(key.display_prefix.clone()),
             key_hash: Set(key.key_hash.to_hex()),
@@ -165,7 +151,7 @@ impl KeyStore {
         include_inactive: bool,
     ) -> Result<Vec<KeyRow>, DbErr> {
         let mut query = api_key::Entity::find()
-            .filter(api_key::Column::TenantId.eq(owner.column_value()))
+            .filter(api_key::Column::TenantId.eq(owner_column(owner)))
             .order_by_desc(api_key::Column::CreatedAt)
             .order_by_desc(api_key::Column::Id);
         if !include_inactive {
@@ -185,7 +171,7 @@ impl KeyStore {
         id: &ApiKeyId,
     ) -> Result<Option<KeyRow>, DbErr> {
         api_key::Entity::find_by_id(id.as_str())
-            .filter(api_key::Column::TenantId.eq(owner.column_value()))
+            .filter(api_key::Column::TenantId.eq(owner_column(owner)))
             .one(tx)
             .await
     }
@@ -286,7 +272,7 @@ fn unexpired() -> Condition {
 pub(crate) fn active_key(row: &KeyRow) -> Result<ActiveKey, Error> {
     let id = ApiKeyId::parse(&row.id)
         .map_err(|e| anyhow::anyhow!("stored api key {:?} has a bad id: {e}", row.id))?;
-    let owner = KeyOwner::from_column(&row.tenant_id)?;
+    let owner = owner_from_column(&row.tenant_id)?;
     let networks: Vec<&str> = row.allowed_networks.split_whitespace().collect();
     let networks = AllowedNetworks::parse(&networks)
         .map_err(|e| anyhow::anyhow!("stored api key {id} has bad networks: {e}"))?;
