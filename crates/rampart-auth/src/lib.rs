@@ -5,8 +5,8 @@
 //! throttling.
 //!
 //! - [`Config`], [`migrate`] and [`run`]: the entry points.
-//! - `accounts` (with `accounts_grpc`): users, signing in, sessions and
-//!   their revocation, built from `users` (emails, scopes, roles),
+//! - `accounts`: users, signing in, the second factor, sessions and their
+//!   revocation (`AccountService`), built from
 //!   `passwords` (NIST policy, Argon2id on a bounded pool), `totp`
 //!   (RFC 6238, sealed secrets, recovery codes), `sessions` (opaque tokens
 //!   and their keyed hashes) and `throttle` (atomic attempt reservation).
@@ -23,7 +23,6 @@
 //! in the same transaction, and a relay delivers it to the audit service.
 
 mod accounts;
-mod accounts_grpc;
 mod domain;
 mod entity;
 mod error;
@@ -52,8 +51,7 @@ use sea_orm::DatabaseConnection;
 use sea_orm_migration::MigratorTrait;
 use tokio::net::TcpListener;
 
-use crate::accounts::Accounts;
-use crate::accounts_grpc::AccountsGrpc;
+use crate::accounts::{Accounts, AccountsGrpc};
 use crate::keys::{AuthGrpc, Credentials, KeyStore};
 use crate::migration::{Migrator, OUTBOX_TABLE};
 

@@ -55,7 +55,7 @@ impl ThrottlePolicy {
     };
     /// Per user's second factor: a code has a million values, so few tries;
     /// the fifth consecutive failure also counts as an attack (see
-    /// `accounts::SUSPICIOUS_SECOND_FACTOR_FAILURES`).
+    /// `accounts::second_factor::SUSPICIOUS_SECOND_FACTOR_FAILURES`).
     pub const SECOND_FACTOR: Self = Self {
         free: 5,
         cap: 10,

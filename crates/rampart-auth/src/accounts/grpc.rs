@@ -18,10 +18,10 @@ use rampart_proto::auth::v1::{
 };
 use tonic::{Request, Response, Status};
 
-use crate::accounts::{
-    Accounts, NewUser, Route, SecondFactorProof, SignInAttempt, SignInOutcome, UserChange,
-    UserView, rfc3339,
+use super::model::{
+    NewUser, Route, SecondFactorProof, SignInAttempt, SignInOutcome, UserChange, UserView, rfc3339,
 };
+use super::service::Accounts;
 use crate::error::Error;
 
 #[derive(Debug)]
@@ -57,7 +57,7 @@ fn user_message(user: UserView) -> User {
     }
 }
 
-fn grant_message(grant: crate::accounts::SessionGrant) -> SessionGrant {
+fn grant_message(grant: super::model::SessionGrant) -> SessionGrant {
     SessionGrant {
         token: grant.token.expose().to_owned(),
         session_id: grant.session_id.into_string(),

@@ -1,0 +1,231 @@
+//! [`Accounts`]: what every accounts operation needs (the database, the
+//! password hasher, the TOTP sealer, token hashers, throttle, outbox and
+//! settings), and the helpers they share: audit records, finding users,
+//! who may manage whom, whether a second factor is needed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use rampart_kit::ids::TenantId;
+use rampart_kit::outbox::{AuditRecord, Outbox};
+use rampart_kit::principal::{Principal, PrincipalKind, Role};
+use rampart_kit::revocation::{Revocation, RevocationBus};
+use sea_orm::{DatabaseConnection, EntityTrait};
+
+use crate::entity::{tenant_security, user};
+use crate::error::Error;
+use crate::passwords::PasswordHasher;
+use crate::sessions::TokenHasher;
+use crate::throttle::Throttle;
+use crate::totp::SecretSealer;
+
+use super::model::UserView;
+use super::settings::AccountSettings;
+
+/// Who may manage users: the platform, or one tenant's owner.
+pub(super) enum Authority {
+    Platform,
+    Owner(TenantId),
+}
+
+pub(super) fn role_of(row: &user::Model) -> Result<Role, Error> {
+    Role::parse(&row.role)
+        .ok_or_else(|| anyhow::anyhow!("user {} has an unknown role {:?}", row.id, row.role).into())
+}
+
+pub(super) fn view(row: &user::Model) -> Result<UserView, Error> {
+    Ok(UserView {
+        id: row.id.clone(),
+        tenant_id: row.tenant_id.clone(),
+        email: row.email.clone(),
+        role: role_of(row)?,
+        disabled: row.disabled_at.is_some(),
+        second_factor: row.totp_confirmed,
+        created_at: row.created_at,
+    })
+}
+
+pub(super) fn to_std(delta: Duration) -> chrono::TimeDelta {
+    chrono::TimeDelta::from_std(delta).unwrap_or(chrono::TimeDelta::MAX)
+}
+
+#[derive(Clone)]
+pub struct Accounts {
+    pub(super) db: DatabaseConnection,
+    pub(super) passwords: PasswordHasher,
+    pub(super) sealer: SecretSealer,
+    pub(super) session_hasher: TokenHasher,
+    pub(super) code_hasher: TokenHasher,
+    pub(super) throttle: Throttle,
+    pub(super) outbox: Outbox,
+    pub(super) settings: Arc<AccountSettings>,
+    pub(super) revocations: RevocationBus,
+}
+
+impl std::fmt::Debug for Accounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Accounts")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Accounts {
+    pub fn new(
+        db: DatabaseConnection,
+        token_secret: &[u8],
+        sealer: SecretSealer,
+        outbox: Outbox,
+        settings: AccountSettings,
+        revocations: RevocationBus,
+    ) -> Self {
+        Self {
+            throttle: Throttle::new(db.clone()),
+            db,
+            passwords: PasswordHasher::new(
+                settings.max_concurrent_hashes,
+                settings.max_waiting_hashes,
+            ),
+            sealer,
+            session_hasher: TokenHasher::derive(token_secret, "session"),
+            code_hasher: TokenHasher::derive(token_secret, "recovery code"),
+            outbox,
+            settings: Arc::new(settings),
+            revocations,
+        }
+    }
+
+    /// An audit record for `action` by `actor` when there may be no
+    /// principal (signing in); the fields are assigned, not built, as the
+    /// record grows.
+    pub(super) fn record(
+        principal: Option<&Principal>,
+        tenant: Option<&str>,
+        action: &str,
+        target: String,
+        request_id: &str,
+    ) -> AuditRecord {
+        let anonymous;
+        let principal = match principal {
+            Some(principal) => principal,
+            None => {
+                anonymous = Principal {
+                    client_addr: String::new(),
+                    kind: PrincipalKind::PlatformAdmin,
+                    credential_id: String::new(),
+                    scopes: Vec::new(),
+                    request_id: request_id.to_owned(),
+                    user: None,
+                };
+                &anonymous
+            }
+        };
+        let mut record = AuditRecord::success(principal, tenant, action, target);
+        if principal.credential_id.is_empty() {
+            record.actor = "anonymous".to_owned();
+        }
+        record
+    }
+
+    /// Writes audit records on their own, for events with no other change.
+    pub(super) async fn audit(&self, records: &[AuditRecord]) -> Result<(), Error> {
+        let tx = rampart_kit::db::begin_write(&self.db).await?;
+        for record in records {
+            self.outbox.enqueue(&tx, record).await?;
+        }
+        tx.commit().await?;
+        self.outbox.wake();
+        Ok(())
+    }
+
+    /// Tells every gateway, after the commit. A failure is logged, not
+    /// returned: the revocation is already durable, and cached verdicts
+    /// expire within seconds anyway.
+    pub(super) async fn announce(&self, revocation: Revocation) {
+        if let Err(error) = self.revocations.publish(&revocation).await {
+            tracing::error!(error = %format!("{error:#}"), ?revocation, "revocation not announced");
+        }
+    }
+
+    pub(super) fn now_ms() -> i64 {
+        Utc::now().timestamp_millis()
+    }
+
+    pub(super) async fn find_user(&self, id: &str) -> Result<Option<user::Model>, Error> {
+        Ok(user::Entity::find_by_id(id.to_owned())
+            .one(&self.db)
+            .await?)
+    }
+
+    pub(super) async fn tenant_requires_second_factor(
+        &self,
+        tenant: Option<&str>,
+    ) -> Result<bool, Error> {
+        let Some(tenant) = tenant else {
+            return Ok(false);
+        };
+        Ok(tenant_security::Entity::find_by_id(tenant.to_owned())
+            .one(&self.db)
+            .await?
+            .is_some_and(|row| row.require_second_factor_for_managers))
+    }
+
+    /// Whether this user must present a second factor to sign in.
+    pub(super) async fn needs_second_factor(
+        &self,
+        row: &user::Model,
+        role: Role,
+    ) -> Result<bool, Error> {
+        if row.totp_confirmed || role == Role::Admin {
+            return Ok(true);
+        }
+        let managing = matches!(role, Role::Owner | Role::Manager);
+        Ok(managing
+            && self
+                .tenant_requires_second_factor(row.tenant_id.as_deref())
+                .await?)
+    }
+
+    pub(super) fn authority(principal: &Principal) -> Result<Authority, Error> {
+        if principal.require_platform_admin().is_ok() {
+            return Ok(Authority::Platform);
+        }
+        principal.require_role(Role::Owner)?;
+        Ok(Authority::Owner(principal.require_tenant()?.clone()))
+    }
+
+    /// A user the caller may manage; another tenant's user is not found.
+    pub(super) async fn managed_user(
+        &self,
+        principal: &Principal,
+        user_id: &str,
+    ) -> Result<user::Model, Error> {
+        let authority = Self::authority(principal)?;
+        let row = self
+            .find_user(user_id)
+            .await?
+            .ok_or(Error::NotFound("user"))?;
+        match authority {
+            Authority::Platform => Ok(row),
+            Authority::Owner(tenant) if row.tenant_id.as_deref() == Some(tenant.as_str()) => {
+                Ok(row)
+            }
+            Authority::Owner(_) => Err(Error::NotFound("user")),
+        }
+    }
+
+    /// The signed-in user of a session principal.
+    pub(super) fn session_user(principal: &Principal) -> Result<&str, Error> {
+        principal
+            .user
+            .as_ref()
+            .map(|user| user.id.as_str())
+            .ok_or_else(|| Error::Forbidden("this action needs a signed-in user".to_owned()))
+    }
+}
+
+/// The throttle bucket of an account, whether or not it exists.
+pub(super) fn account_bucket(scope: &str, email: &str) -> String {
+    format!("acct:{scope}:{email}")
+}
