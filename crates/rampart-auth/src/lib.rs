@@ -112,10 +112,9 @@ pub async fn create_platform_admin(
         db.clone(),
         key_hash_secret.expose_secret().as_bytes(),
         sealer,
-        Outbox::new(OUTBOX_TABLE),
-        settings,
         // No gateway caches this new account yet.
-        RevocationBus::in_process(),
+        Outbox::new(OUTBOX_TABLE).announcing_on(RevocationBus::in_process()),
+        settings,
     );
     let created = accounts
         .create_platform_admin(email, password.expose_secret())
@@ -167,7 +166,9 @@ pub async fn run(
     let db = rampart_kit::db::connect(&config.database_url).await?;
     migrate(&db).await?;
 
-    let outbox = Outbox::new(OUTBOX_TABLE);
+    // One outbox for keys and accounts; it also tells the gateways about
+    // revocations once they are committed.
+    let outbox = Outbox::new(OUTBOX_TABLE).announcing_on(config.revocations);
     let relay = outbox.spawn_relay(db.clone(), &config.audit_url, &tls, &shutdown)?;
 
     let accounts = Accounts::new(
@@ -176,15 +177,8 @@ pub async fn run(
         sealer,
         outbox.clone(),
         config.accounts,
-        config.revocations.clone(),
     );
-    let credentials = Credentials::new(
-        hasher,
-        bootstrap_admin,
-        KeyStore::new(db.clone()),
-        outbox,
-        config.revocations,
-    );
+    let credentials = Credentials::new(hasher, bootstrap_admin, KeyStore::new(db.clone()), outbox);
     let health = health_for::<AuthServiceServer<AuthGrpc>>().await;
     let router = server(&tls)?
         .add_service(health)

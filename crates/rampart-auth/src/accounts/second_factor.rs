@@ -173,7 +173,8 @@ impl Accounts {
         {
             Reservation::Granted(n) => n,
             Reservation::Locked => {
-                self.audit(&[event("user.second_factor", "failure")])
+                self.outbox
+                    .record(&self.db, [event("user.second_factor", "failure")])
                     .await?;
                 return Err(Error::Throttled);
             }
@@ -192,23 +193,21 @@ impl Accounts {
             let mut records = vec![event("user.second_factor", "failure")];
             if attempt >= SUSPICIOUS_SECOND_FACTOR_FAILURES {
                 // Someone holds the password and is guessing codes.
-                let tx = rampart_kit::db::begin_write(&self.db).await?;
+                let mut change = self.outbox.begin(&self.db).await?;
                 challenge::Entity::update_many()
                     .col_expr(challenge::Column::UsedAt, Expr::value(Utc::now()))
                     .filter(challenge::Column::UserId.eq(&row.id))
-                    .exec(&tx)
+                    .exec(change.tx())
                     .await?;
-                let revoked = Self::revoke_all_in(&tx, &row.id, "suspicious", None).await?;
+                let revoked = Self::revoke_all_in(change.tx(), &row.id, "suspicious", None).await?;
                 let mut suspicious = event("session.suspicious_activity", "success");
                 suspicious.target = format!("{target}:second_factor_failures");
                 records.push(suspicious);
-                for record in &records {
-                    self.outbox.enqueue(&tx, record).await?;
+                for record in records {
+                    change.audit(record);
                 }
-                tx.commit().await?;
-                self.outbox.wake();
-                self.announce(Revocation::Subject(String::from(&row.id)))
-                    .await;
+                change.announce(Revocation::Subject(String::from(&row.id)));
+                change.commit().await?;
                 tracing::warn!(
                     user_id = %row.id,
                     failures = attempt,
@@ -216,7 +215,7 @@ impl Accounts {
                     "repeated second-factor failures: all sessions revoked"
                 );
             } else {
-                self.audit(&records).await?;
+                self.outbox.record(&self.db, records).await?;
             }
             return Err(Error::InvalidCode);
         }
@@ -238,19 +237,19 @@ impl Accounts {
         }
         let mut recovery_codes = Vec::new();
         if !row.totp_confirmed {
-            let tx = rampart_kit::db::begin_write(&self.db).await?;
+            let mut change = self.outbox.begin(&self.db).await?;
             user::Entity::update_many()
                 .col_expr(user::Column::TotpConfirmed, Expr::value(true))
                 .filter(user::Column::Id.eq(&row.id))
-                .exec(&tx)
+                .exec(change.tx())
                 .await?;
-            recovery_codes = self.new_recovery_codes(&tx, &row.id).await?;
+            recovery_codes = self.new_recovery_codes(change.tx(), &row.id).await?;
             let enrolled = event("user.totp_enrolled", "success");
-            self.outbox.enqueue(&tx, &enrolled).await?;
-            tx.commit().await?;
+            change.audit(enrolled);
+            change.commit().await?;
         }
         records.push(event("user.sign_in", "success"));
-        let session = self.start_session(&row, client_address, &records).await?;
+        let session = self.start_session(&row, client_address, records).await?;
         Ok(SecondFactorOutcome {
             session,
             recovery_codes,
@@ -306,13 +305,13 @@ impl Accounts {
             return Err(Error::InvalidCode);
         }
         self.throttle.clear(&bucket).await?;
-        let tx = rampart_kit::db::begin_write(&self.db).await?;
+        let mut change = self.outbox.begin(&self.db).await?;
         user::Entity::update_many()
             .col_expr(user::Column::TotpConfirmed, Expr::value(true))
             .filter(user::Column::Id.eq(&row.id))
-            .exec(&tx)
+            .exec(change.tx())
             .await?;
-        let codes = self.new_recovery_codes(&tx, &row.id).await?;
+        let codes = self.new_recovery_codes(change.tx(), &row.id).await?;
         let record = Self::record(
             Some(principal),
             row.tenant_id.as_deref(),
@@ -320,9 +319,8 @@ impl Accounts {
             format!("user:{}", row.id),
             &principal.request_id,
         );
-        self.outbox.enqueue(&tx, &record).await?;
-        tx.commit().await?;
-        self.outbox.wake();
+        change.audit(record);
+        change.commit().await?;
         Ok(codes)
     }
 }

@@ -10,7 +10,7 @@ use chrono::Utc;
 use rampart_kit::ids::TenantId;
 use rampart_kit::outbox::{AuditRecord, Outbox};
 use rampart_kit::principal::{Principal, PrincipalKind, Role};
-use rampart_kit::revocation::{Revocation, RevocationBus};
+
 use sea_orm::{DatabaseConnection, EntityTrait};
 
 use crate::entity::{tenant_security, user};
@@ -60,7 +60,6 @@ pub struct Accounts {
     pub(super) throttle: Throttle,
     pub(super) outbox: Outbox,
     pub(super) settings: Arc<AccountSettings>,
-    pub(super) revocations: RevocationBus,
 }
 
 impl std::fmt::Debug for Accounts {
@@ -76,9 +75,9 @@ impl Accounts {
         db: DatabaseConnection,
         token_secret: &[u8],
         sealer: SecretSealer,
+        // Announces revocations too: see `Outbox::announcing_on`.
         outbox: Outbox,
         settings: AccountSettings,
-        revocations: RevocationBus,
     ) -> Self {
         Self {
             throttle: Throttle::new(db.clone()),
@@ -92,7 +91,6 @@ impl Accounts {
             code_hasher: TokenHasher::derive(token_secret, "recovery code"),
             outbox,
             settings: Arc::new(settings),
-            revocations,
         }
     }
 
@@ -126,26 +124,6 @@ impl Accounts {
             record.actor = "anonymous".to_owned();
         }
         record
-    }
-
-    /// Writes audit records on their own, for events with no other change.
-    pub(super) async fn audit(&self, records: &[AuditRecord]) -> Result<(), Error> {
-        let tx = rampart_kit::db::begin_write(&self.db).await?;
-        for record in records {
-            self.outbox.enqueue(&tx, record).await?;
-        }
-        tx.commit().await?;
-        self.outbox.wake();
-        Ok(())
-    }
-
-    /// Tells every gateway, after the commit. A failure is logged, not
-    /// returned: the revocation is already durable, and cached verdicts
-    /// expire within seconds anyway.
-    pub(super) async fn announce(&self, revocation: Revocation) {
-        if let Err(error) = self.revocations.publish(&revocation).await {
-            tracing::error!(error = %format!("{error:#}"), ?revocation, "revocation not announced");
-        }
     }
 
     pub(super) fn now_ms() -> i64 {

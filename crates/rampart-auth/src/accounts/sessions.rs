@@ -62,8 +62,8 @@ impl Accounts {
         why: &str,
         request_id: &str,
     ) -> Result<(), Error> {
-        let tx = rampart_kit::db::begin_write(&self.db).await?;
-        let revoked = Self::revoke_all_in(&tx, &row.user_id, "suspicious", None).await?;
+        let mut change = self.outbox.begin(&self.db).await?;
+        let revoked = Self::revoke_all_in(change.tx(), &row.user_id, "suspicious", None).await?;
         let mut record = Self::record(
             None,
             row.tenant_id.as_deref(),
@@ -72,11 +72,9 @@ impl Accounts {
             request_id,
         );
         record.credential_id = row.id.clone();
-        self.outbox.enqueue(&tx, &record).await?;
-        tx.commit().await?;
-        self.outbox.wake();
-        self.announce(Revocation::Subject(String::from(&row.user_id)))
-            .await;
+        change.audit(record);
+        change.announce(Revocation::Subject(String::from(&row.user_id)));
+        change.commit().await?;
         tracing::warn!(
             user_id = %row.user_id,
             session_id = %row.id,
@@ -189,7 +187,7 @@ impl Accounts {
         action: &str,
     ) -> Result<String, Error> {
         let user_id = Self::session_user(principal)?;
-        let tx = rampart_kit::db::begin_write(&self.db).await?;
+        let mut change = self.outbox.begin(&self.db).await?;
         let updated = session::Entity::update_many()
             .col_expr(session::Column::RevokedAt, Expr::value(Utc::now()))
             .col_expr(
@@ -203,7 +201,7 @@ impl Accounts {
             .filter(session::Column::Id.eq(session_id))
             .filter(session::Column::UserId.eq(user_id))
             .filter(session::Column::RevokedAt.is_null())
-            .exec(&tx)
+            .exec(change.tx())
             .await?;
         if updated.rows_affected != 1 {
             return Err(Error::NotFound("session"));
@@ -215,11 +213,9 @@ impl Accounts {
             format!("session:{session_id}"),
             &principal.request_id,
         );
-        self.outbox.enqueue(&tx, &record).await?;
-        tx.commit().await?;
-        self.outbox.wake();
-        self.announce(Revocation::Credential(session_id.to_owned()))
-            .await;
+        change.audit(record);
+        change.announce(Revocation::Credential(session_id.to_owned()));
+        change.commit().await?;
         Ok(user_id.to_owned())
     }
 
@@ -239,8 +235,8 @@ impl Accounts {
             let row = self.managed_user(principal, user_id).await?;
             (row.id, row.tenant_id)
         };
-        let tx = rampart_kit::db::begin_write(&self.db).await?;
-        let revoked = Self::revoke_all_in(&tx, &user_id, "revoked_all", None).await?;
+        let mut change = self.outbox.begin(&self.db).await?;
+        let revoked = Self::revoke_all_in(change.tx(), &user_id, "revoked_all", None).await?;
         let record = Self::record(
             Some(principal),
             tenant.as_deref(),
@@ -248,11 +244,9 @@ impl Accounts {
             format!("user:{user_id}"),
             &principal.request_id,
         );
-        self.outbox.enqueue(&tx, &record).await?;
-        tx.commit().await?;
-        self.outbox.wake();
-        self.announce(Revocation::Subject(String::from(&user_id)))
-            .await;
+        change.audit(record);
+        change.announce(Revocation::Subject(String::from(&user_id)));
+        change.commit().await?;
         Ok((user_id, revoked))
     }
 }

@@ -73,7 +73,7 @@ impl Accounts {
         let Ok(place) = self.passwords.place() else {
             let record = refuse(OUTCOME_LOCKED, "user:unknown".to_owned())
                 .with_detail("reason", REASON_BUSY);
-            self.audit(&[record]).await?;
+            self.outbox.record(&self.db, [record]).await?;
             return Err(Error::Busy);
         };
         if self
@@ -82,7 +82,11 @@ impl Accounts {
             .await?
             == Reservation::Locked
         {
-            self.audit(&[refuse(OUTCOME_LOCKED, "user:unknown".to_owned())])
+            self.outbox
+                .record(
+                    &self.db,
+                    [refuse(OUTCOME_LOCKED, "user:unknown".to_owned())],
+                )
                 .await?;
             return Err(Error::Throttled);
         }
@@ -92,7 +96,11 @@ impl Accounts {
             .await?
             == Reservation::Locked
         {
-            self.audit(&[refuse(OUTCOME_LOCKED, "user:unknown".to_owned())])
+            self.outbox
+                .record(
+                    &self.db,
+                    [refuse(OUTCOME_LOCKED, "user:unknown".to_owned())],
+                )
                 .await?;
             return Err(Error::Throttled);
         }
@@ -117,7 +125,8 @@ impl Accounts {
             )
             .await?;
         let Some(row) = row.filter(|_| password_ok) else {
-            self.audit(&[refuse("failure", "user:unknown".to_owned())])
+            self.outbox
+                .record(&self.db, [refuse("failure", "user:unknown".to_owned())])
                 .await?;
             return Err(Error::InvalidCredentials);
         };
@@ -130,7 +139,9 @@ impl Accounts {
                 .as_ref()
                 .is_some_and(|e| e.in_domains(&self.settings.admin_email_domains));
         if row.disabled_at.is_some() || admin_on_public || admin_outside_domains {
-            self.audit(&[refuse(OUTCOME_REFUSED, target)]).await?;
+            self.outbox
+                .record(&self.db, [refuse(OUTCOME_REFUSED, target)])
+                .await?;
             return Err(Error::InvalidCredentials);
         }
 
@@ -141,7 +152,9 @@ impl Accounts {
             let has_secret = row.totp_secret.is_some();
             if role == Role::Admin && !has_secret {
                 // An admin without a second factor gets no session at all.
-                self.audit(&[refuse(OUTCOME_REFUSED, target)]).await?;
+                self.outbox
+                    .record(&self.db, [refuse(OUTCOME_REFUSED, target)])
+                    .await?;
                 return Err(Error::Forbidden(
                     "this account has no second factor; an operator must enrol one \
                      (rampart admin create-user) before it can sign in"
@@ -171,7 +184,7 @@ impl Accounts {
         let mut record = refuse("success", target);
         record.outcome = "success".to_owned();
         let grant = self
-            .start_session(&row, attempt.client_address, &[record])
+            .start_session(&row, attempt.client_address, vec![record])
             .await?;
         Ok(SignInOutcome::Session(grant))
     }
@@ -181,13 +194,13 @@ impl Accounts {
         &self,
         row: &user::Model,
         client_address: &str,
-        records: &[AuditRecord],
+        records: Vec<AuditRecord>,
     ) -> Result<SessionGrant, Error> {
         let token = Token::generate(SESSION_PREFIX);
         let session_id = SessionId::generate();
         let now = Utc::now();
         let expires_at = now + to_std(self.settings.session_absolute_timeout);
-        let tx = rampart_kit::db::begin_write(&self.db).await?;
+        let mut change = self.outbox.begin(&self.db).await?;
         session::ActiveModel {
             id: Set(session_id.to_string()),
             token_hash: Set(self.session_hasher.hash(token.expose())),
@@ -200,13 +213,12 @@ impl Accounts {
             revoked_at: Set(None),
             revoke_reason: Set(None),
         }
-        .insert(&tx)
+        .insert(change.tx())
         .await?;
         for record in records {
-            self.outbox.enqueue(&tx, record).await?;
+            change.audit(record);
         }
-        tx.commit().await?;
-        self.outbox.wake();
+        change.commit().await?;
         tracing::info!(user_id = %row.id, session_id = %session_id, "signed in");
         Ok(SessionGrant {
             token,

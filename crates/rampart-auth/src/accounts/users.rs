@@ -74,7 +74,7 @@ impl Accounts {
             format!("user:{user_id}"),
             &principal.request_id,
         );
-        self.audit(&[record]).await?;
+        self.outbox.record(&self.db, [record]).await?;
         tracing::info!(user_id = %user_id, role = %role, "user created");
         view(&created)
     }
@@ -169,7 +169,7 @@ impl Accounts {
         let mut record =
             AuditRecord::success(&principal, None, "user.created", format!("user:{user_id}"));
         record.actor = "operator:cli".to_owned();
-        self.audit(&[record]).await?;
+        self.outbox.record(&self.db, [record]).await?;
         Ok((view(&row)?, secret))
     }
 
@@ -206,29 +206,29 @@ impl Accounts {
         &self,
         principal: &Principal,
         user_id: &str,
-        change: UserChange<'_>,
+        requested: UserChange<'_>,
     ) -> Result<(UserView, Vec<String>), Error> {
         let row = self.managed_user(principal, user_id).await?;
         let current = role_of(&row)?;
-        let new_role = if change.role.is_empty() {
+        let new_role = if requested.role.is_empty() {
             None
         } else if current == Role::Admin {
             return Err(Error::InvalidArgument(
                 "a platform admin's role cannot be changed".to_owned(),
             ));
         } else {
-            Some(parse_tenant_role(change.role)?).filter(|role| *role != current)
+            Some(parse_tenant_role(requested.role)?).filter(|role| *role != current)
         };
         let tenant = row.tenant_id.clone();
         let target = format!("user:{}", row.id);
         let now = Utc::now();
         let mut records = Vec::new();
-        let tx = rampart_kit::db::begin_write(&self.db).await?;
+        let mut change = self.outbox.begin(&self.db).await?;
         if let Some(role) = new_role {
             user::Entity::update_many()
                 .col_expr(user::Column::Role, Expr::value(role.as_str()))
                 .filter(user::Column::Id.eq(&row.id))
-                .exec(&tx)
+                .exec(change.tx())
                 .await?;
             records.push(Self::record(
                 Some(principal),
@@ -240,14 +240,14 @@ impl Accounts {
             tracing::info!(user_id = %row.id, from = %current, to = %role, "role changed");
         }
         let mut revoked = Vec::new();
-        match change.disabled {
+        match requested.disabled {
             Some(true) if row.disabled_at.is_none() => {
                 user::Entity::update_many()
                     .col_expr(user::Column::DisabledAt, Expr::value(now))
                     .filter(user::Column::Id.eq(&row.id))
-                    .exec(&tx)
+                    .exec(change.tx())
                     .await?;
-                revoked = Self::revoke_all_in(&tx, &row.id, "user_disabled", None).await?;
+                revoked = Self::revoke_all_in(change.tx(), &row.id, "user_disabled", None).await?;
                 records.push(Self::record(
                     Some(principal),
                     tenant.as_deref(),
@@ -263,7 +263,7 @@ impl Accounts {
                         Expr::value(Option::<DateTime<Utc>>::None),
                     )
                     .filter(user::Column::Id.eq(&row.id))
-                    .exec(&tx)
+                    .exec(change.tx())
                     .await?;
                 records.push(Self::record(
                     Some(principal),
@@ -275,12 +275,15 @@ impl Accounts {
             }
             _ => {}
         }
-        for record in &records {
-            self.outbox.enqueue(&tx, record).await?;
+        if !records.is_empty() {
+            // The next request sees the new role or state at once.
+            change.announce(Revocation::Subject(row.id.clone()));
         }
-        tx.commit().await?;
-        self.outbox.wake();
-        if change.disabled == Some(false) {
+        for record in records {
+            change.audit(record);
+        }
+        change.commit().await?;
+        if requested.disabled == Some(false) {
             // Re-enabling also lifts a lockout.
             self.throttle
                 .clear(&account_bucket(
@@ -290,10 +293,6 @@ impl Accounts {
                     &row.email,
                 ))
                 .await?;
-        }
-        if !records.is_empty() {
-            self.announce(Revocation::Subject(String::from(&row.id)))
-                .await;
         }
         let updated = self
             .find_user(&row.id)
@@ -317,16 +316,16 @@ impl Accounts {
     ) -> Result<(), Error> {
         principal.require_role(Role::Owner)?;
         let tenant = principal.require_tenant()?.to_string();
-        let tx = rampart_kit::db::begin_write(&self.db).await?;
+        let mut change = self.outbox.begin(&self.db).await?;
         tenant_security::Entity::delete_by_id(tenant.clone())
-            .exec(&tx)
+            .exec(change.tx())
             .await?;
         tenant_security::ActiveModel {
             tenant_id: Set(tenant.clone()),
             require_second_factor_for_managers: Set(require_second_factor_for_managers),
             updated_at: Set(Utc::now()),
         }
-        .insert(&tx)
+        .insert(change.tx())
         .await?;
         let record = Self::record(
             Some(principal),
@@ -335,9 +334,8 @@ impl Accounts {
             format!("tenant:{tenant}:require_second_factor_for_managers"),
             &principal.request_id,
         );
-        self.outbox.enqueue(&tx, &record).await?;
-        tx.commit().await?;
-        self.outbox.wake();
+        change.audit(record);
+        change.commit().await?;
         Ok(())
     }
 
@@ -378,7 +376,7 @@ impl Accounts {
                 &principal.request_id,
             );
             record.outcome = "failure".to_owned();
-            self.audit(&[record]).await?;
+            self.outbox.record(&self.db, [record]).await?;
             return Err(Error::Forbidden("the current password is wrong".to_owned()));
         }
         self.throttle.clear(&account).await?;
@@ -388,14 +386,14 @@ impl Accounts {
             .chain([row.email.as_str()]);
         let password = PasswordPolicy::with_context(context).check(new, row.totp_confirmed)?;
         let digest = self.passwords.hash(&password).await?;
-        let tx = rampart_kit::db::begin_write(&self.db).await?;
+        let mut change = self.outbox.begin(&self.db).await?;
         user::Entity::update_many()
             .col_expr(user::Column::PasswordHash, Expr::value(digest.0))
             .filter(user::Column::Id.eq(&row.id))
-            .exec(&tx)
+            .exec(change.tx())
             .await?;
         let revoked = Self::revoke_all_in(
-            &tx,
+            change.tx(),
             &row.id,
             "password_changed",
             Some(principal.credential_id.as_str()),
@@ -408,10 +406,9 @@ impl Accounts {
             format!("user:{}", row.id),
             &principal.request_id,
         );
-        self.outbox.enqueue(&tx, &record).await?;
-        tx.commit().await?;
-        self.outbox.wake();
-        self.announce(Revocation::Subject(row.id.clone())).await;
+        change.audit(record);
+        change.announce(Revocation::Subject(row.id.clone()));
+        change.commit().await?;
         Ok(revoked)
     }
 }

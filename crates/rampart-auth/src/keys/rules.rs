@@ -14,9 +14,9 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use rampart_kit::api_key::{HashedApiKey, KeyHasher, KeyKind, PlaintextApiKey};
 use rampart_kit::ids::{ApiKeyId, TenantId};
-use rampart_kit::outbox::{AuditRecord, Outbox};
+use rampart_kit::outbox::{AuditRecord, Change, Outbox};
 use rampart_kit::principal::{Principal, PrincipalKind};
-use rampart_kit::revocation::{Revocation, RevocationBus};
+use rampart_kit::revocation::Revocation;
 use rampart_kit::secret::{ExposeSecret, SecretString};
 use sea_orm::{ActiveValue::Set, DatabaseTransaction};
 
@@ -83,7 +83,6 @@ pub(crate) struct Credentials {
     bootstrap_admin: Option<HashedApiKey>,
     store: KeyStore,
     outbox: Outbox,
-    revocations: RevocationBus,
 }
 
 impl Credentials {
@@ -92,14 +91,12 @@ impl Credentials {
         bootstrap_admin: Option<HashedApiKey>,
         store: KeyStore,
         outbox: Outbox,
-        revocations: RevocationBus,
     ) -> Self {
         Self {
             hasher,
             bootstrap_admin,
             store,
             outbox,
-            revocations,
         }
     }
 
@@ -149,16 +146,15 @@ impl Credentials {
                 "a key cannot grant the {scope:?} scope, which it does not hold itself"
             )));
         }
-        let tx = self.store.begin().await?;
-        let issued = self.insert_key(&tx, principal, owner, spec).await?;
-        tx.commit().await?;
-        self.outbox.wake();
+        let mut change = self.store.begin(&self.outbox).await?;
+        let issued = self.insert_key(&mut change, principal, owner, spec).await?;
+        change.commit().await?;
         Ok(issued)
     }
 
     async fn insert_key(
         &self,
-        tx: &DatabaseTransaction,
+        change: &mut Change<'_>,
         principal: &Principal,
         owner: KeyOwner,
         spec: KeySpec,
@@ -188,8 +184,8 @@ impl Credentials {
             Some(at) => record.with_detail("expires_at", at.to_rfc3339()),
             None => record,
         };
-        let row = self.store.insert(tx, &new).await?;
-        self.outbox.enqueue(tx, &record).await?;
+        let row = self.store.insert(change.tx(), &new).await?;
+        change.audit(record);
         tracing::info!(
             key_id = %new.id,
             tenant_id = new.owner.tenant().map(TenantId::as_str),
@@ -232,8 +228,8 @@ impl Credentials {
                 MAX_GRACE.as_secs()
             )));
         }
-        let tx = self.store.begin().await?;
-        let old = self.usable_key(&tx, &owner, id).await?;
+        let mut change = self.store.begin(&self.outbox).await?;
+        let old = self.usable_key(change.tx(), &owner, id).await?;
         let now = Utc::now();
         let stops_at = now
             + chrono::Duration::from_std(grace)
@@ -246,7 +242,9 @@ impl Credentials {
             networks: super::store::active_key(&old)?.networks,
             origins: super::store::active_key(&old)?.origins,
         };
-        let successor = self.insert_key(&tx, principal, owner.clone(), spec).await?;
+        let successor = self
+            .insert_key(&mut change, principal, owner.clone(), spec)
+            .await?;
         let successor_id = successor.row.id.clone();
         let new_expiry = old.expires_at.map_or(stops_at, |at| at.min(stops_at));
         let record = AuditRecord::success(
@@ -260,15 +258,16 @@ impl Credentials {
         let new_expiry = Some(new_expiry);
         let previous = self
             .store
-            .update(&tx, old, |row| {
+            .update(change.tx(), old, |row| {
                 row.expires_at = Set(new_expiry);
                 row.replaced_by = Set(Some(successor_id));
             })
             .await?;
-        self.outbox.enqueue(&tx, &record).await?;
-        tx.commit().await?;
-        self.outbox.wake();
-        self.announce(&previous.id).await;
+        change.audit(record);
+        // Every gateway forgets the old key at once, so its shortened life
+        // holds everywhere.
+        change.announce(Revocation::Credential(previous.id.clone()));
+        change.commit().await?;
         tracing::info!(key_id = %previous.id, grace_seconds = grace.as_secs(), "api key rotated");
         Ok((successor, previous))
     }
@@ -280,10 +279,10 @@ impl Credentials {
         owner: KeyOwner,
         id: &ApiKeyId,
     ) -> Result<KeyRow, Error> {
-        let tx = self.store.begin().await?;
+        let mut change = self.store.begin(&self.outbox).await?;
         let row = self
             .store
-            .find(&tx, &owner, id)
+            .find(change.tx(), &owner, id)
             .await?
             .ok_or_else(|| Error::NotFound("API key"))?;
         if row.revoked_at.is_some() {
@@ -297,12 +296,13 @@ impl Credentials {
         );
         let row = self
             .store
-            .update(&tx, row, |row| row.revoked_at = Set(Some(Utc::now())))
+            .update(change.tx(), row, |row| {
+                row.revoked_at = Set(Some(Utc::now()))
+            })
             .await?;
-        self.outbox.enqueue(&tx, &record).await?;
-        tx.commit().await?;
-        self.outbox.wake();
-        self.announce(&row.id).await;
+        change.audit(record);
+        change.announce(Revocation::Credential(row.id.clone()));
+        change.commit().await?;
         tracing::info!(key_id = %row.id, "api key revoked");
         Ok(row)
     }
@@ -316,10 +316,10 @@ impl Credentials {
         reporter: &str,
         usage: &[(ApiKeyId, DateTime<Utc>, u64)],
     ) -> Result<(), Error> {
-        let tx = self.store.begin().await?;
+        let mut change = self.store.begin(&self.outbox).await?;
         for (id, minute, requests) in usage {
             let used_at = (*minute + chrono::Duration::seconds(59)).min(Utc::now());
-            let Some(row) = self.store.touch(&tx, id.as_str(), used_at).await? else {
+            let Some(row) = self.store.touch(change.tx(), id.as_str(), used_at).await? else {
                 continue; // a key deleted by hand; nothing to record
             };
             let key = super::store::active_key(&row)?;
@@ -346,10 +346,9 @@ impl Credentials {
             .with_detail("window_start", minute.to_rfc3339());
             record.event_id = usage_event_id(reporter, &row.id, *minute);
             record.occurred_at = used_at;
-            self.outbox.enqueue(&tx, &record).await?;
+            change.audit(record);
         }
-        tx.commit().await?;
-        self.outbox.wake();
+        change.commit().await?;
         Ok(())
     }
 
@@ -367,11 +366,12 @@ impl Credentials {
             format!("tenant:{tenant}"),
         )
         .with_detail("setting", "rate_limit_per_minute");
-        let tx = self.store.begin().await?;
-        self.store.set_rate_limit(&tx, tenant, per_minute).await?;
-        self.outbox.enqueue(&tx, &record).await?;
-        tx.commit().await?;
-        self.outbox.wake();
+        let mut change = self.store.begin(&self.outbox).await?;
+        self.store
+            .set_rate_limit(change.tx(), tenant, per_minute)
+            .await?;
+        change.audit(record);
+        change.commit().await?;
         Ok(())
     }
 
@@ -399,18 +399,6 @@ impl Credentials {
             )));
         }
         Ok(row)
-    }
-
-    /// Tells every gateway to forget `key_id`. The change is committed
-    /// already; if the bus is down the gateways distrust their caches anyway.
-    async fn announce(&self, key_id: &str) {
-        if let Err(error) = self
-            .revocations
-            .publish(&Revocation::Credential(key_id.to_owned()))
-            .await
-        {
-            tracing::error!(error = %format!("{error:#}"), key_id, "revocation not announced");
-        }
     }
 }
 
@@ -449,6 +437,8 @@ mod tests {
     use rampart_kit::origins::AllowedOrigins;
     use sea_orm::{ConnectionTrait, DatabaseConnection};
 
+    use rampart_kit::revocation::RevocationBus;
+
     use super::*;
     use crate::migration::OUTBOX_TABLE;
 
@@ -482,8 +472,7 @@ mod tests {
             hasher,
             admin,
             KeyStore::new(db.clone()),
-            Outbox::new(OUTBOX_TABLE),
-            RevocationBus::in_process(),
+            Outbox::new(OUTBOX_TABLE).announcing_on(RevocationBus::in_process()),
         );
         (credentials, db, dir)
     }
@@ -510,8 +499,7 @@ mod tests {
             hasher,
             admin,
             KeyStore::new(DatabaseConnection::default()),
-            Outbox::new(OUTBOX_TABLE),
-            RevocationBus::in_process(),
+            Outbox::new(OUTBOX_TABLE).announcing_on(RevocationBus::in_process()),
         )
     }
 

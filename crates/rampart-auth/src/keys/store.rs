@@ -11,11 +11,11 @@ use rampart_kit::api_key::{HashedApiKey, KeyKind};
 use rampart_kit::ids::{ApiKeyId, TenantId};
 use rampart_kit::networks::AllowedNetworks;
 use rampart_kit::origins::{AllowedOrigins, Origin};
+use rampart_kit::outbox::{Change, Outbox};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
-    DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder,
+    DatabaseConnection, DbErr, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
 };
 
 use crate::domain::keys::{Environment, KeyName, KeyOwner};
@@ -83,9 +83,10 @@ impl KeyStore {
         Self { db }
     }
 
-    /// Opens a transaction, so a change and its audit event commit together.
-    pub(crate) async fn begin(&self) -> Result<DatabaseTransaction, DbErr> {
-        rampart_kit::db::begin_write(&self.db).await
+    /// Opens an audited change in `outbox`, so a change and its audit
+    /// event commit together.
+    pub(crate) async fn begin<'o>(&self, outbox: &'o Outbox) -> Result<Change<'o>, DbErr> {
+        outbox.begin(&self.db).await
     }
 
     /// Stores `key` in the caller's transaction.
