@@ -44,7 +44,7 @@ use rampart_kit::grpc::{AllowPeers, health_for, serve, server};
 use rampart_kit::outbox::Outbox;
 use rampart_kit::pki::{ServiceName, ServiceTls};
 use rampart_kit::revocation::RevocationBus;
-use rampart_kit::secret::{ExposeSecret, SecretString};
+use rampart_kit::secret::{ExposeSecret, Password, SecretString};
 use rampart_proto::auth::v1::account_service_server::AccountServiceServer;
 use rampart_proto::auth::v1::auth_service_server::AuthServiceServer;
 use sea_orm::DatabaseConnection;
@@ -117,7 +117,7 @@ pub async fn create_platform_admin(
         settings,
     );
     let created = accounts
-        .create_platform_admin(email, password.expose_secret())
+        .create_platform_admin(email, &Password::new(password.expose_secret()))
         .await;
     drop(accounts);
     rampart_kit::db::close(db).await;
@@ -126,7 +126,7 @@ pub async fn create_platform_admin(
         other => anyhow::anyhow!("{other}"),
     })?;
     Ok(CreatedAdmin {
-        user_id: user.id,
+        user_id: user.id.into_string(),
         provisioning_uri: SecretString::from(secret.provisioning_uri("Rampart", &user.email)),
         email: user.email,
         totp_secret: SecretString::from(secret.base32()),
@@ -137,7 +137,7 @@ pub async fn create_platform_admin(
 /// authenticator app shows. For clients and tests that act as one.
 #[must_use]
 pub fn totp_code(secret_base32: &str, unix_secs: i64) -> Option<String> {
-    let secret = totp::TotpSecret::from_bytes(totp::base32_decode(secret_base32)?);
+    let secret = totp::TotpKey::from_bytes(totp::base32_decode(secret_base32)?);
     Some(secret.code_at_step(totp::step_at(unix_secs)))
 }
 

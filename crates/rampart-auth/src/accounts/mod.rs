@@ -33,6 +33,7 @@ mod service;
 mod sessions;
 mod settings;
 mod sign_in;
+mod store;
 mod users;
 
 pub(crate) use grpc::AccountsGrpc;

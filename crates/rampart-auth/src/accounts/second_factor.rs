@@ -3,21 +3,25 @@
 //! failures raise.
 
 use chrono::Utc;
+use rampart_kit::ids::UserId;
 use rampart_kit::principal::{Principal, Role};
 use rampart_kit::revocation::Revocation;
+use rampart_kit::secret::{OneTimeCode, RecoveryCode, SecretString, SessionToken, TotpSecret};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
 };
 
+use crate::domain::sessions::RevokeReason;
 use crate::entity::{challenge, recovery_code, user};
 use crate::error::Error;
 use crate::sessions::{CHALLENGE_PREFIX, is_well_formed};
 use crate::throttle::{Reservation, ThrottlePolicy};
-use crate::totp::{self, TotpSecret};
+use crate::totp::{self, TotpKey};
 
-use super::model::{SecondFactorOutcome, SecondFactorProof};
+use super::model::{SecondFactorOutcome, SecondFactorProof, TotpEnrolment};
 use super::service::{Accounts, role_of};
+use super::store::{UserStore, user_id_of};
 
 /// The issuer shown in authenticator apps.
 const TOTP_ISSUER: &str = "Rampart";
@@ -29,8 +33,9 @@ impl Accounts {
     /// The challenge's user, when the challenge is unused and unexpired.
     pub(super) async fn challenged_user(
         &self,
-        challenge_token: &str,
+        challenge_token: &SessionToken,
     ) -> Result<(String, user::Model), Error> {
+        let challenge_token = challenge_token.expose();
         if !is_well_formed(challenge_token, CHALLENGE_PREFIX) {
             return Err(Error::InvalidChallenge);
         }
@@ -41,8 +46,11 @@ impl Accounts {
             .one(&self.db)
             .await?
             .ok_or(Error::InvalidChallenge)?;
-        let row = self
-            .find_user(&found.user_id)
+        let user_id = UserId::parse(&found.user_id).map_err(|_| Error::InvalidChallenge)?;
+        // The challenge row (written by this service when the password was
+        // right) names the account, whichever scope it lives in.
+        let row = UserStore::for_platform(&self.db)
+            .find(&user_id)
             .await?
             .filter(|row| row.disabled_at.is_none())
             .ok_or(Error::InvalidChallenge)?;
@@ -53,8 +61,8 @@ impl Accounts {
     /// a new secret, shown once, to confirm with the challenge.
     pub async fn enrol_for_challenge(
         &self,
-        challenge_token: &str,
-    ) -> Result<(String, String), Error> {
+        challenge_token: &SessionToken,
+    ) -> Result<TotpEnrolment, Error> {
         let (_, row) = self.challenged_user(challenge_token).await?;
         if row.totp_confirmed || role_of(&row)? == Role::Admin {
             return Err(Error::AlreadyExists(
@@ -64,11 +72,8 @@ impl Accounts {
         self.store_new_secret(&row).await
     }
 
-    pub(super) async fn store_new_secret(
-        &self,
-        row: &user::Model,
-    ) -> Result<(String, String), Error> {
-        let secret = TotpSecret::generate();
+    pub(super) async fn store_new_secret(&self, row: &user::Model) -> Result<TotpEnrolment, Error> {
+        let secret = TotpKey::generate();
         let sealed = self.sealer.seal(&secret, &row.id)?;
         user::Entity::update_many()
             .col_expr(user::Column::TotpSecret, Expr::value(sealed))
@@ -76,21 +81,26 @@ impl Accounts {
             .filter(user::Column::Id.eq(&row.id))
             .exec(&self.db)
             .await?;
-        Ok((
-            secret.base32(),
-            secret.provisioning_uri(TOTP_ISSUER, &row.email),
-        ))
+        Ok(TotpEnrolment {
+            secret: TotpSecret::new(secret.base32()),
+            provisioning_uri: SecretString::from(secret.provisioning_uri(TOTP_ISSUER, &row.email)),
+        })
     }
 
     /// Accepts `code` for `row` once: the matched step must be later than
     /// the last accepted one, and recording it is atomic, so a replayed
     /// code (or the same code sent twice in parallel) loses.
-    pub(super) async fn accept_code(&self, row: &user::Model, code: &str) -> Result<bool, Error> {
+    pub(super) async fn accept_code(
+        &self,
+        row: &user::Model,
+        code: &OneTimeCode,
+    ) -> Result<bool, Error> {
         let Some(sealed) = &row.totp_secret else {
             return Ok(false);
         };
         let secret = self.sealer.open(sealed, &row.id)?;
-        let Some(step) = totp::matching_step(&secret, code.trim(), Utc::now().timestamp()) else {
+        let Some(step) = totp::matching_step(&secret, code.expose().trim(), Utc::now().timestamp())
+        else {
             return Ok(false);
         };
         let updated = user::Entity::update_many()
@@ -110,9 +120,11 @@ impl Accounts {
     pub(super) async fn spend_recovery_code(
         &self,
         user_id: &str,
-        code: &str,
+        code: &RecoveryCode,
     ) -> Result<bool, Error> {
-        let hash = self.code_hasher.hash(&totp::fold_recovery_code(code));
+        let hash = self
+            .code_hasher
+            .hash(&totp::fold_recovery_code(code.expose()));
         let spent = recovery_code::Entity::update_many()
             .col_expr(recovery_code::Column::UsedAt, Expr::value(Utc::now()))
             .filter(recovery_code::Column::UserId.eq(user_id))
@@ -128,7 +140,7 @@ impl Accounts {
         &self,
         tx: &impl ConnectionTrait,
         user_id: &str,
-    ) -> Result<Vec<String>, Error> {
+    ) -> Result<Vec<RecoveryCode>, Error> {
         recovery_code::Entity::delete_many()
             .filter(recovery_code::Column::UserId.eq(user_id))
             .exec(tx)
@@ -144,13 +156,13 @@ impl Accounts {
             .insert(tx)
             .await?;
         }
-        Ok(codes)
+        Ok(codes.into_iter().map(RecoveryCode::new).collect())
     }
 
     /// The second step: a code or a recovery code for a challenge.
     pub async fn complete_second_factor(
         &self,
-        challenge_token: &str,
+        challenge_token: &SessionToken,
         proof: SecondFactorProof<'_>,
         client_address: &str,
         request_id: &str,
@@ -199,7 +211,13 @@ impl Accounts {
                     .filter(challenge::Column::UserId.eq(&row.id))
                     .exec(change.tx())
                     .await?;
-                let revoked = Self::revoke_all_in(change.tx(), &row.id, "suspicious", None).await?;
+                let revoked = Self::revoke_all_in(
+                    change.tx(),
+                    &user_id_of(&row)?,
+                    RevokeReason::Suspicious,
+                    None,
+                )
+                .await?;
                 let mut suspicious = event("session.suspicious_activity", "success");
                 suspicious.target = format!("{target}:second_factor_failures");
                 records.push(suspicious);
@@ -257,12 +275,8 @@ impl Accounts {
     }
 
     /// Starts TOTP enrolment for the signed-in user.
-    pub async fn begin_totp(&self, principal: &Principal) -> Result<(String, String), Error> {
-        let user_id = Self::session_user(principal)?;
-        let row = self
-            .find_user(user_id)
-            .await?
-            .ok_or(Error::InvalidSession)?;
+    pub async fn begin_totp(&self, principal: &Principal) -> Result<TotpEnrolment, Error> {
+        let row = self.own_account(principal).await?;
         if row.totp_confirmed {
             return Err(Error::AlreadyExists(
                 "a second factor is already set up".to_owned(),
@@ -275,13 +289,9 @@ impl Accounts {
     pub async fn confirm_totp(
         &self,
         principal: &Principal,
-        code: &str,
-    ) -> Result<Vec<String>, Error> {
-        let user_id = Self::session_user(principal)?;
-        let row = self
-            .find_user(user_id)
-            .await?
-            .ok_or(Error::InvalidSession)?;
+        code: &OneTimeCode,
+    ) -> Result<Vec<RecoveryCode>, Error> {
+        let row = self.own_account(principal).await?;
         if row.totp_confirmed {
             return Err(Error::AlreadyExists(
                 "a second factor is already set up".to_owned(),

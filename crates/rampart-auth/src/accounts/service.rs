@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use rampart_kit::ids::TenantId;
+use rampart_kit::ids::UserId;
 use rampart_kit::outbox::{AuditRecord, Outbox};
 use rampart_kit::principal::{Principal, PrincipalKind, Role};
 
@@ -22,12 +22,7 @@ use crate::totp::SecretSealer;
 
 use super::model::UserView;
 use super::settings::AccountSettings;
-
-/// Who may manage users: the platform, or one tenant's owner.
-pub(super) enum Authority {
-    Platform,
-    Owner(TenantId),
-}
+use super::store::{UserStore, user_id_of};
 
 pub(super) fn role_of(row: &user::Model) -> Result<Role, Error> {
     Role::parse(&row.role)
@@ -36,7 +31,7 @@ pub(super) fn role_of(row: &user::Model) -> Result<Role, Error> {
 
 pub(super) fn view(row: &user::Model) -> Result<UserView, Error> {
     Ok(UserView {
-        id: row.id.clone(),
+        id: user_id_of(row)?,
         tenant_id: row.tenant_id.clone(),
         email: row.email.clone(),
         role: role_of(row)?,
@@ -130,12 +125,6 @@ impl Accounts {
         Utc::now().timestamp_millis()
     }
 
-    pub(super) async fn find_user(&self, id: &str) -> Result<Option<user::Model>, Error> {
-        Ok(user::Entity::find_by_id(id.to_owned())
-            .one(&self.db)
-            .await?)
-    }
-
     pub(super) async fn tenant_requires_second_factor(
         &self,
         tenant: Option<&str>,
@@ -165,41 +154,37 @@ impl Accounts {
                 .await?)
     }
 
-    pub(super) fn authority(principal: &Principal) -> Result<Authority, Error> {
+    /// The users `principal` may manage: a platform admin's reach every
+    /// tenant; an owner's only their tenant's. Anyone else is refused here,
+    /// before any id is looked at.
+    pub(super) fn users_for(&self, principal: &Principal) -> Result<UserStore<'_>, Error> {
         if principal.require_platform_admin().is_ok() {
-            return Ok(Authority::Platform);
+            return Ok(UserStore::for_platform(&self.db));
         }
         principal.require_role(Role::Owner)?;
-        Ok(Authority::Owner(principal.require_tenant()?.clone()))
+        Ok(UserStore::for_tenant(
+            &self.db,
+            principal.require_tenant()?.clone(),
+        ))
     }
 
-    /// A user the caller may manage; another tenant's user is not found.
-    pub(super) async fn managed_user(
-        &self,
-        principal: &Principal,
-        user_id: &str,
-    ) -> Result<user::Model, Error> {
-        let authority = Self::authority(principal)?;
-        let row = self
-            .find_user(user_id)
-            .await?
-            .ok_or(Error::NotFound("user"))?;
-        match authority {
-            Authority::Platform => Ok(row),
-            Authority::Owner(tenant) if row.tenant_id.as_deref() == Some(tenant.as_str()) => {
-                Ok(row)
-            }
-            Authority::Owner(_) => Err(Error::NotFound("user")),
-        }
+    /// The signed-in user's own account, through the store of their scope.
+    pub(super) async fn own_account(&self, principal: &Principal) -> Result<user::Model, Error> {
+        let user_id = Self::session_user(principal)?;
+        let users = match principal.tenant_id() {
+            Some(tenant) => UserStore::for_tenant(&self.db, tenant.clone()),
+            None => UserStore::for_platform(&self.db),
+        };
+        users.find(&user_id).await?.ok_or(Error::InvalidSession)
     }
 
     /// The signed-in user of a session principal.
-    pub(super) fn session_user(principal: &Principal) -> Result<&str, Error> {
-        principal
+    pub(super) fn session_user(principal: &Principal) -> Result<UserId, Error> {
+        let user = principal
             .user
             .as_ref()
-            .map(|user| user.id.as_str())
-            .ok_or_else(|| Error::Forbidden("this action needs a signed-in user".to_owned()))
+            .ok_or_else(|| Error::Forbidden("this action needs a signed-in user".to_owned()))?;
+        UserId::parse(&user.id).map_err(|_| Error::InvalidSession)
     }
 }
 

@@ -3,24 +3,23 @@
 //! revoke-one, revoke-all, suspicion).
 
 use chrono::Utc;
-use rampart_kit::ids::TenantId;
+use rampart_kit::ids::{SessionId, TenantId, UserId};
 use rampart_kit::principal::Principal;
 use rampart_kit::revocation::Revocation;
+use rampart_kit::secret::SessionToken;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 
+use crate::domain::sessions::RevokeReason;
+use crate::domain::users::Scope;
 use crate::entity::session;
 use crate::error::Error;
 use crate::sessions::{SESSION_PREFIX, is_well_formed};
 
-use super::model::{SessionVerdict, SessionView, UserView};
+use super::model::{SessionVerdict, SessionView, Subject, UserView};
 use super::service::{Accounts, role_of, to_std, view};
 use super::settings::NewClientPolicy;
-
-/// Why a session was revoked. Using a session again after its own user
-/// signed it out or ended it on purpose means someone else holds the token;
-/// the other reasons leave stale tokens on honest devices.
-const SUSPICIOUS_WHEN_REUSED: [&str; 2] = ["sign_out", "revoked"];
+use super::store::UserStore;
 
 /// `last_seen_at` is written at most this often, not on every check.
 const LAST_SEEN_GRANULARITY: chrono::TimeDelta = chrono::TimeDelta::seconds(30);
@@ -30,28 +29,28 @@ impl Accounts {
     /// `tx`; returns their ids.
     pub(super) async fn revoke_all_in(
         tx: &impl ConnectionTrait,
-        user_id: &str,
-        reason: &str,
-        except: Option<&str>,
-    ) -> Result<Vec<String>, Error> {
+        user_id: &UserId,
+        reason: RevokeReason,
+        except: Option<&SessionId>,
+    ) -> Result<Vec<SessionId>, Error> {
         let mut live = session::Entity::find()
-            .filter(session::Column::UserId.eq(user_id))
+            .filter(session::Column::UserId.eq(user_id.as_str()))
             .filter(session::Column::RevokedAt.is_null());
         if let Some(except) = except {
-            live = live.filter(session::Column::Id.ne(except));
+            live = live.filter(session::Column::Id.ne(except.as_str()));
         }
-        let ids: Vec<String> = live.all(tx).await?.into_iter().map(|s| s.id).collect();
-        if ids.is_empty() {
-            return Ok(ids);
+        let rows = live.all(tx).await?;
+        if rows.is_empty() {
+            return Ok(Vec::new());
         }
         session::Entity::update_many()
             .col_expr(session::Column::RevokedAt, Expr::value(Utc::now()))
-            .col_expr(session::Column::RevokeReason, Expr::value(reason))
-            .filter(session::Column::Id.is_in(ids.clone()))
+            .col_expr(session::Column::RevokeReason, Expr::value(reason.as_str()))
+            .filter(session::Column::Id.is_in(rows.iter().map(|row| row.id.clone())))
             .filter(session::Column::RevokedAt.is_null())
             .exec(tx)
             .await?;
-        Ok(ids)
+        rows.iter().map(session_id_of).collect()
     }
 
     /// Ends all of a user's sessions because something looked wrong, and
@@ -63,7 +62,10 @@ impl Accounts {
         request_id: &str,
     ) -> Result<(), Error> {
         let mut change = self.outbox.begin(&self.db).await?;
-        let revoked = Self::revoke_all_in(change.tx(), &row.user_id, "suspicious", None).await?;
+        let user_id = UserId::parse(&row.user_id)
+            .map_err(|e| anyhow::anyhow!("session {} has a bad user id: {e}", row.id))?;
+        let revoked =
+            Self::revoke_all_in(change.tx(), &user_id, RevokeReason::Suspicious, None).await?;
         let mut record = Self::record(
             None,
             row.tenant_id.as_deref(),
@@ -88,15 +90,15 @@ impl Accounts {
     /// Who holds `token`, presented from `client_address`.
     pub async fn verify_session(
         &self,
-        token: &str,
+        token: &SessionToken,
         client_address: &str,
         request_id: &str,
     ) -> Result<SessionVerdict, Error> {
-        if !is_well_formed(token, SESSION_PREFIX) {
+        if !is_well_formed(token.expose(), SESSION_PREFIX) {
             return Err(Error::InvalidSession);
         }
         let row = session::Entity::find()
-            .filter(session::Column::TokenHash.eq(self.session_hasher.hash(token)))
+            .filter(session::Column::TokenHash.eq(self.session_hasher.hash(token.expose())))
             .one(&self.db)
             .await?
             .ok_or(Error::InvalidSession)?;
@@ -104,7 +106,8 @@ impl Accounts {
             let reused = row
                 .revoke_reason
                 .as_deref()
-                .is_some_and(|reason| SUSPICIOUS_WHEN_REUSED.contains(&reason));
+                .and_then(RevokeReason::from_stored)
+                .is_some_and(RevokeReason::suspicious_when_reused);
             if reused {
                 self.revoke_for_suspicion(&row, "revoked_session_used", request_id)
                     .await?;
@@ -116,8 +119,17 @@ impl Accounts {
         if now >= row.expires_at || now >= idle_end {
             return Err(Error::InvalidSession);
         }
-        let user = self
-            .find_user(&row.user_id)
+        let user_id = UserId::parse(&row.user_id).map_err(|_| Error::InvalidSession)?;
+        // The session row (written by this service) names the account and
+        // its scope.
+        let scope = match &row.tenant_id {
+            Some(tenant) => {
+                Scope::Tenant(TenantId::parse(tenant).map_err(|_| Error::InvalidSession)?)
+            }
+            None => Scope::Platform,
+        };
+        let user = UserStore::for_scope(&self.db, scope)
+            .find(&user_id)
             .await?
             .filter(|user| user.disabled_at.is_none())
             .ok_or(Error::InvalidSession)?;
@@ -136,8 +148,8 @@ impl Accounts {
                 .await?;
         }
         Ok(SessionVerdict {
-            session_id: row.id,
-            user_id: user.id.clone(),
+            session_id: session_id_of(&row)?,
+            user_id,
             tenant_id: user.tenant_id.clone(),
             role: role_of(&user)?,
             expires_at_ms: Ord::min(
@@ -149,57 +161,46 @@ impl Accounts {
     }
 
     pub async fn me(&self, principal: &Principal) -> Result<UserView, Error> {
-        let user_id = Self::session_user(principal)?;
-        view(
-            &self
-                .find_user(user_id)
-                .await?
-                .ok_or(Error::InvalidSession)?,
-        )
+        view(&self.own_account(principal).await?)
     }
 
     pub async fn list_sessions(&self, principal: &Principal) -> Result<Vec<SessionView>, Error> {
         let user_id = Self::session_user(principal)?;
         let now = Utc::now();
-        Ok(session::Entity::find()
-            .filter(session::Column::UserId.eq(user_id))
+        session::Entity::find()
+            .filter(session::Column::UserId.eq(user_id.as_str()))
             .filter(session::Column::RevokedAt.is_null())
             .filter(session::Column::ExpiresAt.gt(now))
             .order_by_asc(session::Column::Id)
             .all(&self.db)
             .await?
             .into_iter()
-            .map(|row| SessionView {
-                id: row.id,
-                created_at: row.created_at,
-                last_seen_at: row.last_seen_at,
-                expires_at: row.expires_at,
-                client_address: row.client_address,
+            .map(|row| {
+                Ok(SessionView {
+                    id: session_id_of(&row)?,
+                    created_at: row.created_at,
+                    last_seen_at: row.last_seen_at,
+                    expires_at: row.expires_at,
+                    client_address: row.client_address,
+                })
             })
-            .collect())
+            .collect()
     }
 
     /// Ends one of the caller's own sessions (the current one: sign out).
     pub async fn revoke_session(
         &self,
         principal: &Principal,
-        session_id: &str,
-        action: &str,
-    ) -> Result<String, Error> {
+        session_id: &SessionId,
+        reason: RevokeReason,
+    ) -> Result<UserId, Error> {
         let user_id = Self::session_user(principal)?;
         let mut change = self.outbox.begin(&self.db).await?;
         let updated = session::Entity::update_many()
             .col_expr(session::Column::RevokedAt, Expr::value(Utc::now()))
-            .col_expr(
-                session::Column::RevokeReason,
-                Expr::value(if action == "user.sign_out" {
-                    "sign_out"
-                } else {
-                    "revoked"
-                }),
-            )
-            .filter(session::Column::Id.eq(session_id))
-            .filter(session::Column::UserId.eq(user_id))
+            .col_expr(session::Column::RevokeReason, Expr::value(reason.as_str()))
+            .filter(session::Column::Id.eq(session_id.as_str()))
+            .filter(session::Column::UserId.eq(user_id.as_str()))
             .filter(session::Column::RevokedAt.is_null())
             .exec(change.tx())
             .await?;
@@ -209,34 +210,40 @@ impl Accounts {
         let record = Self::record(
             Some(principal),
             principal.tenant_id().map(TenantId::as_str),
-            action,
+            reason.single_session_action(),
             format!("session:{session_id}"),
             &principal.request_id,
         );
         change.audit(record);
-        change.announce(Revocation::Credential(session_id.to_owned()));
+        change.announce(Revocation::Credential(session_id.to_string()));
         change.commit().await?;
-        Ok(user_id.to_owned())
+        Ok(user_id)
     }
 
-    /// Ends every session of a user: the caller's own (`user_id` empty), or
-    /// another's for an owner of their tenant or a platform admin.
+    /// Ends every session of a user: the caller's own, or another's for an
+    /// owner of their tenant or a platform admin.
     pub async fn revoke_user_sessions(
         &self,
         principal: &Principal,
-        user_id: &str,
-    ) -> Result<(String, Vec<String>), Error> {
-        let (user_id, tenant) = if user_id.is_empty() {
-            (
-                Self::session_user(principal)?.to_owned(),
+        subject: Subject,
+    ) -> Result<(UserId, Vec<SessionId>), Error> {
+        let (user_id, tenant) = match subject {
+            Subject::Myself => (
+                Self::session_user(principal)?,
                 principal.tenant_id().map(ToString::to_string),
-            )
-        } else {
-            let row = self.managed_user(principal, user_id).await?;
-            (row.id, row.tenant_id)
+            ),
+            Subject::User(user_id) => {
+                let row = self
+                    .users_for(principal)?
+                    .find(&user_id)
+                    .await?
+                    .ok_or(Error::NotFound("user"))?;
+                (user_id, row.tenant_id)
+            }
         };
         let mut change = self.outbox.begin(&self.db).await?;
-        let revoked = Self::revoke_all_in(change.tx(), &user_id, "revoked_all", None).await?;
+        let revoked =
+            Self::revoke_all_in(change.tx(), &user_id, RevokeReason::RevokedAll, None).await?;
         let record = Self::record(
             Some(principal),
             tenant.as_deref(),
@@ -245,8 +252,15 @@ impl Accounts {
             &principal.request_id,
         );
         change.audit(record);
-        change.announce(Revocation::Subject(String::from(&user_id)));
+        change.announce(Revocation::Subject(user_id.to_string()));
         change.commit().await?;
         Ok((user_id, revoked))
     }
+}
+
+/// The id of a stored session. The rows were written by this service from
+/// parsed ids; a failure means the table was edited by hand.
+fn session_id_of(row: &session::Model) -> Result<SessionId, Error> {
+    SessionId::parse(&row.id)
+        .map_err(|e| anyhow::anyhow!("stored session {:?} has a bad id: {e}", row.id).into())
 }

@@ -9,16 +9,17 @@ use chrono::Utc;
 use rampart_kit::ids::{SessionId, TenantId};
 use rampart_kit::outbox::AuditRecord;
 use rampart_kit::principal::Role;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set};
 
 use crate::domain::users::{Email, Scope};
 use crate::entity::{challenge, session, user};
 use crate::error::Error;
-use crate::sessions::{CHALLENGE_PREFIX, SESSION_PREFIX, Token};
+use crate::sessions::{CHALLENGE_PREFIX, SESSION_PREFIX, generate_token};
 use crate::throttle::{Reservation, ThrottlePolicy};
 
 use super::model::{Route, SessionGrant, SignInAttempt, SignInOutcome};
 use super::service::{Accounts, account_bucket, role_of, to_std};
+use super::store::{UserStore, user_id_of};
 
 /// How long a password step stays good for its second factor.
 const CHALLENGE_TTL: Duration = Duration::from_secs(5 * 60);
@@ -107,10 +108,8 @@ impl Accounts {
 
         let row = match &email {
             Some(email) => {
-                user::Entity::find()
-                    .filter(user::Column::Scope.eq(scope.key()))
-                    .filter(user::Column::Email.eq(email.as_str()))
-                    .one(&self.db)
+                UserStore::for_scope(&self.db, scope.clone())
+                    .find_by_email(email)
                     .await?
             }
             None => None,
@@ -120,7 +119,7 @@ impl Accounts {
             .passwords
             .verify(
                 place,
-                attempt.password,
+                attempt.password.expose(),
                 row.as_ref().map(|r| r.password_hash.as_str()),
             )
             .await?;
@@ -161,7 +160,7 @@ impl Accounts {
                         .to_owned(),
                 ));
             }
-            let challenge = Token::generate(CHALLENGE_PREFIX);
+            let challenge = generate_token(CHALLENGE_PREFIX);
             let expires_at = Utc::now() + to_std(CHALLENGE_TTL);
             challenge::ActiveModel {
                 id: Set(uuid::Uuid::now_v7().simple().to_string()),
@@ -196,7 +195,7 @@ impl Accounts {
         client_address: &str,
         records: Vec<AuditRecord>,
     ) -> Result<SessionGrant, Error> {
-        let token = Token::generate(SESSION_PREFIX);
+        let token = generate_token(SESSION_PREFIX);
         let session_id = SessionId::generate();
         let now = Utc::now();
         let expires_at = now + to_std(self.settings.session_absolute_timeout);
@@ -223,7 +222,7 @@ impl Accounts {
         Ok(SessionGrant {
             token,
             session_id,
-            user_id: row.id.clone(),
+            user_id: user_id_of(row)?,
             expires_at,
         })
     }

@@ -2,25 +2,25 @@
 //! listing them, changing roles and enabled state, the tenant's
 //! second-factor rule, and changing one's own password.
 
-use chrono::{DateTime, Utc};
-use rampart_kit::ids::{TenantId, UserId};
+use chrono::Utc;
+use rampart_kit::ids::{SessionId, TenantId, UserId};
 use rampart_kit::outbox::AuditRecord;
 use rampart_kit::principal::{Principal, PrincipalKind, Role};
 use rampart_kit::revocation::Revocation;
-use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
-};
+use rampart_kit::secret::Password;
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
 
+use crate::domain::sessions::RevokeReason;
 use crate::domain::users::{Email, Scope, parse_tenant_role};
 use crate::entity::{tenant_security, user};
 use crate::error::Error;
 use crate::passwords::PasswordPolicy;
 use crate::throttle::Reservation;
-use crate::totp::TotpSecret;
+use crate::totp::TotpKey;
 
-use super::model::{NewUser, UserChange, UserView};
-use super::service::{Accounts, Authority, account_bucket, role_of, view};
+use super::model::{NewUser, PasswordChange, UserChange, UserView};
+use super::service::{Accounts, account_bucket, role_of, view};
+use super::store::{NewUserRow, UserStore, UserUpdate, scope_of, user_id_of};
 
 impl Accounts {
     /// Creates a user. Owners create users of their tenant; platform admins
@@ -31,35 +31,38 @@ impl Accounts {
         principal: &Principal,
         new: NewUser<'_>,
     ) -> Result<UserView, Error> {
-        let authority = Self::authority(principal)?;
+        let manager = self.users_for(principal)?;
         let email = Email::parse(new.email)?;
-        let (scope, role) = if new.tenant_id.is_empty() {
-            let Authority::Platform = authority else {
+        let (users, role) = if new.tenant_id.is_empty() {
+            if *manager.scope() != Scope::Platform {
                 return Err(Error::InvalidArgument("tenant_id is required".to_owned()));
-            };
+            }
             if !new.role.is_empty() && new.role != "admin" {
                 return Err(Error::InvalidArgument(
                     "a user without a tenant is a platform admin; role must be \"admin\""
                         .to_owned(),
                 ));
             }
-            (Scope::Platform, Role::Admin)
+            (manager, Role::Admin)
         } else {
             let tenant = TenantId::parse(new.tenant_id).map_err(|_| {
                 Error::InvalidArgument("tenant_id is not a valid tenant id".to_owned())
             })?;
-            if let Authority::Owner(own) = &authority
+            if let Scope::Tenant(own) = manager.scope()
                 && *own != tenant
             {
                 return Err(Error::NotFound("tenant"));
             }
-            (Scope::Tenant(tenant), parse_tenant_role(new.role)?)
+            (
+                UserStore::for_tenant(&self.db, tenant),
+                parse_tenant_role(new.role)?,
+            )
         };
         let user_id = UserId::generate();
         let created = self
             .insert_user(
+                &users,
                 &email,
-                scope,
                 role,
                 new.password,
                 new.context_words,
@@ -85,13 +88,13 @@ impl Accounts {
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn insert_user(
         &self,
+        users: &UserStore<'_>,
         email: &Email,
-        scope: Scope,
         role: Role,
-        password: &str,
+        password: &Password,
         context_words: &[String],
         user_id: &UserId,
-        totp: Option<&TotpSecret>,
+        totp: Option<&TotpKey>,
     ) -> Result<user::Model, Error> {
         if role == Role::Admin && !email.in_domains(&self.settings.admin_email_domains) {
             return Err(Error::InvalidArgument(
@@ -103,14 +106,9 @@ impl Accounts {
             .iter()
             .map(String::as_str)
             .chain([email.as_str()]);
-        let password = PasswordPolicy::with_context(context).check(password, false)?;
+        let password = PasswordPolicy::with_context(context).check(password.expose(), false)?;
         let digest = self.passwords.hash(&password).await?;
-        let existing = user::Entity::find()
-            .filter(user::Column::Scope.eq(scope.key()))
-            .filter(user::Column::Email.eq(email.as_str()))
-            .one(&self.db)
-            .await?;
-        if existing.is_some() {
+        if users.find_by_email(email).await?.is_some() {
             return Err(Error::AlreadyExists(
                 "a user with this email already exists".to_owned(),
             ));
@@ -118,22 +116,15 @@ impl Accounts {
         let sealed = totp
             .map(|secret| self.sealer.seal(secret, user_id.as_str()))
             .transpose()?;
-        let row = user::ActiveModel {
-            id: Set(user_id.to_string()),
-            tenant_id: Set(scope.tenant().map(ToString::to_string)),
-            scope: Set(scope.key().to_owned()),
-            email: Set(email.as_str().to_owned()),
-            role: Set(role.as_str().to_owned()),
-            password_hash: Set(digest.0),
-            totp_secret: Set(sealed),
-            totp_confirmed: Set(false),
-            totp_last_step: Set(None),
-            disabled_at: Set(None),
-            created_at: Set(Utc::now()),
-        }
-        .insert(&self.db)
-        .await?;
-        Ok(row)
+        users
+            .insert(NewUserRow {
+                id: user_id.clone(),
+                email: email.clone(),
+                role,
+                password_hash: digest.0,
+                sealed_totp_secret: sealed,
+            })
+            .await
     }
 
     /// For the operator's `rampart admin create-user`: a platform admin with
@@ -142,15 +133,15 @@ impl Accounts {
     pub async fn create_platform_admin(
         &self,
         email: &str,
-        password: &str,
-    ) -> Result<(UserView, TotpSecret), Error> {
+        password: &Password,
+    ) -> Result<(UserView, TotpKey), Error> {
         let email = Email::parse(email)?;
         let user_id = UserId::generate();
-        let secret = TotpSecret::generate();
+        let secret = TotpKey::generate();
         let row = self
             .insert_user(
+                &UserStore::for_platform(&self.db),
                 &email,
-                Scope::Platform,
                 Role::Admin,
                 password,
                 &[],
@@ -178,26 +169,19 @@ impl Accounts {
         principal: &Principal,
         tenant_id: &str,
     ) -> Result<Vec<UserView>, Error> {
-        let scope = if principal.require_platform_admin().is_ok() {
+        let users = if principal.require_platform_admin().is_ok() {
             if tenant_id.is_empty() {
-                Scope::Platform.key().to_owned()
+                UserStore::for_platform(&self.db)
             } else {
-                TenantId::parse(tenant_id)
-                    .map_err(|_| Error::InvalidArgument("tenant_id is not valid".to_owned()))?
-                    .into_string()
+                let tenant = TenantId::parse(tenant_id)
+                    .map_err(|_| Error::InvalidArgument("tenant_id is not valid".to_owned()))?;
+                UserStore::for_tenant(&self.db, tenant)
             }
         } else {
             principal.require_role(Role::Manager)?;
-            principal.require_tenant()?.to_string()
+            UserStore::for_tenant(&self.db, principal.require_tenant()?.clone())
         };
-        user::Entity::find()
-            .filter(user::Column::Scope.eq(scope))
-            .order_by_asc(user::Column::Id)
-            .all(&self.db)
-            .await?
-            .iter()
-            .map(view)
-            .collect()
+        users.list().await?.iter().map(view).collect()
     }
 
     /// Changes a user's role or enabled state. A role change is audited and
@@ -205,10 +189,11 @@ impl Accounts {
     pub async fn update_user(
         &self,
         principal: &Principal,
-        user_id: &str,
+        user_id: &UserId,
         requested: UserChange<'_>,
-    ) -> Result<(UserView, Vec<String>), Error> {
-        let row = self.managed_user(principal, user_id).await?;
+    ) -> Result<(UserView, Vec<SessionId>), Error> {
+        let users = self.users_for(principal)?;
+        let row = users.find(user_id).await?.ok_or(Error::NotFound("user"))?;
         let current = role_of(&row)?;
         let new_role = if requested.role.is_empty() {
             None
@@ -220,15 +205,13 @@ impl Accounts {
             Some(parse_tenant_role(requested.role)?).filter(|role| *role != current)
         };
         let tenant = row.tenant_id.clone();
-        let target = format!("user:{}", row.id);
+        let target = format!("user:{user_id}");
         let now = Utc::now();
         let mut records = Vec::new();
         let mut change = self.outbox.begin(&self.db).await?;
         if let Some(role) = new_role {
-            user::Entity::update_many()
-                .col_expr(user::Column::Role, Expr::value(role.as_str()))
-                .filter(user::Column::Id.eq(&row.id))
-                .exec(change.tx())
+            users
+                .update(change.tx(), user_id, UserUpdate::Role(role))
                 .await?;
             records.push(Self::record(
                 Some(principal),
@@ -242,12 +225,12 @@ impl Accounts {
         let mut revoked = Vec::new();
         match requested.disabled {
             Some(true) if row.disabled_at.is_none() => {
-                user::Entity::update_many()
-                    .col_expr(user::Column::DisabledAt, Expr::value(now))
-                    .filter(user::Column::Id.eq(&row.id))
-                    .exec(change.tx())
+                users
+                    .update(change.tx(), user_id, UserUpdate::DisabledAt(Some(now)))
                     .await?;
-                revoked = Self::revoke_all_in(change.tx(), &row.id, "user_disabled", None).await?;
+                revoked =
+                    Self::revoke_all_in(change.tx(), user_id, RevokeReason::UserDisabled, None)
+                        .await?;
                 records.push(Self::record(
                     Some(principal),
                     tenant.as_deref(),
@@ -257,13 +240,8 @@ impl Accounts {
                 ));
             }
             Some(false) if row.disabled_at.is_some() => {
-                user::Entity::update_many()
-                    .col_expr(
-                        user::Column::DisabledAt,
-                        Expr::value(Option::<DateTime<Utc>>::None),
-                    )
-                    .filter(user::Column::Id.eq(&row.id))
-                    .exec(change.tx())
+                users
+                    .update(change.tx(), user_id, UserUpdate::DisabledAt(None))
                     .await?;
                 records.push(Self::record(
                     Some(principal),
@@ -277,7 +255,7 @@ impl Accounts {
         }
         if !records.is_empty() {
             // The next request sees the new role or state at once.
-            change.announce(Revocation::Subject(row.id.clone()));
+            change.announce(Revocation::Subject(user_id.to_string()));
         }
         for record in records {
             change.audit(record);
@@ -286,18 +264,10 @@ impl Accounts {
         if requested.disabled == Some(false) {
             // Re-enabling also lifts a lockout.
             self.throttle
-                .clear(&account_bucket(
-                    row.tenant_id
-                        .as_deref()
-                        .unwrap_or(crate::domain::users::PLATFORM_SCOPE),
-                    &row.email,
-                ))
+                .clear(&account_bucket(&row.scope, &row.email))
                 .await?;
         }
-        let updated = self
-            .find_user(&row.id)
-            .await?
-            .ok_or(Error::NotFound("user"))?;
+        let updated = users.find(user_id).await?.ok_or(Error::NotFound("user"))?;
         Ok((view(&updated)?, revoked))
     }
 
@@ -344,15 +314,10 @@ impl Accounts {
     pub async fn change_password(
         &self,
         principal: &Principal,
-        current: &str,
-        new: &str,
-        context_words: &[String],
-    ) -> Result<Vec<String>, Error> {
-        let user_id = Self::session_user(principal)?;
-        let row = self
-            .find_user(user_id)
-            .await?
-            .ok_or(Error::InvalidSession)?;
+        requested: PasswordChange<'_>,
+    ) -> Result<Vec<SessionId>, Error> {
+        let row = self.own_account(principal).await?;
+        let user_id = user_id_of(&row)?;
         let account = account_bucket(&row.scope, &row.email);
         let place = self.passwords.place()?;
         if self
@@ -365,7 +330,7 @@ impl Accounts {
         }
         if !self
             .passwords
-            .verify(place, current, Some(&row.password_hash))
+            .verify(place, requested.current.expose(), Some(&row.password_hash))
             .await?
         {
             let mut record = Self::record(
@@ -380,23 +345,24 @@ impl Accounts {
             return Err(Error::Forbidden("the current password is wrong".to_owned()));
         }
         self.throttle.clear(&account).await?;
-        let context = context_words
+        let context = requested
+            .context_words
             .iter()
             .map(String::as_str)
             .chain([row.email.as_str()]);
-        let password = PasswordPolicy::with_context(context).check(new, row.totp_confirmed)?;
+        let password = PasswordPolicy::with_context(context)
+            .check(requested.new.expose(), row.totp_confirmed)?;
         let digest = self.passwords.hash(&password).await?;
         let mut change = self.outbox.begin(&self.db).await?;
-        user::Entity::update_many()
-            .col_expr(user::Column::PasswordHash, Expr::value(digest.0))
-            .filter(user::Column::Id.eq(&row.id))
-            .exec(change.tx())
+        UserStore::for_scope(&self.db, scope_of(&row)?)
+            .update(change.tx(), &user_id, UserUpdate::PasswordHash(digest.0))
             .await?;
+        let current_session = SessionId::parse(&principal.credential_id).ok();
         let revoked = Self::revoke_all_in(
             change.tx(),
-            &row.id,
-            "password_changed",
-            Some(principal.credential_id.as_str()),
+            &user_id,
+            RevokeReason::PasswordChanged,
+            current_session.as_ref(),
         )
         .await?;
         let record = Self::record(
@@ -407,7 +373,7 @@ impl Accounts {
             &principal.request_id,
         );
         change.audit(record);
-        change.announce(Revocation::Subject(row.id.clone()));
+        change.announce(Revocation::Subject(user_id.into_string()));
         change.commit().await?;
         Ok(revoked)
     }
