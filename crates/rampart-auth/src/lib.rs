@@ -6,10 +6,10 @@
 //!
 //! - [`Config`], [`migrate`] and [`run`]: the entry points.
 //! - `accounts`: users, signing in, the second factor, sessions and their
-//!   revocation (`AccountService`), built from
-//!   `passwords` (NIST policy, Argon2id on a bounded pool), `totp`
-//!   (RFC 6238, sealed secrets, recovery codes), `sessions` (opaque tokens
-//!   and their keyed hashes) and `throttle` (atomic attempt reservation).
+//!   revocation (`AccountService`), built from `passwords` (NIST policy,
+//!   Argon2id on a bounded pool), `totp` (RFC 6238, sealed secrets,
+//!   recovery codes), `tokens` (opaque session and challenge tokens and
+//!   their keyed hashes) and `throttle` (atomic attempt reservation).
 //! - `keys`: verification and the key lifecycle (`rules`), the
 //!   `auth_api_key` table (`store`) and the `AuthService` (`grpc`).
 //! - `domain`: the parsed inputs (key owners, names, environments and
@@ -29,8 +29,8 @@ mod error;
 mod keys;
 mod migration;
 mod passwords;
-mod sessions;
 mod throttle;
+mod tokens;
 mod totp;
 
 pub use accounts::{AccountSettings, NewClientPolicy};

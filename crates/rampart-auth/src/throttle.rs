@@ -295,7 +295,9 @@ mod tests {
 
     async fn throttle(database: &TestDatabase) -> Throttle {
         let db = rampart_kit::db::connect(&database.url).await.unwrap();
-        crate::migrate(&db).await.unwrap();
+        <crate::migration::Migrator as sea_orm_migration::MigratorTrait>::up(&db, None)
+            .await
+            .unwrap();
         Throttle::new(db)
     }
 

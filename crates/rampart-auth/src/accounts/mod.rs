@@ -20,11 +20,23 @@
 //!   sign-in attempt is audited, success or failure, without the password
 //!   or code.
 //!
-//! Revocations are durable here; the revocation bus also announces them
+//! Revocations are durable here; the outbox's change also announces them
 //! (after the commit) so every gateway drops its cached verdicts at once:
 //! `Credential(session_id)` for one session, `Subject(user_id)` for
 //! everything of a user (revoke-all, disable, role or password change,
 //! suspicious activity).
+//!
+//! The rooms, each importing only those listed before it:
+//!
+//! - `settings`: the operator's settings; `model`: what the operations take
+//!   and answer (secrets in `rampart_kit::secret`'s redacted types).
+//! - `store`: users seen through a scope (`UserStore` for the
+//!   platform or one tenant), so no handler can forget the tenant.
+//! - `service`: [`Accounts`] and what every operation shares (audit
+//!   records, who may manage whom, the caller's own account).
+//! - `users` (managing people, passwords), `sign_in`, `second_factor` and
+//!   `sessions`: the operations, each an `impl Accounts` block.
+//! - `grpc`: the `AccountService` face; the gateway is its only caller.
 
 mod grpc;
 mod model;

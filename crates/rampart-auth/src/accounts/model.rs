@@ -143,3 +143,117 @@ pub enum Subject {
 pub fn rfc3339(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Values no redacted form would contain, one per kind of secret.
+    const PASSWORD: &str = "PASSWORD-correct-horse-battery";
+    const NEW_PASSWORD: &str = "NEWPASSWORD-staple-orbit-lantern";
+    const CODE: &str = "493817";
+    const RECOVERY: &str = "rcvry-abcde";
+    const TOKEN: &str = "rs_0123456789abcdef0123456789abcdef";
+    const CHALLENGE: &str = "rc_fedcba9876543210fedcba9876543210";
+    const TOTP_SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DP";
+
+    fn assert_redacted(what: &str, printed: &str) {
+        for secret in [
+            PASSWORD,
+            NEW_PASSWORD,
+            CODE,
+            RECOVERY,
+            TOKEN,
+            CHALLENGE,
+            TOTP_SECRET,
+        ] {
+            assert!(
+                !printed.contains(secret),
+                "{what} shows a secret in Debug: {printed}"
+            );
+        }
+    }
+
+    fn grant() -> SessionGrant {
+        SessionGrant {
+            token: SessionToken::from(TOKEN),
+            session_id: SessionId::generate(),
+            user_id: UserId::generate(),
+            expires_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn no_request_or_answer_shows_a_secret() {
+        let password = Password::from(PASSWORD);
+        let new_password = Password::from(NEW_PASSWORD);
+        let code = OneTimeCode::from(CODE);
+        let recovery = RecoveryCode::from(RECOVERY);
+        let context_words = ["acme".to_owned()];
+
+        let attempt = SignInAttempt {
+            route: Route::Public,
+            tenant_id: "ten_1",
+            email: "jane@acme.example",
+            password: &password,
+            client_address: "192.0.2.1",
+            request_id: "req-1",
+        };
+        assert_redacted("SignInAttempt", &format!("{attempt:?}"));
+        assert_redacted(
+            "SecondFactorProof::Code",
+            &format!("{:?}", SecondFactorProof::Code(&code)),
+        );
+        assert_redacted(
+            "SecondFactorProof::RecoveryCode",
+            &format!("{:?}", SecondFactorProof::RecoveryCode(&recovery)),
+        );
+        let new_user = NewUser {
+            tenant_id: "ten_1",
+            email: "jane@acme.example",
+            password: &password,
+            role: "agent",
+            context_words: &context_words,
+        };
+        assert_redacted("NewUser", &format!("{new_user:?}"));
+        let change = PasswordChange {
+            current: &password,
+            new: &new_password,
+            context_words: &context_words,
+        };
+        assert_redacted("PasswordChange", &format!("{change:?}"));
+        assert_redacted("SessionGrant", &format!("{:?}", grant()));
+        assert_redacted(
+            "SignInOutcome::Session",
+            &format!("{:?}", SignInOutcome::Session(grant())),
+        );
+        let challenge = SignInOutcome::SecondFactor {
+            challenge: SessionToken::from(CHALLENGE),
+            enrolment_required: true,
+            expires_at: Utc::now(),
+        };
+        assert_redacted("SignInOutcome::SecondFactor", &format!("{challenge:?}"));
+        let completed = SecondFactorOutcome {
+            session: grant(),
+            recovery_codes: vec![RecoveryCode::from(RECOVERY)],
+        };
+        assert_redacted("SecondFactorOutcome", &format!("{completed:?}"));
+        let enrolment = TotpEnrolment {
+            secret: TotpSecret::from(TOTP_SECRET),
+            provisioning_uri: SecretString::from(format!(
+                "otpauth://totp/Rampart:jane?secret={TOTP_SECRET}"
+            )),
+        };
+        assert_redacted("TotpEnrolment", &format!("{enrolment:?}"));
+    }
+
+    /// The check above must be able to fail: the same values in plain
+    /// strings are found.
+    #[test]
+    fn the_redaction_check_finds_plain_secrets() {
+        let plain = format!("{:?}", (PASSWORD, TOKEN));
+        assert!(plain.contains(PASSWORD) && plain.contains(TOKEN));
+        let caught = std::panic::catch_unwind(|| assert_redacted("plain", &plain));
+        assert!(caught.is_err());
+    }
+}

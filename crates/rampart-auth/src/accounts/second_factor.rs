@@ -15,8 +15,8 @@ use sea_orm::{
 use crate::domain::sessions::RevokeReason;
 use crate::entity::{challenge, recovery_code, user};
 use crate::error::Error;
-use crate::sessions::{CHALLENGE_PREFIX, is_well_formed};
 use crate::throttle::{Reservation, ThrottlePolicy};
+use crate::tokens::{CHALLENGE_PREFIX, is_well_formed};
 use crate::totp::{self, TotpKey};
 
 use super::model::{SecondFactorOutcome, SecondFactorProof, TotpEnrolment};

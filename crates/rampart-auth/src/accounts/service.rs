@@ -16,8 +16,8 @@ use sea_orm::{DatabaseConnection, EntityTrait};
 use crate::entity::{tenant_security, user};
 use crate::error::Error;
 use crate::passwords::PasswordHasher;
-use crate::sessions::TokenHasher;
 use crate::throttle::Throttle;
+use crate::tokens::TokenHasher;
 use crate::totp::SecretSealer;
 
 use super::model::UserView;

@@ -14,7 +14,7 @@ use crate::domain::sessions::RevokeReason;
 use crate::domain::users::Scope;
 use crate::entity::session;
 use crate::error::Error;
-use crate::sessions::{SESSION_PREFIX, is_well_formed};
+use crate::tokens::{SESSION_PREFIX, is_well_formed};
 
 use super::model::{SessionVerdict, SessionView, Subject, UserView};
 use super::service::{Accounts, role_of, to_std, view};

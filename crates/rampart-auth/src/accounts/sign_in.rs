@@ -14,8 +14,8 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set};
 use crate::domain::users::{Email, Scope};
 use crate::entity::{challenge, session, user};
 use crate::error::Error;
-use crate::sessions::{CHALLENGE_PREFIX, SESSION_PREFIX, generate_token};
 use crate::throttle::{Reservation, ThrottlePolicy};
+use crate::tokens::{CHALLENGE_PREFIX, SESSION_PREFIX, generate_token};
 
 use super::model::{Route, SessionGrant, SignInAttempt, SignInOutcome};
 use super::service::{Accounts, account_bucket, role_of, to_std};

@@ -108,11 +108,6 @@ impl Accounts {
             .chain([email.as_str()]);
         let password = PasswordPolicy::with_context(context).check(password.expose(), false)?;
         let digest = self.passwords.hash(&password).await?;
-        if users.find_by_email(email).await?.is_some() {
-            return Err(Error::AlreadyExists(
-                "a user with this email already exists".to_owned(),
-            ));
-        }
         let sealed = totp
             .map(|secret| self.sealer.seal(secret, user_id.as_str()))
             .transpose()?;

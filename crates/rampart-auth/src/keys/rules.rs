@@ -465,7 +465,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let url = rampart_kit::db::sqlite_url(&dir.path().join("auth.db"));
         let db = rampart_kit::db::connect(&url).await.unwrap();
-        crate::migrate(&db).await.unwrap();
+        <crate::migration::Migrator as sea_orm_migration::MigratorTrait>::up(&db, None)
+            .await
+            .unwrap();
         let hasher = hasher();
         let admin = admin.map(|key| hasher.hash(key));
         let credentials = Credentials::new(
@@ -568,6 +570,15 @@ mod tests {
                 })
             );
         }
+    }
+
+    #[tokio::test]
+    async fn an_issued_key_does_not_show_itself_in_debug() {
+        let (credentials, _db, _dir) = credentials_on_sqlite(None).await;
+        let issued = issue(&credentials, &TenantId::generate(), Environment::Live).await;
+        let hidden = &issued.key.expose()[issued.key.display_prefix().len()..];
+        assert!(hidden.len() > 16, "{hidden:?}");
+        assert!(!format!("{issued:?}").contains(hidden));
     }
 
     #[tokio::test]
