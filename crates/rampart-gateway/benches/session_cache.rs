@@ -8,7 +8,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use rampart_gateway::sessions::{Cached, SessionCache, SessionIdentity};
+use rampart_gateway::authn::sessions::{Cached, SessionCache, SessionIdentity};
 use rampart_kit::ids::TenantId;
 use rampart_kit::principal::{PrincipalKind, Role};
 use rampart_kit::revocation::BusEvent;

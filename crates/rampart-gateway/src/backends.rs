@@ -1,8 +1,10 @@
 //! The gateway's clients for the backend services, all over mutual TLS with
-//! the gateway's own certificate, each call carrying the trace context.
+//! the gateway's own certificate, each call carrying the trace context; and
+//! [`call`], the one way a handler asks a backend on a caller's behalf.
 
 use rampart_kit::grpc::{TracedChannel, connect_lazy, traced};
 use rampart_kit::pki::{ServiceName, ServiceTls};
+use rampart_kit::principal::Principal;
 use rampart_proto::audit::v1::audit_service_client::AuditServiceClient;
 use rampart_proto::auth::v1::account_service_client::AccountServiceClient;
 use rampart_proto::auth::v1::auth_service_client::AuthServiceClient;
@@ -10,6 +12,8 @@ use rampart_proto::crm::v1::crm_service_client::CrmServiceClient;
 use rampart_proto::escalation::v1::escalation_service_client::EscalationServiceClient;
 use tonic::transport::Channel;
 use tonic_health::pb::health_client::HealthClient;
+
+use crate::problem::ApiError;
 
 /// Where each backend listens (`https://host:port`).
 #[derive(Debug, Clone)]
@@ -59,4 +63,65 @@ impl Backends {
             audit: AuditServiceClient::new(traced(audit)),
         })
     }
+}
+
+/// A backend's client, and the name a problem detail gives the service when
+/// it is down.
+pub(crate) trait Backend: Clone {
+    const SERVICE: &'static str;
+}
+
+impl Backend for AuthServiceClient<TracedChannel> {
+    const SERVICE: &'static str = "auth";
+}
+
+impl Backend for AccountServiceClient<TracedChannel> {
+    const SERVICE: &'static str = "auth";
+}
+
+impl Backend for CrmServiceClient<TracedChannel> {
+    const SERVICE: &'static str = "crm";
+}
+
+impl Backend for EscalationServiceClient<TracedChannel> {
+    const SERVICE: &'static str = "escalation";
+}
+
+impl Backend for AuditServiceClient<TracedChannel> {
+    const SERVICE: &'static str = "audit";
+}
+
+/// Calls `method` of `client` with `message` on behalf of `principal`, who
+/// travels in the call's metadata: the backend's answer, or the problem
+/// response it maps to. As in
+/// `call(&caller.principal, &gateway.backends.crm, message, async |mut crm, r| crm.get_customer(r).await)`.
+pub(crate) async fn call<C: Backend, T, R>(
+    principal: &Principal,
+    client: &C,
+    message: T,
+    method: impl AsyncFnOnce(C, tonic::Request<T>) -> Result<tonic::Response<R>, tonic::Status>,
+) -> Result<R, ApiError> {
+    send(client, with_principal(principal, message)?, method).await
+}
+
+/// Sends `request`, already made, through `method` of `client`: for the
+/// calls made before anyone is authenticated (sign-in, public documents).
+pub(crate) async fn send<C: Backend, T, R>(
+    client: &C,
+    request: tonic::Request<T>,
+    method: impl AsyncFnOnce(C, tonic::Request<T>) -> Result<tonic::Response<R>, tonic::Status>,
+) -> Result<R, ApiError> {
+    method(client.clone(), request)
+        .await
+        .map(tonic::Response::into_inner)
+        .map_err(|status| ApiError::from_backend(C::SERVICE, &status))
+}
+
+/// A gRPC request carrying `principal` in its metadata.
+fn with_principal<T>(principal: &Principal, message: T) -> Result<tonic::Request<T>, ApiError> {
+    let mut request = tonic::Request::new(message);
+    principal
+        .write_to(request.metadata_mut())
+        .map_err(|status| ApiError::internal(format_args!("cannot encode principal: {status}")))?;
+    Ok(request)
 }

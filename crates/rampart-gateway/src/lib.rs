@@ -11,27 +11,28 @@
 //!    against the auth service through a short-lived cache, the tenant
 //!    resolved, `X-Business-ID` matched, and the caller's rate limit counted.
 //!    Handlers ask for the principal they need as an extractor, so a route
-//!    cannot forget to authenticate. [`sessions`] does the same for
+//!    cannot forget to authenticate. [`authn::sessions`] does the same for
 //!    `Authorization: Bearer` session tokens of signed-in people.
-//! 4. [`routes`]: REST/JSON handlers that call one backend each over mTLS gRPC
-//!    ([`backends`]) with the principal in the call's metadata.
+//! 4. [`routes`]: REST/JSON handlers, each registered once for both the
+//!    router and the OpenAPI document, that read their body through
+//!    [`json_body`] and call one backend each over mTLS gRPC ([`backends`])
+//!    with the principal in the call's metadata.
 //! 5. [`problem`]: every error becomes an RFC 9457 problem response with the
 //!    request id and never an internal detail.
 //!
 //! Beside the public edge, [`admin_listener`] serves [`metrics`] and health
-//! on an internal address for operators; [`routes::openapi`] describes the
-//! REST surface as an OpenAPI 3.1 document served at `/v1/openapi.json`.
+//! on an internal address for operators; [`routes::openapi`] holds what the
+//! OpenAPI 3.1 document served at `/v1/openapi.json` shares across routes.
 
 pub mod admin_listener;
 pub mod authn;
 pub mod backends;
 pub mod edge;
-pub mod limits;
+pub mod json_body;
 pub mod metrics;
 pub mod pipeline;
 pub mod problem;
 pub mod routes;
-pub mod sessions;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -107,7 +108,7 @@ pub struct Gateway {
     /// Where auth announces revocations; [`run`] watches it.
     pub revocations: RevocationBus,
     /// Session verdicts, voided by revocations like the key verdicts.
-    pub sessions: sessions::SessionCache,
+    pub sessions: authn::sessions::SessionCache,
     /// Counters and latencies for the admin listener's `/metrics`.
     pub metrics: metrics::Metrics,
 }
@@ -126,7 +127,8 @@ impl Gateway {
             config.negative_cache_ttl,
         );
         let usage = authn::usage::UsageCounter::new(config.usage_window);
-        let sessions = sessions::SessionCache::new(config.key_cache_ttl, config.negative_cache_ttl);
+        let sessions =
+            authn::sessions::SessionCache::new(config.key_cache_ttl, config.negative_cache_ttl);
         Arc::new(Self {
             widget_origins: routes::widget::WidgetOrigins::default(),
             usage,

@@ -5,7 +5,8 @@
 //! the HTTP `status`, a client-safe `detail` and the `request_id` that ties
 //! it to the logs. Internals (addresses, SQL, stack traces) are logged here
 //! and never returned. The shape is a wire contract: change it only with a
-//! new version.
+//! new version. [`Problem`] is the same shape as the OpenAPI document
+//! describes it.
 
 use std::time::Duration;
 
@@ -148,6 +149,25 @@ struct ProblemBody<'a> {
     detail: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     request_id: Option<&'a str>,
+}
+
+/// An error, as every route answers it (RFC 9457). The document's copy of
+/// [`crate::problem::ApiError`]'s body; a test keeps the two in step.
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct Problem {
+    /// `urn:rampart:problem:<slug>`, stable per kind of error.
+    #[schema(example = "urn:rampart:problem:invalid-argument")]
+    r#type: String,
+    /// A short summary of the kind of error.
+    title: String,
+    /// The HTTP status code.
+    status: u16,
+    /// What went wrong with this request, safe to show to the client.
+    detail: String,
+    /// The request id, also in the `X-Request-Id` header; quote it to
+    /// support.
+    request_id: Option<String>,
 }
 
 /// The request id, put in the response extensions by the pipeline so a

@@ -31,7 +31,7 @@ use rampart_kit::ids::{ApiKeyId, TenantId};
 use rampart_kit::networks::AllowedNetworks;
 use rampart_kit::origins::AllowedOrigins;
 use rampart_kit::principal::{Principal, PrincipalKind};
-use rampart_kit::rate_limit::{Decision, Quota};
+use rampart_kit::rate_limit::Quota;
 use rampart_kit::revocation::BusEvent;
 use rampart_proto::auth::v1::auth_service_client::AuthServiceClient;
 use rampart_proto::auth::v1::{PrincipalKind as WireKind, VerifyApiKeyRequest};
@@ -40,17 +40,23 @@ use tonic::Code;
 use crate::Gateway;
 use crate::metrics::Metrics;
 use crate::pipeline::ClientAddr;
-use crate::problem::{ApiError, RequestId};
+use crate::problem::ApiError;
 
 const API_KEY: &str = "x-api-key";
 const ADMIN_API_KEY: &str = "x-admin-api-key";
 const BUSINESS_ID: &str = "x-business-id";
 pub(crate) const WIDGET_KEY: &str = "x-widget-key";
 
+mod anonymous;
 pub mod cache;
+mod request;
+pub mod sessions;
 pub mod usage;
 
+pub use anonymous::Anonymous;
 use cache::{Lookup, Revocable, Ticket, VerdictCache};
+use request::{header, limit, limit_address, principal_addr, request_id};
+pub use sessions::{OwnerCaller, SessionCaller};
 
 /// What the auth service said about a key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -285,8 +291,8 @@ impl FromRequestParts<Arc<Gateway>> for TenantCaller {
         parts: &mut Parts,
         gateway: &Arc<Gateway>,
     ) -> Result<Self, ApiError> {
-        // A signed-in tenant user instead of a key (`crate::sessions`).
-        if let Some((principal, tenant)) = crate::sessions::tenant_session(parts, gateway).await? {
+        // A signed-in tenant user instead of a key ([`sessions`]).
+        if let Some((principal, tenant)) = sessions::tenant_session(parts, gateway).await? {
             return Ok(Self { principal, tenant });
         }
         let key = presented_key(
@@ -335,8 +341,8 @@ impl FromRequestParts<Arc<Gateway>> for AdminCaller {
         parts: &mut Parts,
         gateway: &Arc<Gateway>,
     ) -> Result<Self, ApiError> {
-        // A signed-in platform admin instead of a key (`crate::sessions`).
-        if let Some(principal) = crate::sessions::admin_session(parts, gateway).await? {
+        // A signed-in platform admin instead of a key ([`sessions`]).
+        if let Some(principal) = sessions::admin_session(parts, gateway).await? {
             return Ok(Self { principal });
         }
         let key = presented_key(
@@ -417,13 +423,7 @@ async fn presented_key(
     header_name: &str,
     missing: &str,
 ) -> Result<PlaintextApiKey, ApiError> {
-    limit(
-        gateway,
-        &address_bucket(parts),
-        gateway.config.per_address,
-        "address",
-    )
-    .await?;
+    limit_address(parts, gateway).await?;
     let text = header(parts, header_name)?.ok_or_else(|| ApiError::unauthenticated(missing))?;
     PlaintextApiKey::parse(text).map_err(|_| {
         gateway.metrics.key_verification("malformed");
@@ -473,71 +473,11 @@ async fn limit_credential(gateway: &Gateway, verified: &VerifiedKey) -> Result<(
 
 fn principal(parts: &Parts, verified: VerifiedKey) -> Principal {
     Principal {
-        client_addr: parts
-            .extensions
-            .get::<ClientAddr>()
-            .map(|addr| addr.0.ip().to_string())
-            .unwrap_or_default(),
+        client_addr: principal_addr(parts),
         kind: verified.kind,
         credential_id: verified.credential_id,
         scopes: verified.scopes,
-        request_id: parts
-            .extensions
-            .get::<RequestId>()
-            .map(|id| id.0.clone())
-            .unwrap_or_default(),
+        request_id: request_id(parts),
         user: None,
-    }
-}
-
-/// A header as text; present but not visible ASCII is a client error.
-pub(crate) fn header<'a>(parts: &'a Parts, name: &str) -> Result<Option<&'a str>, ApiError> {
-    parts
-        .headers
-        .get(name)
-        .map(|value| {
-            value
-                .to_str()
-                .map_err(|_| ApiError::invalid(format!("the {name} header is not valid text")))
-        })
-        .transpose()
-}
-
-pub(crate) fn address_bucket(parts: &Parts) -> String {
-    parts.extensions.get::<ClientAddr>().map_or_else(
-        || "addr:unknown".to_owned(),
-        |addr| format!("addr:{}", addr.0.ip()),
-    )
-}
-
-/// Checks `bucket` against `quota`; `kind` names the kind of bucket in the
-/// metrics (`address`, `credential`), never the bucket itself.
-pub(crate) async fn limit(
-    gateway: &Gateway,
-    bucket: &str,
-    quota: Quota,
-    kind: &'static str,
-) -> Result<(), ApiError> {
-    match gateway.limiter.check(bucket, quota).await {
-        Ok(Decision::Allowed) => {
-            gateway.metrics.rate_limit(true, kind);
-            Ok(())
-        }
-        Ok(Decision::Limited { retry_after }) => {
-            gateway.metrics.rate_limit(false, kind);
-            // Held, so that a client looping on refusals is slowed to the
-            // pace of its own limit instead of costing the edge a request's
-            // work per loop (see `Config::refusal_hold`).
-            tokio::time::sleep(retry_after.min(gateway.config.refusal_hold)).await;
-            Err(ApiError::rate_limited(retry_after))
-        }
-        Err(error) => {
-            // Fail closed: without the limiter there is no limit to trust.
-            tracing::error!(error = %format!("{error:#}"), "rate limiter unavailable");
-            Err(ApiError::new(
-                rampart_kit::error::ErrorCode::Unavailable,
-                "the service is temporarily unavailable; retry later",
-            ))
-        }
     }
 }

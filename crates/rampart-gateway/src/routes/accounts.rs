@@ -10,9 +10,9 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, State};
-use http::StatusCode;
-use http::request::Parts;
+use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
+use http::{Method, StatusCode};
+use rampart_kit::secret::{OneTimeCode, Password, RecoveryCode, SessionToken};
 use rampart_proto::auth::v1::{
     BeginTotpEnrolmentRequest, ChangePasswordRequest, CompleteSecondFactorRequest,
     ConfirmTotpRequest, EnrolForChallengeRequest, GetMeRequest, ListSessionsRequest,
@@ -20,56 +20,13 @@ use rampart_proto::auth::v1::{
     SignInResponse, SignInRoute, SignOutRequest, TotpEnrolment, User,
 };
 use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
 
-use super::{BackendAnswer, JsonBody, with_principal};
 use crate::Gateway;
-use crate::authn::{address_bucket, limit};
-use crate::problem::{ApiError, RequestId};
-use crate::sessions::{SessionCaller, client_ip};
-
-/// The connection facts an anonymous step passes on to auth.
-pub struct Anonymous {
-    client: String,
-    request_id: String,
-}
-
-impl axum::extract::FromRequestParts<Arc<Gateway>> for Anonymous {
-    type Rejection = ApiError;
-
-    /// The address's rate limit comes first, as for any credential.
-    async fn from_request_parts(
-        parts: &mut Parts,
-        gateway: &Arc<Gateway>,
-    ) -> Result<Self, ApiError> {
-        limit(
-            gateway,
-            &address_bucket(parts),
-            gateway.config.per_address,
-            "address",
-        )
-        .await?;
-        Ok(Self {
-            client: client_ip(parts),
-            request_id: parts
-                .extensions
-                .get::<RequestId>()
-                .map(|id| id.0.clone())
-                .unwrap_or_default(),
-        })
-    }
-}
-
-impl Anonymous {
-    fn request<T>(&self, message: T) -> tonic::Request<T> {
-        let mut request = tonic::Request::new(message);
-        if let Ok(value) = self.request_id.parse() {
-            request
-                .metadata_mut()
-                .insert(rampart_kit::principal::REQUEST_ID, value);
-        }
-        request
-    }
-}
+use crate::authn::{Anonymous, SessionCaller};
+use crate::backends::{call, send};
+use crate::json_body::JsonBody;
+use crate::problem::ApiError;
 
 /// A user's email and password.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -80,11 +37,13 @@ pub struct SignIn {
     #[schema(required = true, pattern = "^ten_[0-9a-f]{32}$")]
     tenant_id: String,
     email: String,
-    password: String,
+    #[schema(value_type = String)]
+    password: Password,
 }
 
 /// The answer to a sign-in step: a session, or a second-factor challenge.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+// It shows its secrets once, to the client; its `Debug` hides them.
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct SignedIn {
     /// The bearer token (rs_...), shown once; with a session only.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -153,16 +112,15 @@ async fn sign_in(
         route: route.into(),
         tenant_id: body.tenant_id,
         email: body.email,
-        password: body.password,
+        password: body.password.expose().to_owned(),
         client_address: anonymous.client.clone(),
     });
-    let response = gateway
-        .backends
-        .accounts
-        .clone()
-        .sign_in(request)
-        .await
-        .answer("auth")?;
+    let response = send(
+        &gateway.backends.accounts,
+        request,
+        async |mut accounts, request| accounts.sign_in(request).await,
+    )
+    .await?;
     SignedIn::from_wire(response).map(Json)
 }
 
@@ -176,10 +134,10 @@ async fn sign_in(
     request_body = SignIn,
     responses(
         (status = 200, description = "A session, or a challenge when a second factor is required", body = SignedIn),
-        (status = 400, description = "tenant_id is missing or not a valid tenant id", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Invalid email or password (also for a disabled account, or a platform admin on this route)", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests from this address, too many failed attempts, or too many sign-ins in progress (not evaluated, not counted); see Retry-After when rate limited", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The auth service (or the rate limiter) is unavailable; retry later", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "tenant_id is missing or not a valid tenant id"),
+        (status = 401, description = "Invalid email or password (also for a disabled account, or a platform admin on this route)"),
+        (status = 429, description = "Too many requests from this address, too many failed attempts, or too many sign-ins in progress (not evaluated, not counted); see Retry-After when rate limited"),
+        (status = 503, description = "The auth service (or the rate limiter) is unavailable; retry later"),
     ),
 )]
 pub async fn sign_in_public(
@@ -193,13 +151,33 @@ pub async fn sign_in_public(
     sign_in(&gateway, &anonymous, SignInRoute::Public, body).await
 }
 
-/// `POST /v1/auth/<secret>/sign-in`: platform admins only, at the path
-/// configured in `admin_sign_in_path`.
+/// `POST /v1/auth/{admin_path}/sign-in`: platform admins only, where the
+/// segment is the secret `admin_sign_in_path`. The route is mounted as a
+/// template (see `routes::ADMIN_SIGN_IN`) so that metrics and logs never
+/// carry the secret. Another segment, or none configured, answers exactly
+/// like an unknown path, whatever the method, before anything else is read
+/// or counted; the segment is compared in constant time.
 pub async fn sign_in_admin(
     State(gateway): State<Arc<Gateway>>,
-    anonymous: Anonymous,
-    JsonBody(body): JsonBody<SignIn>,
+    request: Request,
 ) -> Result<Json<SignedIn>, ApiError> {
+    let segment = request
+        .uri()
+        .path()
+        .strip_prefix("/v1/auth/")
+        .and_then(|rest| rest.strip_suffix("/sign-in"))
+        .unwrap_or_default();
+    let secret = gateway.config.admin_sign_in_path.as_deref();
+    if !secret.is_some_and(|secret| bool::from(segment.as_bytes().ct_eq(secret.as_bytes()))) {
+        return Err(ApiError::not_found());
+    }
+    if request.method() != Method::POST {
+        return Err(ApiError::method_not_allowed());
+    }
+    let (mut parts, body) = request.into_parts();
+    let anonymous = Anonymous::from_request_parts(&mut parts, &gateway).await?;
+    let JsonBody(body) =
+        JsonBody::<SignIn>::from_request(Request::from_parts(parts, body), &gateway).await?;
     if !body.tenant_id.is_empty() {
         return Err(ApiError::invalid(
             "platform admins sign in without a tenant_id",
@@ -213,13 +191,16 @@ pub async fn sign_in_admin(
 #[serde(deny_unknown_fields)]
 pub struct SecondFactor {
     /// The challenge from the sign-in answer.
-    challenge: String,
+    #[schema(value_type = String)]
+    challenge: SessionToken,
     /// The authenticator app's current code.
     #[serde(default)]
-    code: String,
+    #[schema(value_type = String)]
+    code: Option<OneTimeCode>,
     /// One of the account's unused recovery codes.
     #[serde(default)]
-    recovery_code: String,
+    #[schema(value_type = String)]
+    recovery_code: Option<RecoveryCode>,
 }
 
 /// `POST /v1/auth/second-factor`: `{"challenge", "code"}` or
@@ -231,10 +212,10 @@ pub struct SecondFactor {
     request_body = SecondFactor,
     responses(
         (status = 200, description = "The session; with recovery codes when this confirmed a new second factor", body = SignedIn),
-        (status = 400, description = "Neither or both of code and recovery_code", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "The challenge is unknown, expired or used, or the code is wrong (five wrong codes in a row end all of the user's sessions)", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests from this address, or too many failed attempts; see Retry-After when rate limited", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The auth service (or the rate limiter) is unavailable; retry later", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Neither or both of code and recovery_code"),
+        (status = 401, description = "The challenge is unknown, expired or used, or the code is wrong (five wrong codes in a row end all of the user's sessions)"),
+        (status = 429, description = "Too many requests from this address, or too many failed attempts; see Retry-After when rate limited"),
+        (status = 503, description = "The auth service (or the rate limiter) is unavailable; retry later"),
     ),
 )]
 pub async fn second_factor(
@@ -243,23 +224,31 @@ pub async fn second_factor(
     JsonBody(body): JsonBody<SecondFactor>,
 ) -> Result<Json<SignedIn>, ApiError> {
     let request = anonymous.request(CompleteSecondFactorRequest {
-        challenge: body.challenge,
-        code: body.code,
-        recovery_code: body.recovery_code,
+        challenge: body.challenge.expose().to_owned(),
+        code: body
+            .code
+            .as_ref()
+            .map(|code| code.expose().to_owned())
+            .unwrap_or_default(),
+        recovery_code: body
+            .recovery_code
+            .as_ref()
+            .map(|code| code.expose().to_owned())
+            .unwrap_or_default(),
         client_address: anonymous.client.clone(),
     });
-    let response = gateway
-        .backends
-        .accounts
-        .clone()
-        .complete_second_factor(request)
-        .await
-        .answer("auth")?;
+    let response = send(
+        &gateway.backends.accounts,
+        request,
+        async |mut accounts, request| accounts.complete_second_factor(request).await,
+    )
+    .await?;
     SignedIn::from_wire(response).map(Json)
 }
 
 /// A new TOTP secret, shown once.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+// Its `Debug` hides it.
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Enrolment {
     /// Base32, to type into an authenticator app.
     secret: String,
@@ -281,7 +270,8 @@ impl From<TotpEnrolment> for Enrolment {
 #[serde(deny_unknown_fields)]
 pub struct ChallengeOnly {
     /// The challenge from the sign-in answer.
-    challenge: String,
+    #[schema(value_type = String)]
+    challenge: SessionToken,
 }
 
 /// `POST /v1/auth/second-factor/enrol`: for an account that must have a
@@ -293,10 +283,10 @@ pub struct ChallengeOnly {
     request_body = ChallengeOnly,
     responses(
         (status = 200, description = "A new TOTP secret; send its first code to POST /v1/auth/second-factor", body = Enrolment),
-        (status = 401, description = "The challenge is unknown, expired or used", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The account already has a second factor", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests from this address, or too many failed attempts; see Retry-After when rate limited", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The auth service (or the rate limiter) is unavailable; retry later", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "The challenge is unknown, expired or used"),
+        (status = 409, description = "The account already has a second factor"),
+        (status = 429, description = "Too many requests from this address, or too many failed attempts; see Retry-After when rate limited"),
+        (status = 503, description = "The auth service (or the rate limiter) is unavailable; retry later"),
     ),
 )]
 pub async fn enrol_for_challenge(
@@ -305,15 +295,14 @@ pub async fn enrol_for_challenge(
     JsonBody(body): JsonBody<ChallengeOnly>,
 ) -> Result<Json<Enrolment>, ApiError> {
     let request = anonymous.request(EnrolForChallengeRequest {
-        challenge: body.challenge,
+        challenge: body.challenge.expose().to_owned(),
     });
-    let enrolment = gateway
-        .backends
-        .accounts
-        .clone()
-        .enrol_second_factor_for_challenge(request)
-        .await
-        .answer("auth")?;
+    let enrolment = send(
+        &gateway.backends.accounts,
+        request,
+        async |mut accounts, request| accounts.enrol_second_factor_for_challenge(request).await,
+    )
+    .await?;
     Ok(Json(enrolment.into()))
 }
 
@@ -341,14 +330,13 @@ pub async fn sign_out(
     State(gateway): State<Arc<Gateway>>,
     caller: SessionCaller,
 ) -> Result<StatusCode, ApiError> {
-    let request = with_principal(&caller.principal, SignOutRequest {})?;
-    let revoked = gateway
-        .backends
-        .accounts
-        .clone()
-        .sign_out(request)
-        .await
-        .answer("auth")?;
+    let revoked = call(
+        &caller.principal,
+        &gateway.backends.accounts,
+        SignOutRequest {},
+        async |mut accounts, request| accounts.sign_out(request).await,
+    )
+    .await?;
     forget(&gateway, &revoked, false);
     Ok(StatusCode::NO_CONTENT)
 }
@@ -400,14 +388,13 @@ pub async fn me(
     State(gateway): State<Arc<Gateway>>,
     caller: SessionCaller,
 ) -> Result<Json<UserView>, ApiError> {
-    let request = with_principal(&caller.principal, GetMeRequest {})?;
-    let user = gateway
-        .backends
-        .accounts
-        .clone()
-        .get_me(request)
-        .await
-        .answer("auth")?;
+    let user = call(
+        &caller.principal,
+        &gateway.backends.accounts,
+        GetMeRequest {},
+        async |mut accounts, request| accounts.get_me(request).await,
+    )
+    .await?;
     Ok(Json(user.into()))
 }
 
@@ -448,14 +435,13 @@ pub async fn list_sessions(
     State(gateway): State<Arc<Gateway>>,
     caller: SessionCaller,
 ) -> Result<Json<SessionList>, ApiError> {
-    let request = with_principal(&caller.principal, ListSessionsRequest {})?;
-    let list = gateway
-        .backends
-        .accounts
-        .clone()
-        .list_sessions(request)
-        .await
-        .answer("auth")?;
+    let list = call(
+        &caller.principal,
+        &gateway.backends.accounts,
+        ListSessionsRequest {},
+        async |mut accounts, request| accounts.list_sessions(request).await,
+    )
+    .await?;
     Ok(Json(SessionList {
         sessions: list
             .sessions
@@ -481,7 +467,7 @@ pub async fn list_sessions(
     params(("session_id" = String, Path, description = "The session's id (ses_...)", pattern = "^ses_[0-9a-f]{32}$")),
     responses(
         (status = 204, description = "The session has ended"),
-        (status = 404, description = "No such live session of the caller", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such live session of the caller"),
     ),
     security(("session" = [])),
 )]
@@ -490,14 +476,13 @@ pub async fn revoke_session(
     caller: SessionCaller,
     Path(session_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let request = with_principal(&caller.principal, RevokeSessionRequest { session_id })?;
-    let revoked = gateway
-        .backends
-        .accounts
-        .clone()
-        .revoke_session(request)
-        .await
-        .answer("auth")?;
+    let revoked = call(
+        &caller.principal,
+        &gateway.backends.accounts,
+        RevokeSessionRequest { session_id },
+        async |mut accounts, request| accounts.revoke_session(request).await,
+    )
+    .await?;
     forget(&gateway, &revoked, false);
     Ok(StatusCode::NO_CONTENT)
 }
@@ -523,19 +508,15 @@ pub async fn revoke_all_sessions(
     State(gateway): State<Arc<Gateway>>,
     caller: SessionCaller,
 ) -> Result<Json<Revoked>, ApiError> {
-    let request = with_principal(
+    let revoked = call(
         &caller.principal,
+        &gateway.backends.accounts,
         RevokeUserSessionsRequest {
             user_id: String::new(),
         },
-    )?;
-    let revoked = gateway
-        .backends
-        .accounts
-        .clone()
-        .revoke_user_sessions(request)
-        .await
-        .answer("auth")?;
+        async |mut accounts, request| accounts.revoke_user_sessions(request).await,
+    )
+    .await?;
     forget(&gateway, &revoked, true);
     Ok(Json(Revoked {
         revoked_sessions: revoked.session_ids.len(),
@@ -546,10 +527,12 @@ pub async fn revoke_all_sessions(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordChange {
-    current_password: String,
+    #[schema(value_type = String)]
+    current_password: Password,
     /// 15 to 256 characters (8 once a second factor is set up), not easy to
     /// guess, not built on the account's email.
-    new_password: String,
+    #[schema(value_type = String)]
+    new_password: Password,
 }
 
 /// `POST /v1/auth/password`: needs the current password; the caller's
@@ -561,9 +544,9 @@ pub struct PasswordChange {
     request_body = PasswordChange,
     responses(
         (status = 200, description = "The password is changed; the caller's other sessions have ended", body = Revoked),
-        (status = 400, description = "The new password is refused by the policy (too short, too long, common or easy to guess, built on the email); the detail says why", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The current password is wrong", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many failed attempts for this account, too many sign-ins in progress, or rate limit exceeded", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "The new password is refused by the policy (too short, too long, common or easy to guess, built on the email); the detail says why"),
+        (status = 403, description = "The current password is wrong"),
+        (status = 429, description = "Too many failed attempts for this account, too many sign-ins in progress, or rate limit exceeded"),
     ),
     security(("session" = [])),
 )]
@@ -572,21 +555,17 @@ pub async fn change_password(
     caller: SessionCaller,
     JsonBody(body): JsonBody<PasswordChange>,
 ) -> Result<Json<Revoked>, ApiError> {
-    let request = with_principal(
+    let revoked = call(
         &caller.principal,
+        &gateway.backends.accounts,
         ChangePasswordRequest {
-            current_password: body.current_password,
-            new_password: body.new_password,
+            current_password: body.current_password.expose().to_owned(),
+            new_password: body.new_password.expose().to_owned(),
             context_words: Vec::new(),
         },
-    )?;
-    let revoked = gateway
-        .backends
-        .accounts
-        .clone()
-        .change_password(request)
-        .await
-        .answer("auth")?;
+        async |mut accounts, request| accounts.change_password(request).await,
+    )
+    .await?;
     forget(&gateway, &revoked, false);
     Ok(Json(Revoked {
         revoked_sessions: revoked.session_ids.len(),
@@ -601,7 +580,7 @@ pub async fn change_password(
     tag = "accounts",
     responses(
         (status = 200, description = "A new TOTP secret; confirm it with POST /v1/auth/totp/confirm", body = Enrolment),
-        (status = 409, description = "A second factor is already set up", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A second factor is already set up"),
     ),
     security(("session" = [])),
 )]
@@ -609,14 +588,13 @@ pub async fn begin_totp(
     State(gateway): State<Arc<Gateway>>,
     caller: SessionCaller,
 ) -> Result<Json<Enrolment>, ApiError> {
-    let request = with_principal(&caller.principal, BeginTotpEnrolmentRequest {})?;
-    let enrolment = gateway
-        .backends
-        .accounts
-        .clone()
-        .begin_totp_enrolment(request)
-        .await
-        .answer("auth")?;
+    let enrolment = call(
+        &caller.principal,
+        &gateway.backends.accounts,
+        BeginTotpEnrolmentRequest {},
+        async |mut accounts, request| accounts.begin_totp_enrolment(request).await,
+    )
+    .await?;
     Ok(Json(enrolment.into()))
 }
 
@@ -624,11 +602,13 @@ pub async fn begin_totp(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Code {
-    code: String,
+    #[schema(value_type = String)]
+    code: OneTimeCode,
 }
 
 /// One-time recovery codes, shown once.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+// Their `Debug` hides them.
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct RecoveryCodes {
     recovery_codes: Vec<String>,
 }
@@ -642,10 +622,10 @@ pub struct RecoveryCodes {
     request_body = Code,
     responses(
         (status = 200, description = "The second factor is set up; the recovery codes are shown once", body = RecoveryCodes),
-        (status = 400, description = "Enrolment was not started (POST /v1/auth/totp/enrol)", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "The session is invalid, or the code is wrong or already used", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "A second factor is already set up", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many failed codes, or rate limit exceeded", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Enrolment was not started (POST /v1/auth/totp/enrol)"),
+        (status = 401, description = "The session is invalid, or the code is wrong or already used"),
+        (status = 409, description = "A second factor is already set up"),
+        (status = 429, description = "Too many failed codes, or rate limit exceeded"),
     ),
     security(("session" = [])),
 )]
@@ -654,15 +634,136 @@ pub async fn confirm_totp(
     caller: SessionCaller,
     JsonBody(body): JsonBody<Code>,
 ) -> Result<Json<RecoveryCodes>, ApiError> {
-    let request = with_principal(&caller.principal, ConfirmTotpRequest { code: body.code })?;
-    let confirmed = gateway
-        .backends
-        .accounts
-        .clone()
-        .confirm_totp(request)
-        .await
-        .answer("auth")?;
+    let confirmed = call(
+        &caller.principal,
+        &gateway.backends.accounts,
+        ConfirmTotpRequest {
+            code: body.code.expose().to_owned(),
+        },
+        async |mut accounts, request| accounts.confirm_totp(request).await,
+    )
+    .await?;
     Ok(Json(RecoveryCodes {
         recovery_codes: confirmed.recovery_codes,
     }))
+}
+
+/// How a secret shown once reads in `Debug`: never the value.
+const REDACTED: &str = "[redacted]";
+
+impl std::fmt::Debug for SignedIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignedIn")
+            .field(
+                "session_token",
+                &self.session_token.as_ref().map(|_| REDACTED),
+            )
+            .field("session_id", &self.session_id)
+            .field("user_id", &self.user_id)
+            .field("expires_at", &self.expires_at)
+            .field("second_factor_required", &self.second_factor_required)
+            .field("challenge", &self.challenge.as_ref().map(|_| REDACTED))
+            .field("enrolment_required", &self.enrolment_required)
+            .field("recovery_codes", &self.recovery_codes.len())
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Enrolment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The provisioning URI carries the secret too.
+        f.debug_struct("Enrolment")
+            .field("secret", &REDACTED)
+            .field("provisioning_uri", &REDACTED)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for RecoveryCodes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecoveryCodes")
+            .field("recovery_codes", &self.recovery_codes.len())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rampart_proto::auth::v1::{SecondFactorChallenge, SessionGrant};
+
+    use super::*;
+
+    /// A value no field would hold by chance, so finding it means a leak.
+    const SECRET: &str = "s3cr3t-VALUE-0123456789";
+
+    fn assert_hidden(value: &impl std::fmt::Debug) {
+        let printed = format!("{value:?}");
+        assert!(!printed.contains(SECRET), "{printed}");
+    }
+
+    fn parse<T: serde::de::DeserializeOwned>(json: serde_json::Value) -> T {
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn request_bodies_do_not_show_their_secrets() {
+        let sign_in: SignIn = parse(serde_json::json!({
+            "tenant_id": "ten_1", "email": "a@example.com", "password": SECRET,
+        }));
+        assert_eq!(sign_in.password.expose(), SECRET);
+        assert_hidden(&sign_in);
+        let second: SecondFactor = parse(serde_json::json!({
+            "challenge": SECRET, "code": SECRET, "recovery_code": SECRET,
+        }));
+        assert_hidden(&second);
+        let challenge: ChallengeOnly = parse(serde_json::json!({ "challenge": SECRET }));
+        assert_hidden(&challenge);
+        let change: PasswordChange = parse(serde_json::json!({
+            "current_password": SECRET, "new_password": SECRET,
+        }));
+        assert_hidden(&change);
+        let code: Code = parse(serde_json::json!({ "code": SECRET }));
+        assert_eq!(code.code.expose(), SECRET);
+        assert_hidden(&code);
+    }
+
+    #[test]
+    fn answers_show_their_secrets_once_but_not_in_debug() {
+        let session = SignedIn::from_wire(SignInResponse {
+            session: Some(SessionGrant {
+                token: SECRET.to_owned(),
+                session_id: "ses_1".to_owned(),
+                user_id: "usr_1".to_owned(),
+                expires_at: "2030-01-01T00:00:00Z".to_owned(),
+            }),
+            challenge: None,
+            recovery_codes: vec![SECRET.to_owned()],
+        })
+        .unwrap();
+        assert!(serde_json::to_string(&session).unwrap().contains(SECRET));
+        assert_hidden(&session);
+        let challenge = SignedIn::from_wire(SignInResponse {
+            session: None,
+            challenge: Some(SecondFactorChallenge {
+                challenge: SECRET.to_owned(),
+                expires_at: "2030-01-01T00:00:00Z".to_owned(),
+                enrolment_required: true,
+            }),
+            recovery_codes: Vec::new(),
+        })
+        .unwrap();
+        assert!(serde_json::to_string(&challenge).unwrap().contains(SECRET));
+        assert_hidden(&challenge);
+        let enrolment = Enrolment::from(TotpEnrolment {
+            secret: SECRET.to_owned(),
+            provisioning_uri: format!("otpauth://totp/x?secret={SECRET}"),
+        });
+        assert!(serde_json::to_string(&enrolment).unwrap().contains(SECRET));
+        assert_hidden(&enrolment);
+        let codes = RecoveryCodes {
+            recovery_codes: vec![SECRET.to_owned()],
+        };
+        assert!(serde_json::to_string(&codes).unwrap().contains(SECRET));
+        assert_hidden(&codes);
+    }
 }

@@ -10,8 +10,11 @@ use rampart_proto::crm::v1::{CreateTenantRequest, GetTenantRequest, ListTenantsR
 use serde::{Deserialize, Serialize};
 
 use super::keys::{self, IssuedKey, NewKey};
-use super::{AdminCaller, BackendAnswer, JsonBody, Page, next_cursor, with_principal};
+use super::page::{Page, next_cursor};
 use crate::Gateway;
+use crate::authn::AdminCaller;
+use crate::backends::call;
+use crate::json_body::JsonBody;
 use crate::problem::ApiError;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -41,13 +44,24 @@ impl From<Tenant> for TenantView {
     }
 }
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+// A new tenant and its first key, shown once; its `Debug` hides the key.
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct CreatedTenant {
     #[serde(flatten)]
     tenant: TenantView,
     /// Shown once; only its hash is kept.
     api_key: String,
     api_key_id: String,
+}
+
+impl std::fmt::Debug for CreatedTenant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedTenant")
+            .field("tenant", &self.tenant)
+            .field("api_key", &"[redacted]")
+            .field("api_key_id", &self.api_key_id)
+            .finish()
+    }
 }
 
 /// `POST /v1/admin/tenants`: creates the tenant in crm, then its first key
@@ -59,7 +73,7 @@ pub struct CreatedTenant {
     request_body = NewTenant,
     responses(
         (status = 201, description = "The tenant and its first API key, shown once", body = CreatedTenant),
-        (status = 400, description = "The name or an office domain is invalid", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "The name or an office domain is invalid"),
     ),
     security(("admin_api_key" = [])),
 )]
@@ -68,20 +82,16 @@ pub async fn create_tenant(
     caller: AdminCaller,
     JsonBody(body): JsonBody<NewTenant>,
 ) -> Result<(StatusCode, Json<CreatedTenant>), ApiError> {
-    let request = with_principal(
+    let tenant = call(
         &caller.principal,
+        &gateway.backends.crm,
         CreateTenantRequest {
             name: body.name,
             office_domains: body.office_domains,
         },
-    )?;
-    let tenant = gateway
-        .backends
-        .crm
-        .clone()
-        .create_tenant(request)
-        .await
-        .answer("crm")?;
+        async |mut crm, request| crm.create_tenant(request).await,
+    )
+    .await?;
     // If this second step fails the tenant exists without a key; the error
     // says so, and the admin issues one with the api-keys route.
     let key = keys::issue(&gateway, &caller.principal, &tenant.id, NewKey::default())
@@ -114,7 +124,7 @@ pub struct TenantList {
     get,
     path = "/v1/admin/tenants",
     tag = "admin",
-    params(super::Page),
+    params(Page),
     responses((status = 200, description = "One page of tenants", body = TenantList)),
     security(("admin_api_key" = [])),
 )]
@@ -123,20 +133,16 @@ pub async fn list_tenants(
     caller: AdminCaller,
     page: Page,
 ) -> Result<Json<TenantList>, ApiError> {
-    let request = with_principal(
+    let list = call(
         &caller.principal,
+        &gateway.backends.crm,
         ListTenantsRequest {
             page_size: page.size(),
             cursor: page.cursor(),
         },
-    )?;
-    let list = gateway
-        .backends
-        .crm
-        .clone()
-        .list_tenants(request)
-        .await
-        .answer("crm")?;
+        async |mut crm, request| crm.list_tenants(request).await,
+    )
+    .await?;
     Ok(Json(TenantList {
         tenants: list.tenants.into_iter().map(Into::into).collect(),
         next_cursor: next_cursor(list.next_cursor),
@@ -153,7 +159,7 @@ pub async fn list_tenants(
     request_body(content = Option<NewKey>, description = "Optional: the key's name and environment"),
     responses(
         (status = 201, description = "The new key, shown once", body = IssuedKey),
-        (status = 404, description = "No such tenant", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such tenant"),
     ),
     security(("admin_api_key" = [])),
 )]
@@ -166,19 +172,38 @@ pub async fn issue_api_key(
     let body = body.map(|JsonBody(b)| b).unwrap_or_default();
     let tenant = TenantId::parse(&tenant_id).map_err(|_| ApiError::not_found())?;
     // Keys are only issued for tenants that exist.
-    let request = with_principal(
+    call(
         &caller.principal,
+        &gateway.backends.crm,
         GetTenantRequest {
             tenant_id: tenant.to_string(),
         },
-    )?;
-    gateway
-        .backends
-        .crm
-        .clone()
-        .get_tenant(request)
-        .await
-        .answer("crm")?;
+        async |mut crm, request| crm.get_tenant(request).await,
+    )
+    .await?;
     let key = keys::issue(&gateway, &caller.principal, tenant.as_str(), body).await?;
     Ok((StatusCode::CREATED, Json(key)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_created_tenant_does_not_show_its_key() {
+        let secret = "rk_live_s3cr3tVALUE0123456789";
+        let created = CreatedTenant {
+            tenant: TenantView {
+                tenant_id: "ten_1".to_owned(),
+                name: "Acme".to_owned(),
+                office_domains: Vec::new(),
+                created_at: String::new(),
+            },
+            api_key: secret.to_owned(),
+            api_key_id: "key_1".to_owned(),
+        };
+        assert!(serde_json::to_string(&created).unwrap().contains(secret));
+        let printed = format!("{created:?}");
+        assert!(!printed.contains(secret), "{printed}");
+    }
 }

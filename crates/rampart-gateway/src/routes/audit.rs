@@ -31,8 +31,10 @@ use rampart_proto::audit::v1::{
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::{AdminCaller, BackendAnswer, TenantCaller, next_cursor, with_principal};
+use super::page::next_cursor;
 use crate::Gateway;
+use crate::authn::{AdminCaller, TenantCaller};
+use crate::backends::{call, send};
 use crate::problem::ApiError;
 
 /// One audit event, with its place in the log.
@@ -327,7 +329,7 @@ tenant_and_admin!(
         params(ListQuery),
         responses(
             (status = 200, description = "One page of events", body = EventList),
-            (status = 400, description = "An unknown query parameter, or an invalid limit, cursor, since or until, or the log parameter, which only platform admins may send", body = super::openapi::Problem, content_type = "application/problem+json"),
+            (status = 400, description = "An unknown query parameter, or an invalid limit, cursor, since or until, or the log parameter, which only platform admins may send"),
         ),
         security(("tenant_api_key" = [])),
     )]
@@ -340,7 +342,7 @@ tenant_and_admin!(
         params(("log" = Option<String>, Query, description = "The log to read: `platform` (the default) or a tenant's id (ten_...)"), ListQuery),
         responses(
             (status = 200, description = "One page of events", body = EventList),
-            (status = 400, description = "An unknown query parameter, or an invalid limit, cursor, since or until, or a log that is neither platform nor a tenant id", body = super::openapi::Problem, content_type = "application/problem+json"),
+            (status = 400, description = "An unknown query parameter, or an invalid limit, cursor, since or until, or a log that is neither platform nor a tenant id"),
         ),
         security(("admin_api_key" = [])),
     )]
@@ -359,7 +361,7 @@ tenant_and_admin!(
         params(CheckpointQuery),
         responses(
             (status = 200, description = "The latest checkpoint (signed now when there is none yet, or with fresh=true and the log grew)", body = CheckpointView),
-            (status = 400, description = "An unknown query parameter, or fresh is not true or false, or the log parameter, which only platform admins may send", body = super::openapi::Problem, content_type = "application/problem+json"),
+            (status = 400, description = "An unknown query parameter, or fresh is not true or false, or the log parameter, which only platform admins may send"),
         ),
         security(("tenant_api_key" = [])),
     )]
@@ -372,7 +374,7 @@ tenant_and_admin!(
         params(("log" = Option<String>, Query, description = "The log to read: `platform` (the default) or a tenant's id (ten_...)"), CheckpointQuery),
         responses(
             (status = 200, description = "The latest checkpoint (signed now when there is none yet, or with fresh=true and the log grew)", body = CheckpointView),
-            (status = 400, description = "An unknown query parameter, or fresh is not true or false, or a log that is neither platform nor a tenant id", body = super::openapi::Problem, content_type = "application/problem+json"),
+            (status = 400, description = "An unknown query parameter, or fresh is not true or false, or a log that is neither platform nor a tenant id"),
         ),
         security(("admin_api_key" = [])),
     )]
@@ -391,8 +393,8 @@ tenant_and_admin!(
         params(InclusionQuery),
         responses(
             (status = 200, description = "The proof", body = InclusionView),
-            (status = 400, description = "An unknown or missing query parameter, an event_id that is not a UUID, or a tree_size beyond the log or not past the event, or the log parameter, which only platform admins may send", body = super::openapi::Problem, content_type = "application/problem+json"),
-            (status = 404, description = "No such event in this log", body = super::openapi::Problem, content_type = "application/problem+json"),
+            (status = 400, description = "An unknown or missing query parameter, an event_id that is not a UUID, or a tree_size beyond the log or not past the event, or the log parameter, which only platform admins may send"),
+            (status = 404, description = "No such event in this log"),
         ),
         security(("tenant_api_key" = [])),
     )]
@@ -405,8 +407,8 @@ tenant_and_admin!(
         params(("log" = Option<String>, Query, description = "The log to read: `platform` (the default) or a tenant's id (ten_...)"), InclusionQuery),
         responses(
             (status = 200, description = "The proof", body = InclusionView),
-            (status = 400, description = "An unknown or missing query parameter, an event_id that is not a UUID, or a tree_size beyond the log or not past the event, or a log that is neither platform nor a tenant id", body = super::openapi::Problem, content_type = "application/problem+json"),
-            (status = 404, description = "No such event in this log", body = super::openapi::Problem, content_type = "application/problem+json"),
+            (status = 400, description = "An unknown or missing query parameter, an event_id that is not a UUID, or a tree_size beyond the log or not past the event, or a log that is neither platform nor a tenant id"),
+            (status = 404, description = "No such event in this log"),
         ),
         security(("admin_api_key" = [])),
     )]
@@ -425,7 +427,7 @@ tenant_and_admin!(
         params(ConsistencyQuery),
         responses(
             (status = 200, description = "The proof", body = ConsistencyView),
-            (status = 400, description = "An unknown or missing query parameter, a to_size beyond the log, or a from_size beyond to_size, or the log parameter, which only platform admins may send", body = super::openapi::Problem, content_type = "application/problem+json"),
+            (status = 400, description = "An unknown or missing query parameter, a to_size beyond the log, or a from_size beyond to_size, or the log parameter, which only platform admins may send"),
         ),
         security(("tenant_api_key" = [])),
     )]
@@ -438,7 +440,7 @@ tenant_and_admin!(
         params(("log" = Option<String>, Query, description = "The log to read: `platform` (the default) or a tenant's id (ten_...)"), ConsistencyQuery),
         responses(
             (status = 200, description = "The proof", body = ConsistencyView),
-            (status = 400, description = "An unknown or missing query parameter, a to_size beyond the log, or a from_size beyond to_size, or a log that is neither platform nor a tenant id", body = super::openapi::Problem, content_type = "application/problem+json"),
+            (status = 400, description = "An unknown or missing query parameter, a to_size beyond the log, or a from_size beyond to_size, or a log that is neither platform nor a tenant id"),
         ),
         security(("admin_api_key" = [])),
     )]
@@ -457,7 +459,7 @@ tenant_and_admin!(
         params(ExportQuery),
         responses(
             (status = 200, description = "A header line (a checkpoint signed now, the proofs the range needs), then one line per event; a body cut short means the export was interrupted", content_type = "application/x-ndjson", body = String),
-            (status = 400, description = "An unknown query parameter, a range outside the checkpoint's size or with from after to, or a previous_size beyond it, or the log parameter, which only platform admins may send", body = super::openapi::Problem, content_type = "application/problem+json"),
+            (status = 400, description = "An unknown query parameter, a range outside the checkpoint's size or with from after to, or a previous_size beyond it, or the log parameter, which only platform admins may send"),
         ),
         security(("tenant_api_key" = [])),
     )]
@@ -470,7 +472,7 @@ tenant_and_admin!(
         params(("log" = Option<String>, Query, description = "The log to read: `platform` (the default) or a tenant's id (ten_...)"), ExportQuery),
         responses(
             (status = 200, description = "A header line (a checkpoint signed now, the proofs the range needs), then one line per event; a body cut short means the export was interrupted", content_type = "application/x-ndjson", body = String),
-            (status = 400, description = "An unknown query parameter, a range outside the checkpoint's size or with from after to, or a previous_size beyond it, or a log that is neither platform nor a tenant id", body = super::openapi::Problem, content_type = "application/problem+json"),
+            (status = 400, description = "An unknown query parameter, a range outside the checkpoint's size or with from after to, or a previous_size beyond it, or a log that is neither platform nor a tenant id"),
         ),
         security(("admin_api_key" = [])),
     )]
@@ -490,8 +492,9 @@ async fn list(
             "limit must be a whole number from 1 to 100",
         ));
     }
-    let request = with_principal(
+    let list = call(
         &reader.principal,
+        &gateway.backends.audit,
         ListEventsRequest {
             page_size: query.limit.unwrap_or(0),
             cursor: query.cursor.unwrap_or_default(),
@@ -502,14 +505,9 @@ async fn list(
             since: query.since.unwrap_or_default(),
             until: query.until.unwrap_or_default(),
         },
-    )?;
-    let list = gateway
-        .backends
-        .audit
-        .clone()
-        .list_events(request)
-        .await
-        .answer("audit")?;
+        async |mut audit, request| audit.list_events(request).await,
+    )
+    .await?;
     Ok(Json(EventList {
         events: list
             .events
@@ -525,20 +523,16 @@ async fn get_checkpoint(
     reader: Reader,
     query: CheckpointQuery,
 ) -> Result<Json<CheckpointView>, ApiError> {
-    let request = with_principal(
+    let checkpoint = call(
         &reader.principal,
+        &gateway.backends.audit,
         GetCheckpointRequest {
             log: reader.log,
             sign_now: query.fresh.unwrap_or(false),
         },
-    )?;
-    let checkpoint = gateway
-        .backends
-        .audit
-        .clone()
-        .get_checkpoint(request)
-        .await
-        .answer("audit")?;
+        async |mut audit, request| audit.get_checkpoint(request).await,
+    )
+    .await?;
     Ok(Json(checkpoint.into()))
 }
 
@@ -547,21 +541,17 @@ async fn get_inclusion(
     reader: Reader,
     query: InclusionQuery,
 ) -> Result<Json<InclusionView>, ApiError> {
-    let request = with_principal(
+    let proof = call(
         &reader.principal,
+        &gateway.backends.audit,
         InclusionProofRequest {
             log: reader.log,
             event_id: query.event_id,
             tree_size: query.tree_size.unwrap_or(0),
         },
-    )?;
-    let proof = gateway
-        .backends
-        .audit
-        .clone()
-        .get_inclusion_proof(request)
-        .await
-        .answer("audit")?;
+        async |mut audit, request| audit.get_inclusion_proof(request).await,
+    )
+    .await?;
     Ok(Json(InclusionView {
         log_id: proof.log_id,
         index: proof.index,
@@ -577,21 +567,17 @@ async fn get_consistency(
     reader: Reader,
     query: ConsistencyQuery,
 ) -> Result<Json<ConsistencyView>, ApiError> {
-    let request = with_principal(
+    let proof = call(
         &reader.principal,
+        &gateway.backends.audit,
         ConsistencyProofRequest {
             log: reader.log,
             from_size: query.from_size,
             to_size: query.to_size.unwrap_or(0),
         },
-    )?;
-    let proof = gateway
-        .backends
-        .audit
-        .clone()
-        .get_consistency_proof(request)
-        .await
-        .answer("audit")?;
+        async |mut audit, request| audit.get_consistency_proof(request).await,
+    )
+    .await?;
     Ok(Json(ConsistencyView {
         log_id: proof.log_id,
         from_size: proof.from_size,
@@ -606,22 +592,18 @@ async fn get_export(
     reader: Reader,
     query: ExportQuery,
 ) -> Result<Response, ApiError> {
-    let request = with_principal(
+    let stream = call(
         &reader.principal,
+        &gateway.backends.audit,
         ExportRequest {
             log: reader.log,
             from: query.from.unwrap_or(0),
             to: query.to.unwrap_or(0),
             previous_size: query.previous_size.unwrap_or(0),
         },
-    )?;
-    let stream = gateway
-        .backends
-        .audit
-        .clone()
-        .export(request)
-        .await
-        .answer("audit")?;
+        async |mut audit, request| audit.export(request).await,
+    )
+    .await?;
     // The header line and the first events arrive before the answer starts;
     // a failure later cuts the body short, which the verifier reports as
     // missing events.
@@ -643,19 +625,18 @@ async fn get_export(
     tag = "audit",
     responses(
         (status = 200, description = "The checkpoint signing key", body = PublicKeyView),
-        (status = 503, description = "The audit service is unavailable; retry later", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The audit service is unavailable; retry later"),
     ),
 )]
 pub async fn public_key(
     State(gateway): State<Arc<Gateway>>,
 ) -> Result<Json<PublicKeyView>, ApiError> {
-    let key = gateway
-        .backends
-        .audit
-        .clone()
-        .get_public_key(GetPublicKeyRequest {})
-        .await
-        .answer("audit")?;
+    let key = send(
+        &gateway.backends.audit,
+        tonic::Request::new(GetPublicKeyRequest {}),
+        async |mut audit, request| audit.get_public_key(request).await,
+    )
+    .await?;
     Ok(Json(PublicKeyView {
         algorithm: key.algorithm,
         key_id: key.key_id,

@@ -10,8 +10,11 @@ use rampart_proto::crm::v1::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{BackendAnswer, JsonBody, Page, TenantCaller, next_cursor, with_principal};
+use super::page::{Page, next_cursor};
 use crate::Gateway;
+use crate::authn::TenantCaller;
+use crate::backends::call;
+use crate::json_body::JsonBody;
 use crate::problem::ApiError;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -54,7 +57,7 @@ impl From<Customer> for CustomerView {
     request_body = NewCustomer,
     responses(
         (status = 201, description = "The customer, created", body = CustomerView),
-        (status = 400, description = "A field is missing or invalid (name, phone, email, address)", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "A field is missing or invalid (name, phone, email, address)"),
     ),
     security(("tenant_api_key" = [])),
 )]
@@ -63,22 +66,18 @@ pub async fn create_customer(
     caller: TenantCaller,
     JsonBody(body): JsonBody<NewCustomer>,
 ) -> Result<(StatusCode, Json<CustomerView>), ApiError> {
-    let request = with_principal(
+    let customer = call(
         &caller.principal,
+        &gateway.backends.crm,
         CreateCustomerRequest {
             name: body.name,
             phone: body.phone,
             email: body.email,
             address: body.address,
         },
-    )?;
-    let customer = gateway
-        .backends
-        .crm
-        .clone()
-        .create_customer(request)
-        .await
-        .answer("crm")?;
+        async |mut crm, request| crm.create_customer(request).await,
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(customer.into())))
 }
 
@@ -91,7 +90,7 @@ pub async fn create_customer(
     params(("customer_id" = String, Path, description = "The customer's id (cus_...)")),
     responses(
         (status = 200, description = "The customer", body = CustomerView),
-        (status = 404, description = "No such customer in the caller's tenant", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such customer in the caller's tenant"),
     ),
     security(("tenant_api_key" = [])),
 )]
@@ -100,14 +99,13 @@ pub async fn get_customer(
     caller: TenantCaller,
     Path(customer_id): Path<String>,
 ) -> Result<Json<CustomerView>, ApiError> {
-    let request = with_principal(&caller.principal, GetCustomerRequest { customer_id })?;
-    let customer = gateway
-        .backends
-        .crm
-        .clone()
-        .get_customer(request)
-        .await
-        .answer("crm")?;
+    let customer = call(
+        &caller.principal,
+        &gateway.backends.crm,
+        GetCustomerRequest { customer_id },
+        async |mut crm, request| crm.get_customer(request).await,
+    )
+    .await?;
     Ok(Json(customer.into()))
 }
 
@@ -122,7 +120,7 @@ pub struct CustomerList {
     get,
     path = "/v1/crm/customers",
     tag = "crm",
-    params(super::Page),
+    params(Page),
     responses((status = 200, description = "One page of the tenant's customers", body = CustomerList)),
     security(("tenant_api_key" = [])),
 )]
@@ -131,20 +129,16 @@ pub async fn list_customers(
     caller: TenantCaller,
     page: Page,
 ) -> Result<Json<CustomerList>, ApiError> {
-    let request = with_principal(
+    let list = call(
         &caller.principal,
+        &gateway.backends.crm,
         ListCustomersRequest {
             page_size: page.size(),
             cursor: page.cursor(),
         },
-    )?;
-    let list = gateway
-        .backends
-        .crm
-        .clone()
-        .list_customers(request)
-        .await
-        .answer("crm")?;
+        async |mut crm, request| crm.list_customers(request).await,
+    )
+    .await?;
     Ok(Json(CustomerList {
         customers: list.customers.into_iter().map(Into::into).collect(),
         next_cursor: next_cursor(list.next_cursor),

@@ -7,8 +7,10 @@ use axum::extract::State;
 use rampart_proto::escalation::v1::{Action, EvaluateRequest, Severity};
 use serde::{Deserialize, Serialize};
 
-use super::{BackendAnswer, JsonBody, TenantCaller, with_principal};
 use crate::Gateway;
+use crate::authn::TenantCaller;
+use crate::backends::call;
+use crate::json_body::JsonBody;
 use crate::problem::ApiError;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -44,20 +46,16 @@ pub async fn evaluate(
     caller: TenantCaller,
     JsonBody(body): JsonBody<Evaluate>,
 ) -> Result<Json<Decision>, ApiError> {
-    let request = with_principal(
+    let decision = call(
         &caller.principal,
+        &gateway.backends.escalation,
         EvaluateRequest {
             channel: body.channel,
             text: body.text,
         },
-    )?;
-    let decision = gateway
-        .backends
-        .escalation
-        .clone()
-        .evaluate(request)
-        .await
-        .answer("escalation")?;
+        async |mut escalation, request| escalation.evaluate(request).await,
+    )
+    .await?;
     let action = match decision.action() {
         Action::AiAnswer => "ai_answer",
         Action::Handoff => "handoff",

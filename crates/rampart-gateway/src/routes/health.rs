@@ -39,7 +39,7 @@ pub async fn live() -> Json<Health> {
     tag = "health",
     responses(
         (status = 200, description = "Every backend is serving", body = Health),
-        (status = 503, description = "A backend is not serving; the detail names it", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "A backend is not serving; the detail names it"),
     ),
 )]
 pub async fn ready(State(gateway): State<Arc<Gateway>>) -> Result<Json<Health>, ApiError> {

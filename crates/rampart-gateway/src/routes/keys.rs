@@ -20,8 +20,10 @@ use rampart_proto::auth::v1::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{AdminCaller, BackendAnswer, JsonBody, TenantCaller, with_principal};
 use crate::Gateway;
+use crate::authn::{AdminCaller, TenantCaller};
+use crate::backends::call;
+use crate::json_body::JsonBody;
 use crate::problem::ApiError;
 
 /// The platform's own keys, in auth's terms.
@@ -118,7 +120,8 @@ impl From<ApiKeyInfo> for KeyView {
 }
 
 /// A newly issued key, with the key itself.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+// Shown once; its `Debug` hides it.
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct IssuedKey {
     pub(crate) key_id: String,
     /// Shown once; only its hash is kept.
@@ -136,6 +139,17 @@ impl From<IssueApiKeyResponse> for IssuedKey {
             display_prefix: issued.display_prefix,
             key: issued.key.map(Into::into),
         }
+    }
+}
+
+impl std::fmt::Debug for IssuedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedKey")
+            .field("key_id", &self.key_id)
+            .field("api_key", &"[redacted]")
+            .field("display_prefix", &self.display_prefix)
+            .field("key", &self.key)
+            .finish()
     }
 }
 
@@ -191,8 +205,9 @@ pub(crate) async fn issue(
     tenant_id: &str,
     body: NewKey,
 ) -> Result<IssuedKey, ApiError> {
-    let request = with_principal(
+    let issued = call(
         principal,
+        &gateway.backends.auth,
         IssueApiKeyRequest {
             tenant_id: tenant_id.to_owned(),
             name: body.name.unwrap_or_else(|| "default".into()),
@@ -202,14 +217,9 @@ pub(crate) async fn issue(
             allowed_networks: body.allowed_networks,
             allowed_origins: body.allowed_origins,
         },
-    )?;
-    let issued = gateway
-        .backends
-        .auth
-        .clone()
-        .issue_api_key(request)
-        .await
-        .answer("auth")?;
+        async |mut auth, request| auth.issue_api_key(request).await,
+    )
+    .await?;
     Ok(issued.into())
 }
 
@@ -220,20 +230,16 @@ async fn list(
     query: Option<&str>,
 ) -> Result<Json<KeyList>, ApiError> {
     let include_inactive = include_inactive(query)?;
-    let request = with_principal(
+    let list = call(
         principal,
+        &gateway.backends.auth,
         ListApiKeysRequest {
             tenant_id: tenant_id.to_owned(),
             include_inactive,
         },
-    )?;
-    let list = gateway
-        .backends
-        .auth
-        .clone()
-        .list_api_keys(request)
-        .await
-        .answer("auth")?;
+        async |mut auth, request| auth.list_api_keys(request).await,
+    )
+    .await?;
     Ok(Json(KeyList {
         keys: list.keys.into_iter().map(Into::into).collect(),
     }))
@@ -246,21 +252,17 @@ async fn rotate(
     key_id: String,
     body: Rotation,
 ) -> Result<(StatusCode, Json<Rotated>), ApiError> {
-    let request = with_principal(
+    let rotated = call(
         principal,
+        &gateway.backends.auth,
         RotateApiKeyRequest {
             key_id,
             grace_seconds: body.grace_seconds,
             tenant_id: tenant_id.to_owned(),
         },
-    )?;
-    let rotated = gateway
-        .backends
-        .auth
-        .clone()
-        .rotate_api_key(request)
-        .await
-        .answer("auth")?;
+        async |mut auth, request| auth.rotate_api_key(request).await,
+    )
+    .await?;
     let successor = rotated
         .successor
         .ok_or_else(|| ApiError::internal("auth answered a rotation without a successor"))?;
@@ -279,20 +281,16 @@ async fn revoke(
     tenant_id: &str,
     key_id: String,
 ) -> Result<Json<KeyView>, ApiError> {
-    let request = with_principal(
+    let revoked = call(
         principal,
+        &gateway.backends.auth,
         RevokeApiKeyRequest {
             key_id,
             tenant_id: tenant_id.to_owned(),
         },
-    )?;
-    let revoked = gateway
-        .backends
-        .auth
-        .clone()
-        .revoke_api_key(request)
-        .await
-        .answer("auth")?;
+        async |mut auth, request| auth.revoke_api_key(request).await,
+    )
+    .await?;
     Ok(Json(revoked.into()))
 }
 
@@ -310,7 +308,7 @@ fn body_or_default<T: Default>(body: Option<JsonBody<T>>) -> T {
     params(("include_inactive" = Option<bool>, Query, description = "Also list revoked and expired keys (a rotated key is listed until its grace period ends); default false. The only query parameter.")),
     responses(
         (status = 200, description = "The platform admin keys", body = KeyList),
-        (status = 400, description = "An unknown query parameter, or include_inactive is not true or false", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "An unknown query parameter, or include_inactive is not true or false"),
     ),
     security(("admin_api_key" = [])),
 )]
@@ -330,7 +328,7 @@ pub async fn list_admin_keys(
     request_body(content = Option<NewKey>, description = "Optional: the key's name, expiry and networks"),
     responses(
         (status = 201, description = "The new admin key, shown once", body = IssuedKey),
-        (status = 400, description = "A field is invalid: name, expires_at (not RFC 3339, or not in the future), allowed_networks; allowed_origins is refused", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "A field is invalid: name, expires_at (not RFC 3339, or not in the future), allowed_networks; allowed_origins is refused"),
     ),
     security(("admin_api_key" = [])),
 )]
@@ -352,9 +350,9 @@ pub async fn issue_admin_key(
     request_body(content = Option<Rotation>, description = "Optional: the grace period of the old key"),
     responses(
         (status = 201, description = "The successor, shown once, and the old key with its new expiry", body = Rotated),
-        (status = 400, description = "key_id is not a valid key id, or grace_seconds is too large", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such key of this owner", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The key is revoked, has expired, or was already rotated (rotate its successor)", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "key_id is not a valid key id, or grace_seconds is too large"),
+        (status = 404, description = "No such key of this owner"),
+        (status = 409, description = "The key is revoked, has expired, or was already rotated (rotate its successor)"),
     ),
     security(("admin_api_key" = [])),
 )]
@@ -383,8 +381,8 @@ pub async fn rotate_admin_key(
     params(("key_id" = String, Path, description = "The key's id (key_...)", pattern = "^key_[0-9a-f]{32}$")),
     responses(
         (status = 200, description = "The key, revoked (at once, on every gateway)", body = KeyView),
-        (status = 400, description = "key_id is not a valid key id", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such key of this owner", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "key_id is not a valid key id"),
+        (status = 404, description = "No such key of this owner"),
     ),
     security(("admin_api_key" = [])),
 )]
@@ -406,7 +404,7 @@ pub async fn revoke_admin_key(
     params(("tenant_id" = String, Path, description = "The tenant's id (ten_...)", pattern = "^ten_[0-9a-f]{32}$"), ("include_inactive" = Option<bool>, Query, description = "Also list revoked and expired keys (a rotated key is listed until its grace period ends); default false. The only query parameter.")),
     responses(
         (status = 200, description = "The tenant's keys (none for a tenant that does not exist)", body = KeyList),
-        (status = 400, description = "tenant_id is not a valid tenant id; an unknown query parameter, or include_inactive is not true or false", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "tenant_id is not a valid tenant id; an unknown query parameter, or include_inactive is not true or false"),
     ),
     security(("admin_api_key" = [])),
 )]
@@ -428,9 +426,9 @@ pub async fn list_tenant_keys(
     request_body(content = Option<Rotation>, description = "Optional: the grace period of the old key"),
     responses(
         (status = 201, description = "The successor, shown once, and the old key with its new expiry", body = Rotated),
-        (status = 400, description = "tenant_id or key_id is not a valid id, or grace_seconds is too large", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such key of this tenant", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The key is revoked, has expired, or was already rotated (rotate its successor)", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "tenant_id or key_id is not a valid id, or grace_seconds is too large"),
+        (status = 404, description = "No such key of this tenant"),
+        (status = 409, description = "The key is revoked, has expired, or was already rotated (rotate its successor)"),
     ),
     security(("admin_api_key" = [])),
 )]
@@ -458,8 +456,8 @@ pub async fn rotate_tenant_key(
     params(("tenant_id" = String, Path, description = "The tenant's id (ten_...)", pattern = "^ten_[0-9a-f]{32}$"), ("key_id" = String, Path, description = "The key's id (key_...)", pattern = "^key_[0-9a-f]{32}$")),
     responses(
         (status = 200, description = "The key, revoked (at once, on every gateway); revoking a revoked key changes nothing", body = KeyView),
-        (status = 400, description = "tenant_id or key_id is not a valid id", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such key of this tenant", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "tenant_id or key_id is not a valid id"),
+        (status = 404, description = "No such key of this tenant"),
     ),
     security(("admin_api_key" = [])),
 )]
@@ -490,7 +488,7 @@ pub struct RateLimit {
     request_body = RateLimit,
     responses(
         (status = 204, description = "The rate is set (whether or not the tenant exists)"),
-        (status = 400, description = "tenant_id is not a valid tenant id, or requests_per_minute is above 60000", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "tenant_id is not a valid tenant id, or requests_per_minute is above 60000"),
     ),
     security(("admin_api_key" = [])),
 )]
@@ -500,20 +498,16 @@ pub async fn set_tenant_rate_limit(
     Path(tenant_id): Path<String>,
     JsonBody(body): JsonBody<RateLimit>,
 ) -> Result<StatusCode, ApiError> {
-    let request = with_principal(
+    call(
         &caller.principal,
+        &gateway.backends.auth,
         SetTenantRateLimitRequest {
             tenant_id,
             requests_per_minute: body.requests_per_minute.unwrap_or(0),
         },
-    )?;
-    gateway
-        .backends
-        .auth
-        .clone()
-        .set_tenant_rate_limit(request)
-        .await
-        .answer("auth")?;
+        async |mut auth, request| auth.set_tenant_rate_limit(request).await,
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -527,8 +521,8 @@ pub async fn set_tenant_rate_limit(
     params(("include_inactive" = Option<bool>, Query, description = "Also list revoked and expired keys (a rotated key is listed until its grace period ends); default false. The only query parameter.")),
     responses(
         (status = 200, description = "The caller's tenant's keys", body = KeyList),
-        (status = 400, description = "An unknown query parameter, or include_inactive is not true or false", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key lacks the \"keys\" scope (a session never has it), or X-Business-ID does not match it", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "An unknown query parameter, or include_inactive is not true or false"),
+        (status = 403, description = "The key lacks the \"keys\" scope (a session never has it), or X-Business-ID does not match it"),
     ),
     security(("tenant_api_key" = [])),
 )]
@@ -554,8 +548,8 @@ pub async fn list_own_keys(
     request_body(content = Option<NewKey>, description = "Optional: the key's name, environment, scopes, expiry and networks"),
     responses(
         (status = 201, description = "The new key, shown once", body = IssuedKey),
-        (status = 400, description = "A field is invalid: name, environment, scopes, expires_at (not RFC 3339, or not in the future), allowed_networks, allowed_origins", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key lacks the \"keys\" scope, asks for a scope it does not hold itself, or X-Business-ID does not match it", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "A field is invalid: name, environment, scopes, expires_at (not RFC 3339, or not in the future), allowed_networks, allowed_origins"),
+        (status = 403, description = "The key lacks the \"keys\" scope, asks for a scope it does not hold itself, or X-Business-ID does not match it"),
     ),
     security(("tenant_api_key" = [])),
 )]
@@ -578,10 +572,10 @@ pub async fn issue_own_key(
     request_body(content = Option<Rotation>, description = "Optional: the grace period of the old key"),
     responses(
         (status = 201, description = "The successor, shown once, and the old key with its new expiry", body = Rotated),
-        (status = 400, description = "key_id is not a valid key id, or grace_seconds is too large", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such key of this owner", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The key is revoked, has expired, or was already rotated (rotate its successor)", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key lacks the \"keys\" scope, or X-Business-ID does not match it", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "key_id is not a valid key id, or grace_seconds is too large"),
+        (status = 404, description = "No such key of this owner"),
+        (status = 409, description = "The key is revoked, has expired, or was already rotated (rotate its successor)"),
+        (status = 403, description = "The key lacks the \"keys\" scope, or X-Business-ID does not match it"),
     ),
     security(("tenant_api_key" = [])),
 )]
@@ -610,9 +604,9 @@ pub async fn rotate_own_key(
     params(("key_id" = String, Path, description = "The key's id (key_...)", pattern = "^key_[0-9a-f]{32}$")),
     responses(
         (status = 200, description = "The key, revoked (at once, on every gateway); revoking a revoked key changes nothing", body = KeyView),
-        (status = 400, description = "key_id is not a valid key id", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such key of this owner", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key lacks the \"keys\" scope, or X-Business-ID does not match it", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "key_id is not a valid key id"),
+        (status = 404, description = "No such key of this owner"),
+        (status = 403, description = "The key lacks the \"keys\" scope, or X-Business-ID does not match it"),
     ),
     security(("tenant_api_key" = [])),
 )]
@@ -622,4 +616,32 @@ pub async fn revoke_own_key(
     Path(key_id): Path<String>,
 ) -> Result<Json<KeyView>, ApiError> {
     revoke(&gateway, &caller.principal, caller.tenant.as_str(), key_id).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_issued_or_rotated_key_does_not_show_the_key() {
+        let secret = "rk_live_s3cr3tVALUE0123456789";
+        let issued = || {
+            IssuedKey::from(IssueApiKeyResponse {
+                key_id: "key_1".to_owned(),
+                api_key: secret.to_owned(),
+                display_prefix: "rk_live_s3c".to_owned(),
+                key: None,
+            })
+        };
+        let key = issued();
+        assert!(serde_json::to_string(&key).unwrap().contains(secret));
+        let printed = format!("{key:?}");
+        assert!(!printed.contains(secret), "{printed}");
+        let rotated = Rotated {
+            successor: issued(),
+            previous: None,
+        };
+        let printed = format!("{rotated:?}");
+        assert!(!printed.contains(secret), "{printed}");
+    }
 }

@@ -9,6 +9,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use http::StatusCode;
 use rampart_kit::principal::Role;
+use rampart_kit::secret::Password;
 use rampart_proto::auth::v1::{
     CreateUserRequest, GetTenantSecurityRequest, ListUsersRequest, RevokeUserSessionsRequest,
     SetTenantSecurityRequest, TenantSecurity, UpdateUserRequest,
@@ -17,10 +18,11 @@ use rampart_proto::crm::v1::GetTenantRequest;
 use serde::{Deserialize, Serialize};
 
 use super::accounts::{Revoked, UserView, forget};
-use super::{AdminCaller, BackendAnswer, JsonBody, with_principal};
 use crate::Gateway;
+use crate::authn::{AdminCaller, OwnerCaller, SessionCaller};
+use crate::backends::call;
+use crate::json_body::JsonBody;
 use crate::problem::ApiError;
-use crate::sessions::{OwnerCaller, SessionCaller};
 
 /// A user to create.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -30,7 +32,8 @@ pub struct NewUser {
     email: String,
     /// 15 to 256 characters, not easy to guess, not built on the email (nor
     /// on the tenant's name).
-    password: String,
+    #[schema(value_type = String)]
+    password: Password,
     /// `owner`, `manager` or `agent` (the default) for a tenant's user;
     /// `admin` (or absent) for a platform admin.
     #[serde(default)]
@@ -45,23 +48,19 @@ async fn create(
     context_words: Vec<String>,
     body: NewUser,
 ) -> Result<(StatusCode, Json<UserView>), ApiError> {
-    let request = with_principal(
+    let user = call(
         principal,
+        &gateway.backends.accounts,
         CreateUserRequest {
             tenant_id,
             email: body.email,
-            password: body.password,
+            password: body.password.expose().to_owned(),
             role: body.role,
             context_words,
         },
-    )?;
-    let user = gateway
-        .backends
-        .accounts
-        .clone()
-        .create_user(request)
-        .await
-        .answer("auth")?;
+        async |mut accounts, request| accounts.create_user(request).await,
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(user.into())))
 }
 
@@ -74,9 +73,9 @@ async fn create(
     request_body = NewUser,
     responses(
         (status = 201, description = "The user, created", body = UserView),
-        (status = 400, description = "An invalid email or role, or a password the policy refuses (the detail says why)", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The caller is not the tenant's owner", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "A user with this email already exists in the tenant", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "An invalid email or role, or a password the policy refuses (the detail says why)"),
+        (status = 403, description = "The caller is not the tenant's owner"),
+        (status = 409, description = "A user with this email already exists in the tenant"),
     ),
     security(("session" = [])),
 )]
@@ -104,9 +103,9 @@ pub async fn create_user(
     request_body = NewUser,
     responses(
         (status = 201, description = "The user, created", body = UserView),
-        (status = 400, description = "An invalid email or role, or a password the policy refuses (the detail says why)", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such tenant", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "A user with this email already exists in the tenant", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "An invalid email or role, or a password the policy refuses (the detail says why)"),
+        (status = 404, description = "No such tenant"),
+        (status = 409, description = "A user with this email already exists in the tenant"),
     ),
     security(("admin_api_key" = [])),
 )]
@@ -116,19 +115,15 @@ pub async fn admin_create_user(
     Path(tenant_id): Path<String>,
     JsonBody(body): JsonBody<NewUser>,
 ) -> Result<(StatusCode, Json<UserView>), ApiError> {
-    let request = with_principal(
+    let tenant = call(
         &caller.principal,
+        &gateway.backends.crm,
         GetTenantRequest {
             tenant_id: tenant_id.clone(),
         },
-    )?;
-    let tenant = gateway
-        .backends
-        .crm
-        .clone()
-        .get_tenant(request)
-        .await
-        .answer("crm")?;
+        async |mut crm, request| crm.get_tenant(request).await,
+    )
+    .await?;
     create(
         &gateway,
         &caller.principal,
@@ -148,8 +143,8 @@ pub async fn admin_create_user(
     request_body = NewUser,
     responses(
         (status = 201, description = "The platform admin, created. They cannot sign in until an operator enrols a second factor for them", body = UserView),
-        (status = 400, description = "An invalid email, an email outside the platform's office domains, a role other than admin, or a password the policy refuses (the detail says why)", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "A platform admin with this email already exists", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "An invalid email, an email outside the platform's office domains, a role other than admin, or a password the policy refuses (the detail says why)"),
+        (status = 409, description = "A platform admin with this email already exists"),
     ),
     security(("admin_api_key" = [])),
 )]
@@ -174,7 +169,7 @@ pub struct UserList {
     tag = "users",
     responses(
         (status = 200, description = "The tenant's users", body = UserList),
-        (status = 403, description = "The caller is neither an owner nor a manager", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller is neither an owner nor a manager"),
     ),
     security(("session" = [])),
 )]
@@ -183,19 +178,15 @@ pub async fn list_users(
     caller: SessionCaller,
 ) -> Result<Json<UserList>, ApiError> {
     caller.require_role(Role::Manager)?;
-    let request = with_principal(
+    let list = call(
         &caller.principal,
+        &gateway.backends.accounts,
         ListUsersRequest {
             tenant_id: String::new(),
         },
-    )?;
-    let list = gateway
-        .backends
-        .accounts
-        .clone()
-        .list_users(request)
-        .await
-        .answer("auth")?;
+        async |mut accounts, request| accounts.list_users(request).await,
+    )
+    .await?;
     Ok(Json(UserList {
         users: list.users.into_iter().map(Into::into).collect(),
     }))
@@ -230,21 +221,17 @@ async fn update(
     if body.role.is_empty() && body.disabled.is_none() {
         return Err(ApiError::invalid("send a role, disabled, or both"));
     }
-    let request = with_principal(
+    let response = call(
         principal,
+        &gateway.backends.accounts,
         UpdateUserRequest {
             user_id: user_id.clone(),
             role: body.role,
             disabled: body.disabled,
         },
-    )?;
-    let response = gateway
-        .backends
-        .accounts
-        .clone()
-        .update_user(request)
-        .await
-        .answer("auth")?;
+        async |mut accounts, request| accounts.update_user(request).await,
+    )
+    .await?;
     // Whatever changed, this user's cached verdicts are stale now.
     gateway.sessions.revoke_subject(&user_id);
     let revoked = response.revoked.unwrap_or_default();
@@ -267,9 +254,9 @@ async fn update(
     request_body = UserChange,
     responses(
         (status = 200, description = "The user, changed; their cached sessions are re-checked at once", body = UpdatedUser),
-        (status = 400, description = "Neither role nor disabled, or an unknown role", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The caller is not the tenant's owner", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such user in the caller's tenant", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Neither role nor disabled, or an unknown role"),
+        (status = 403, description = "The caller is not the tenant's owner"),
+        (status = 404, description = "No such user in the caller's tenant"),
     ),
     security(("session" = [])),
 )]
@@ -291,8 +278,8 @@ pub async fn update_user(
     request_body = UserChange,
     responses(
         (status = 200, description = "The user, changed; their cached sessions are re-checked at once", body = UpdatedUser),
-        (status = 400, description = "Neither role nor disabled, an unknown role, or a role for a platform admin", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such user", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Neither role nor disabled, an unknown role, or a role for a platform admin"),
+        (status = 404, description = "No such user"),
     ),
     security(("admin_api_key" = [])),
 )]
@@ -310,14 +297,13 @@ async fn revoke_sessions(
     principal: &rampart_kit::principal::Principal,
     user_id: String,
 ) -> Result<Json<Revoked>, ApiError> {
-    let request = with_principal(principal, RevokeUserSessionsRequest { user_id })?;
-    let revoked = gateway
-        .backends
-        .accounts
-        .clone()
-        .revoke_user_sessions(request)
-        .await
-        .answer("auth")?;
+    let revoked = call(
+        principal,
+        &gateway.backends.accounts,
+        RevokeUserSessionsRequest { user_id },
+        async |mut accounts, request| accounts.revoke_user_sessions(request).await,
+    )
+    .await?;
     forget(gateway, &revoked, true);
     Ok(Json(Revoked {
         revoked_sessions: revoked.session_ids.len(),
@@ -333,8 +319,8 @@ async fn revoke_sessions(
     params(("user_id" = String, Path, description = "The user's id (usr_...)", pattern = "^usr_[0-9a-f]{32}$")),
     responses(
         (status = 200, description = "Every session of the user has ended", body = Revoked),
-        (status = 403, description = "The caller is not the tenant's owner", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such user in the caller's tenant", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller is not the tenant's owner"),
+        (status = 404, description = "No such user in the caller's tenant"),
     ),
     security(("session" = [])),
 )]
@@ -354,7 +340,7 @@ pub async fn revoke_user_sessions(
     params(("user_id" = String, Path, description = "The user's id (usr_...)", pattern = "^usr_[0-9a-f]{32}$")),
     responses(
         (status = 200, description = "Every session of the user has ended", body = Revoked),
-        (status = 404, description = "No such user", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user"),
     ),
     security(("admin_api_key" = [])),
 )]
@@ -389,7 +375,7 @@ impl From<TenantSecurity> for Security {
     tag = "users",
     responses(
         (status = 200, description = "The tenant's security settings", body = Security),
-        (status = 403, description = "The caller is neither an owner nor a manager of a tenant", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller is neither an owner nor a manager of a tenant"),
     ),
     security(("session" = [])),
 )]
@@ -398,14 +384,13 @@ pub async fn get_security(
     caller: SessionCaller,
 ) -> Result<Json<Security>, ApiError> {
     caller.require_role(Role::Manager)?;
-    let request = with_principal(&caller.principal, GetTenantSecurityRequest {})?;
-    let security = gateway
-        .backends
-        .accounts
-        .clone()
-        .get_tenant_security(request)
-        .await
-        .answer("auth")?;
+    let security = call(
+        &caller.principal,
+        &gateway.backends.accounts,
+        GetTenantSecurityRequest {},
+        async |mut accounts, request| accounts.get_tenant_security(request).await,
+    )
+    .await?;
     Ok(Json(security.into()))
 }
 
@@ -418,7 +403,7 @@ pub async fn get_security(
     request_body = Security,
     responses(
         (status = 200, description = "The tenant's security settings, changed", body = Security),
-        (status = 403, description = "The caller is not the tenant's owner", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller is not the tenant's owner"),
     ),
     security(("session" = [])),
 )]
@@ -427,18 +412,31 @@ pub async fn set_security(
     caller: OwnerCaller,
     JsonBody(body): JsonBody<Security>,
 ) -> Result<Json<Security>, ApiError> {
-    let request = with_principal(
+    let security = call(
         &caller.principal,
+        &gateway.backends.accounts,
         SetTenantSecurityRequest {
             require_second_factor_for_managers: body.require_second_factor_for_managers,
         },
-    )?;
-    let security = gateway
-        .backends
-        .accounts
-        .clone()
-        .set_tenant_security(request)
-        .await
-        .answer("auth")?;
+        async |mut accounts, request| accounts.set_tenant_security(request).await,
+    )
+    .await?;
     Ok(Json(security.into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_user_does_not_show_its_password() {
+        let secret = "s3cr3t-VALUE-0123456789";
+        let user: NewUser = serde_json::from_value(serde_json::json!({
+            "email": "a@example.com", "password": secret,
+        }))
+        .unwrap();
+        assert_eq!(user.password.expose(), secret);
+        let printed = format!("{user:?}");
+        assert!(!printed.contains(secret), "{printed}");
+    }
 }

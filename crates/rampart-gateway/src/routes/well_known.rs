@@ -18,7 +18,7 @@ use crate::problem::ApiError;
     tag = "meta",
     responses(
         (status = 200, description = "The security contact (RFC 9116)", body = String, content_type = "text/plain; charset=utf-8"),
-        (status = 404, description = "No security contact is configured", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No security contact is configured"),
     ),
 )]
 pub async fn security_txt(State(gateway): State<Arc<Gateway>>) -> Response {

@@ -18,9 +18,10 @@ use rampart_proto::auth::v1::IsWidgetOriginRequest;
 use rampart_proto::crm::v1::StartConversationRequest;
 use serde::{Deserialize, Serialize};
 
-use super::{BackendAnswer, JsonBody, with_principal};
 use crate::Gateway;
 use crate::authn::WidgetCaller;
+use crate::backends::{call, send};
+use crate::json_body::JsonBody;
 use crate::problem::ApiError;
 
 /// How long a browser may reuse a preflight answer.
@@ -56,9 +57,9 @@ pub struct StartedConversation {
     request_body(content = Option<NewConversation>, description = "Optional: the visitor's first message"),
     responses(
         (status = 201, description = "The conversation, started; the answer allows the caller's origin (CORS)", body = StartedConversation),
-        (status = 400, description = "The first message is too long or holds control characters", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "The widget key is missing, malformed, unknown, revoked or expired, or a secret key was sent (a secret key must never be put in a web page)", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "No Origin, or an origin the widget key does not allow", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "The first message is too long or holds control characters"),
+        (status = 401, description = "The widget key is missing, malformed, unknown, revoked or expired, or a secret key was sent (a secret key must never be put in a web page)"),
+        (status = 403, description = "No Origin, or an origin the widget key does not allow"),
     ),
     security(("widget_key" = [])),
 )]
@@ -68,21 +69,17 @@ pub async fn start_conversation(
     body: Option<JsonBody<NewConversation>>,
 ) -> Result<Response, ApiError> {
     let body = body.map(|JsonBody(body)| body).unwrap_or_default();
-    let request = with_principal(
+    let conversation = call(
         &caller.principal,
+        &gateway.backends.crm,
         StartConversationRequest {
             channel: "widget".to_owned(),
             origin: caller.origin.clone(),
             first_message: body.text.unwrap_or_default(),
         },
-    )?;
-    let conversation = gateway
-        .backends
-        .crm
-        .clone()
-        .start_conversation(request)
-        .await
-        .answer("crm")?;
+        async |mut crm, request| crm.start_conversation(request).await,
+    )
+    .await?;
     let mut response = (
         StatusCode::CREATED,
         Json(StartedConversation {
@@ -172,15 +169,14 @@ impl WidgetOrigins {
         {
             return Ok(allowed);
         }
-        let answer = gateway
-            .backends
-            .auth
-            .clone()
-            .is_widget_origin(IsWidgetOriginRequest {
+        let answer = send(
+            &gateway.backends.auth,
+            tonic::Request::new(IsWidgetOriginRequest {
                 origin: origin.to_owned(),
-            })
-            .await
-            .answer("auth")?;
+            }),
+            async |mut auth, request| auth.is_widget_origin(request).await,
+        )
+        .await?;
         self.answers
             .insert(origin.to_owned(), (answer.allowed, Instant::now()));
         Ok(answer.allowed)

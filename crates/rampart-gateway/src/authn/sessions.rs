@@ -28,11 +28,10 @@ use rampart_proto::auth::v1::{PrincipalKind as WireKind, VerifySessionRequest};
 use ring::hmac;
 use tonic::Code;
 
+use super::cache::{Lookup, Revocable, Ticket, VerdictCache};
+use super::request::{client_ip, header, limit, limit_address, request_id};
 use crate::Gateway;
-use crate::authn::cache::{Lookup, Revocable, Ticket, VerdictCache};
-use crate::authn::{address_bucket, header, limit};
-use crate::pipeline::ClientAddr;
-use crate::problem::{ApiError, RequestId};
+use crate::problem::ApiError;
 
 const SESSION_PREFIX: &str = "rs_";
 
@@ -177,14 +176,6 @@ fn bearer(parts: &Parts) -> Result<Option<&str>, ApiError> {
     Ok(Some(token))
 }
 
-/// The client's IP address as text, as auth records it.
-pub(crate) fn client_ip(parts: &Parts) -> String {
-    parts
-        .extensions
-        .get::<ClientAddr>()
-        .map_or_else(|| "unknown".to_owned(), |addr| addr.0.ip().to_string())
-}
-
 /// Who holds `token`: from the cache, or from auth (fail closed).
 async fn verify(
     gateway: &Gateway,
@@ -255,14 +246,6 @@ fn unix_now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-fn request_id(parts: &Parts) -> String {
-    parts
-        .extensions
-        .get::<RequestId>()
-        .map(|id| id.0.clone())
-        .unwrap_or_default()
-}
-
 /// The principal of a session, after the address's and the session's rate
 /// limits; `None` when the request carries no bearer token.
 async fn session_principal(
@@ -272,13 +255,7 @@ async fn session_principal(
     let Some(token) = bearer(parts)? else {
         return Ok(None);
     };
-    limit(
-        gateway,
-        &address_bucket(parts),
-        gateway.config.per_address,
-        "address",
-    )
-    .await?;
+    limit_address(parts, gateway).await?;
     let request_id = request_id(parts);
     let client = client_ip(parts);
     let identity = verify(gateway, token, &client, &request_id).await?;

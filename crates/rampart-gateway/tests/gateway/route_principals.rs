@@ -1,0 +1,142 @@
+//! Each route accepts only the kinds of principal it should: table-driven
+//! over routes and credentials. An accepted request reaches its backend; a
+//! refused one is answered 401 or 403 and reaches no backend.
+
+use http::StatusCode;
+use rampart_kit::api_key::KeyKind;
+use serde_json::json;
+
+use crate::stubs::{Stub, TestGateway, WIDGET_ORIGIN, request};
+
+/// The kinds of credential a caller can present.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Credential {
+    TenantKey,
+    AdminKey,
+    WidgetKey,
+    OwnerSession,
+    AgentSession,
+    AdminSession,
+}
+
+use Credential::{AdminKey, AdminSession, AgentSession, OwnerSession, TenantKey, WidgetKey};
+
+const ALL: [Credential; 6] = [
+    TenantKey,
+    AdminKey,
+    WidgetKey,
+    OwnerSession,
+    AgentSession,
+    AdminSession,
+];
+
+/// The headers presenting `credential`, each in the header its kind uses.
+fn headers(stub: &Stub, credential: Credential) -> Vec<(&'static str, String)> {
+    let bearer = |role| format!("Bearer {}", stub.session(role));
+    match credential {
+        TenantKey => vec![(
+            "x-api-key",
+            stub.key(KeyKind::Live, &["read", "write", "keys"]),
+        )],
+        AdminKey => vec![("x-admin-api-key", stub.key(KeyKind::Admin, &["admin"]))],
+        WidgetKey => vec![
+            ("x-widget-key", stub.key(KeyKind::Widget, &["widget"])),
+            ("origin", WIDGET_ORIGIN.to_owned()),
+        ],
+        OwnerSession => vec![("authorization", bearer("owner"))],
+        AgentSession => vec![("authorization", bearer("agent"))],
+        AdminSession => vec![("authorization", bearer("admin"))],
+    }
+}
+
+const USER: &str = "usr_0123456789abcdef0123456789abcdef";
+
+#[tokio::test]
+async fn each_route_accepts_only_its_principals() {
+    let tenant = [TenantKey, OwnerSession, AgentSession];
+    let admin = [AdminKey, AdminSession];
+    let signed_in = [OwnerSession, AgentSession, AdminSession];
+    let owner = [OwnerSession];
+    let widget = [WidgetKey];
+    let routes: Vec<(&str, String, Option<serde_json::Value>, &[Credential])> = vec![
+        ("GET", "/v1/crm/customers".into(), None, &tenant),
+        (
+            "POST",
+            "/v1/crm/customers".into(),
+            Some(json!({"name": "Ada"})),
+            &tenant,
+        ),
+        (
+            "POST",
+            "/v1/escalation/evaluate".into(),
+            Some(json!({"channel": "chat", "text": "hello"})),
+            &tenant,
+        ),
+        ("GET", "/v1/api-keys".into(), None, &tenant),
+        ("GET", "/v1/owner/audit".into(), None, &tenant),
+        ("GET", "/v1/owner/audit/checkpoint".into(), None, &tenant),
+        ("GET", "/v1/admin/tenants".into(), None, &admin),
+        ("GET", "/v1/admin/api-keys".into(), None, &admin),
+        ("GET", "/v1/admin/audit".into(), None, &admin),
+        (
+            "POST",
+            format!("/v1/admin/users/{USER}/revoke-sessions"),
+            None,
+            &admin,
+        ),
+        ("GET", "/v1/auth/me".into(), None, &signed_in),
+        ("GET", "/v1/auth/sessions".into(), None, &signed_in),
+        ("POST", "/v1/auth/sign-out".into(), None, &signed_in),
+        (
+            "POST",
+            format!("/v1/users/{USER}/revoke-sessions"),
+            None,
+            &owner,
+        ),
+        (
+            "PUT",
+            "/v1/tenant/security".into(),
+            Some(json!({"require_second_factor_for_managers": true})),
+            &owner,
+        ),
+        ("POST", "/v1/widget/conversations".into(), None, &widget),
+    ];
+    let gateway = TestGateway::start().await;
+    let mut wrong = Vec::new();
+    for (method, path, body, accepted) in &routes {
+        for credential in ALL {
+            let presented = headers(&gateway.stub, credential);
+            let presented: Vec<(&str, &str)> = presented
+                .iter()
+                .map(|(name, value)| (*name, value.as_str()))
+                .collect();
+            let before = gateway.stub.work_calls();
+            let (status, answer) = gateway
+                .send(request(method, path, &presented, body.clone()))
+                .await;
+            let reached = gateway.stub.work_calls() > before;
+            let refused = matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN);
+            let ok = if accepted.contains(&credential) {
+                reached && !refused
+            } else {
+                refused && !reached
+            };
+            if !ok {
+                wrong.push(format!(
+                    "{method} {path} with {credential:?}: {status} (reached a backend: {reached}) {answer}"
+                ));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[tokio::test]
+async fn public_routes_need_no_credential() {
+    let gateway = TestGateway::start().await;
+    for path in ["/healthz", "/v1/openapi.json", "/v1/audit/public-key"] {
+        let (status, body) = gateway.send(request("GET", path, &[], None)).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+    }
+    assert_eq!(gateway.stub.calls("get_public_key"), 1);
+}
