@@ -9,6 +9,9 @@ pub(crate) enum Error {
     /// A request that does not parse; the message says where and why.
     #[error("{0}")]
     InvalidArgument(String),
+    /// The caller may not read this log; the message says what is needed.
+    #[error("{0}")]
+    Forbidden(String),
     /// The log, event or size asked for is not there (or not the caller's).
     #[error("{0}")]
     NotFound(String),
@@ -27,6 +30,7 @@ impl From<Error> for Status {
     fn from(error: Error) -> Self {
         match error {
             Error::InvalidArgument(message) => ErrorCode::InvalidArgument.status(message),
+            Error::Forbidden(message) => ErrorCode::PermissionDenied.status(message),
             Error::NotFound(message) => ErrorCode::NotFound.status(message),
             Error::Internal(error) => internal(format!("{error:#}")),
         }

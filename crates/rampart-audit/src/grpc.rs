@@ -3,6 +3,9 @@
 //! only the gateway can pass: a tenant reads its own log and no other (a
 //! named foreign log is NotFound, as if it did not exist); a platform admin
 //! reads the platform log, or names a tenant's log for incident response.
+//! Within a tenant the trail is for whoever answers for the tenant: an
+//! owner's session or a key with the `audit` scope; agents, managers and
+//! other keys are refused, since the trail records everything done there.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -10,7 +13,7 @@ use std::sync::Arc;
 use chrono::{DateTime, SecondsFormat, Utc};
 use rampart_kit::grpc::Caller;
 use rampart_kit::ids::TenantId;
-use rampart_kit::principal::{Principal, PrincipalKind};
+use rampart_kit::principal::{Principal, PrincipalKind, Role, Scope};
 use rampart_proto::audit::v1 as proto;
 use rampart_proto::audit::v1::audit_service_server::AuditService;
 use tokio_stream::Stream;
@@ -335,6 +338,7 @@ fn readable_log(
     let named = selector.map_or("", |selector| selector.log_id.as_str());
     match &principal.kind {
         PrincipalKind::Tenant(tenant) => {
+            may_read_tenant_log(principal)?;
             if named.is_empty() || named == tenant.as_str() {
                 Ok(LogId::Tenant(tenant.clone()))
             } else {
@@ -351,6 +355,21 @@ fn readable_log(
             })
         }
     }
+}
+
+/// Forbidden unless a tenant credential may read its tenant's trail: an
+/// owner's session, or a key holding the `audit` scope.
+fn may_read_tenant_log(principal: &Principal) -> Result<(), Error> {
+    let allowed = match &principal.user {
+        Some(_) => principal.require_role(Role::Owner).map(drop),
+        None => principal.require_scope(Scope::Audit),
+    };
+    allowed.map_err(|_| {
+        Error::Forbidden(
+            "reading the audit trail needs an owner's session or an API key with the \"audit\" scope"
+                .to_owned(),
+        )
+    })
 }
 
 fn page_size(requested: u32) -> Result<u32, Error> {
@@ -501,7 +520,7 @@ mod tests {
             client_addr: String::new(),
             kind: PrincipalKind::Tenant(tenant.clone()),
             credential_id: "key_1".to_owned(),
-            scopes: vec![],
+            scopes: vec!["audit".to_owned()],
             request_id: "r".to_owned(),
             user: None,
         };
@@ -533,5 +552,49 @@ mod tests {
             LogId::Tenant(tenant)
         );
         assert!(readable_log(&admin, Some(&select("junk"))).is_err());
+    }
+
+    #[test]
+    fn a_tenant_trail_is_read_by_owners_and_audit_keys_only() {
+        use rampart_kit::principal::SignedInUser;
+        let tenant = TenantId::generate();
+        let key = |scopes: &[&str]| Principal {
+            client_addr: String::new(),
+            kind: PrincipalKind::Tenant(tenant.clone()),
+            credential_id: "key_1".to_owned(),
+            scopes: scopes.iter().map(|scope| (*scope).to_owned()).collect(),
+            request_id: "r".to_owned(),
+            user: None,
+        };
+        let session = |role| Principal {
+            user: Some(SignedInUser {
+                id: "usr_1".to_owned(),
+                role,
+            }),
+            ..key(&["read", "write"])
+        };
+        for allowed in [
+            key(&["audit"]),
+            key(&["read", "write", "audit"]),
+            session(Role::Owner),
+        ] {
+            assert_eq!(
+                readable_log(&allowed, None).unwrap(),
+                LogId::Tenant(tenant.clone())
+            );
+        }
+        for refused in [
+            key(&["read"]),
+            key(&["write"]),
+            key(&["keys"]),
+            key(&["read", "write", "keys"]),
+            session(Role::Manager),
+            session(Role::Agent),
+        ] {
+            assert!(
+                matches!(readable_log(&refused, None), Err(Error::Forbidden(_))),
+                "{refused:?}"
+            );
+        }
     }
 }

@@ -45,6 +45,9 @@ pub enum Scope {
     Read,
     /// Change the tenant's data.
     Write,
+    /// Read and export the tenant's audit trail, which records everything
+    /// done in the tenant: an integration's ordinary `read` does not grant it.
+    Audit,
 }
 
 impl Scope {
@@ -53,6 +56,7 @@ impl Scope {
         match self {
             Self::Read => "read",
             Self::Write => "write",
+            Self::Audit => "audit",
         }
     }
 }

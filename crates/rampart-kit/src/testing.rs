@@ -417,6 +417,16 @@ pub fn tenant_principal(tenant: &TenantId) -> Principal {
     }
 }
 
+/// A caller holding a key of `tenant` with the `audit` scope: one that may
+/// read and export the tenant's audit trail.
+#[must_use]
+pub fn tenant_auditor(tenant: &TenantId) -> Principal {
+    Principal {
+        scopes: vec!["read".to_owned(), "audit".to_owned()],
+        ..tenant_principal(tenant)
+    }
+}
+
 /// A request carrying `principal` in its metadata, as the gateway sends it.
 pub fn request_as<T>(principal: &Principal, message: T) -> Request<T> {
     let mut request = Request::new(message);

@@ -4,7 +4,7 @@
 use rampart_kit::ids::TenantId;
 use rampart_kit::on_both_databases;
 use rampart_kit::pki::ServiceName;
-use rampart_kit::testing::{TestDatabase, tenant_principal};
+use rampart_kit::testing::{TestDatabase, tenant_auditor};
 use tonic::Code;
 
 use crate::helpers::{TestAudit, event};
@@ -31,7 +31,7 @@ async fn appended_events_are_listed_in_order(database: TestDatabase) {
     let appended = audit.append(ServiceName::Crm, sent.clone()).await.unwrap();
     assert_eq!((appended.appended, appended.duplicates), (3, 0));
 
-    let page = audit.list(&tenant_principal(&owner), 0, "").await.unwrap();
+    let page = audit.list(&tenant_auditor(&owner), 0, "").await.unwrap();
     assert_eq!(page.next_cursor, "");
     let sequences: Vec<u64> = page.events.iter().map(|e| e.sequence).collect();
     assert_eq!(sequences, [0, 1, 2]);
@@ -85,7 +85,7 @@ async fn duplicate_event_ids_are_stored_once(database: TestDatabase) {
     assert_eq!((appended.appended, appended.duplicates), (1, 2));
 
     let ids: Vec<String> = audit
-        .list_all(&tenant_principal(&owner))
+        .list_all(&tenant_auditor(&owner))
         .await
         .into_iter()
         .map(|e| e.event_id)
@@ -138,7 +138,7 @@ async fn the_service_comes_from_the_certificate(database: TestDatabase) {
         .unwrap();
 
     let services: Vec<String> = audit
-        .list_all(&tenant_principal(&owner))
+        .list_all(&tenant_auditor(&owner))
         .await
         .into_iter()
         .map(|e| e.service)

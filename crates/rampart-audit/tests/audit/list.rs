@@ -4,7 +4,7 @@
 use rampart_kit::ids::TenantId;
 use rampart_kit::on_both_databases;
 use rampart_kit::pki::ServiceName;
-use rampart_kit::testing::{TestDatabase, admin_principal, request_as, tenant_principal};
+use rampart_kit::testing::{TestDatabase, admin_principal, request_as, tenant_auditor};
 use rampart_proto::audit::v1::ListEventsRequest;
 use tonic::Code;
 
@@ -31,14 +31,14 @@ async fn a_tenant_sees_only_its_own_log(database: TestDatabase) {
     audit.append(ServiceName::Crm, batch.clone()).await.unwrap();
 
     let seen_by_a: Vec<String> = audit
-        .list_all(&tenant_principal(&a))
+        .list_all(&tenant_auditor(&a))
         .await
         .into_iter()
         .map(|e| e.event_id)
         .collect();
     assert_eq!(seen_by_a, [batch[0].event_id.clone()]);
     let seen_by_b: Vec<String> = audit
-        .list_all(&tenant_principal(&b))
+        .list_all(&tenant_auditor(&b))
         .await
         .into_iter()
         .map(|e| e.event_id)
@@ -48,17 +48,12 @@ async fn a_tenant_sees_only_its_own_log(database: TestDatabase) {
         [batch[1].event_id.clone(), batch[3].event_id.clone()]
     );
     // Each log numbers its own events from 0.
-    let page = audit.list(&tenant_principal(&b), 0, "").await.unwrap();
+    let page = audit.list(&tenant_auditor(&b), 0, "").await.unwrap();
     assert_eq!(page.events[0].sequence, 0);
     assert_eq!(page.events[1].sequence, 1);
 
     let stranger = TenantId::generate();
-    assert!(
-        audit
-            .list_all(&tenant_principal(&stranger))
-            .await
-            .is_empty()
-    );
+    assert!(audit.list_all(&tenant_auditor(&stranger)).await.is_empty());
 }
 
 async fn an_admin_sees_only_the_platform_log(database: TestDatabase) {
@@ -89,7 +84,7 @@ async fn pages_follow_the_cursor(database: TestDatabase) {
         .collect();
     audit.append(ServiceName::Crm, batch.clone()).await.unwrap();
 
-    let principal = tenant_principal(&owner);
+    let principal = tenant_auditor(&owner);
     let first = audit.list(&principal, 2, "").await.unwrap();
     assert_eq!(first.events.len(), 2);
     assert_eq!(first.next_cursor, "2");
@@ -117,7 +112,7 @@ async fn pages_follow_the_cursor(database: TestDatabase) {
 
 async fn bad_paging_is_refused(database: TestDatabase) {
     let audit = TestAudit::spawn(database).await;
-    let principal = tenant_principal(&TenantId::generate());
+    let principal = tenant_auditor(&TenantId::generate());
     assert_eq!(
         audit.list(&principal, 100, "").await.unwrap().events.len(),
         0
@@ -141,7 +136,7 @@ async fn only_the_gateway_may_pass_a_principal(database: TestDatabase) {
         .await
         .unwrap();
     // CRM may append, but cannot read a tenant's log by claiming to be it.
-    let request = request_as(&tenant_principal(&owner), ListEventsRequest::default());
+    let request = request_as(&tenant_auditor(&owner), ListEventsRequest::default());
     let status = audit
         .client_as(ServiceName::Crm)
         .await

@@ -7,7 +7,7 @@ use rampart_audit::legacy_chain::{EventFields, GENESIS, chain_hash, hex};
 use rampart_kit::ids::TenantId;
 use rampart_kit::on_both_databases;
 use rampart_kit::pki::ServiceName;
-use rampart_kit::testing::{TestDatabase, admin_principal, tenant_principal};
+use rampart_kit::testing::{TestDatabase, admin_principal, tenant_auditor};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 
@@ -100,7 +100,7 @@ async fn a_chain_era_database_migrates_and_verifies(database: TestDatabase) {
     db.close().await.unwrap();
 
     let audit = TestAudit::spawn(database).await;
-    let principal = tenant_principal(&owner);
+    let principal = tenant_auditor(&owner);
     let report = audit.verify_export(&principal, None).await;
     assert!(report.ok(), "{}", report.render());
     assert_eq!(report.valid_events, 6);

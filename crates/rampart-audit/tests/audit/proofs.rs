@@ -8,7 +8,7 @@ use rampart_kit::ids::TenantId;
 use rampart_kit::on_both_databases;
 use rampart_kit::pki::ServiceName;
 use rampart_kit::principal::Principal;
-use rampart_kit::testing::{TestDatabase, admin_principal, request_as, tenant_principal};
+use rampart_kit::testing::{TestDatabase, admin_principal, request_as, tenant_auditor};
 use rampart_proto::audit::v1::{
     ConsistencyProofRequest, ExportRequest, GetPublicKeyRequest, InclusionProofRequest,
     ListEventsRequest, LogSelector,
@@ -57,7 +57,7 @@ async fn inclusion_proof(
 async fn inclusion_proofs_verify_against_signed_checkpoints(database: TestDatabase) {
     let audit = TestAudit::spawn(database).await;
     let owner = TenantId::generate();
-    let principal = tenant_principal(&owner);
+    let principal = tenant_auditor(&owner);
     let events: Vec<_> = (0..7)
         .map(|_| event(Some(&owner), "customer.created"))
         .collect();
@@ -130,7 +130,7 @@ async fn inclusion_proofs_verify_against_signed_checkpoints(database: TestDataba
 async fn consistency_proofs_verify_between_sizes(database: TestDatabase) {
     let audit = TestAudit::spawn(database).await;
     let owner = TenantId::generate();
-    let principal = tenant_principal(&owner);
+    let principal = tenant_auditor(&owner);
     let mut checkpoints = Vec::new();
     for round in 0..5 {
         let batch = (0..=round)
@@ -205,7 +205,7 @@ async fn the_public_key_is_published(database: TestDatabase) {
 async fn queries_filter_and_page(database: TestDatabase) {
     let audit = TestAudit::spawn(database).await;
     let owner = TenantId::generate();
-    let principal = tenant_principal(&owner);
+    let principal = tenant_auditor(&owner);
     let mut events = Vec::new();
     for n in 0..9 {
         let mut e = event(
@@ -318,7 +318,7 @@ async fn readers_see_only_their_logs(database: TestDatabase) {
     let status = gateway()
         .await
         .list_events(request_as(
-            &tenant_principal(&a),
+            &tenant_auditor(&a),
             ListEventsRequest {
                 log: b_log.clone(),
                 ..Default::default()
@@ -330,7 +330,7 @@ async fn readers_see_only_their_logs(database: TestDatabase) {
     let status = gateway()
         .await
         .export(request_as(
-            &tenant_principal(&a),
+            &tenant_auditor(&a),
             ExportRequest {
                 log: b_log.clone(),
                 ..Default::default()
@@ -340,7 +340,7 @@ async fn readers_see_only_their_logs(database: TestDatabase) {
         .unwrap_err();
     assert_eq!(status.code(), Code::NotFound);
     // A asks for B's event in its own log: not there.
-    let status = inclusion_proof(&audit, &tenant_principal(&a), &secret_of_b.event_id, 0)
+    let status = inclusion_proof(&audit, &tenant_auditor(&a), &secret_of_b.event_id, 0)
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::NotFound);
@@ -372,7 +372,7 @@ async fn readers_see_only_their_logs(database: TestDatabase) {
     let status = audit
         .client_as(ServiceName::Crm)
         .await
-        .export(request_as(&tenant_principal(&a), ExportRequest::default()))
+        .export(request_as(&tenant_auditor(&a), ExportRequest::default()))
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
@@ -381,7 +381,7 @@ async fn readers_see_only_their_logs(database: TestDatabase) {
 async fn exports_of_ranges_verify(database: TestDatabase) {
     let audit = TestAudit::spawn(database).await;
     let owner = TenantId::generate();
-    let principal = tenant_principal(&owner);
+    let principal = tenant_auditor(&owner);
     let batch: Vec<_> = (0..11)
         .map(|_| event(Some(&owner), "customer.created"))
         .collect();

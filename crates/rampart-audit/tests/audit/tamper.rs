@@ -8,7 +8,7 @@ use rampart_audit::export::Failure;
 use rampart_kit::ids::TenantId;
 use rampart_kit::on_both_databases;
 use rampart_kit::pki::ServiceName;
-use rampart_kit::testing::{TestDatabase, tenant_principal};
+use rampart_kit::testing::{TestDatabase, tenant_auditor};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 
@@ -48,7 +48,7 @@ async fn filled(database: TestDatabase) -> (TestAudit, TenantId) {
         )
         .await
         .unwrap();
-    audit.checkpoint(&tenant_principal(&owner)).await;
+    audit.checkpoint(&tenant_auditor(&owner)).await;
     (audit, owner)
 }
 
@@ -58,7 +58,7 @@ async fn run(db: &DatabaseConnection, statement: &impl sea_orm::StatementBuilder
 
 async fn an_intact_log_verifies(database: TestDatabase) {
     let (audit, owner) = filled(database).await;
-    let report = audit.verify_export(&tenant_principal(&owner), None).await;
+    let report = audit.verify_export(&tenant_auditor(&owner), None).await;
     assert!(report.ok(), "{}", report.render());
     assert!(
         report.render().contains("10/10 events valid"),
@@ -97,7 +97,7 @@ async fn one_changed_byte_is_named(database: TestDatabase) {
         .to_owned();
     assert_eq!(run(&audit.db, &update).await, 1);
 
-    let report = audit.verify_export(&tenant_principal(&owner), None).await;
+    let report = audit.verify_export(&tenant_auditor(&owner), None).await;
     assert!(
         report
             .failures
@@ -123,7 +123,7 @@ async fn a_deleted_event_is_named(database: TestDatabase) {
         .to_owned();
     assert_eq!(run(&audit.db, &delete).await, 1);
 
-    let report = audit.verify_export(&tenant_principal(&owner), None).await;
+    let report = audit.verify_export(&tenant_auditor(&owner), None).await;
     assert_eq!(report.failures, [Failure::Missing { from: 2, to: 2 }]);
     assert!(
         report
@@ -146,7 +146,7 @@ async fn two_reordered_events_are_named(database: TestDatabase) {
             .to_owned();
         assert_eq!(run(&audit.db, &update).await, 1);
     }
-    let report = audit.verify_export(&tenant_principal(&owner), None).await;
+    let report = audit.verify_export(&tenant_auditor(&owner), None).await;
     assert!(
         report
             .failures
@@ -168,7 +168,7 @@ async fn a_truncated_tail_is_named(database: TestDatabase) {
         .and_where(Expr::col("sequence").gte(7))
         .to_owned();
     assert_eq!(run(&audit.db, &delete).await, 3);
-    let report = audit.verify_export(&tenant_principal(&owner), None).await;
+    let report = audit.verify_export(&tenant_auditor(&owner), None).await;
     assert_eq!(report.failures, [Failure::Missing { from: 7, to: 9 }]);
     assert!(
         report
@@ -179,7 +179,7 @@ async fn a_truncated_tail_is_named(database: TestDatabase) {
 
 async fn a_tail_removed_with_its_tree_is_caught_by_an_older_checkpoint(database: TestDatabase) {
     let (audit, owner) = filled(database).await;
-    let principal = tenant_principal(&owner);
+    let principal = tenant_auditor(&owner);
     // An auditor kept the checkpoint at 10.
     let kept = audit.checkpoint(&principal).await;
     assert_eq!(kept.size, 10);

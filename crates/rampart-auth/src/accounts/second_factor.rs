@@ -28,6 +28,10 @@ const TOTP_ISSUER: &str = "Rampart";
 /// Consecutive failed second-factor codes that count as an attack on the
 /// account: every session of the user ends.
 pub const SUSPICIOUS_SECOND_FACTOR_FAILURES: u32 = 5;
+/// A signed-in user's wrong or reused enrolment code: their input is wrong,
+/// not their session.
+const WRONG_ENROLMENT_CODE: &str =
+    "code is wrong or was already used: enter the current code from the authenticator app";
 
 impl Accounts {
     /// The challenge's user, when the challenge is unused and unexpired.
@@ -171,8 +175,13 @@ impl Accounts {
         let tenant = row.tenant_id.clone();
         let target = format!("user:{}", row.id);
         let event = |action: &str, outcome: &str| {
-            let mut record =
-                Self::record(None, tenant.as_deref(), action, target.clone(), request_id);
+            let mut record = Self::anonymous_record(
+                tenant.as_deref(),
+                action,
+                target.clone(),
+                request_id,
+                client_address,
+            );
             record.actor = target.clone();
             record.outcome = outcome.to_owned();
             record
@@ -312,7 +321,8 @@ impl Accounts {
             return Err(Error::Throttled);
         }
         if !self.accept_code(&row, code).await? {
-            return Err(Error::InvalidCode);
+            // The session is fine: a 401 would read as "signed out".
+            return Err(Error::InvalidArgument(WRONG_ENROLMENT_CODE.to_owned()));
         }
         self.throttle.clear(&bucket).await?;
         let mut change = self.outbox.begin(&self.db).await?;

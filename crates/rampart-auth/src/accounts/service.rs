@@ -121,6 +121,23 @@ impl Accounts {
         record
     }
 
+    /// An audit record of an authentication event that has no principal
+    /// yet (signing in, a second factor, a session used suspiciously), with
+    /// the client's address the gateway relayed; only an IP address is kept.
+    pub(super) fn anonymous_record(
+        tenant: Option<&str>,
+        action: &str,
+        target: String,
+        request_id: &str,
+        client_address: &str,
+    ) -> AuditRecord {
+        let address = client_address
+            .parse::<std::net::IpAddr>()
+            .map(|ip| ip.to_string())
+            .unwrap_or_default();
+        Self::record(None, tenant, action, target, request_id).with_client_addr(address)
+    }
+
     pub(super) fn now_ms() -> i64 {
         Utc::now().timestamp_millis()
     }

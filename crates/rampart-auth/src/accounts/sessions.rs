@@ -60,18 +60,19 @@ impl Accounts {
         row: &session::Model,
         why: &str,
         request_id: &str,
+        client_address: &str,
     ) -> Result<(), Error> {
         let mut change = self.outbox.begin(&self.db).await?;
         let user_id = UserId::parse(&row.user_id)
             .map_err(|e| anyhow::anyhow!("session {} has a bad user id: {e}", row.id))?;
         let revoked =
             Self::revoke_all_in(change.tx(), &user_id, RevokeReason::Suspicious, None).await?;
-        let mut record = Self::record(
-            None,
+        let mut record = Self::anonymous_record(
             row.tenant_id.as_deref(),
             "session.suspicious_activity",
             format!("user:{}:{why}", row.user_id),
             request_id,
+            client_address,
         );
         record.credential_id = row.id.clone();
         change.audit(record);
@@ -109,7 +110,7 @@ impl Accounts {
                 .and_then(RevokeReason::from_stored)
                 .is_some_and(RevokeReason::suspicious_when_reused);
             if reused {
-                self.revoke_for_suspicion(&row, "revoked_session_used", request_id)
+                self.revoke_for_suspicion(&row, "revoked_session_used", request_id, client_address)
                     .await?;
             }
             return Err(Error::InvalidSession);
@@ -136,7 +137,7 @@ impl Accounts {
         if client_address != row.client_address
             && self.settings.new_client_policy == NewClientPolicy::RevokeAll
         {
-            self.revoke_for_suspicion(&row, "new_client_address", request_id)
+            self.revoke_for_suspicion(&row, "new_client_address", request_id, client_address)
                 .await?;
             return Err(Error::InvalidSession);
         }

@@ -35,6 +35,8 @@ const OUTCOME_REFUSED: &str = "refused";
 /// Why a sign-in was not evaluated: every place for a hash was taken. Its
 /// outcome is `locked`, throttled, like one held back by the delays.
 const REASON_BUSY: &str = "busy";
+/// An admin with the right password but no second factor to ask for.
+const REASON_NO_SECOND_FACTOR: &str = "no_second_factor";
 
 impl Accounts {
     /// The first step: email and password.
@@ -57,23 +59,38 @@ impl Accounts {
         let now = Self::now_ms();
 
         let refuse = |outcome: &str, target: String| {
-            let mut record = Self::record(
-                None,
+            let mut record = Self::anonymous_record(
                 tenant_log.as_deref(),
                 "user.sign_in",
                 target,
                 attempt.request_id,
+                attempt.client_address,
             );
             record.outcome = outcome.to_owned();
             record
         };
+        // The account is looked up for every attempt, before the throttle,
+        // so that each record names the account attacked when it exists;
+        // the answer and the work done do not depend on whether it does.
+        let row = match &email {
+            Some(email) => {
+                UserStore::for_scope(&self.db, scope.clone())
+                    .find_by_email(email)
+                    .await?
+            }
+            None => None,
+        };
+        let attacked = row.as_ref().map_or_else(
+            || "user:unknown".to_owned(),
+            |row| format!("user:{}", row.id),
+        );
 
         // Taken before the attempt is counted: a sign-in refused as busy
         // was not evaluated, so it neither counts towards a lockout nor
         // tells anything about the password.
         let Ok(place) = self.passwords.place() else {
-            let record = refuse(OUTCOME_LOCKED, "user:unknown".to_owned())
-                .with_detail("reason", REASON_BUSY);
+            let record =
+                refuse(OUTCOME_LOCKED, attacked.clone()).with_detail("reason", REASON_BUSY);
             self.outbox.record(&self.db, [record]).await?;
             return Err(Error::Busy);
         };
@@ -84,10 +101,7 @@ impl Accounts {
             == Reservation::Locked
         {
             self.outbox
-                .record(
-                    &self.db,
-                    [refuse(OUTCOME_LOCKED, "user:unknown".to_owned())],
-                )
+                .record(&self.db, [refuse(OUTCOME_LOCKED, attacked.clone())])
                 .await?;
             return Err(Error::Throttled);
         }
@@ -98,22 +112,11 @@ impl Accounts {
             == Reservation::Locked
         {
             self.outbox
-                .record(
-                    &self.db,
-                    [refuse(OUTCOME_LOCKED, "user:unknown".to_owned())],
-                )
+                .record(&self.db, [refuse(OUTCOME_LOCKED, attacked.clone())])
                 .await?;
             return Err(Error::Throttled);
         }
 
-        let row = match &email {
-            Some(email) => {
-                UserStore::for_scope(&self.db, scope.clone())
-                    .find_by_email(email)
-                    .await?
-            }
-            None => None,
-        };
         // Always one Argon2id run, with or without a user.
         let password_ok = self
             .passwords
@@ -125,7 +128,7 @@ impl Accounts {
             .await?;
         let Some(row) = row.filter(|_| password_ok) else {
             self.outbox
-                .record(&self.db, [refuse("failure", "user:unknown".to_owned())])
+                .record(&self.db, [refuse("failure", attacked)])
                 .await?;
             return Err(Error::InvalidCredentials);
         };
@@ -137,10 +140,20 @@ impl Accounts {
             && !email
                 .as_ref()
                 .is_some_and(|e| e.in_domains(&self.settings.admin_email_domains));
+        // An admin gets no session without a second factor. Telling them so
+        // only when the password is right would make the route a password
+        // oracle; the audit record says why instead.
+        let admin_without_factor = role == Role::Admin && row.totp_secret.is_none();
         if row.disabled_at.is_some() || admin_on_public || admin_outside_domains {
             self.outbox
                 .record(&self.db, [refuse(OUTCOME_REFUSED, target)])
                 .await?;
+            return Err(Error::InvalidCredentials);
+        }
+        if admin_without_factor {
+            let record =
+                refuse(OUTCOME_REFUSED, target).with_detail("reason", REASON_NO_SECOND_FACTOR);
+            self.outbox.record(&self.db, [record]).await?;
             return Err(Error::InvalidCredentials);
         }
 
@@ -149,17 +162,6 @@ impl Accounts {
 
         if self.needs_second_factor(&row, role).await? {
             let has_secret = row.totp_secret.is_some();
-            if role == Role::Admin && !has_secret {
-                // An admin without a second factor gets no session at all.
-                self.outbox
-                    .record(&self.db, [refuse(OUTCOME_REFUSED, target)])
-                    .await?;
-                return Err(Error::Forbidden(
-                    "this account has no second factor; an operator must enrol one \
-                     (rampart admin create-user) before it can sign in"
-                        .to_owned(),
-                ));
-            }
             let challenge = generate_token(CHALLENGE_PREFIX);
             let expires_at = Utc::now() + to_std(CHALLENGE_TTL);
             challenge::ActiveModel {

@@ -13,10 +13,12 @@ use crate::error::Error;
 
 /// What a tenant key grants unless asked otherwise.
 pub(crate) const DEFAULT_TENANT_SCOPES: [&str; 2] = ["read", "write"];
-/// Every scope a tenant key may hold: read, write tenant data, and manage
-/// the tenant's keys.
-pub(crate) const TENANT_SCOPES: [&str; 3] = ["read", "write", KEYS_SCOPE];
+/// Every scope a tenant key may hold: read, write tenant data, manage the
+/// tenant's keys, and read the tenant's audit trail.
+pub(crate) const TENANT_SCOPES: [&str; 4] = ["read", "write", KEYS_SCOPE, AUDIT_SCOPE];
 pub(crate) const KEYS_SCOPE: &str = "keys";
+/// Reading and exporting the tenant's audit trail (checked by audit).
+pub(crate) const AUDIT_SCOPE: &str = "audit";
 /// The one scope of a widget key: starting conversations.
 pub(crate) const WIDGET_SCOPE: &str = "widget";
 /// The one scope of a platform admin key.

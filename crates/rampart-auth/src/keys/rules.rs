@@ -77,6 +77,32 @@ pub(crate) fn managed_owner(principal: &Principal, tenant_id: &str) -> Result<Ke
     }
 }
 
+/// The first of `scopes` that a tenant credential does not hold itself;
+/// `None` for a platform admin, who may grant any.
+fn scope_not_held<'a>(principal: &Principal, scopes: &'a [String]) -> Option<&'a String> {
+    principal.tenant_id()?;
+    scopes
+        .iter()
+        .find(|scope| !principal.scopes.contains(scope))
+}
+
+/// Forbidden unless `principal` could have issued `row`: a tenant
+/// credential rotates (which hands over a successor with the same scopes)
+/// and revokes only keys within its own scopes.
+fn require_could_have_issued(
+    principal: &Principal,
+    row: &KeyRow,
+    action: &str,
+) -> Result<(), Error> {
+    let scopes: Vec<String> = row.scopes.split_whitespace().map(str::to_owned).collect();
+    match scope_not_held(principal, &scopes) {
+        Some(scope) => Err(Error::Forbidden(format!(
+            "a key cannot {action} a key with the {scope:?} scope, which it does not hold itself"
+        ))),
+        None => Ok(()),
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct Credentials {
     hasher: KeyHasher,
@@ -136,12 +162,7 @@ impl Credentials {
         owner: KeyOwner,
         spec: KeySpec,
     ) -> Result<IssuedKey, Error> {
-        if principal.tenant_id().is_some()
-            && let Some(scope) = spec
-                .scopes
-                .iter()
-                .find(|scope| !principal.scopes.contains(scope))
-        {
+        if let Some(scope) = scope_not_held(principal, &spec.scopes) {
             return Err(Error::Forbidden(format!(
                 "a key cannot grant the {scope:?} scope, which it does not hold itself"
             )));
@@ -215,6 +236,8 @@ impl Credentials {
     /// Issues a successor to `id` with the same settings; the old key works
     /// for `grace` more, then stops. Every gateway drops its cached verdict
     /// for the old key at once, so the shortened life holds everywhere.
+    /// A tenant credential rotates only keys it could have issued: the
+    /// successor must not grant more than the caller holds.
     pub(crate) async fn rotate(
         &self,
         principal: &Principal,
@@ -230,6 +253,8 @@ impl Credentials {
         }
         let mut change = self.store.begin(&self.outbox).await?;
         let old = self.usable_key(change.tx(), &owner, id).await?;
+        // The successor gets the old key's scopes: the rule of issuing.
+        require_could_have_issued(principal, &old, "rotate")?;
         let now = Utc::now();
         let stops_at = now
             + chrono::Duration::from_std(grace)
@@ -272,7 +297,8 @@ impl Credentials {
         Ok((successor, previous))
     }
 
-    /// Revokes `id` at once. Revoking a revoked key changes nothing.
+    /// Revokes `id` at once. Revoking a revoked key changes nothing. A
+    /// tenant credential revokes only keys it could have issued.
     pub(crate) async fn revoke(
         &self,
         principal: &Principal,
@@ -285,6 +311,9 @@ impl Credentials {
             .find(change.tx(), &owner, id)
             .await?
             .ok_or_else(|| Error::NotFound("API key"))?;
+        // Cutting off a key the caller could not have issued would let a
+        // `keys`-only key stop the tenant's integrations.
+        require_could_have_issued(principal, &row, "revoke")?;
         if row.revoked_at.is_some() {
             return Ok(row);
         }
@@ -598,6 +627,57 @@ mod tests {
             credentials.verify(issued.key.expose()).await.unwrap_err(),
             Error::InvalidKey
         ));
+    }
+
+    #[tokio::test]
+    async fn a_keys_only_key_cannot_rotate_or_revoke_beyond_its_scopes() {
+        let (credentials, _db, _dir) = credentials_on_sqlite(None).await;
+        let tenant = TenantId::generate();
+        let owner = KeyOwner::Tenant(tenant.clone());
+        let read_write = issue(&credentials, &tenant, Environment::Live).await;
+        let read_write_id = ApiKeyId::parse(&read_write.row.id).unwrap();
+        let keys_only = Principal {
+            client_addr: String::new(),
+            kind: PrincipalKind::Tenant(tenant.clone()),
+            credential_id: "key_keys".to_owned(),
+            scopes: vec![KEYS_SCOPE.to_owned()],
+            request_id: "req-test".to_owned(),
+            user: None,
+        };
+        for grace in [Duration::ZERO, Duration::from_secs(60)] {
+            let error = credentials
+                .rotate(&keys_only, owner.clone(), &read_write_id, grace)
+                .await
+                .unwrap_err();
+            assert!(matches!(error, Error::Forbidden(_)), "{error:?}");
+        }
+        let error = credentials
+            .revoke(&keys_only, owner.clone(), &read_write_id)
+            .await
+            .unwrap_err();
+        assert!(matches!(error, Error::Forbidden(_)), "{error:?}");
+        // Nothing changed: the key works, with no successor.
+        assert!(credentials.verify(read_write.key.expose()).await.is_ok());
+        let listed = credentials.list(&owner, true).await.unwrap();
+        assert_eq!(listed.len(), 1);
+        assert!(listed[0].replaced_by.is_none() && listed[0].revoked_at.is_none());
+
+        // A key within its scopes it rotates and revokes.
+        let spec = KeySpec::parse(&owner, "", "", &[KEYS_SCOPE.to_owned()], "", &[], &[]).unwrap();
+        let own_kind = credentials
+            .issue(&keys_only, owner.clone(), spec)
+            .await
+            .unwrap();
+        let own_kind_id = ApiKeyId::parse(&own_kind.row.id).unwrap();
+        let (successor, _) = credentials
+            .rotate(&keys_only, owner.clone(), &own_kind_id, Duration::ZERO)
+            .await
+            .unwrap();
+        let successor_id = ApiKeyId::parse(&successor.row.id).unwrap();
+        credentials
+            .revoke(&keys_only, owner, &successor_id)
+            .await
+            .unwrap();
     }
 
     #[tokio::test]

@@ -72,6 +72,23 @@ async fn another_tenants_customer_is_not_found(database: TestDatabase) {
     assert!(listed.customers.is_empty());
     let listed_a = list(&mut crm, &tenant_a, 0, "").await.unwrap();
     assert_eq!(listed_a.customers, [customer]);
+
+    // A tenant reads its own record (the gateway checks passwords against
+    // its name), and no other tenant's.
+    let tenant = |id: &str| proto::GetTenantRequest {
+        tenant_id: id.to_owned(),
+    };
+    let own = crm
+        .get_tenant(request_as(&tenant_a, tenant(&a_tenant_id)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(own.name, "Tenant A");
+    expect_code(
+        crm.get_tenant(request_as(&tenant_b, tenant(&a_tenant_id)))
+            .await,
+        Code::PermissionDenied,
+    );
 }
 
 async fn roles_are_enforced(database: TestDatabase) {

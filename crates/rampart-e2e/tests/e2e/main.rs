@@ -15,8 +15,11 @@
 //!   access, sessions, throttling and suspicious activity.
 //! - [`hardening`]: the edge's TLS, limits and timeouts, probed at the wire.
 //! - [`operations`]: the OpenAPI document, security.txt and metrics.
+//! - [`attacks`]: the defects issue 19 found from outside, retried as the
+//!   attacker tried them.
 
 mod accounts;
+mod attacks;
 mod audit;
 mod edge;
 mod flow;

@@ -31,7 +31,7 @@ fn as_tenant<T>(tenant: &TenantId, message: T) -> Request<T> {
         client_addr: String::new(),
         kind: PrincipalKind::Tenant(tenant.clone()),
         credential_id: "key_forged".into(),
-        scopes: vec!["read".into(), "write".into()],
+        scopes: vec!["read".into(), "write".into(), "audit".into()],
         request_id: "mesh-test".into(),
         user: None,
     }

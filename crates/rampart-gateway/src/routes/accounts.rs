@@ -561,7 +561,7 @@ pub async fn change_password(
         ChangePasswordRequest {
             current_password: body.current_password.expose().to_owned(),
             new_password: body.new_password.expose().to_owned(),
-            context_words: Vec::new(),
+            context_words: password_context(&gateway, &caller.principal).await?,
         },
         async |mut accounts, request| accounts.change_password(request).await,
     )
@@ -570,6 +570,28 @@ pub async fn change_password(
     Ok(Json(Revoked {
         revoked_sessions: revoked.session_ids.len(),
     }))
+}
+
+/// The words a new password of `principal`'s tenant must not be built on:
+/// the tenant's name, which only the CRM knows (auth adds the email and the
+/// product's name). Empty for a platform admin.
+pub(super) async fn password_context(
+    gateway: &Gateway,
+    principal: &rampart_kit::principal::Principal,
+) -> Result<Vec<String>, ApiError> {
+    let Some(tenant) = principal.tenant_id() else {
+        return Ok(Vec::new());
+    };
+    let tenant = call(
+        principal,
+        &gateway.backends.crm,
+        rampart_proto::crm::v1::GetTenantRequest {
+            tenant_id: tenant.to_string(),
+        },
+        async |mut crm, request| crm.get_tenant(request).await,
+    )
+    .await?;
+    Ok(vec![tenant.name])
 }
 
 /// `POST /v1/auth/totp/enrol`: a new TOTP secret to add to an
@@ -622,8 +644,8 @@ pub struct RecoveryCodes {
     request_body = Code,
     responses(
         (status = 200, description = "The second factor is set up; the recovery codes are shown once", body = RecoveryCodes),
-        (status = 400, description = "Enrolment was not started (POST /v1/auth/totp/enrol)"),
-        (status = 401, description = "The session is invalid, or the code is wrong or already used"),
+        (status = 400, description = "The code is wrong or already used (the detail names `code`), or enrolment was not started (POST /v1/auth/totp/enrol)"),
+        (status = 401, description = "The session is invalid"),
         (status = 409, description = "A second factor is already set up"),
         (status = 429, description = "Too many failed codes, or rate limit exceeded"),
     ),

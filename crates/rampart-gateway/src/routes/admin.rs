@@ -94,7 +94,9 @@ pub async fn create_tenant(
     .await?;
     // If this second step fails the tenant exists without a key; the error
     // says so, and the admin issues one with the api-keys route.
-    let key = keys::issue(&gateway, &caller.principal, &tenant.id, NewKey::default())
+    // The first key may also read the audit trail (not manage keys).
+    let first = NewKey::with_scopes(&["read", "write", "audit"]);
+    let key = keys::issue(&gateway, &caller.principal, &tenant.id, first)
         .await
         .map_err(|error| ApiError {
             detail: format!(

@@ -44,9 +44,9 @@ pub struct NewKey {
     #[serde(default)]
     #[schema(example = "live")]
     environment: Option<String>,
-    /// "read", "write", "keys"; default read and write. Tenant keys only,
-    /// and only scopes the caller holds itself; a widget key has the one
-    /// scope "widget" and takes none here.
+    /// "read", "write", "keys", "audit"; default read and write. Tenant keys
+    /// only, and only scopes the caller holds itself; a widget key has the
+    /// one scope "widget" and takes none here.
     #[serde(default)]
     scopes: Vec<String>,
     /// RFC 3339, in the future; absent for a key that does not expire.
@@ -60,6 +60,16 @@ pub struct NewKey {
     /// the web origins the widget runs on.
     #[serde(default)]
     allowed_origins: Vec<String>,
+}
+
+impl NewKey {
+    /// A key with the default settings and exactly `scopes`.
+    pub(super) fn with_scopes(scopes: &[&str]) -> Self {
+        Self {
+            scopes: scopes.iter().map(|scope| (*scope).to_owned()).collect(),
+            ..Self::default()
+        }
+    }
 }
 
 /// A key as listed: never the key itself.

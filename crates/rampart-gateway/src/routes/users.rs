@@ -89,7 +89,8 @@ pub async fn create_user(
         .tenant_id()
         .map(ToString::to_string)
         .unwrap_or_default();
-    create(&gateway, &caller.principal, tenant, Vec::new(), body).await
+    let context = super::accounts::password_context(&gateway, &caller.principal).await?;
+    create(&gateway, &caller.principal, tenant, context, body).await
 }
 
 /// `POST /v1/admin/tenants/{tenant_id}/users`: a platform admin adds a user
