@@ -6,23 +6,40 @@
 //!
 //! Slow clients are cut off ([`EdgeLimits`]): a TLS handshake must finish
 //! within `handshake_timeout`, and a request's HTTP/1 headers must arrive
-//! within `header_read_timeout` from the moment the connection waits for
-//! them (a client trickling one header byte at a time does not reset it);
-//! the body and the answer fall under the pipeline's request deadline. The
-//! same timer closes an HTTP/1 keep-alive connection that stays idle that
-//! long between requests, as nginx's `keepalive_timeout` does: a client
-//! that keeps connections in a pool should idle them out sooner, or retry
-//! a request that found its connection closed. Headers are bounded in
-//! count and size (HTTP/1: 431 and the connection closed; HTTP/2: the
-//! header list size). On shutdown the listener closes at once and
-//! in-flight requests get [`SHUTDOWN_GRACE`] to finish.
+//! within `header_read_timeout` of their first byte (of the handshake's end,
+//! for a connection's first request; a client trickling one header byte at
+//! a time does not reset it); the body and the answer fall under the
+//! pipeline's request deadline. An HTTP/1 keep-alive connection idle
+//! between requests has a clock of its own, `idle_timeout` (75 s, as
+//! nginx's `keepalive_timeout`), after which it is closed cleanly
+//! ([`clock`]). Headers are bounded in count and size (HTTP/1: 431 and the
+//! connection closed; HTTP/2: the header list size).
+//!
+//! A request answered before its body was read (401, 404, 413) keeps being
+//! read in the background, within bounds ([`drain`]), so that a client
+//! that writes its whole body before reading, or an HTTP/2 client that
+//! treats a reset stream as an error, still sees the answer.
+//!
+//! On shutdown the listener closes at once and in-flight requests get
+//! [`SHUTDOWN_GRACE`] to finish.
 
+pub mod clock;
+pub mod drain;
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use anyhow::Context;
+use anyhow::Context as _;
 use axum::Router;
-use hyper::body::Incoming;
+use axum::body::Body;
+use bytes::Bytes;
+use http::header;
+use hyper::body::{Frame, Incoming, SizeHint};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
@@ -34,6 +51,8 @@ use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 use crate::pipeline::ClientAddr;
+use clock::{Clock, InProgress, Timed};
+use drain::DrainOnDrop;
 
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
@@ -42,10 +61,13 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 pub struct EdgeLimits {
     /// Time for a TLS handshake to finish.
     pub handshake_timeout: Duration,
-    /// Time for a request's HTTP/1 headers to arrive, counted from when the
-    /// connection starts waiting for them; also how long an idle HTTP/1
-    /// keep-alive connection stays open.
+    /// Time for a request's HTTP/1 headers to arrive, counted from their
+    /// first byte (from the handshake's end for a connection's first
+    /// request).
     pub header_read_timeout: Duration,
+    /// How long an HTTP/1 keep-alive connection may stay idle between an
+    /// answer and the next request's first byte.
+    pub idle_timeout: Duration,
     /// Headers per request (HTTP/1).
     pub max_headers: usize,
     /// Bytes of request line and headers (HTTP/1; at least 8 KiB), or of
@@ -58,6 +80,7 @@ impl Default for EdgeLimits {
         Self {
             handshake_timeout: Duration::from_secs(10),
             header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(75),
             max_headers: 64,
             max_header_bytes: 16 * 1024,
         }
@@ -99,14 +122,16 @@ pub async fn serve(
     limits: &EdgeLimits,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let handshake_timeout = limits.handshake_timeout;
+    let limits = limits.clone();
     let acceptor = TlsAcceptor::from(tls);
     let graceful = GracefulShutdown::new();
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout)
+        // hyper's timer would also run while a connection is idle; the
+        // edge's own clock tells the two apart.
+        .header_read_timeout(None)
         .max_headers(limits.max_headers)
         // hyper's read buffer bounds the request head: past it, 431.
         .max_buf_size(limits.max_header_bytes.max(8192));
@@ -135,26 +160,26 @@ pub async fn serve(
         let builder = builder.clone();
         let watcher = graceful.watcher();
         let app = app.clone();
+        let limits = limits.clone();
         tokio::spawn(async move {
             let _ = stream.set_nodelay(true);
-            let tls_stream =
-                match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
-                    Ok(Ok(tls_stream)) => tls_stream,
-                    Ok(Err(error)) => {
-                        tracing::debug!(%address, %error, "tls handshake failed");
-                        return;
-                    }
-                    Err(_) => {
-                        tracing::debug!(%address, "tls handshake timed out");
-                        return;
-                    }
-                };
-            let service = app.map_request(move |mut request: http::Request<Incoming>| {
-                request.extensions_mut().insert(ClientAddr(address));
-                request
-            });
+            let handshake = tokio::time::timeout(limits.handshake_timeout, acceptor.accept(stream));
+            let tls_stream = match handshake.await {
+                Ok(Ok(tls_stream)) => tls_stream,
+                Ok(Err(error)) => {
+                    tracing::debug!(%address, %error, "tls handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(%address, "tls handshake timed out");
+                    return;
+                }
+            };
+            let http2 = tls_stream.get_ref().1.alpn_protocol() == Some(b"h2");
+            let clock = Clock::new(limits.idle_timeout, limits.header_read_timeout, http2);
+            let service = connection_service(app, address, clock.clone());
             let connection = builder.serve_connection_with_upgrades(
-                TokioIo::new(tls_stream),
+                TokioIo::new(Timed::new(tls_stream, clock)),
                 TowerToHyperService::new(service),
             );
             if let Err(error) = watcher.watch(connection.into_owned()).await {
@@ -170,4 +195,73 @@ pub async fn serve(
         }
     }
     Ok(())
+}
+
+/// The router as one connection serves it: each request carries the
+/// client's address, counts as work in progress on the connection's
+/// [`Clock`] until its answer is written, and has its body drained if the
+/// answer came before the body was read.
+fn connection_service(
+    app: Router,
+    address: SocketAddr,
+    clock: Arc<Clock>,
+) -> impl tower::Service<
+    http::Request<Incoming>,
+    Response = http::Response<Body>,
+    Error = Infallible,
+    Future = impl Future<Output = Result<http::Response<Body>, Infallible>> + Send,
+> + Clone {
+    tower::service_fn(move |request: http::Request<Incoming>| {
+        let answering = clock.request_began();
+        let expects_continue = request
+            .headers()
+            .get(header::EXPECT)
+            .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+        let mut request = request.map(|incoming| {
+            Body::new(DrainOnDrop::new(
+                incoming,
+                expects_continue,
+                answering.clone(),
+            ))
+        });
+        request.extensions_mut().insert(ClientAddr(address));
+        let app = app.clone();
+        async move {
+            let response = app.oneshot(request).await?;
+            // The connection is busy until the answer has been handed to
+            // hyper whole.
+            Ok(response.map(|body| {
+                Body::new(Answer {
+                    body,
+                    _answering: answering,
+                })
+            }))
+        }
+    })
+}
+
+/// An answer's body, holding its request's [`InProgress`] until written.
+struct Answer {
+    body: Body,
+    _answering: InProgress,
+}
+
+impl hyper::body::Body for Answer {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        Pin::new(&mut self.get_mut().body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
 }

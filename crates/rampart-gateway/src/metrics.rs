@@ -24,6 +24,9 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
+/// The route label of a request no route matched; its path is never used.
+pub const UNMATCHED: &str = "unmatched";
+
 /// The content type of [`Metrics::encode`]'s output.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
@@ -130,12 +133,13 @@ impl Metrics {
         }
     }
 
-    /// One answered request. `route` is the matched route template, or
-    /// `None` when no route matched (counted as `unmatched`).
+    /// One answered request. `route` is the matched route template (with
+    /// any secret segment already replaced by a placeholder), or `None`
+    /// when no route matched (counted as [`UNMATCHED`]).
     pub fn request(&self, method: &Method, route: Option<&str>, status: u16, elapsed: Duration) {
         let labels = RequestLabels {
             method: method_label(method),
-            route: route.unwrap_or("unmatched").to_owned(),
+            route: route.unwrap_or(UNMATCHED).to_owned(),
             status,
         };
         self.latency

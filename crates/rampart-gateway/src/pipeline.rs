@@ -40,14 +40,43 @@ const PROBE_PREFIXES: [&str; 14] = [
     "/vendor/phpunit",
 ];
 
-fn is_probe(path: &str) -> bool {
+/// The probe prefix `path` asks for, if any; logs name the prefix, never
+/// the path the scanner sent.
+fn probe_prefix(path: &str) -> Option<&'static str> {
     let lower = path.to_ascii_lowercase();
-    PROBE_PREFIXES.iter().any(|prefix| {
+    PROBE_PREFIXES.into_iter().find(|prefix| {
         lower == *prefix
             || lower
                 .strip_prefix(prefix)
                 .is_some_and(|rest| rest.starts_with('/') || rest.starts_with('.'))
     })
+}
+
+/// The placeholder for the admins' secret sign-in segment in labels and
+/// logs.
+const SECRET_SEGMENT: &str = "{secret}";
+
+/// The route a request is logged and counted under: its route template,
+/// with the admins' secret sign-in segment (`admin_sign_in_path`) shown as
+/// [`SECRET_SEGMENT`] should a template carry it; `None` when no route
+/// matched. Never the raw path: it would put secrets and scanners' junk in
+/// logs and grow the metrics without bound.
+fn route_label(template: Option<&str>, admin_sign_in_path: Option<&str>) -> Option<String> {
+    let template = template?;
+    let Some(secret) = admin_sign_in_path.filter(|secret| !secret.is_empty()) else {
+        return Some(template.to_owned());
+    };
+    let segments: Vec<&str> = template
+        .split('/')
+        .map(|segment| {
+            if segment == secret {
+                SECRET_SEGMENT
+            } else {
+                segment
+            }
+        })
+        .collect();
+    Some(segments.join("/"))
 }
 
 /// Query parameters that would carry a credential. Keys in URLs end up in
@@ -122,20 +151,22 @@ pub async fn edge_pipeline(
         .insert(RequestId(request_id.clone()));
     let method = request.method().clone();
     let version = request.version();
-    let path = request.uri().path().to_owned();
     // `Router::layer` runs this after routing, so the route template is
-    // known here; metrics use it, never the raw path.
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|matched| matched.as_str().to_owned());
+    // known here; metrics and logs use it, never the raw path.
+    let route = route_label(
+        request
+            .extensions()
+            .get::<MatchedPath>()
+            .map(MatchedPath::as_str),
+        gateway.config.admin_sign_in_path.as_deref(),
+    );
 
     let mut response = if !method_is_served(&method) {
         ApiError::method_not_allowed().into_response()
-    } else if is_probe(&path) {
+    } else if let Some(probe) = probe_prefix(request.uri().path()) {
         let hits = gateway.metrics.probe_hit();
         let client = request.extensions().get::<ClientAddr>().map(|c| c.0.ip());
-        tracing::warn!(path, ?client, hits, "scanner probe path requested");
+        tracing::warn!(probe, ?client, hits, "scanner probe path requested");
         ApiError::not_found().into_response()
     } else if query_carries_credential(request.uri().query()) {
         ApiError::invalid("credentials are not accepted in the query string; send them in a header")
@@ -169,7 +200,7 @@ pub async fn edge_pipeline(
     );
     tracing::info!(
         %method,
-        path,
+        route = route.as_deref().unwrap_or(crate::metrics::UNMATCHED),
         status = response.status().as_u16(),
         elapsed_ms = elapsed.as_millis() as u64,
         request_id,
@@ -217,7 +248,7 @@ mod tests {
             "/.env",
             "/.env.local",
         ] {
-            assert!(is_probe(path), "{path}");
+            assert!(probe_prefix(path).is_some(), "{path}");
         }
         for path in [
             "/healthz",
@@ -225,8 +256,76 @@ mod tests {
             "/wp-administrators-guide",
             "/.github",
         ] {
-            assert!(!is_probe(path), "{path}");
+            assert!(probe_prefix(path).is_none(), "{path}");
         }
+    }
+
+    /// The label of each request a router sees, as the pipeline takes it.
+    async fn labels_seen(secret: &str, paths: &[&str]) -> Vec<Option<String>> {
+        use tower::ServiceExt;
+
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let record = seen.clone();
+        let secret_owned = secret.to_owned();
+        // Registered with the segment written out, as the gateway once did.
+        let router = axum::Router::new()
+            .route(
+                &format!("/v1/auth/{secret}/sign-in"),
+                axum::routing::post(|| async {}),
+            )
+            .route(
+                "/v1/crm/customers/{customer_id}",
+                axum::routing::get(|| async {}),
+            )
+            .layer(axum::middleware::from_fn(
+                move |request: Request, next: Next| {
+                    let label = route_label(
+                        request
+                            .extensions()
+                            .get::<MatchedPath>()
+                            .map(MatchedPath::as_str),
+                        Some(&secret_owned),
+                    );
+                    record.lock().unwrap().push(label);
+                    next.run(request)
+                },
+            ));
+        for path in paths {
+            let request = http::Request::post(*path)
+                .body(axum::body::Body::empty())
+                .unwrap();
+            router.clone().oneshot(request).await.unwrap();
+        }
+        std::mem::take(&mut *seen.lock().unwrap())
+    }
+
+    #[tokio::test]
+    async fn labels_carry_templates_never_raw_paths_or_the_secret() {
+        let secret = "admin-0123456789abcdef";
+        let labels = labels_seen(
+            secret,
+            &[
+                &format!("/v1/auth/{secret}/sign-in"),
+                "/v1/crm/customers/cus_private_id",
+                "/v1/auth/guess-the-secret/sign-in",
+                "/.env",
+            ],
+        )
+        .await;
+        assert_eq!(
+            labels,
+            [
+                Some("/v1/auth/{secret}/sign-in".to_owned()),
+                Some("/v1/crm/customers/{customer_id}".to_owned()),
+                None,
+                None,
+            ]
+        );
+        // Without a secret configured, templates pass unchanged.
+        assert_eq!(
+            route_label(Some("/v1/crm/customers/{customer_id}"), None).as_deref(),
+            Some("/v1/crm/customers/{customer_id}")
+        );
     }
 
     #[test]

@@ -477,16 +477,17 @@ async fn create_admin(args: CreateAdminArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The gateway's settings from the file: defaults, plus security.txt and
-/// rate limits.
+/// The gateway's settings from the file: defaults, plus security.txt, rate
+/// limits and connection limits.
 fn gateway_config(file: &FileSettings) -> anyhow::Result<rampart_gateway::Config> {
-    settings::rate_limits(
+    let config = settings::rate_limits(
         file,
         rampart_gateway::Config {
             security_txt: settings::security_txt(file, chrono::Utc::now())?,
             ..rampart_gateway::Config::default()
         },
-    )
+    )?;
+    settings::edge_limits(file, config)
 }
 
 /// Cancels `token` on Ctrl-C or SIGTERM.

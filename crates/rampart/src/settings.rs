@@ -28,6 +28,9 @@ use serde::Deserialize;
 /// expires = "2027-06-30T00:00:00Z"
 /// policy = "https://example.com/security-policy"
 ///
+/// [edge]
+/// idle_timeout_secs = 75
+///
 /// [services.auth]
 /// listen = "0.0.0.0:7001"
 /// url = "https://auth.rampart.svc:7001"
@@ -48,6 +51,8 @@ pub struct FileSettings {
     /// The gateway's default rate limits; each field absent keeps its
     /// default.
     pub rate_limits: Option<RateLimitSettings>,
+    /// The gateway's connection limits; each field absent keeps its default.
+    pub edge: Option<EdgeSettings>,
     #[serde(default)]
     pub services: HashMap<String, ServiceFileSettings>,
 }
@@ -96,6 +101,37 @@ pub fn rate_limits(
         refusal_hold: limits
             .refusal_hold_ms
             .map_or(base.refusal_hold, Duration::from_millis),
+        ..base
+    })
+}
+
+/// `[edge]`: the gateway's connection limits.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EdgeSettings {
+    /// How long an HTTP/1 keep-alive connection may stay idle between
+    /// requests, in seconds (at least 1).
+    pub idle_timeout_secs: Option<u64>,
+}
+
+/// The gateway's connection limits from `[edge]`, over `base`.
+pub fn edge_limits(
+    file: &FileSettings,
+    base: rampart_gateway::Config,
+) -> anyhow::Result<rampart_gateway::Config> {
+    let Some(edge) = &file.edge else {
+        return Ok(base);
+    };
+    let idle_timeout = match edge.idle_timeout_secs {
+        None => base.edge.idle_timeout,
+        Some(0) => bail!("[edge] idle_timeout_secs must be at least 1"),
+        Some(secs) => Duration::from_secs(secs),
+    };
+    Ok(rampart_gateway::Config {
+        edge: rampart_gateway::edge::EdgeLimits {
+            idle_timeout,
+            ..base.edge
+        },
         ..base
     })
 }
@@ -490,6 +526,23 @@ mod tests {
         );
         assert!(settings_from("[rate_limits]\nper_minute = 5\n").is_err());
         assert!(settings_from("[rate_limits]\nrefusal_hold_ms = -1\n").is_err());
+    }
+
+    #[test]
+    fn the_idle_timeout_is_set_in_edge() {
+        let file = settings_from("[edge]\nidle_timeout_secs = 120\n").unwrap();
+        let config = edge_limits(&file, rampart_gateway::Config::default()).unwrap();
+        assert_eq!(config.edge.idle_timeout, Duration::from_secs(120));
+        let none = edge_limits(
+            &settings_from("").unwrap(),
+            rampart_gateway::Config::default(),
+        )
+        .unwrap();
+        assert_eq!(none.edge.idle_timeout, Duration::from_secs(75));
+        let zero = settings_from("[edge]\nidle_timeout_secs = 0\n").unwrap();
+        let error = edge_limits(&zero, rampart_gateway::Config::default()).unwrap_err();
+        assert!(error.to_string().contains("idle_timeout_secs"), "{error}");
+        assert!(settings_from("[edge]\nheader_timeout_secs = 5\n").is_err());
     }
 
     fn at(text: &str) -> chrono::DateTime<chrono::Utc> {

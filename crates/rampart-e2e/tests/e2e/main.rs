@@ -14,6 +14,8 @@
 //! - [`accounts`]: people's accounts: users, roles, passwords, TOTP, admin
 //!   access, sessions, throttling and suspicious activity.
 //! - [`hardening`]: the edge's TLS, limits and timeouts, probed at the wire.
+//! - [`connections`]: early answers to clients still sending, idle
+//!   keep-alive connections, and what the metrics may name.
 //! - [`operations`]: the OpenAPI document, security.txt and metrics.
 //! - [`attacks`]: the defects issue 19 found from outside, retried as the
 //!   attacker tried them.
@@ -21,6 +23,7 @@
 mod accounts;
 mod attacks;
 mod audit;
+mod connections;
 mod edge;
 mod flow;
 mod hardening;
