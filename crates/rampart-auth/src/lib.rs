@@ -5,16 +5,15 @@
 //! throttling.
 //!
 //! - [`Config`], [`migrate`] and [`run`]: the entry points.
-//! - `accounts` (with `accounts_grpc`): users, signing in, sessions and
-//!   their revocation, built from `users` (emails, scopes, roles),
-//!   `passwords` (NIST policy, Argon2id on a bounded pool), `totp`
-//!   (RFC 6238, sealed secrets, recovery codes), `sessions` (opaque tokens
-//!   and their keyed hashes) and `throttle` (atomic attempt reservation).
-//! - `keys`: verification and the key lifecycle, and the parsed inputs they
-//!   take (key names, environments, scopes, networks, origins).
-//! - `store`: the `auth_api_key` table, keyed by the keys' HMAC hashes, and
-//!   the tenants' own request rates.
-//! - `grpc`: the tonic service; the gateway is its only allowed caller.
+//! - `accounts`: users, signing in, the second factor, sessions and their
+//!   revocation (`AccountService`), built from `passwords` (NIST policy,
+//!   Argon2id on a bounded pool), `totp` (RFC 6238, sealed secrets,
+//!   recovery codes), `tokens` (opaque session and challenge tokens and
+//!   their keyed hashes) and `throttle` (atomic attempt reservation).
+//! - `keys`: verification and the key lifecycle (`rules`), the
+//!   `auth_api_key` table (`store`) and the `AuthService` (`grpc`).
+//! - `domain`: the parsed inputs (key owners, names, environments and
+//!   scopes; emails, account scopes and roles).
 //! - `error`: the service's failures and their gRPC statuses.
 //! - `migration` and `entity`: the schema.
 //!
@@ -24,18 +23,15 @@
 //! in the same transaction, and a relay delivers it to the audit service.
 
 mod accounts;
-mod accounts_grpc;
+mod domain;
 mod entity;
 mod error;
-mod grpc;
 mod keys;
 mod migration;
 mod passwords;
-mod sessions;
-mod store;
 mod throttle;
+mod tokens;
 mod totp;
-mod users;
 
 pub use accounts::{AccountSettings, NewClientPolicy};
 pub use passwords::{ARGON2_ITERATIONS, ARGON2_LANES, ARGON2_MEMORY_KIB};
@@ -48,19 +44,16 @@ use rampart_kit::grpc::{AllowPeers, health_for, serve, server};
 use rampart_kit::outbox::Outbox;
 use rampart_kit::pki::{ServiceName, ServiceTls};
 use rampart_kit::revocation::RevocationBus;
-use rampart_kit::secret::{ExposeSecret, SecretString};
+use rampart_kit::secret::{ExposeSecret, Password, SecretString};
 use rampart_proto::auth::v1::account_service_server::AccountServiceServer;
 use rampart_proto::auth::v1::auth_service_server::AuthServiceServer;
 use sea_orm::DatabaseConnection;
 use sea_orm_migration::MigratorTrait;
 use tokio::net::TcpListener;
 
-use crate::accounts::Accounts;
-use crate::accounts_grpc::AccountsGrpc;
-use crate::grpc::AuthGrpc;
-use crate::keys::Credentials;
+use crate::accounts::{Accounts, AccountsGrpc};
+use crate::keys::{AuthGrpc, Credentials, KeyStore};
 use crate::migration::{Migrator, OUTBOX_TABLE};
-use crate::store::KeyStore;
 
 /// How the auth service is set up.
 #[derive(Debug)]
@@ -119,13 +112,12 @@ pub async fn create_platform_admin(
         db.clone(),
         key_hash_secret.expose_secret().as_bytes(),
         sealer,
-        Outbox::new(OUTBOX_TABLE),
-        settings,
         // No gateway caches this new account yet.
-        RevocationBus::in_process(),
+        Outbox::new(OUTBOX_TABLE).announcing_on(RevocationBus::in_process()),
+        settings,
     );
     let created = accounts
-        .create_platform_admin(email, password.expose_secret())
+        .create_platform_admin(email, &Password::new(password.expose_secret()))
         .await;
     drop(accounts);
     rampart_kit::db::close(db).await;
@@ -134,7 +126,7 @@ pub async fn create_platform_admin(
         other => anyhow::anyhow!("{other}"),
     })?;
     Ok(CreatedAdmin {
-        user_id: user.id,
+        user_id: user.id.into_string(),
         provisioning_uri: SecretString::from(secret.provisioning_uri("Rampart", &user.email)),
         email: user.email,
         totp_secret: SecretString::from(secret.base32()),
@@ -145,7 +137,7 @@ pub async fn create_platform_admin(
 /// authenticator app shows. For clients and tests that act as one.
 #[must_use]
 pub fn totp_code(secret_base32: &str, unix_secs: i64) -> Option<String> {
-    let secret = totp::TotpSecret::from_bytes(totp::base32_decode(secret_base32)?);
+    let secret = totp::TotpKey::from_bytes(totp::base32_decode(secret_base32)?);
     Some(secret.code_at_step(totp::step_at(unix_secs)))
 }
 
@@ -174,7 +166,9 @@ pub async fn run(
     let db = rampart_kit::db::connect(&config.database_url).await?;
     migrate(&db).await?;
 
-    let outbox = Outbox::new(OUTBOX_TABLE);
+    // One outbox for keys and accounts; it also tells the gateways about
+    // revocations once they are committed.
+    let outbox = Outbox::new(OUTBOX_TABLE).announcing_on(config.revocations);
     let relay = outbox.spawn_relay(db.clone(), &config.audit_url, &tls, &shutdown)?;
 
     let accounts = Accounts::new(
@@ -183,15 +177,8 @@ pub async fn run(
         sealer,
         outbox.clone(),
         config.accounts,
-        config.revocations.clone(),
     );
-    let credentials = Credentials::new(
-        hasher,
-        bootstrap_admin,
-        KeyStore::new(db.clone()),
-        outbox,
-        config.revocations,
-    );
+    let credentials = Credentials::new(hasher, bootstrap_admin, KeyStore::new(db.clone()), outbox);
     let health = health_for::<AuthServiceServer<AuthGrpc>>().await;
     let router = server(&tls)?
         .add_service(health)

@@ -55,7 +55,7 @@ impl ThrottlePolicy {
     };
     /// Per user's second factor: a code has a million values, so few tries;
     /// the fifth consecutive failure also counts as an attack (see
-    /// `accounts::SUSPICIOUS_SECOND_FACTOR_FAILURES`).
+    /// `accounts::second_factor::SUSPICIOUS_SECOND_FACTOR_FAILURES`).
     pub const SECOND_FACTOR: Self = Self {
         free: 5,
         cap: 10,
@@ -295,7 +295,9 @@ mod tests {
 
     async fn throttle(database: &TestDatabase) -> Throttle {
         let db = rampart_kit::db::connect(&database.url).await.unwrap();
-        crate::migrate(&db).await.unwrap();
+        <crate::migration::Migrator as sea_orm_migration::MigratorTrait>::up(&db, None)
+            .await
+            .unwrap();
         Throttle::new(db)
     }
 

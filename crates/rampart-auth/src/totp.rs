@@ -67,16 +67,18 @@ pub fn base32_decode(text: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// A TOTP secret in the clear; only ever held briefly.
-pub struct TotpSecret(Vec<u8>);
+/// The TOTP key in the clear (the shared secret's bytes); only ever held
+/// briefly. People see it once, in base32, as a
+/// [`rampart_kit::secret::TotpSecret`].
+pub struct TotpKey(Vec<u8>);
 
-impl std::fmt::Debug for TotpSecret {
+impl std::fmt::Debug for TotpKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("TotpSecret(..)")
+        f.write_str("TotpKey(..)")
     }
 }
 
-impl TotpSecret {
+impl TotpKey {
     #[must_use]
     pub fn generate() -> Self {
         Self(random_bytes::<SECRET_BYTES>().to_vec())
@@ -134,7 +136,7 @@ pub fn step_at(unix_secs: i64) -> i64 {
 /// The step `code` is valid for at `unix_secs`, allowing one step of drift
 /// either way; `None` when it matches none. The comparison is constant-time.
 #[must_use]
-pub fn matching_step(secret: &TotpSecret, code: &str, unix_secs: i64) -> Option<i64> {
+pub fn matching_step(secret: &TotpKey, code: &str, unix_secs: i64) -> Option<i64> {
     if code.len() != DIGITS as usize || !code.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -178,7 +180,7 @@ impl SecretSealer {
     }
 
     /// `nonce || ciphertext || tag` in hex, bound to `user_id`.
-    pub fn seal(&self, secret: &TotpSecret, user_id: &str) -> anyhow::Result<String> {
+    pub fn seal(&self, secret: &TotpKey, user_id: &str) -> anyhow::Result<String> {
         let nonce_bytes = random_bytes::<NONCE_LEN>();
         let mut in_out = secret.0.clone();
         self.key
@@ -194,7 +196,7 @@ impl SecretSealer {
     }
 
     /// Opens what [`Self::seal`] made for the same user.
-    pub fn open(&self, sealed_hex: &str, user_id: &str) -> anyhow::Result<TotpSecret> {
+    pub fn open(&self, sealed_hex: &str, user_id: &str) -> anyhow::Result<TotpKey> {
         let sealed = unhex(sealed_hex)
             .filter(|bytes| bytes.len() > NONCE_LEN)
             .ok_or_else(|| anyhow::anyhow!("a stored TOTP secret is malformed"))?;
@@ -208,7 +210,7 @@ impl SecretSealer {
             .map_err(|_| {
                 anyhow::anyhow!("a stored TOTP secret does not open (wrong key or wrong user)")
             })?;
-        Ok(TotpSecret(plain.to_vec()))
+        Ok(TotpKey(plain.to_vec()))
     }
 }
 
@@ -260,7 +262,7 @@ mod tests {
     /// last six of the eight.
     #[test]
     fn rfc_6238_test_vectors() {
-        let secret = TotpSecret(b"12345678901234567890".to_vec());
+        let secret = TotpKey(b"12345678901234567890".to_vec());
         for (time, eight_digits) in [
             (59_i64, "94287082"),
             (1_111_111_109, "07081804"),
@@ -279,7 +281,7 @@ mod tests {
 
     #[test]
     fn one_step_of_drift_either_way_and_no_more() {
-        let secret = TotpSecret::generate();
+        let secret = TotpKey::generate();
         let now = 1_700_000_000;
         let step = step_at(now);
         for drift in [-1, 0, 1] {
@@ -305,7 +307,7 @@ mod tests {
         assert_eq!(base32_decode("MZXW6YTBOI").unwrap(), b"foobar");
         assert_eq!(base32_decode("mzxw 6ytb oi======").unwrap(), b"foobar");
         assert!(base32_decode("MZ1").is_none());
-        let secret = TotpSecret::generate();
+        let secret = TotpKey::generate();
         assert_eq!(base32_decode(&secret.base32()).unwrap(), secret.0);
     }
 
@@ -313,7 +315,7 @@ mod tests {
     fn sealed_secrets_open_only_for_their_user_and_key() {
         let key = SecretString::from(hex(&random_bytes::<32>()));
         let sealer = SecretSealer::from_hex(&key).unwrap();
-        let secret = TotpSecret::generate();
+        let secret = TotpKey::generate();
         let sealed = sealer.seal(&secret, "usr_a").unwrap();
         assert!(!sealed.contains(&hex(&secret.0)));
         assert_eq!(sealer.open(&sealed, "usr_a").unwrap().0, secret.0);
@@ -326,7 +328,7 @@ mod tests {
 
     #[test]
     fn provisioning_uri_carries_the_secret() {
-        let secret = TotpSecret::generate();
+        let secret = TotpKey::generate();
         let uri = secret.provisioning_uri("Rampart", "jane@acme.example");
         assert!(uri.starts_with("otpauth://totp/Rampart:jane@acme.example?secret="));
         assert!(uri.contains(&secret.base32()));

@@ -73,19 +73,18 @@ fn now() -> DateTime<Utc> {
 }
 
 /// Inserts `row` and records `event` in the outbox in one transaction, so
-/// the event exists if and only if the row does; wakes the relay after the
-/// commit.
+/// the event exists if and only if the row does; the relay is woken after
+/// the commit.
 async fn insert_with_event<E: EntityTrait>(
     db: &DatabaseConnection,
     outbox: &Outbox,
     row: E::ActiveModel,
-    event: &AuditRecord,
+    event: AuditRecord,
 ) -> Result<(), Error> {
-    let tx = rampart_kit::db::begin_write(db).await?;
-    E::insert(row).exec_without_returning(&tx).await?;
-    outbox.enqueue(&tx, event).await?;
-    tx.commit().await?;
-    outbox.wake();
+    let mut change = outbox.begin(db).await?;
+    E::insert(row).exec_without_returning(change.tx()).await?;
+    change.audit(event);
+    change.commit().await?;
     Ok(())
 }
 
@@ -129,7 +128,7 @@ impl<'a> TenantStore<'a> {
             self.db,
             self.outbox,
             row.clone().into_active_model(),
-            &event,
+            event,
         )
         .await?;
         Ok(row)
@@ -209,7 +208,7 @@ impl<'a> CustomerStore<'a> {
             self.db,
             self.outbox,
             row.clone().into_active_model(),
-            &event,
+            event,
         )
         .await?;
         Ok(row)
@@ -418,7 +417,7 @@ impl<'a> ConversationStore<'a> {
             self.db,
             self.outbox,
             row.clone().into_active_model(),
-            &event,
+            event,
         )
         .await?;
         Ok(row)

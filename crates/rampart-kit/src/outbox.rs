@@ -2,9 +2,13 @@
 //! transaction as the change it describes, and how those events reach the
 //! audit service.
 //!
-//! A handler calls [`Outbox::enqueue`] with its open transaction; the event
-//! commits or rolls back with the change. After the commit it calls
-//! [`Outbox::wake`], and the relay ([`Outbox::run_relay`]) sends pending rows
+//! A handler opens a [`Change`] with [`Outbox::begin`], writes its rows in
+//! the change's transaction, adds the change's audit records (and, for a
+//! change that ends credentials, the revocations to announce), and commits:
+//! the records commit or roll back with the rows, the relay is woken, and
+//! the revocations go out to every gateway. (The parts are public too:
+//! [`Outbox::enqueue`] in an open transaction, [`Outbox::wake`] after its
+//! commit.) The relay ([`Outbox::run_relay`]) sends pending rows
 //! to the audit service in order, deleting them only once audit has taken
 //! them. Audit de-duplicates by event id, so a row sent twice (the relay
 //! crashed between send and delete) is stored once. With audit down, rows
@@ -21,13 +25,14 @@ use sea_orm::sea_query::{
     ColumnDef, Expr, ExprTrait, Func, Index, IndexCreateStatement, Order, Query, Table,
     TableCreateStatement,
 };
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::grpc::TracedChannel;
 use crate::principal::Principal;
+use crate::revocation::{Revocation, RevocationBus};
 
 /// How many events one delivery carries at most.
 const BATCH: u64 = 200;
@@ -175,11 +180,13 @@ impl Relay {
     }
 }
 
-/// One service's outbox table and the signal that wakes its relay.
+/// One service's outbox table and the signal that wakes its relay, and
+/// (for a service that ends credentials) the bus its revocations go out on.
 #[derive(Clone)]
 pub struct Outbox {
     table: &'static str,
     wake: Arc<Notify>,
+    revocations: Option<RevocationBus>,
 }
 
 impl std::fmt::Debug for Outbox {
@@ -197,6 +204,59 @@ impl Outbox {
         Self {
             table,
             wake: Arc::new(Notify::new()),
+            revocations: None,
+        }
+    }
+
+    /// The same outbox, announcing the revocations of committed changes on
+    /// `bus`.
+    #[must_use]
+    pub fn announcing_on(mut self, bus: RevocationBus) -> Self {
+        self.revocations = Some(bus);
+        self
+    }
+
+    /// Opens a change: a write transaction (see
+    /// [`crate::db::begin_write`]) whose audit records and revocations are
+    /// collected until [`Change::commit`]. Dropped without a commit, it
+    /// rolls back and records nothing.
+    pub async fn begin(&self, db: &DatabaseConnection) -> Result<Change<'_>, DbErr> {
+        Ok(Change {
+            outbox: self,
+            tx: crate::db::begin_write(db).await?,
+            records: Vec::new(),
+            revocations: Vec::new(),
+        })
+    }
+
+    /// Records audit events that go with no other change (a refused
+    /// sign-in, say), in a transaction of their own.
+    pub async fn record(
+        &self,
+        db: &DatabaseConnection,
+        records: impl IntoIterator<Item = AuditRecord>,
+    ) -> Result<(), DbErr> {
+        let mut change = self.begin(db).await?;
+        for record in records {
+            change.audit(record);
+        }
+        change.commit().await
+    }
+
+    /// Tells every gateway, after the commit. A failure is logged, not
+    /// returned: the revocation is already durable, and cached verdicts
+    /// expire within seconds anyway.
+    async fn announce(&self, revocation: &Revocation) {
+        let Some(bus) = &self.revocations else {
+            tracing::error!(
+                ?revocation,
+                table = self.table,
+                "revocation not announced: this outbox has no revocation bus"
+            );
+            return;
+        };
+        if let Err(error) = bus.publish(revocation).await {
+            tracing::error!(error = %format!("{error:#}"), ?revocation, "revocation not announced");
         }
     }
 
@@ -358,6 +418,52 @@ impl Outbox {
     }
 }
 
+/// One audited change under way: its open transaction, the audit records
+/// that commit with it, and the revocations announced once it has.
+#[derive(Debug)]
+#[must_use = "a change that is not committed rolls back"]
+pub struct Change<'a> {
+    outbox: &'a Outbox,
+    tx: DatabaseTransaction,
+    records: Vec<AuditRecord>,
+    revocations: Vec<Revocation>,
+}
+
+impl Change<'_> {
+    /// The transaction to write the change's rows in.
+    #[must_use]
+    pub fn tx(&self) -> &DatabaseTransaction {
+        &self.tx
+    }
+
+    /// Adds an audit record, written in the same transaction at the commit.
+    pub fn audit(&mut self, record: AuditRecord) {
+        self.records.push(record);
+    }
+
+    /// Adds a revocation, announced to every gateway after the commit.
+    pub fn announce(&mut self, revocation: Revocation) {
+        self.revocations.push(revocation);
+    }
+
+    /// Writes the audit records, commits, wakes the relay, and announces
+    /// the revocations, in that order: nothing is announced or sent to
+    /// audit that did not commit.
+    pub async fn commit(self) -> Result<(), DbErr> {
+        for record in &self.records {
+            self.outbox.enqueue(&self.tx, record).await?;
+        }
+        self.tx.commit().await?;
+        if !self.records.is_empty() {
+            self.outbox.wake();
+        }
+        for revocation in &self.revocations {
+            self.outbox.announce(revocation).await;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -407,5 +513,84 @@ mod tests {
         assert!(record.details.is_empty());
         // 0: the audit service applies the action's current version.
         assert_eq!(record.schema_version, 0);
+    }
+
+    /// A migrated SQLite outbox; the directory must outlive the connection.
+    async fn outbox_on_sqlite() -> (DatabaseConnection, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::db::connect(&crate::db::sqlite_url(&dir.path().join("o.db")))
+            .await
+            .unwrap();
+        let (table, index) = Outbox::create_table("test_outbox");
+        db.execute(&table).await.unwrap();
+        db.execute(&index).await.unwrap();
+        (db, dir)
+    }
+
+    fn event() -> AuditRecord {
+        AuditRecord::success(&principal(), None, "user.sign_in", "user:u1".into())
+    }
+
+    #[tokio::test]
+    async fn a_change_records_its_events_only_when_committed() {
+        let (db, _dir) = outbox_on_sqlite().await;
+        let outbox = Outbox::new("test_outbox");
+        let mut dropped = outbox.begin(&db).await.unwrap();
+        dropped.audit(event());
+        drop(dropped);
+        assert_eq!(outbox.pending(&db).await.unwrap(), 0);
+
+        let mut change = outbox.begin(&db).await.unwrap();
+        change.audit(event());
+        change.audit(event());
+        change.commit().await.unwrap();
+        assert_eq!(outbox.pending(&db).await.unwrap(), 2);
+        outbox.record(&db, [event()]).await.unwrap();
+        assert_eq!(outbox.pending(&db).await.unwrap(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_change_that_fails_its_schema_commits_nothing() {
+        let (db, _dir) = outbox_on_sqlite().await;
+        let outbox = Outbox::new("test_outbox");
+        let mut change = outbox.begin(&db).await.unwrap();
+        change.audit(event());
+        change.audit(event().with_detail("password", "hunter2"));
+        assert!(change.commit().await.is_err());
+        assert_eq!(outbox.pending(&db).await.unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_committed_change_announces_its_revocations() {
+        let (db, _dir) = outbox_on_sqlite().await;
+        let bus = RevocationBus::in_process();
+        let outbox = Outbox::new("test_outbox").announcing_on(bus.clone());
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        let shutdown = CancellationToken::new();
+        let watcher = bus.watch(
+            move |event| sink.lock().unwrap().push(event),
+            shutdown.clone(),
+        );
+
+        let mut dropped = outbox.begin(&db).await.unwrap();
+        dropped.announce(Revocation::Subject("usr_dropped".to_owned()));
+        drop(dropped);
+        let mut change = outbox.begin(&db).await.unwrap();
+        change.audit(event());
+        change.announce(Revocation::Subject("usr_1".to_owned()));
+        change.commit().await.unwrap();
+
+        let wanted = crate::revocation::BusEvent::Revoked(Revocation::Subject("usr_1".to_owned()));
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while !seen.lock().unwrap().contains(&wanted) {
+            assert!(tokio::time::Instant::now() < deadline, "never announced");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        shutdown.cancel();
+        watcher.await.unwrap();
+        let dropped =
+            crate::revocation::BusEvent::Revoked(Revocation::Subject("usr_dropped".to_owned()));
+        assert!(!seen.lock().unwrap().contains(&dropped));
     }
 }

@@ -18,11 +18,10 @@ use rampart_proto::auth::v1::{
 };
 use tonic::{Request, Response, Status};
 
+use super::rules::{BOOTSTRAP_CREDENTIAL_ID, Credentials, IssuedKey, Verified, managed_owner};
+use super::store::KeyRow;
+use crate::domain::keys::{ADMIN_SCOPE, KeyOwner, KeySpec};
 use crate::error::Error;
-use crate::keys::{
-    ADMIN_SCOPE, BOOTSTRAP_CREDENTIAL_ID, Credentials, IssuedKey, KeySpec, Verified, managed_owner,
-};
-use crate::store::{KeyOwner, KeyRow};
 
 #[derive(Debug)]
 pub(crate) struct AuthGrpc {

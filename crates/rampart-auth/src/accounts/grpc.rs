@@ -4,7 +4,9 @@
 //! principal; every other call reads the gateway's principal first, and the
 //! role checks live in [`Accounts`] next to the rules they guard.
 
+use rampart_kit::ids::{SessionId, UserId};
 use rampart_kit::principal::{Principal, REQUEST_ID};
+use rampart_kit::secret::{ExposeSecret, OneTimeCode, Password, RecoveryCode, SessionToken};
 use rampart_proto::auth::v1::account_service_server::AccountService;
 use rampart_proto::auth::v1::{
     BeginTotpEnrolmentRequest, ChangePasswordRequest, CompleteSecondFactorRequest,
@@ -18,10 +20,12 @@ use rampart_proto::auth::v1::{
 };
 use tonic::{Request, Response, Status};
 
-use crate::accounts::{
-    Accounts, NewUser, Route, SecondFactorProof, SignInAttempt, SignInOutcome, UserChange,
-    UserView, rfc3339,
+use super::model::{
+    self, NewUser, PasswordChange, Route, SecondFactorProof, SignInAttempt, SignInOutcome, Subject,
+    UserChange, UserView, rfc3339,
 };
+use super::service::Accounts;
+use crate::domain::sessions::RevokeReason;
 use crate::error::Error;
 
 #[derive(Debug)]
@@ -47,7 +51,7 @@ fn request_id<T>(request: &Request<T>) -> String {
 
 fn user_message(user: UserView) -> User {
     User {
-        user_id: user.id,
+        user_id: user.id.into_string(),
         tenant_id: user.tenant_id.unwrap_or_default(),
         email: user.email,
         role: user.role.as_str().to_owned(),
@@ -57,12 +61,38 @@ fn user_message(user: UserView) -> User {
     }
 }
 
-fn grant_message(grant: crate::accounts::SessionGrant) -> SessionGrant {
+fn grant_message(grant: super::model::SessionGrant) -> SessionGrant {
     SessionGrant {
         token: grant.token.expose().to_owned(),
         session_id: grant.session_id.into_string(),
-        user_id: grant.user_id,
+        user_id: grant.user_id.into_string(),
         expires_at: rfc3339(grant.expires_at),
+    }
+}
+
+/// Secrets leave the service here, into the response the gateway relays
+/// to the one person they belong to.
+fn exposed(codes: Vec<RecoveryCode>) -> Vec<String> {
+    codes.iter().map(|code| code.expose().to_owned()).collect()
+}
+
+fn enrolment_message(enrolment: model::TotpEnrolment) -> TotpEnrolment {
+    TotpEnrolment {
+        secret: enrolment.secret.expose().to_owned(),
+        provisioning_uri: enrolment.provisioning_uri.expose_secret().to_owned(),
+    }
+}
+
+fn ids(sessions: Vec<SessionId>) -> Vec<String> {
+    sessions.into_iter().map(SessionId::into_string).collect()
+}
+
+impl AccountsGrpc {
+    /// The user a manager names, checked after who may manage users at
+    /// all: a malformed id is refused as not found, like another tenant's.
+    fn managed_user_id(&self, principal: &Principal, text: &str) -> Result<UserId, Error> {
+        self.accounts.users_for(principal)?;
+        UserId::parse(text).map_err(|_| Error::NotFound("user"))
     }
 }
 
@@ -73,7 +103,8 @@ impl AccountService for AccountsGrpc {
         request: Request<SignInRequest>,
     ) -> Result<Response<SignInResponse>, Status> {
         let request_id = request_id(&request);
-        let request = request.into_inner();
+        let mut request = request.into_inner();
+        let password = Password::from(std::mem::take(&mut request.password));
         let route = match request.route() {
             SignInRoute::Public => Route::Public,
             SignInRoute::Admin => Route::Admin,
@@ -87,7 +118,7 @@ impl AccountService for AccountsGrpc {
                 route,
                 tenant_id: &request.tenant_id,
                 email: &request.email,
-                password: &request.password,
+                password: &password,
                 client_address: &request.client_address,
                 request_id: &request_id,
             })
@@ -121,9 +152,12 @@ impl AccountService for AccountsGrpc {
     ) -> Result<Response<SignInResponse>, Status> {
         let request_id = request_id(&request);
         let request = request.into_inner();
-        let proof = match (request.code.is_empty(), request.recovery_code.is_empty()) {
-            (false, true) => SecondFactorProof::Code(&request.code),
-            (true, false) => SecondFactorProof::RecoveryCode(&request.recovery_code),
+        let challenge = SessionToken::from(request.challenge);
+        let code = OneTimeCode::from(request.code);
+        let recovery_code = RecoveryCode::from(request.recovery_code);
+        let proof = match (code.expose().is_empty(), recovery_code.expose().is_empty()) {
+            (false, true) => SecondFactorProof::Code(&code),
+            (true, false) => SecondFactorProof::RecoveryCode(&recovery_code),
             _ => {
                 return Err(Error::InvalidArgument(
                     "send exactly one of code and recovery_code".to_owned(),
@@ -133,17 +167,12 @@ impl AccountService for AccountsGrpc {
         };
         let outcome = self
             .accounts
-            .complete_second_factor(
-                &request.challenge,
-                proof,
-                &request.client_address,
-                &request_id,
-            )
+            .complete_second_factor(&challenge, proof, &request.client_address, &request_id)
             .await?;
         Ok(Response::new(SignInResponse {
             session: Some(grant_message(outcome.session)),
             challenge: None,
-            recovery_codes: outcome.recovery_codes,
+            recovery_codes: exposed(outcome.recovery_codes),
         }))
     }
 
@@ -151,14 +180,9 @@ impl AccountService for AccountsGrpc {
         &self,
         request: Request<EnrolForChallengeRequest>,
     ) -> Result<Response<TotpEnrolment>, Status> {
-        let (secret, provisioning_uri) = self
-            .accounts
-            .enrol_for_challenge(&request.into_inner().challenge)
-            .await?;
-        Ok(Response::new(TotpEnrolment {
-            secret,
-            provisioning_uri,
-        }))
+        let challenge = SessionToken::from(request.into_inner().challenge);
+        let enrolment = self.accounts.enrol_for_challenge(&challenge).await?;
+        Ok(Response::new(enrolment_message(enrolment)))
     }
 
     /// Needs no principal: the gateway calls this to find out who the
@@ -169,9 +193,10 @@ impl AccountService for AccountsGrpc {
     ) -> Result<Response<VerifySessionResponse>, Status> {
         let request_id = request_id(&request);
         let request = request.into_inner();
+        let token = SessionToken::from(request.token);
         let verdict = self
             .accounts
-            .verify_session(&request.token, &request.client_address, &request_id)
+            .verify_session(&token, &request.client_address, &request_id)
             .await?;
         let kind = if verdict.tenant_id.is_some() {
             PrincipalKind::Tenant
@@ -179,8 +204,8 @@ impl AccountService for AccountsGrpc {
             PrincipalKind::PlatformAdmin
         };
         Ok(Response::new(VerifySessionResponse {
-            session_id: verdict.session_id,
-            user_id: verdict.user_id,
+            session_id: verdict.session_id.into_string(),
+            user_id: verdict.user_id.into_string(),
             kind: kind.into(),
             tenant_id: verdict.tenant_id.unwrap_or_default(),
             role: verdict.role.as_str().to_owned(),
@@ -193,14 +218,16 @@ impl AccountService for AccountsGrpc {
         request: Request<SignOutRequest>,
     ) -> Result<Response<RevokedSessions>, Status> {
         let principal = Principal::from_request(&request)?;
-        let session_id = principal.credential_id.clone();
+        // A session principal's credential is its session.
+        let session_id =
+            SessionId::parse(&principal.credential_id).map_err(|_| Error::NotFound("session"))?;
         let user_id = self
             .accounts
-            .revoke_session(&principal, &session_id, "user.sign_out")
+            .revoke_session(&principal, &session_id, RevokeReason::SignOut)
             .await?;
         Ok(Response::new(RevokedSessions {
-            user_id,
-            session_ids: vec![session_id],
+            user_id: user_id.into_string(),
+            session_ids: vec![session_id.into_string()],
         }))
     }
 
@@ -221,8 +248,8 @@ impl AccountService for AccountsGrpc {
             sessions: sessions
                 .into_iter()
                 .map(|session| Session {
-                    current: session.id == principal.credential_id,
-                    session_id: session.id,
+                    current: session.id.as_str() == principal.credential_id,
+                    session_id: session.id.into_string(),
                     created_at: rfc3339(session.created_at),
                     last_seen_at: rfc3339(session.last_seen_at),
                     expires_at: rfc3339(session.expires_at),
@@ -237,14 +264,16 @@ impl AccountService for AccountsGrpc {
         request: Request<RevokeSessionRequest>,
     ) -> Result<Response<RevokedSessions>, Status> {
         let principal = Principal::from_request(&request)?;
-        let session_id = request.into_inner().session_id;
+        // A malformed id names no session of the caller's, like an unknown one.
+        let session_id = SessionId::parse(&request.into_inner().session_id)
+            .map_err(|_| Error::NotFound("session"))?;
         let user_id = self
             .accounts
-            .revoke_session(&principal, &session_id, "session.revoked")
+            .revoke_session(&principal, &session_id, RevokeReason::Revoked)
             .await?;
         Ok(Response::new(RevokedSessions {
-            user_id,
-            session_ids: vec![session_id],
+            user_id: user_id.into_string(),
+            session_ids: vec![session_id.into_string()],
         }))
     }
 
@@ -253,13 +282,19 @@ impl AccountService for AccountsGrpc {
         request: Request<RevokeUserSessionsRequest>,
     ) -> Result<Response<RevokedSessions>, Status> {
         let principal = Principal::from_request(&request)?;
+        let user_id = request.into_inner().user_id;
+        let subject = if user_id.is_empty() {
+            Subject::Myself
+        } else {
+            Subject::User(self.managed_user_id(&principal, &user_id)?)
+        };
         let (user_id, session_ids) = self
             .accounts
-            .revoke_user_sessions(&principal, &request.into_inner().user_id)
+            .revoke_user_sessions(&principal, subject)
             .await?;
         Ok(Response::new(RevokedSessions {
-            user_id,
-            session_ids,
+            user_id: user_id.into_string(),
+            session_ids: ids(session_ids),
         }))
     }
 
@@ -269,18 +304,22 @@ impl AccountService for AccountsGrpc {
     ) -> Result<Response<RevokedSessions>, Status> {
         let principal = Principal::from_request(&request)?;
         let request = request.into_inner();
+        let current = Password::from(request.current_password);
+        let new = Password::from(request.new_password);
         let session_ids = self
             .accounts
             .change_password(
                 &principal,
-                &request.current_password,
-                &request.new_password,
-                &request.context_words,
+                PasswordChange {
+                    current: &current,
+                    new: &new,
+                    context_words: &request.context_words,
+                },
             )
             .await?;
         Ok(Response::new(RevokedSessions {
             user_id: principal.user.map(|user| user.id).unwrap_or_default(),
-            session_ids,
+            session_ids: ids(session_ids),
         }))
     }
 
@@ -289,11 +328,8 @@ impl AccountService for AccountsGrpc {
         request: Request<BeginTotpEnrolmentRequest>,
     ) -> Result<Response<TotpEnrolment>, Status> {
         let principal = Principal::from_request(&request)?;
-        let (secret, provisioning_uri) = self.accounts.begin_totp(&principal).await?;
-        Ok(Response::new(TotpEnrolment {
-            secret,
-            provisioning_uri,
-        }))
+        let enrolment = self.accounts.begin_totp(&principal).await?;
+        Ok(Response::new(enrolment_message(enrolment)))
     }
 
     async fn confirm_totp(
@@ -301,11 +337,11 @@ impl AccountService for AccountsGrpc {
         request: Request<ConfirmTotpRequest>,
     ) -> Result<Response<ConfirmTotpResponse>, Status> {
         let principal = Principal::from_request(&request)?;
-        let recovery_codes = self
-            .accounts
-            .confirm_totp(&principal, &request.into_inner().code)
-            .await?;
-        Ok(Response::new(ConfirmTotpResponse { recovery_codes }))
+        let code = OneTimeCode::from(request.into_inner().code);
+        let recovery_codes = self.accounts.confirm_totp(&principal, &code).await?;
+        Ok(Response::new(ConfirmTotpResponse {
+            recovery_codes: exposed(recovery_codes),
+        }))
     }
 
     async fn create_user(
@@ -313,7 +349,8 @@ impl AccountService for AccountsGrpc {
         request: Request<CreateUserRequest>,
     ) -> Result<Response<User>, Status> {
         let principal = Principal::from_request(&request)?;
-        let request = request.into_inner();
+        let mut request = request.into_inner();
+        let password = Password::from(std::mem::take(&mut request.password));
         let user = self
             .accounts
             .create_user(
@@ -321,7 +358,7 @@ impl AccountService for AccountsGrpc {
                 NewUser {
                     tenant_id: &request.tenant_id,
                     email: &request.email,
-                    password: &request.password,
+                    password: &password,
                     role: &request.role,
                     context_words: &request.context_words,
                 },
@@ -350,11 +387,12 @@ impl AccountService for AccountsGrpc {
     ) -> Result<Response<UpdateUserResponse>, Status> {
         let principal = Principal::from_request(&request)?;
         let request = request.into_inner();
+        let user_id = self.managed_user_id(&principal, &request.user_id)?;
         let (user, revoked) = self
             .accounts
             .update_user(
                 &principal,
-                &request.user_id,
+                &user_id,
                 UserChange {
                     role: &request.role,
                     disabled: request.disabled,
@@ -363,8 +401,8 @@ impl AccountService for AccountsGrpc {
             .await?;
         Ok(Response::new(UpdateUserResponse {
             revoked: Some(RevokedSessions {
-                user_id: user.id.clone(),
-                session_ids: revoked,
+                user_id: user.id.to_string(),
+                session_ids: ids(revoked),
             }),
             user: Some(user_message(user)),
         }))

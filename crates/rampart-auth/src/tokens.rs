@@ -8,7 +8,7 @@
 //! guesses offline. A fast keyed hash fits, as for API keys: 256 random bits
 //! leave nothing for a slow hash to protect.
 
-use rampart_kit::secret::{ExposeSecret, SecretString, hex, random_bytes};
+use rampart_kit::secret::{SessionToken, hex, random_bytes};
 use ring::hmac;
 
 /// The prefix of session tokens.
@@ -17,28 +17,10 @@ pub const SESSION_PREFIX: &str = "rs_";
 pub const CHALLENGE_PREFIX: &str = "rc_";
 const BODY_HEX: usize = 64;
 
-/// A freshly made token; the only place it exists in the clear.
-pub struct Token(SecretString);
-
-impl std::fmt::Debug for Token {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Token(..)")
-    }
-}
-
-impl Token {
-    #[must_use]
-    pub fn generate(prefix: &str) -> Self {
-        Self(SecretString::from(format!(
-            "{prefix}{}",
-            hex(&random_bytes::<32>())
-        )))
-    }
-
-    #[must_use]
-    pub fn expose(&self) -> &str {
-        self.0.expose_secret()
-    }
+/// A fresh token behind `prefix`; the only place it exists in the clear.
+#[must_use]
+pub fn generate_token(prefix: &str) -> SessionToken {
+    SessionToken::new(format!("{prefix}{}", hex(&random_bytes::<32>())))
 }
 
 /// Whether `text` has a token's shape: the prefix, then 64 lowercase hex.
@@ -85,11 +67,11 @@ mod tests {
 
     #[test]
     fn tokens_are_256_bits_and_well_formed() {
-        let token = Token::generate(SESSION_PREFIX);
+        let token = generate_token(SESSION_PREFIX);
         assert_eq!(token.expose().len(), SESSION_PREFIX.len() + 64);
         assert!(is_well_formed(token.expose(), SESSION_PREFIX));
         assert!(!is_well_formed(token.expose(), CHALLENGE_PREFIX));
-        assert_ne!(token.expose(), Token::generate(SESSION_PREFIX).expose());
+        assert_ne!(token.expose(), generate_token(SESSION_PREFIX).expose());
         let upper = token.expose().to_uppercase().replacen("RS_", "rs_", 1);
         for bad in ["", "rs_", "rs_abc", upper.as_str()] {
             assert!(!is_well_formed(bad, SESSION_PREFIX), "{bad:?}");

@@ -14,118 +14,21 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use rampart_kit::api_key::{HashedApiKey, KeyHasher, KeyKind, PlaintextApiKey};
 use rampart_kit::ids::{ApiKeyId, TenantId};
-use rampart_kit::networks::AllowedNetworks;
-use rampart_kit::origins::AllowedOrigins;
-use rampart_kit::outbox::{AuditRecord, Outbox};
+use rampart_kit::outbox::{AuditRecord, Change, Outbox};
 use rampart_kit::principal::{Principal, PrincipalKind};
-use rampart_kit::revocation::{Revocation, RevocationBus};
+use rampart_kit::revocation::Revocation;
 use rampart_kit::secret::{ExposeSecret, SecretString};
 use sea_orm::{ActiveValue::Set, DatabaseTransaction};
 
+use super::store::{ActiveKey, KeyRow, KeyStore, NewApiKey};
+use crate::domain::keys::{Environment, KEYS_SCOPE, KeyName, KeyOwner, KeySpec};
 use crate::error::Error;
-use crate::store::{ActiveKey, KeyOwner, KeyRow, KeyStore, NewApiKey};
 
-/// What a tenant key grants unless asked otherwise.
-pub(crate) const DEFAULT_TENANT_SCOPES: [&str; 2] = ["read", "write"];
-/// Every scope a tenant key may hold: read, write tenant data, manage the
-/// tenant's keys, and read the tenant's audit trail.
-pub(crate) const TENANT_SCOPES: [&str; 4] = ["read", "write", KEYS_SCOPE, AUDIT_SCOPE];
-pub(crate) const KEYS_SCOPE: &str = "keys";
-/// Reading and exporting the tenant's audit trail (checked by audit).
-pub(crate) const AUDIT_SCOPE: &str = "audit";
-/// The one scope of a widget key: starting conversations.
-pub(crate) const WIDGET_SCOPE: &str = "widget";
-/// The one scope of a platform admin key.
-pub(crate) const ADMIN_SCOPE: &str = "admin";
 /// The longest a rotated key may keep working beside its successor.
 pub(crate) const MAX_GRACE: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// The credential id reported for the configured admin key, which has no row.
 pub(crate) const BOOTSTRAP_CREDENTIAL_ID: &str = "bootstrap";
-
-const MAX_NAME_CHARS: usize = 100;
-const DEFAULT_NAME: &str = "default";
-
-/// A key's human label: trimmed, at most 100 characters, no control
-/// characters (they would let a label forge lines in logs and listings).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct KeyName(String);
-
-impl KeyName {
-    /// Parses a requested name; an empty one becomes "default".
-    pub(crate) fn parse(text: &str) -> Result<Self, Error> {
-        let trimmed = text.trim();
-        if trimmed.is_empty() {
-            return Ok(Self(DEFAULT_NAME.to_owned()));
-        }
-        if trimmed.chars().count() > MAX_NAME_CHARS {
-            return Err(Error::InvalidArgument(format!(
-                "name must be at most {MAX_NAME_CHARS} characters"
-            )));
-        }
-        if trimmed.chars().any(char::is_control) {
-            return Err(Error::InvalidArgument(
-                "name must not contain control characters".to_owned(),
-            ));
-        }
-        Ok(Self(trimmed.to_owned()))
-    }
-
-    pub(crate) fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-/// Which kind of key: a tenant's production or testing key, or a platform
-/// admin key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Environment {
-    Live,
-    Test,
-    Admin,
-    /// A public key for the website widget.
-    Widget,
-}
-
-impl Environment {
-    /// Parses a requested environment; empty means live.
-    pub(crate) fn parse(text: &str) -> Result<Self, Error> {
-        match text {
-            "" | "live" => Ok(Self::Live),
-            "test" => Ok(Self::Test),
-            "widget" => Ok(Self::Widget),
-            _ => Err(Error::InvalidArgument(
-                "environment must be \"live\", \"test\" or \"widget\"".to_owned(),
-            )),
-        }
-    }
-
-    /// Reads the column back, admin keys included.
-    pub(crate) fn parse_stored(text: &str) -> Result<Self, Error> {
-        match text {
-            "admin" => Ok(Self::Admin),
-            _ => Self::parse(text),
-        }
-    }
-
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Self::Live => "live",
-            Self::Test => "test",
-            Self::Admin => "admin",
-            Self::Widget => "widget",
-        }
-    }
-
-    pub(crate) fn key_kind(self) -> KeyKind {
-        match self {
-            Self::Live => KeyKind::Live,
-            Self::Test => KeyKind::Test,
-            Self::Admin => KeyKind::Admin,
-            Self::Widget => KeyKind::Widget,
-        }
-    }
-}
 
 /// Who a verified key belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,102 +44,6 @@ pub(crate) enum Verified {
 pub(crate) struct IssuedKey {
     pub key: PlaintextApiKey,
     pub row: KeyRow,
-}
-
-/// Everything a new key is issued with, parsed.
-#[derive(Debug, Clone)]
-pub(crate) struct KeySpec {
-    pub name: KeyName,
-    pub environment: Environment,
-    pub scopes: Vec<String>,
-    pub expires_at: Option<DateTime<Utc>>,
-    pub networks: AllowedNetworks,
-    pub origins: AllowedOrigins,
-}
-
-impl KeySpec {
-    /// Parses a request for a key of `owner`. Empty scopes mean the default;
-    /// platform admin keys always have the one `admin` scope.
-    pub(crate) fn parse(
-        owner: &KeyOwner,
-        name: &str,
-        environment: &str,
-        scopes: &[String],
-        expires_at: &str,
-        networks: &[String],
-        origins: &[String],
-    ) -> Result<Self, Error> {
-        let environment = match owner {
-            KeyOwner::Platform => Environment::Admin,
-            KeyOwner::Tenant(_) => Environment::parse(environment)?,
-        };
-        let scopes = match environment {
-            Environment::Admin => vec![ADMIN_SCOPE.to_owned()],
-            Environment::Widget if scopes.is_empty() => vec![WIDGET_SCOPE.to_owned()],
-            Environment::Widget => {
-                return Err(Error::InvalidArgument(
-                    "a widget key has the one scope \"widget\"; leave scopes out".to_owned(),
-                ));
-            }
-            Environment::Live | Environment::Test => parse_scopes(scopes)?,
-        };
-        let origins = match environment {
-            Environment::Widget => AllowedOrigins::parse_required(origins),
-            _ if origins.is_empty() => Ok(AllowedOrigins::default()),
-            _ => {
-                return Err(Error::InvalidArgument(
-                    "allowed_origins is for widget keys only".to_owned(),
-                ));
-            }
-        }
-        .map_err(|e| Error::InvalidArgument(format!("allowed_origins: {e}")))?;
-        let expires_at = if expires_at.is_empty() {
-            None
-        } else {
-            let at = DateTime::parse_from_rfc3339(expires_at)
-                .map_err(|_| {
-                    Error::InvalidArgument("expires_at must be an RFC 3339 timestamp".to_owned())
-                })?
-                .with_timezone(&Utc);
-            if at <= Utc::now() {
-                return Err(Error::InvalidArgument(
-                    "expires_at must be in the future".to_owned(),
-                ));
-            }
-            Some(at)
-        };
-        let networks = AllowedNetworks::parse(networks)
-            .map_err(|e| Error::InvalidArgument(format!("allowed_networks: {e}")))?;
-        Ok(Self {
-            name: KeyName::parse(name)?,
-            environment,
-            scopes,
-            expires_at,
-            networks,
-            origins,
-        })
-    }
-}
-
-/// Parses requested tenant key scopes: known names, no repeats; empty means
-/// [`DEFAULT_TENANT_SCOPES`].
-fn parse_scopes(requested: &[String]) -> Result<Vec<String>, Error> {
-    if requested.is_empty() {
-        return Ok(DEFAULT_TENANT_SCOPES.map(str::to_owned).to_vec());
-    }
-    let mut scopes: Vec<String> = Vec::new();
-    for scope in requested {
-        if !TENANT_SCOPES.contains(&scope.as_str()) {
-            return Err(Error::InvalidArgument(format!(
-                "unknown scope {scope:?}; scopes are {}",
-                TENANT_SCOPES.join(", ")
-            )));
-        }
-        if !scopes.contains(scope) {
-            scopes.push(scope.clone());
-        }
-    }
-    Ok(scopes)
 }
 
 /// Whose keys `principal` may manage when it names `tenant_id` (empty for
@@ -302,7 +109,6 @@ pub(crate) struct Credentials {
     bootstrap_admin: Option<HashedApiKey>,
     store: KeyStore,
     outbox: Outbox,
-    revocations: RevocationBus,
 }
 
 impl Credentials {
@@ -311,14 +117,12 @@ impl Credentials {
         bootstrap_admin: Option<HashedApiKey>,
         store: KeyStore,
         outbox: Outbox,
-        revocations: RevocationBus,
     ) -> Self {
         Self {
             hasher,
             bootstrap_admin,
             store,
             outbox,
-            revocations,
         }
     }
 
@@ -363,16 +167,15 @@ impl Credentials {
                 "a key cannot grant the {scope:?} scope, which it does not hold itself"
             )));
         }
-        let tx = self.store.begin().await?;
-        let issued = self.insert_key(&tx, principal, owner, spec).await?;
-        tx.commit().await?;
-        self.outbox.wake();
+        let mut change = self.store.begin(&self.outbox).await?;
+        let issued = self.insert_key(&mut change, principal, owner, spec).await?;
+        change.commit().await?;
         Ok(issued)
     }
 
     async fn insert_key(
         &self,
-        tx: &DatabaseTransaction,
+        change: &mut Change<'_>,
         principal: &Principal,
         owner: KeyOwner,
         spec: KeySpec,
@@ -402,8 +205,8 @@ impl Credentials {
             Some(at) => record.with_detail("expires_at", at.to_rfc3339()),
             None => record,
         };
-        let row = self.store.insert(tx, &new).await?;
-        self.outbox.enqueue(tx, &record).await?;
+        let row = self.store.insert(change.tx(), &new).await?;
+        change.audit(record);
         tracing::info!(
             key_id = %new.id,
             tenant_id = new.owner.tenant().map(TenantId::as_str),
@@ -448,8 +251,8 @@ impl Credentials {
                 MAX_GRACE.as_secs()
             )));
         }
-        let tx = self.store.begin().await?;
-        let old = self.usable_key(&tx, &owner, id).await?;
+        let mut change = self.store.begin(&self.outbox).await?;
+        let old = self.usable_key(change.tx(), &owner, id).await?;
         // The successor gets the old key's scopes: the rule of issuing.
         require_could_have_issued(principal, &old, "rotate")?;
         let now = Utc::now();
@@ -461,10 +264,12 @@ impl Credentials {
             environment: Environment::parse_stored(&old.environment)?,
             scopes: old.scopes.split_whitespace().map(str::to_owned).collect(),
             expires_at: old.expires_at,
-            networks: crate::store::active_key(&old)?.networks,
-            origins: crate::store::active_key(&old)?.origins,
+            networks: super::store::active_key(&old)?.networks,
+            origins: super::store::active_key(&old)?.origins,
         };
-        let successor = self.insert_key(&tx, principal, owner.clone(), spec).await?;
+        let successor = self
+            .insert_key(&mut change, principal, owner.clone(), spec)
+            .await?;
         let successor_id = successor.row.id.clone();
         let new_expiry = old.expires_at.map_or(stops_at, |at| at.min(stops_at));
         let record = AuditRecord::success(
@@ -478,15 +283,16 @@ impl Credentials {
         let new_expiry = Some(new_expiry);
         let previous = self
             .store
-            .update(&tx, old, |row| {
+            .update(change.tx(), old, |row| {
                 row.expires_at = Set(new_expiry);
                 row.replaced_by = Set(Some(successor_id));
             })
             .await?;
-        self.outbox.enqueue(&tx, &record).await?;
-        tx.commit().await?;
-        self.outbox.wake();
-        self.announce(&previous.id).await;
+        change.audit(record);
+        // Every gateway forgets the old key at once, so its shortened life
+        // holds everywhere.
+        change.announce(Revocation::Credential(previous.id.clone()));
+        change.commit().await?;
         tracing::info!(key_id = %previous.id, grace_seconds = grace.as_secs(), "api key rotated");
         Ok((successor, previous))
     }
@@ -499,10 +305,10 @@ impl Credentials {
         owner: KeyOwner,
         id: &ApiKeyId,
     ) -> Result<KeyRow, Error> {
-        let tx = self.store.begin().await?;
+        let mut change = self.store.begin(&self.outbox).await?;
         let row = self
             .store
-            .find(&tx, &owner, id)
+            .find(change.tx(), &owner, id)
             .await?
             .ok_or_else(|| Error::NotFound("API key"))?;
         // Cutting off a key the caller could not have issued would let a
@@ -519,12 +325,13 @@ impl Credentials {
         );
         let row = self
             .store
-            .update(&tx, row, |row| row.revoked_at = Set(Some(Utc::now())))
+            .update(change.tx(), row, |row| {
+                row.revoked_at = Set(Some(Utc::now()))
+            })
             .await?;
-        self.outbox.enqueue(&tx, &record).await?;
-        tx.commit().await?;
-        self.outbox.wake();
-        self.announce(&row.id).await;
+        change.audit(record);
+        change.announce(Revocation::Credential(row.id.clone()));
+        change.commit().await?;
         tracing::info!(key_id = %row.id, "api key revoked");
         Ok(row)
     }
@@ -538,13 +345,13 @@ impl Credentials {
         reporter: &str,
         usage: &[(ApiKeyId, DateTime<Utc>, u64)],
     ) -> Result<(), Error> {
-        let tx = self.store.begin().await?;
+        let mut change = self.store.begin(&self.outbox).await?;
         for (id, minute, requests) in usage {
             let used_at = (*minute + chrono::Duration::seconds(59)).min(Utc::now());
-            let Some(row) = self.store.touch(&tx, id.as_str(), used_at).await? else {
+            let Some(row) = self.store.touch(change.tx(), id.as_str(), used_at).await? else {
                 continue; // a key deleted by hand; nothing to record
             };
-            let key = crate::store::active_key(&row)?;
+            let key = super::store::active_key(&row)?;
             let principal = Principal {
                 client_addr: String::new(),
                 kind: key
@@ -568,10 +375,9 @@ impl Credentials {
             .with_detail("window_start", minute.to_rfc3339());
             record.event_id = usage_event_id(reporter, &row.id, *minute);
             record.occurred_at = used_at;
-            self.outbox.enqueue(&tx, &record).await?;
+            change.audit(record);
         }
-        tx.commit().await?;
-        self.outbox.wake();
+        change.commit().await?;
         Ok(())
     }
 
@@ -589,11 +395,12 @@ impl Credentials {
             format!("tenant:{tenant}"),
         )
         .with_detail("setting", "rate_limit_per_minute");
-        let tx = self.store.begin().await?;
-        self.store.set_rate_limit(&tx, tenant, per_minute).await?;
-        self.outbox.enqueue(&tx, &record).await?;
-        tx.commit().await?;
-        self.outbox.wake();
+        let mut change = self.store.begin(&self.outbox).await?;
+        self.store
+            .set_rate_limit(change.tx(), tenant, per_minute)
+            .await?;
+        change.audit(record);
+        change.commit().await?;
         Ok(())
     }
 
@@ -621,18 +428,6 @@ impl Credentials {
             )));
         }
         Ok(row)
-    }
-
-    /// Tells every gateway to forget `key_id`. The change is committed
-    /// already; if the bus is down the gateways distrust their caches anyway.
-    async fn announce(&self, key_id: &str) {
-        if let Err(error) = self
-            .revocations
-            .publish(&Revocation::Credential(key_id.to_owned()))
-            .await
-        {
-            tracing::error!(error = %format!("{error:#}"), key_id, "revocation not announced");
-        }
     }
 }
 
@@ -667,7 +462,11 @@ pub(crate) fn bootstrap_admin_hash(
 
 #[cfg(test)]
 mod tests {
+    use rampart_kit::networks::AllowedNetworks;
+    use rampart_kit::origins::AllowedOrigins;
     use sea_orm::{ConnectionTrait, DatabaseConnection};
+
+    use rampart_kit::revocation::RevocationBus;
 
     use super::*;
     use crate::migration::OUTBOX_TABLE;
@@ -695,15 +494,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let url = rampart_kit::db::sqlite_url(&dir.path().join("auth.db"));
         let db = rampart_kit::db::connect(&url).await.unwrap();
-        crate::migrate(&db).await.unwrap();
+        <crate::migration::Migrator as sea_orm_migration::MigratorTrait>::up(&db, None)
+            .await
+            .unwrap();
         let hasher = hasher();
         let admin = admin.map(|key| hasher.hash(key));
         let credentials = Credentials::new(
             hasher,
             admin,
             KeyStore::new(db.clone()),
-            Outbox::new(OUTBOX_TABLE),
-            RevocationBus::in_process(),
+            Outbox::new(OUTBOX_TABLE).announcing_on(RevocationBus::in_process()),
         );
         (credentials, db, dir)
     }
@@ -730,8 +530,7 @@ mod tests {
             hasher,
             admin,
             KeyStore::new(DatabaseConnection::default()),
-            Outbox::new(OUTBOX_TABLE),
-            RevocationBus::in_process(),
+            Outbox::new(OUTBOX_TABLE).announcing_on(RevocationBus::in_process()),
         )
     }
 
@@ -800,6 +599,15 @@ mod tests {
                 })
             );
         }
+    }
+
+    #[tokio::test]
+    async fn an_issued_key_does_not_show_itself_in_debug() {
+        let (credentials, _db, _dir) = credentials_on_sqlite(None).await;
+        let issued = issue(&credentials, &TenantId::generate(), Environment::Live).await;
+        let hidden = &issued.key.expose()[issued.key.display_prefix().len()..];
+        assert!(hidden.len() > 16, "{hidden:?}");
+        assert!(!format!("{issued:?}").contains(hidden));
     }
 
     #[tokio::test]
@@ -884,27 +692,6 @@ mod tests {
             rotated.verify(issued.key.expose()).await.unwrap_err(),
             Error::InvalidKey
         ));
-    }
-
-    #[test]
-    fn names_are_trimmed_bounded_and_printable() {
-        assert_eq!(KeyName::parse("  zapier ").unwrap().as_str(), "zapier");
-        assert_eq!(KeyName::parse("   ").unwrap().as_str(), "default");
-        assert_eq!(KeyName::parse("").unwrap().as_str(), "default");
-        assert!(KeyName::parse(&"é".repeat(100)).is_ok());
-        assert!(KeyName::parse(&"é".repeat(101)).is_err());
-        assert!(KeyName::parse("web\nsite").is_err());
-        assert!(KeyName::parse("web\u{1b}[31m").is_err());
-    }
-
-    #[test]
-    fn environments_parse() {
-        assert_eq!(Environment::parse("").unwrap(), Environment::Live);
-        assert_eq!(Environment::parse("live").unwrap(), Environment::Live);
-        assert_eq!(Environment::parse("test").unwrap(), Environment::Test);
-        for bad in ["LIVE", "prod", " test"] {
-            assert!(Environment::parse(bad).is_err(), "{bad:?}");
-        }
     }
 
     #[test]

@@ -11,47 +11,33 @@ use rampart_kit::api_key::{HashedApiKey, KeyKind};
 use rampart_kit::ids::{ApiKeyId, TenantId};
 use rampart_kit::networks::AllowedNetworks;
 use rampart_kit::origins::{AllowedOrigins, Origin};
+use rampart_kit::outbox::{Change, Outbox};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
-    DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder,
+    DatabaseConnection, DbErr, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
 };
 
+use crate::domain::keys::{Environment, KeyName, KeyOwner};
 use crate::entity::{api_key, tenant_rate_limit};
 use crate::error::Error;
-use crate::keys::{Environment, KeyName};
 
-/// Whose a key is. Stored as the tenant id, or empty for the platform.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum KeyOwner {
-    Platform,
-    Tenant(TenantId),
+/// The `tenant_id` column of a key: the tenant's id, or empty for the
+/// platform.
+fn owner_column(owner: &KeyOwner) -> &str {
+    match owner {
+        KeyOwner::Platform => "",
+        KeyOwner::Tenant(tenant) => tenant.as_str(),
+    }
 }
 
-impl KeyOwner {
-    fn column_value(&self) -> &str {
-        match self {
-            Self::Platform => "",
-            Self::Tenant(tenant) => tenant.as_str(),
-        }
+fn owner_from_column(text: &str) -> Result<KeyOwner, Error> {
+    if text.is_empty() {
+        return Ok(KeyOwner::Platform);
     }
-
-    fn from_column(text: &str) -> Result<Self, Error> {
-        if text.is_empty() {
-            return Ok(Self::Platform);
-        }
-        TenantId::parse(text)
-            .map(Self::Tenant)
-            .map_err(|e| anyhow::anyhow!("stored api key has a bad tenant id: {e}").into())
-    }
-
-    pub(crate) fn tenant(&self) -> Option<&TenantId> {
-        match self {
-            Self::Platform => None,
-            Self::Tenant(tenant) => Some(tenant),
-        }
-    }
+    TenantId::parse(text)
+        .map(KeyOwner::Tenant)
+        .map_err(|e| anyhow::anyhow!("stored api key has a bad tenant id: {e}").into())
 }
 
 /// A key about to be stored: everything but the key itself.
@@ -97,9 +83,10 @@ impl KeyStore {
         Self { db }
     }
 
-    /// Opens a transaction, so a change and its audit event commit together.
-    pub(crate) async fn begin(&self) -> Result<DatabaseTransaction, DbErr> {
-        rampart_kit::db::begin_write(&self.db).await
+    /// Opens an audited change in `outbox`, so a change and its audit
+    /// event commit together.
+    pub(crate) async fn begin<'o>(&self, outbox: &'o Outbox) -> Result<Change<'o>, DbErr> {
+        outbox.begin(&self.db).await
     }
 
     /// Stores `key` in the caller's transaction.
@@ -110,7 +97,7 @@ impl KeyStore {
     ) -> Result<KeyRow, DbErr> {
         api_key::ActiveModel {
             id: Set(key.id.to_string()),
-            tenant_id: Set(key.owner.column_value().to_owned()),
+            tenant_id: Set(owner_column(&key.owner).to_owned()),
             name: Set(key.name.as_str().to_owned()),
             display_prefix: Set(key.display_prefix.clone()),
             key_hash: Set(key.key_hash.to_hex()),
@@ -165,7 +152,7 @@ impl KeyStore {
         include_inactive: bool,
     ) -> Result<Vec<KeyRow>, DbErr> {
         let mut query = api_key::Entity::find()
-            .filter(api_key::Column::TenantId.eq(owner.column_value()))
+            .filter(api_key::Column::TenantId.eq(owner_column(owner)))
             .order_by_desc(api_key::Column::CreatedAt)
             .order_by_desc(api_key::Column::Id);
         if !include_inactive {
@@ -185,7 +172,7 @@ impl KeyStore {
         id: &ApiKeyId,
     ) -> Result<Option<KeyRow>, DbErr> {
         api_key::Entity::find_by_id(id.as_str())
-            .filter(api_key::Column::TenantId.eq(owner.column_value()))
+            .filter(api_key::Column::TenantId.eq(owner_column(owner)))
             .one(tx)
             .await
     }
@@ -286,7 +273,7 @@ fn unexpired() -> Condition {
 pub(crate) fn active_key(row: &KeyRow) -> Result<ActiveKey, Error> {
     let id = ApiKeyId::parse(&row.id)
         .map_err(|e| anyhow::anyhow!("stored api key {:?} has a bad id: {e}", row.id))?;
-    let owner = KeyOwner::from_column(&row.tenant_id)?;
+    let owner = owner_from_column(&row.tenant_id)?;
     let networks: Vec<&str> = row.allowed_networks.split_whitespace().collect();
     let networks = AllowedNetworks::parse(&networks)
         .map_err(|e| anyhow::anyhow!("stored api key {id} has bad networks: {e}"))?;
