@@ -187,19 +187,10 @@ pub fn assess(text: &str) -> Assessment {
     }
 }
 
-/// Lowercases `text` and turns everything but letters and digits into
-/// spaces; split the result on whitespace to get its words.
+/// The message's words after [`crate::normalise`], joined by spaces.
 #[must_use]
 pub fn normalise(text: &str) -> String {
-    let mut normalised = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_alphanumeric() {
-            normalised.extend(c.to_lowercase());
-        } else {
-            normalised.push(' ');
-        }
-    }
-    normalised
+    crate::normalise::normalise(text).joined()
 }
 
 /// A pattern as written in [`RULE_TABLE`], with the words that, next to a
@@ -900,7 +891,8 @@ mod tests {
             normalise("Ça   VA?\tÖL-Leck…")
                 .split_whitespace()
                 .collect::<Vec<_>>(),
-            ["ça", "va", "öl", "leck"]
+            // Accents are stripped since detection normalises them away.
+            ["ca", "va", "ol", "leck"]
         );
         assert_eq!(normalise("911"), "911");
     }

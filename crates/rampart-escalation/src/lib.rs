@@ -16,6 +16,7 @@ pub mod error;
 pub mod grpc;
 pub mod intents;
 pub mod message;
+pub mod normalise;
 
 use rampart_kit::CancellationToken;
 use rampart_kit::grpc::{AllowPeers, health_for, serve, server};
