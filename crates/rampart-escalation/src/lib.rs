@@ -15,6 +15,7 @@
 pub mod error;
 pub mod grpc;
 pub mod intents;
+pub mod language;
 pub mod message;
 pub mod normalise;
 
