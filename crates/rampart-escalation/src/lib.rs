@@ -12,12 +12,18 @@
 //! [`run`] serves gRPC over mutual TLS, answering only the gateway, until
 //! its shutdown token is cancelled.
 
+pub mod context;
+pub mod detector;
 pub mod error;
 pub mod grpc;
 pub mod intents;
 pub mod language;
 pub mod message;
+pub mod model;
 pub mod normalise;
+pub mod patterns;
+pub mod policy;
+mod rules;
 
 use rampart_kit::CancellationToken;
 use rampart_kit::grpc::{AllowPeers, health_for, serve, server};
@@ -25,6 +31,7 @@ use rampart_kit::pki::{ServiceName, ServiceTls};
 use rampart_proto::escalation::v1::escalation_service_server::EscalationServiceServer;
 use tokio::net::TcpListener;
 
+pub use detector::Detector;
 pub use error::Error;
 
 use crate::grpc::EscalationApi;

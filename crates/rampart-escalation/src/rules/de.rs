@@ -1,0 +1,6 @@
+//! Rules in de.
+
+use crate::intents::Intent;
+use crate::patterns::{RuleSpec, p};
+
+pub(crate) static RULES: &[RuleSpec] = &[];
