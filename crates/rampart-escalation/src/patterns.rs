@@ -158,6 +158,7 @@ impl Pattern {
     }
 
     /// Whether the pattern matches a run of `words` starting at `start`.
+    #[cfg(test)]
     pub fn matches_at(&self, words: &[&str], start: usize) -> bool {
         self.match_end(words, start).is_some()
     }

@@ -54,7 +54,8 @@ pub(crate) static RULES: &[RuleSpec] = &[
             p("அவசரம்|அவசர_நிலை"),
             p("mayakkam|mayangi|mayangitaanga|ratham|rattham|ambulance"),
             p("moochu vida mudiyala|mudiyalai"),
-            p("avasaram|emergency"),
+            p("avasaram"),
+            p("emergency aachu|aagiduchu|situation"),
         ],
     },
     RuleSpec {
