@@ -15,6 +15,7 @@
 pub mod context;
 pub mod detector;
 pub mod error;
+pub mod eval;
 pub mod grpc;
 pub mod intents;
 pub mod language;

@@ -299,13 +299,17 @@ fn is_number_with_unit(word: &str) -> bool {
         )
 }
 
-/// Reads leetspeak back into letters. "1" is an `l` after a vowel or
-/// another `l` ("he1p", "ki11") and an `i` elsewhere ("1gnore", "k1ll").
+/// Reads leetspeak back into letters. "1" is an `i` before an `l`
+/// ("ce1ling"), an `l` after a vowel or another `l` ("he1p", "ki11") and an
+/// `i` elsewhere ("1gnore", "k1ll").
 fn decode_leet(word: &str) -> String {
+    let chars: Vec<char> = word.chars().collect();
     let mut out = String::with_capacity(word.len());
-    for c in word.chars() {
+    for (i, &c) in chars.iter().enumerate() {
         let letter = match c {
             '0' => 'o',
+            // Before an `l` it is an `i` ("ce1ling", "o1l").
+            '1' if chars.get(i + 1) == Some(&'l') => 'i',
             '1' => match out.chars().last() {
                 Some('a' | 'e' | 'i' | 'o' | 'u' | 'l') => 'l',
                 _ => 'i',

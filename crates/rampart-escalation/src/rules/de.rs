@@ -45,7 +45,7 @@ pub(crate) static RULES: &[RuleSpec] = &[
             p("rohr|leitung|wasserrohr ist? geplatzt|gebrochen"),
             p("wasser uberall"),
             p("keller steht unter wasser"),
-            p("steht unter wasser"),
+            p("steht alles? unter wasser"),
         ],
     },
     RuleSpec {
@@ -184,6 +184,9 @@ pub(crate) static RULES: &[RuleSpec] = &[
         intent: Intent::Privacy,
         reason: "exercises data protection rights",
         patterns: &[
+            p(
+                "loschen|loscht|entfernen sie? bitte? alle? meine daten|informationen|konto|kundendaten",
+            ),
             p("daten|konto|informationen loschen|entfernen"),
             p("loschen sie|loscht alle? meine daten|informationen|konto"),
             p("dsgvo|gdpr|datenschutzbeauftragte|datenschutzbeauftragten"),
@@ -206,6 +209,10 @@ pub(crate) static RULES: &[RuleSpec] = &[
             p("kein|keinen bot|roboter|chatbot"),
             p("rufen sie mich zuruck|an"),
             p("ruckruf"),
+            p("verbinden sie mich"),
+            p(
+                "verbinden mich? mit|zu einem|einer|dem|der? mitarbeiter|mitarbeiterin|menschen|berater|beraterin|person",
+            ),
         ],
     },
 ];

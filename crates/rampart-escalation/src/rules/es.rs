@@ -20,7 +20,8 @@ pub(crate) static RULES: &[RuleSpec] = &[
         reason: "reports a fire, sparks or an electrical danger",
         patterns: &[
             p("incendio|incendios|llamas|fuego"),
-            p("humo"),
+            p("humo").unless_previous(&["de"]),
+            p("lleno|nube|olor|columna|nubes de humo"),
             p("chispas|chispazos|chispazo|chisporrotea|chispea|chispeando"),
             p("se esta? quema|quemando|incendia|incendiando"),
             p("esta ardiendo"),
@@ -217,7 +218,11 @@ pub(crate) static RULES: &[RuleSpec] = &[
             p(
                 "hablar|hablen|comunicarme|comunicar|conversar con una|un|el|la? persona|humano|agente|asesor|asesora|operador|operadora|representante|encargado|gerente|supervisor|alguien",
             ),
-            p("persona real|humana"),
+            p("persona real|humana|de_verdad"),
+            p("agente|asesor|asesora|operador|operadora humano|humana|real"),
+            p(
+                "pasame|pasen|paseme|comunicame|comuniqueme|transfiera|transfiereme|transfierame con un|una|el|la? persona|humano|agente|asesor|asesora|operador|operadora|representante|encargado|gerente|supervisor",
+            ),
             p("un|una humano|agente|persona por_favor"),
             p("quiero|necesito un|una|a_un|a_una humano|persona|agente|asesor|operador"),
             p("no quiero hablar con un|una? bot|robot|maquina"),

@@ -43,7 +43,9 @@ pub(crate) static RULES: &[RuleSpec] = &[
         patterns: &[
             p("inondation|inondations|inonde|inondee|inondé"),
             p("degat|degats des eaux"),
-            p("eau coule|tombe|passe|goutte|fuit du|par|depuis|a_travers le? plafond|toit|mur"),
+            p(
+                "eau qui? coule|tombe|passe|goutte|fuit|coulait du|par|depuis|a_travers|de le|la? plafond|toit|mur",
+            ),
             p("plafond qui? fuit|goutte|coule|s_effondre|gonfle"),
             p("canalisation|tuyau|conduite a? eclate|eclatee|percee|perce|casse|cassee|explose"),
             p("fuite d eau"),
@@ -166,7 +168,7 @@ pub(crate) static RULES: &[RuleSpec] = &[
         intent: Intent::Billing,
         reason: "reports a wrong or failed charge",
         patterns: &[
-            p("preleve|debite|facture deux fois|en double|a tort|trop"),
+            p("preleve|debite|facture|facturee|prelevee|debitee deux_fois|en_double|a_tort|trop"),
             p("double prelevement|facturation|debit"),
             p("paiement refuse|echoue|rejete"),
             p("carte refusee"),

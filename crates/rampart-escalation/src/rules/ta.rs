@@ -40,7 +40,9 @@ pub(crate) static RULES: &[RuleSpec] = &[
             p("தண்ணீர்|தண்ணி கசிகிறது|ஒழுகுகிறது|வருகிறது"),
             p("பைப் உடைந்து|வெடித்து"),
             p("vellam"),
-            p("ceiling|roof|kooraiyila|ceilingla|roofla|mela irundhu|irunthu? thanni|thanneer"),
+            p(
+                "ceiling|roof|kooraiyila|ceilingla|roofla|mela la|le? irundhu|irunthu? thanni|thanneer",
+            ),
             p("thanni|thanneer kasiyudhu|ozhugudhu|ozhugudu|varudhu|kottudhu|niraiyudhu"),
             p("pipe odanjiduchu|udanjiduchu|vedichiduchu|burst"),
         ],
@@ -156,9 +158,11 @@ pub(crate) static RULES: &[RuleSpec] = &[
         intent: Intent::Privacy,
         reason: "exercises data protection rights",
         patterns: &[
-            p("என் தரவு|தகவல்|தகவல்களை|தரவை நீக்கு|நீக்கவும்|அழி|அழிக்கவும்"),
+            p("என் தரவு|தகவல்|தகவல்களை|தரவை அனைத்தையும்|எல்லாவற்றையும்|எல்லாம்? நீக்கு|நீக்கவும்|அழி|அழிக்கவும்"),
             p("தரவை|தகவல்களை நீக்கு|நீக்கவும்|அழி|அழிக்கவும்"),
-            p("en|enoda|ennoda data|information|details delete|azhi|neekku|neekkunga"),
+            p(
+                "en|enoda|ennoda data|information|details ellam|ellathaiyum|um? delete|azhi|azhinga|azhichidunga|neekku|neekkunga",
+            ),
             p("data delete|azhi|neekku|neekkunga"),
             p("enna data|details vechirukeenga|store"),
         ],
