@@ -44,6 +44,7 @@ pub(crate) static RULES: &[RuleSpec] = &[
             p("decke tropft|leckt|ist_nass|tropft"),
             p("rohr|leitung|wasserrohr ist? geplatzt|gebrochen"),
             p("wasser uberall"),
+            p("tropft|lauft|kommt|fliesst|stromt wasser"),
             p("keller steht unter wasser"),
             p("steht alles? unter wasser"),
         ],
@@ -66,8 +67,9 @@ pub(crate) static RULES: &[RuleSpec] = &[
         reason: "tries to override the assistant's instructions",
         patterns: &[
             p(
-                "ignoriere|ignorier|ignorieren|vergiss|vergesse|missachte alle|deine|die|sämtliche|samtliche? vorherigen|bisherigen|obigen|vorigen|fruheren anweisungen|instruktionen|regeln",
+                "ignoriere|ignorier|ignorieren|vergiss|vergesse|missachte alle|deine|die|samtliche? vorherigen|bisherigen|obigen|vorigen|fruheren? anweisungen|instruktionen|regeln",
             ),
+            p("admin|administrator|root passwort|kennwort|zugang|rechte|zugangsdaten"),
             p("vorherigen|bisherigen|obigen|vorigen anweisungen|instruktionen|regeln"),
             p("system prompt|prompts"),
             p("systemprompt|systemanweisung|systemanweisungen|entwicklermodus"),
@@ -87,7 +89,9 @@ pub(crate) static RULES: &[RuleSpec] = &[
                 "passwort|konto|karte|identitat|daten|zugangsdaten wurde|wurden|ist|sind? gestohlen|geklaut",
             ),
             p("identitatsdiebstahl"),
-            p("unbefugter|unbefugte|unberechtigter|unberechtigte zugriff|zugang|abbuchung|login"),
+            p(
+                "unbefugter|unbefugte|unbefugten|unberechtigter|unberechtigte|unberechtigten zugriff|zugang|abbuchung|login|anmeldung",
+            ),
             p(
                 "jemand hat sich? in? mein|meinem|meine|mich? konto|eingeloggt|angemeldet|passwort|e_mail",
             ),
@@ -191,6 +195,8 @@ pub(crate) static RULES: &[RuleSpec] = &[
             p("loschen sie|loscht alle? meine daten|informationen|konto"),
             p("dsgvo|gdpr|datenschutzbeauftragte|datenschutzbeauftragten"),
             p("auskunft uber meine daten"),
+            p("loschung|entfernung meiner|der|aller|meinen daten|informationen"),
+            p("daten an dritte"),
             p("auskunftsersuchen|datenauskunft|loschantrag"),
             p("welche daten speichern|haben|sammeln sie|ihr"),
             p("recht auf vergessenwerden|loschung|auskunft|datenubertragbarkeit"),

@@ -121,7 +121,9 @@ pub(crate) static RULES: &[RuleSpec] = &[
         intent: Intent::Emergency,
         reason: "reports a fire or smoke",
         patterns: &[
-            p("fire|fires|blaze|flames").unless_next(HARMLESS_AFTER_FIRE),
+            p("fire|fires|blaze|flames")
+                .unless_next(HARMLESS_AFTER_FIRE)
+                .unless_previous(&["called", "named"]),
             p("smell|smells|smelling|smelled|see|seeing|saw|thick|black smoke"),
             p("smoke everywhere|coming|pouring|filling"),
             p("burning smell"),
@@ -135,7 +137,9 @@ pub(crate) static RULES: &[RuleSpec] = &[
             p("injury|injuries").unless_previous(&["personal"]),
             p("injured|bleeding|unconscious|unresponsive|electrocuted|electrocution"),
             p("overdose|overdosed|ambulance|paramedic|paramedics|poisoned|poisoning"),
-            p("swallowed|ingested|drank bleach|poison|chemicals|cleaner|pills|battery|batteries"),
+            p(
+                "swallowed|ingested|drank|took some|a|the|my|his|her|all_the? bleach|poison|chemicals|cleaner|pills|battery|batteries",
+            ),
             // A bare "911" is also a house number ("911 Oak Street").
             p(
                 "call|calling|called|dial|dialing|dialling|dialed|dialled|phone|phoned|ring|text|texted 911",
@@ -218,6 +222,9 @@ pub(crate) static RULES: &[RuleSpec] = &[
                 "someone|somebody else? accessed|used|broke_into|logged_into|got_into my account|card",
             ),
             p("account takeover"),
+            p(
+                "someone|somebody else? is|has|was using|accessing|accessed|used my account|card|email|details",
+            ),
         ],
     },
     RuleSpec {
@@ -306,7 +313,8 @@ pub(crate) static RULES: &[RuleSpec] = &[
         intent: Intent::Billing,
         reason: "asks about invoices or bills",
         patterns: &[
-            p("invoice|invoices|invoiced|invoicing|billing|billed"),
+            p("invoice|invoices|invoiced|invoicing|billed"),
+            p("billing").unless_next(&["address"]),
             // "Bill" is also a name: a determiner must go with it.
             p(
                 "my|the|this|that|your|last|latest|monthly|final|first|a gas|water|electric|electricity|power|energy|phone|service? bill|bills",
@@ -355,7 +363,7 @@ pub(crate) static RULES: &[RuleSpec] = &[
             p("on fire"),
             p("caught fire"),
             p("spark|sparks|sparking|sparked|sparky|arcing"),
-            p("smoke|smoking|smoked coming|from|out|pouring|rising"),
+            p("smoke|smoking|smoked is|s|was? coming|from|out|pouring|rising|filling|everywhere"),
             p("smoke").only_at_end(),
             p("burning|melting|melted plastic|rubber|wire|wires|smell|odour|odor"),
             p(
@@ -364,7 +372,7 @@ pub(crate) static RULES: &[RuleSpec] = &[
             p("electric|electrical shock|shocks"),
             p("got|been|getting shocked|zapped"),
             p("exposed|live|bare wire|wires"),
-            p("flames|blaze"),
+            p("flames|blaze").unless_previous(&["called", "named"]),
         ],
     },
     RuleSpec {
@@ -406,6 +414,7 @@ pub(crate) static RULES: &[RuleSpec] = &[
             p("jailbreak|jailbroken|jailbreaking"),
             p("developer|dan|god|debug|unrestricted|sudo mode"),
             p("do anything now"),
+            p("everything|all you_were|you_ve_been|you_are told|given|instructed"),
             p("you are|re now|no_longer"),
             p(
                 "pretend|act|roleplay|behave you_are|as|like|to_be a|an|the? admin|administrator|developer|system|root|unrestricted|different|new|unfiltered",
@@ -481,6 +490,10 @@ pub(crate) static RULES: &[RuleSpec] = &[
             p("data protection|privacy officer|authority|complaint|request"),
             p("stop using|processing|storing my data|information|info|details"),
             p("unsubscribe me and? delete"),
+            p("every|all record|records|thing|data you|u have|hold|keep on|about me"),
+            p("erase|delete|remove|wipe every|all record|records|trace"),
+            p("opt me out"),
+            p("data sharing|selling"),
             p("close|deactivate my account and delete"),
         ],
     },
@@ -522,6 +535,7 @@ pub(crate) static RULES: &[RuleSpec] = &[
             p("bad|negative|1_star|one_star review|reviews").unless_previous(&["no"]),
             p("unacceptable|outrageous|disgraceful|appalling|ridiculous"),
             p("contest|contesting the? charge|payment|bill|invoice"),
+            p("ripped|ripping|rip me|us|you|them|people off"),
         ],
     },
     RuleSpec {
@@ -532,6 +546,7 @@ pub(crate) static RULES: &[RuleSpec] = &[
             p("money|payment was|got? taken|deducted|debited twice"),
             p("payment|transfer|direct_debit didn_t|did_not|never go_through"),
             p("pay|paid my? bill|invoice"),
+            p("went|gone|came|taken|come|debited|paid out|through? twice"),
         ],
     },
 ];

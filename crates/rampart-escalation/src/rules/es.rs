@@ -100,6 +100,8 @@ pub(crate) static RULES: &[RuleSpec] = &[
             ),
             p("suplantacion|suplantaron de? identidad"),
             p("no fui yo"),
+            p("que no reconozco|reconocemos|autorice|hice"),
+            p("finge|imagina|actua que? eres|como el|un? administrador|admin|desarrollador|root"),
             p("codigo|codigos que no pedi|solicite"),
             p("bloquearon mi cuenta"),
         ],
@@ -116,7 +118,8 @@ pub(crate) static RULES: &[RuleSpec] = &[
         intent: Intent::Legal,
         reason: "mentions suing or legal action",
         patterns: &[
-            p("demanda").unless_previous(&["alta", "mucha", "poca", "gran", "la"]),
+            p("demanda")
+                .unless_previous(&["alta", "mucha", "poca", "gran", "la", "llama", "llamada"]),
             p(
                 "demandar|demandare|demandaremos|demandarlos|demandarles|demandarte|demandarlo|denunciar|denunciare|denunciaremos",
             ),
@@ -183,6 +186,9 @@ pub(crate) static RULES: &[RuleSpec] = &[
             p("pago rechazado|fallido|fallo|rechazo"),
             p("tarjeta rechazada"),
             p("cobrado dos_veces|de_mas"),
+            p(
+                "esta|estan|aparece|aparecen|sale|salen duplicado|duplicada|duplicados|duplicadas|doble",
+            ),
         ],
     },
     RuleSpec {
@@ -200,7 +206,7 @@ pub(crate) static RULES: &[RuleSpec] = &[
         reason: "exercises data protection rights",
         patterns: &[
             p(
-                "borrar|borren|borrad|eliminar|eliminen|suprimir|supriman|borra|elimina todos? mis? datos|informacion|cuenta",
+                "borrar|borren|borrad|eliminar|eliminen|suprimir|supriman|borra|elimina todos? mis|mi? datos|informacion|cuenta|perfil",
             ),
             p("mis datos personales"),
             p("rgpd|gdpr|lopd|arco"),

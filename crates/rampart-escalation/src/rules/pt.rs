@@ -30,7 +30,7 @@ pub(crate) static RULES: &[RuleSpec] = &[
                 "tomada|fio|fios|quadro|disjuntor soltando|saindo|esquentando|queimando|derretendo|faiscando",
             ),
             p("choque eletrico"),
-            p("levei|tomei um? choque"),
+            p("levei|tomei|tomou|levou um? choque"),
         ],
     },
     RuleSpec {
@@ -112,7 +112,7 @@ pub(crate) static RULES: &[RuleSpec] = &[
             p("processar|processarei|processaremos|processa_los|processando|processo_judicial"),
             p("processo contra"),
             p("na justica"),
-            p("entrar|ir|recorrer na|a justica"),
+            p("entrar|ir|recorrer|acionar|acionarei|buscar|procurar na|a justica"),
             p("tribunal|juizado"),
             p("acao judicial|legal"),
             p("medidas|providencias legais|judiciais"),
@@ -183,7 +183,7 @@ pub(crate) static RULES: &[RuleSpec] = &[
         reason: "exercises data protection rights",
         patterns: &[
             p(
-                "apagar|excluir|deletar|remover|apaguem|excluam|apague|exclua|removam todos? os? meus dados|informacoes|conta|cadastro",
+                "apagar|excluir|deletar|remover|apaguem|excluam|apague|exclua|removam todos? os? meus|meu|minha? dados|informacoes|conta|cadastro",
             ),
             p("meus dados pessoais"),
             p("lgpd|gdpr|rgpd|anpd"),
@@ -206,6 +206,10 @@ pub(crate) static RULES: &[RuleSpec] = &[
             p("quero|preciso de? um|uma humano|atendente|pessoa"),
             p("nao quero falar com um? robo|bot"),
             p("alguem me ligue|liga"),
+            p("atendido|atendida por uma|um pessoa|humano|atendente"),
+            p(
+                "passa|passe|transfere|transfira|transferir para|pra um|uma|o|a? atendente|humano|pessoa|gerente",
+            ),
         ],
     },
 ];

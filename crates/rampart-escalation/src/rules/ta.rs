@@ -152,7 +152,10 @@ pub(crate) static RULES: &[RuleSpec] = &[
     RuleSpec {
         intent: Intent::Billing,
         reason: "asks about invoices or bills",
-        patterns: &[p("பில்|கட்டணம்"), p("bill la|le|ku|thappu|adhigama|vandhuchu")],
+        patterns: &[
+            p("பில்|கட்டணம்"),
+            p("bill la|le|ku|thappu|thappa|thappaa|adhigama|vandhuchu"),
+        ],
     },
     RuleSpec {
         intent: Intent::Privacy,
