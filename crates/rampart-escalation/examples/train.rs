@@ -13,7 +13,7 @@ use rampart_escalation::model::Model;
 const ROUNDS: usize = 600;
 /// The probability above which the model adds an intent: high, so the
 /// model only adds what it is confident about.
-const THRESHOLD: f32 = 0.5;
+const THRESHOLD: f32 = 0.65;
 
 fn main() {
     let examples: Vec<(String, Vec<Intent>)> = parse_corpus(BUILT_IN_CORPUS)

@@ -22,8 +22,8 @@ pub const BUILT_IN: &[(&str, &[&str])] = &[
         "en",
         &[
             "the", "a", "an", "is", "are", "and", "to", "my", "i", "you", "it", "of", "in", "for",
-            "this", "that", "with", "have", "has", "me", "was", "not", "please", "can", "what",
-            "there", "do", "your", "we", "our", "be", "just", "how", "if", "will", "from", "on",
+            "this", "that", "with", "have", "has", "was", "not", "please", "can", "what", "there",
+            "do", "your", "we", "our", "be", "just", "how", "if", "will", "from", "on",
         ],
     ),
     (

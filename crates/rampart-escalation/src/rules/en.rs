@@ -380,6 +380,9 @@ pub(crate) static RULES: &[RuleSpec] = &[
         reason: "reports a flood or burst pipe",
         patterns: &[
             p(
+                "ceiling|roof has|is|s|was? started|starting|begun|beginning? to? cave|caving|collapse|collapsing|fall|falling|sag|sagging|bulge|bulging|give_way|giving_way",
+            ),
+            p(
                 "ceiling|roof is|s? dripping|leaking|sagging|collapsing|collapsed|bulging|caving|pouring",
             ),
             p(
@@ -493,6 +496,9 @@ pub(crate) static RULES: &[RuleSpec] = &[
             p("every|all record|records|thing|data you|u have|hold|keep on|about me"),
             p("erase|delete|remove|wipe every|all record|records|trace"),
             p("opt me out"),
+            p(
+                "what|anything do|does you|u|your_company store|keep|hold|have|know|collect about|on me",
+            ),
             p("data sharing|selling"),
             p("close|deactivate my account and delete"),
         ],
