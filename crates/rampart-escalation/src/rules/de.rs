@@ -97,6 +97,8 @@ pub(crate) static RULES: &[RuleSpec] = &[
             ),
             p("jemand hat mein|meine|meinem passwort|konto|e_mail|karte"),
             p("das war ich nicht"),
+            p("jemand hat sich"),
+            p("mit meinem passwort|konto|zugang"),
             p("ich erkenne diese|diesen|dieses? abbuchung|anmeldung|login|gerat nicht"),
             p("konto gesperrt"),
         ],

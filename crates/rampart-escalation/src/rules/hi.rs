@@ -88,6 +88,8 @@ pub(crate) static RULES: &[RuleSpec] = &[
             p("hack ho|hua|kar|kiya|gaya|hogaya|kar_liya|ho_gaya|kiya_gaya"),
             p("password|otp|pin chori|leak|chura|churaya"),
             p("kisi ne mera|mere|meri account|password|card|khata|email"),
+            p("password|otp|pin|account|card kisi ne"),
+            p("chura liya|liye|li|lia|lee"),
             p("maine nahi kiya"),
             p("मैंने नहीं किया"),
             p("किसी ने मेरा|मेरे|मेरी"),

@@ -42,6 +42,9 @@ pub(crate) static RULES: &[RuleSpec] = &[
                 "agua pelo|do|no|vindo_do|caindo_do|escorrendo_do|descendo_do|entrando_pelo teto|forro|lustre",
             ),
             p("teto|forro pingando|vazando|desabando|caindo|encharcado"),
+            p(
+                "agua vazando|pingando|caindo|escorrendo|saindo|descendo? pelo|do|no|da teto|forro|lustre|parede",
+            ),
             p("cano|canos|tubulacao estourou|estourado|estourada|rompeu|rompido|furado|arrebentou"),
             p("agua por todo_lado|toda_parte"),
             p("esgoto voltando|transbordando"),
