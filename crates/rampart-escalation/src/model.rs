@@ -49,10 +49,13 @@ pub struct Model {
     thresholds: [f32; INTENTS],
 }
 
+/// A message's feature buckets and the scale applied to each.
+pub type Features = (Vec<usize>, f32);
+
 /// The hashed features of a normalised text, each once, with the weight
 /// that keeps long messages from scoring high on volume alone.
 #[must_use]
-pub fn features(joined: &str) -> (Vec<usize>, f32) {
+pub fn features(joined: &str) -> Features {
     let mut buckets: Vec<usize> = Vec::new();
     let words: Vec<&str> = joined.split(' ').filter(|w| !w.is_empty()).collect();
     for (i, word) in words.iter().enumerate() {
@@ -118,7 +121,7 @@ impl Model {
     /// Trains on `(text, intents)` pairs, deterministically.
     #[must_use]
     pub fn train(examples: &[(String, Vec<Intent>)], rounds: usize, threshold: f32) -> Self {
-        let data: Vec<((Vec<usize>, f32), [bool; INTENTS])> = examples
+        let data: Vec<(Features, [bool; INTENTS])> = examples
             .iter()
             .map(|(text, intents)| {
                 let mut labels = [false; INTENTS];
