@@ -58,19 +58,31 @@ pub type Features = (Vec<usize>, f32);
 pub fn features(joined: &str) -> Features {
     let mut buckets: Vec<usize> = Vec::new();
     let words: Vec<&str> = joined.split(' ').filter(|w| !w.is_empty()).collect();
+    // Hashing straight from the bytes: no string is built per feature.
+    let mut bounded: Vec<u8> = Vec::with_capacity(64);
+    let mut starts: Vec<usize> = Vec::with_capacity(64);
     for (i, word) in words.iter().enumerate() {
-        buckets.push(hash(1, word.as_bytes()));
+        buckets.push(hash(1, &[word.as_bytes()]));
         if let Some(next) = words.get(i + 1) {
-            buckets.push(hash(2, format!("{word} {next}").as_bytes()));
+            buckets.push(hash(2, &[word.as_bytes(), b" ", next.as_bytes()]));
         }
-        let bounded: Vec<char> = std::iter::once('<')
-            .chain(word.chars())
-            .chain(std::iter::once('>'))
-            .collect();
-        for n in [3, 4] {
-            for gram in bounded.windows(n) {
-                let gram: String = gram.iter().collect();
-                buckets.push(hash(n as u32, gram.as_bytes()));
+        bounded.clear();
+        starts.clear();
+        bounded.push(b'<');
+        starts.push(0);
+        for (offset, _) in word.char_indices() {
+            starts.push(1 + offset);
+        }
+        bounded.extend_from_slice(word.as_bytes());
+        starts.push(bounded.len());
+        bounded.push(b'>');
+        starts.push(bounded.len());
+        // `starts` holds where each character of "<word>" begins, and the end.
+        let chars = starts.len() - 1;
+        for n in [3usize, 4] {
+            for first in 0..chars.saturating_sub(n - 1) {
+                let gram = &bounded[starts[first]..starts[first + n]];
+                buckets.push(hash(n as u32, &[gram]));
             }
         }
     }
@@ -85,9 +97,9 @@ pub fn features(joined: &str) -> Features {
 }
 
 /// FNV-1a with the feature kind mixed in, reduced to a bucket.
-fn hash(kind: u32, bytes: &[u8]) -> usize {
+fn hash(kind: u32, parts: &[&[u8]]) -> usize {
     let mut h: u32 = 0x811c_9dc5 ^ kind.wrapping_mul(0x9e37_79b9);
-    for &b in bytes {
+    for &b in parts.iter().flat_map(|part| part.iter()) {
         h ^= u32::from(b);
         h = h.wrapping_mul(0x0100_0193);
     }
@@ -261,6 +273,17 @@ mod tests {
         let hours = a.scores(&normalise("your opening hours").joined());
         let e = index(Intent::Emergency);
         assert!(flooded[e] > 0.5 && hours[e] < 0.5, "{flooded:?} {hours:?}");
+    }
+
+    #[test]
+    fn features_are_the_words_pairs_and_character_grams() {
+        let (buckets, scale) = features("gas");
+        // "gas", "<ga", "gas", "as>", "<gas", "gas>": six features, fewer
+        // only if two collide.
+        assert!((5..=6).contains(&buckets.len()), "{buckets:?}");
+        assert!((scale - 1.0 / (buckets.len() as f32).sqrt()).abs() < 1e-6);
+        assert_eq!(features("गैस").0.len(), features("गैस").0.len());
+        assert!(features("").0.is_empty());
     }
 
     #[test]
