@@ -67,3 +67,64 @@ pub fn eval(args: &EvalArgs) -> anyhow::Result<String> {
     };
     Ok(evaluate(&detector, &examples, split).render())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(corpus: Option<PathBuf>, split: &str) -> EvalArgs {
+        EvalArgs {
+            corpus,
+            split: split.to_owned(),
+            rules_only: false,
+        }
+    }
+
+    #[test]
+    fn the_shipped_corpus_is_measured_per_intent_and_language() {
+        let report = eval(&args(None, "heldout")).unwrap();
+        for needle in [
+            "emergency",
+            "security",
+            "privacy",
+            "ta-Latn",
+            "handoff recall",
+            "false handoffs",
+        ] {
+            assert!(report.contains(needle), "{needle} missing from:\n{report}");
+        }
+    }
+
+    #[test]
+    fn a_corpus_file_is_read_and_bad_ones_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = dir.path().join("good.jsonl");
+        std::fs::write(
+            &good,
+            concat!(
+                r#"{"text": "I smell gas", "lang": "en", "intents": ["emergency"], "split": "x"}"#,
+                "\n",
+                r#"{"text": "what time do you open", "lang": "en", "intents": [], "split": "x"}"#,
+                "\n"
+            ),
+        )
+        .unwrap();
+        let report = eval(&args(Some(good.clone()), "x")).unwrap();
+        assert!(report.contains("handoff recall: 1.000 (1/1"), "{report}");
+        assert!(report.contains("false handoffs: 0.000 (0/1"), "{report}");
+        assert!(eval(&args(Some(good), "heldout")).is_err());
+
+        let bad = dir.path().join("bad.jsonl");
+        std::fs::write(
+            &bad,
+            r#"{"text": "hi", "lang": "en", "intents": ["lunch"], "split": "x"}"#,
+        )
+        .unwrap();
+        let error = eval(&args(Some(bad), "all")).unwrap_err().to_string();
+        assert!(
+            error.contains("line 1") && error.contains("lunch"),
+            "{error}"
+        );
+        assert!(eval(&args(Some(dir.path().join("missing")), "all")).is_err());
+    }
+}
