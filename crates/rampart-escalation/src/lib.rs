@@ -1,9 +1,16 @@
 //! Rampart's escalation policy: decides whether the AI may answer a
 //! customer's message or a human must take over.
 //!
-//! - [`intents`]: the rules. Pure functions over normalised text that find
-//!   restricted intents (legal, security, dispute, billing, emergency, a
-//!   request for a human) and grade their severity.
+//! - [`intents`]: the verdict's types (intent, severity, action, findings)
+//!   and [`intents::assess`], the built-in decision.
+//! - [`detector`]: the decision itself, step by step: [`normalise`],
+//!   [`language`], the rule tables (`rules/`, one file per language, in the
+//!   pattern language of [`patterns`]), [`context`] (negation and reported
+//!   speech) and the trained [`model`], which may only add a handoff.
+//! - [`policy`]: what a tenant adds: intents with phrases per language, and
+//!   languages of its own.
+//! - [`eval`]: precision and recall on the labelled corpus in `corpus/`
+//!   (`rampart escalation eval`, and the CI test).
 //! - [`message`]: the parsed request, channel and text.
 //! - [`grpc`]: the `EscalationService` handler.
 //! - [`error`]: the failures callers can act on, and their gRPC status.
