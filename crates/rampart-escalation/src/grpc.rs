@@ -37,6 +37,7 @@ impl EscalationService for EscalationApi {
             action = ?assessment.action,
             severity = ?assessment.severity,
             ?intents,
+            language = %assessment.language,
             request_id = %principal.request_id,
             "message evaluated"
         );

@@ -5,36 +5,17 @@
 //! it shows, the severity and the action. No I/O, so it is tested here
 //! exhaustively and costs microseconds per message.
 //!
-//! # How matching works
+//! How a decision is made (normalisation, language, rules per language,
+//! negation and reported speech, the trained model) is described in
+//! [`crate::detector`]; the pattern language in [`crate::patterns`]; the
+//! rule tables are in `rules/`, one file per language.
 //!
-//! The message is first normalised ([`normalise`]): lowercased (Unicode
-//! aware), every character that is not a letter or digit turned into a
-//! space, and split into words. "I'll SUE you!!!" becomes
-//! `["i", "ll", "sue", "you"]`. Patterns are then matched against whole
-//! words only, so "suede" never matches "sue" and "fireplace" never matches
-//! "fire"; extra whitespace, punctuation and case make no difference.
-//!
-//! A pattern is a sequence of slots separated by spaces. A slot lists
-//! alternatives separated by `|`; `_` joins several words into one
-//! alternative (`can_t` stands for "can t", the normalised "can't"); a
-//! trailing `?` makes the slot optional. So `speak|talk to|with a|the? human`
-//! matches "speak to a human" and "talk with human".
-//!
-//! The patterns are indexed by the words they can start with, so each word
-//! of a message is tried only against the patterns that could match from
-//! it (`cargo bench -p rampart-escalation --bench assess`).
-//!
-//! Some words are safe only in context. "Sue" is also a first name, so it
-//! counts when followed by an object ("sue you") or after an intent ("going
-//! to sue"), not on its own. A pattern can also refuse a match when the next
-//! or previous word shows a harmless compound ("fire pit", "flood
-//! insurance", "personal injury"). When in doubt the rules lean toward a
-//! handoff: a needless human review costs minutes, a missed emergency or
-//! legal threat costs far more.
+//! When in doubt the rules lean toward a handoff: a needless human review
+//! costs minutes, a missed emergency or legal threat costs far more.
 
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::LazyLock;
+
+use crate::detector::Detector;
 
 /// A kind of request the AI must not answer alone. The variants are in
 /// alphabetical order of their names, so sorting intents sorts their names.
@@ -45,18 +26,26 @@ pub enum Intent {
     Emergency,
     HumanRequested,
     Legal,
+    Privacy,
     Security,
 }
 
 impl Intent {
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::Billing,
         Self::Dispute,
         Self::Emergency,
         Self::HumanRequested,
         Self::Legal,
+        Self::Privacy,
         Self::Security,
     ];
+
+    /// The intent with this wire name.
+    #[must_use]
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|intent| intent.as_str() == name)
+    }
 
     /// The name used on the wire, such as `human_requested`.
     #[must_use]
@@ -67,6 +56,7 @@ impl Intent {
             Self::Emergency => "emergency",
             Self::HumanRequested => "human_requested",
             Self::Legal => "legal",
+            Self::Privacy => "privacy",
             Self::Security => "security",
         }
     }
@@ -78,7 +68,7 @@ impl Intent {
         match self {
             Self::Emergency => Severity::Critical,
             Self::Legal | Self::Security => Severity::High,
-            Self::Dispute | Self::Billing => Severity::Medium,
+            Self::Dispute | Self::Billing | Self::Privacy => Severity::Medium,
             Self::HumanRequested => Severity::Low,
         }
     }
@@ -117,6 +107,14 @@ pub struct Finding {
     pub reason: String,
 }
 
+/// A tenant-defined intent found in a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomFinding {
+    pub name: String,
+    pub severity: Severity,
+    pub reason: String,
+}
+
 /// The verdict on one message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Assessment {
@@ -126,6 +124,11 @@ pub struct Assessment {
     pub severity: Severity,
     /// [`Action::Handoff`] exactly when something was found.
     pub action: Action,
+    /// The tenant's own intents found, sorted by name.
+    pub custom: Vec<CustomFinding>,
+    /// The detected language: `en`, `es`, `fr`, `de`, `pt`, `hi`, `ta`,
+    /// `hi-Latn`, `ta-Latn` or a tenant language's code.
+    pub language: String,
 }
 
 impl Assessment {
@@ -135,565 +138,31 @@ impl Assessment {
     }
 }
 
-/// Assesses a customer's message.
+/// Assesses a customer's message with the built-in rules and model.
 #[must_use]
 pub fn assess(text: &str) -> Assessment {
-    let normalised = normalise(text);
-    let words: Vec<&str> = normalised.split_whitespace().collect();
-
-    // Only the patterns that can start with a word are tried where it
-    // stands, so a message costs a lookup per word plus the patterns that
-    // could match, not every pattern at every word.
-    let mut matched = vec![false; RULES.rules.len()];
-    for (start, word) in words.iter().enumerate() {
-        let Some(candidates) = RULES.by_first_word.get(word) else {
-            continue;
-        };
-        for &(rule, pattern) in candidates {
-            if !matched[rule] && RULES.rules[rule].patterns[pattern].matches_at(&words, start) {
-                matched[rule] = true;
-            }
-        }
-    }
-
-    // Rules are listed most specific first within an intent, so the first
-    // rule that matches gives that intent's reason.
-    let mut findings: Vec<Finding> = Vec::new();
-    for (rule, _) in RULES.rules.iter().zip(matched).filter(|(_, hit)| *hit) {
-        if findings.iter().any(|found| found.intent == rule.intent) {
-            continue;
-        }
-        findings.push(Finding {
-            intent: rule.intent,
-            reason: format!("{}: {}", rule.intent, rule.reason),
-        });
-    }
-    findings.sort_by_key(|finding| finding.intent);
-
-    let severity = findings
-        .iter()
-        .map(|finding| finding.intent.severity())
-        .max()
-        .unwrap_or(Severity::None);
-    let action = if findings.is_empty() {
-        Action::AiAnswer
-    } else {
-        Action::Handoff
-    };
-    Assessment {
-        findings,
-        severity,
-        action,
-    }
+    Detector::built_in().assess(text)
 }
 
-/// Lowercases `text` and turns everything but letters and digits into
-/// spaces; split the result on whitespace to get its words.
+/// The message's words after [`crate::normalise`], joined by spaces.
 #[must_use]
 pub fn normalise(text: &str) -> String {
-    let mut normalised = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_alphanumeric() {
-            normalised.extend(c.to_lowercase());
-        } else {
-            normalised.push(' ');
-        }
-    }
-    normalised
+    crate::normalise::normalise(text).joined()
 }
-
-/// A pattern as written in [`RULE_TABLE`], with the words that, next to a
-/// match, show it to be harmless.
-#[derive(Debug, Clone, Copy)]
-struct PatternSpec {
-    text: &'static str,
-    unless_next: &'static [&'static str],
-    unless_previous: &'static [&'static str],
-    only_at_end: bool,
-}
-
-const fn p(text: &'static str) -> PatternSpec {
-    PatternSpec {
-        text,
-        unless_next: &[],
-        unless_previous: &[],
-        only_at_end: false,
-    }
-}
-
-impl PatternSpec {
-    /// No match when the word right after the match is one of `words`.
-    const fn unless_next(mut self, words: &'static [&'static str]) -> Self {
-        self.unless_next = words;
-        self
-    }
-
-    /// No match when the word right before the match is one of `words`.
-    const fn unless_previous(mut self, words: &'static [&'static str]) -> Self {
-        self.unless_previous = words;
-        self
-    }
-
-    /// A match only when nothing follows it.
-    const fn only_at_end(mut self) -> Self {
-        self.only_at_end = true;
-        self
-    }
-}
-
-struct RuleSpec {
-    intent: Intent,
-    /// The class of phrase, shown as the reason.
-    reason: &'static str,
-    patterns: &'static [PatternSpec],
-}
-
-/// Words after "fire" that make it a thing for sale or a chore, not a blaze.
-const HARMLESS_AFTER_FIRE: &[&str] = &[
-    "pit",
-    "pits",
-    "place",
-    "places",
-    "extinguisher",
-    "extinguishers",
-    "safety",
-    "inspection",
-    "inspections",
-    "door",
-    "doors",
-    "rated",
-    "rating",
-    "resistant",
-    "proof",
-    "retardant",
-    "wood",
-    "starter",
-    "starters",
-    "insurance",
-    "code",
-    "codes",
-    "drill",
-    "drills",
-    "escape",
-    "brick",
-    "bricks",
-    "bowl",
-    "bowls",
-    "pump",
-    "pumps",
-    "up",
-    "off",
-];
-
-/// Words after "flood" that make it a product, map or policy.
-const HARMLESS_AFTER_FLOOD: &[&str] = &[
-    "insurance",
-    "zone",
-    "zones",
-    "light",
-    "lights",
-    "lamp",
-    "lamps",
-    "plain",
-    "plains",
-    "barrier",
-    "barriers",
-    "defence",
-    "defences",
-    "defense",
-    "defenses",
-    "risk",
-    "map",
-    "maps",
-];
-
-/// Words after "in court" / "to court" that make it a street name.
-const STREET_WORDS: &[&str] = &[
-    "street",
-    "st",
-    "road",
-    "rd",
-    "lane",
-    "ln",
-    "avenue",
-    "ave",
-    "drive",
-    "dr",
-    "way",
-    "place",
-    "yard",
-    "apartments",
-];
-
-/// The rules, grouped by intent, most specific first within each.
-static RULE_TABLE: &[RuleSpec] = &[
-    // Emergency: danger to people or property, now.
-    RuleSpec {
-        intent: Intent::Emergency,
-        reason: "reports a gas leak or carbon monoxide",
-        patterns: &[
-            p("gas is|was? leak|leaks|leaking|smell|smells|odor|odour"),
-            p("leaking|leaky|smell|smells|smelling|smelled|smelt gas"),
-            p("smell|smells|smelling of gas"),
-            p("carbon monoxide"),
-            p("co poisoning"),
-        ],
-    },
-    RuleSpec {
-        intent: Intent::Emergency,
-        reason: "reports a fire or smoke",
-        patterns: &[
-            p("fire|fires|blaze|flames").unless_next(HARMLESS_AFTER_FIRE),
-            p("smell|smells|smelling|smelled|see|seeing|saw|thick|black smoke"),
-            p("smoke everywhere|coming|pouring|filling"),
-            p("burning smell"),
-            p("smell|smells|smelling of? burning"),
-        ],
-    },
-    RuleSpec {
-        intent: Intent::Emergency,
-        reason: "reports an injury or medical emergency",
-        patterns: &[
-            p("injury|injuries").unless_previous(&["personal"]),
-            p("injured|bleeding|unconscious|unresponsive|electrocuted|electrocution"),
-            p("overdose|overdosed|ambulance|paramedic|paramedics|poisoned|poisoning"),
-            p("swallowed|ingested|drank bleach|poison|chemicals|cleaner|pills|battery|batteries"),
-            // A bare "911" is also a house number ("911 Oak Street").
-            p(
-                "call|calling|called|dial|dialing|dialling|dialed|dialled|phone|phoned|ring|text|texted 911",
-            ),
-            p("911 now|please|asap|immediately|help|emergency"),
-            p("911").only_at_end(),
-            p("medical emergency"),
-            p("it|this|there|we|i is|s|have|has|got an|a emergency"),
-            p("can_t|cannot|cant|can_not|couldn_t breathe"),
-            p("not|isn_t|stopped breathing"),
-            p("heart attack"),
-            p("passed out"),
-            p("someone|somebody|badly|seriously is|got? hurt"),
-        ],
-    },
-    RuleSpec {
-        intent: Intent::Emergency,
-        reason: "reports a flood or burst pipe",
-        patterns: &[
-            p("flood|floods|flooded|flooding").unless_next(HARMLESS_AFTER_FLOOD),
-            p("burst|bursting|exploded pipe|pipes|main|mains"),
-            p("pipe|pipes burst"),
-            p("water everywhere"),
-            p("water pouring|gushing"),
-            p("water is|s? coming|pouring|leaking|dripping through|from the? ceiling|roof"),
-        ],
-    },
-    // Legal: threats of legal action, lawyers.
-    RuleSpec {
-        intent: Intent::Legal,
-        reason: "mentions suing or legal action",
-        patterns: &[
-            // "Sue" is also a name: an object or an intent must go with it.
-            p("sue you|u|ya|yall|your|the|them|this|that|him|her|everyone|everybody|over"),
-            p("i|we|ll|gonna|wanna will|shall|would|could|might? sue"),
-            p(
-                "going|want|wants|plan|planning|intend|intends|threaten|threatening|decided|ready|prepared to sue",
-            ),
-            p("sued|suing|lawsuit|lawsuits|litigation|litigate"),
-            p("class action"),
-            p("legal action|actions|proceedings|claim|case|steps|recourse"),
-            p("small claims"),
-            p("cease and desist"),
-            p("breach of contract"),
-            p("in|to court").unless_next(STREET_WORDS),
-            p("court case|order|date|summons|hearing"),
-        ],
-    },
-    RuleSpec {
-        intent: Intent::Legal,
-        reason: "mentions a lawyer",
-        patterns: &[
-            p("lawyer|lawyers|attorney|attorneys|solicitor|solicitors|barrister|barristers"),
-            p("legal counsel|team|department|advice|representation"),
-        ],
-    },
-    // Security: the customer's account, data or money may be in someone
-    // else's hands.
-    RuleSpec {
-        intent: Intent::Security,
-        reason: "reports stolen credentials or identity",
-        patterns: &[
-            p(
-                "password|passwords|credentials|login|identity|card|account|details was|were|is|got|been|has_been|have_been? stolen|leaked|compromised",
-            ),
-            p("stolen|leaked password|passwords|credentials|identity|card|details"),
-            p("stole|steal|stealing my password|card|identity|account|details|information|data"),
-            p("identity theft|fraud"),
-        ],
-    },
-    RuleSpec {
-        intent: Intent::Security,
-        reason: "reports hacking or unauthorised access",
-        patterns: &[
-            p("hacked|hacker|hackers|hacking|compromised"),
-            p(
-                "unauthorized|unauthorised access|login|logins|activity|transaction|transactions|charge|charges|purchase|purchases",
-            ),
-            p(
-                "someone|somebody else? accessed|used|broke_into|logged_into|got_into my account|card",
-            ),
-            p("account takeover"),
-        ],
-    },
-    RuleSpec {
-        intent: Intent::Security,
-        reason: "reports a data breach",
-        patterns: &[
-            // "Breach of contract" is a legal matter, found by the legal rules.
-            p("breach|breached|breaches").unless_next(&["of"]),
-            p(
-                "breach|breaches of data|security|privacy|confidentiality|my|our|your|customer|personal",
-            ),
-            p("data|security|privacy breach"),
-            p("data leak|leaked"),
-            p("leaked my|our data|information|details|info"),
-        ],
-    },
-    RuleSpec {
-        intent: Intent::Security,
-        reason: "reports fraud or phishing",
-        patterns: &[
-            p("fraud|fraudulent|fraudster|fraudsters"),
-            p("phishing|phished|phish"),
-            p(
-                "suspicious email|emails|link|links|text|texts|message|messages|call|calls|login|activity",
-            ),
-        ],
-    },
-    // Dispute: the customer contests a payment or the service.
-    RuleSpec {
-        intent: Intent::Dispute,
-        reason: "mentions a chargeback or payment dispute",
-        patterns: &[
-            p("chargeback|chargebacks"),
-            p("charge back"),
-            p("dispute|disputes|disputed|disputing"),
-            p("reverse|reversing|reversed the? charge|payment|transaction"),
-        ],
-    },
-    RuleSpec {
-        intent: Intent::Dispute,
-        reason: "demands a refund",
-        patterns: &[
-            p("demand|demands|demanding|demanded a|my|the|full? refund|refunds"),
-            p("my money back"),
-        ],
-    },
-    RuleSpec {
-        intent: Intent::Dispute,
-        reason: "alleges a scam or rip-off",
-        patterns: &[p(
-            "scam|scams|scammed|scammer|scammers|scamming|ripoff|rip_off|ripped_off|swindled|cheated|con_artist|con_artists",
-        )],
-    },
-    RuleSpec {
-        intent: Intent::Dispute,
-        reason: "makes a complaint",
-        patterns: &[
-            p("complaint|complaints|complain|complaining|complained"),
-            p("better business bureau"),
-            p("bbb"),
-        ],
-    },
-    // Billing: money the customer was or will be charged.
-    RuleSpec {
-        intent: Intent::Billing,
-        reason: "reports a wrong or failed charge",
-        patterns: &[
-            p("charged twice|double|again|two_times|2x|three_times"),
-            p("double charged|charge|charges|billed|billing"),
-            p("overcharged|overcharge|overcharging|overbilled|overbilling"),
-            p(
-                "payment|payments|card|transaction was|is|got|keeps|has_been? failed|failing|declined|bounced|rejected|didn_t_go_through",
-            ),
-            p("failed|declined|rejected payment|payments|transaction|charge"),
-            p("wrong|incorrect|extra|unexpected|hidden charge|charges|fee|fees|amount"),
-        ],
-    },
-    RuleSpec {
-        intent: Intent::Billing,
-        reason: "asks for a refund",
-        patterns: &[p(
-            "refund|refunds|refunded|refunding|reimburse|reimbursed|reimbursement",
-        )],
-    },
-    RuleSpec {
-        intent: Intent::Billing,
-        reason: "asks about invoices or bills",
-        patterns: &[
-            p("invoice|invoices|invoiced|invoicing|billing|billed"),
-            // "Bill" is also a name: a determiner must go with it.
-            p(
-                "my|the|this|that|your|last|latest|monthly|final|first|a gas|water|electric|electricity|power|energy|phone|service? bill|bills",
-            ),
-        ],
-    },
-    // Human requested: the customer wants a person, whatever the topic.
-    RuleSpec {
-        intent: Intent::HumanRequested,
-        reason: "asks for a human",
-        patterns: &[
-            p(
-                "speak|talk|chat|speaking|talking|chatting to|with a|an|the|your|some? real|actual|live? human|humans|person|people|agent|representative|rep|manager|supervisor|operator|someone|somebody|staff|employee|owner",
-            ),
-            p(
-                "transfer|connect|put me? to|with|through to? a|an|the|your|some? real|actual|live? human|person|agent|representative|rep|manager|supervisor|operator|someone|somebody",
-            ),
-            p(
-                "want|need|demand|get|give me|us? a|an|the|your real|actual|live? human|manager|supervisor|representative|operator",
-            ),
-            p("real|actual|live human|humans|person|people|agent"),
-            p("human being|please"),
-            p("not|no|stop a|an|the? bot|robot|chatbot|machine"),
-            p("don_t|do_not want|need a|an|the? bot|robot|chatbot|machine|ai"),
-        ],
-    },
-];
-
-/// One slot of a compiled pattern: any one of its alternatives (each a
-/// sequence of words), or nothing if it is optional.
-#[derive(Debug)]
-struct Slot {
-    alternatives: Vec<Vec<&'static str>>,
-    optional: bool,
-}
-
-#[derive(Debug)]
-struct Pattern {
-    slots: Vec<Slot>,
-    unless_next: &'static [&'static str],
-    unless_previous: &'static [&'static str],
-    only_at_end: bool,
-}
-
-impl Pattern {
-    fn compile(spec: &PatternSpec) -> Self {
-        let slots = spec
-            .text
-            .split_whitespace()
-            .map(|slot| {
-                let (alternatives, optional) = match slot.strip_suffix('?') {
-                    Some(rest) => (rest, true),
-                    None => (slot, false),
-                };
-                Slot {
-                    alternatives: alternatives
-                        .split('|')
-                        .map(|alternative| alternative.split('_').collect())
-                        .collect(),
-                    optional,
-                }
-            })
-            .collect();
-        Self {
-            slots,
-            unless_next: spec.unless_next,
-            unless_previous: spec.unless_previous,
-            only_at_end: spec.only_at_end,
-        }
-    }
-
-    /// Whether the pattern matches a run of `words` starting at `start`,
-    /// with no harmless word right before or after it.
-    fn matches_at(&self, words: &[&str], start: usize) -> bool {
-        let harmless_before = start
-            .checked_sub(1)
-            .is_some_and(|before| self.unless_previous.contains(&words[before]));
-        if harmless_before {
-            return false;
-        }
-        let acceptable_end = |end: usize| match words.get(end) {
-            _ if end == start => false,
-            None => true,
-            Some(_) if self.only_at_end => false,
-            Some(next) => !self.unless_next.contains(next),
-        };
-        matches_from(&self.slots, words, start, &acceptable_end)
-    }
-
-    /// The words a match can start with. The first slot is never optional
-    /// (a test checks the table), so these are its alternatives' first
-    /// words.
-    fn first_words(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.slots[0]
-            .alternatives
-            .iter()
-            .map(|alternative| alternative[0])
-    }
-}
-
-/// Whether `slots` match `words` from `position` to some end that
-/// `acceptable_end` takes. Tries every way through the optional slots, so
-/// "speak to a human" is found whether or not "a" is present.
-fn matches_from(
-    slots: &[Slot],
-    words: &[&str],
-    position: usize,
-    acceptable_end: &dyn Fn(usize) -> bool,
-) -> bool {
-    let Some((slot, rest)) = slots.split_first() else {
-        return acceptable_end(position);
-    };
-    if slot.optional && matches_from(rest, words, position, acceptable_end) {
-        return true;
-    }
-    slot.alternatives.iter().any(|alternative| {
-        words[position..].starts_with(alternative)
-            && matches_from(rest, words, position + alternative.len(), acceptable_end)
-    })
-}
-
-struct Rule {
-    intent: Intent,
-    reason: &'static str,
-    patterns: Vec<Pattern>,
-}
-
-/// [`RULE_TABLE`] compiled, with its patterns indexed by the words they
-/// can start with.
-struct RuleSet {
-    rules: Vec<Rule>,
-    /// For each word, the (rule, pattern) pairs that can match from it.
-    by_first_word: HashMap<&'static str, Vec<(usize, usize)>>,
-}
-
-/// [`RULE_TABLE`] compiled once, on first use.
-static RULES: LazyLock<RuleSet> = LazyLock::new(|| {
-    let rules: Vec<Rule> = RULE_TABLE
-        .iter()
-        .map(|spec| Rule {
-            intent: spec.intent,
-            reason: spec.reason,
-            patterns: spec.patterns.iter().map(Pattern::compile).collect(),
-        })
-        .collect();
-    let mut by_first_word: HashMap<&'static str, Vec<(usize, usize)>> = HashMap::new();
-    for (r, rule) in rules.iter().enumerate() {
-        for (p, pattern) in rule.patterns.iter().enumerate() {
-            for word in pattern.first_words() {
-                let candidates = by_first_word.entry(word).or_default();
-                if !candidates.contains(&(r, p)) {
-                    candidates.push((r, p));
-                }
-            }
-        }
-    }
-    RuleSet {
-        rules,
-        by_first_word,
-    }
-});
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::detector::Label;
+    use crate::patterns::{Pattern, PatternSpec, p};
+    use crate::policy::DetectionPolicy;
+
+    /// The built-in rules without the model, as a test can inspect them.
+    static RULES: std::sync::LazyLock<Detector> = std::sync::LazyLock::new(|| {
+        Detector::new(&DetectionPolicy::default())
+            .unwrap()
+            .rules_only()
+    });
 
     impl Pattern {
         /// Whether the pattern matches anywhere in `words`, tried at every
@@ -747,8 +216,8 @@ mod tests {
                     .slots
                     .iter()
                     .flat_map(|slot| slot.alternatives.iter().flatten())
-                    .chain(pattern.unless_next)
-                    .chain(pattern.unless_previous);
+                    .chain(&pattern.unless_next)
+                    .chain(&pattern.unless_previous);
                 for word in words {
                     assert_eq!(normalise(word), *word, "in {}", rule.reason);
                     assert!(!word.is_empty(), "empty word in {}", rule.reason);
@@ -761,7 +230,7 @@ mod tests {
     fn every_intent_has_rules() {
         for intent in Intent::ALL {
             assert!(
-                RULE_TABLE.iter().any(|rule| rule.intent == intent),
+                crate::rules::built_in().any(|rule| rule.intent == intent),
                 "{intent}"
             );
         }
@@ -776,23 +245,31 @@ mod tests {
     }
 
     /// The classifier without the index, as it was first written: every
-    /// pattern of every rule tried at every word.
+    /// pattern of every rule tried at every word (with the same context
+    /// discount).
     fn assess_by_scanning(text: &str) -> Vec<Finding> {
-        let normalised = normalise(text);
-        let words: Vec<&str> = normalised.split_whitespace().collect();
+        let normalised = crate::normalise::normalise(text);
+        let words = normalised.words();
         let mut findings: Vec<Finding> = Vec::new();
         for rule in &RULES.rules {
-            if findings.iter().any(|found| found.intent == rule.intent) {
+            let Label::BuiltIn(intent) = rule.label else {
+                continue;
+            };
+            if findings.iter().any(|found| found.intent == intent) {
                 continue;
             }
-            let hit = rule
-                .patterns
-                .iter()
-                .any(|pattern| pattern.is_found_in(&words));
+            let hit = rule.patterns.iter().any(|pattern| {
+                (0..words.len()).any(|start| {
+                    pattern.match_end(&words, start).is_some_and(|end| {
+                        !rule.may_be_discounted()
+                            || !crate::context::discounts(&normalised.tokens, start, end, &[])
+                    })
+                })
+            });
             if hit {
                 findings.push(Finding {
-                    intent: rule.intent,
-                    reason: format!("{}: {}", rule.intent, rule.reason),
+                    intent,
+                    reason: format!("{intent}: {}", rule.reason),
                 });
             }
         }
@@ -812,9 +289,10 @@ mod tests {
                 pattern
                     .slots
                     .iter()
-                    .flat_map(|slot| slot.alternatives.iter().flatten().copied())
-                    .chain(pattern.unless_next.iter().copied())
-                    .chain(pattern.unless_previous.iter().copied())
+                    .flat_map(|slot| slot.alternatives.iter().flatten())
+                    .chain(&pattern.unless_next)
+                    .chain(&pattern.unless_previous)
+                    .map(String::as_str)
             })
             .chain(["hello", "opening", "hours", "tomorrow", "please", "x"])
             .collect();
@@ -837,7 +315,7 @@ mod tests {
                 .collect::<Vec<_>>()
                 .join(" ");
             let expected = assess_by_scanning(&text);
-            assert_eq!(assess(&text).findings, expected, "{text:?}");
+            assert_eq!(RULES.assess(&text).findings, expected, "{text:?}");
             with_findings += usize::from(!expected.is_empty());
         }
         // Not a comparison of empty answers.
@@ -852,7 +330,7 @@ mod tests {
     fn found(spec: PatternSpec, text: &str) -> bool {
         let normalised = normalise(text);
         let words: Vec<&str> = normalised.split_whitespace().collect();
-        Pattern::compile(&spec).is_found_in(&words)
+        Pattern::from_spec(&spec).unwrap().is_found_in(&words)
     }
 
     #[test]
@@ -900,7 +378,8 @@ mod tests {
             normalise("Ça   VA?\tÖL-Leck…")
                 .split_whitespace()
                 .collect::<Vec<_>>(),
-            ["ça", "va", "öl", "leck"]
+            // Accents are stripped since detection normalises them away.
+            ["ca", "va", "ol", "leck"]
         );
         assert_eq!(normalise("911"), "911");
     }

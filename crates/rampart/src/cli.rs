@@ -58,6 +58,9 @@ enum Command {
     /// The audit log.
     #[command(subcommand)]
     Audit(crate::audit_cli::AuditCommand),
+    /// The handoff gate's detection.
+    #[command(subcommand)]
+    Escalation(crate::escalation_cli::EscalationCommand),
 }
 
 #[derive(Debug, Args)]
@@ -182,6 +185,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Audit(command) => crate::audit_cli::run(command),
+        Command::Escalation(command) => crate::escalation_cli::run(command),
         Command::Admin(AdminCommand::GenerateKey) => {
             println!("{}", PlaintextApiKey::generate(KeyKind::Admin).expose());
             Ok(())

@@ -3,6 +3,7 @@
 //! - [`cli`]: the command line (`dev`, `serve`, `migrate`, `pki`, `admin`,
 //!   `audit`).
 //! - [`audit_cli`]: `rampart audit verify`, the offline export verifier.
+//! - [`escalation_cli`]: `rampart escalation eval`, detection measured on a corpus.
 //! - [`settings`]: settings from flags, environment and an optional TOML
 //!   file, validated before anything starts.
 //! - [`stack`]: starting services in this process, all five (`rampart dev`,
@@ -13,6 +14,7 @@
 pub mod audit_cli;
 pub mod cli;
 pub mod dev_data;
+pub mod escalation_cli;
 pub mod settings;
 pub mod stack;
 

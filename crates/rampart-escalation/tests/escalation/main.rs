@@ -1,6 +1,7 @@
 //! The escalation service end to end: the real server on port 0 with mutual
 //! TLS, called the way the gateway calls it.
 
+mod detection;
 mod helpers;
 
 use rampart_kit::ids::TenantId;
