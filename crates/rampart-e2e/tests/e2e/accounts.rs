@@ -10,36 +10,13 @@ use serde_json::{Value, json};
 
 use rampart_kit::secret::ExposeSecret;
 
+use rampart_e2e::on_both_backends;
+
 use crate::harness::{Backend, OFFICE_DOMAIN, Tenant, TestStack, expect_problem, read};
 
 const OWNER_PASSWORD: &str = "violet tractor measures quietly";
 const AGENT_PASSWORD: &str = "orange kettle whistles at dawn";
 const ADMIN_PASSWORD: &str = "seventeen purple lighthouses";
-
-/// Runs `scenario` on the embedded default and on PostgreSQL + Redis.
-macro_rules! on_both_backends {
-    ($($scenario:ident),* $(,)?) => {$(
-        mod $scenario {
-            use crate::harness::{Backend, TestStack};
-
-            #[tokio::test]
-            async fn embedded() {
-                let stack = TestStack::start(Backend::Embedded).await.expect("embedded runs");
-                super::$scenario(&stack).await;
-                stack.stop().await;
-            }
-
-            #[tokio::test]
-            async fn postgres_and_redis() {
-                let Some(stack) = TestStack::start(Backend::PostgresRedis).await else {
-                    return;
-                };
-                super::$scenario(&stack).await;
-                stack.stop().await;
-            }
-        }
-    )*};
-}
 
 on_both_backends!(
     users_roles_and_bearer_sessions,

@@ -9,35 +9,12 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use rampart_e2e::on_both_backends;
+
 use crate::harness::{OFFICE_DOMAIN, Tenant, TestStack, expect_problem, read};
 
 const OWNER_PASSWORD: &str = "violet tractor measures quietly";
 const STAFF_PASSWORD: &str = "orange kettle whistles at dawn";
-
-/// Runs `scenario` on the embedded default and on PostgreSQL + Redis.
-macro_rules! on_both_backends {
-    ($($scenario:ident),* $(,)?) => {$(
-        mod $scenario {
-            use crate::harness::{Backend, TestStack};
-
-            #[tokio::test]
-            async fn embedded() {
-                let stack = TestStack::start(Backend::Embedded).await.expect("embedded runs");
-                super::$scenario(&stack).await;
-                stack.stop().await;
-            }
-
-            #[tokio::test]
-            async fn postgres_and_redis() {
-                let Some(stack) = TestStack::start(Backend::PostgresRedis).await else {
-                    return;
-                };
-                super::$scenario(&stack).await;
-                stack.stop().await;
-            }
-        }
-    )*};
-}
 
 on_both_backends!(
     audit_trail_is_for_owners_and_audit_keys,
