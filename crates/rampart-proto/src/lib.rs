@@ -1,6 +1,7 @@
 //! Generated gRPC clients, servers and messages for Rampart's internal
 //! contracts. The sources are the `.proto` files under `proto/` at the
-//! workspace root; nothing here is written by hand.
+//! workspace root; nothing here is written by hand, but for [`redacted`]:
+//! the `Debug` of the messages that carry a secret.
 
 #![allow(clippy::all, clippy::pedantic, missing_docs, unreachable_pub)]
 
@@ -27,3 +28,5 @@ pub mod audit {
         tonic::include_proto!("rampart.audit.v1");
     }
 }
+
+mod redacted;
