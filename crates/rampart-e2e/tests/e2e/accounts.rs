@@ -14,7 +14,7 @@ use rampart_e2e::on_both_backends;
 
 use crate::harness::{Backend, OFFICE_DOMAIN, Tenant, TestStack, expect_problem, read};
 
-const OWNER_PASSWORD: &str = "violet tractor measures quietly";
+pub(crate) const OWNER_PASSWORD: &str = "violet tractor measures quietly";
 const AGENT_PASSWORD: &str = "orange kettle whistles at dawn";
 const ADMIN_PASSWORD: &str = "seventeen purple lighthouses";
 
@@ -29,7 +29,7 @@ on_both_backends!(
     suspicious_activity_ends_every_session,
 );
 
-fn unix_now() -> i64 {
+pub(crate) fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -38,11 +38,13 @@ fn unix_now() -> i64 {
         .unwrap()
 }
 
-fn code(secret: &str, offset_secs: i64) -> String {
+/// The code of `secret` at `offset_secs` from now, as an authenticator app
+/// shows it.
+pub(crate) fn code(secret: &str, offset_secs: i64) -> String {
     rampart_auth::totp_code(secret, unix_now() + offset_secs).unwrap()
 }
 
-async fn post(
+pub(crate) async fn post(
     stack: &TestStack,
     path: &str,
     token: Option<&str>,
@@ -83,7 +85,12 @@ async fn sign_in(
 }
 
 /// Signs in without a second factor; the session token.
-async fn session(stack: &TestStack, tenant: &Tenant, email: &str, password: &str) -> String {
+pub(crate) async fn session(
+    stack: &TestStack,
+    tenant: &Tenant,
+    email: &str,
+    password: &str,
+) -> String {
     let (status, body) = sign_in(stack, tenant, email, password).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["second_factor_required"], false, "{body}");
@@ -91,7 +98,7 @@ async fn session(stack: &TestStack, tenant: &Tenant, email: &str, password: &str
 }
 
 /// A tenant with an owner (created by the platform admin) signed in.
-async fn tenant_with_owner(stack: &TestStack, name: &str) -> (Tenant, String, String) {
+pub(crate) async fn tenant_with_owner(stack: &TestStack, name: &str) -> (Tenant, String, String) {
     let tenant = stack.create_tenant(name).await;
     let email = format!("owner@{}.example", name.to_lowercase().replace(' ', ""));
     let response = stack

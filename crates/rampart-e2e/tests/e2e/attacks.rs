@@ -11,9 +11,9 @@ use serde_json::{Value, json};
 
 use rampart_e2e::on_both_backends;
 
+use crate::accounts::{OWNER_PASSWORD, code, post, session, tenant_with_owner, unix_now};
 use crate::harness::{OFFICE_DOMAIN, Tenant, TestStack, expect_problem, read};
 
-const OWNER_PASSWORD: &str = "violet tractor measures quietly";
 const STAFF_PASSWORD: &str = "orange kettle whistles at dawn";
 
 on_both_backends!(
@@ -32,19 +32,6 @@ const AUDIT_ROUTES: [&str; 4] = [
     "/v1/owner/audit/proofs/consistency?from_size=0",
     "/v1/owner/audit/export",
 ];
-
-async fn post(
-    stack: &TestStack,
-    path: &str,
-    token: Option<&str>,
-    body: Value,
-) -> (StatusCode, Value) {
-    let mut request = stack.request(Method::POST, path).json(&body);
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    read(request.send().await.unwrap()).await
-}
 
 /// A tenant key with exactly `scopes`, issued by the platform admin.
 async fn key_with(stack: &TestStack, tenant: &Tenant, scopes: &[&str]) -> Tenant {
@@ -112,39 +99,6 @@ async fn status_with(stack: &TestStack, key: &Tenant, path: &str) -> StatusCode 
         .await
         .unwrap()
         .status()
-}
-
-/// A signed-in session (no second factor) of a tenant's user.
-async fn session(stack: &TestStack, tenant: &Tenant, email: &str, password: &str) -> String {
-    let (status, body) = post(
-        stack,
-        "/v1/auth/sign-in",
-        None,
-        json!({ "tenant_id": tenant.id, "email": email, "password": password }),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body["session_token"].as_str().unwrap().to_owned()
-}
-
-/// A tenant with an owner, made by the platform admin; the owner's email
-/// and session.
-async fn tenant_with_owner(stack: &TestStack, name: &str) -> (Tenant, String, String) {
-    let tenant = stack.create_tenant(name).await;
-    let email = format!("owner@{}.example", name.to_lowercase().replace(' ', ""));
-    let response = stack
-        .as_admin(
-            Method::POST,
-            &format!("/v1/admin/tenants/{}/users", tenant.id),
-        )
-        .json(&json!({ "email": email, "password": OWNER_PASSWORD, "role": "owner" }))
-        .send()
-        .await
-        .unwrap();
-    let (status, user) = read(response).await;
-    assert_eq!(status, StatusCode::CREATED, "{user}");
-    let token = session(stack, &tenant, &email, OWNER_PASSWORD).await;
-    (tenant, email, token)
 }
 
 /// A signed-in user of the owner's tenant with `role`.
@@ -474,25 +428,10 @@ async fn the_admin_route_is_no_password_oracle(stack: &TestStack) {
     );
 }
 
-/// The code of `secret` now, as an authenticator app shows it.
-fn current_code(secret: &str) -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    rampart_auth::totp_code(secret, i64::try_from(now).unwrap()).unwrap()
-}
-
 /// A six-digit code that is none of the codes accepted now (one step of
 /// drift either way).
 fn wrong_code(secret: &str) -> String {
-    let now = i64::try_from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs(),
-    )
-    .unwrap();
+    let now = unix_now();
     let accepted: Vec<String> = [-60, -30, 0, 30, 60]
         .iter()
         .map(|offset| rampart_auth::totp_code(secret, now + offset).unwrap())
@@ -568,7 +507,7 @@ async fn a_wrong_code_is_not_signed_out(stack: &TestStack) {
         stack,
         "/v1/auth/totp/confirm",
         Some(&owner),
-        json!({ "code": current_code(&secret) }),
+        json!({ "code": code(&secret, 0) }),
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{confirmed}");
@@ -672,7 +611,7 @@ async fn authentication_events_name_the_account_and_the_address(stack: &TestStac
         stack,
         "/v1/auth/totp/confirm",
         Some(&owner),
-        json!({ "code": current_code(&secret) }),
+        json!({ "code": code(&secret, 0) }),
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");

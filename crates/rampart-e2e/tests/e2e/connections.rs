@@ -321,7 +321,10 @@ async fn get_healthz(stream: &mut TlsStream) -> Result<String, String> {
 
 /// Reads and discards until the server closes the connection; how long
 /// that took, or `None` if it stayed open for `limit`.
-async fn closed_after(reader: &mut (impl AsyncRead + Unpin), limit: Duration) -> Option<Duration> {
+pub(crate) async fn closed_after(
+    reader: &mut (impl AsyncRead + Unpin),
+    limit: Duration,
+) -> Option<Duration> {
     let started = Instant::now();
     let mut buffer = [0u8; 512];
     tokio::time::timeout(limit, async {

@@ -8,9 +8,10 @@ use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::connections::closed_after;
 use crate::harness::{Backend, TestStack, edge_client, edge_roots, edge_tls, expect_problem};
 
 // ---- TLS, byte by byte -------------------------------------------------
@@ -456,21 +457,6 @@ async fn tls_connect_with(
         .unwrap()
 }
 
-/// Reads and discards until the server closes the connection (end of
-/// stream or an error); whether that happened within `limit`.
-async fn closed_within(reader: &mut (impl AsyncRead + Unpin), limit: Duration) -> bool {
-    let mut buffer = [0u8; 512];
-    tokio::time::timeout(limit, async {
-        while let Ok(read) = reader.read(&mut buffer).await {
-            if read == 0 {
-                break;
-            }
-        }
-    })
-    .await
-    .is_ok()
-}
-
 #[tokio::test]
 async fn a_client_trickling_headers_is_cut_off() {
     let stack = TestStack::start_with(Backend::Embedded, quick_timeouts())
@@ -504,7 +490,9 @@ async fn a_client_trickling_headers_is_cut_off() {
         }
         Ok::<_, std::io::Error>(())
     });
-    let closed = closed_within(&mut reader, Duration::from_secs(8)).await;
+    let closed = closed_after(&mut reader, Duration::from_secs(8))
+        .await
+        .is_some();
     let elapsed = started.elapsed();
     assert!(closed, "the trickling client was not cut off");
     assert!(
