@@ -49,6 +49,9 @@ pub struct Config {
     pub database_url: String,
     /// The audit service, `https://host:port`.
     pub audit_url: String,
+    /// The escalation service, `https://host:port`: the gate every customer
+    /// message goes through, and the guardrails on AI replies.
+    pub escalation_url: String,
 }
 
 /// Hides any password in the database URL.
@@ -60,6 +63,7 @@ impl std::fmt::Debug for Config {
                 &rampart_kit::db::redact_url(&self.database_url),
             )
             .field("audit_url", &self.audit_url)
+            .field("escalation_url", &self.escalation_url)
             .finish()
     }
 }

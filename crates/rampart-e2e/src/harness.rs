@@ -116,6 +116,10 @@ impl TestStack {
             gateway,
             accounts,
             admin_listener: Some(admin_listener),
+            escalation: rampart_escalation::Settings {
+                deadline_tick: Duration::from_millis(200),
+                smtp: None,
+            },
         })
         .await
         .expect("stack starts");
@@ -272,6 +276,7 @@ impl TestStack {
             totp_encryption_key: None,
             accounts: rampart_auth::AccountSettings::default(),
             admin_listener: None,
+            escalation: rampart_escalation::Settings::default(),
         })
         .await
         .expect("second gateway starts");

@@ -4,18 +4,30 @@
 //! tenant, parses the channel and text, and maps the rules' verdict to the
 //! wire types. It logs the verdict, never the text.
 
+use rampart_kit::outbox::Outbox;
 use rampart_kit::principal::Principal;
 use rampart_proto::escalation::v1 as proto;
 use rampart_proto::escalation::v1::escalation_service_server::EscalationService;
+use sea_orm::DatabaseConnection;
 use tonic::{Request, Response, Status};
 
 use crate::intents::{self, Action, Assessment, Severity};
 use crate::message::{Channel, MessageText};
 
-/// The EscalationService implementation. Stateless in this version: the
-/// rules are built in.
-#[derive(Debug, Clone, Default)]
-pub struct EscalationApi;
+/// The EscalationService implementation: a database pool and the audit
+/// outbox.
+#[derive(Debug, Clone)]
+pub struct EscalationApi {
+    db: DatabaseConnection,
+    outbox: Outbox,
+}
+
+impl EscalationApi {
+    #[must_use]
+    pub fn new(db: DatabaseConnection, outbox: Outbox) -> Self {
+        Self { db, outbox }
+    }
+}
 
 #[tonic::async_trait]
 impl EscalationService for EscalationApi {
@@ -42,6 +54,36 @@ impl EscalationService for EscalationApi {
             "message evaluated"
         );
         Ok(Response::new(to_proto(assessment)))
+    }
+
+    // SKELETON: the gate, guardrails and policy work fills these in.
+    async fn gate(
+        &self,
+        _request: Request<proto::GateRequest>,
+    ) -> Result<Response<proto::GateResponse>, Status> {
+        let _ = (&self.db, &self.outbox);
+        Err(Status::unimplemented("gate"))
+    }
+
+    async fn review_reply(
+        &self,
+        _request: Request<proto::ReviewReplyRequest>,
+    ) -> Result<Response<proto::ReviewReplyResponse>, Status> {
+        Err(Status::unimplemented("review_reply"))
+    }
+
+    async fn get_policy(
+        &self,
+        _request: Request<proto::GetPolicyRequest>,
+    ) -> Result<Response<proto::PolicyVersion>, Status> {
+        Err(Status::unimplemented("get_policy"))
+    }
+
+    async fn put_policy(
+        &self,
+        _request: Request<proto::PutPolicyRequest>,
+    ) -> Result<Response<proto::PolicyVersion>, Status> {
+        Err(Status::unimplemented("put_policy"))
     }
 }
 

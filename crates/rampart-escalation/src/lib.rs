@@ -15,52 +15,146 @@
 //! - [`grpc`]: the `EscalationService` handler.
 //! - [`error`]: the failures callers can act on, and their gRPC status.
 //!
-//! This first version keeps no state: no database, no per-tenant policy yet.
-//! [`run`] serves gRPC over mutual TLS, answering only the gateway, until
-//! its shutdown token is cancelled.
+//! - [`tenant_policy`]: a tenant's policy document (detection additions,
+//!   severities, response targets, contacts, chain, guardrails), stored as
+//!   versions.
+//! - [`handoffs`]: the handoff queue, its deadlines and the notifications
+//!   they send.
+//! - [`migration`]: the schema (policies, decisions, handoffs,
+//!   notifications, the audit outbox).
+//!
+//! [`run`] serves gRPC over mutual TLS, answering the gateway and the CRM,
+//! until its shutdown token is cancelled; beside it run the audit relay, the
+//! deadline worker and the notification sender.
 
 pub mod context;
 pub mod detector;
 pub mod error;
 pub mod eval;
 pub mod grpc;
+pub mod handoffs;
 pub mod intents;
 pub mod language;
 pub mod message;
+pub mod migration;
 pub mod model;
 pub mod normalise;
 pub mod patterns;
 pub mod policy;
 mod rules;
+pub mod tenant_policy;
 
+use std::time::Duration;
+
+use anyhow::Context;
 use rampart_kit::CancellationToken;
 use rampart_kit::grpc::{AllowPeers, health_for, serve, server};
+use rampart_kit::outbox::Outbox;
 use rampart_kit::pki::{ServiceName, ServiceTls};
 use rampart_proto::escalation::v1::escalation_service_server::EscalationServiceServer;
+use rampart_proto::escalation::v1::handoff_service_server::HandoffServiceServer;
+use sea_orm::DatabaseConnection;
+use sea_orm_migration::MigratorTrait;
 use tokio::net::TcpListener;
 
 pub use detector::Detector;
 pub use error::Error;
 
 use crate::grpc::EscalationApi;
+use crate::handoffs::HandoffApi;
 
-/// The only services that may call escalation.
-const ALLOWED_PEERS: &[ServiceName] = &[ServiceName::Gateway];
+/// The table holding audit events not yet delivered to the audit service.
+pub const OUTBOX_TABLE: &str = "esc_audit_outbox";
+
+/// The only services that may call escalation: the gateway (policies, the
+/// queue) and the CRM (the gate and the guardrails).
+const ALLOWED_PEERS: &[ServiceName] = &[ServiceName::Gateway, ServiceName::Crm];
+
+/// What escalation needs besides its listener and certificate.
+#[derive(Clone)]
+pub struct Config {
+    /// `sqlite://...` or `postgres://...`.
+    pub database_url: String,
+    /// The audit service, `https://host:port`.
+    pub audit_url: String,
+    /// How often the deadline worker looks for missed deadlines.
+    pub deadline_tick: Duration,
+    /// Where e-mail notifications go; none: e-mail contacts are skipped
+    /// (and the skip is logged).
+    pub smtp: Option<handoffs::notify::SmtpConfig>,
+}
+
+/// Escalation's settings that come from configuration rather than from
+/// where the stack runs.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub deadline_tick: Duration,
+    pub smtp: Option<handoffs::notify::SmtpConfig>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            deadline_tick: Duration::from_secs(1),
+            smtp: None,
+        }
+    }
+}
+
+/// Hides any password in the database URL.
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field(
+                "database_url",
+                &rampart_kit::db::redact_url(&self.database_url),
+            )
+            .field("audit_url", &self.audit_url)
+            .field("deadline_tick", &self.deadline_tick)
+            .field("smtp", &self.smtp)
+            .finish()
+    }
+}
+
+/// Applies escalation's pending migrations.
+pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
+    migration::Migrator::up(db, None)
+        .await
+        .context("escalation migrations failed")
+}
 
 /// Runs the escalation service on `listener` until `shutdown` is cancelled.
 pub async fn run(
+    config: Config,
     listener: TcpListener,
     tls: ServiceTls,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    let db = rampart_kit::db::connect(&config.database_url).await?;
+    migrate(&db).await?;
+
+    let outbox = Outbox::new(OUTBOX_TABLE);
+    let relay = outbox.spawn_relay(db.clone(), &config.audit_url, &tls, &shutdown)?;
+    let workers = handoffs::spawn_workers(&db, &outbox, &config, &shutdown);
+
+    let api = EscalationApi::new(db.clone(), outbox.clone());
+    let queue = HandoffApi::new(db.clone(), outbox);
     let router = server(&tls)?
         .add_service(health_for::<EscalationServiceServer<EscalationApi>>().await)
         .add_service(EscalationServiceServer::with_interceptor(
-            EscalationApi,
+            api,
+            AllowPeers(ALLOWED_PEERS),
+        ))
+        .add_service(HandoffServiceServer::with_interceptor(
+            queue,
             AllowPeers(ALLOWED_PEERS),
         ));
     tracing::info!(address = %listener.local_addr()?, "escalation listening");
     let served = serve(router, listener, shutdown).await;
+
+    workers.stop().await;
+    relay.stop().await;
+    rampart_kit::db::close(db).await;
     tracing::info!("escalation stopped");
     served
 }

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::intents::{Intent, Severity};
 use crate::patterns::{Pattern, PatternError};
@@ -20,7 +20,7 @@ pub const MAX_PHRASES: usize = 2000;
 pub const MAX_PHRASE_CHARS: usize = 200;
 
 /// A tenant's additions to the built-in detection.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DetectionPolicy {
     /// Intents of the tenant's own, such as `warranty_claim`.
@@ -34,7 +34,7 @@ pub struct DetectionPolicy {
 /// A tenant-defined intent: its name, how urgent it is, and its phrases per
 /// language code (`en`, `es`, `it`...). Phrases of every language apply to
 /// every message: customers mix languages.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CustomIntent {
     pub name: String,
@@ -45,7 +45,7 @@ pub struct CustomIntent {
 /// A language a tenant adds: the function words that detect it, its
 /// negation words, and phrases for built-in intents in it, keyed by the
 /// intent's wire name (`legal`, `emergency`...).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LanguagePolicy {
     pub code: String,
@@ -57,7 +57,7 @@ pub struct LanguagePolicy {
 }
 
 /// A severity as a policy names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SeverityName {
     Low,

@@ -10,6 +10,7 @@ use rampart_proto::auth::v1::account_service_client::AccountServiceClient;
 use rampart_proto::auth::v1::auth_service_client::AuthServiceClient;
 use rampart_proto::crm::v1::crm_service_client::CrmServiceClient;
 use rampart_proto::escalation::v1::escalation_service_client::EscalationServiceClient;
+use rampart_proto::escalation::v1::handoff_service_client::HandoffServiceClient;
 use tonic::transport::Channel;
 use tonic_health::pb::health_client::HealthClient;
 
@@ -33,6 +34,8 @@ pub struct Backends {
     pub accounts: AccountServiceClient<TracedChannel>,
     pub crm: CrmServiceClient<TracedChannel>,
     pub escalation: EscalationServiceClient<TracedChannel>,
+    /// Escalation's handoff queue.
+    pub handoffs: HandoffServiceClient<TracedChannel>,
     pub audit: AuditServiceClient<TracedChannel>,
     /// Health clients, for readiness.
     pub health: Vec<(ServiceName, HealthClient<Channel>)>,
@@ -59,6 +62,7 @@ impl Backends {
             accounts: AccountServiceClient::new(traced(auth.clone())),
             auth: AuthServiceClient::new(traced(auth)),
             crm: CrmServiceClient::new(traced(crm)),
+            handoffs: HandoffServiceClient::new(traced(escalation.clone())),
             escalation: EscalationServiceClient::new(traced(escalation)),
             audit: AuditServiceClient::new(traced(audit)),
         })
@@ -84,6 +88,10 @@ impl Backend for CrmServiceClient<TracedChannel> {
 }
 
 impl Backend for EscalationServiceClient<TracedChannel> {
+    const SERVICE: &'static str = "escalation";
+}
+
+impl Backend for HandoffServiceClient<TracedChannel> {
     const SERVICE: &'static str = "escalation";
 }
 

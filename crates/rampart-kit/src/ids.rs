@@ -105,6 +105,14 @@ prefixed_id!(
     /// A signed-in session's id (never its token).
     SessionId, "ses", "session"
 );
+prefixed_id!(
+    /// A message in a conversation.
+    MessageId, "msg", "message"
+);
+prefixed_id!(
+    /// A conversation handed to a human.
+    HandoffId, "hof", "handoff"
+);
 
 #[cfg(test)]
 mod tests {

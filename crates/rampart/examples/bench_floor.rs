@@ -31,7 +31,10 @@ use rampart_proto::escalation::v1::escalation_service_client::EscalationServiceC
 use rampart_proto::escalation::v1::escalation_service_server::{
     EscalationService, EscalationServiceServer,
 };
-use rampart_proto::escalation::v1::{Action, EvaluateRequest, EvaluateResponse, Severity};
+use rampart_proto::escalation::v1::{
+    Action, EvaluateRequest, EvaluateResponse, GateRequest, GateResponse, GetPolicyRequest,
+    PolicyVersion, PutPolicyRequest, ReviewReplyRequest, ReviewReplyResponse, Severity,
+};
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
@@ -59,6 +62,35 @@ impl EscalationService for Fixed {
             severity: Severity::None.into(),
             reasons: Vec::new(),
         }))
+    }
+
+    // The floor measures `Evaluate` only.
+    async fn gate(
+        &self,
+        _request: tonic::Request<GateRequest>,
+    ) -> Result<tonic::Response<GateResponse>, tonic::Status> {
+        Err(tonic::Status::unimplemented("not part of the floor"))
+    }
+
+    async fn review_reply(
+        &self,
+        _request: tonic::Request<ReviewReplyRequest>,
+    ) -> Result<tonic::Response<ReviewReplyResponse>, tonic::Status> {
+        Err(tonic::Status::unimplemented("not part of the floor"))
+    }
+
+    async fn get_policy(
+        &self,
+        _request: tonic::Request<GetPolicyRequest>,
+    ) -> Result<tonic::Response<PolicyVersion>, tonic::Status> {
+        Err(tonic::Status::unimplemented("not part of the floor"))
+    }
+
+    async fn put_policy(
+        &self,
+        _request: tonic::Request<PutPolicyRequest>,
+    ) -> Result<tonic::Response<PolicyVersion>, tonic::Status> {
+        Err(tonic::Status::unimplemented("not part of the floor"))
     }
 }
 

@@ -45,6 +45,7 @@ async fn main() -> anyhow::Result<()> {
         storage: DevStorage::Embedded,
         gateway: config.clone(),
         admin_listener: None,
+        escalation: rampart_escalation::Settings::default(),
         accounts: rampart_auth::AccountSettings::default(),
     })
     .await?;

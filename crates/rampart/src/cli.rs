@@ -249,6 +249,7 @@ async fn dev(args: DevArgs, file: &FileSettings) -> anyhow::Result<()> {
         gateway,
         accounts,
         admin_listener: Some(admin_listener),
+        escalation: rampart_escalation::Settings::default(),
     })
     .await?;
     let edge = stack.edge_addr;
@@ -301,16 +302,19 @@ async fn serve(args: ServeArgs, file: &FileSettings) -> anyhow::Result<()> {
         .pki_dir
         .or_else(|| file.pki_dir.clone())
         .context("set RAMPART_PKI_DIR (or --pki-dir) to the folder made by `rampart pki init`")?;
-    let needs_database = services
-        .iter()
-        .any(|s| matches!(s, ServiceName::Auth | ServiceName::Crm | ServiceName::Audit));
+    let needs_database = services.iter().any(|s| !matches!(s, ServiceName::Gateway));
     let database_url = args.database_url.or_else(|| file.database_url.clone());
     let mut databases = HashMap::new();
     if needs_database {
-        let url =
-            database_url.context("set DATABASE_URL (or --database-url) for auth, crm and audit")?;
+        let url = database_url
+            .context("set DATABASE_URL (or --database-url) for auth, crm, escalation and audit")?;
         settings::check_database_url(&url, "DATABASE_URL")?;
-        for service in [ServiceName::Auth, ServiceName::Crm, ServiceName::Audit] {
+        for service in [
+            ServiceName::Auth,
+            ServiceName::Crm,
+            ServiceName::Escalation,
+            ServiceName::Audit,
+        ] {
             databases.insert(service, url.clone());
         }
     }
@@ -399,6 +403,7 @@ async fn serve(args: ServeArgs, file: &FileSettings) -> anyhow::Result<()> {
         totp_encryption_key,
         accounts: settings::account_settings_from_env()?,
         admin_listener,
+        escalation: rampart_escalation::Settings::default(),
     })
     .await?;
     stop_on_signal(running.shutdown_token());

@@ -67,6 +67,8 @@ pub struct StackConfig {
     pub totp_encryption_key: Option<SecretString>,
     /// People's accounts: sessions, admin office domains, hashing bound.
     pub accounts: rampart_auth::AccountSettings,
+    /// Escalation's deadline tick and SMTP relay.
+    pub escalation: rampart_escalation::Settings,
     /// The gateway's internal admin listener (metrics, health), when the
     /// gateway runs here.
     pub admin_listener: Option<TcpListener>,
@@ -207,10 +209,24 @@ pub async fn start(config: StackConfig) -> anyhow::Result<RunningStack> {
                 let crm_config = rampart_crm::Config {
                     database_url: database_of(&config.databases, service)?,
                     audit_url: url_of(&config.urls, ServiceName::Audit)?,
+                    escalation_url: url_of(&config.urls, ServiceName::Escalation)?,
                 };
                 Box::pin(rampart_crm::run(crm_config, listener, tls, token))
             }
-            ServiceName::Escalation => Box::pin(rampart_escalation::run(listener, tls, token)),
+            ServiceName::Escalation => {
+                let escalation_config = rampart_escalation::Config {
+                    database_url: database_of(&config.databases, service)?,
+                    audit_url: url_of(&config.urls, ServiceName::Audit)?,
+                    deadline_tick: config.escalation.deadline_tick,
+                    smtp: config.escalation.smtp.clone(),
+                };
+                Box::pin(rampart_escalation::run(
+                    escalation_config,
+                    listener,
+                    tls,
+                    token,
+                ))
+            }
             ServiceName::Audit => {
                 let signing_key = config
                     .audit_signing_key
@@ -305,6 +321,8 @@ pub struct DevOptions {
     /// The gateway's internal admin listener (metrics, health); `None`
     /// runs without one.
     pub admin_listener: Option<TcpListener>,
+    /// Escalation's deadline tick and SMTP relay.
+    pub escalation: rampart_escalation::Settings,
 }
 
 /// The whole stack, running.
@@ -369,10 +387,15 @@ pub async fn start_dev(options: DevOptions) -> anyhow::Result<DevStack> {
 
     let (databases, redis) = match options.storage {
         DevStorage::Embedded => {
-            let databases = [ServiceName::Auth, ServiceName::Crm, ServiceName::Audit]
-                .into_iter()
-                .map(|s| (s, rampart_kit::db::sqlite_url(&data.database(s.as_str()))))
-                .collect();
+            let databases = [
+                ServiceName::Auth,
+                ServiceName::Crm,
+                ServiceName::Escalation,
+                ServiceName::Audit,
+            ]
+            .into_iter()
+            .map(|s| (s, rampart_kit::db::sqlite_url(&data.database(s.as_str()))))
+            .collect();
             (databases, None)
         }
         DevStorage::External {
@@ -383,10 +406,15 @@ pub async fn start_dev(options: DevOptions) -> anyhow::Result<DevStack> {
             if !database_url.starts_with("postgres") {
                 bail!("the external database must be PostgreSQL");
             }
-            let databases = [ServiceName::Auth, ServiceName::Crm, ServiceName::Audit]
-                .into_iter()
-                .map(|s| (s, database_url.clone()))
-                .collect();
+            let databases = [
+                ServiceName::Auth,
+                ServiceName::Crm,
+                ServiceName::Escalation,
+                ServiceName::Audit,
+            ]
+            .into_iter()
+            .map(|s| (s, database_url.clone()))
+            .collect();
             (databases, Some((redis_url, redis_prefix)))
         }
     };
@@ -405,6 +433,7 @@ pub async fn start_dev(options: DevOptions) -> anyhow::Result<DevStack> {
         totp_encryption_key: Some(data.totp_encryption_key()?),
         accounts: options.accounts,
         admin_listener: options.admin_listener,
+        escalation: options.escalation,
     })
     .await?;
     Ok(DevStack {

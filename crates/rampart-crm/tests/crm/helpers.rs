@@ -32,6 +32,8 @@ impl TestApp {
         let config = rampart_crm::Config {
             database_url: database.url.clone(),
             audit_url: audit.url(),
+            // SKELETON: the conversations work starts a stub escalation here.
+            escalation_url: audit.url(),
         };
 
         let server = TestServer::start(ServiceName::Crm, |listener, tls, shutdown| {

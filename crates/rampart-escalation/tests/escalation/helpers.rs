@@ -2,19 +2,40 @@
 //! would.
 
 use rampart_kit::pki::ServiceName;
-use rampart_kit::testing::TestServer;
+use rampart_kit::testing::{TestDatabase, TestServer, UnavailableAudit};
 use rampart_proto::escalation::v1::escalation_service_client::EscalationServiceClient;
 use tonic::transport::Channel;
 
 /// A running escalation service, stopped when dropped.
 pub struct TestApp {
     server: TestServer,
+    _audit: UnavailableAudit,
+    _database: TestDatabase,
 }
 
 impl TestApp {
+    /// Escalation on a fresh SQLite database, with the audit service down.
     pub async fn spawn() -> Self {
-        let server = TestServer::start(ServiceName::Escalation, rampart_escalation::run).await;
-        Self { server }
+        Self::spawn_on(TestDatabase::sqlite()).await
+    }
+
+    pub async fn spawn_on(database: TestDatabase) -> Self {
+        let audit = UnavailableAudit::start().await;
+        let config = rampart_escalation::Config {
+            database_url: database.url.clone(),
+            audit_url: audit.url(),
+            deadline_tick: std::time::Duration::from_millis(100),
+            smtp: None,
+        };
+        let server = TestServer::start(ServiceName::Escalation, move |listener, tls, shutdown| {
+            rampart_escalation::run(config.clone(), listener, tls, shutdown)
+        })
+        .await;
+        Self {
+            server,
+            _audit: audit,
+            _database: database,
+        }
     }
 
     /// A client holding the gateway's certificate.

@@ -76,6 +76,7 @@ pub async fn start_conversation(
             channel: "widget".to_owned(),
             origin: caller.origin.clone(),
             first_message: body.text.unwrap_or_default(),
+            ..Default::default()
         },
         async |mut crm, request| crm.start_conversation(request).await,
     )

@@ -32,6 +32,7 @@ use rampart_proto::escalation::v1 as escalation;
 use rampart_proto::escalation::v1::escalation_service_server::{
     EscalationService, EscalationServiceServer,
 };
+use rampart_proto::escalation::v1::handoff_service_server::{HandoffService, HandoffServiceServer};
 use tokio::net::TcpListener;
 use tonic::{Response, Status};
 use tower::ServiceExt;
@@ -220,10 +221,29 @@ stub_service!(CrmService for Serve {
     get_customer: crm::GetCustomerRequest => crm::Customer,
     list_customers: crm::ListCustomersRequest => crm::ListCustomersResponse,
     start_conversation: crm::StartConversationRequest => crm::Conversation,
+    list_conversations: crm::ListConversationsRequest => crm::ListConversationsResponse,
+    get_conversation: crm::GetConversationRequest => crm::Conversation,
+    post_customer_message: crm::PostMessageRequest => crm::Message,
+    post_ai_reply: crm::PostMessageRequest => crm::Message,
+    post_agent_reply: crm::PostMessageRequest => crm::Message,
+    set_summary: crm::SetSummaryRequest => crm::Conversation,
+    set_conversation_status: crm::SetConversationStatusRequest => crm::Conversation,
 });
 
 stub_service!(EscalationService for Serve {
     evaluate: escalation::EvaluateRequest => escalation::EvaluateResponse,
+    gate: escalation::GateRequest => escalation::GateResponse,
+    review_reply: escalation::ReviewReplyRequest => escalation::ReviewReplyResponse,
+    get_policy: escalation::GetPolicyRequest => escalation::PolicyVersion,
+    put_policy: escalation::PutPolicyRequest => escalation::PolicyVersion,
+});
+
+stub_service!(HandoffService for Serve {
+    list_handoffs: escalation::ListHandoffsRequest => escalation::ListHandoffsResponse,
+    get_handoff: escalation::HandoffRequest => escalation::Handoff,
+    claim_handoff: escalation::HandoffRequest => escalation::Handoff,
+    resolve_handoff: escalation::HandoffRequest => escalation::Handoff,
+    hand_back: escalation::HandoffRequest => escalation::Handoff,
 });
 
 type ExportStream =
@@ -305,9 +325,9 @@ impl TestGateway {
                         .add_service(AuthServiceServer::new(stub.clone()))
                         .add_service(AccountServiceServer::new(stub)),
                     ServiceName::Crm => server.add_service(CrmServiceServer::new(stub)),
-                    ServiceName::Escalation => {
-                        server.add_service(EscalationServiceServer::new(stub))
-                    }
+                    ServiceName::Escalation => server
+                        .add_service(EscalationServiceServer::new(stub.clone()))
+                        .add_service(HandoffServiceServer::new(stub)),
                     _ => server.add_service(AuditServiceServer::new(stub)),
                 };
                 tokio::spawn(rampart_kit::grpc::serve(router, listener, shutdown));
