@@ -18,6 +18,10 @@ pub enum ErrorCode {
     PermissionDenied,
     NotFound,
     AlreadyExists,
+    /// The request is well formed but the thing is not in a state that
+    /// allows it (an AI reply while a person has the conversation, a
+    /// handoff someone else claimed, a policy edited meanwhile).
+    StateConflict,
     PayloadTooLarge,
     ResourceExhausted,
     Unavailable,
@@ -34,6 +38,7 @@ impl ErrorCode {
             Self::PermissionDenied => Code::PermissionDenied,
             Self::NotFound => Code::NotFound,
             Self::AlreadyExists => Code::AlreadyExists,
+            Self::StateConflict => Code::FailedPrecondition,
             Self::PayloadTooLarge => Code::OutOfRange,
             Self::ResourceExhausted => Code::ResourceExhausted,
             Self::Unavailable => Code::Unavailable,
@@ -49,7 +54,7 @@ impl ErrorCode {
             Self::Unauthenticated => StatusCode::UNAUTHORIZED,
             Self::PermissionDenied => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
-            Self::AlreadyExists => StatusCode::CONFLICT,
+            Self::AlreadyExists | Self::StateConflict => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::ResourceExhausted => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -63,7 +68,8 @@ impl ErrorCode {
     #[must_use]
     pub fn from_grpc(code: Code) -> Self {
         match code {
-            Code::InvalidArgument | Code::FailedPrecondition => Self::InvalidArgument,
+            Code::InvalidArgument => Self::InvalidArgument,
+            Code::FailedPrecondition => Self::StateConflict,
             Code::Unauthenticated => Self::Unauthenticated,
             Code::PermissionDenied => Self::PermissionDenied,
             Code::NotFound => Self::NotFound,
@@ -85,6 +91,7 @@ impl ErrorCode {
             Self::PermissionDenied => "Not allowed",
             Self::NotFound => "Not found",
             Self::AlreadyExists => "Already exists",
+            Self::StateConflict => "Conflict with the current state",
             Self::PayloadTooLarge => "Request too large",
             Self::ResourceExhausted => "Too many requests",
             Self::Unavailable => "Service unavailable",
@@ -102,6 +109,7 @@ impl ErrorCode {
             Self::PermissionDenied => "forbidden",
             Self::NotFound => "not-found",
             Self::AlreadyExists => "conflict",
+            Self::StateConflict => "state-conflict",
             Self::PayloadTooLarge => "payload-too-large",
             Self::ResourceExhausted => "rate-limited",
             Self::Unavailable => "unavailable",
@@ -128,12 +136,13 @@ pub fn internal(error: impl std::fmt::Display) -> Status {
 mod tests {
     use super::*;
 
-    const ALL: [ErrorCode; 10] = [
+    const ALL: [ErrorCode; 11] = [
         ErrorCode::InvalidArgument,
         ErrorCode::Unauthenticated,
         ErrorCode::PermissionDenied,
         ErrorCode::NotFound,
         ErrorCode::AlreadyExists,
+        ErrorCode::StateConflict,
         ErrorCode::PayloadTooLarge,
         ErrorCode::ResourceExhausted,
         ErrorCode::Unavailable,

@@ -310,7 +310,7 @@ impl FromRequestParts<Arc<Gateway>> for TenantCaller {
             }
             KeyKind::Widget => {
                 return Err(ApiError::forbidden(
-                    "a widget key may only start conversations (POST /v1/widget/conversations)",
+                    "a widget key may only start conversations and post their messages (/v1/widget/conversations)",
                 ));
             }
             KeyKind::Live | KeyKind::Test => {}

@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use http::{Uri, header};
@@ -28,10 +28,10 @@ use rampart_proto::audit::v1::{
     self as proto, ConsistencyProofRequest, ExportRequest, GetCheckpointRequest,
     GetPublicKeyRequest, InclusionProofRequest, ListEventsRequest, LogSelector, StoredEvent,
 };
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::page::next_cursor;
+use super::query;
 use crate::Gateway;
 use crate::authn::{AdminCaller, TenantCaller};
 use crate::backends::{call, send};
@@ -250,14 +250,6 @@ pub struct ExportQuery {
     /// A size the verifier saw before: the export then carries a
     /// consistency proof from it.
     previous_size: Option<u64>,
-}
-
-/// Reads the query string as `T`, with a problem response that says what
-/// is wrong.
-fn query<T: DeserializeOwned>(uri: &Uri) -> Result<T, ApiError> {
-    Query::<T>::try_from_uri(uri)
-        .map(|Query(value)| value)
-        .map_err(|rejection| ApiError::invalid(rejection.body_text()))
 }
 
 /// The caller and the log it asks for: a tenant may not name one (its own

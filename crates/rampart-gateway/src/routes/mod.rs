@@ -18,10 +18,12 @@
 mod accounts;
 mod admin;
 mod audit;
+mod conversations;
 mod crm;
 #[cfg(test)]
 mod document_tests;
 mod escalation;
+mod handoffs;
 pub(crate) mod health;
 mod keys;
 pub mod openapi;
@@ -33,10 +35,12 @@ pub mod widget;
 use std::sync::{Arc, OnceLock};
 
 use axum::Router;
+use axum::extract::Query;
 use axum::middleware;
 use axum::response::IntoResponse;
 use axum::routing::{any, options};
-use http::{HeaderValue, header};
+use http::{HeaderValue, Uri, header};
+use serde::de::DeserializeOwned;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -57,6 +61,10 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
         // method, exactly like an unknown path.
         .route(ADMIN_SIGN_IN, any(accounts::sign_in_admin))
         .route("/v1/widget/conversations", options(widget::preflight))
+        .route(
+            "/v1/widget/conversations/{conversation_id}/messages",
+            options(widget::preflight),
+        )
         .fallback(|| async { ApiError::not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         // `route_layer` would run only for matched routes; the pipeline must
@@ -115,6 +123,20 @@ fn api() -> OpenApiRouter<Arc<Gateway>> {
         .routes(routes!(crm::create_customer, crm::list_customers))
         .routes(routes!(crm::get_customer))
         .routes(routes!(escalation::evaluate))
+        .routes(routes!(escalation::get_policy, escalation::put_policy))
+        // Conversations and the handoff queue.
+        .routes(routes!(conversations::start, conversations::list))
+        .routes(routes!(conversations::get))
+        .routes(routes!(conversations::post_customer_message))
+        .routes(routes!(conversations::post_ai_reply))
+        .routes(routes!(conversations::post_agent_reply))
+        .routes(routes!(conversations::set_summary))
+        .routes(routes!(widget::post_message))
+        .routes(routes!(handoffs::list))
+        .routes(routes!(handoffs::get))
+        .routes(routes!(handoffs::claim))
+        .routes(routes!(handoffs::resolve))
+        .routes(routes!(handoffs::hand_back))
         // The audit logs.
         .routes(routes!(audit::list_events))
         .routes(routes!(audit::checkpoint))
@@ -127,6 +149,14 @@ fn api() -> OpenApiRouter<Arc<Gateway>> {
         .routes(routes!(audit::admin_consistency_proof))
         .routes(routes!(audit::admin_export))
         .routes(routes!(audit::public_key))
+}
+
+/// Reads the query string as `T`, with a problem response that says what
+/// is wrong.
+pub(crate) fn query<T: DeserializeOwned>(uri: &Uri) -> Result<T, ApiError> {
+    Query::<T>::try_from_uri(uri)
+        .map(|Query(value)| value)
+        .map_err(|rejection| ApiError::invalid(rejection.body_text()))
 }
 
 /// The OpenAPI document as JSON, built once from [`api`].

@@ -11,11 +11,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use rampart_proto::auth::v1::IsWidgetOriginRequest;
-use rampart_proto::crm::v1::StartConversationRequest;
+use rampart_proto::crm::v1::{PostMessageRequest, StartConversationRequest};
+use rampart_proto::escalation::v1::Action;
 use serde::{Deserialize, Serialize};
 
 use crate::Gateway;
@@ -37,6 +38,10 @@ pub struct NewConversation {
     /// control characters other than line breaks and tabs.
     #[serde(default)]
     text: Option<String>,
+    /// The visitor agreed that a transcript be kept after the
+    /// conversation closes.
+    #[serde(default)]
+    transcript_consent: bool,
 }
 
 /// A started conversation.
@@ -45,6 +50,33 @@ pub struct StartedConversation {
     conversation_id: String,
     /// RFC 3339.
     started_at: String,
+    /// `ai_active`, or `handed_off` when the first message goes to a
+    /// person.
+    #[schema(example = "ai_active")]
+    status: String,
+    /// The secret this browser sends as `X-Visitor-Token` to post further
+    /// messages; shown once.
+    visitor_token: String,
+}
+
+/// A visitor's message in a started conversation.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VisitorMessage {
+    /// At most 2000 characters, no control characters other than line
+    /// breaks and tabs.
+    text: String,
+}
+
+/// A visitor's message, as the widget sees it: no decision details.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PostedMessage {
+    message_id: String,
+    /// `ai_active`, or `handed_off` when a person will answer.
+    #[schema(example = "handed_off")]
+    status: String,
+    /// RFC 3339.
+    created_at: String,
 }
 
 /// `POST /v1/widget/conversations`, with `X-Widget-Key` from an allowed
@@ -76,6 +108,7 @@ pub async fn start_conversation(
             channel: "widget".to_owned(),
             origin: caller.origin.clone(),
             first_message: body.text.unwrap_or_default(),
+            transcript_consent: body.transcript_consent,
             ..Default::default()
         },
         async |mut crm, request| crm.start_conversation(request).await,
@@ -86,6 +119,79 @@ pub async fn start_conversation(
         Json(StartedConversation {
             conversation_id: conversation.id,
             started_at: conversation.started_at,
+            status: conversation.status,
+            visitor_token: conversation.visitor_token,
+        }),
+    )
+        .into_response();
+    allow_origin(response.headers_mut(), &caller.origin);
+    Ok(response)
+}
+
+/// `POST /v1/widget/conversations/{conversation_id}/messages`, with
+/// `X-Widget-Key` from an allowed origin and the conversation's
+/// `X-Visitor-Token`.
+#[utoipa::path(
+    post,
+    path = "/v1/widget/conversations/{conversation_id}/messages",
+    tag = "widget",
+    params(
+        ("conversation_id" = String, Path, description = "The conversation the widget started (cnv_...)"),
+        ("Origin" = String, Header, description = "The page's web origin; one of the widget key's allowed origins"),
+        ("X-Visitor-Token" = String, Header, description = "The visitor token the start answered"),
+    ),
+    request_body = VisitorMessage,
+    responses(
+        (status = 201, description = "The message, received and decided; the status says whether a person will answer", body = PostedMessage),
+        (status = 400, description = "The text is empty, too long or holds control characters"),
+        (status = 401, description = "The widget key is missing, malformed, unknown, revoked or expired, or a secret key was sent"),
+        (status = 403, description = "No Origin, or an origin the widget key does not allow"),
+        (status = 404, description = "No such conversation for this visitor (a wrong or missing visitor token answers the same)"),
+        (status = 409, description = "The conversation is closed"),
+    ),
+    security(("widget_key" = [])),
+)]
+pub async fn post_message(
+    State(gateway): State<Arc<Gateway>>,
+    caller: WidgetCaller,
+    Path(conversation_id): Path<String>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<VisitorMessage>,
+) -> Result<Response, ApiError> {
+    let visitor_token = headers
+        .get("x-visitor-token")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let message = call(
+        &caller.principal,
+        &gateway.backends.crm,
+        PostMessageRequest {
+            conversation_id: conversation_id.clone(),
+            text: body.text,
+            idempotency_key: String::new(),
+            visitor_token,
+        },
+        async |mut crm, request| crm.post_customer_message(request).await,
+    )
+    .await?;
+    // A decided handoff, or a gate that could not decide: a person answers.
+    let handed_off = message.gate == "pending"
+        || message
+            .receipt
+            .as_ref()
+            .is_some_and(|receipt| receipt.action() == Action::Handoff);
+    let mut response = (
+        StatusCode::CREATED,
+        Json(PostedMessage {
+            message_id: message.id,
+            status: if handed_off {
+                "handed_off"
+            } else {
+                "ai_active"
+            }
+            .to_owned(),
+            created_at: message.created_at,
         }),
     )
         .into_response();
@@ -113,7 +219,12 @@ pub async fn preflight(
     let unexpected = requested
         .split(',')
         .map(|name| name.trim().to_ascii_lowercase())
-        .find(|name| !name.is_empty() && name != "content-type" && name != "x-widget-key");
+        .find(|name| {
+            !name.is_empty()
+                && name != "content-type"
+                && name != "x-widget-key"
+                && name != "x-visitor-token"
+        });
     if let Some(name) = unexpected {
         return Err(ApiError::forbidden(format!(
             "the widget route does not accept the {name} header"
@@ -133,7 +244,7 @@ pub async fn preflight(
     );
     headers.insert(
         header::ACCESS_CONTROL_ALLOW_HEADERS,
-        HeaderValue::from_static("content-type, x-widget-key"),
+        HeaderValue::from_static("content-type, x-widget-key, x-visitor-token"),
     );
     headers.insert(
         header::ACCESS_CONTROL_MAX_AGE,
