@@ -17,6 +17,9 @@
 //! - [`connections`]: early answers to clients still sending, idle
 //!   keep-alive connections, and what the metrics may name.
 //! - [`operations`]: the OpenAPI document, security.txt and metrics.
+//! - [`support`]: the support flow: the handoff gate on every customer
+//!   message, the queue, claims, hand-backs, guardrails, fail-closed and
+//!   deadlines that escalate once.
 //! - [`attacks`]: the defects issue 19 found from outside, retried as the
 //!   attacker tried them.
 
@@ -33,4 +36,5 @@ mod hardening;
 mod keys;
 mod mesh;
 mod operations;
+mod support;
 mod widget;
