@@ -260,6 +260,28 @@ impl Principal {
         Self::from_metadata(request.metadata())
     }
 
+    /// Reads the principal of a request that the gateway, or `relay` on
+    /// the gateway's caller's behalf, makes. The CRM relays its caller's
+    /// principal to escalation's gate and guardrails: it holds every
+    /// tenant's data already, so trusting it to name the tenant grants it
+    /// nothing new. Any other peer is refused as in [`Self::from_request`].
+    pub fn from_request_relayed_by<T>(
+        request: &Request<T>,
+        relay: ServiceName,
+    ) -> Result<Self, Status> {
+        let caller = request
+            .extensions()
+            .get::<Caller>()
+            .map(|caller| caller.0)
+            .or_else(|| peer_service(request.peer_certs()));
+        if caller != Some(ServiceName::Gateway) && caller != Some(relay) {
+            return Err(Status::permission_denied(format!(
+                "principal metadata is accepted only from the gateway or the {relay}"
+            )));
+        }
+        Self::from_metadata(request.metadata())
+    }
+
     fn from_metadata(metadata: &MetadataMap) -> Result<Self, Status> {
         let text = |key: &str| {
             metadata
@@ -352,6 +374,36 @@ mod tests {
         principal.write_to(request.metadata_mut()).unwrap();
         let status = Principal::from_request(&request).unwrap_err();
         assert_eq!(status.code(), tonic::Code::PermissionDenied);
+    }
+
+    #[test]
+    fn a_relay_is_trusted_only_where_named() {
+        let principal = tenant_principal();
+        let from = |peer: ServiceName| {
+            let mut request = Request::new(());
+            principal.write_to(request.metadata_mut()).unwrap();
+            request.extensions_mut().insert(crate::grpc::Caller(peer));
+            request
+        };
+        let relayed = from(ServiceName::Crm);
+        assert_eq!(
+            Principal::from_request_relayed_by(&relayed, ServiceName::Crm).unwrap(),
+            principal
+        );
+        assert!(Principal::from_request(&relayed).is_err());
+        for peer in [
+            ServiceName::Auth,
+            ServiceName::Audit,
+            ServiceName::Escalation,
+        ] {
+            let status =
+                Principal::from_request_relayed_by(&from(peer), ServiceName::Crm).unwrap_err();
+            assert_eq!(status.code(), tonic::Code::PermissionDenied, "{peer}");
+        }
+        assert!(
+            Principal::from_request_relayed_by(&from(ServiceName::Gateway), ServiceName::Crm)
+                .is_ok()
+        );
     }
 
     #[test]
