@@ -403,7 +403,7 @@ async fn serve(args: ServeArgs, file: &FileSettings) -> anyhow::Result<()> {
         totp_encryption_key,
         accounts: settings::account_settings_from_env()?,
         admin_listener,
-        escalation: rampart_escalation::Settings::default(),
+        escalation: settings::escalation_settings_from_env()?,
     })
     .await?;
     stop_on_signal(running.shutdown_token());

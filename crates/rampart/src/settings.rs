@@ -383,6 +383,36 @@ pub fn check_redis_url(url: &str, what: &str) -> anyhow::Result<()> {
     }
 }
 
+/// Escalation's settings from the environment: `RAMPART_SMTP_RELAY`
+/// (`host:port` of the relay e-mail notifications go through) with
+/// `RAMPART_SMTP_FROM` (their From address), and
+/// `RAMPART_DEADLINE_TICK_MS` (how often missed deadlines are looked for,
+/// default 1000).
+pub fn escalation_settings_from_env() -> anyhow::Result<rampart_escalation::Settings> {
+    let mut settings = rampart_escalation::Settings::default();
+    match (
+        std::env::var("RAMPART_SMTP_RELAY").ok(),
+        std::env::var("RAMPART_SMTP_FROM").ok(),
+    ) {
+        (Some(relay), Some(from)) => {
+            settings.smtp = Some(rampart_escalation::handoffs::notify::SmtpConfig { relay, from });
+        }
+        (None, None) => {}
+        _ => anyhow::bail!("set both RAMPART_SMTP_RELAY and RAMPART_SMTP_FROM, or neither"),
+    }
+    if let Ok(value) = std::env::var("RAMPART_DEADLINE_TICK_MS") {
+        let millis: u64 = value
+            .parse()
+            .ok()
+            .filter(|millis| (10..=60_000).contains(millis))
+            .context(
+                "RAMPART_DEADLINE_TICK_MS must be a number of milliseconds from 10 to 60000",
+            )?;
+        settings.deadline_tick = std::time::Duration::from_millis(millis);
+    }
+    Ok(settings)
+}
+
 /// Account settings from the environment, each checked:
 ///
 /// - `RAMPART_ADMIN_EMAIL_DOMAINS`: comma-separated office domains platform
