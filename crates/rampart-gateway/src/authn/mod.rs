@@ -56,7 +56,7 @@ pub mod usage;
 pub use anonymous::Anonymous;
 use cache::{Lookup, Revocable, Ticket, VerdictCache};
 use request::{header, limit, limit_address, principal_addr, request_id};
-pub use sessions::{OwnerCaller, SessionCaller};
+pub use sessions::{OwnerCaller, SessionCaller, TenantUserCaller};
 
 /// What the auth service said about a key.
 #[derive(Debug, Clone, PartialEq, Eq)]

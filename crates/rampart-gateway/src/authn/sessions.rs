@@ -349,6 +349,32 @@ impl FromRequestParts<Arc<Gateway>> for SessionCaller {
     }
 }
 
+/// A tenant's user (owner, manager or agent), signed in: the people who
+/// answer conversations and work the handoff queue. A platform admin's
+/// session is refused at the edge; which role a step needs is the
+/// backend's check.
+#[derive(Debug, Clone)]
+pub struct TenantUserCaller {
+    pub principal: Principal,
+}
+
+impl FromRequestParts<Arc<Gateway>> for TenantUserCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        gateway: &Arc<Gateway>,
+    ) -> Result<Self, ApiError> {
+        let caller = SessionCaller::from_request_parts(parts, gateway).await?;
+        if caller.principal.tenant_id().is_none() {
+            return Err(ApiError::forbidden("this route needs a tenant's user"));
+        }
+        Ok(Self {
+            principal: caller.principal,
+        })
+    }
+}
+
 /// A tenant's owner, signed in. Routes that change users, roles and the
 /// tenant's security settings take this, so an agent or a manager is
 /// refused at the edge before any backend is asked.

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use super::escalation::severity_name;
 use super::page::next_cursor;
 use crate::Gateway;
-use crate::authn::{SessionCaller, TenantCaller};
+use crate::authn::{TenantCaller, TenantUserCaller};
 use crate::backends::call;
 use crate::json_body::JsonBody;
 use crate::problem::ApiError;
@@ -481,7 +481,7 @@ pub async fn post_ai_reply(
 )]
 pub async fn post_agent_reply(
     State(gateway): State<Arc<Gateway>>,
-    caller: SessionCaller,
+    caller: TenantUserCaller,
     Path(conversation_id): Path<String>,
     IdempotencyKey(idempotency_key): IdempotencyKey,
     JsonBody(body): JsonBody<NewMessage>,

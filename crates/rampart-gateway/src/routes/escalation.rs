@@ -12,7 +12,7 @@ use rampart_proto::escalation::v1::{
 use serde::{Deserialize, Serialize};
 
 use crate::Gateway;
-use crate::authn::{SessionCaller, TenantCaller};
+use crate::authn::{TenantCaller, TenantUserCaller};
 use crate::backends::call;
 use crate::json_body::JsonBody;
 use crate::problem::ApiError;
@@ -142,7 +142,7 @@ fn with_etag(view: PolicyView) -> (HeaderMap, Json<PolicyView>) {
 )]
 pub async fn get_policy(
     State(gateway): State<Arc<Gateway>>,
-    caller: SessionCaller,
+    caller: TenantUserCaller,
 ) -> Result<(HeaderMap, Json<PolicyView>), ApiError> {
     let version = call(
         &caller.principal,
@@ -182,7 +182,7 @@ pub struct NewPolicy {
 )]
 pub async fn put_policy(
     State(gateway): State<Arc<Gateway>>,
-    caller: SessionCaller,
+    caller: TenantUserCaller,
     headers: HeaderMap,
     JsonBody(body): JsonBody<NewPolicy>,
 ) -> Result<(HeaderMap, Json<PolicyView>), ApiError> {

@@ -21,7 +21,7 @@ use super::escalation::severity_name;
 use super::page::next_cursor;
 use super::query;
 use crate::Gateway;
-use crate::authn::{SessionCaller, TenantCaller};
+use crate::authn::{TenantCaller, TenantUserCaller};
 use crate::backends::call;
 use crate::problem::ApiError;
 
@@ -265,7 +265,7 @@ async fn take_step(
 )]
 pub async fn claim(
     State(gateway): State<Arc<Gateway>>,
-    caller: SessionCaller,
+    caller: TenantUserCaller,
     Path(handoff_id): Path<String>,
 ) -> Result<Json<HandoffView>, ApiError> {
     take_step(&gateway, &caller.principal, handoff_id, Step::Claim).await
@@ -287,7 +287,7 @@ pub async fn claim(
 )]
 pub async fn resolve(
     State(gateway): State<Arc<Gateway>>,
-    caller: SessionCaller,
+    caller: TenantUserCaller,
     Path(handoff_id): Path<String>,
 ) -> Result<Json<HandoffView>, ApiError> {
     take_step(&gateway, &caller.principal, handoff_id, Step::Resolve).await
@@ -310,7 +310,7 @@ pub async fn resolve(
 )]
 pub async fn hand_back(
     State(gateway): State<Arc<Gateway>>,
-    caller: SessionCaller,
+    caller: TenantUserCaller,
     Path(handoff_id): Path<String>,
 ) -> Result<Json<HandoffView>, ApiError> {
     take_step(&gateway, &caller.principal, handoff_id, Step::HandBack).await

@@ -7,3 +7,4 @@ mod admin_sign_in;
 mod authentication;
 mod route_principals;
 mod stubs;
+mod support_routes;

@@ -50,6 +50,8 @@ fn headers(stub: &Stub, credential: Credential) -> Vec<(&'static str, String)> {
 }
 
 const USER: &str = "usr_0123456789abcdef0123456789abcdef";
+const CONVERSATION: &str = "cnv_0123456789abcdef0123456789abcdef";
+const HANDOFF: &str = "hof_0123456789abcdef0123456789abcdef";
 
 #[tokio::test]
 async fn each_route_accepts_only_its_principals() {
@@ -58,6 +60,7 @@ async fn each_route_accepts_only_its_principals() {
     let signed_in = [OwnerSession, AgentSession, AdminSession];
     let owner = [OwnerSession];
     let widget = [WidgetKey];
+    let tenant_users = [OwnerSession, AgentSession];
     let routes: Vec<(&str, String, Option<serde_json::Value>, &[Credential])> = vec![
         ("GET", "/v1/crm/customers".into(), None, &tenant),
         (
@@ -100,6 +103,76 @@ async fn each_route_accepts_only_its_principals() {
             &owner,
         ),
         ("POST", "/v1/widget/conversations".into(), None, &widget),
+        (
+            "POST",
+            format!("/v1/widget/conversations/{CONVERSATION}/messages"),
+            Some(json!({"text": "hello"})),
+            &widget,
+        ),
+        (
+            "POST",
+            "/v1/crm/conversations".into(),
+            Some(json!({"channel": "web"})),
+            &tenant,
+        ),
+        ("GET", "/v1/crm/conversations".into(), None, &tenant),
+        (
+            "GET",
+            format!("/v1/crm/conversations/{CONVERSATION}"),
+            None,
+            &tenant,
+        ),
+        (
+            "POST",
+            format!("/v1/crm/conversations/{CONVERSATION}/messages"),
+            Some(json!({"text": "hello"})),
+            &tenant,
+        ),
+        (
+            "POST",
+            format!("/v1/crm/conversations/{CONVERSATION}/ai-replies"),
+            Some(json!({"text": "hello"})),
+            &tenant,
+        ),
+        (
+            "POST",
+            format!("/v1/crm/conversations/{CONVERSATION}/agent-replies"),
+            Some(json!({"text": "hello"})),
+            &tenant_users,
+        ),
+        (
+            "PUT",
+            format!("/v1/crm/conversations/{CONVERSATION}/summary"),
+            Some(json!({"summary": "boiler"})),
+            &tenant,
+        ),
+        ("GET", "/v1/escalation/policy".into(), None, &tenant_users),
+        (
+            "PUT",
+            "/v1/escalation/policy".into(),
+            Some(json!({"policy": {}})),
+            &tenant_users,
+        ),
+        ("GET", "/v1/handoffs".into(), None, &tenant),
+        ("GET", format!("/v1/handoffs/{HANDOFF}"), None, &tenant),
+        (
+            "POST",
+            format!("/v1/handoffs/{HANDOFF}/claim"),
+            None,
+            &tenant_users,
+        ),
+        (
+            "POST",
+            format!("/v1/handoffs/{HANDOFF}/resolve"),
+            None,
+            &tenant_users,
+        ),
+        (
+            "POST",
+            format!("/v1/handoffs/{HANDOFF}/hand-back"),
+            None,
+            &tenant_users,
+        ),
     ];
     let gateway = TestGateway::start().await;
     let mut wrong = Vec::new();
