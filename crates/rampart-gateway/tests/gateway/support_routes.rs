@@ -9,6 +9,14 @@ use crate::stubs::{TestGateway, request};
 
 const CONVERSATION: &str = "cnv_0123456789abcdef0123456789abcdef";
 
+/// A request: method, path, headers and an optional JSON body.
+type Case<'a> = (
+    &'a str,
+    String,
+    Vec<(&'a str, &'a str)>,
+    Option<serde_json::Value>,
+);
+
 #[tokio::test]
 async fn malformed_input_reaches_no_backend() {
     let gateway = TestGateway::start().await;
@@ -16,7 +24,7 @@ async fn malformed_input_reaches_no_backend() {
     let owner = format!("Bearer {}", gateway.stub.session("owner"));
     let long_key = "k".repeat(256);
     let messages = format!("/v1/crm/conversations/{CONVERSATION}/messages");
-    let cases: Vec<(&str, String, Vec<(&str, &str)>, Option<serde_json::Value>)> = vec![
+    let cases: Vec<Case<'_>> = vec![
         (
             "POST",
             messages.clone(),
