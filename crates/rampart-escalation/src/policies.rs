@@ -243,14 +243,7 @@ impl Policies {
             created_at: Utc::now().trunc_subsecs(6),
             created_by: actor.actor(),
         };
-        let event = AuditRecord::success(
-            actor,
-            Some(tenant_id.as_str()),
-            "policy.changed",
-            format!("policy:{tenant_id}"),
-        )
-        .with_detail("version", version.to_string())
-        .with_detail("changed", changed);
+        let event = changed_record(actor, tenant_id, version, changed);
 
         let mut change = self.outbox.begin(&self.db).await?;
         policy::Entity::insert(row.clone().into_active_model())
@@ -266,6 +259,24 @@ impl Policies {
             created_by: row.created_by,
         })
     }
+}
+
+/// `policy.changed`: the new version and the top-level sections that
+/// differ from the previous one, comma-joined.
+fn changed_record(
+    actor: &Principal,
+    tenant_id: &TenantId,
+    version: u32,
+    changed: String,
+) -> AuditRecord {
+    AuditRecord::success(
+        actor,
+        Some(tenant_id.as_str()),
+        "policy.changed",
+        format!("policy:{tenant_id}"),
+    )
+    .with_detail("version", version.to_string())
+    .with_detail("changed", changed)
 }
 
 /// A duplicate (tenant, version) means another write took this version.
@@ -295,4 +306,25 @@ pub async fn load_version(
         .one(db)
         .await?;
     row.map(StoredPolicy::from_row).transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use rampart_kit::testing::tenant_principal;
+
+    use super::*;
+
+    #[test]
+    fn the_audit_record_follows_its_schema() {
+        let tenant = TenantId::generate();
+        let record = changed_record(
+            &tenant_principal(&tenant),
+            &tenant,
+            4,
+            "chain,webhook".into(),
+        );
+        record.check_schema().unwrap();
+        assert_eq!(record.details["version"], "4");
+        assert_eq!(record.details["changed"], "chain,webhook");
+    }
 }

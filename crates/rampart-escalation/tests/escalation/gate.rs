@@ -16,6 +16,7 @@ on_both_databases!(
     a_decision_is_stored_once_and_replayed,
     another_tenant_cannot_reach_a_receipt,
     malformed_requests_store_nothing,
+    concurrent_calls_for_one_message_decide_once,
 );
 
 async fn a_decision_is_stored_once_and_replayed(database: TestDatabase) {
@@ -178,6 +179,29 @@ async fn malformed_requests_store_nothing(database: TestDatabase) {
     );
     let db = app.db().await;
     assert_eq!(count_rows(&db, "esc_decision").await, 0);
+}
+
+async fn concurrent_calls_for_one_message_decide_once(database: TestDatabase) {
+    let app = TestApp::spawn_on(database).await;
+    let caller = tenant_principal(&TenantId::generate());
+    let request = gate("is the shop open tomorrow");
+    let (mut a, mut b) = (app.crm().await, app.crm().await);
+    let (first, second) = tokio::join!(
+        a.gate(request_as(&caller, request.clone())),
+        b.gate(request_as(&caller, request.clone())),
+    );
+    let first = first.unwrap().into_inner().receipt.unwrap();
+    let second = second.unwrap().into_inner().receipt.unwrap();
+    assert_eq!(
+        [first.replayed, second.replayed]
+            .iter()
+            .filter(|r| **r)
+            .count(),
+        1
+    );
+    assert_eq!(first.decided_at, second.decided_at);
+    let db = app.db().await;
+    assert_eq!(count_rows(&db, "esc_decision").await, 1);
 }
 
 // Needs the handoffs work (`handoffs::open_or_join`, `active_for`), which

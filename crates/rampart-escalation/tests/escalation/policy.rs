@@ -36,6 +36,7 @@ on_both_databases!(
     bad_documents_are_refused_and_nothing_is_stored,
     the_webhook_secret_is_write_only_and_kept,
     a_tenant_intent_hands_off_through_the_gate,
+    concurrent_writes_never_share_a_version,
 );
 
 async fn versions_count_up_from_the_built_in_zero(database: TestDatabase) {
@@ -258,4 +259,69 @@ async fn a_tenant_intent_hands_off_through_the_gate(database: TestDatabase) {
     assert_eq!(gas.intents, ["emergency"]);
     assert_eq!(gas.language, "it");
     assert_eq!(gas.policy_version, 1);
+}
+
+async fn concurrent_writes_never_share_a_version(database: TestDatabase) {
+    let app = TestApp::spawn_on(database).await;
+    let tenant = TenantId::generate();
+    let owner = user(&tenant, Role::Owner);
+    let (mut a, mut b) = (app.client().await, app.client().await);
+    let (first, second) = tokio::join!(
+        a.put_policy(request_as(
+            &owner,
+            put(
+                r#"{"chain": {"levels": [{"roles": ["agent"], "delay_secs": 5}]}}"#,
+                None
+            )
+        )),
+        b.put_policy(request_as(
+            &owner,
+            put(
+                r#"{"chain": {"levels": [{"roles": ["owner"], "delay_secs": 5}]}}"#,
+                None
+            )
+        )),
+    );
+    let mut versions = Vec::new();
+    for result in [first, second] {
+        match result {
+            Ok(written) => versions.push(written.into_inner().version),
+            Err(status) => {
+                assert_eq!(status.code(), Code::Aborted, "{status:?}");
+                assert_eq!(
+                    status.message(),
+                    "the policy changed meanwhile, read it again"
+                );
+            }
+        }
+    }
+    versions.sort_unstable();
+    assert!(versions == [1] || versions == [1, 2], "{versions:?}");
+    let db = app.db().await;
+    let written = i64::try_from(versions.len()).unwrap();
+    assert_eq!(count_rows(&db, "esc_policy").await, written);
+    assert_eq!(count_rows(&db, OUTBOX_TABLE).await, written);
+}
+
+#[tokio::test]
+async fn a_write_is_seen_by_the_next_decision() {
+    let app = TestApp::spawn().await;
+    let tenant = TenantId::generate();
+    let caller = tenant_principal(&tenant);
+    let mut crm = app.crm().await;
+    let before = crm
+        .gate(request_as(&caller, gate("do you deliver on saturdays")))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(before.receipt.unwrap().policy_version, 0);
+    for expected in 1..=2 {
+        assert_eq!(app.put_policy(&tenant, "{}").await, expected);
+        let after = crm
+            .gate(request_as(&caller, gate("do you deliver on saturdays")))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(after.receipt.unwrap().policy_version, expected);
+    }
 }
