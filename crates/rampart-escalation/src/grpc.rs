@@ -95,7 +95,7 @@ impl EscalationService for EscalationApi {
             .map_err(|_| Error::MalformedId("conversation_id"))?;
         let message_id =
             MessageId::parse(&request.message_id).map_err(|_| Error::MalformedId("message_id"))?;
-        let channel = Channel::parse(&request.channel)?;
+        let channel = gate_channel(&request.channel)?;
         let text = MessageText::parse(request.text)?;
 
         let decisions = DecisionStore::for_tenant(&self.db, &tenant_id);
@@ -151,7 +151,7 @@ impl EscalationService for EscalationApi {
             %tenant_id,
             %message_id,
             %conversation_id,
-            channel = channel.as_str(),
+            channel,
             action = %receipt.action,
             severity = %receipt.severity,
             intents = ?receipt.intents,
@@ -335,6 +335,15 @@ fn principal_of_tenant_call<T>(request: &Request<T>) -> Result<Principal, Status
         .extensions_mut()
         .insert(Caller(ServiceName::Gateway));
     Principal::from_request(&relayed)
+}
+
+/// The gate's channel: the advisory channels, and e-mail, which the CRM's
+/// conversations have and `Evaluate` does not take.
+fn gate_channel(raw: &str) -> Result<&'static str, Error> {
+    if raw == "email" {
+        return Ok("email");
+    }
+    Ok(Channel::parse(raw)?.as_str())
 }
 
 fn policy_to_proto(stored: &StoredPolicy) -> proto::PolicyVersion {

@@ -295,6 +295,45 @@ mod tests {
     }
 
     #[test]
+    fn odd_text_never_breaks_the_review() {
+        for text in [
+            "é@é.com ü-----BEGIN PRIVATE KEY-----",
+            "wwwé. https://é/ɑ www.é",
+            "+١٢٣ ４２４２ ４２４２ ４２４２ ４２４２",
+            "password:é password:",
+            "-----BEGIN ",
+            "@",
+            "take",
+        ] {
+            let _ = check(text);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_redacted_reply_keeps_no_finding(text in "([a-zA-Z0-9 .:/@+_=-]|é|ü|\\n){0,300}") {
+            let review = check(&text);
+            if review.outcome == Outcome::Allow {
+                proptest::prop_assert_eq!(&review.text, &text);
+            }
+            if review.outcome == Outcome::Redact {
+                proptest::prop_assert!(review.text.contains(MASK));
+            }
+        }
+
+        #[test]
+        fn secrets_in_prose_are_masked_whole(
+            before in "[a-z ]{0,40}",
+            body in "[A-Za-z0-9]{40}",
+            after in "[a-z ]{0,40}",
+        ) {
+            let text = format!("{before} rk_live_{body} {after} and more words to keep it a reply");
+            let review = check(&text);
+            proptest::prop_assert!(!review.text.contains(&body[..8]));
+        }
+    }
+
+    #[test]
     fn masks_merge_where_they_touch() {
         assert_eq!(
             mask("abcdef", vec![1..3, 2..4, 5..6]),

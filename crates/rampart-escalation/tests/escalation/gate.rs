@@ -39,6 +39,11 @@ async fn a_decision_is_stored_once_and_replayed(database: TestDatabase) {
     assert!(!receipt.replayed);
     assert!(first.handoff.is_none());
 
+    // E-mail is a conversation channel too.
+    let mut email = gate("hello, where is my parcel");
+    email.channel = "email".to_owned();
+    assert!(crm.gate(request_as(&caller, email)).await.is_ok());
+
     // Asked again, even with other words, the stored receipt answers.
     let mut again = request.clone();
     again.text = "I smell gas".to_owned();
@@ -64,6 +69,10 @@ async fn a_decision_is_stored_once_and_replayed(database: TestDatabase) {
         .all(&db)
         .await
         .unwrap();
+    let rows: Vec<_> = rows
+        .into_iter()
+        .filter(|row| row.message_id == request.message_id)
+        .collect();
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].message_id, request.message_id);
     assert_eq!(rows[0].conversation_id, request.conversation_id);
