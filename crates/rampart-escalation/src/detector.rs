@@ -41,6 +41,9 @@ pub(crate) struct Rule {
     pub label: Label,
     /// The class of phrase, shown as the reason.
     pub reason: String,
+    /// Names the rule in a decision receipt (`rule:en:emergency:3`): which
+    /// table, which intent, which rule of the table.
+    pub signal: String,
     pub patterns: Vec<Pattern>,
 }
 
@@ -84,10 +87,18 @@ impl Detector {
         if policy.phrase_count() > policy::MAX_PHRASES {
             return Err(PolicyError::TooManyPhrases);
         }
-        let mut rules: Vec<Rule> = rules::built_in()
-            .map(|spec| Rule {
+        let mut rules: Vec<Rule> = rules::TABLES
+            .iter()
+            .flat_map(|(code, specs)| {
+                specs
+                    .iter()
+                    .enumerate()
+                    .map(move |(n, spec)| (code, n, spec))
+            })
+            .map(|(code, n, spec)| Rule {
                 label: Label::BuiltIn(spec.intent),
                 reason: spec.reason.to_owned(),
+                signal: format!("rule:{code}:{}:{n}", spec.intent),
                 patterns: spec
                     .patterns
                     .iter()
@@ -125,6 +136,7 @@ impl Detector {
                 rules.push(Rule {
                     label: Label::BuiltIn(intent),
                     reason: format!("matches the tenant's {} phrases", language.code),
+                    signal: format!("rule:{}:{intent}:tenant", language.code),
                     patterns: phrases
                         .iter()
                         .map(|phrase| policy::compile_phrase(phrase))
@@ -141,10 +153,11 @@ impl Detector {
             }
             let label = Label::Custom(custom.len());
             custom.push((intent.name.clone(), intent.severity.into()));
-            for phrases in intent.phrases.values() {
+            for (code, phrases) in &intent.phrases {
                 rules.push(Rule {
                     label,
                     reason: "matches the tenant's phrases".to_owned(),
+                    signal: format!("rule:{code}:{}:tenant", intent.name),
                     patterns: phrases
                         .iter()
                         .map(|phrase| policy::compile_phrase(phrase))
@@ -185,6 +198,14 @@ impl Detector {
     /// Decides on one message.
     #[must_use]
     pub fn assess(&self, text: &str) -> Assessment {
+        self.assess_with_signals(text).0
+    }
+
+    /// Decides on one message, and names what fired: the rules that
+    /// matched (`rule:en:emergency:3`) and the model's signals at or above
+    /// their threshold (`model:emergency:0.91`), for the decision receipt.
+    #[must_use]
+    pub fn assess_with_signals(&self, text: &str) -> (Assessment, Vec<String>) {
         let normalised = normalise(text);
         let words = normalised.words();
         let language = language::detect(&normalised, &self.languages).to_owned();
@@ -212,7 +233,9 @@ impl Detector {
         // first rule that matches gives that intent's reason.
         let mut findings: Vec<Finding> = Vec::new();
         let mut custom: Vec<CustomFinding> = Vec::new();
+        let mut signals: Vec<String> = Vec::new();
         for (rule, _) in self.rules.iter().zip(matched).filter(|(_, hit)| *hit) {
+            signals.push(rule.signal.clone());
             match rule.label {
                 Label::BuiltIn(intent) => {
                     if !findings.iter().any(|found| found.intent == intent) {
@@ -238,8 +261,11 @@ impl Detector {
         if let Some(model) = self.model {
             let scores = model.scores(&normalised.joined());
             for (intent, score) in Intent::ALL.into_iter().zip(scores) {
-                let new = !findings.iter().any(|found| found.intent == intent);
-                if new && score >= model.threshold(intent) {
+                if score < model.threshold(intent) {
+                    continue;
+                }
+                signals.push(format!("model:{intent}:{score:.2}"));
+                if !findings.iter().any(|found| found.intent == intent) {
                     findings.push(Finding {
                         intent,
                         reason: format!("{intent}: the trained model's signal"),
@@ -261,12 +287,13 @@ impl Detector {
         } else {
             Action::Handoff
         };
-        Assessment {
+        let assessment = Assessment {
             findings,
             custom,
             severity,
             action,
             language,
-        }
+        };
+        (assessment, signals)
     }
 }

@@ -1,31 +1,59 @@
 //! The escalation service's gRPC handlers.
 //!
-//! `Evaluate` reads the principal (trusted only from the gateway), requires a
-//! tenant, parses the channel and text, and maps the rules' verdict to the
-//! wire types. It logs the verdict, never the text.
+//! - `Evaluate`: advisory, under the built-in policy; nothing is stored.
+//! - `Gate`: the CRM's call for every inbound customer message. A message
+//!   id decided before answers its stored receipt (`replayed`); otherwise
+//!   the tenant's current policy decides, and the receipt and (for a
+//!   handoff, or `force_handoff`) the conversation's handoff are written in
+//!   one transaction. A message id stored for another tenant answers
+//!   NOT_FOUND: the CRM makes ids, so that is only ever an attack, and it
+//!   must neither learn the other receipt nor get a decision stored.
+//! - `ReviewReply`: the guardrails on an AI reply, whether a person has
+//!   the conversation, and a handoff when a blocked reply asks for one.
+//! - `GetPolicy`, `PutPolicy`: the tenant's policy versions, for managers
+//!   and owners.
+//!
+//! Every handler reads the principal, requires a tenant, and logs what was
+//! decided, never a message's or reply's text.
 
+use chrono::SecondsFormat;
+use rampart_kit::grpc::Caller;
+use rampart_kit::ids::{ConversationId, MessageId, TenantId};
 use rampart_kit::outbox::Outbox;
-use rampart_kit::principal::Principal;
+use rampart_kit::pki::ServiceName;
+use rampart_kit::principal::{Principal, Role};
 use rampart_proto::escalation::v1 as proto;
 use rampart_proto::escalation::v1::escalation_service_server::EscalationService;
 use sea_orm::DatabaseConnection;
 use tonic::{Request, Response, Status};
 
+use crate::decisions::{self, DecisionStore, Inserted, StoredDecision};
+use crate::error::Error;
+use crate::guardrails::{self, Outcome};
+use crate::handoffs::{self, OpenRequest};
 use crate::intents::{self, Action, Assessment, Severity};
 use crate::message::{Channel, MessageText};
+use crate::policies::{Policies, StoredPolicy};
+use crate::tenant_policy::OnBlock;
 
-/// The EscalationService implementation: a database pool and the audit
-/// outbox.
+/// The EscalationService implementation: a database pool, the audit
+/// outbox, and the tenants' policies with their compiled cache.
 #[derive(Debug, Clone)]
 pub struct EscalationApi {
     db: DatabaseConnection,
     outbox: Outbox,
+    policies: Policies,
 }
 
 impl EscalationApi {
     #[must_use]
     pub fn new(db: DatabaseConnection, outbox: Outbox) -> Self {
-        Self { db, outbox }
+        let policies = Policies::new(db.clone(), outbox.clone());
+        Self {
+            db,
+            outbox,
+            policies,
+        }
     }
 }
 
@@ -56,34 +84,277 @@ impl EscalationService for EscalationApi {
         Ok(Response::new(to_proto(assessment)))
     }
 
-    // SKELETON: the gate, guardrails and policy work fills these in.
     async fn gate(
         &self,
-        _request: Request<proto::GateRequest>,
+        request: Request<proto::GateRequest>,
     ) -> Result<Response<proto::GateResponse>, Status> {
-        let _ = (&self.db, &self.outbox);
-        Err(Status::unimplemented("gate"))
+        let principal = principal_of_tenant_call(&request)?;
+        let tenant_id = principal.require_tenant()?.clone();
+        let request = request.into_inner();
+        let conversation_id = ConversationId::parse(&request.conversation_id)
+            .map_err(|_| Error::MalformedId("conversation_id"))?;
+        let message_id =
+            MessageId::parse(&request.message_id).map_err(|_| Error::MalformedId("message_id"))?;
+        let channel = gate_channel(&request.channel)?;
+        let text = MessageText::parse(request.text)?;
+
+        let decisions = DecisionStore::for_tenant(&self.db, &tenant_id);
+        if let Some(stored) = decisions.find(&message_id).await? {
+            return Ok(Response::new(self.replay(&tenant_id, stored).await?));
+        }
+        let compiled = self.policies.current_compiled(&tenant_id).await?;
+        let receipt = decisions::decide(&compiled, text.as_str());
+
+        let mut change = self.outbox.begin(&self.db).await.map_err(Error::from)?;
+        let inserted = decisions
+            .insert(change.tx(), &message_id, &conversation_id, &receipt)
+            .await?;
+        if let Inserted::Duplicate = inserted {
+            // A concurrent call for the same message won: answer its
+            // receipt. None in this tenant: the id is another tenant's.
+            drop(change);
+            let stored = decisions
+                .find(&message_id)
+                .await?
+                .ok_or(Error::MessageNotFound)?;
+            return Ok(Response::new(self.replay(&tenant_id, stored).await?));
+        }
+        let handoff = if receipt.is_handoff() || request.force_handoff {
+            let mut severity = receipt.severity();
+            let mut reasons = receipt.reasons.clone();
+            if !receipt.is_handoff() {
+                severity = severity.max(Severity::Medium);
+                reasons.push(UNREACHABLE_REASON.to_owned());
+            }
+            let open = OpenRequest {
+                tenant_id: &tenant_id,
+                conversation_id: &conversation_id,
+                message_id: &message_id,
+                severity,
+                intents: receipt.intents.clone(),
+                reasons,
+                policy: &compiled.policy,
+                policy_version: compiled.version,
+                principal: &principal,
+            };
+            Some(
+                handoffs::open_or_join(&mut change, open)
+                    .await
+                    .map_err(Error::from)?,
+            )
+        } else {
+            None
+        };
+        change.commit().await.map_err(Error::from)?;
+
+        tracing::info!(
+            %tenant_id,
+            %message_id,
+            %conversation_id,
+            channel,
+            action = %receipt.action,
+            severity = %receipt.severity,
+            intents = ?receipt.intents,
+            policy_version = receipt.policy_version,
+            language = %receipt.language,
+            forced = request.force_handoff,
+            handoff = handoff.as_ref().map(|h| h.id.as_str()),
+            request_id = %principal.request_id,
+            "message gated"
+        );
+        Ok(Response::new(proto::GateResponse {
+            receipt: Some(receipt.to_proto(false)),
+            handoff,
+        }))
     }
 
     async fn review_reply(
         &self,
-        _request: Request<proto::ReviewReplyRequest>,
+        request: Request<proto::ReviewReplyRequest>,
     ) -> Result<Response<proto::ReviewReplyResponse>, Status> {
-        Err(Status::unimplemented("review_reply"))
+        let principal = principal_of_tenant_call(&request)?;
+        let tenant_id = principal.require_tenant()?.clone();
+        let request = request.into_inner();
+        let conversation_id = ConversationId::parse(&request.conversation_id)
+            .map_err(|_| Error::MalformedId("conversation_id"))?;
+        let text = MessageText::parse(request.text)?;
+        let contacts = request.customer_contacts;
+        if contacts.len() > MAX_CUSTOMER_CONTACTS
+            || contacts
+                .iter()
+                .any(|c| c.chars().count() > MAX_CONTACT_CHARS)
+        {
+            return Err(Error::TooManyContacts.into());
+        }
+
+        let compiled = self.policies.current_compiled(&tenant_id).await?;
+        let guardrails = &compiled.policy.guardrails;
+        let review = guardrails::review(text.as_str(), &contacts, &compiled);
+        let active = handoffs::active_for(&self.db, &tenant_id, &conversation_id)
+            .await
+            .map_err(Error::from)?;
+
+        let mut handoff = None;
+        if review.outcome == Outcome::Block && guardrails.on_block == OnBlock::Handoff {
+            // The reply has no message id of its own (it never left): the
+            // handoff names a fresh one.
+            let reply_id = MessageId::generate();
+            let mut change = self.outbox.begin(&self.db).await.map_err(Error::from)?;
+            let open = OpenRequest {
+                tenant_id: &tenant_id,
+                conversation_id: &conversation_id,
+                message_id: &reply_id,
+                severity: Severity::Medium,
+                intents: Vec::new(),
+                reasons: vec![format!("ai reply blocked: {}", review.kinds())],
+                policy: &compiled.policy,
+                policy_version: compiled.version,
+                principal: &principal,
+            };
+            let opened = handoffs::open_or_join(&mut change, open)
+                .await
+                .map_err(Error::from)?;
+            change.commit().await.map_err(Error::from)?;
+            handoff = Some(opened);
+        }
+
+        tracing::info!(
+            %tenant_id,
+            %conversation_id,
+            outcome = ?review.outcome,
+            findings = %review.kinds(),
+            policy_version = compiled.version,
+            human_has_conversation = active.is_some(),
+            handoff = handoff.as_ref().map(|h| h.id.as_str()),
+            request_id = %principal.request_id,
+            "ai reply reviewed"
+        );
+        let outcome = match review.outcome {
+            Outcome::Allow => proto::Outcome::Allow,
+            Outcome::Redact => proto::Outcome::Redact,
+            Outcome::Block => proto::Outcome::Block,
+        };
+        Ok(Response::new(proto::ReviewReplyResponse {
+            outcome: outcome.into(),
+            text: review.text,
+            findings: review
+                .findings
+                .into_iter()
+                .map(|finding| proto::Finding {
+                    kind: finding.kind.as_str().to_owned(),
+                    reason: finding.reason,
+                })
+                .collect(),
+            human_has_conversation: active.is_some() || handoff.is_some(),
+            handoff,
+            policy_version: compiled.version,
+        }))
     }
 
     async fn get_policy(
         &self,
-        _request: Request<proto::GetPolicyRequest>,
+        request: Request<proto::GetPolicyRequest>,
     ) -> Result<Response<proto::PolicyVersion>, Status> {
-        Err(Status::unimplemented("get_policy"))
+        let principal = Principal::from_request(&request)?;
+        let tenant_id = principal.require_tenant()?.clone();
+        principal.require_role(Role::Manager)?;
+        let stored = self.policies.current(&tenant_id).await?;
+        Ok(Response::new(policy_to_proto(&stored)))
     }
 
     async fn put_policy(
         &self,
-        _request: Request<proto::PutPolicyRequest>,
+        request: Request<proto::PutPolicyRequest>,
     ) -> Result<Response<proto::PolicyVersion>, Status> {
-        Err(Status::unimplemented("put_policy"))
+        let principal = Principal::from_request(&request)?;
+        let tenant_id = principal.require_tenant()?.clone();
+        principal.require_role(Role::Manager)?;
+        let request = request.into_inner();
+        let stored = self
+            .policies
+            .put(
+                &principal,
+                &tenant_id,
+                &request.document,
+                request.expected_version,
+            )
+            .await?;
+        tracing::info!(
+            %tenant_id,
+            version = stored.version,
+            actor = %stored.created_by,
+            request_id = %principal.request_id,
+            "policy changed"
+        );
+        Ok(Response::new(policy_to_proto(&stored)))
+    }
+}
+
+impl EscalationApi {
+    /// A stored receipt answered again, with the conversation's handoff as
+    /// it is now: no new decision, no second handoff.
+    async fn replay(
+        &self,
+        tenant_id: &TenantId,
+        stored: StoredDecision,
+    ) -> Result<proto::GateResponse, Error> {
+        let handoff = handoffs::active_for(&self.db, tenant_id, &stored.conversation_id).await?;
+        tracing::info!(
+            %tenant_id,
+            conversation_id = %stored.conversation_id,
+            action = %stored.receipt.action,
+            "message gated again, stored receipt answered"
+        );
+        Ok(proto::GateResponse {
+            receipt: Some(stored.receipt.to_proto(true)),
+            handoff,
+        })
+    }
+}
+
+/// The reason a handoff carries when the CRM forced it because escalation
+/// could not be reached and the decision itself was for the AI.
+pub const UNREACHABLE_REASON: &str = "escalation was unreachable when the message arrived";
+/// Bounds on `customer_contacts`.
+const MAX_CUSTOMER_CONTACTS: usize = 20;
+const MAX_CONTACT_CHARS: usize = 320;
+
+/// The principal of a call the gateway or the CRM makes for a tenant.
+///
+/// The kit trusts principal metadata only from the gateway's certificate;
+/// the gate and the guardrails are called by the CRM, which passes on the
+/// principal the gateway gave it. The interceptor has already checked the
+/// peer is one of the two, so a CRM call is read as the gateway's would be.
+fn principal_of_tenant_call<T>(request: &Request<T>) -> Result<Principal, Status> {
+    if Caller::of(request)? != ServiceName::Crm {
+        return Principal::from_request(request);
+    }
+    let mut relayed = Request::new(());
+    *relayed.metadata_mut() = request.metadata().clone();
+    relayed
+        .extensions_mut()
+        .insert(Caller(ServiceName::Gateway));
+    Principal::from_request(&relayed)
+}
+
+/// The gate's channel: the advisory channels, and e-mail, which the CRM's
+/// conversations have and `Evaluate` does not take.
+fn gate_channel(raw: &str) -> Result<&'static str, Error> {
+    if raw == "email" {
+        return Ok("email");
+    }
+    Ok(Channel::parse(raw)?.as_str())
+}
+
+fn policy_to_proto(stored: &StoredPolicy) -> proto::PolicyVersion {
+    proto::PolicyVersion {
+        version: stored.version,
+        document: stored.policy.to_document(),
+        created_at: stored
+            .created_at
+            .map(|at| at.to_rfc3339_opts(SecondsFormat::Micros, true))
+            .unwrap_or_default(),
+        created_by: stored.created_by.clone(),
     }
 }
 

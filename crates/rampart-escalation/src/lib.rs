@@ -16,8 +16,13 @@
 //! - [`error`]: the failures callers can act on, and their gRPC status.
 //!
 //! - [`tenant_policy`]: a tenant's policy document (detection additions,
-//!   severities, response targets, contacts, chain, guardrails), stored as
-//!   versions.
+//!   severities, response targets, contacts, chain, guardrails), parsed and
+//!   checked; [`policies`] stores its versions and compiles them for
+//!   decisions.
+//! - [`decisions`]: the gate's decision receipts, one per customer message.
+//! - [`guardrails`]: the checks on every AI reply (secrets, card numbers,
+//!   other customers' contacts, links, advice, forbidden phrases).
+//! - [`entity`]: the policy and decision tables as sea-orm entities.
 //! - [`handoffs`]: the handoff queue, its deadlines and the notifications
 //!   they send.
 //! - [`migration`]: the schema (policies, decisions, handoffs,
@@ -28,10 +33,13 @@
 //! deadline worker and the notification sender.
 
 pub mod context;
+pub mod decisions;
 pub mod detector;
+pub mod entity;
 pub mod error;
 pub mod eval;
 pub mod grpc;
+pub mod guardrails;
 pub mod handoffs;
 pub mod intents;
 pub mod language;
@@ -40,6 +48,7 @@ pub mod migration;
 pub mod model;
 pub mod normalise;
 pub mod patterns;
+pub mod policies;
 pub mod policy;
 mod rules;
 pub mod tenant_policy;

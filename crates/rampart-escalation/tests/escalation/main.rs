@@ -2,7 +2,10 @@
 //! TLS, called the way the gateway calls it.
 
 mod detection;
+mod gate;
+mod guardrails;
 mod helpers;
+mod policy;
 
 use rampart_kit::ids::TenantId;
 use rampart_kit::pki::ServiceName;
@@ -158,9 +161,20 @@ async fn only_tenant_principals_may_evaluate() {
 async fn other_services_are_refused_even_with_tenant_metadata() {
     let app = TestApp::spawn().await;
     let principal = tenant_principal(&TenantId::generate());
+    // The CRM is a peer now (it calls the gate and the guardrails), but the
+    // advisory evaluation still takes its principal from the gateway only.
+    let mut crm = app.client_as(ServiceName::Crm).await;
+    let status = expect_code(
+        crm.evaluate(request_as(&principal, evaluate("web", "I will sue you")))
+            .await,
+        Code::PermissionDenied,
+    );
+    assert_eq!(
+        status.message(),
+        "principal metadata is accepted only from the gateway"
+    );
     for service in [
         ServiceName::Auth,
-        ServiceName::Crm,
         ServiceName::Audit,
         ServiceName::Escalation,
     ] {
