@@ -17,7 +17,6 @@
 //! decided, never a message's or reply's text.
 
 use chrono::SecondsFormat;
-use rampart_kit::grpc::Caller;
 use rampart_kit::ids::{ConversationId, MessageId, TenantId};
 use rampart_kit::outbox::Outbox;
 use rampart_kit::pki::ServiceName;
@@ -319,22 +318,10 @@ pub const UNREACHABLE_REASON: &str = "escalation was unreachable when the messag
 const MAX_CUSTOMER_CONTACTS: usize = 20;
 const MAX_CONTACT_CHARS: usize = 320;
 
-/// The principal of a call the gateway or the CRM makes for a tenant.
-///
-/// The kit trusts principal metadata only from the gateway's certificate;
-/// the gate and the guardrails are called by the CRM, which passes on the
-/// principal the gateway gave it. The interceptor has already checked the
-/// peer is one of the two, so a CRM call is read as the gateway's would be.
+/// The principal of a call the gateway or the CRM makes for a tenant: the
+/// CRM relays the principal the gateway gave it.
 fn principal_of_tenant_call<T>(request: &Request<T>) -> Result<Principal, Status> {
-    if Caller::of(request)? != ServiceName::Crm {
-        return Principal::from_request(request);
-    }
-    let mut relayed = Request::new(());
-    *relayed.metadata_mut() = request.metadata().clone();
-    relayed
-        .extensions_mut()
-        .insert(Caller(ServiceName::Gateway));
-    Principal::from_request(&relayed)
+    Principal::from_request_relayed_by(request, ServiceName::Crm)
 }
 
 /// The gate's channel: the advisory channels, and e-mail, which the CRM's

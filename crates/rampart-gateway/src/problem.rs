@@ -110,6 +110,7 @@ impl ApiError {
             | Code::PermissionDenied
             | Code::Unauthenticated
             | Code::FailedPrecondition
+            | Code::Aborted
             | Code::ResourceExhausted
             | Code::OutOfRange => Self::new(code, status.message()),
             Code::Unavailable => {

@@ -69,7 +69,9 @@ impl ErrorCode {
     pub fn from_grpc(code: Code) -> Self {
         match code {
             Code::InvalidArgument => Self::InvalidArgument,
-            Code::FailedPrecondition => Self::StateConflict,
+            // Aborted: a concurrent change won; reading again and retrying
+            // is the caller's move, as for a failed precondition.
+            Code::FailedPrecondition | Code::Aborted => Self::StateConflict,
             Code::Unauthenticated => Self::Unauthenticated,
             Code::PermissionDenied => Self::PermissionDenied,
             Code::NotFound => Self::NotFound,
