@@ -14,7 +14,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
 use rampart_kit::outbox::Outbox;
 use sea_orm::{DatabaseConnection, DbErr};
 
@@ -76,6 +76,8 @@ pub async fn fire_due_deadlines(
     outbox: &Outbox,
     now: DateTime<Utc>,
 ) -> Result<usize, DbErr> {
+    // At the precision PostgreSQL keeps, so both backends store the same.
+    let now = now.trunc_subsecs(6);
     let due = store::due_for_escalation(db, now, BATCH).await?;
     let mut policies: HashMap<(String, i32), TenantPolicy> = HashMap::new();
     let mut fired = 0;

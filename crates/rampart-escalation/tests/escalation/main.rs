@@ -1,8 +1,12 @@
 //! The escalation service end to end: the real server on port 0 with mutual
 //! TLS, called the way the gateway calls it.
 
+mod deadlines;
 mod detection;
+mod handoffs;
 mod helpers;
+mod notifications;
+mod queue_helpers;
 
 use rampart_kit::ids::TenantId;
 use rampart_kit::pki::ServiceName;

@@ -23,7 +23,7 @@
 pub mod email;
 pub mod webhook;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
 use rampart_kit::outbox::{AuditRecord, Outbox};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -172,6 +172,8 @@ pub async fn deliver_due_notifications(
     smtp: Option<&SmtpConfig>,
     now: DateTime<Utc>,
 ) -> Result<usize, DbErr> {
+    // At the precision PostgreSQL keeps, so both backends store the same.
+    let now = now.trunc_subsecs(6);
     let due = notification::Entity::find()
         .filter(notification::Column::DeliveredAt.is_null())
         .filter(notification::Column::FailedAt.is_null())
