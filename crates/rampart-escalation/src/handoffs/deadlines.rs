@@ -70,7 +70,9 @@ fn next_step(policy: &TenantPolicy, row: &handoff::Model, now: DateTime<Utc>) ->
 }
 
 /// Fires the escalation steps due at `now`; returns how many this caller
-/// fired (a step another instance fired first is not counted).
+/// fired (a step another instance fired first is not counted). A step that
+/// fails is logged and left due, for the next pass; only failing to read
+/// the due handoffs at all is an error.
 pub async fn fire_due_deadlines(
     db: &DatabaseConnection,
     outbox: &Outbox,
@@ -84,14 +86,36 @@ pub async fn fire_due_deadlines(
     for row in due {
         let key = (row.tenant_id.clone(), row.policy_version);
         if !policies.contains_key(&key) {
-            let policy = store::policy_at(db, &row.tenant_id, row.policy_version).await?;
-            policies.insert(key.clone(), policy);
+            match store::policy_at(db, &row.tenant_id, row.policy_version).await {
+                Ok(policy) => {
+                    policies.insert(key.clone(), policy);
+                }
+                // One unreadable policy must not hold up every other
+                // tenant's deadlines behind it.
+                Err(error) => {
+                    tracing::error!(
+                        tenant_id = %row.tenant_id,
+                        handoff_id = %row.id,
+                        policy_version = row.policy_version,
+                        %error,
+                        "handoff policy unreadable, escalation skipped"
+                    );
+                    continue;
+                }
+            }
         }
         let Some(policy) = policies.get(&key) else {
             continue;
         };
-        if fire(db, outbox, policy, &row, now).await? {
-            fired += 1;
+        match fire(db, outbox, policy, &row, now).await {
+            Ok(true) => fired += 1,
+            Ok(false) => {}
+            Err(error) => tracing::error!(
+                tenant_id = %row.tenant_id,
+                handoff_id = %row.id,
+                %error,
+                "handoff escalation failed, retried next tick"
+            ),
         }
     }
     Ok(fired)

@@ -29,6 +29,7 @@ on_both_databases!(
     a_claimed_handoff_does_not_escalate,
     two_service_instances_fire_a_deadline_once,
     a_deadline_fires_after_a_restart_once,
+    a_handoff_with_an_unreadable_policy_holds_up_no_other,
 );
 
 /// Two levels: a security contact first (1 s after the due time on
@@ -200,4 +201,20 @@ async fn a_deadline_fires_after_a_restart_once(database: TestDatabase) {
     app.restart().await;
     wait_for_one_escalation(&app, &handoff.id).await;
     assert_nobody_is_forgotten(&app.db).await;
+}
+
+async fn a_handoff_with_an_unreadable_policy_holds_up_no_other(database: TestDatabase) {
+    let db = connect(&database).await;
+    let outbox = Outbox::new(OUTBOX_TABLE);
+    let tenant = TenantId::generate();
+    let policy = insert_policy(&db, &tenant, 1, &short_policy(0), None).await;
+    // Version 7 was never stored: its handoff cannot be escalated.
+    let orphan = open(&db, &tenant, Severity::Critical, &policy, 7).await;
+    let handoff = open(&db, &tenant, Severity::Critical, &policy, 1).await;
+    let later = Utc::now() + seconds(5);
+    assert_eq!(fire_due_deadlines(&db, &outbox, later).await.unwrap(), 1);
+    assert_eq!(handoff_state(&db, &handoff.id).await.0, 2);
+    let (level, _, next) = handoff_state(&db, &orphan.id).await;
+    assert_eq!(level, 1);
+    assert!(next.is_some(), "left due, for when the policy is readable");
 }

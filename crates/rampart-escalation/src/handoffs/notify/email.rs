@@ -40,7 +40,7 @@ fn render(payload: &str) -> Result<(String, String), Failure> {
     Ok((subject, body))
 }
 
-fn is_loopback(host: &str) -> bool {
+pub(crate) fn is_loopback(host: &str) -> bool {
     host == "localhost"
         || host
             .trim_start_matches('[')

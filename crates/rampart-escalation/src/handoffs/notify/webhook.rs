@@ -114,6 +114,18 @@ fn client() -> Result<&'static reqwest::Client, Failure> {
         .map_err(|error| Failure::permanent(format!("building the webhook client: {error}")))
 }
 
+/// Whether `url` may receive events: `https://`, or `http://` to a
+/// loopback address (development). The policy checks this when it is
+/// written; checking again here keeps a stored URL from ever sending a
+/// signed event in the clear across a network.
+fn allowed(url: &reqwest::Url) -> bool {
+    match url.scheme() {
+        "https" => true,
+        "http" => url.host_str().is_some_and(super::email::is_loopback),
+        _ => false,
+    }
+}
+
 /// POSTs `body` to `url`, signed; a 2xx answer is a delivery.
 pub(crate) async fn post(
     url: &str,
@@ -121,6 +133,10 @@ pub(crate) async fn post(
     event_id: &str,
     body: &str,
 ) -> Result<(), Failure> {
+    let url = reqwest::Url::parse(url)
+        .ok()
+        .filter(allowed)
+        .ok_or_else(|| Failure::permanent("the webhook URL must be https (or http to loopback)"))?;
     let response = client()?
         .post(url)
         .header("content-type", "application/json")
@@ -144,6 +160,21 @@ mod tests {
 
     const SECRET: &str = "a-webhook-secret-of-at-least-32-chars";
     const WINDOW: Duration = Duration::from_secs(300);
+
+    #[test]
+    fn webhooks_go_over_https_or_to_loopback_only() {
+        for (url, ok) in [
+            ("https://hooks.example.com/x", true),
+            ("http://127.0.0.1:8080/x", true),
+            ("http://localhost/x", true),
+            ("http://[::1]:9/x", true),
+            ("http://hooks.example.com/x", false),
+            ("http://10.0.0.1/x", false),
+            ("ftp://127.0.0.1/x", false),
+        ] {
+            assert_eq!(allowed(&reqwest::Url::parse(url).unwrap()), ok, "{url}");
+        }
+    }
 
     #[test]
     fn a_signature_verifies_and_tampering_does_not() {
