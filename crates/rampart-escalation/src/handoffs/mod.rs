@@ -6,6 +6,8 @@
 //!   review call, inside their own change.
 //! - `store`: the only code that reads or writes `esc_handoff`, tenant
 //!   scoped, every state change a conditional UPDATE.
+//! - `listing`: one page of the queue, its filters and cursor.
+//! - `steps`: claim, resolve and hand back, and who may take them.
 //! - `queue`: the [`HandoffApi`] gRPC handlers.
 //! - [`deadlines`]: [`deadlines::fire_due_deadlines`], one chain step per
 //!   missed deadline, exactly once across instances.
@@ -18,8 +20,10 @@
 
 pub mod deadlines;
 mod entity;
+mod listing;
 pub mod notify;
 mod queue;
+mod steps;
 mod store;
 
 use std::time::Duration;

@@ -19,7 +19,9 @@ use rampart_proto::escalation::v1::handoff_service_server::HandoffService;
 use sea_orm::{DatabaseConnection, DbErr};
 use tonic::{Request, Response, Status};
 
-use super::store::{self, Cursor, ListQuery, Outcome, Refusal, Step};
+use super::listing::{self, Cursor, ListQuery};
+use super::steps::{self, Outcome, Refusal, Step};
+use super::store;
 
 const DEFAULT_PAGE: u32 = 50;
 const MAX_PAGE: u32 = 100;
@@ -96,7 +98,7 @@ impl HandoffApi {
             .begin(&self.db)
             .await
             .map_err(QueueError::from)?;
-        let outcome = store::apply_step(
+        let outcome = steps::apply_step(
             &mut change,
             &tenant_id,
             &id,
@@ -210,7 +212,7 @@ impl HandoffService for HandoffApi {
         let principal = Principal::from_request(&request)?;
         let tenant_id = require_reader(&principal)?;
         let query = parse_list(request.get_ref())?;
-        let (rows, next) = store::list(&self.db, &tenant_id, &query)
+        let (rows, next) = listing::list(&self.db, &tenant_id, &query)
             .await
             .map_err(QueueError::from)?;
         Ok(Response::new(proto::ListHandoffsResponse {

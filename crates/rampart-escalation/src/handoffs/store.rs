@@ -1,20 +1,21 @@
-//! The handoff queue's storage: the only code that reads or writes
-//! `esc_handoff`.
+//! The handoff queue's storage: opening and joining, finding, the
+//! deadline queries, the policy reads, and the row's wire form. With
+//! `listing` and `steps`, the only code that touches `esc_handoff`.
 //!
-//! Every query takes the tenant, so another tenant's handoff is simply not
-//! found. Every change of state is a conditional UPDATE naming the state it
-//! was decided on (`WHERE id = ? AND tenant_id = ? AND status = ? ...`):
-//! when two agents, or two escalation instances, act on the same row at
-//! once, exactly one UPDATE matches and the other sees what happened.
+//! Every query a caller reaches takes the tenant, so another tenant's
+//! handoff is simply not found. Every change of state is a conditional
+//! UPDATE naming the state it was decided on (`WHERE id = ? AND status = ?
+//! ...`): when two agents, or two escalation instances, act on the same row
+//! at once, exactly one UPDATE matches and the other sees what happened.
 
 use chrono::{DateTime, Duration, SecondsFormat, SubsecRound, Utc};
-use rampart_kit::ids::{ConversationId, HandoffId, TenantId, UserId};
+use rampart_kit::ids::{ConversationId, HandoffId, TenantId};
 use rampart_kit::outbox::{AuditRecord, Change};
 use rampart_proto::escalation::v1 as proto;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, SqlErr, TransactionTrait,
+    ActiveValue, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, SqlErr, TransactionTrait,
 };
 
 use super::OpenRequest;
@@ -287,270 +288,6 @@ async fn join(
     Ok(row)
 }
 
-/// Filters and position of one page of the queue, already parsed.
-#[derive(Debug, Clone)]
-pub(crate) struct ListQuery {
-    /// Empty: open and claimed.
-    pub statuses: Vec<&'static str>,
-    pub min_severity: Option<i16>,
-    pub conversation_id: Option<ConversationId>,
-    pub assignee: Option<UserId>,
-    pub page_size: u32,
-    pub after: Option<Cursor>,
-}
-
-/// Where a page ends, in the queue's order: severity (desc), due time,
-/// id.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Cursor {
-    pub severity: i16,
-    pub due_at: DateTime<Utc>,
-    pub id: String,
-}
-
-impl Cursor {
-    /// Hex of `severity|due_at|id`: opaque to callers, who only pass it
-    /// back.
-    pub(crate) fn encode(&self) -> String {
-        let text = format!("{}|{}|{}", self.severity, rfc3339(self.due_at), self.id);
-        super::notify::hex(text.as_bytes())
-    }
-
-    pub(crate) fn decode(cursor: &str) -> Option<Self> {
-        let bytes = super::notify::unhex(cursor, 256)?;
-        let text = String::from_utf8(bytes).ok()?;
-        let mut parts = text.splitn(3, '|');
-        let severity: i16 = parts.next()?.parse().ok()?;
-        let due_at = DateTime::parse_from_rfc3339(parts.next()?)
-            .ok()?
-            .with_timezone(&Utc);
-        let id = HandoffId::parse(parts.next()?).ok()?;
-        if !(1..=4).contains(&severity) {
-            return None;
-        }
-        Some(Self {
-            severity,
-            due_at,
-            id: id.into_string(),
-        })
-    }
-}
-
-/// One page of the tenant's queue and the cursor of the next.
-pub(crate) async fn list(
-    db: &impl ConnectionTrait,
-    tenant_id: &TenantId,
-    query: &ListQuery,
-) -> Result<(Vec<handoff::Model>, Option<Cursor>), DbErr> {
-    let statuses: Vec<&str> = if query.statuses.is_empty() {
-        vec![OPEN, CLAIMED]
-    } else {
-        query.statuses.clone()
-    };
-    let mut select = handoff::Entity::find()
-        .filter(handoff::Column::TenantId.eq(tenant_id.as_str()))
-        .filter(handoff::Column::Status.is_in(statuses));
-    if let Some(min) = query.min_severity {
-        select = select.filter(handoff::Column::Severity.gte(min));
-    }
-    if let Some(conversation) = &query.conversation_id {
-        select = select.filter(handoff::Column::ConversationId.eq(conversation.as_str()));
-    }
-    if let Some(assignee) = &query.assignee {
-        select = select.filter(handoff::Column::Assignee.eq(assignee.as_str()));
-    }
-    if let Some(after) = &query.after {
-        select = select.filter(
-            Condition::any()
-                .add(handoff::Column::Severity.lt(after.severity))
-                .add(
-                    Condition::all()
-                        .add(handoff::Column::Severity.eq(after.severity))
-                        .add(handoff::Column::DueAt.gt(after.due_at)),
-                )
-                .add(
-                    Condition::all()
-                        .add(handoff::Column::Severity.eq(after.severity))
-                        .add(handoff::Column::DueAt.eq(after.due_at))
-                        .add(handoff::Column::Id.gt(after.id.as_str())),
-                ),
-        );
-    }
-    let mut rows = select
-        .order_by_desc(handoff::Column::Severity)
-        .order_by_asc(handoff::Column::DueAt)
-        .order_by_asc(handoff::Column::Id)
-        .limit(u64::from(query.page_size) + 1)
-        .all(db)
-        .await?;
-    let size = query.page_size as usize;
-    let next = if rows.len() > size {
-        rows.truncate(size);
-        rows.last().map(|row| Cursor {
-            severity: row.severity,
-            due_at: row.due_at,
-            id: row.id.clone(),
-        })
-    } else {
-        None
-    };
-    Ok((rows, next))
-}
-
-/// What a person does to a handoff.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Step {
-    Claim,
-    Resolve,
-    HandBack,
-}
-
-impl Step {
-    fn target_status(self) -> &'static str {
-        match self {
-            Self::Claim => CLAIMED,
-            Self::Resolve => RESOLVED,
-            Self::HandBack => HANDED_BACK,
-        }
-    }
-
-    pub(crate) fn audit_action(self) -> &'static str {
-        match self {
-            Self::Claim => "handoff.claimed",
-            Self::Resolve => "handoff.resolved",
-            Self::HandBack => "handoff.handed_back",
-        }
-    }
-}
-
-/// Why a step was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Refusal {
-    Closed,
-    ClaimedBySomeoneElse,
-    NotClaimed,
-}
-
-/// What a step did.
-#[derive(Debug)]
-pub(crate) enum Outcome {
-    /// The row changed (`took_over`: from another user's claim).
-    Done {
-        row: handoff::Model,
-        took_over: bool,
-    },
-    /// The same user repeated the step: nothing changed.
-    AsItIs(handoff::Model),
-    Refused(Refusal),
-}
-
-/// What a step on a row in a given state comes to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Decision {
-    /// Change the row (`took_over`: from another user's claim).
-    Proceed {
-        took_over: bool,
-    },
-    AsItIs,
-    Refuse(Refusal),
-}
-
-/// Decides `step` on `row` for `user` (`senior`: manager or owner, who may
-/// take over another user's claim).
-fn decide(step: Step, row: &handoff::Model, user: &UserId, senior: bool) -> Decision {
-    let mine = row.assignee.as_deref() == Some(user.as_str());
-    if row.status == step.target_status() && mine {
-        return Decision::AsItIs;
-    }
-    match (row.status.as_str(), step) {
-        (OPEN, Step::Claim | Step::Resolve) => Decision::Proceed { took_over: false },
-        (OPEN, Step::HandBack) => Decision::Refuse(Refusal::NotClaimed),
-        (CLAIMED, _) if mine => Decision::Proceed { took_over: false },
-        (CLAIMED, _) if senior => Decision::Proceed { took_over: true },
-        (CLAIMED, _) => Decision::Refuse(Refusal::ClaimedBySomeoneElse),
-        _ => Decision::Refuse(Refusal::Closed),
-    }
-}
-
-/// Applies `step` by `user` to the tenant's handoff `id` in `change`, with
-/// its audit record. `None`: no such handoff in the tenant.
-pub(crate) async fn apply_step(
-    change: &mut Change<'_>,
-    tenant_id: &TenantId,
-    id: &HandoffId,
-    step: Step,
-    user: &UserId,
-    senior: bool,
-    principal: &rampart_kit::principal::Principal,
-) -> Result<Option<Outcome>, DbErr> {
-    // A lost race re-reads once: the winner's state decides the answer.
-    for _ in 0..2 {
-        let Some(row) = find(change.tx(), tenant_id, id).await? else {
-            return Ok(None);
-        };
-        let took_over = match decide(step, &row, user, senior) {
-            Decision::Proceed { took_over } => took_over,
-            Decision::AsItIs => return Ok(Some(Outcome::AsItIs(row))),
-            Decision::Refuse(refusal) => return Ok(Some(Outcome::Refused(refusal))),
-        };
-        let now = now();
-        let mut update = handoff::Entity::update_many()
-            .col_expr(handoff::Column::Status, Expr::value(step.target_status()))
-            .col_expr(handoff::Column::Assignee, Expr::value(user.as_str()))
-            .col_expr(
-                handoff::Column::NextEscalationAt,
-                Expr::value(Option::<DateTime<Utc>>::None),
-            )
-            .col_expr(handoff::Column::UpdatedAt, Expr::value(now));
-        if step != Step::Claim {
-            update = update
-                .col_expr(handoff::Column::ClosedAt, Expr::value(Some(now)))
-                .col_expr(
-                    handoff::Column::OpenKey,
-                    Expr::value(Option::<String>::None),
-                );
-        }
-        let assignee_was = match &row.assignee {
-            Some(assignee) => handoff::Column::Assignee.eq(assignee.as_str()),
-            None => handoff::Column::Assignee.is_null(),
-        };
-        let result = update
-            .filter(handoff::Column::Id.eq(row.id.as_str()))
-            .filter(handoff::Column::TenantId.eq(tenant_id.as_str()))
-            .filter(handoff::Column::Status.eq(row.status.as_str()))
-            .filter(assignee_was)
-            .exec(change.tx())
-            .await?;
-        if result.rows_affected != 1 {
-            continue;
-        }
-        let mut record = AuditRecord::success(
-            principal,
-            Some(tenant_id.as_str()),
-            step.audit_action(),
-            row.id.clone(),
-        )
-        .with_detail("conversation_id", row.conversation_id.clone());
-        if step == Step::Claim {
-            record = record.with_detail("assignee", user.as_str());
-        }
-        if took_over {
-            record = record.with_detail("reason", "taken over from another user");
-        }
-        change.audit(record);
-        let changed = find(change.tx(), tenant_id, id)
-            .await?
-            .ok_or_else(|| DbErr::Custom("the handoff vanished".to_owned()))?;
-        return Ok(Some(Outcome::Done {
-            row: changed,
-            took_over,
-        }));
-    }
-    Err(DbErr::Custom(
-        "the handoff kept changing under a step".to_owned(),
-    ))
-}
-
 /// The policy a handoff started with: version 0 is the built-in one.
 pub(crate) async fn policy_at(
     db: &impl ConnectionTrait,
@@ -628,23 +365,6 @@ pub(crate) async fn advance(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_cursor_survives_its_round_trip_and_junk_is_refused() {
-        let cursor = Cursor {
-            severity: 3,
-            due_at: now(),
-            id: HandoffId::generate().into_string(),
-        };
-        assert_eq!(Cursor::decode(&cursor.encode()), Some(cursor));
-        for junk in ["", "zz", "abc", &"00".repeat(300), &hex_of("9|x|y")] {
-            assert_eq!(Cursor::decode(junk), None, "{junk}");
-        }
-    }
-
-    fn hex_of(text: &str) -> String {
-        super::super::notify::hex(text.as_bytes())
-    }
 
     #[test]
     fn severities_map_to_the_column_and_back() {

@@ -193,8 +193,9 @@ async fn two_service_instances_fire_a_deadline_once(database: TestDatabase) {
 async fn a_deadline_fires_after_a_restart_once(database: TestDatabase) {
     let mut app = QueueApp::spawn(database).await;
     let tenant = TenantId::generate();
-    // Due in 3 s: long enough to stop the service before it fires.
-    let policy = insert_policy(&app.db, &tenant, 1, &due_in(3, 0), None).await;
+    // Due in 5 s: long enough to stop the service before it fires, even
+    // on a busy machine.
+    let policy = insert_policy(&app.db, &tenant, 1, &due_in(5, 0), None).await;
     let handoff = open(&app.db, &tenant, Severity::Critical, &policy, 1).await;
     app.stop().await;
     assert_eq!(handoff_state(&app.db, &handoff.id).await.0, 1);
