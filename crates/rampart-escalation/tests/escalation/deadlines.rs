@@ -218,4 +218,5 @@ async fn a_handoff_with_an_unreadable_policy_holds_up_no_other(database: TestDat
     let (level, _, next) = handoff_state(&db, &orphan.id).await;
     assert_eq!(level, 1);
     assert!(next.is_some(), "left due, for when the policy is readable");
+    assert_nobody_is_forgotten(&db).await;
 }

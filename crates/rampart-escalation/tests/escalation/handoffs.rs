@@ -251,6 +251,7 @@ async fn the_queue_pages_with_an_opaque_cursor(database: TestDatabase) {
         );
         assert_eq!(status.message(), message);
     }
+    assert_nobody_is_forgotten(&app.db).await;
 }
 
 async fn two_agents_claiming_at_once_make_one_owner(database: TestDatabase) {
@@ -370,6 +371,7 @@ async fn resolving_closes_the_handoff_and_frees_the_conversation(database: TestD
     let next = open_on(&app.db, &tenant, &conversation, Severity::Low, &policy, 0).await;
     assert_ne!(next.id, handoff.id);
     assert_eq!(next.status, "open");
+    assert_nobody_is_forgotten(&app.db).await;
 }
 
 async fn handing_back_needs_a_claim(database: TestDatabase) {
@@ -425,6 +427,7 @@ async fn handing_back_needs_a_claim(database: TestDatabase) {
         Code::FailedPrecondition,
     );
     assert_eq!(audit_events(&app.db, "handoff.handed_back").await.len(), 1);
+    assert_nobody_is_forgotten(&app.db).await;
 }
 
 async fn another_tenant_sees_nothing_and_changes_nothing(database: TestDatabase) {
@@ -474,6 +477,7 @@ async fn another_tenant_sees_nothing_and_changes_nothing(database: TestDatabase)
         .into_inner();
     assert_eq!(unchanged, handoff);
     assert!(audit_events(&app.db, "handoff.claimed").await.is_empty());
+    assert_nobody_is_forgotten(&app.db).await;
 }
 
 async fn api_keys_may_read_but_not_act(database: TestDatabase) {
@@ -536,6 +540,7 @@ async fn api_keys_may_read_but_not_act(database: TestDatabase) {
         .unwrap()
         .into_inner();
     assert_eq!(unchanged, handoff);
+    assert_nobody_is_forgotten(&app.db).await;
 }
 
 async fn a_manager_may_take_over_a_claim_and_an_agent_may_not(database: TestDatabase) {
@@ -593,6 +598,7 @@ async fn a_manager_may_take_over_a_claim_and_an_agent_may_not(database: TestData
             .await,
         Code::FailedPrecondition,
     );
+    assert_nobody_is_forgotten(&app.db).await;
 }
 
 async fn a_more_severe_message_raises_the_open_handoff_and_a_milder_one_does_not(
@@ -614,6 +620,7 @@ async fn a_more_severe_message_raises_the_open_handoff_and_a_milder_one_does_not
     assert_eq!(milder.severity(), proto::Severity::Critical);
     assert_eq!(milder.due_at, raised.due_at);
     assert_eq!(audit_events(&db, "handoff.opened").await.len(), 1);
+    assert_nobody_is_forgotten(&db).await;
 }
 
 async fn two_instances_opening_at_once_share_one_handoff(database: TestDatabase) {

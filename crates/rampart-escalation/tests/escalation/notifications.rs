@@ -361,6 +361,7 @@ async fn a_webhook_arrives_signed(database: TestDatabase) {
     let delivered = rows.iter().find(|row| row.channel == "webhook").unwrap();
     assert!(delivered.delivered_at.is_some());
     assert_eq!(delivered.attempts, 1);
+    assert_nobody_is_forgotten(&db).await;
 }
 
 async fn a_failing_webhook_is_retried_then_given_up(database: TestDatabase) {
@@ -424,6 +425,7 @@ async fn a_failing_webhook_is_retried_then_given_up(database: TestDatabase) {
     assert_eq!(failed[0]["details"]["channel"], "webhook");
     assert_eq!(failed[0]["details"]["attempts"], "8");
     assert_eq!(failed[0]["actor"], "system:escalation");
+    assert_nobody_is_forgotten(&db).await;
 }
 
 async fn without_a_relay_emails_fail_at_once(database: TestDatabase) {
@@ -445,4 +447,5 @@ async fn without_a_relay_emails_fail_at_once(database: TestDatabase) {
     let failed = audit_events(&db, "notification.failed").await;
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0]["details"]["channel"], "email");
+    assert_nobody_is_forgotten(&db).await;
 }
