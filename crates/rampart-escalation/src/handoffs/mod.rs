@@ -2,19 +2,42 @@
 //! deadline worker that escalates missed due times; the notifications it
 //! sends to contacts.
 //!
-//! SKELETON: the signatures below are the contract the gate
-//! ([`crate::grpc`]) calls; the handoffs work fills them in.
+//! - [`open_or_join`] and [`active_for`]: what the gate and the reply
+//!   review call, inside their own change.
+//! - `store`: the only code that reads or writes `esc_handoff`, tenant
+//!   scoped, every state change a conditional UPDATE.
+//! - `listing`: one page of the queue, its filters and cursor.
+//! - `steps`: claim, resolve and hand back, and who may take them.
+//! - `queue`: the [`HandoffApi`] gRPC handlers.
+//! - [`deadlines`]: [`deadlines::fire_due_deadlines`], one chain step per
+//!   missed deadline, exactly once across instances.
+//! - [`notify`]: the `esc_notification` outbox, the signed webhook and the
+//!   e-mail, [`notify::deliver_due_notifications`].
+//! - `entity`: the tables' sea-orm models.
+//!
+//! [`spawn_workers`] runs the deadline worker and the notification sender
+//! beside the server.
 
+pub mod deadlines;
+mod entity;
+mod listing;
 pub mod notify;
+mod queue;
+mod steps;
+mod store;
+
+use std::time::Duration;
 
 use rampart_kit::CancellationToken;
 use rampart_kit::ids::{ConversationId, MessageId, TenantId};
 use rampart_kit::outbox::{Change, Outbox};
 use rampart_kit::principal::Principal;
 use rampart_proto::escalation::v1 as proto;
-use rampart_proto::escalation::v1::handoff_service_server::HandoffService;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
-use tonic::{Request, Response, Status};
+
+pub use deadlines::fire_due_deadlines;
+pub use notify::{deliver_due_notifications, verify_signature};
+pub use queue::{HandoffApi, QueueError};
 
 use crate::Config;
 use crate::intents::Severity;
@@ -42,12 +65,16 @@ pub struct OpenRequest<'a> {
 /// already open (raising its severity and adding intents when the new
 /// request is more severe; never lowering them). Writes `handoff.opened`
 /// and level 1's notifications in the same transaction.
+///
+/// Two instances opening at once: the unique index on the open key lets
+/// one insert, and the other joins the winner's handoff.
 pub async fn open_or_join(
     change: &mut Change<'_>,
     request: OpenRequest<'_>,
 ) -> Result<proto::Handoff, DbErr> {
-    let _ = (change, request);
-    Err(DbErr::Custom("handoffs are not built yet".to_owned()))
+    store::open_or_join(change, &request)
+        .await
+        .map(store::to_proto)
 }
 
 /// The conversation's open or claimed handoff, if any.
@@ -56,61 +83,9 @@ pub async fn active_for(
     tenant_id: &TenantId,
     conversation_id: &ConversationId,
 ) -> Result<Option<proto::Handoff>, DbErr> {
-    let _ = (db, tenant_id, conversation_id);
-    Ok(None)
-}
-
-/// The HandoffService implementation.
-#[derive(Debug, Clone)]
-pub struct HandoffApi {
-    db: DatabaseConnection,
-    outbox: Outbox,
-}
-
-impl HandoffApi {
-    #[must_use]
-    pub fn new(db: DatabaseConnection, outbox: Outbox) -> Self {
-        Self { db, outbox }
-    }
-}
-
-#[tonic::async_trait]
-impl HandoffService for HandoffApi {
-    async fn list_handoffs(
-        &self,
-        _request: Request<proto::ListHandoffsRequest>,
-    ) -> Result<Response<proto::ListHandoffsResponse>, Status> {
-        let _ = (&self.db, &self.outbox);
-        Err(Status::unimplemented("handoffs"))
-    }
-
-    async fn get_handoff(
-        &self,
-        _request: Request<proto::HandoffRequest>,
-    ) -> Result<Response<proto::Handoff>, Status> {
-        Err(Status::unimplemented("handoffs"))
-    }
-
-    async fn claim_handoff(
-        &self,
-        _request: Request<proto::HandoffRequest>,
-    ) -> Result<Response<proto::Handoff>, Status> {
-        Err(Status::unimplemented("handoffs"))
-    }
-
-    async fn resolve_handoff(
-        &self,
-        _request: Request<proto::HandoffRequest>,
-    ) -> Result<Response<proto::Handoff>, Status> {
-        Err(Status::unimplemented("handoffs"))
-    }
-
-    async fn hand_back(
-        &self,
-        _request: Request<proto::HandoffRequest>,
-    ) -> Result<Response<proto::Handoff>, Status> {
-        Err(Status::unimplemented("handoffs"))
-    }
+    Ok(store::find_active(db, tenant_id, conversation_id)
+        .await?
+        .map(store::to_proto))
 }
 
 /// The deadline worker and the notification sender, running.
@@ -128,7 +103,9 @@ impl Workers {
     }
 }
 
-/// Starts the deadline worker and the notification sender.
+/// Starts the deadline worker and the notification sender, each passing
+/// every `config.deadline_tick` until `shutdown`. A failed pass is logged
+/// and tried again at the next tick.
 #[must_use]
 pub fn spawn_workers(
     db: &DatabaseConnection,
@@ -136,6 +113,44 @@ pub fn spawn_workers(
     config: &Config,
     shutdown: &CancellationToken,
 ) -> Workers {
-    let _ = (db, outbox, config, shutdown);
-    Workers { tasks: Vec::new() }
+    let tick = config.deadline_tick.max(Duration::from_millis(10));
+    let deadlines = {
+        let (db, outbox, shutdown) = (db.clone(), outbox.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            while wait(tick, &shutdown).await {
+                if let Err(error) = fire_due_deadlines(&db, &outbox, store::now()).await {
+                    tracing::error!(error = %error, "deadline pass failed");
+                }
+            }
+        })
+    };
+    let sender = {
+        let (db, outbox, shutdown) = (db.clone(), outbox.clone(), shutdown.clone());
+        let smtp = config.smtp.clone();
+        tokio::spawn(async move {
+            while wait(tick, &shutdown).await {
+                let pass = deliver_due_notifications(&db, &outbox, smtp.as_ref(), store::now());
+                // A slow receiver must not hold shutdown beyond its timeout.
+                tokio::select! {
+                    () = shutdown.cancelled() => break,
+                    result = pass => {
+                        if let Err(error) = result {
+                            tracing::error!(error = %error, "notification pass failed");
+                        }
+                    }
+                }
+            }
+        })
+    };
+    Workers {
+        tasks: vec![deadlines, sender],
+    }
+}
+
+/// Waits one tick; `false` once shutdown is asked for.
+async fn wait(tick: Duration, shutdown: &CancellationToken) -> bool {
+    tokio::select! {
+        () = shutdown.cancelled() => false,
+        () = tokio::time::sleep(tick) => true,
+    }
 }

@@ -217,7 +217,6 @@ async fn concurrent_calls_for_one_message_decide_once(database: TestDatabase) {
 // is merged separately: today `open_or_join` is a stub that fails, so a
 // handoff decision answers INTERNAL and stores nothing.
 #[tokio::test]
-#[ignore = "needs handoffs::open_or_join from the handoffs branch"]
 async fn a_handoff_decision_opens_the_conversations_handoff_once() {
     let app = TestApp::spawn().await;
     let tenant = TenantId::generate();

@@ -172,7 +172,6 @@ async fn malformed_and_oversize_replies_are_refused() {
 
 // Needs the handoffs work: `open_or_join` is a stub that fails today.
 #[tokio::test]
-#[ignore = "needs handoffs::open_or_join from the handoffs branch"]
 async fn a_blocked_reply_hands_the_conversation_to_a_person() {
     let app = TestApp::spawn().await;
     let mut crm = app.crm().await;

@@ -1,11 +1,15 @@
 //! The escalation service end to end: the real server on port 0 with mutual
 //! TLS, called the way the gateway calls it.
 
+mod deadlines;
 mod detection;
 mod gate;
 mod guardrails;
+mod handoffs;
 mod helpers;
+mod notifications;
 mod policy;
+mod queue_helpers;
 
 use rampart_kit::ids::TenantId;
 use rampart_kit::pki::ServiceName;
