@@ -186,13 +186,19 @@ impl CrmApi {
         require_reader(&principal)?;
         let id = conversation_id(&request.get_ref().conversation_id)?;
         let store = self.conversations(tenant_id);
-        let conversation = store.get(&id).await?;
+        // Messages first: a message and the conversation change it caused
+        // commit together, so the conversation read after its messages is
+        // at least as new as they are (a decided message never shows with
+        // a conversation that does not have its handoff yet). The message
+        // query is scoped by tenant too: another tenant's id reads none,
+        // then is not found.
         let messages = store
-            .messages(&conversation.id)
+            .messages(id.as_str())
             .await?
             .into_iter()
             .map(message_to_proto)
             .collect::<Result<_, _>>()?;
+        let conversation = store.get(&id).await?;
         Ok(conversation_to_proto(conversation, messages))
     }
 

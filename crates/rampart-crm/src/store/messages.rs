@@ -310,9 +310,16 @@ impl ConversationStore<'_> {
         if new_status == status && new_handoff == current.handoff_id {
             return Ok(current);
         }
+        // Only the columns that change are written, so a concurrent writer's
+        // handoff id (the retry's, say) is not overwritten with the stale
+        // one read here.
         let mut row = current.clone().into_active_model();
-        row.status = ActiveValue::Set(new_status.as_str().to_owned());
-        row.handoff_id = ActiveValue::Set(new_handoff.clone());
+        if new_status != status {
+            row.status = ActiveValue::Set(new_status.as_str().to_owned());
+        }
+        if handoff.is_some() {
+            row.handoff_id = ActiveValue::Set(new_handoff);
+        }
         row.updated_at = ActiveValue::Set(now());
         let updated = row.update(change.tx()).await?;
         let mut event = AuditRecord::success(
