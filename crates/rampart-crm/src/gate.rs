@@ -291,7 +291,11 @@ pub fn spawn_gate_retry(
     shutdown: CancellationToken,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(settings.tick);
+        // The first pass one tick after start, not at once: the service
+        // is still coming up, and tests that drive the retry themselves
+        // set a tick long enough that the worker never runs.
+        let mut ticks =
+            tokio::time::interval_at(tokio::time::Instant::now() + settings.tick, settings.tick);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {

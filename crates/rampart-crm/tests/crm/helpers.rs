@@ -37,7 +37,7 @@ pub struct TestApp {
     _database: TestDatabase,
 }
 
-/// A gate retry that runs once at start and then not for an hour: tests
+/// A gate retry that does not run for an hour: tests
 /// drive [`rampart_crm::gate::retry_pending_gates`] themselves, so what the
 /// stub counts is theirs alone.
 pub const MANUAL_GATE_RETRY: GateRetry = GateRetry {

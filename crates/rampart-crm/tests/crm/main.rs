@@ -12,6 +12,7 @@ mod gate;
 mod helpers;
 mod isolation;
 mod lifecycle;
+mod migration;
 mod peers;
 mod replies;
 mod tenants;
