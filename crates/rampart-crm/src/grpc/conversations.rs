@@ -14,6 +14,30 @@
 //!
 //! Another tenant's conversation, an unknown id and a malformed one answer
 //! the same NOT_FOUND.
+//!
+//! Choices callers rely on:
+//! - An idempotency key reused for a different request answers
+//!   ALREADY_EXISTS; the same request answers the first one's result. A
+//!   widget start repeated with its key also answers ALREADY_EXISTS: its
+//!   visitor token was shown once and cannot be shown again, and a public
+//!   key's repeated request must not hand the conversation to whoever sent
+//!   it.
+//! - A customer message is never refused for escalation's sake: when the
+//!   gate cannot decide (unreachable, timing out, erroring, INVALID_ARGUMENT
+//!   included) the message is stored `pending`, the conversation goes to a
+//!   person, and the answer is the message. An AI reply whose guardrails
+//!   cannot be reached is refused (UNAVAILABLE) and nothing is stored.
+//! - A reply while a person has the conversation (handed off, assigned, a
+//!   customer message pending, or escalation saying so) is
+//!   FAILED_PRECONDITION, as are posts in closed conversations, replies in
+//!   resolved ones and status steps the handoff flow does not allow.
+//! - GetConversation returns the newest [`MAX_MESSAGES_READ`] messages,
+//!   oldest first; ListConversations lists newest first, without messages.
+//! - Transcripts: when a conversation is resolved or closed its message
+//!   texts are blanked unless the tenant's `transcripts_enabled` is on (no
+//!   route sets it yet) and the customer consented at the start.
+//!
+//! [`MAX_MESSAGES_READ`]: crate::store::MAX_MESSAGES_READ
 
 use chrono::SecondsFormat;
 use rampart_kit::ids::{ConversationId, CustomerId, HandoffId, UserId};
@@ -84,6 +108,11 @@ impl CrmApi {
             principal.require_scope(Scope::Write)?;
         }
         let request = request.into_inner();
+        if widget && request.channel != "widget" {
+            return Err(Status::permission_denied(
+                "a widget key starts widget conversations only",
+            ));
+        }
         if widget && !request.customer_id.is_empty() {
             // A widget key is public: it must not attach a conversation
             // (and the replies' checks on contacts) to a known customer.

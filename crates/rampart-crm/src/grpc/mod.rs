@@ -1,5 +1,5 @@
 //! The CRM's gRPC service. Tenants and customers are handled here;
-//! [`conversations`] holds the support flow's handlers, which the service
+//! `conversations` holds the support flow's handlers, which the service
 //! trait's methods call.
 //!
 //! Every handler follows the same steps, in this order: read the principal

@@ -8,8 +8,8 @@
 //!   for another tenant's customer, and such an id is simply not found.
 //!
 //! - [`ConversationStore`]: one tenant's conversations and their messages,
-//!   scoped the same way; [`conversations`] starts, lists and moves them,
-//!   [`messages`] writes what customers, the AI and agents say, with the
+//!   scoped the same way; `conversations` starts, lists and moves them,
+//!   `messages` writes what customers, the AI and agents say, with the
 //!   gate's decisions. [`pending_gates`] is the one cross-tenant read: the
 //!   gate retry's scan for messages escalation never decided.
 //!

@@ -281,6 +281,12 @@ async fn widget_visitors_need_their_token(database: TestDatabase) {
         .into_inner();
     assert_eq!(posted.gate, "decided");
 
+    // A widget key starts widget conversations only.
+    expect_code(
+        crm.start_conversation(request_as(&widget, start_request("sms", "hi")))
+            .await,
+        Code::PermissionDenied,
+    );
     // A widget key reads nothing, and does nothing else.
     expect_code(
         crm.get_conversation(request_as(&widget, get(&started.id)))
