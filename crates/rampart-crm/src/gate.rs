@@ -188,8 +188,9 @@ async fn store_decision(
 
 /// Sends every customer message still pending after `min_age` to the gate
 /// again, with `force_handoff`, and stores the answers; returns how many
-/// were decided. Stops at the first failure (escalation is likely still
-/// down; the next pass tries again).
+/// were decided. Stops when escalation is unavailable or slow (the next
+/// pass tries again); a message escalation refuses stays pending, and the
+/// others still go.
 pub async fn retry_pending_gates(
     db: &DatabaseConnection,
     outbox: &Outbox,
@@ -239,10 +240,23 @@ pub async fn retry_pending_gates(
                     break;
                 }
             }
-            Err(status) => {
+            // Down or slow: the rest would fail the same way; next pass.
+            Err(status)
+                if matches!(
+                    status.code(),
+                    tonic::Code::Unavailable | tonic::Code::DeadlineExceeded
+                ) =>
+            {
                 tracing::info!(code = ?status.code(), "gate retry: escalation still unavailable");
                 break;
             }
+            // Refused for this message only: the others still go, so one
+            // message cannot hold up every tenant's handoffs.
+            Err(status) => tracing::warn!(
+                message_id = %message.id,
+                code = ?status.code(),
+                "gate retry refused; kept pending"
+            ),
         }
     }
     Ok(decided)

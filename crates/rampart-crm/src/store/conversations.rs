@@ -261,9 +261,13 @@ impl<'a> ConversationStore<'a> {
         if existing.idempotency_fingerprint.as_deref() != Some(fingerprint) {
             return Err(Error::IdempotencyConflict);
         }
+        // The first message is the customer's, stored with the start's own
+        // time; a start without one must not answer a later reply instead.
         let first_message = message::Entity::find()
             .filter(message::Column::TenantId.eq(self.tenant_id.as_str()))
             .filter(message::Column::ConversationId.eq(existing.id.as_str()))
+            .filter(message::Column::Author.eq("customer"))
+            .filter(message::Column::CreatedAt.eq(existing.started_at))
             .order_by_asc(message::Column::Id)
             .one(self.db)
             .await?;

@@ -134,6 +134,28 @@ async fn creates_and_posts_are_idempotent(database: TestDatabase) {
     assert_eq!(app.escalation.review_calls().len(), 1);
     assert_eq!(app.count_rows("crm_message").await, 4);
 
+    // A start without a first message, replayed after a reply, answers no
+    // message.
+    let bare = proto::StartConversationRequest {
+        idempotency_key: "start-2".into(),
+        ..start_request("web", "")
+    };
+    let started = crm
+        .start_conversation(request_as(&key, bare.clone()))
+        .await
+        .unwrap()
+        .into_inner();
+    crm.post_ai_reply(request_as(&key, post(&started.id, "Hello!")))
+        .await
+        .unwrap();
+    let replayed = crm
+        .start_conversation(request_as(&key, bare))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(replayed.id, started.id);
+    assert!(replayed.messages.is_empty());
+
     // Malformed keys are refused.
     expect_code(
         crm.start_conversation(request_as(
