@@ -21,6 +21,32 @@ pub enum Error {
     /// id, so a caller cannot learn that an id exists elsewhere.
     #[error("customer not found")]
     CustomerNotFound,
+    /// Also the answer for another tenant's conversation, a malformed id,
+    /// and a widget caller whose visitor token does not match: a widget key
+    /// cannot probe for conversations that are not its visitor's.
+    #[error("conversation not found")]
+    ConversationNotFound,
+    /// The conversation is closed (or, for a reply, resolved): nothing more
+    /// is written in it.
+    #[error("conversation is {0}")]
+    ConversationEnded(&'static str),
+    /// An AI reply while a person has the conversation, or is about to (a
+    /// customer message waits for the gate): the AI stays silent.
+    #[error("a person has this conversation")]
+    PersonHasConversation,
+    /// A status change the handoff steps do not allow.
+    #[error("a conversation cannot go from {from} to {to}")]
+    TransitionRefused {
+        from: &'static str,
+        to: &'static str,
+    },
+    /// The idempotency key was first used for a different request.
+    #[error("idempotency_key was already used for a different request")]
+    IdempotencyConflict,
+    /// The guardrails could not be reached, so the AI reply did not leave
+    /// (fail closed).
+    #[error("the guardrails are unavailable; the reply was not sent")]
+    GuardrailsUnavailable,
     /// Anything unexpected: logged, and answered without detail.
     #[error("internal error: {0:#}")]
     Internal(#[source] anyhow::Error),
@@ -36,9 +62,14 @@ impl From<Error> for Status {
     fn from(error: Error) -> Self {
         match error {
             Error::InvalidInput(error) => ErrorCode::InvalidArgument.status(error.to_string()),
-            Error::TenantNotFound | Error::CustomerNotFound => {
+            Error::TenantNotFound | Error::CustomerNotFound | Error::ConversationNotFound => {
                 ErrorCode::NotFound.status(error.to_string())
             }
+            Error::ConversationEnded(_)
+            | Error::PersonHasConversation
+            | Error::TransitionRefused { .. } => Status::failed_precondition(error.to_string()),
+            Error::IdempotencyConflict => ErrorCode::AlreadyExists.status(error.to_string()),
+            Error::GuardrailsUnavailable => ErrorCode::Unavailable.status(error.to_string()),
             Error::Internal(error) => internal(format!("{error:#}")),
         }
     }

@@ -1,10 +1,14 @@
-//! Rampart's tenant CRM: the businesses on the platform and their customers,
-//! always scoped by tenant.
+//! Rampart's tenant CRM: the businesses on the platform, their customers,
+//! and the conversations with those customers, always scoped by tenant.
 //!
 //! - [`domain`]: parsed request values (names, emails, phones, addresses,
 //!   office domains, pages); nothing unchecked goes further.
-//! - [`store`]: the storage layer; [`store::CustomerStore`] is built for one
-//!   tenant and filters every query by it.
+//! - [`store`]: the storage layer; [`store::CustomerStore`] and
+//!   [`store::ConversationStore`] are built for one tenant and filter every
+//!   query by it.
+//! - [`gate`]: escalation's client, the gate every customer message goes
+//!   through before the AI may answer (failing closed to a person), and the
+//!   retry that opens the handoff once escalation is back.
 //! - [`grpc`]: the `CrmService` handlers: principal, authorisation, parsing,
 //!   store call, in that order.
 //! - [`error`]: the failures callers can act on, and their gRPC status.
@@ -12,12 +16,13 @@
 //!   `crm_migrations`) and its sea-orm entities.
 //!
 //! [`run`] is the whole service: it opens the database, migrates it, starts
-//! the audit relay and serves gRPC over mutual TLS, answering only the
-//! gateway, until its shutdown token is cancelled.
+//! the audit relay and the gate retry, and serves gRPC over mutual TLS,
+//! answering only the gateway, until its shutdown token is cancelled.
 
 pub mod domain;
 pub mod entity;
 pub mod error;
+pub mod gate;
 pub mod grpc;
 pub mod migration;
 pub mod store;
@@ -32,6 +37,7 @@ use sea_orm::DatabaseConnection;
 use sea_orm_migration::MigratorTrait;
 use tokio::net::TcpListener;
 
+use crate::gate::{Escalation, GateRetry, spawn_gate_retry};
 use crate::grpc::CrmApi;
 
 pub use error::Error;
@@ -77,21 +83,43 @@ pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
 
 /// Runs the CRM on `listener` until `shutdown` is cancelled.
 ///
-/// The audit service is connected lazily: the CRM starts, and keeps
-/// recording events in its outbox, while audit is down.
+/// The audit and escalation services are connected lazily: the CRM starts,
+/// keeps recording events in its outbox while audit is down, and hands
+/// conversations to people while escalation is.
 pub async fn run(
     config: Config,
     listener: TcpListener,
     tls: ServiceTls,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    run_with(config, listener, tls, shutdown, GateRetry::default()).await
+}
+
+/// [`run`], with the gate retry's timing chosen by the caller (tests make
+/// it fast, or slow enough to drive it themselves with
+/// [`gate::retry_pending_gates`]).
+pub async fn run_with(
+    config: Config,
+    listener: TcpListener,
+    tls: ServiceTls,
+    shutdown: CancellationToken,
+    gate_retry: GateRetry,
+) -> anyhow::Result<()> {
     let db = rampart_kit::db::connect(&config.database_url).await?;
     migrate(&db).await?;
 
     let outbox = Outbox::new(OUTBOX_TABLE);
     let relay = outbox.spawn_relay(db.clone(), &config.audit_url, &tls, &shutdown)?;
+    let escalation = Escalation::connect(&config.escalation_url, &tls)?;
+    let retry = spawn_gate_retry(
+        db.clone(),
+        outbox.clone(),
+        escalation.clone(),
+        gate_retry,
+        shutdown.clone(),
+    );
 
-    let api = CrmApi::new(db.clone(), outbox);
+    let api = CrmApi::new(db.clone(), outbox, escalation);
     let router = server(&tls)?
         .add_service(health_for::<CrmServiceServer<CrmApi>>().await)
         .add_service(CrmServiceServer::with_interceptor(
@@ -102,6 +130,9 @@ pub async fn run(
     let served = serve(router, listener, shutdown).await;
 
     relay.stop().await;
+    if let Err(error) = retry.await {
+        tracing::error!(error = %error, "gate retry task failed");
+    }
     rampart_kit::db::close(db).await;
     tracing::info!("crm stopped");
     served

@@ -14,23 +14,36 @@
 //! - [`office_domain`] holds [`OfficeDomain`], a tenant's staff email domain.
 //! - [`page`] holds [`PageRequest`], the bounded page size and cursor of list
 //!   calls.
+//! - [`conversation`] holds a conversation's [`Channel`], its
+//!   [`ConversationStatus`] and the rules for moving it, [`MessageText`],
+//!   [`Summary`] and [`IdempotencyKey`].
+//! - [`visitor_token`] holds the widget visitor's [`VisitorToken`] and its
+//!   stored hash.
+//! - [`decision`] holds the gate's [`Receipt`] and the guardrails'
+//!   [`Finding`]s as the CRM stores them.
 
 pub mod address;
+pub mod conversation;
+pub mod decision;
 pub mod email;
 pub mod name;
 pub mod office_domain;
 pub mod page;
 pub mod phone;
+pub mod visitor_token;
 
 use std::borrow::Cow;
 use std::fmt;
 
 pub use address::Address;
+pub use conversation::{Channel, ConversationStatus, IdempotencyKey, MessageText, Summary};
+pub use decision::{Finding, Receipt};
 pub use email::Email;
 pub use name::{CustomerName, TenantName};
 pub use office_domain::OfficeDomain;
 pub use page::PageRequest;
 pub use phone::Phone;
+pub use visitor_token::{VisitorToken, VisitorTokenHash};
 
 /// A client-supplied value that does not parse. The message names the field
 /// and the rule it broke, so a client can fix its request.
@@ -69,4 +82,4 @@ macro_rules! redacted_debug {
     )*};
 }
 
-redacted_debug!(CustomerName, Email, Phone, Address);
+redacted_debug!(CustomerName, Email, Phone, Address, MessageText, Summary);

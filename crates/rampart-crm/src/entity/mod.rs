@@ -4,4 +4,5 @@
 
 pub mod conversation;
 pub mod customer;
+pub mod message;
 pub mod tenant;

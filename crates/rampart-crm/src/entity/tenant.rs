@@ -13,6 +13,10 @@ pub struct Model {
     /// reads the same on SQLite and PostgreSQL.
     pub office_domains: String,
     pub created_at: DateTimeUtc,
+    /// Whether conversations keep their transcript once they end (and
+    /// then only with the customer's consent). Off by default; no route
+    /// sets it yet.
+    pub transcripts_enabled: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,17 +1,24 @@
 //! Starting the CRM for a test and calling it as the gateway would.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
+use rampart_crm::gate::{Escalation, GateRetry};
+use rampart_kit::ids::{TenantId, UserId};
 use rampart_kit::outbox::{AuditRecord, Outbox};
 use rampart_kit::pki::ServiceName;
+use rampart_kit::principal::{Principal, Role, SignedInUser};
 use rampart_kit::testing::{
-    TestDatabase, TestServer, UnavailableAudit, admin_principal, count_rows, request_as,
+    TestDatabase, TestServer, UnavailableAudit, admin_principal, channel_as, count_rows,
+    request_as, tenant_principal,
 };
 use rampart_proto::crm::v1 as proto;
 use rampart_proto::crm::v1::crm_service_client::CrmServiceClient;
 use sea_orm::sea_query::{Order, Query};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use tonic::transport::Channel;
+
+use crate::escalation_stub::{self, StubEscalation, StubGuard};
 
 /// A running CRM, stopped when dropped.
 pub struct TestApp {
@@ -22,24 +29,47 @@ pub struct TestApp {
     pub db: DatabaseConnection,
     /// The audit service that is down, counting the relay's attempts.
     pub audit: UnavailableAudit,
+    /// The stand-in escalation service the CRM calls.
+    pub escalation: StubEscalation,
+    escalation_address: SocketAddr,
+    gate_retry: GateRetry,
+    _escalation_guard: StubGuard,
     _database: TestDatabase,
 }
 
+/// A gate retry that does not run for an hour: tests
+/// drive [`rampart_crm::gate::retry_pending_gates`] themselves, so what the
+/// stub counts is theirs alone.
+pub const MANUAL_GATE_RETRY: GateRetry = GateRetry {
+    tick: Duration::from_secs(3600),
+    min_age: Duration::ZERO,
+};
+
 impl TestApp {
-    /// Starts the CRM on `database`, with the audit service down.
+    /// Starts the CRM on `database`, with the audit service down and the
+    /// stub escalation up, the gate retry left to the test.
     pub async fn spawn(database: TestDatabase) -> Self {
+        Self::spawn_with(database, MANUAL_GATE_RETRY).await
+    }
+
+    /// [`spawn`](Self::spawn), with the gate retry running on `gate_retry`.
+    pub async fn spawn_with(database: TestDatabase, gate_retry: GateRetry) -> Self {
         let audit = UnavailableAudit::start().await;
+        let (escalation_listener, escalation_address) = escalation_stub::reserve().await;
         let config = rampart_crm::Config {
             database_url: database.url.clone(),
             audit_url: audit.url(),
-            // SKELETON: the conversations work starts a stub escalation here.
-            escalation_url: audit.url(),
+            escalation_url: format!("https://{escalation_address}"),
         };
 
         let server = TestServer::start(ServiceName::Crm, |listener, tls, shutdown| {
-            rampart_crm::run(config.clone(), listener, tls, shutdown)
+            rampart_crm::run_with(config.clone(), listener, tls, shutdown, gate_retry)
         })
         .await;
+        // Escalation is connected lazily, so it may come up after the CRM,
+        // with the escalation certificate of the CRM's PKI.
+        let (escalation, escalation_guard) =
+            StubEscalation::serve(escalation_listener, server.pki());
         wait_until_serving(&server).await;
         // Opened only now: the service has created the file, switched it to
         // WAL and migrated it, so the test's pool races none of that (two
@@ -51,8 +81,38 @@ impl TestApp {
             config,
             db,
             audit,
+            escalation,
+            escalation_address,
+            gate_retry,
+            _escalation_guard: escalation_guard,
             _database: database,
         }
+    }
+
+    /// A client of the stub escalation holding the CRM's certificate, as
+    /// the CRM's own gate retry uses.
+    pub async fn escalation_client(&self) -> Escalation {
+        Escalation::from_channel(
+            channel_as(
+                self.server.pki(),
+                self.escalation_address,
+                ServiceName::Crm,
+                ServiceName::Escalation,
+            )
+            .await,
+        )
+    }
+
+    /// Runs one gate retry pass, as the CRM's worker does.
+    pub async fn retry_pending_gates(&self) -> usize {
+        rampart_crm::gate::retry_pending_gates(
+            &self.db,
+            &Outbox::new(rampart_crm::OUTBOX_TABLE),
+            &self.escalation_client().await,
+            std::time::Duration::ZERO,
+        )
+        .await
+        .unwrap()
     }
 
     /// Cancels the service's shutdown token and returns what `run` returned,
@@ -66,8 +126,11 @@ impl TestApp {
     /// Starts the service again on the same database, on a new port.
     pub async fn restart(&mut self) {
         let config = self.config.clone();
+        let gate_retry = self.gate_retry;
         self.server
-            .restart(|listener, tls, shutdown| rampart_crm::run(config, listener, tls, shutdown))
+            .restart(|listener, tls, shutdown| {
+                rampart_crm::run_with(config, listener, tls, shutdown, gate_retry)
+            })
             .await;
         wait_until_serving(&self.server).await;
     }
@@ -118,6 +181,61 @@ impl TestApp {
     /// How many rows `table` holds.
     pub async fn count_rows(&self, table: &'static str) -> i64 {
         count_rows(&self.db, table).await
+    }
+
+    /// The outbox's events with `action`, oldest first.
+    pub async fn audit_actions(&self, action: &str) -> Vec<AuditRecord> {
+        self.audit_records()
+            .await
+            .into_iter()
+            .filter(|record| record.action == action)
+            .collect()
+    }
+}
+
+/// A new tenant's id and its read-write integration key.
+pub fn new_tenant() -> (TenantId, Principal) {
+    let tenant = TenantId::generate();
+    let key = tenant_principal(&tenant);
+    (tenant, key)
+}
+
+/// A public widget key of `tenant`: the `widget` scope only.
+pub fn widget_key(tenant: &TenantId) -> Principal {
+    Principal {
+        credential_id: "key_0192f0c17e4a7b1d9c3e1a2b3c4d5e70".to_owned(),
+        scopes: vec!["widget".to_owned()],
+        ..tenant_principal(tenant)
+    }
+}
+
+/// A signed-in user of `tenant` with `role`.
+pub fn user(tenant: &TenantId, role: Role) -> Principal {
+    Principal {
+        credential_id: "ses_0192f0c17e4a7b1d9c3e1a2b3c4d5e71".to_owned(),
+        user: Some(SignedInUser {
+            id: UserId::generate().into_string(),
+            role,
+        }),
+        ..tenant_principal(tenant)
+    }
+}
+
+/// A start request on `channel` with a first message.
+pub fn start_request(channel: &str, first_message: &str) -> proto::StartConversationRequest {
+    proto::StartConversationRequest {
+        channel: channel.to_owned(),
+        first_message: first_message.to_owned(),
+        ..Default::default()
+    }
+}
+
+/// A post of `text` in `conversation_id`.
+pub fn post(conversation_id: &str, text: &str) -> proto::PostMessageRequest {
+    proto::PostMessageRequest {
+        conversation_id: conversation_id.to_owned(),
+        text: text.to_owned(),
+        ..Default::default()
     }
 }
 

@@ -4,10 +4,17 @@
 //! unreachable outside CI).
 
 mod audit;
+mod conversation_attacks;
+mod conversations;
 mod customers;
+mod escalation_stub;
+mod gate;
 mod helpers;
 mod isolation;
 mod lifecycle;
+mod migration;
 mod peers;
+mod replies;
 mod tenants;
+mod transcripts;
 mod validation;

@@ -1,10 +1,14 @@
-//! The CRM's gRPC service.
+//! The CRM's gRPC service. Tenants and customers are handled here;
+//! `conversations` holds the support flow's handlers, which the service
+//! trait's methods call.
 //!
 //! Every handler follows the same steps, in this order: read the principal
 //! (trusted only from the gateway's certificate), authorise explicitly,
 //! parse the request into domain types, call the store, map the result. The
 //! tenant of a customer call is always the principal's; nothing in a request
 //! body can name another.
+
+mod conversations;
 
 use chrono::SecondsFormat;
 use rampart_kit::ids::{CustomerId, TenantId};
@@ -20,25 +24,34 @@ use crate::domain::{
     Address, CustomerName, Email, InvalidInput, OfficeDomain, PageRequest, Phone, TenantName,
 };
 use crate::entity::{customer, tenant};
-use crate::store::{
-    ConversationStore, CustomerStore, NewConversation, NewCustomer, NewTenant, TenantStore,
-};
+use crate::gate::Escalation;
+use crate::store::{ConversationStore, CustomerStore, NewCustomer, NewTenant, TenantStore};
 
 /// The most office domains one tenant may list; a bound on what one request
 /// can make the service store.
 const MAX_OFFICE_DOMAINS: usize = 20;
 
-/// The CrmService implementation: a database pool and the audit outbox.
+/// The CrmService implementation: a database pool, the audit outbox, and
+/// escalation (the gate and the guardrails).
 #[derive(Debug, Clone)]
 pub struct CrmApi {
     db: DatabaseConnection,
     outbox: Outbox,
+    escalation: Escalation,
 }
 
 impl CrmApi {
     #[must_use]
-    pub fn new(db: DatabaseConnection, outbox: Outbox) -> Self {
-        Self { db, outbox }
+    pub fn new(db: DatabaseConnection, outbox: Outbox, escalation: Escalation) -> Self {
+        Self {
+            db,
+            outbox,
+            escalation,
+        }
+    }
+
+    fn conversations(&self, tenant_id: &TenantId) -> ConversationStore<'_> {
+        ConversationStore::for_tenant(&self.db, &self.outbox, tenant_id.clone())
     }
 
     fn tenants(&self) -> TenantStore<'_> {
@@ -157,81 +170,60 @@ impl CrmService for CrmApi {
         }))
     }
 
-    /// Widget keys hold only the `widget` scope, and this is all they may
-    /// do; other tenant credentials need `write`.
     async fn start_conversation(
         &self,
         request: Request<proto::StartConversationRequest>,
     ) -> Result<Response<proto::Conversation>, Status> {
-        let principal = Principal::from_request(&request)?;
-        let tenant_id = principal.require_tenant()?.clone();
-        if !principal.scopes.iter().any(|scope| scope == "widget") {
-            principal.require_scope(Scope::Write)?;
-        }
-        let request = request.into_inner();
-        let new =
-            NewConversation::parse(&request.channel, &request.origin, &request.first_message)?;
-        let conversation = ConversationStore::for_tenant(&self.db, &self.outbox, tenant_id)
-            .start(&principal, new)
-            .await?;
-        Ok(Response::new(proto::Conversation {
-            id: conversation.id,
-            channel: conversation.channel,
-            started_at: conversation
-                .started_at
-                .to_rfc3339_opts(SecondsFormat::Micros, true),
-            ..Default::default()
-        }))
+        Ok(Response::new(self.start(request).await?))
     }
 
-    // SKELETON: the conversations work fills these in.
     async fn list_conversations(
         &self,
-        _request: Request<proto::ListConversationsRequest>,
+        request: Request<proto::ListConversationsRequest>,
     ) -> Result<Response<proto::ListConversationsResponse>, Status> {
-        Err(Status::unimplemented("conversations"))
+        Ok(Response::new(self.list(request).await?))
     }
 
     async fn get_conversation(
         &self,
-        _request: Request<proto::GetConversationRequest>,
+        request: Request<proto::GetConversationRequest>,
     ) -> Result<Response<proto::Conversation>, Status> {
-        Err(Status::unimplemented("conversations"))
+        Ok(Response::new(self.get(request).await?))
     }
 
     async fn post_customer_message(
         &self,
-        _request: Request<proto::PostMessageRequest>,
+        request: Request<proto::PostMessageRequest>,
     ) -> Result<Response<proto::Message>, Status> {
-        Err(Status::unimplemented("conversations"))
+        Ok(Response::new(self.post_customer(request).await?))
     }
 
     async fn post_ai_reply(
         &self,
-        _request: Request<proto::PostMessageRequest>,
+        request: Request<proto::PostMessageRequest>,
     ) -> Result<Response<proto::Message>, Status> {
-        Err(Status::unimplemented("conversations"))
+        Ok(Response::new(self.post_ai(request).await?))
     }
 
     async fn post_agent_reply(
         &self,
-        _request: Request<proto::PostMessageRequest>,
+        request: Request<proto::PostMessageRequest>,
     ) -> Result<Response<proto::Message>, Status> {
-        Err(Status::unimplemented("conversations"))
+        Ok(Response::new(self.post_agent(request).await?))
     }
 
     async fn set_summary(
         &self,
-        _request: Request<proto::SetSummaryRequest>,
+        request: Request<proto::SetSummaryRequest>,
     ) -> Result<Response<proto::Conversation>, Status> {
-        Err(Status::unimplemented("conversations"))
+        Ok(Response::new(self.summarise(request).await?))
     }
 
     async fn set_conversation_status(
         &self,
-        _request: Request<proto::SetConversationStatusRequest>,
+        request: Request<proto::SetConversationStatusRequest>,
     ) -> Result<Response<proto::Conversation>, Status> {
-        Err(Status::unimplemented("conversations"))
+        Ok(Response::new(self.step(request).await?))
     }
 }
 
@@ -355,6 +347,7 @@ mod tests {
             name: "Acme".into(),
             office_domains: "not json".into(),
             created_at: chrono::Utc::now(),
+            transcripts_enabled: false,
         };
         assert!(matches!(tenant_to_proto(row), Err(Error::Internal(_))));
     }

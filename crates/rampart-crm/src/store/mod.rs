@@ -7,12 +7,28 @@
 //!   tenant, so a handler cannot forget the scope: there is no way to ask it
 //!   for another tenant's customer, and such an id is simply not found.
 //!
+//! - [`ConversationStore`]: one tenant's conversations and their messages,
+//!   scoped the same way; `conversations` starts, lists and moves them,
+//!   `messages` writes what customers, the AI and agents say, with the
+//!   gate's decisions. [`pending_gates`] is the one cross-tenant read: the
+//!   gate retry's scan for messages escalation never decided.
+//!
 //! Creating a row also records its audit event in the outbox, in the same
 //! transaction: the event exists if and only if the row does. The relay is
 //! woken after the commit.
 
+mod conversations;
+mod messages;
+
+pub use conversations::{
+    ConversationFilter, ConversationStore, MAX_MESSAGES_READ, NewConversation, Started,
+};
+pub use messages::{
+    NewReply, OpenedHandoff, Posted, check_ai_may_reply, pending_gates, post_fingerprint,
+};
+
 use chrono::{DateTime, SubsecRound, Utc};
-use rampart_kit::ids::{ConversationId, CustomerId, TenantId};
+use rampart_kit::ids::{CustomerId, TenantId};
 use rampart_kit::outbox::{AuditRecord, Outbox};
 use rampart_kit::principal::Principal;
 use sea_orm::{
@@ -21,9 +37,8 @@ use sea_orm::{
 };
 
 use crate::Error;
-use crate::domain::InvalidInput;
 use crate::domain::{Address, CustomerName, Email, OfficeDomain, PageRequest, Phone, TenantName};
-use crate::entity::{conversation, customer, tenant};
+use crate::entity::{customer, tenant};
 
 /// A tenant to create, already parsed.
 #[derive(Debug)]
@@ -72,6 +87,24 @@ fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
 }
 
+/// A request's fingerprint for idempotency: SHA-256 (hex) of its parts,
+/// JSON-encoded so that no two different lists of parts read the same.
+fn fingerprint(parts: &[&str]) -> String {
+    let encoded = serde_json::to_string(parts).unwrap_or_default();
+    rampart_kit::secret::hex(
+        ring::digest::digest(&ring::digest::SHA256, encoded.as_bytes()).as_ref(),
+    )
+}
+
+/// Whether an insert failed on a unique index: here, always an idempotency
+/// key another request stored first.
+fn is_unique_violation(error: &sea_orm::DbErr) -> bool {
+    matches!(
+        error.sql_err(),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+    )
+}
+
 /// Inserts `row` and records `event` in the outbox in one transaction, so
 /// the event exists if and only if the row does; the relay is woken after
 /// the commit.
@@ -116,6 +149,7 @@ impl<'a> TenantStore<'a> {
             name: new.name.into_string(),
             office_domains,
             created_at: now(),
+            transcripts_enabled: false,
         };
         let event = AuditRecord::success(
             actor,
@@ -326,100 +360,5 @@ mod tests {
         let early = PageRequest::parse(100, &alpha_customer.id, CustomerId::parse).unwrap();
         let listed = beta_store.list(&early).await.unwrap();
         assert!(listed.items.iter().all(|c| c.tenant_id == beta.as_str()));
-    }
-}
-
-/// The channels a conversation can start on.
-const CHANNELS: [&str; 4] = ["widget", "web", "sms", "phone"];
-const MAX_FIRST_MESSAGE_CHARS: usize = 2000;
-
-/// A conversation about to be started, parsed.
-#[derive(Debug)]
-pub struct NewConversation {
-    channel: &'static str,
-    origin: String,
-    first_message: String,
-}
-
-impl NewConversation {
-    /// Parses a request: a known channel, and a first message of at most
-    /// 2000 characters without control characters other than line breaks
-    /// (the text is shown to agents and must not smuggle terminal codes).
-    pub fn parse(channel: &str, origin: &str, first_message: &str) -> Result<Self, Error> {
-        let channel = CHANNELS
-            .into_iter()
-            .find(|known| *known == channel)
-            .ok_or_else(|| InvalidInput::new("channel", "must be widget, web, sms or phone"))?;
-        if first_message.chars().count() > MAX_FIRST_MESSAGE_CHARS {
-            return Err(
-                InvalidInput::new("first_message", "must be at most 2000 characters").into(),
-            );
-        }
-        if first_message
-            .chars()
-            .any(|c| c.is_control() && c != '\n' && c != '\t')
-        {
-            return Err(
-                InvalidInput::new("first_message", "must not contain control characters").into(),
-            );
-        }
-        Ok(Self {
-            channel,
-            origin: origin.to_owned(),
-            first_message: first_message.to_owned(),
-        })
-    }
-}
-
-/// A tenant's conversations.
-#[derive(Debug)]
-pub struct ConversationStore<'a> {
-    db: &'a DatabaseConnection,
-    outbox: &'a Outbox,
-    tenant_id: TenantId,
-}
-
-impl<'a> ConversationStore<'a> {
-    /// The store of `tenant_id`'s conversations; the tenant comes from the
-    /// caller's principal.
-    #[must_use]
-    pub fn for_tenant(db: &'a DatabaseConnection, outbox: &'a Outbox, tenant_id: TenantId) -> Self {
-        Self {
-            db,
-            outbox,
-            tenant_id,
-        }
-    }
-
-    /// Starts a conversation and records `conversation.started` (by id
-    /// only: the message stays out of the log).
-    pub async fn start(
-        &self,
-        actor: &Principal,
-        new: NewConversation,
-    ) -> Result<conversation::Model, Error> {
-        let row = conversation::Model {
-            id: ConversationId::generate().into_string(),
-            tenant_id: self.tenant_id.as_str().to_owned(),
-            channel: new.channel.to_owned(),
-            origin: new.origin,
-            first_message: new.first_message,
-            started_at: now(),
-        };
-        let event = AuditRecord::success(
-            actor,
-            Some(self.tenant_id.as_str()),
-            "conversation.started",
-            format!("conversation:{}", row.id),
-        )
-        .with_detail("channel", row.channel.clone());
-        insert_with_event::<conversation::Entity>(
-            self.db,
-            self.outbox,
-            row.clone().into_active_model(),
-            event,
-        )
-        .await?;
-        Ok(row)
     }
 }
