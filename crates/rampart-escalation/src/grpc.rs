@@ -194,7 +194,12 @@ impl EscalationService for EscalationApi {
             .map_err(Error::from)?;
 
         let mut handoff = None;
-        if review.outcome == Outcome::Block && guardrails.on_block == OnBlock::Handoff {
+        // A person who has the conversation already needs no new handoff:
+        // the CRM refuses the reply on `human_has_conversation`.
+        if active.is_none()
+            && review.outcome == Outcome::Block
+            && guardrails.on_block == OnBlock::Handoff
+        {
             // The reply has no message id of its own (it never left): the
             // handoff names a fresh one.
             let reply_id = MessageId::generate();
@@ -244,7 +249,10 @@ impl EscalationService for EscalationApi {
                     reason: finding.reason,
                 })
                 .collect(),
-            human_has_conversation: active.is_some() || handoff.is_some(),
+            // Whether a person had it before this reply: a handoff the
+            // reply itself opened is reported in `handoff`, and the CRM
+            // stores the blocked reply with it.
+            human_has_conversation: active.is_some(),
             handoff,
             policy_version: compiled.version,
         }))

@@ -20,7 +20,7 @@ use crate::accounts::{post, session, tenant_with_owner};
 use crate::harness::{Tenant, TestStack, read};
 
 const SHOP: &str = "https://plumbing.example.com";
-const AGENT_PASSWORD: &str = "copper pipes hum at midnight";
+const AGENT_PASSWORD: &str = "orange kettle whistles at dawn";
 
 on_both_backends!(
     widget_message_to_handoff_claim_reply_and_hand_back,
@@ -158,8 +158,8 @@ fn count(events: &[Value], action: &str, target: &str) -> usize {
 }
 
 async fn widget_message_to_handoff_claim_reply_and_hand_back(stack: &TestStack) {
-    let shop = business(stack, "Pipe Works").await;
-    let other = business(stack, "Other Works").await;
+    let shop = business(stack, "Acme Heating").await;
+    let other = business(stack, "Other Trade").await;
     let policy = put_policy(
         stack,
         &shop.owner,
@@ -349,7 +349,10 @@ async fn widget_message_to_handoff_claim_reply_and_hand_back(stack: &TestStack) 
         stack,
         &shop.tenant,
         &conversation_id,
-        &format!("Use this key: {leaked_key} to log in"),
+        &format!(
+            "Your booking for Thursday morning is confirmed and the engineer will call ahead. \
+             Someone pasted {leaked_key} in an earlier note; please ignore it and sign in as usual."
+        ),
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{masked}");
@@ -485,7 +488,7 @@ async fn stop_stack_escalation(stack: &TestStack) {
 }
 
 async fn escalation_down_fails_closed_and_opens_the_handoff_once(stack: &TestStack) {
-    let shop = business(stack, "Closed Fail").await;
+    let shop = business(stack, "Calm Boilers").await;
     let (status, started) = send(
         stack
             .as_tenant(&shop.tenant, Method::POST, "/v1/crm/conversations")
@@ -573,15 +576,15 @@ async fn escalation_down_fails_closed_and_opens_the_handoff_once(stack: &TestSta
 }
 
 async fn a_deadline_escalates_once_across_a_restart_and_two_instances(stack: &TestStack) {
-    let shop = business(stack, "Late Night").await;
+    let shop = business(stack, "Quick Fix").await;
     put_policy(
         stack,
         &shop.owner,
         json!({
             "response_targets": { "critical_secs": 1, "high_secs": 1, "medium_secs": 1, "low_secs": 1 },
             "contacts": [
-                { "name": "on-call", "kind": "technical_incident", "email": "oncall@latenight.example" },
-                { "name": "boss", "kind": "general", "email": "boss@latenight.example" }
+                { "name": "on-call", "kind": "technical_incident", "email": "oncall@quickfix.example" },
+                { "name": "boss", "kind": "general", "email": "boss@quickfix.example" }
             ],
             "chain": {
                 "levels": [
@@ -625,9 +628,9 @@ async fn a_deadline_escalates_once_across_a_restart_and_two_instances(stack: &Te
     })
     .await;
     assert!(handoff["overdue"].as_bool().unwrap(), "{handoff}");
-    // Level 2 is the last, with no repeats: it owns the handoff now, and
-    // nothing more is pending.
-    assert!(handoff.get("next_escalation_at").is_none(), "{handoff}");
+    // Level 2 is the last, with no repeats: it has its own delay before the
+    // chain is spent, an hour from now, not another step at once.
+    assert!(handoff["next_escalation_at"].is_string(), "{handoff}");
     tokio::time::sleep(Duration::from_secs(2)).await;
     let target = format!("handoff:{handoff_id}");
     let events = eventually(
@@ -644,9 +647,7 @@ async fn a_deadline_escalates_once_across_a_restart_and_two_instances(stack: &Te
         1,
         "{events:?}"
     );
-    second.stop().await;
-    first.stop().await;
-    // Owners can read the queue too, with their session.
+    // Owners read the queue with their session, as agents do.
     let (status, body) = send(
         stack
             .request(Method::GET, "/v1/handoffs")
@@ -654,4 +655,7 @@ async fn a_deadline_escalates_once_across_a_restart_and_two_instances(stack: &Te
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["handoffs"][0]["id"], handoff_id.as_str(), "{body}");
+    second.stop().await;
+    first.stop().await;
 }

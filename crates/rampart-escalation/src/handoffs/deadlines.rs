@@ -164,11 +164,15 @@ async fn fire(
     };
     let contacts = notify::enqueue(change.tx(), policy, &escalated, Event::Escalated, now).await?;
     change.audit(
-        notify::system_record(&row.tenant_id, "handoff.escalated", row.id.clone())
-            .with_detail("conversation_id", row.conversation_id.clone())
-            .with_detail("level", step.level.to_string())
-            .with_detail("round", step.round.to_string())
-            .with_detail("contacts", contacts.join(",")),
+        notify::system_record(
+            &row.tenant_id,
+            "handoff.escalated",
+            format!("handoff:{}", row.id),
+        )
+        .with_detail("conversation_id", row.conversation_id.clone())
+        .with_detail("level", step.level.to_string())
+        .with_detail("round", step.round.to_string())
+        .with_detail("contacts", contacts.join(",")),
     );
     change.commit().await?;
     tracing::info!(

@@ -143,7 +143,7 @@ pub(crate) async fn apply_step(
             principal,
             Some(tenant_id.as_str()),
             step.audit_action(),
-            row.id.clone(),
+            format!("handoff:{}", row.id),
         )
         .with_detail("conversation_id", row.conversation_id.clone());
         if step == Step::Claim {

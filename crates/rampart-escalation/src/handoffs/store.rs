@@ -214,7 +214,7 @@ pub(crate) async fn open_or_join(
             request.principal,
             Some(request.tenant_id.as_str()),
             "handoff.opened",
-            row.id.clone(),
+            format!("handoff:{}", row.id),
         )
         .with_detail("conversation_id", row.conversation_id.clone())
         .with_detail("severity", severity_name(request.severity))

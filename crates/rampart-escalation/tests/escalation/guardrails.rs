@@ -195,9 +195,20 @@ async fn a_blocked_reply_hands_the_conversation_to_a_person() {
             .iter()
             .any(|r| r == "ai reply blocked: legal_advice")
     );
-    assert!(blocked.human_has_conversation);
+    // Nobody had it before this reply: the CRM stores the blocked reply,
+    // with the handoff it opened.
+    assert!(!blocked.human_has_conversation);
 
-    // The next reply finds a person on the conversation.
+    // The next reply finds a person on the conversation, and opens no
+    // second handoff even when it is blocked too.
+    let again = crm
+        .review_reply(request_as(&caller, request.clone()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(again.outcome(), Outcome::Block);
+    assert!(again.human_has_conversation);
+    assert!(again.handoff.is_none());
     let next = crm
         .review_reply(request_as(
             &caller,

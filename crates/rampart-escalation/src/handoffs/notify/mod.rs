@@ -302,7 +302,7 @@ async fn record_failure(
             system_record(
                 &row.tenant_id,
                 "notification.failed",
-                row.handoff_id.clone(),
+                format!("handoff:{}", row.handoff_id),
             )
             .with_outcome("failure")
             .with_detail("channel", row.channel.clone())
