@@ -22,7 +22,7 @@ use rampart_kit::grpc::{TracedChannel, connect_lazy, traced};
 use rampart_kit::ids::TenantId;
 use rampart_kit::outbox::Outbox;
 use rampart_kit::pki::{ServiceName, ServiceTls};
-use rampart_kit::principal::{Principal, PrincipalKind};
+use rampart_kit::principal::Principal;
 use rampart_proto::escalation::v1 as escalation;
 use rampart_proto::escalation::v1::escalation_service_client::EscalationServiceClient;
 use sea_orm::DatabaseConnection;
@@ -262,19 +262,10 @@ pub async fn retry_pending_gates(
     Ok(decided)
 }
 
-/// The caller the retry acts as: the message's tenant, with the CRM's gate
-/// retry as the credential. The kit has no system principal; this one
-/// carries only `write`, shows as `api_key:crm_gate_retry` in audit records,
-/// and never leaves the CRM except to escalation.
+/// The caller the retry acts as: the CRM itself, for the message's tenant
+/// (`system:crm` in audit records).
 fn gate_retry_principal(tenant_id: TenantId) -> Principal {
-    Principal {
-        kind: PrincipalKind::Tenant(tenant_id),
-        credential_id: "crm_gate_retry".to_owned(),
-        scopes: vec!["write".to_owned()],
-        request_id: format!("crm-gate-retry-{}", uuid::Uuid::now_v7().simple()),
-        client_addr: String::new(),
-        user: None,
-    }
+    Principal::system(tenant_id, ServiceName::Crm)
 }
 
 /// When the gate retry runs.

@@ -150,12 +150,34 @@ pub struct Principal {
     pub user: Option<SignedInUser>,
 }
 
+/// The credential id of a service acting on its own (see
+/// [`Principal::system`]); no key or session id has this shape.
+const SYSTEM_CREDENTIAL: &str = "system:";
+
 impl Principal {
+    /// A service acting for `tenant` on its own, not for a caller (the CRM
+    /// retrying a customer message's gate once escalation is back). Audit
+    /// records name it `system:<service>`; it holds the `write` scope only.
+    #[must_use]
+    pub fn system(tenant: TenantId, service: crate::pki::ServiceName) -> Self {
+        Self {
+            kind: PrincipalKind::Tenant(tenant),
+            credential_id: format!("{SYSTEM_CREDENTIAL}{service}"),
+            scopes: vec!["write".to_owned()],
+            request_id: uuid::Uuid::now_v7().to_string(),
+            client_addr: String::new(),
+            user: None,
+        }
+    }
+
     /// The actor recorded in audit events.
     #[must_use]
     pub fn actor(&self) -> String {
         if let Some(user) = &self.user {
             return format!("user:{}", user.id);
+        }
+        if self.credential_id.starts_with(SYSTEM_CREDENTIAL) {
+            return self.credential_id.clone();
         }
         match &self.kind {
             PrincipalKind::PlatformAdmin => format!("admin_key:{}", self.credential_id),
@@ -404,6 +426,19 @@ mod tests {
             Principal::from_request_relayed_by(&from(ServiceName::Gateway), ServiceName::Crm)
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn a_system_principal_is_named_as_the_service() {
+        let tenant = TenantId::generate();
+        let system = Principal::system(tenant.clone(), ServiceName::Crm);
+        assert_eq!(system.actor(), "system:crm");
+        assert_eq!(system.require_tenant().unwrap(), &tenant);
+        assert!(system.require_scope(Scope::Write).is_ok());
+        assert!(system.require_scope(Scope::Read).is_err());
+        let mut metadata = MetadataMap::new();
+        system.write_to(&mut metadata).unwrap();
+        assert_eq!(Principal::from_metadata(&metadata).unwrap(), system);
     }
 
     #[test]

@@ -243,7 +243,7 @@ async fn the_retry_opens_each_handoff_once_when_escalation_is_back(database: Tes
     assert_eq!(events.len(), 2);
     assert!(!events[0].details.contains_key("handoff_id"));
     assert_eq!(events[1].details["handoff_id"], read.handoff_id);
-    assert_eq!(events[1].actor, "api_key:crm_gate_retry");
+    assert_eq!(events[1].actor, "system:crm");
     for event in &events {
         assert_eq!(event.details["reason"], "escalation_unavailable");
         event.check_schema().unwrap();

@@ -110,9 +110,25 @@ fn serve_names_each_missing_setting() {
     fails_saying(
         &run(rampart()
             .args(["serve", "escalation"])
+            .env("RAMPART_PKI_DIR", dir.path())),
+        "DATABASE_URL",
+    );
+    fails_saying(
+        &run(rampart()
+            .args(["serve", "escalation"])
             .env("RAMPART_PKI_DIR", dir.path())
+            .env("DATABASE_URL", "postgres://nobody@127.0.0.1:1/none")
             .env("RAMPART_ESCALATION_LISTEN", "everywhere")),
         "RAMPART_ESCALATION_LISTEN must be an address and port",
+    );
+    fails_saying(
+        &run(rampart()
+            .args(["serve", "escalation"])
+            .env("RAMPART_PKI_DIR", dir.path())
+            .env("DATABASE_URL", "postgres://nobody@127.0.0.1:1/none")
+            .env("RAMPART_ESCALATION_LISTEN", "127.0.0.1:0")
+            .env("RAMPART_SMTP_RELAY", "127.0.0.1:25")),
+        "set both RAMPART_SMTP_RELAY and RAMPART_SMTP_FROM",
     );
 }
 
