@@ -34,7 +34,7 @@ use crate::Error;
 use crate::domain::Receipt;
 use crate::domain::decision::severity_name;
 use crate::entity::{conversation, message};
-use crate::store::{ConversationStore, OpenedHandoff, pending_gates};
+use crate::store::{ConversationStore, GateVerdict, OpenedHandoff, pending_gates};
 
 /// How long one call to escalation may take before the CRM treats it as
 /// unavailable; a customer's post waits this long at most.
@@ -113,6 +113,60 @@ impl Escalation {
             )),
         }
     }
+}
+
+/// Asks the gate about a customer message not yet stored. Escalation keys
+/// the decision by `message_id`, so the retry of a message stored pending
+/// gets this very decision back, never a second one. Any failure is an
+/// answer too: the message goes to a person.
+pub async fn ask(
+    escalation: &Escalation,
+    actor: &Principal,
+    conversation: &conversation::Model,
+    message_id: &str,
+    text: &str,
+) -> Option<escalation::GateResponse> {
+    let request = escalation::GateRequest {
+        conversation_id: conversation.id.clone(),
+        message_id: message_id.to_owned(),
+        channel: conversation.channel.clone(),
+        text: text.to_owned(),
+        force_handoff: false,
+    };
+    match escalation.gate(actor, request).await {
+        Ok(response) if response.receipt.is_some() => Some(response),
+        Ok(_) => {
+            tracing::warn!(
+                %message_id,
+                "escalation answered the gate without a receipt; failing closed"
+            );
+            None
+        }
+        Err(status) => {
+            tracing::warn!(
+                %message_id,
+                conversation_id = %conversation.id,
+                code = ?status.code(),
+                "gate call failed; failing closed"
+            );
+            None
+        }
+    }
+}
+
+/// What a gate answer means for the message about to be stored.
+#[must_use]
+pub fn verdict(response: Option<&escalation::GateResponse>) -> GateVerdict<'_> {
+    let Some((response, receipt)) =
+        response.and_then(|response| Some((response, response.receipt.as_ref()?)))
+    else {
+        return GateVerdict::Unavailable;
+    };
+    let handoff = response.handoff.as_ref().map(|handoff| OpenedHandoff {
+        id: &handoff.id,
+        severity: severity_name(handoff.severity()),
+    });
+    GateVerdict::Decided(Box::new(Receipt::from_proto(receipt)), handoff)
 }
 
 /// Runs a freshly stored customer message through the gate and answers it

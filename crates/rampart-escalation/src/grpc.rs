@@ -97,10 +97,10 @@ impl EscalationService for EscalationApi {
         let channel = gate_channel(&request.channel)?;
         let text = MessageText::parse(request.text)?;
 
+        // No look-up first: a message asked about again (the CRM's retry)
+        // meets the stored decision as a duplicate insert below, and the
+        // common case, a new message, saves a round trip.
         let decisions = DecisionStore::for_tenant(&self.db, &tenant_id);
-        if let Some(stored) = decisions.find(&message_id).await? {
-            return Ok(Response::new(self.replay(&tenant_id, stored).await?));
-        }
         let compiled = self.policies.current_compiled(&tenant_id).await?;
         let receipt = decisions::decide(&compiled, text.as_str());
 
@@ -109,8 +109,9 @@ impl EscalationService for EscalationApi {
             .insert(change.tx(), &message_id, &conversation_id, &receipt)
             .await?;
         if let Inserted::Duplicate = inserted {
-            // A concurrent call for the same message won: answer its
-            // receipt. None in this tenant: the id is another tenant's.
+            // Decided before (a retry, or a concurrent call that won):
+            // answer the stored receipt. None in this tenant: the id is
+            // another tenant's.
             drop(change);
             let stored = decisions
                 .find(&message_id)

@@ -56,7 +56,7 @@ use crate::domain::{
 use crate::entity::{conversation, message};
 use crate::gate;
 use crate::store::{
-    ConversationFilter, NewConversation, NewReply, OpenedHandoff, check_ai_may_reply,
+    ConversationFilter, NewConversation, NewReply, OpenedHandoff, PreparedPost, check_ai_may_reply,
     post_fingerprint,
 };
 
@@ -251,21 +251,41 @@ impl CrmApi {
         let key = IdempotencyKey::parse_optional(&request.idempotency_key)?;
         let id = conversation_id(&request.conversation_id)?;
 
+        // The gate first, then one write: the message with its decision
+        // (or pending, when escalation cannot be reached) and the
+        // conversation's move to a person.
         let store = self.conversations(&tenant_id);
-        let posted = store
-            .post_customer_message(&principal, &id, visitor.as_ref(), text, key)
-            .await?;
-        if posted.replayed {
-            return Ok(message_to_proto(posted.message)?);
-        }
-        let message = gate::decide(
-            &store,
+        let (conversation, message_id, fingerprint) = match store
+            .prepare_customer_message(&id, visitor.as_ref(), &text, key.as_ref())
+            .await?
+        {
+            PreparedPost::Replayed(message) => return Ok(message_to_proto(*message)?),
+            PreparedPost::New {
+                conversation,
+                message_id,
+                fingerprint,
+            } => (conversation, message_id, fingerprint),
+        };
+        let answer = gate::ask(
             &self.escalation,
             &principal,
-            &posted.conversation,
-            posted.message,
+            &conversation,
+            message_id.as_str(),
+            text.as_str(),
         )
-        .await?;
+        .await;
+        let message = store
+            .store_customer_message(
+                &principal,
+                &id,
+                message_id,
+                text,
+                key,
+                fingerprint,
+                gate::verdict(answer.as_ref()),
+            )
+            .await?
+            .message;
         tracing::info!(
             %tenant_id,
             conversation_id = %id,

@@ -58,6 +58,28 @@ pub struct OpenedHandoff<'h> {
     pub severity: &'h str,
 }
 
+/// What the gate said about a customer message before it is stored.
+#[derive(Debug, Clone)]
+pub enum GateVerdict<'h> {
+    /// Decided: the receipt, and the handoff it opened or joined, if any.
+    Decided(Box<Receipt>, Option<OpenedHandoff<'h>>),
+    /// Escalation could not decide it: stored pending, the conversation
+    /// goes to a person (fail closed) and the retry asks again.
+    Unavailable,
+}
+
+/// A customer message ready to be decided and stored, or the one an earlier
+/// post with the same idempotency key stored.
+#[derive(Debug)]
+pub enum PreparedPost {
+    Replayed(Box<message::Model>),
+    New {
+        conversation: Box<conversation::Model>,
+        message_id: MessageId,
+        fingerprint: String,
+    },
+}
+
 /// The fingerprint of a post: who posts (customer, ai, agent), where, what.
 #[must_use]
 pub fn post_fingerprint(author: &str, conversation_id: &str, text: &str) -> String {
@@ -133,20 +155,18 @@ impl ConversationStore<'_> {
         }
     }
 
-    /// Stores a customer's message, `pending` until the gate decides it.
-    ///
-    /// A widget caller presents its visitor token's hash: a conversation
-    /// without that token is not found, exactly like an unknown one. A
-    /// message on a resolved conversation reopens it to the AI (audited as
-    /// `conversation.status_changed`); a closed one takes no more.
-    pub async fn post_customer_message(
+    /// Checks a customer's message before the gate is asked: the
+    /// conversation exists (for a widget caller, with that visitor token:
+    /// without it, the conversation is not found, exactly like an unknown
+    /// one), is not closed, and the idempotency key is new or a replay of
+    /// the same post. Reads only.
+    pub async fn prepare_customer_message(
         &self,
-        actor: &Principal,
         id: &ConversationId,
         visitor: Option<&VisitorTokenHash>,
-        text: MessageText,
-        idempotency_key: Option<IdempotencyKey>,
-    ) -> Result<Posted, Error> {
+        text: &MessageText,
+        idempotency_key: Option<&IdempotencyKey>,
+    ) -> Result<PreparedPost, Error> {
         let existing = self.get(id).await?;
         if let Some(presented) = visitor {
             let matches = existing
@@ -158,16 +178,38 @@ impl ConversationStore<'_> {
             }
         }
         let fingerprint = post_fingerprint("customer", id.as_str(), text.as_str());
-        if let Some(key) = &idempotency_key
+        if let Some(key) = idempotency_key
             && let Some(message) = self.replay_post(key, &fingerprint).await?
         {
-            return Ok(Posted {
-                message,
-                conversation: existing,
-                replayed: true,
-            });
+            return Ok(PreparedPost::Replayed(Box::new(message)));
         }
+        if parse_status(&existing.status)? == ConversationStatus::Closed {
+            return Err(Error::ConversationEnded("closed"));
+        }
+        Ok(PreparedPost::New {
+            conversation: Box::new(existing),
+            message_id: MessageId::generate(),
+            fingerprint,
+        })
+    }
 
+    /// Stores a customer's message with what the gate said, in one
+    /// transaction: the message (decided with its receipt, or pending),
+    /// and the conversation's move to a person when the gate opened a
+    /// handoff or could not be reached. A message on a resolved
+    /// conversation reopens it first (audited as
+    /// `conversation.status_changed`); a closed one takes no more.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn store_customer_message(
+        &self,
+        actor: &Principal,
+        id: &ConversationId,
+        message_id: MessageId,
+        text: MessageText,
+        idempotency_key: Option<IdempotencyKey>,
+        fingerprint: String,
+        verdict: GateVerdict<'_>,
+    ) -> Result<Posted, Error> {
         let mut change = self.outbox.begin(self.db).await?;
         let current = self.find(change.tx(), id.as_str()).await?;
         let status = parse_status(&current.status)?;
@@ -193,16 +235,23 @@ impl ConversationStore<'_> {
             }
             _ => current,
         };
+        let (gate, receipt) = match &verdict {
+            GateVerdict::Decided(receipt, _) => (
+                GATE_DECIDED,
+                Some(serde_json::to_string(receipt).map_err(|e| Error::Internal(e.into()))?),
+            ),
+            GateVerdict::Unavailable => (GATE_PENDING, None),
+        };
         let row = message::Model {
-            id: MessageId::generate().into_string(),
+            id: message_id.into_string(),
             tenant_id: self.tenant_id.as_str().to_owned(),
             conversation_id: conversation.id.clone(),
             author: "customer".to_owned(),
             author_id: None,
             text: text.into_string(),
             delivery: "received".to_owned(),
-            gate: Some(GATE_PENDING.to_owned()),
-            receipt: None,
+            gate: Some(gate.to_owned()),
+            receipt,
             findings: "[]".to_owned(),
             idempotency_key: idempotency_key.map(|key| key.as_str().to_owned()),
             idempotency_fingerprint: Some(fingerprint),
@@ -215,6 +264,23 @@ impl ConversationStore<'_> {
                 replayed: true,
             });
         }
+        let conversation = match verdict {
+            GateVerdict::Decided(_, None) => conversation,
+            GateVerdict::Decided(_, Some(handoff)) => {
+                self.hand_to_person(&mut change, actor, conversation, Some(handoff), "gate")
+                    .await?
+            }
+            GateVerdict::Unavailable => {
+                self.hand_to_person(
+                    &mut change,
+                    actor,
+                    conversation,
+                    None,
+                    "escalation_unavailable",
+                )
+                .await?
+            }
+        };
         change.commit().await?;
         Ok(Posted {
             message: row,

@@ -24,7 +24,8 @@ pub use conversations::{
     ConversationFilter, ConversationStore, MAX_MESSAGES_READ, NewConversation, Started,
 };
 pub use messages::{
-    NewReply, OpenedHandoff, Posted, check_ai_may_reply, pending_gates, post_fingerprint,
+    GateVerdict, NewReply, OpenedHandoff, Posted, PreparedPost, check_ai_may_reply, pending_gates,
+    post_fingerprint,
 };
 
 use chrono::{DateTime, SubsecRound, Utc};
