@@ -104,10 +104,26 @@ impl EscalationService for EscalationApi {
         let compiled = self.policies.current_compiled(&tenant_id).await?;
         let receipt = decisions::decide(&compiled, text.as_str());
 
-        let mut change = self.outbox.begin(&self.db).await.map_err(Error::from)?;
-        let inserted = decisions
-            .insert(change.tx(), &message_id, &conversation_id, &receipt)
-            .await?;
+        let opens_handoff = receipt.is_handoff() || request.force_handoff;
+        // A decision that opens nothing is one row: a single statement, no
+        // transaction. One that opens a handoff commits with it.
+        let mut change = if opens_handoff {
+            Some(self.outbox.begin(&self.db).await.map_err(Error::from)?)
+        } else {
+            None
+        };
+        let inserted = match &change {
+            Some(change) => {
+                decisions
+                    .insert(change.tx(), &message_id, &conversation_id, &receipt)
+                    .await?
+            }
+            None => {
+                decisions
+                    .insert(&self.db, &message_id, &conversation_id, &receipt)
+                    .await?
+            }
+        };
         if let Inserted::Duplicate = inserted {
             // Decided before (a retry, or a concurrent call that won):
             // answer the stored receipt. None in this tenant: the id is
@@ -117,35 +133,52 @@ impl EscalationService for EscalationApi {
                 .find(&message_id)
                 .await?
                 .ok_or(Error::MessageNotFound)?;
+            // A forced retry of a message decided for the AI (the CRM never
+            // got the answer, and gave the conversation to a person) must
+            // still find a handoff: a conversation with a person and no
+            // handoff would be with nobody.
+            if request.force_handoff
+                && handoffs::active_for(&self.db, &tenant_id, &stored.conversation_id)
+                    .await
+                    .map_err(Error::from)?
+                    .is_none()
+            {
+                let mut change = self.outbox.begin(&self.db).await.map_err(Error::from)?;
+                let open = open_request(
+                    &tenant_id,
+                    &stored.conversation_id,
+                    &message_id,
+                    &stored.receipt,
+                    &compiled,
+                    &principal,
+                );
+                handoffs::open_or_join(&mut change, open)
+                    .await
+                    .map_err(Error::from)?;
+                change.commit().await.map_err(Error::from)?;
+            }
             return Ok(Response::new(self.replay(&tenant_id, stored).await?));
         }
-        let handoff = if receipt.is_handoff() || request.force_handoff {
-            let mut severity = receipt.severity();
-            let mut reasons = receipt.reasons.clone();
-            if !receipt.is_handoff() {
-                severity = severity.max(Severity::Medium);
-                reasons.push(UNREACHABLE_REASON.to_owned());
-            }
-            let open = OpenRequest {
-                tenant_id: &tenant_id,
-                conversation_id: &conversation_id,
-                message_id: &message_id,
-                severity,
-                intents: receipt.intents.clone(),
-                reasons,
-                policy: &compiled.policy,
-                policy_version: compiled.version,
-                principal: &principal,
-            };
+        let handoff = if let Some(change) = change.as_mut() {
+            let open = open_request(
+                &tenant_id,
+                &conversation_id,
+                &message_id,
+                &receipt,
+                &compiled,
+                &principal,
+            );
             Some(
-                handoffs::open_or_join(&mut change, open)
+                handoffs::open_or_join(change, open)
                     .await
                     .map_err(Error::from)?,
             )
         } else {
             None
         };
-        change.commit().await.map_err(Error::from)?;
+        if let Some(change) = change {
+            change.commit().await.map_err(Error::from)?;
+        }
 
         tracing::info!(
             %tenant_id,
@@ -317,6 +350,36 @@ impl EscalationApi {
             receipt: Some(stored.receipt.to_proto(true)),
             handoff,
         })
+    }
+}
+
+/// The handoff a gated message opens: the receipt's severity and intents;
+/// one decided for the AI but forced (escalation was unreachable when it
+/// arrived) opens at medium at least, saying why.
+fn open_request<'a>(
+    tenant_id: &'a TenantId,
+    conversation_id: &'a ConversationId,
+    message_id: &'a MessageId,
+    receipt: &crate::decisions::Receipt,
+    compiled: &'a crate::policies::CompiledPolicy,
+    principal: &'a Principal,
+) -> OpenRequest<'a> {
+    let mut severity = receipt.severity();
+    let mut reasons = receipt.reasons.clone();
+    if !receipt.is_handoff() {
+        severity = severity.max(Severity::Medium);
+        reasons.push(UNREACHABLE_REASON.to_owned());
+    }
+    OpenRequest {
+        tenant_id,
+        conversation_id,
+        message_id,
+        severity,
+        intents: receipt.intents.clone(),
+        reasons,
+        policy: &compiled.policy,
+        policy_version: compiled.version,
+        principal,
     }
 }
 

@@ -6,7 +6,7 @@ use rampart_kit::pki::ServiceName;
 use rampart_kit::testing::{
     TestDatabase, admin_principal, count_rows, expect_code, request_as, tenant_principal,
 };
-use rampart_proto::escalation::v1::{Action, Severity};
+use rampart_proto::escalation::v1::{Action, GateRequest, Severity};
 use sea_orm::EntityTrait;
 use tonic::Code;
 
@@ -213,9 +213,6 @@ async fn concurrent_calls_for_one_message_decide_once(database: TestDatabase) {
     assert_eq!(count_rows(&db, "esc_decision").await, 1);
 }
 
-// Needs the handoffs work (`handoffs::open_or_join`, `active_for`), which
-// is merged separately: today `open_or_join` is a stub that fails, so a
-// handoff decision answers INTERNAL and stores nothing.
 #[tokio::test]
 async fn a_handoff_decision_opens_the_conversations_handoff_once() {
     let app = TestApp::spawn().await;
@@ -269,6 +266,34 @@ async fn a_handoff_decision_opens_the_conversations_handoff_once() {
     );
     let db = app.db().await;
     assert_eq!(count_rows(&db, "esc_handoff").await, 2);
+
+    // Decided for the AI, but the CRM never got the answer and gave the
+    // conversation to a person: the forced retry finds the stored receipt
+    // and still opens the handoff, once.
+    let lost = gate("do you sell gift cards");
+    let decided = crm
+        .gate(request_as(&caller, lost.clone()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(decided.handoff.is_none());
+    let retry = GateRequest {
+        force_handoff: true,
+        ..lost
+    };
+    for _ in 0..2 {
+        let retried = crm
+            .gate(request_as(&caller, retry.clone()))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(retried.receipt.unwrap().replayed);
+        assert!(
+            retried.handoff.is_some(),
+            "a forced retry opens the handoff"
+        );
+    }
+    assert_eq!(count_rows(&db, "esc_handoff").await, 3);
 
     // A tenant-defined intent hands off too.
     app.put_policy(
