@@ -17,6 +17,7 @@
 //! instance is seen by the next decision on every instance.
 
 use std::sync::{Arc, LazyLock};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, SubsecRound, Utc};
 use quick_cache::sync::Cache;
@@ -36,6 +37,10 @@ use crate::tenant_policy::TenantPolicy;
 
 /// How many compiled policies one instance keeps.
 const CACHE_CAPACITY: usize = 1000;
+/// How long this instance trusts the newest version number it read for a
+/// tenant. A write on this instance is seen by the next decision at once;
+/// one on another instance, within this long.
+const VERSION_TTL: Duration = Duration::from_secs(1);
 
 /// One version of a tenant's policy, as stored.
 #[derive(Debug, Clone)]
@@ -121,6 +126,8 @@ pub struct Policies {
     db: DatabaseConnection,
     outbox: Outbox,
     compiled: Arc<Cache<(TenantId, u32), Arc<CompiledPolicy>>>,
+    /// Each tenant's newest version (0: none written) and when it was read.
+    newest: Arc<Cache<TenantId, (u32, Instant)>>,
 }
 
 impl std::fmt::Debug for Policies {
@@ -138,6 +145,7 @@ impl Policies {
             db,
             outbox,
             compiled: Arc::new(Cache::new(CACHE_CAPACITY)),
+            newest: Arc::new(Cache::new(CACHE_CAPACITY)),
         }
     }
 
@@ -161,24 +169,44 @@ impl Policies {
         load_version(&self.db, tenant_id, version).await
     }
 
-    /// The tenant's current policy, compiled: one query for the version
-    /// number, and the document only when this instance has not compiled
-    /// that version yet.
+    /// Remembers `version` as the tenant's newest, unless a newer one is
+    /// known already (a read that started before this instance's own write
+    /// must not bring the older version back); versions only grow.
+    fn remember_newest(&self, tenant_id: &TenantId, version: u32) -> u32 {
+        let newest = match self.newest.get(tenant_id) {
+            Some((known, _)) => known.max(version),
+            None => version,
+        };
+        self.newest
+            .insert(tenant_id.clone(), (newest, Instant::now()));
+        newest
+    }
+
+    /// The tenant's current policy, compiled: the version number (read
+    /// at most once a second per tenant, see [`VERSION_TTL`]), and the
+    /// document only when this instance has not compiled that version yet.
     pub async fn current_compiled(
         &self,
         tenant_id: &TenantId,
     ) -> Result<Arc<CompiledPolicy>, Error> {
-        let newest: Option<i32> = policy::Entity::find()
-            .select_only()
-            .column(policy::Column::Version)
-            .filter(policy::Column::TenantId.eq(tenant_id.as_str()))
-            .order_by_desc(policy::Column::Version)
-            .into_tuple()
-            .one(&self.db)
-            .await?;
-        let Some(version) = newest.and_then(|v| u32::try_from(v).ok()) else {
-            return Ok(BUILT_IN.clone());
+        let version = match self.newest.get(tenant_id) {
+            Some((version, read)) if read.elapsed() < VERSION_TTL => version,
+            _ => {
+                let newest: Option<i32> = policy::Entity::find()
+                    .select_only()
+                    .column(policy::Column::Version)
+                    .filter(policy::Column::TenantId.eq(tenant_id.as_str()))
+                    .order_by_desc(policy::Column::Version)
+                    .into_tuple()
+                    .one(&self.db)
+                    .await?;
+                let read = newest.and_then(|v| u32::try_from(v).ok()).unwrap_or(0);
+                self.remember_newest(tenant_id, read)
+            }
         };
+        if version == 0 {
+            return Ok(BUILT_IN.clone());
+        }
         let key = (tenant_id.clone(), version);
         if let Some(compiled) = self.compiled.get(&key) {
             return Ok(compiled);
@@ -252,6 +280,7 @@ impl Policies {
             .map_err(concurrent_write)?;
         change.audit(event);
         change.commit().await.map_err(concurrent_write)?;
+        self.remember_newest(tenant_id, version);
         Ok(StoredPolicy {
             version,
             policy,
