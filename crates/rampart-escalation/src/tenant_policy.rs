@@ -491,9 +491,18 @@ impl TenantPolicy {
             ));
         }
         match &webhook.secret {
-            Some(secret) if !WEBHOOK_SECRET_CHARS.contains(&secret.chars().count()) => Err(
-                InvalidPolicy::new("webhook.secret", "must be 32 to 512 characters"),
-            ),
+            // Printable only: the secret is stored as text, and a NUL or a
+            // line break in it would be refused by PostgreSQL or mangled by
+            // whoever copies it to the receiver.
+            Some(secret)
+                if !WEBHOOK_SECRET_CHARS.contains(&secret.chars().count())
+                    || secret.chars().any(char::is_control) =>
+            {
+                Err(InvalidPolicy::new(
+                    "webhook.secret",
+                    "must be 32 to 512 printable characters",
+                ))
+            }
             None if !had_secret => Err(InvalidPolicy::new(
                 "webhook.secret",
                 "is needed when a webhook is first set",
@@ -675,6 +684,10 @@ mod tests {
             ),
             (
                 r#"{"webhook": {"url": "https://example.com/hook"}}"#,
+                "webhook.secret",
+            ),
+            (
+                r#"{"webhook": {"url": "https://example.com/hook", "secret": "0123456789abcdef\u00000123456789abcdef"}}"#,
                 "webhook.secret",
             ),
             (
