@@ -17,6 +17,7 @@
 //! decided, never a message's or reply's text.
 
 use chrono::SecondsFormat;
+use rampart_kit::grpc::Caller;
 use rampart_kit::ids::{ConversationId, MessageId, TenantId};
 use rampart_kit::outbox::Outbox;
 use rampart_kit::pki::ServiceName;
@@ -87,7 +88,7 @@ impl EscalationService for EscalationApi {
         &self,
         request: Request<proto::GateRequest>,
     ) -> Result<Response<proto::GateResponse>, Status> {
-        let principal = principal_of_tenant_call(&request)?;
+        let principal = principal_of_crm_call(&request)?;
         let tenant_id = principal.require_tenant()?.clone();
         let request = request.into_inner();
         let conversation_id = ConversationId::parse(&request.conversation_id)
@@ -205,7 +206,7 @@ impl EscalationService for EscalationApi {
         &self,
         request: Request<proto::ReviewReplyRequest>,
     ) -> Result<Response<proto::ReviewReplyResponse>, Status> {
-        let principal = principal_of_tenant_call(&request)?;
+        let principal = principal_of_crm_call(&request)?;
         let tenant_id = principal.require_tenant()?.clone();
         let request = request.into_inner();
         let conversation_id = ConversationId::parse(&request.conversation_id)
@@ -390,9 +391,16 @@ pub const UNREACHABLE_REASON: &str = "escalation was unreachable when the messag
 const MAX_CUSTOMER_CONTACTS: usize = 20;
 const MAX_CONTACT_CHARS: usize = 320;
 
-/// The principal of a call the gateway or the CRM makes for a tenant: the
-/// CRM relays the principal the gateway gave it.
-fn principal_of_tenant_call<T>(request: &Request<T>) -> Result<Principal, Status> {
+/// The principal of a call the CRM makes for a tenant: the gate and the
+/// guardrails stand between a message and the AI, and the CRM is the only
+/// way messages come in, so no other service (the gateway included) may
+/// ask them. The CRM relays the principal the gateway gave it.
+fn principal_of_crm_call<T>(request: &Request<T>) -> Result<Principal, Status> {
+    if Caller::of(request)? != ServiceName::Crm {
+        return Err(Status::permission_denied(
+            "only the CRM asks the gate and the guardrails",
+        ));
+    }
     Principal::from_request_relayed_by(request, ServiceName::Crm)
 }
 
