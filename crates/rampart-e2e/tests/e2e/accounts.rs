@@ -146,7 +146,7 @@ async fn patch_user(
 }
 
 /// Every event of the tenant's log, following the pages.
-async fn audit_events(stack: &TestStack, tenant: &Tenant) -> Vec<Value> {
+pub(crate) async fn audit_events(stack: &TestStack, tenant: &Tenant) -> Vec<Value> {
     let mut events = Vec::new();
     let mut cursor: Option<String> = None;
     loop {

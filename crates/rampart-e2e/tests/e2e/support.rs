@@ -16,7 +16,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
-use crate::accounts::{post, session, tenant_with_owner};
+use crate::accounts::{audit_events, post, session, tenant_with_owner};
 use crate::harness::{Tenant, TestStack, read};
 
 const SHOP: &str = "https://plumbing.example.com";
@@ -113,25 +113,6 @@ async fn handoffs_of(stack: &TestStack, tenant: &Tenant, conversation_id: &str) 
     assert_eq!(status, StatusCode::OK, "{claimed}");
     handoffs.extend(claimed["handoffs"].as_array().unwrap().iter().cloned());
     handoffs
-}
-
-/// Every event of the tenant's log.
-async fn audit_actions(stack: &TestStack, tenant: &Tenant) -> Vec<Value> {
-    let mut events = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let path = match &cursor {
-            Some(cursor) => format!("/v1/owner/audit?limit=100&cursor={cursor}"),
-            None => "/v1/owner/audit?limit=100".to_owned(),
-        };
-        let (status, body) = send(stack.as_tenant(tenant, Method::GET, &path)).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        events.extend(body["events"].as_array().unwrap().iter().cloned());
-        match body["next_cursor"].as_str() {
-            Some(next) => cursor = Some(next.to_owned()),
-            None => return events,
-        }
-    }
 }
 
 /// Polls until `check` holds, failing after `within`.
@@ -392,7 +373,7 @@ async fn widget_message_to_handoff_claim_reply_and_hand_back(stack: &TestStack) 
         "the support flow's audit events",
         Duration::from_secs(30),
         async || {
-            let events = audit_actions(stack, &shop.tenant).await;
+            let events = audit_events(stack, &shop.tenant).await;
             let complete = count(&events, "handoff.opened", &handoff_target) == 1
                 && count(&events, "handoff.claimed", &handoff_target) == 1
                 && count(&events, "handoff.handed_back", &handoff_target) == 1
@@ -413,7 +394,7 @@ async fn widget_message_to_handoff_claim_reply_and_hand_back(stack: &TestStack) 
     assert!(!text.contains("boiler"), "message text in the audit log");
     assert!(!text.contains(&leaked_key), "a secret in the audit log");
     assert!(
-        audit_actions(stack, &other.tenant)
+        audit_events(stack, &other.tenant)
             .await
             .iter()
             .all(|event| !event["action"].as_str().unwrap().starts_with("handoff.")),
@@ -568,7 +549,7 @@ async fn escalation_down_fails_closed_and_opens_the_handoff_once(stack: &TestSta
     );
     let handoff_target = format!("handoff:{}", handoffs[0]["id"].as_str().unwrap());
     eventually("handoff.opened once", Duration::from_secs(30), async || {
-        let events = audit_actions(stack, &shop.tenant).await;
+        let events = audit_events(stack, &shop.tenant).await;
         (count(&events, "handoff.opened", &handoff_target) == 1).then_some(())
     })
     .await;
@@ -637,7 +618,7 @@ async fn a_deadline_escalates_once_across_a_restart_and_two_instances(stack: &Te
         "handoff.escalated arrives",
         Duration::from_secs(30),
         async || {
-            let events = audit_actions(stack, &shop.tenant).await;
+            let events = audit_events(stack, &shop.tenant).await;
             (count(&events, "handoff.escalated", &target) >= 1).then_some(events)
         },
     )

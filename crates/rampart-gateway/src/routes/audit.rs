@@ -30,7 +30,7 @@ use rampart_proto::audit::v1::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::page::next_cursor;
+use super::page::{next_cursor, page_size};
 use super::query;
 use crate::Gateway;
 use crate::authn::{AdminCaller, TenantCaller};
@@ -479,11 +479,7 @@ async fn list(
     reader: Reader,
     query: ListQuery,
 ) -> Result<Json<EventList>, ApiError> {
-    if query.limit == Some(0) || query.limit.is_some_and(|l| l > 100) {
-        return Err(ApiError::invalid(
-            "limit must be a whole number from 1 to 100",
-        ));
-    }
+    page_size(query.limit)?;
     let list = call(
         &reader.principal,
         &gateway.backends.audit,

@@ -9,6 +9,7 @@ use axum::Json;
 use axum::extract::{FromRequestParts, Path, State};
 use http::StatusCode;
 use http::request::Parts;
+use rampart_kit::principal::Principal;
 use rampart_proto::crm::v1::{
     Conversation, GetConversationRequest, ListConversationsRequest, Message, PostMessageRequest,
     SetSummaryRequest, StartConversationRequest,
@@ -17,7 +18,7 @@ use rampart_proto::escalation::v1::{Action, Finding, Receipt};
 use serde::{Deserialize, Serialize};
 
 use super::escalation::severity_name;
-use super::page::next_cursor;
+use super::page::{next_cursor, non_empty, page_size};
 use crate::Gateway;
 use crate::authn::{TenantCaller, TenantUserCaller};
 use crate::backends::call;
@@ -220,10 +221,6 @@ impl ConversationView {
     }
 }
 
-fn non_empty(text: String) -> Option<String> {
-    Some(text).filter(|text| !text.is_empty())
-}
-
 /// `POST /v1/crm/conversations`
 #[utoipa::path(
     post,
@@ -312,11 +309,7 @@ pub async fn list(
     uri: http::Uri,
 ) -> Result<Json<ConversationList>, ApiError> {
     let query: ConversationQuery = super::query(&uri)?;
-    if query.limit.is_some_and(|limit| !(1..=100).contains(&limit)) {
-        return Err(ApiError::invalid(
-            "limit must be a whole number from 1 to 100",
-        ));
-    }
+    let page_size = page_size(query.limit)?;
     let list = call(
         &caller.principal,
         &gateway.backends.crm,
@@ -325,7 +318,7 @@ pub async fn list(
             channel: query.channel.unwrap_or_default(),
             customer_id: query.customer_id.unwrap_or_default(),
             assignee: query.assignee.unwrap_or_default(),
-            page_size: query.limit.unwrap_or(0),
+            page_size,
             cursor: query.cursor.unwrap_or_default(),
         },
         async |mut crm, request| crm.list_conversations(request).await,
@@ -376,6 +369,44 @@ pub struct NewMessage {
     text: String,
 }
 
+/// Who writes a message, and so which CRM call stores it.
+#[derive(Debug, Clone, Copy)]
+enum Author {
+    Customer,
+    Ai,
+    Agent,
+}
+
+async fn post(
+    gateway: &Gateway,
+    principal: &Principal,
+    author: Author,
+    message: PostMessageRequest,
+) -> Result<(StatusCode, Json<MessageView>), ApiError> {
+    let crm = &gateway.backends.crm;
+    let message = match author {
+        Author::Customer => {
+            call(principal, crm, message, async |mut crm, r| {
+                crm.post_customer_message(r).await
+            })
+            .await?
+        }
+        Author::Ai => {
+            call(principal, crm, message, async |mut crm, r| {
+                crm.post_ai_reply(r).await
+            })
+            .await?
+        }
+        Author::Agent => {
+            call(principal, crm, message, async |mut crm, r| {
+                crm.post_agent_reply(r).await
+            })
+            .await?
+        }
+    };
+    Ok((StatusCode::CREATED, Json(message.into())))
+}
+
 /// `POST /v1/crm/conversations/{conversation_id}/messages`: a customer's
 /// message, from an integration.
 #[utoipa::path(
@@ -402,19 +433,18 @@ pub async fn post_customer_message(
     IdempotencyKey(idempotency_key): IdempotencyKey,
     JsonBody(body): JsonBody<NewMessage>,
 ) -> Result<(StatusCode, Json<MessageView>), ApiError> {
-    let message = call(
+    post(
+        &gateway,
         &caller.principal,
-        &gateway.backends.crm,
+        Author::Customer,
         PostMessageRequest {
             conversation_id,
             text: body.text,
             idempotency_key,
             visitor_token: String::new(),
         },
-        async |mut crm, request| crm.post_customer_message(request).await,
     )
-    .await?;
-    Ok((StatusCode::CREATED, Json(message.into())))
+    .await
 }
 
 /// `POST /v1/crm/conversations/{conversation_id}/ai-replies`: a reply the
@@ -444,19 +474,18 @@ pub async fn post_ai_reply(
     IdempotencyKey(idempotency_key): IdempotencyKey,
     JsonBody(body): JsonBody<NewMessage>,
 ) -> Result<(StatusCode, Json<MessageView>), ApiError> {
-    let message = call(
+    post(
+        &gateway,
         &caller.principal,
-        &gateway.backends.crm,
+        Author::Ai,
         PostMessageRequest {
             conversation_id,
             text: body.text,
             idempotency_key,
             visitor_token: String::new(),
         },
-        async |mut crm, request| crm.post_ai_reply(request).await,
     )
-    .await?;
-    Ok((StatusCode::CREATED, Json(message.into())))
+    .await
 }
 
 /// `POST /v1/crm/conversations/{conversation_id}/agent-replies`: a
@@ -486,19 +515,18 @@ pub async fn post_agent_reply(
     IdempotencyKey(idempotency_key): IdempotencyKey,
     JsonBody(body): JsonBody<NewMessage>,
 ) -> Result<(StatusCode, Json<MessageView>), ApiError> {
-    let message = call(
+    post(
+        &gateway,
         &caller.principal,
-        &gateway.backends.crm,
+        Author::Agent,
         PostMessageRequest {
             conversation_id,
             text: body.text,
             idempotency_key,
             visitor_token: String::new(),
         },
-        async |mut crm, request| crm.post_agent_reply(request).await,
     )
-    .await?;
-    Ok((StatusCode::CREATED, Json(message.into())))
+    .await
 }
 
 /// A conversation's summary.

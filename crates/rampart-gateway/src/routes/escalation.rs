@@ -11,6 +11,7 @@ use rampart_proto::escalation::v1::{
 };
 use serde::{Deserialize, Serialize};
 
+use super::page::non_empty;
 use crate::Gateway;
 use crate::authn::{TenantCaller, TenantUserCaller};
 use crate::backends::call;
@@ -109,7 +110,6 @@ impl TryFrom<PolicyVersion> for PolicyView {
 
     fn try_from(version: PolicyVersion) -> Result<Self, ApiError> {
         let policy = serde_json::from_str(&version.document).map_err(ApiError::internal)?;
-        let non_empty = |text: String| Some(text).filter(|text| !text.is_empty());
         Ok(Self {
             version: version.version,
             created_at: non_empty(version.created_at),

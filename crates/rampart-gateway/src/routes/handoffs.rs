@@ -18,7 +18,7 @@ use rampart_proto::escalation::v1::{Handoff, HandoffRequest, ListHandoffsRequest
 use serde::{Deserialize, Serialize};
 
 use super::escalation::severity_name;
-use super::page::next_cursor;
+use super::page::{next_cursor, non_empty, page_size};
 use super::query;
 use crate::Gateway;
 use crate::authn::{TenantCaller, TenantUserCaller};
@@ -60,7 +60,6 @@ pub struct HandoffView {
 
 impl From<Handoff> for HandoffView {
     fn from(handoff: Handoff) -> Self {
-        let non_empty = |text: String| Some(text).filter(|text| !text.is_empty());
         Self {
             severity: severity_name(handoff.severity()),
             id: handoff.id,
@@ -128,11 +127,7 @@ pub async fn list(
     uri: Uri,
 ) -> Result<Json<HandoffList>, ApiError> {
     let query: HandoffQuery = query(&uri)?;
-    if query.limit.is_some_and(|limit| !(1..=100).contains(&limit)) {
-        return Err(ApiError::invalid(
-            "limit must be a whole number from 1 to 100",
-        ));
-    }
+    let page_size = page_size(query.limit)?;
     let min_severity = match query.min_severity.as_deref() {
         None => Severity::Unspecified,
         Some("low") => Severity::Low,
@@ -153,7 +148,7 @@ pub async fn list(
             min_severity: min_severity.into(),
             conversation_id: query.conversation_id.unwrap_or_default(),
             assignee: query.assignee.unwrap_or_default(),
-            page_size: query.limit.unwrap_or(0),
+            page_size,
             cursor: query.cursor.unwrap_or_default(),
         },
         async |mut handoffs, request| handoffs.list_handoffs(request).await,

@@ -36,7 +36,22 @@ impl Page {
 
 /// A backend's next cursor for JSON: `null` on the last page rather than "".
 pub fn next_cursor(wire: String) -> Option<String> {
-    Some(wire).filter(|cursor| !cursor.is_empty())
+    non_empty(wire)
+}
+
+/// A wire string that means "none" when empty, as JSON's absent field.
+pub fn non_empty(text: String) -> Option<String> {
+    Some(text).filter(|text| !text.is_empty())
+}
+
+/// Refuses a page size outside 1 to 100; the backend's default when absent.
+pub fn page_size(limit: Option<u32>) -> Result<u32, ApiError> {
+    match limit {
+        Some(limit) if !(1..=100).contains(&limit) => Err(ApiError::invalid(
+            "limit must be a whole number from 1 to 100",
+        )),
+        limit => Ok(limit.unwrap_or(0)),
+    }
 }
 
 impl FromRequestParts<Arc<Gateway>> for Page {
@@ -74,11 +89,7 @@ fn serde_urlencoded_page(query: &str) -> Result<Page, ApiError> {
             }
         }
     }
-    if page.limit == Some(0) || page.limit.is_some_and(|l| l > 100) {
-        return Err(ApiError::invalid(
-            "limit must be a whole number from 1 to 100",
-        ));
-    }
+    page_size(page.limit)?;
     Ok(page)
 }
 
