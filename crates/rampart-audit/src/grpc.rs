@@ -517,6 +517,7 @@ mod tests {
     fn tenants_read_only_their_own_log() {
         let tenant = TenantId::generate();
         let principal = rampart_kit::principal::Principal {
+            mode: rampart_kit::principal::DataMode::Live,
             client_addr: String::new(),
             kind: PrincipalKind::Tenant(tenant.clone()),
             credential_id: "key_1".to_owned(),
@@ -542,6 +543,7 @@ mod tests {
             ));
         }
         let admin = rampart_kit::principal::Principal {
+            mode: rampart_kit::principal::DataMode::Live,
             client_addr: String::new(),
             kind: PrincipalKind::PlatformAdmin,
             ..principal
@@ -559,6 +561,7 @@ mod tests {
         use rampart_kit::principal::SignedInUser;
         let tenant = TenantId::generate();
         let key = |scopes: &[&str]| Principal {
+            mode: rampart_kit::principal::DataMode::Live,
             client_addr: String::new(),
             kind: PrincipalKind::Tenant(tenant.clone()),
             credential_id: "key_1".to_owned(),
@@ -567,6 +570,7 @@ mod tests {
             user: None,
         };
         let session = |role| Principal {
+            mode: rampart_kit::principal::DataMode::Live,
             user: Some(SignedInUser {
                 id: "usr_1".to_owned(),
                 role,

@@ -22,7 +22,7 @@ use rampart_kit::grpc::{TracedChannel, connect_lazy, traced};
 use rampart_kit::ids::TenantId;
 use rampart_kit::outbox::Outbox;
 use rampart_kit::pki::{ServiceName, ServiceTls};
-use rampart_kit::principal::Principal;
+use rampart_kit::principal::{DataMode, Principal};
 use rampart_proto::escalation::v1 as escalation;
 use rampart_proto::escalation::v1::escalation_service_client::EscalationServiceClient;
 use sea_orm::DatabaseConnection;
@@ -34,7 +34,7 @@ use crate::Error;
 use crate::domain::Receipt;
 use crate::domain::decision::severity_name;
 use crate::entity::{conversation, message};
-use crate::store::{ConversationStore, GateVerdict, OpenedHandoff, pending_gates};
+use crate::store::{ConversationStore, DataScope, GateVerdict, OpenedHandoff, pending_gates};
 
 /// How long one call to escalation may take before the CRM treats it as
 /// unavailable; a customer's post waits this long at most.
@@ -259,8 +259,11 @@ pub async fn retry_pending_gates(
                 message.id
             ))
         })?;
-        let actor = gate_retry_principal(tenant_id.clone());
-        let store = ConversationStore::for_tenant(db, outbox, tenant_id);
+        // A test conversation's message is retried in test mode.
+        let mode = DataMode::parse(&message.mode).unwrap_or(DataMode::Live);
+        let actor = gate_retry_principal(tenant_id.clone()).in_mode(mode);
+        let scope = DataScope { tenant_id, mode };
+        let store = ConversationStore::for_tenant(db, outbox, scope);
         let conversation = match store.find_by_text_id(&message.conversation_id).await {
             Ok(conversation) => conversation,
             Err(Error::ConversationNotFound) => {

@@ -472,6 +472,7 @@ mod tests {
 
     fn principal() -> Principal {
         Principal {
+            mode: crate::principal::DataMode::Live,
             client_addr: String::new(),
             kind: PrincipalKind::Tenant(TenantId::generate()),
             credential_id: "key_1".to_owned(),

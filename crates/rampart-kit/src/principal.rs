@@ -24,10 +24,42 @@ const ROLE: &str = "x-rampart-role";
 /// The request id, also sent on every response at the edge.
 pub const REQUEST_ID: &str = "x-request-id";
 const CLIENT_ADDR: &str = "x-rampart-client-addr";
+const MODE: &str = "x-rampart-data-mode";
 
 /// Every metadata key that carries principal data. The gateway strips these
 /// from anything a client sends before it sets its own.
-pub const PRINCIPAL_HEADERS: [&str; 6] = [KIND, TENANT, CREDENTIAL, SCOPES, SUBJECT, ROLE];
+pub const PRINCIPAL_HEADERS: [&str; 7] = [KIND, TENANT, CREDENTIAL, SCOPES, SUBJECT, ROLE, MODE];
+
+/// Which of its tenant's data a credential sees. A `rk_test_` key works in
+/// the tenant's test mode: what it writes is invisible to live credentials,
+/// and live data is invisible to it (Stripe's test mode). Everything else,
+/// sessions included, is live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum DataMode {
+    #[default]
+    Live,
+    Test,
+}
+
+impl DataMode {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Live => "live",
+            Self::Test => "test",
+        }
+    }
+
+    /// Parses the stored or wire name; `None` for anything else.
+    #[must_use]
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "live" => Some(Self::Live),
+            "test" => Some(Self::Test),
+            _ => None,
+        }
+    }
+}
 
 /// What kind of credential the caller presented.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +80,11 @@ pub enum Scope {
     /// Read and export the tenant's audit trail, which records everything
     /// done in the tenant: an integration's ordinary `read` does not grant it.
     Audit,
+    /// Read and change the business settings (a manager's work).
+    Settings,
+    /// The owner's work: channels and their credentials, retention, legal
+    /// holds, erasure and bulk export.
+    Owner,
 }
 
 impl Scope {
@@ -57,6 +94,8 @@ impl Scope {
             Self::Read => "read",
             Self::Write => "write",
             Self::Audit => "audit",
+            Self::Settings => "settings",
+            Self::Owner => "owner",
         }
     }
 }
@@ -148,6 +187,8 @@ pub struct Principal {
     pub client_addr: String,
     /// The signed-in person, for a session; `None` for an API key.
     pub user: Option<SignedInUser>,
+    /// Live or test data; test only for a `rk_test_` key.
+    pub mode: DataMode,
 }
 
 /// The credential id of a service acting on its own (see
@@ -167,7 +208,16 @@ impl Principal {
             request_id: uuid::Uuid::now_v7().to_string(),
             client_addr: String::new(),
             user: None,
+            mode: DataMode::Live,
         }
+    }
+
+    /// The same service acting in `mode` (the gate retry works on test
+    /// conversations in test mode).
+    #[must_use]
+    pub fn in_mode(mut self, mode: DataMode) -> Self {
+        self.mode = mode;
+        self
     }
 
     /// The actor recorded in audit events.
@@ -261,6 +311,9 @@ impl Principal {
         if !self.client_addr.is_empty() {
             metadata.insert(CLIENT_ADDR, value(&self.client_addr)?);
         }
+        if self.mode == DataMode::Test {
+            metadata.insert(MODE, AsciiMetadataValue::from_static("test"));
+        }
         Ok(())
     }
 
@@ -331,6 +384,11 @@ impl Principal {
             }),
             _ => return Err(Status::unauthenticated("principal user is incomplete")),
         };
+        let mode = match text(MODE) {
+            None => DataMode::Live,
+            Some(mode) => DataMode::parse(&mode)
+                .ok_or_else(|| Status::unauthenticated("principal data mode is malformed"))?,
+        };
         Ok(Self {
             kind,
             credential_id: text(CREDENTIAL).ok_or_else(missing)?,
@@ -346,6 +404,7 @@ impl Principal {
                 .filter(|addr| addr.parse::<std::net::IpAddr>().is_ok())
                 .unwrap_or_default(),
             user,
+            mode,
         })
     }
 }
@@ -356,6 +415,7 @@ mod tests {
 
     fn tenant_principal() -> Principal {
         Principal {
+            mode: DataMode::Live,
             client_addr: "2001:db8::7".into(),
             kind: PrincipalKind::Tenant(TenantId::generate()),
             credential_id: "key_0192f0c17e4a7b1d9c3e1a2b3c4d5e6f".into(),
@@ -373,6 +433,7 @@ mod tests {
         assert_eq!(Principal::from_metadata(&metadata).unwrap(), principal);
         // Without an address, none is made up.
         let unknown = Principal {
+            mode: DataMode::Live,
             client_addr: String::new(),
             ..tenant_principal()
         };
@@ -456,6 +517,7 @@ mod tests {
         assert!(tenant.require_tenant().is_ok());
         assert!(tenant.require_platform_admin().is_err());
         let admin = Principal {
+            mode: DataMode::Live,
             client_addr: String::new(),
             kind: PrincipalKind::PlatformAdmin,
             ..tenant
@@ -467,6 +529,7 @@ mod tests {
     #[test]
     fn users_round_trip_and_act_as_themselves() {
         let principal = Principal {
+            mode: DataMode::Live,
             client_addr: String::new(),
             user: Some(SignedInUser {
                 id: "usr_0192f0c17e4a7b1d9c3e1a2b3c4d5e6f".into(),
@@ -491,6 +554,7 @@ mod tests {
     #[test]
     fn roles_rank_owner_over_manager_over_agent() {
         let with_role = |role| Principal {
+            mode: DataMode::Live,
             client_addr: String::new(),
             user: Some(SignedInUser {
                 id: "usr_x".into(),

@@ -50,7 +50,7 @@ use tonic::{Code, Request, Status};
 
 use crate::ids::TenantId;
 use crate::pki::{PkiDir, ServiceName, ServiceTls};
-use crate::principal::{Principal, PrincipalKind};
+use crate::principal::{DataMode, Principal, PrincipalKind};
 
 /// The PostgreSQL server tests create their databases on.
 #[must_use]
@@ -464,6 +464,7 @@ impl Drop for UnavailableAudit {
 #[must_use]
 pub fn admin_principal() -> Principal {
     Principal {
+        mode: DataMode::Live,
         client_addr: String::new(),
         kind: PrincipalKind::PlatformAdmin,
         credential_id: "bootstrap".to_owned(),
@@ -477,6 +478,7 @@ pub fn admin_principal() -> Principal {
 #[must_use]
 pub fn tenant_principal(tenant: &TenantId) -> Principal {
     Principal {
+        mode: DataMode::Live,
         client_addr: String::new(),
         kind: PrincipalKind::Tenant(tenant.clone()),
         credential_id: "key_0192f0c17e4a7b1d9c3e1a2b3c4d5e6f".to_owned(),
@@ -491,6 +493,7 @@ pub fn tenant_principal(tenant: &TenantId) -> Principal {
 #[must_use]
 pub fn tenant_auditor(tenant: &TenantId) -> Principal {
     Principal {
+        mode: DataMode::Live,
         scopes: vec!["read".to_owned(), "audit".to_owned()],
         ..tenant_principal(tenant)
     }

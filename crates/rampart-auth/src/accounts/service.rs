@@ -104,6 +104,7 @@ impl Accounts {
             Some(principal) => principal,
             None => {
                 anonymous = Principal {
+                    mode: rampart_kit::principal::DataMode::Live,
                     client_addr: String::new(),
                     kind: PrincipalKind::PlatformAdmin,
                     credential_id: String::new(),

@@ -145,6 +145,7 @@ impl Accounts {
             )
             .await?;
         let principal = Principal {
+            mode: rampart_kit::principal::DataMode::Live,
             client_addr: String::new(),
             kind: PrincipalKind::PlatformAdmin,
             credential_id: "operator".to_owned(),

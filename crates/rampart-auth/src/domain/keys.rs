@@ -14,8 +14,17 @@ use crate::error::Error;
 /// What a tenant key grants unless asked otherwise.
 pub(crate) const DEFAULT_TENANT_SCOPES: [&str; 2] = ["read", "write"];
 /// Every scope a tenant key may hold: read, write tenant data, manage the
-/// tenant's keys, and read the tenant's audit trail.
-pub(crate) const TENANT_SCOPES: [&str; 4] = ["read", "write", KEYS_SCOPE, AUDIT_SCOPE];
+/// tenant's keys, read the tenant's audit trail, change its business
+/// settings, and the owner's own work (channels, retention, legal holds,
+/// erasure).
+pub(crate) const TENANT_SCOPES: [&str; 6] = [
+    "read",
+    "write",
+    KEYS_SCOPE,
+    AUDIT_SCOPE,
+    "settings",
+    "owner",
+];
 pub(crate) const KEYS_SCOPE: &str = "keys";
 /// Reading and exporting the tenant's audit trail (checked by audit).
 pub(crate) const AUDIT_SCOPE: &str = "audit";

@@ -353,6 +353,7 @@ impl Credentials {
             };
             let key = super::store::active_key(&row)?;
             let principal = Principal {
+                mode: rampart_kit::principal::DataMode::Live,
                 client_addr: String::new(),
                 kind: key
                     .owner
@@ -477,6 +478,7 @@ mod tests {
 
     fn admin_principal() -> Principal {
         Principal {
+            mode: rampart_kit::principal::DataMode::Live,
             client_addr: String::new(),
             kind: rampart_kit::principal::PrincipalKind::PlatformAdmin,
             credential_id: BOOTSTRAP_CREDENTIAL_ID.to_owned(),
@@ -637,6 +639,7 @@ mod tests {
         let read_write = issue(&credentials, &tenant, Environment::Live).await;
         let read_write_id = ApiKeyId::parse(&read_write.row.id).unwrap();
         let keys_only = Principal {
+            mode: rampart_kit::principal::DataMode::Live,
             client_addr: String::new(),
             kind: PrincipalKind::Tenant(tenant.clone()),
             credential_id: "key_keys".to_owned(),

@@ -10,6 +10,8 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: String,
     pub tenant_id: String,
+    /// "live" or "test": the data mode of the credential that wrote it.
+    pub mode: String,
     pub channel: String,
     /// The widget's web origin; empty for other channels.
     pub origin: String,

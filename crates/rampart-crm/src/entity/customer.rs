@@ -11,6 +11,8 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: String,
     pub tenant_id: String,
+    /// "live" or "test": the data mode of the credential that wrote it.
+    pub mode: String,
     pub name: String,
     pub phone: Option<String>,
     pub email: Option<String>,

@@ -56,8 +56,8 @@ use crate::domain::{
 use crate::entity::{conversation, message};
 use crate::gate;
 use crate::store::{
-    ConversationFilter, NewConversation, NewReply, OpenedHandoff, PreparedPost, check_ai_may_reply,
-    post_fingerprint,
+    ConversationFilter, DataScope, NewConversation, NewReply, OpenedHandoff, PreparedPost,
+    check_ai_may_reply, post_fingerprint,
 };
 
 const WIDGET_SCOPE: &str = "widget";
@@ -102,7 +102,8 @@ impl CrmApi {
         request: Request<proto::StartConversationRequest>,
     ) -> Result<proto::Conversation, Status> {
         let principal = Principal::from_request(&request)?;
-        let tenant_id = principal.require_tenant()?.clone();
+        let scope = DataScope::of(&principal)?;
+        let tenant_id = scope.tenant_id.clone();
         let widget = is_widget_caller(&principal);
         if !widget {
             principal.require_scope(Scope::Write)?;
@@ -144,7 +145,7 @@ impl CrmApi {
             visitor_token: visitor_token.as_ref().map(VisitorToken::hash),
         };
 
-        let store = self.conversations(&tenant_id);
+        let store = self.conversations(&scope);
         let started = store.start(&principal, new).await?;
         if started.replayed && widget {
             // The visitor token was shown once, to the first request; a
@@ -190,12 +191,12 @@ impl CrmApi {
         request: Request<proto::ListConversationsRequest>,
     ) -> Result<proto::ListConversationsResponse, Status> {
         let principal = Principal::from_request(&request)?;
-        let tenant_id = principal.require_tenant()?;
+        let scope = DataScope::of(&principal)?;
         require_reader(&principal)?;
         let request = request.get_ref();
         let filter = parse_filter(request)?;
         let page = PageRequest::parse(request.page_size, &request.cursor, ConversationId::parse)?;
-        let page = self.conversations(tenant_id).list(&filter, &page).await?;
+        let page = self.conversations(&scope).list(&filter, &page).await?;
         Ok(proto::ListConversationsResponse {
             conversations: page
                 .items
@@ -211,10 +212,10 @@ impl CrmApi {
         request: Request<proto::GetConversationRequest>,
     ) -> Result<proto::Conversation, Status> {
         let principal = Principal::from_request(&request)?;
-        let tenant_id = principal.require_tenant()?;
+        let scope = DataScope::of(&principal)?;
         require_reader(&principal)?;
         let id = conversation_id(&request.get_ref().conversation_id)?;
-        let store = self.conversations(tenant_id);
+        let store = self.conversations(&scope);
         // Messages first: a message and the conversation change it caused
         // commit together, so the conversation read after its messages is
         // at least as new as they are (a decided message never shows with
@@ -236,7 +237,8 @@ impl CrmApi {
         request: Request<proto::PostMessageRequest>,
     ) -> Result<proto::Message, Status> {
         let principal = Principal::from_request(&request)?;
-        let tenant_id = principal.require_tenant()?.clone();
+        let scope = DataScope::of(&principal)?;
+        let tenant_id = scope.tenant_id.clone();
         refuse_people(&principal, "customer messages")?;
         let request = request.into_inner();
         let visitor = if is_widget_caller(&principal) {
@@ -254,7 +256,7 @@ impl CrmApi {
         // The gate first, then one write: the message with its decision
         // (or pending, when escalation cannot be reached) and the
         // conversation's move to a person.
-        let store = self.conversations(&tenant_id);
+        let store = self.conversations(&scope);
         let (conversation, message_id, fingerprint) = match store
             .prepare_customer_message(&id, visitor.as_ref(), &text, key.as_ref())
             .await?
@@ -302,7 +304,8 @@ impl CrmApi {
         request: Request<proto::PostMessageRequest>,
     ) -> Result<proto::Message, Status> {
         let principal = Principal::from_request(&request)?;
-        let tenant_id = principal.require_tenant()?.clone();
+        let scope = DataScope::of(&principal)?;
+        let tenant_id = scope.tenant_id.clone();
         refuse_people(&principal, "AI replies")?;
         principal.require_scope(Scope::Write)?;
         let request = request.into_inner();
@@ -310,7 +313,7 @@ impl CrmApi {
         let key = IdempotencyKey::parse_optional(&request.idempotency_key)?;
         let id = conversation_id(&request.conversation_id)?;
 
-        let store = self.conversations(&tenant_id);
+        let store = self.conversations(&scope);
         let conversation = store.get(&id).await?;
         let fingerprint = post_fingerprint("ai", id.as_str(), text.as_str());
         if let Some(key) = &key
@@ -395,7 +398,7 @@ impl CrmApi {
         request: Request<proto::PostMessageRequest>,
     ) -> Result<proto::Message, Status> {
         let principal = Principal::from_request(&request)?;
-        let tenant_id = principal.require_tenant()?.clone();
+        let scope = DataScope::of(&principal)?;
         let user = principal.require_role(Role::Agent)?;
         let agent = UserId::parse(&user.id)
             .map_err(|_| Status::permission_denied("the signed-in user's id is malformed"))?;
@@ -404,7 +407,7 @@ impl CrmApi {
         let key = IdempotencyKey::parse_optional(&request.idempotency_key)?;
         let id = conversation_id(&request.conversation_id)?;
         let message = self
-            .conversations(&tenant_id)
+            .conversations(&scope)
             .store_agent_reply(&id, &agent, text, key)
             .await?;
         Ok(message_to_proto(message)?)
@@ -415,7 +418,7 @@ impl CrmApi {
         request: Request<proto::SetSummaryRequest>,
     ) -> Result<proto::Conversation, Status> {
         let principal = Principal::from_request(&request)?;
-        let tenant_id = principal.require_tenant()?;
+        let scope = DataScope::of(&principal)?;
         if principal.user.is_some() {
             principal.require_role(Role::Agent)?;
         } else {
@@ -424,10 +427,7 @@ impl CrmApi {
         let request = request.get_ref();
         let summary = Summary::parse(&request.summary)?;
         let id = conversation_id(&request.conversation_id)?;
-        let conversation = self
-            .conversations(tenant_id)
-            .set_summary(&id, summary)
-            .await?;
+        let conversation = self.conversations(&scope).set_summary(&id, summary).await?;
         Ok(conversation_to_proto(conversation, Vec::new()))
     }
 
@@ -436,7 +436,8 @@ impl CrmApi {
         request: Request<proto::SetConversationStatusRequest>,
     ) -> Result<proto::Conversation, Status> {
         let principal = Principal::from_request(&request)?;
-        let tenant_id = principal.require_tenant()?;
+        let scope = DataScope::of(&principal)?;
+        let tenant_id = &scope.tenant_id;
         principal.require_role(Role::Agent)?;
         let request = request.get_ref();
         let to = ConversationStatus::parse("status", &request.status)?;
@@ -459,7 +460,7 @@ impl CrmApi {
         };
         let id = conversation_id(&request.conversation_id)?;
         let conversation = self
-            .conversations(tenant_id)
+            .conversations(&scope)
             .set_status(&principal, &id, to, assignee, handoff_id)
             .await?;
         tracing::info!(

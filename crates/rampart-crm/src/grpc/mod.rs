@@ -25,7 +25,9 @@ use crate::domain::{
 };
 use crate::entity::{customer, tenant};
 use crate::gate::Escalation;
-use crate::store::{ConversationStore, CustomerStore, NewCustomer, NewTenant, TenantStore};
+use crate::store::{
+    ConversationStore, CustomerStore, DataScope, NewCustomer, NewTenant, TenantStore,
+};
 
 /// The most office domains one tenant may list; a bound on what one request
 /// can make the service store.
@@ -50,16 +52,16 @@ impl CrmApi {
         }
     }
 
-    fn conversations(&self, tenant_id: &TenantId) -> ConversationStore<'_> {
-        ConversationStore::for_tenant(&self.db, &self.outbox, tenant_id.clone())
+    fn conversations(&self, scope: &DataScope) -> ConversationStore<'_> {
+        ConversationStore::for_tenant(&self.db, &self.outbox, scope.clone())
     }
 
     fn tenants(&self) -> TenantStore<'_> {
         TenantStore::new(&self.db, &self.outbox)
     }
 
-    fn customers(&self, tenant_id: &TenantId) -> CustomerStore<'_> {
-        CustomerStore::for_tenant(&self.db, &self.outbox, tenant_id.clone())
+    fn customers(&self, scope: &DataScope) -> CustomerStore<'_> {
+        CustomerStore::for_tenant(&self.db, &self.outbox, scope.clone())
     }
 }
 
@@ -126,10 +128,11 @@ impl CrmService for CrmApi {
         request: Request<proto::CreateCustomerRequest>,
     ) -> Result<Response<proto::Customer>, Status> {
         let principal = Principal::from_request(&request)?;
-        let tenant_id = principal.require_tenant()?.clone();
+        let scope = DataScope::of(&principal)?;
+        let tenant_id = scope.tenant_id.clone();
         principal.require_scope(Scope::Write)?;
         let new = parse_new_customer(request.into_inner())?;
-        let customer = self.customers(&tenant_id).create(&principal, new).await?;
+        let customer = self.customers(&scope).create(&principal, new).await?;
         tracing::info!(
             %tenant_id,
             customer_id = %customer.id,
@@ -144,13 +147,13 @@ impl CrmService for CrmApi {
         request: Request<proto::GetCustomerRequest>,
     ) -> Result<Response<proto::Customer>, Status> {
         let principal = Principal::from_request(&request)?;
-        let tenant_id = principal.require_tenant()?;
+        let scope = DataScope::of(&principal)?;
         principal.require_scope(Scope::Read)?;
         // Malformed, unknown and another tenant's ids all answer the same,
         // so a caller learns nothing about ids outside its tenant.
         let id = CustomerId::parse(&request.get_ref().customer_id)
             .map_err(|_| Error::CustomerNotFound)?;
-        let customer = self.customers(tenant_id).get(&id).await?;
+        let customer = self.customers(&scope).get(&id).await?;
         Ok(Response::new(customer_to_proto(customer)))
     }
 
@@ -159,11 +162,11 @@ impl CrmService for CrmApi {
         request: Request<proto::ListCustomersRequest>,
     ) -> Result<Response<proto::ListCustomersResponse>, Status> {
         let principal = Principal::from_request(&request)?;
-        let tenant_id = principal.require_tenant()?;
+        let scope = DataScope::of(&principal)?;
         principal.require_scope(Scope::Read)?;
         let request = request.get_ref();
         let page = PageRequest::parse(request.page_size, &request.cursor, CustomerId::parse)?;
-        let page = self.customers(tenant_id).list(&page).await?;
+        let page = self.customers(&scope).list(&page).await?;
         Ok(Response::new(proto::ListCustomersResponse {
             customers: page.items.into_iter().map(customer_to_proto).collect(),
             next_cursor: page.next_cursor.unwrap_or_default(),

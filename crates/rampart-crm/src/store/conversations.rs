@@ -2,7 +2,7 @@
 //! message), reading and listing them, their summary, and the status steps a
 //! handoff takes them through.
 
-use rampart_kit::ids::{ConversationId, CustomerId, HandoffId, MessageId, TenantId, UserId};
+use rampart_kit::ids::{ConversationId, CustomerId, HandoffId, MessageId, UserId};
 use rampart_kit::outbox::{AuditRecord, Outbox};
 use rampart_kit::principal::Principal;
 use sea_orm::sea_query::Expr;
@@ -11,6 +11,7 @@ use sea_orm::{
     IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
 };
 
+use super::DataScope;
 use super::{CustomerStore, Page, fingerprint, into_page, is_unique_violation, now};
 use crate::Error;
 use crate::domain::{
@@ -92,25 +93,23 @@ pub struct ConversationFilter {
 pub struct ConversationStore<'a> {
     pub(super) db: &'a DatabaseConnection,
     pub(super) outbox: &'a Outbox,
-    pub(super) tenant_id: TenantId,
+    pub(super) scope: DataScope,
 }
 
 impl<'a> ConversationStore<'a> {
-    /// The store of `tenant_id`'s conversations; the tenant comes from the
-    /// caller's principal.
+    /// The store of one tenant's conversations in one data mode; the scope
+    /// comes from the caller's principal.
     #[must_use]
-    pub fn for_tenant(db: &'a DatabaseConnection, outbox: &'a Outbox, tenant_id: TenantId) -> Self {
-        Self {
-            db,
-            outbox,
-            tenant_id,
-        }
+    pub fn for_tenant(db: &'a DatabaseConnection, outbox: &'a Outbox, scope: DataScope) -> Self {
+        Self { db, outbox, scope }
     }
 
-    /// Every conversation query starts here, already filtered by tenant.
+    /// Every conversation query starts here, already filtered by tenant and
+    /// mode.
     pub(super) fn scoped(&self) -> sea_orm::Select<conversation::Entity> {
         conversation::Entity::find()
-            .filter(conversation::Column::TenantId.eq(self.tenant_id.as_str()))
+            .filter(conversation::Column::TenantId.eq(self.scope.tenant_id.as_str()))
+            .filter(conversation::Column::Mode.eq(self.scope.mode.as_str()))
     }
 
     /// The conversation with `id`, read through `db` (a transaction, or the
@@ -141,7 +140,7 @@ impl<'a> ConversationStore<'a> {
         let Ok(id) = CustomerId::parse(id) else {
             return Ok(None);
         };
-        match CustomerStore::for_tenant(self.db, self.outbox, self.tenant_id.clone())
+        match CustomerStore::for_tenant(self.db, self.outbox, self.scope.clone())
             .get(&id)
             .await
         {
@@ -163,7 +162,7 @@ impl<'a> ConversationStore<'a> {
             return Ok(started);
         }
         if let Some(customer_id) = &new.customer_id {
-            CustomerStore::for_tenant(self.db, self.outbox, self.tenant_id.clone())
+            CustomerStore::for_tenant(self.db, self.outbox, self.scope.clone())
                 .get(customer_id)
                 .await?;
         }
@@ -171,7 +170,8 @@ impl<'a> ConversationStore<'a> {
         let started_at = now();
         let row = conversation::Model {
             id: ConversationId::generate().into_string(),
-            tenant_id: self.tenant_id.as_str().to_owned(),
+            tenant_id: self.scope.tenant_id.as_str().to_owned(),
+            mode: self.scope.mode.as_str().to_owned(),
             channel: new.channel.as_str().to_owned(),
             origin: new.origin,
             first_message: String::new(),
@@ -190,6 +190,7 @@ impl<'a> ConversationStore<'a> {
         let first_message = new.first_message.map(|text| message::Model {
             id: MessageId::generate().into_string(),
             tenant_id: row.tenant_id.clone(),
+            mode: row.mode.clone(),
             conversation_id: row.id.clone(),
             author: "customer".to_owned(),
             author_id: None,
@@ -204,7 +205,7 @@ impl<'a> ConversationStore<'a> {
         });
         let event = AuditRecord::success(
             actor,
-            Some(self.tenant_id.as_str()),
+            Some(self.scope.tenant_id.as_str()),
             "conversation.started",
             format!("conversation:{}", row.id),
         )
@@ -264,7 +265,8 @@ impl<'a> ConversationStore<'a> {
         // The first message is the customer's, stored with the start's own
         // time; a start without one must not answer a later reply instead.
         let first_message = message::Entity::find()
-            .filter(message::Column::TenantId.eq(self.tenant_id.as_str()))
+            .filter(message::Column::TenantId.eq(self.scope.tenant_id.as_str()))
+            .filter(message::Column::Mode.eq(self.scope.mode.as_str()))
             .filter(message::Column::ConversationId.eq(existing.id.as_str()))
             .filter(message::Column::Author.eq("customer"))
             .filter(message::Column::CreatedAt.eq(existing.started_at))
@@ -314,7 +316,8 @@ impl<'a> ConversationStore<'a> {
     /// first.
     pub async fn messages(&self, conversation_id: &str) -> Result<Vec<message::Model>, Error> {
         let mut rows = message::Entity::find()
-            .filter(message::Column::TenantId.eq(self.tenant_id.as_str()))
+            .filter(message::Column::TenantId.eq(self.scope.tenant_id.as_str()))
+            .filter(message::Column::Mode.eq(self.scope.mode.as_str()))
             .filter(message::Column::ConversationId.eq(conversation_id))
             .order_by_desc(message::Column::Id)
             .limit(MAX_MESSAGES_READ)
@@ -361,7 +364,7 @@ impl<'a> ConversationStore<'a> {
                 to: to.as_str(),
             });
         }
-        let tenant = tenant::Entity::find_by_id(self.tenant_id.as_str())
+        let tenant = tenant::Entity::find_by_id(self.scope.tenant_id.as_str())
             .one(change.tx())
             .await?;
         let transcripts_enabled = tenant.is_some_and(|tenant| tenant.transcripts_enabled);
@@ -392,7 +395,8 @@ impl<'a> ConversationStore<'a> {
         if ended && !keep_transcript {
             message::Entity::update_many()
                 .col_expr(message::Column::Text, Expr::value(""))
-                .filter(message::Column::TenantId.eq(self.tenant_id.as_str()))
+                .filter(message::Column::TenantId.eq(self.scope.tenant_id.as_str()))
+                .filter(message::Column::Mode.eq(self.scope.mode.as_str()))
                 .filter(message::Column::ConversationId.eq(id.as_str()))
                 .exec(change.tx())
                 .await?;
@@ -405,7 +409,7 @@ impl<'a> ConversationStore<'a> {
         change.audit(
             AuditRecord::success(
                 actor,
-                Some(self.tenant_id.as_str()),
+                Some(self.scope.tenant_id.as_str()),
                 "conversation.status_changed",
                 format!("conversation:{}", existing.id),
             )

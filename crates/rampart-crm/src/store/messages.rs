@@ -113,7 +113,8 @@ impl ConversationStore<'_> {
         fingerprint: &str,
     ) -> Result<Option<message::Model>, Error> {
         let Some(existing) = message::Entity::find()
-            .filter(message::Column::TenantId.eq(self.tenant_id.as_str()))
+            .filter(message::Column::TenantId.eq(self.scope.tenant_id.as_str()))
+            .filter(message::Column::Mode.eq(self.scope.mode.as_str()))
             .filter(message::Column::IdempotencyKey.eq(key.as_str()))
             .one(self.db)
             .await?
@@ -223,7 +224,7 @@ impl ConversationStore<'_> {
                 change.audit(
                     AuditRecord::success(
                         actor,
-                        Some(self.tenant_id.as_str()),
+                        Some(self.scope.tenant_id.as_str()),
                         "conversation.status_changed",
                         format!("conversation:{}", current.id),
                     )
@@ -244,7 +245,8 @@ impl ConversationStore<'_> {
         };
         let row = message::Model {
             id: message_id.into_string(),
-            tenant_id: self.tenant_id.as_str().to_owned(),
+            tenant_id: self.scope.tenant_id.as_str().to_owned(),
+            mode: self.scope.mode.as_str().to_owned(),
             conversation_id: conversation.id.clone(),
             author: "customer".to_owned(),
             author_id: None,
@@ -292,7 +294,8 @@ impl ConversationStore<'_> {
     /// Whether a customer message of the conversation waits for the gate.
     pub async fn has_pending_gate(&self, conversation_id: &str) -> Result<bool, Error> {
         let pending = message::Entity::find()
-            .filter(message::Column::TenantId.eq(self.tenant_id.as_str()))
+            .filter(message::Column::TenantId.eq(self.scope.tenant_id.as_str()))
+            .filter(message::Column::Mode.eq(self.scope.mode.as_str()))
             .filter(message::Column::ConversationId.eq(conversation_id))
             .filter(message::Column::Gate.eq(GATE_PENDING))
             .count(self.db)
@@ -314,7 +317,8 @@ impl ConversationStore<'_> {
     ) -> Result<message::Model, Error> {
         let mut change = self.outbox.begin(self.db).await?;
         let message = message::Entity::find_by_id(message_id)
-            .filter(message::Column::TenantId.eq(self.tenant_id.as_str()))
+            .filter(message::Column::TenantId.eq(self.scope.tenant_id.as_str()))
+            .filter(message::Column::Mode.eq(self.scope.mode.as_str()))
             .one(change.tx())
             .await?
             .ok_or_else(|| Error::Internal(anyhow::anyhow!("message {message_id} vanished")))?;
@@ -390,7 +394,7 @@ impl ConversationStore<'_> {
         let updated = row.update(change.tx()).await?;
         let mut event = AuditRecord::success(
             actor,
-            Some(self.tenant_id.as_str()),
+            Some(self.scope.tenant_id.as_str()),
             "conversation.handed_off",
             format!("conversation:{}", current.id),
         )
@@ -421,7 +425,8 @@ impl ConversationStore<'_> {
         let current = self.find(change.tx(), id.as_str()).await?;
         check_ai_may_reply(parse_status(&current.status)?)?;
         let pending = message::Entity::find()
-            .filter(message::Column::TenantId.eq(self.tenant_id.as_str()))
+            .filter(message::Column::TenantId.eq(self.scope.tenant_id.as_str()))
+            .filter(message::Column::Mode.eq(self.scope.mode.as_str()))
             .filter(message::Column::ConversationId.eq(id.as_str()))
             .filter(message::Column::Gate.eq(GATE_PENDING))
             .count(change.tx())
@@ -435,7 +440,8 @@ impl ConversationStore<'_> {
             serde_json::to_string(&reply.findings).map_err(|e| Error::Internal(e.into()))?;
         let row = message::Model {
             id: MessageId::generate().into_string(),
-            tenant_id: self.tenant_id.as_str().to_owned(),
+            tenant_id: self.scope.tenant_id.as_str().to_owned(),
+            mode: self.scope.mode.as_str().to_owned(),
             conversation_id: current.id.clone(),
             author: "ai".to_owned(),
             author_id: None,
@@ -455,7 +461,7 @@ impl ConversationStore<'_> {
             change.audit(
                 AuditRecord::success(
                     actor,
-                    Some(self.tenant_id.as_str()),
+                    Some(self.scope.tenant_id.as_str()),
                     "ai_reply.reviewed",
                     format!("conversation:{}", current.id),
                 )
@@ -495,7 +501,8 @@ impl ConversationStore<'_> {
         }
         let row = message::Model {
             id: MessageId::generate().into_string(),
-            tenant_id: self.tenant_id.as_str().to_owned(),
+            tenant_id: self.scope.tenant_id.as_str().to_owned(),
+            mode: self.scope.mode.as_str().to_owned(),
             conversation_id: current.id.clone(),
             author: "agent".to_owned(),
             author_id: Some(agent.as_str().to_owned()),

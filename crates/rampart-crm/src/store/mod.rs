@@ -31,7 +31,7 @@ pub use messages::{
 use chrono::{DateTime, SubsecRound, Utc};
 use rampart_kit::ids::{CustomerId, TenantId};
 use rampart_kit::outbox::{AuditRecord, Outbox};
-use rampart_kit::principal::Principal;
+use rampart_kit::principal::{DataMode, Principal};
 use sea_orm::{
     ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
     QuerySelect,
@@ -40,6 +40,36 @@ use sea_orm::{
 use crate::Error;
 use crate::domain::{Address, CustomerName, Email, OfficeDomain, PageRequest, Phone, TenantName};
 use crate::entity::{customer, tenant};
+
+/// Whose data a store sees: one tenant's, in one data mode. Built from the
+/// caller's principal ([`DataScope::of`]), never from a request body; every
+/// query of a tenant's store filters by both, so a test key's rows and a
+/// live key's rows never meet, and another tenant's id is simply not found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataScope {
+    pub tenant_id: TenantId,
+    pub mode: DataMode,
+}
+
+impl DataScope {
+    /// The scope a tenant principal acts in; PermissionDenied for anyone
+    /// else.
+    pub fn of(principal: &Principal) -> Result<Self, tonic::Status> {
+        Ok(Self {
+            tenant_id: principal.require_tenant()?.clone(),
+            mode: principal.mode,
+        })
+    }
+
+    /// A tenant's live data.
+    #[must_use]
+    pub fn live(tenant_id: TenantId) -> Self {
+        Self {
+            tenant_id,
+            mode: DataMode::Live,
+        }
+    }
+}
 
 /// A tenant to create, already parsed.
 #[derive(Debug)]
@@ -195,24 +225,23 @@ impl<'a> TenantStore<'a> {
 pub struct CustomerStore<'a> {
     db: &'a DatabaseConnection,
     outbox: &'a Outbox,
-    tenant_id: TenantId,
+    scope: DataScope,
 }
 
 impl<'a> CustomerStore<'a> {
-    /// The store of `tenant_id`'s customers. The tenant must come from the
-    /// caller's principal, never from the request body.
+    /// The store of one tenant's customers in one data mode. The scope must
+    /// come from the caller's principal, never from the request body.
     #[must_use]
-    pub fn for_tenant(db: &'a DatabaseConnection, outbox: &'a Outbox, tenant_id: TenantId) -> Self {
-        Self {
-            db,
-            outbox,
-            tenant_id,
-        }
+    pub fn for_tenant(db: &'a DatabaseConnection, outbox: &'a Outbox, scope: DataScope) -> Self {
+        Self { db, outbox, scope }
     }
 
-    /// Every query of this store starts here, already filtered by tenant.
+    /// Every query of this store starts here, already filtered by tenant
+    /// and mode.
     fn scoped(&self) -> sea_orm::Select<customer::Entity> {
-        customer::Entity::find().filter(customer::Column::TenantId.eq(self.tenant_id.as_str()))
+        customer::Entity::find()
+            .filter(customer::Column::TenantId.eq(self.scope.tenant_id.as_str()))
+            .filter(customer::Column::Mode.eq(self.scope.mode.as_str()))
     }
 
     /// Stores a new customer and its `customer.created` event (in the
@@ -225,7 +254,8 @@ impl<'a> CustomerStore<'a> {
     ) -> Result<customer::Model, Error> {
         let row = customer::Model {
             id: CustomerId::generate().into_string(),
-            tenant_id: self.tenant_id.as_str().to_owned(),
+            tenant_id: self.scope.tenant_id.as_str().to_owned(),
+            mode: self.scope.mode.as_str().to_owned(),
             name: new.name.into_string(),
             phone: new.phone.map(Phone::into_string),
             email: new.email.map(Email::into_string),
@@ -234,7 +264,7 @@ impl<'a> CustomerStore<'a> {
         };
         let event = AuditRecord::success(
             actor,
-            Some(self.tenant_id.as_str()),
+            Some(self.scope.tenant_id.as_str()),
             "customer.created",
             format!("customer:{}", row.id),
         );
@@ -319,8 +349,8 @@ mod tests {
             ids.push(TenantId::parse(&tenants.create(&admin, new).await.unwrap().id).unwrap());
         }
         let (alpha, beta) = (ids[0].clone(), ids[1].clone());
-        let alpha_store = CustomerStore::for_tenant(&db, &outbox, alpha.clone());
-        let beta_store = CustomerStore::for_tenant(&db, &outbox, beta.clone());
+        let alpha_store = CustomerStore::for_tenant(&db, &outbox, DataScope::live(alpha.clone()));
+        let beta_store = CustomerStore::for_tenant(&db, &outbox, DataScope::live(beta.clone()));
         let new_customer = |name: &str| NewCustomer {
             name: CustomerName::parse(name).unwrap(),
             phone: None,

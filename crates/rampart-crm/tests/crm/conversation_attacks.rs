@@ -216,6 +216,7 @@ async fn bad_input_and_wrong_callers_change_nothing(database: TestDatabase) {
     // Wrong callers: a read-only key, the platform admin (no tenant), a
     // key without scopes.
     let read_only = Principal {
+        mode: rampart_kit::principal::DataMode::Live,
         scopes: vec!["read".into()],
         ..tenant_principal(&tenant)
     };
@@ -251,6 +252,7 @@ async fn bad_input_and_wrong_callers_change_nothing(database: TestDatabase) {
         Code::PermissionDenied,
     );
     let no_scope = Principal {
+        mode: rampart_kit::principal::DataMode::Live,
         scopes: vec![],
         ..tenant_principal(&tenant)
     };

@@ -203,6 +203,7 @@ pub fn new_tenant() -> (TenantId, Principal) {
 /// A public widget key of `tenant`: the `widget` scope only.
 pub fn widget_key(tenant: &TenantId) -> Principal {
     Principal {
+        mode: rampart_kit::principal::DataMode::Live,
         credential_id: "key_0192f0c17e4a7b1d9c3e1a2b3c4d5e70".to_owned(),
         scopes: vec!["widget".to_owned()],
         ..tenant_principal(tenant)
@@ -212,6 +213,7 @@ pub fn widget_key(tenant: &TenantId) -> Principal {
 /// A signed-in user of `tenant` with `role`.
 pub fn user(tenant: &TenantId, role: Role) -> Principal {
     Principal {
+        mode: rampart_kit::principal::DataMode::Live,
         credential_id: "ses_0192f0c17e4a7b1d9c3e1a2b3c4d5e71".to_owned(),
         user: Some(SignedInUser {
             id: UserId::generate().into_string(),

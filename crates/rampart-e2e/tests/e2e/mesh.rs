@@ -28,6 +28,7 @@ async fn channel(url: String, tls: ClientTlsConfig) -> Result<Channel, tonic::tr
 fn as_tenant<T>(tenant: &TenantId, message: T) -> Request<T> {
     let mut request = Request::new(message);
     Principal {
+        mode: rampart_kit::principal::DataMode::Live,
         client_addr: String::new(),
         kind: PrincipalKind::Tenant(tenant.clone()),
         credential_id: "key_forged".into(),

@@ -510,6 +510,7 @@ async fn api_keys_may_read_but_not_act(database: TestDatabase) {
         expect_code(result, Code::PermissionDenied);
     }
     let write_only = Principal {
+        mode: rampart_kit::principal::DataMode::Live,
         scopes: vec!["write".to_owned()],
         ..key
     };

@@ -86,6 +86,7 @@ impl TestApp {
 /// A signed-in user of `tenant` with `role`, as the gateway passes it on.
 pub fn user(tenant: &TenantId, role: Role) -> Principal {
     Principal {
+        mode: rampart_kit::principal::DataMode::Live,
         user: Some(SignedInUser {
             id: UserId::generate().into_string(),
             role,

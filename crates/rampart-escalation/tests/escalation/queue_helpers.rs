@@ -100,6 +100,7 @@ pub async fn connect(database: &TestDatabase) -> DatabaseConnection {
 /// A signed-in user of `tenant` with `role`.
 pub fn user(tenant: &TenantId, role: Role) -> Principal {
     Principal {
+        mode: rampart_kit::principal::DataMode::Live,
         credential_id: "ses_0192f0c17e4a7b1d9c3e1a2b3c4d5e6f".to_owned(),
         user: Some(SignedInUser {
             id: UserId::generate().into_string(),

@@ -30,7 +30,7 @@ use rampart_kit::grpc::TracedChannel;
 use rampart_kit::ids::{ApiKeyId, TenantId};
 use rampart_kit::networks::AllowedNetworks;
 use rampart_kit::origins::AllowedOrigins;
-use rampart_kit::principal::{Principal, PrincipalKind};
+use rampart_kit::principal::{DataMode, Principal, PrincipalKind};
 use rampart_kit::rate_limit::Quota;
 use rampart_kit::revocation::BusEvent;
 use rampart_proto::auth::v1::auth_service_client::AuthServiceClient;
@@ -328,7 +328,7 @@ impl FromRequestParts<Arc<Gateway>> for TenantCaller {
         }
         limit_credential(gateway, &verified).await?;
         Ok(Self {
-            principal: principal(parts, verified),
+            principal: principal(parts, verified, key.kind()),
             tenant,
         })
     }
@@ -361,7 +361,7 @@ impl FromRequestParts<Arc<Gateway>> for AdminCaller {
         }
         limit_credential(gateway, &verified).await?;
         Ok(Self {
-            principal: principal(parts, verified),
+            principal: principal(parts, verified, key.kind()),
         })
     }
 }
@@ -408,7 +408,7 @@ impl FromRequestParts<Arc<Gateway>> for WidgetCaller {
         }
         limit_credential(gateway, &verified).await?;
         Ok(Self {
-            principal: principal(parts, verified),
+            principal: principal(parts, verified, key.kind()),
             tenant,
             origin,
         })
@@ -471,8 +471,15 @@ async fn limit_credential(gateway: &Gateway, verified: &VerifiedKey) -> Result<(
     limit(gateway, &bucket, quota, "credential").await
 }
 
-fn principal(parts: &Parts, verified: VerifiedKey) -> Principal {
+/// The principal of a verified key. A `rk_test_` key works in its tenant's
+/// test mode; every other key is live.
+fn principal(parts: &Parts, verified: VerifiedKey, kind: KeyKind) -> Principal {
     Principal {
+        mode: if kind == KeyKind::Test {
+            DataMode::Test
+        } else {
+            DataMode::Live
+        },
         client_addr: principal_addr(parts),
         kind: verified.kind,
         credential_id: verified.credential_id,

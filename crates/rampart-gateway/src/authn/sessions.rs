@@ -262,6 +262,7 @@ async fn session_principal(
     let bucket = format!("cred:{}", identity.session_id);
     limit(gateway, &bucket, gateway.config.per_credential, "session").await?;
     Ok(Some(Principal {
+        mode: rampart_kit::principal::DataMode::Live,
         // "unknown" is how the session code names a missing address; the
         // principal carries only a real one.
         client_addr: if client == "unknown" {

@@ -44,9 +44,9 @@ pub struct NewKey {
     #[serde(default)]
     #[schema(example = "live")]
     environment: Option<String>,
-    /// "read", "write", "keys", "audit"; default read and write. Tenant keys
-    /// only, and only scopes the caller holds itself; a widget key has the
-    /// one scope "widget" and takes none here.
+    /// "read", "write", "keys", "audit", "settings", "owner"; default read
+    /// and write. Tenant keys only, and only scopes the caller holds itself;
+    /// a widget key has the one scope "widget" and takes none here.
     #[serde(default)]
     scopes: Vec<String>,
     /// RFC 3339, in the future; absent for a key that does not expire.

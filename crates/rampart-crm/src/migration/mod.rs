@@ -14,6 +14,8 @@ use sea_orm_migration::prelude::*;
 
 use crate::OUTBOX_TABLE;
 
+mod m0004_data_modes;
+
 pub struct Migrator;
 
 #[async_trait]
@@ -23,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(CreateTenantsAndCustomers),
             Box::new(CreateConversations),
             Box::new(CreateMessages),
+            Box::new(m0004_data_modes::Migration),
         ]
     }
 
