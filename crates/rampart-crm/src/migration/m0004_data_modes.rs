@@ -35,14 +35,18 @@ impl MigrationTrait for Migration {
                 .await?;
         }
         for table in ["crm_conversation", "crm_message"] {
-            let name = format!("{table}_idempotency");
             manager
-                .drop_index(Index::drop().name(&name).table(table).to_owned())
+                .drop_index(
+                    Index::drop()
+                        .name(format!("{table}_idempotency"))
+                        .table(table)
+                        .to_owned(),
+                )
                 .await?;
             manager
                 .create_index(
                     Index::create()
-                        .name(&name)
+                        .name(format!("{table}_mode_idempotency"))
                         .table(table)
                         .col("tenant_id")
                         .col("mode")
