@@ -113,6 +113,22 @@ prefixed_id!(
     /// A conversation handed to a human.
     HandoffId, "hof", "handoff"
 );
+prefixed_id!(
+    /// A customer's appointment.
+    AppointmentId, "apt", "appointment"
+);
+prefixed_id!(
+    /// A job note, on a customer or an appointment.
+    JobNoteId, "jnt", "job note"
+);
+prefixed_id!(
+    /// A tenant's connected channel (an SMS number, a phone line, a mailbox).
+    ChannelId, "chn", "channel"
+);
+prefixed_id!(
+    /// A request to erase a customer's data.
+    ErasureRequestId, "era", "erasure request"
+);
 
 #[cfg(test)]
 mod tests {
