@@ -16,5 +16,6 @@ mod migration;
 mod peers;
 mod replies;
 mod tenants;
+mod test_mode;
 mod transcripts;
 mod validation;
