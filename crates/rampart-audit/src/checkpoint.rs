@@ -81,9 +81,15 @@ impl SigningKey {
             key_id: self.public_key().key_id(),
             signature: String::new(),
         };
-        let signature = self.pair.sign(checkpoint.signed_text().as_bytes());
-        checkpoint.signature = BASE64.encode(signature.as_ref());
+        let signature = self.sign_bytes(checkpoint.signed_text().as_bytes());
+        checkpoint.signature = BASE64.encode(signature);
         checkpoint
+    }
+
+    /// The Ed25519 signature of `bytes`. Callers frame what they sign so
+    /// that one kind of statement cannot pass for another.
+    pub(crate) fn sign_bytes(&self, bytes: &[u8]) -> Vec<u8> {
+        self.pair.sign(bytes).as_ref().to_vec()
     }
 }
 

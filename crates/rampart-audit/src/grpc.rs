@@ -13,12 +13,14 @@ use std::sync::Arc;
 use chrono::{DateTime, SecondsFormat, Utc};
 use rampart_kit::grpc::Caller;
 use rampart_kit::ids::TenantId;
+use rampart_kit::pki::ServiceName;
 use rampart_kit::principal::{Principal, PrincipalKind, Role, Scope};
 use rampart_proto::audit::v1 as proto;
 use rampart_proto::audit::v1::audit_service_server::AuditService;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
+use crate::certificate;
 use crate::checkpoint::{Checkpoint, SigningKey};
 use crate::error::Error;
 use crate::events::{LogId, parse_batch};
@@ -326,6 +328,35 @@ impl AuditService for AuditGrpc {
             key_id: public.key_id(),
             public_key: public.hex(),
             pem: public.to_pem(),
+        }))
+    }
+
+    async fn sign_deletion_certificate(
+        &self,
+        request: Request<proto::SignDeletionCertificateRequest>,
+    ) -> Result<Response<proto::DeletionCertificate>, Status> {
+        if Caller::of(&request)? != ServiceName::Crm {
+            return Err(Status::permission_denied(
+                "only the crm may have deletion certificates signed",
+            ));
+        }
+        let text = &request.get_ref().statement_json;
+        if text.len() > certificate::MAX_STATEMENT_BYTES {
+            return Err(Status::invalid_argument(format!(
+                "statement_json may be at most {} bytes",
+                certificate::MAX_STATEMENT_BYTES
+            )));
+        }
+        let statement: serde_json::Value = serde_json::from_str(text)
+            .map_err(|e| Status::invalid_argument(format!("statement_json is not JSON: {e}")))?;
+        let signed = self
+            .key
+            .sign_certificate(statement)
+            .map_err(|e| Status::invalid_argument(format!("statement_json: {e}")))?;
+        let certificate_json = serde_json::to_string(&signed)
+            .map_err(|e| rampart_kit::error::internal(e.to_string()))?;
+        Ok(Response::new(proto::DeletionCertificate {
+            certificate_json,
         }))
     }
 }

@@ -9,6 +9,8 @@
 //!   the escaping that keeps callers' text from forging lines.
 //! - [`checkpoint`]: Ed25519-signed checkpoints, the signing key and the
 //!   public key in the forms it is published.
+//! - [`certificate`]: deletion certificates, the signed statements the CRM
+//!   hands a customer whose data it erased, and their offline check.
 //! - [`export`]: the JSON lines export format and [`export::verify`], the
 //!   offline check behind `rampart audit verify`.
 //! - [`legacy_chain`]: the walking skeleton's hash chain, kept to check
@@ -23,6 +25,7 @@
 
 #[doc(hidden)]
 pub mod bench;
+pub mod certificate;
 pub mod checkpoint;
 mod entity;
 mod error;

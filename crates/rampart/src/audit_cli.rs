@@ -4,12 +4,17 @@
 //! needs nothing but the file and the public key: no database, no network.
 //! It prints what it checked ("N/N events valid"), names each failure, and
 //! exits non-zero when anything is wrong.
+//!
+//! `rampart audit verify-certificate <certificate> --public-key FILE`
+//! checks a deletion certificate the same way: offline, against the
+//! trusted audit public key.
 
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
+use rampart_audit::certificate::Certificate;
 use rampart_audit::checkpoint::{Checkpoint, PublicKey};
 use rampart_audit::export::{self, Header};
 
@@ -19,6 +24,20 @@ pub enum AuditCommand {
     /// signature, every event against the signed root, and optionally that
     /// the log extends an older checkpoint.
     Verify(VerifyArgs),
+    /// Verify a deletion certificate (from
+    /// `POST /v1/owner/erasure-requests/{id}/execute`) against the audit
+    /// public key.
+    VerifyCertificate(VerifyCertificateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyCertificateArgs {
+    /// The certificate, JSON.
+    pub certificate: PathBuf,
+    /// The trusted public key: the JSON of `GET /v1/audit/public-key`, a
+    /// PEM public key, or 64 hex digits.
+    #[arg(long)]
+    pub public_key: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -51,7 +70,38 @@ pub fn run(command: AuditCommand) -> anyhow::Result<()> {
                 bail!("the audit export did not verify")
             }
         }
+        AuditCommand::VerifyCertificate(args) => {
+            println!("{}", verify_certificate(&args)?);
+            Ok(())
+        }
     }
+}
+
+/// Verifies a deletion certificate as the command does: a line saying what
+/// it certifies, or the reason it does not verify.
+pub fn verify_certificate(args: &VerifyCertificateArgs) -> anyhow::Result<String> {
+    let key = PublicKey::parse(&read_text(&args.public_key, "public key")?)
+        .with_context(|| format!("in {}", args.public_key.display()))?;
+    let certificate = Certificate::parse(&read_text(&args.certificate, "certificate")?)
+        .with_context(|| format!("in {}", args.certificate.display()))?;
+    certificate
+        .verify(&key)
+        .context("the deletion certificate did not verify")?;
+    let field = |name: &str| {
+        certificate
+            .statement
+            .get(name)
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("?")
+            .to_owned()
+    };
+    Ok(format!(
+        "valid: deletion certificate {} for {} (executed {}), signed by audit key {}",
+        field("certificate_id"),
+        field("subject"),
+        field("executed_at"),
+        certificate.signature.key_id
+    ))
 }
 
 /// Verifies as the command does, returning the report.

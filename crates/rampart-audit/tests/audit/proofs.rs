@@ -24,6 +24,7 @@ on_both_databases!(
     queries_filter_and_page,
     readers_see_only_their_logs,
     exports_of_ranges_verify,
+    deletion_certificates_are_signed_for_the_crm_alone,
 );
 
 fn hash(text: &str) -> Hash {
@@ -429,4 +430,66 @@ async fn exports_of_ranges_verify(database: TestDatabase) {
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
+}
+
+/// Only the CRM may have a deletion certificate signed, and what it gets
+/// back verifies with the published key.
+async fn deletion_certificates_are_signed_for_the_crm_alone(database: TestDatabase) {
+    let audit = TestAudit::spawn(database).await;
+    let statement = serde_json::json!({
+        "format": rampart_audit::certificate::FORMAT,
+        "certificate_id": "era_0192f0c17e4a7b1d9c3e1a2b3c4d5e6f",
+        "subject": "customer:cus_0192f0c17e4a7b1d9c3e1a2b3c4d5e70",
+    });
+    let request = || rampart_proto::audit::v1::SignDeletionCertificateRequest {
+        statement_json: statement.to_string(),
+    };
+    for service in [
+        ServiceName::Gateway,
+        ServiceName::Auth,
+        ServiceName::Escalation,
+    ] {
+        let refused = audit
+            .client_as(service)
+            .await
+            .sign_deletion_certificate(request())
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), Code::PermissionDenied, "{service:?}");
+    }
+    let mut crm = audit.client_as(ServiceName::Crm).await;
+    let signed = crm
+        .sign_deletion_certificate(request())
+        .await
+        .unwrap()
+        .into_inner();
+    let certificate =
+        rampart_audit::certificate::Certificate::parse(&signed.certificate_json).unwrap();
+    assert_eq!(certificate.statement, statement);
+    let published = audit
+        .client_as(ServiceName::Gateway)
+        .await
+        .get_public_key(GetPublicKeyRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    certificate
+        .verify(&PublicKey::parse(&published.public_key).unwrap())
+        .unwrap();
+
+    // Not JSON, not an object of the format, too large: refused.
+    for bad in [
+        "{not json".to_owned(),
+        serde_json::json!({"format": "rampart-checkpoint"}).to_string(),
+        serde_json::json!({"format": rampart_audit::certificate::FORMAT, "pad": "x".repeat(20_000)})
+            .to_string(),
+    ] {
+        let refused = crm
+            .sign_deletion_certificate(rampart_proto::audit::v1::SignDeletionCertificateRequest {
+                statement_json: bad,
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), Code::InvalidArgument);
+    }
 }

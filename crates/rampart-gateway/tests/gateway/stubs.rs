@@ -256,6 +256,7 @@ stub_service!(AuditService for Serve {
     get_inclusion_proof: audit::InclusionProofRequest => audit::InclusionProof,
     get_consistency_proof: audit::ConsistencyProofRequest => audit::ConsistencyProof,
     get_public_key: audit::GetPublicKeyRequest => audit::PublicKey,
+    sign_deletion_certificate: audit::SignDeletionCertificateRequest => audit::DeletionCertificate,
 }
     type ExportStream = ExportStream;
 

@@ -503,6 +503,58 @@ mod audit_verify {
             "{stdout}"
         );
     }
+
+    /// A deletion certificate as the customer holds it: valid with the
+    /// audit key, refused when a byte of it changes or another key is
+    /// trusted.
+    #[test]
+    fn verify_certificate_checks_the_signature_offline() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = SigningKey::from_pem(&SigningKey::generate_pem().unwrap()).unwrap();
+        let key_file = dir.path().join("audit.pub");
+        std::fs::write(&key_file, key.public_key().to_pem()).unwrap();
+        let statement = serde_json::json!({
+            "format": rampart_audit::certificate::FORMAT,
+            "certificate_id": "era_0192f0c17e4a7b1d9c3e1a2b3c4d5e6f",
+            "subject": "customer:cus_0192f0c17e4a7b1d9c3e1a2b3c4d5e70",
+            "executed_at": "2026-12-02T10:00:00Z",
+            "deleted": {"customer": 1, "messages": 7},
+        });
+        let certificate = key.sign_certificate(statement).unwrap();
+        let text = serde_json::to_string_pretty(&certificate).unwrap();
+        let good = dir.path().join("certificate.json");
+        std::fs::write(&good, &text).unwrap();
+        let verify = |file: &std::path::Path, key_file: &std::path::Path| {
+            run(rampart()
+                .args(["audit", "verify-certificate"])
+                .arg(file)
+                .arg("--public-key")
+                .arg(key_file))
+        };
+
+        let output = verify(&good, &key_file);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{stdout}");
+        assert!(
+            stdout.contains("valid: deletion certificate era_0192f0c17e4a7b1d9c3e1a2b3c4d5e6f"),
+            "{stdout}"
+        );
+
+        let changed = dir.path().join("changed.json");
+        std::fs::write(&changed, text.replace("\"messages\": 7", "\"messages\": 8")).unwrap();
+        let output = verify(&changed, &key_file);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("does not match its statement"), "{stderr}");
+
+        let other = SigningKey::from_pem(&SigningKey::generate_pem().unwrap()).unwrap();
+        let other_file = dir.path().join("other.pub");
+        std::fs::write(&other_file, other.public_key().to_pem()).unwrap();
+        let output = verify(&good, &other_file);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("not the trusted key"), "{stderr}");
+    }
 }
 
 #[test]
