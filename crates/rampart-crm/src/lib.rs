@@ -26,6 +26,7 @@ pub mod gate;
 pub mod grpc;
 pub mod migration;
 pub mod store;
+pub mod vault;
 
 use anyhow::Context;
 use rampart_kit::CancellationToken;
