@@ -203,6 +203,16 @@ impl Vault {
         }
     }
 
+    /// The master key version new wraps are made under (0 for the
+    /// baseline, which wraps nothing).
+    #[must_use]
+    pub fn current_master_version(&self) -> u32 {
+        match &self.mode {
+            Mode::Sealed(keyring) => keyring.master.current_version(),
+            Mode::Baseline => 0,
+        }
+    }
+
     /// `tenant`'s keys, its tenant key created (wrapped by the master key)
     /// on first use through `db`.
     pub async fn tenant(
