@@ -18,3 +18,4 @@ mod replies;
 mod tenants;
 mod transcripts;
 mod validation;
+mod vault;
