@@ -260,23 +260,23 @@ async fn exact_lookups_find_one_customer_in_its_tenant_and_mode(database: TestDa
     // Written and asked in different forms; both normalise the same.
     assert_eq!(
         lookup(&mut crm, &key, "+15550001111", "").await.unwrap(),
-        [wanted.id.clone()]
+        std::slice::from_ref(&wanted.id)
     );
     assert_eq!(
         lookup(&mut crm, &key, "+1 555 000 1111", "").await.unwrap(),
-        [wanted.id.clone()]
+        std::slice::from_ref(&wanted.id)
     );
     assert_eq!(
         lookup(&mut crm, &key, "", "Wanted@EXAMPLE.com")
             .await
             .unwrap(),
-        [wanted.id.clone()]
+        std::slice::from_ref(&wanted.id)
     );
     assert_eq!(
         lookup(&mut crm, &key, "+15550001111", "Wanted@example.com")
             .await
             .unwrap(),
-        [wanted.id.clone()]
+        std::slice::from_ref(&wanted.id)
     );
     // Exact: the local part keeps its case, and a near number is another.
     assert!(
@@ -391,7 +391,7 @@ async fn customers_are_updated_by_patch(database: TestDatabase) {
     // The blind index follows the change.
     assert_eq!(
         lookup(&mut crm, &key, "+15550003333", "").await.unwrap(),
-        [before.id.clone()]
+        std::slice::from_ref(&before.id)
     );
     assert!(
         lookup(&mut crm, &key, "+15550002222", "")
@@ -656,7 +656,7 @@ async fn rotation_rewraps_and_the_old_master_key_can_go(database: TestDatabase) 
         assert_eq!(&get(&mut crm, key, &customer.id).await.unwrap(), customer);
         assert_eq!(
             lookup(&mut crm, key, PHONE, "").await.unwrap(),
-            [customer.id.clone()]
+            std::slice::from_ref(&customer.id)
         );
     }
 }
@@ -766,7 +766,7 @@ async fn legacy_plaintext_rows_are_sealed_at_start_up(database: TestDatabase) {
     );
     assert_eq!(
         lookup(&mut crm, &key, PHONE, EMAIL).await.unwrap(),
-        [customer_id.clone()]
+        std::slice::from_ref(&customer_id)
     );
     let agent = user(&tenant, Role::Agent);
     let conversation = crm
