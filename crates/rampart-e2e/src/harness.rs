@@ -274,6 +274,7 @@ impl TestStack {
             audit_checkpoint_interval: Duration::from_secs(60),
             gateway: config,
             totp_encryption_key: None,
+            crm_master_key: None,
             accounts: rampart_auth::AccountSettings::default(),
             admin_listener: None,
             escalation: rampart_escalation::Settings::default(),

@@ -361,6 +361,14 @@ async fn serve(args: ServeArgs, file: &FileSettings) -> anyhow::Result<()> {
     } else {
         None
     };
+    let crm_master_key = if services.contains(&ServiceName::Crm) {
+        let text = secret_from_env("RAMPART_MASTER_KEY")?.context(
+            "set RAMPART_MASTER_KEY (or RAMPART_MASTER_KEY_FILE): the crm's master key, 32 random bytes in base64 (`v1:<base64>`, or `v2:<base64>,v1:<base64>` while rotating); the crm will not start without it",
+        )?;
+        Some(stack::parse_master_key(&text)?)
+    } else {
+        None
+    };
     let audit_checkpoint_interval = settings::audit_checkpoint_interval()?;
     if let Some(segment) = secret_from_env("RAMPART_ADMIN_SIGN_IN_PATH")? {
         settings::check_admin_sign_in_path(segment.expose_secret())?;
@@ -401,6 +409,7 @@ async fn serve(args: ServeArgs, file: &FileSettings) -> anyhow::Result<()> {
         audit_checkpoint_interval,
         gateway,
         totp_encryption_key,
+        crm_master_key,
         accounts: settings::account_settings_from_env()?,
         admin_listener,
         escalation: settings::escalation_settings_from_env()?,

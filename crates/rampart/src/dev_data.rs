@@ -165,6 +165,18 @@ impl DataDir {
         read_secret_file(&path)
     }
 
+    /// The crm's master keyring (`v1:<base64>`), generated on first use.
+    /// Never replaced: every tenant key is wrapped under it.
+    pub fn crm_master_key(&self) -> anyhow::Result<SecretString> {
+        let path = self.0.join("secrets").join("crm-master-key");
+        if !path.exists() {
+            let text = rampart_crm::vault::LocalMasterKeys::generate()
+                .map_err(|error| anyhow::anyhow!("cannot generate the crm master key: {error}"))?;
+            write_secret_file(&path, &text)?;
+        }
+        read_secret_file(&path)
+    }
+
     /// The secret path segment of the admins' sign-in route, generated on
     /// first use.
     pub fn admin_sign_in_path(&self) -> anyhow::Result<SecretString> {

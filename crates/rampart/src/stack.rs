@@ -15,6 +15,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use rampart_gateway::{BackendUrls, Backends, Gateway};
@@ -65,6 +66,9 @@ pub struct StackConfig {
     pub audit_checkpoint_interval: std::time::Duration,
     /// The key auth seals TOTP secrets under (32 bytes, hex).
     pub totp_encryption_key: Option<SecretString>,
+    /// The master key wrapping the crm's tenant keys, needed when the crm
+    /// runs here.
+    pub crm_master_key: Option<Arc<dyn rampart_crm::vault::MasterKey>>,
     /// People's accounts: sessions, admin office domains, hashing bound.
     pub accounts: rampart_auth::AccountSettings,
     /// Escalation's deadline tick and SMTP relay.
@@ -210,6 +214,10 @@ pub async fn start(config: StackConfig) -> anyhow::Result<RunningStack> {
                     database_url: database_of(&config.databases, service)?,
                     audit_url: url_of(&config.urls, ServiceName::Audit)?,
                     escalation_url: url_of(&config.urls, ServiceName::Escalation)?,
+                    master_key: config
+                        .crm_master_key
+                        .clone()
+                        .context("the crm service needs a master key (RAMPART_MASTER_KEY)")?,
                 };
                 Box::pin(rampart_crm::run(crm_config, listener, tls, token))
             }
@@ -431,6 +439,7 @@ pub async fn start_dev(options: DevOptions) -> anyhow::Result<DevStack> {
         audit_signing_key: Some(data.audit_signing_key()?),
         audit_checkpoint_interval: DEV_CHECKPOINT_INTERVAL,
         totp_encryption_key: Some(data.totp_encryption_key()?),
+        crm_master_key: Some(parse_master_key(&data.crm_master_key()?)?),
         accounts: options.accounts,
         admin_listener: options.admin_listener,
         escalation: options.escalation,
@@ -446,4 +455,16 @@ pub async fn start_dev(options: DevOptions) -> anyhow::Result<DevStack> {
         admin_key_generated,
         running,
     })
+}
+
+/// Parses the crm's master keyring (`v2:<base64>,v1:<base64>`, or one bare
+/// base64 key), from RAMPART_MASTER_KEY or the dev data folder.
+pub fn parse_master_key(
+    text: &SecretString,
+) -> anyhow::Result<Arc<dyn rampart_crm::vault::MasterKey>> {
+    let keys = rampart_crm::vault::LocalMasterKeys::parse(
+        rampart_kit::secret::ExposeSecret::expose_secret(text),
+    )
+    .map_err(|error| anyhow::anyhow!("RAMPART_MASTER_KEY: {error}"))?;
+    Ok(Arc::new(keys))
 }

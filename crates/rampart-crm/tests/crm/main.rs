@@ -19,3 +19,4 @@ mod tenants;
 mod test_mode;
 mod transcripts;
 mod validation;
+mod vault;

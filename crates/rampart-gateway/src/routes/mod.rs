@@ -121,7 +121,8 @@ fn api() -> OpenApiRouter<Arc<Gateway>> {
         // The tenant's data.
         .routes(routes!(widget::start_conversation))
         .routes(routes!(crm::create_customer, crm::list_customers))
-        .routes(routes!(crm::get_customer))
+        .routes(routes!(crm::get_customer, crm::update_customer))
+        .routes(routes!(crm::rotate_master_key))
         .routes(routes!(escalation::evaluate))
         .routes(routes!(escalation::get_policy, escalation::put_policy))
         // Conversations and the handoff queue.

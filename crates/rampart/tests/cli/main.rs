@@ -84,6 +84,22 @@ fn serve_names_each_missing_setting() {
             .env("RAMPART_PKI_DIR", dir.path())),
         "REDIS_URL",
     );
+    // The crm seals personal data under its master key: no key, no start.
+    fails_saying(
+        &run(rampart()
+            .args(["serve", "crm"])
+            .env("RAMPART_PKI_DIR", dir.path())
+            .env("DATABASE_URL", "postgres://nobody@127.0.0.1:1/none")),
+        "set RAMPART_MASTER_KEY (or RAMPART_MASTER_KEY_FILE)",
+    );
+    fails_saying(
+        &run(rampart()
+            .args(["serve", "crm"])
+            .env("RAMPART_PKI_DIR", dir.path())
+            .env("DATABASE_URL", "postgres://nobody@127.0.0.1:1/none")
+            .env("RAMPART_MASTER_KEY", "dG9vIHNob3J0")),
+        "RAMPART_MASTER_KEY: bad master key: a master key must be 32 bytes",
+    );
     fails_saying(
         &run(rampart()
             .args(["serve", "auth"])
@@ -275,9 +291,16 @@ async fn serve_runs_the_stack_on_postgres_and_redis() {
         rampart_audit::SigningKey::generate_pem().unwrap(),
     )
     .unwrap();
+    let master_key_file = dir.path().join("crm-master-key");
+    std::fs::write(
+        &master_key_file,
+        rampart_crm::vault::LocalMasterKeys::generate().unwrap(),
+    )
+    .unwrap();
     let mut command = rampart();
     command
         .args(["serve", "gateway", "auth", "crm", "escalation", "audit"])
+        .env("RAMPART_MASTER_KEY_FILE", &master_key_file)
         .env("RAMPART_AUDIT_SIGNING_KEY_FILE", &signing_key_file)
         .env("RAMPART_PKI_DIR", &pki)
         .env("DATABASE_URL", &database_url)
