@@ -28,6 +28,9 @@ on_both_databases!(
 
 type Schedule = ScheduleServiceClient<Channel>;
 
+/// Makes a good booking request bad in one field.
+type Spoil = fn(&mut proto::CreateAppointmentRequest);
+
 const START: &str = "2026-03-02T09:00:00Z";
 const END: &str = "2026-03-02T11:00:00Z";
 
@@ -174,7 +177,7 @@ async fn appointments_are_created_read_listed_filtered_and_paged(database: TestD
     };
     assert_eq!(
         ids(&list(&mut schedule, &key, by_assignee).await.unwrap()),
-        [first.id.clone()]
+        [first.id.as_str()]
     );
     let by_status = proto::ListAppointmentsRequest {
         status: "confirmed".into(),
@@ -182,7 +185,7 @@ async fn appointments_are_created_read_listed_filtered_and_paged(database: TestD
     };
     assert_eq!(
         ids(&list(&mut schedule, &key, by_status).await.unwrap()),
-        [third.id.clone()]
+        [third.id.as_str()]
     );
     // The window is [from, before): the week-later one only.
     let window = proto::ListAppointmentsRequest {
@@ -192,7 +195,7 @@ async fn appointments_are_created_read_listed_filtered_and_paged(database: TestD
     };
     assert_eq!(
         ids(&list(&mut schedule, &key, window).await.unwrap()),
-        [second.id.clone()]
+        [second.id.as_str()]
     );
     let before_first = proto::ListAppointmentsRequest {
         starts_before: "2026-03-02T09:00:00Z".into(),
@@ -219,7 +222,7 @@ async fn appointments_are_created_read_listed_filtered_and_paged(database: TestD
         ..page
     };
     let second_page = list(&mut schedule, &key, next).await.unwrap();
-    assert_eq!(ids(&second_page), [first.id.clone()]);
+    assert_eq!(ids(&second_page), [first.id.as_str()]);
     assert_eq!(second_page.next_cursor, "");
 
     let created = app.audit_actions("appointment.created").await;
@@ -577,7 +580,7 @@ async fn malformed_input_names_the_field_and_stores_nothing(database: TestDataba
     let (_, key, customer) = tenant_with_customer(&app).await;
     let events_before = app.audit_records().await.len();
 
-    let bad_bookings: Vec<(&str, fn(&mut proto::CreateAppointmentRequest))> = vec![
+    let bad_bookings: Vec<(&str, Spoil)> = vec![
         ("starts_at", |r| r.starts_at = "next tuesday".into()),
         ("starts_at", |r| r.starts_at = String::new()),
         ("ends_at", |r| r.ends_at = "2026-03-02".into()),
@@ -864,7 +867,7 @@ async fn job_notes_are_written_read_and_listed(database: TestDatabase) {
     };
     assert_eq!(
         list_notes(by_appointment).await,
-        [on_appointment.id.clone()]
+        [on_appointment.id.as_str()]
     );
     let paged = proto::ListJobNotesRequest {
         page_size: 2,
@@ -878,7 +881,7 @@ async fn job_notes_are_written_read_and_listed(database: TestDatabase) {
         cursor: on_appointment.id.clone(),
         ..paged
     };
-    assert_eq!(list_notes(rest).await, [on_customer.id.clone()]);
+    assert_eq!(list_notes(rest).await, [on_customer.id.as_str()]);
     let malformed = proto::ListJobNotesRequest {
         customer_id: "nope".into(),
         ..Default::default()
