@@ -91,11 +91,11 @@ fn filter_id<Id>(
 
 impl CrmApi {
     fn appointments(&self, scope: &DataScope) -> AppointmentStore<'_> {
-        AppointmentStore::for_tenant(&self.db, &self.outbox, scope.clone())
+        AppointmentStore::for_tenant(&self.db, &self.outbox, &self.vault, scope.clone())
     }
 
     fn job_notes(&self, scope: &DataScope) -> JobNoteStore<'_> {
-        JobNoteStore::for_tenant(&self.db, &self.outbox, scope.clone())
+        JobNoteStore::for_tenant(&self.db, &self.outbox, &self.vault, scope.clone())
     }
 }
 

@@ -18,6 +18,7 @@ use crate::domain::{
     AppointmentStatus, AppointmentWindow, IdempotencyKey, PageRequest, ServiceType,
 };
 use crate::entity::appointment;
+use crate::vault::Vault;
 
 /// An appointment to book, parsed.
 #[derive(Debug)]
@@ -70,14 +71,26 @@ pub struct AppointmentFilter {
 pub struct AppointmentStore<'a> {
     db: &'a DatabaseConnection,
     outbox: &'a Outbox,
+    /// For the customer lookup only: an appointment holds no sealed field.
+    vault: &'a Vault,
     scope: DataScope,
 }
 
 impl<'a> AppointmentStore<'a> {
     /// The scope comes from the caller's principal, never the request.
     #[must_use]
-    pub fn for_tenant(db: &'a DatabaseConnection, outbox: &'a Outbox, scope: DataScope) -> Self {
-        Self { db, outbox, scope }
+    pub fn for_tenant(
+        db: &'a DatabaseConnection,
+        outbox: &'a Outbox,
+        vault: &'a Vault,
+        scope: DataScope,
+    ) -> Self {
+        Self {
+            db,
+            outbox,
+            vault,
+            scope,
+        }
     }
 
     /// Every appointment query starts here, filtered by tenant and mode.
@@ -119,7 +132,7 @@ impl<'a> AppointmentStore<'a> {
         {
             return Ok(earlier);
         }
-        CustomerStore::for_tenant(self.db, self.outbox, self.scope.clone())
+        CustomerStore::for_tenant(self.db, self.outbox, self.vault, self.scope.clone())
             .get(&new.customer_id)
             .await?;
 

@@ -10,20 +10,26 @@ use rampart_kit::ids::{AppointmentId, CustomerId, JobNoteId};
 use rampart_kit::outbox::{AuditRecord, Outbox};
 use rampart_kit::principal::Principal;
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
-    QuerySelect,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 
 use super::{
-    AppointmentStore, CustomerStore, DataScope, Page, fingerprint, into_page, is_unique_violation,
-    now,
+    AppointmentStore, CustomerStore, DataScope, Page, customer_owner, fingerprint, into_page,
+    is_unique_violation, now,
 };
 use crate::Error;
 use crate::domain::{Equipment, IdempotencyKey, NoteText, PageRequest};
 use crate::entity::job_note;
+use crate::vault::{DataKey, Field, TenantKeys, Vault};
 
 /// The table whose columns the sealed values are bound to.
 const TABLE: &str = "crm_job_note";
+
+/// The blind-index field an idempotency fingerprint is keyed under: a plain
+/// SHA-256 of a short note could be guessed back from the database, a
+/// tenant-keyed HMAC cannot.
+const FINGERPRINT_INDEX: &str = "crm_job_note.idempotency_fingerprint";
 
 /// What a note is about: a customer, or one of its appointments.
 #[derive(Debug, Clone)]
@@ -93,14 +99,29 @@ pub struct JobNoteFilter {
 pub struct JobNoteStore<'a> {
     db: &'a DatabaseConnection,
     outbox: &'a Outbox,
+    vault: &'a Vault,
     scope: DataScope,
 }
 
 impl<'a> JobNoteStore<'a> {
     /// The scope comes from the caller's principal, never the request.
     #[must_use]
-    pub fn for_tenant(db: &'a DatabaseConnection, outbox: &'a Outbox, scope: DataScope) -> Self {
-        Self { db, outbox, scope }
+    pub fn for_tenant(
+        db: &'a DatabaseConnection,
+        outbox: &'a Outbox,
+        vault: &'a Vault,
+        scope: DataScope,
+    ) -> Self {
+        Self {
+            db,
+            outbox,
+            vault,
+            scope,
+        }
+    }
+
+    async fn keys(&self, db: &impl ConnectionTrait) -> Result<TenantKeys, Error> {
+        self.vault.tenant(db, &self.scope.tenant_id).await
     }
 
     /// Every note query starts here, filtered by tenant and mode.
@@ -110,11 +131,16 @@ impl<'a> JobNoteStore<'a> {
             .filter(job_note::Column::Mode.eq(self.scope.mode.as_str()))
     }
 
-    /// Writes a note, sealed, and records `job_note.created` (ids only).
-    /// The subject must be in this scope. A key seen before answers the
-    /// note it wrote if the request is the same, and a conflict otherwise.
+    /// Writes a note, its text and equipment sealed under the customer's
+    /// data key (`customer:<id>`, so erasing the customer shreds its notes
+    /// too), and records `job_note.created` (ids only). The subject must be
+    /// in this scope. A key seen before answers the note it wrote if the
+    /// request is the same, and a conflict otherwise.
     pub async fn create(&self, actor: &Principal, new: NewJobNote) -> Result<JobNote, Error> {
-        let fingerprint = new.fingerprint();
+        let fingerprint = self
+            .keys(self.db)
+            .await?
+            .blind_index(FINGERPRINT_INDEX, &new.fingerprint());
         if let Some(key) = &new.idempotency_key
             && let Some(earlier) = self.replay(key, &fingerprint).await?
         {
@@ -122,34 +148,42 @@ impl<'a> JobNoteStore<'a> {
         }
         let (customer_id, appointment_id) = match &new.subject {
             NoteSubject::Customer(id) => {
-                CustomerStore::for_tenant(self.db, self.outbox, self.scope.clone())
+                CustomerStore::for_tenant(self.db, self.outbox, self.vault, self.scope.clone())
                     .get(id)
                     .await?;
                 (id.as_str().to_owned(), None)
             }
             NoteSubject::Appointment(id) => {
-                let appointment =
-                    AppointmentStore::for_tenant(self.db, self.outbox, self.scope.clone())
-                        .get(id)
-                        .await?;
+                let appointment = AppointmentStore::for_tenant(
+                    self.db,
+                    self.outbox,
+                    self.vault,
+                    self.scope.clone(),
+                )
+                .get(id)
+                .await?;
                 (appointment.customer_id, Some(appointment.id))
             }
         };
 
         let id = JobNoteId::generate().into_string();
         let mut change = self.outbox.begin(self.db).await?;
-        let key = NoteKey::for_customer(&customer_id);
+        let key = self
+            .keys(change.tx())
+            .await?
+            .data_key(change.tx(), &customer_owner(&customer_id))
+            .await?;
         let row = job_note::Model {
             id: id.clone(),
             tenant_id: self.scope.tenant_id.as_str().to_owned(),
             mode: self.scope.mode.as_str().to_owned(),
             customer_id: customer_id.clone(),
             appointment_id: appointment_id.clone(),
-            text: key.seal("text", &id, new.text.as_str()),
+            text: key.seal(&at("text", &id), new.text.as_str()),
             equipment: new
                 .equipment
                 .as_ref()
-                .map(|equipment| key.seal("equipment", &id, equipment.as_str())),
+                .map(|equipment| key.seal(&at("equipment", &id), equipment.as_str())),
             author: actor.actor(),
             created_at: now(),
             idempotency_key: new.idempotency_key.as_ref().map(|k| k.as_str().to_owned()),
@@ -213,7 +247,7 @@ impl<'a> JobNoteStore<'a> {
         if existing.idempotency_fingerprint.as_deref() != Some(fingerprint) {
             return Err(Error::IdempotencyConflict);
         }
-        Ok(Some(self.open(existing)?))
+        Ok(Some(self.open(existing).await?))
     }
 
     pub async fn get(&self, id: &JobNoteId) -> Result<JobNote, Error> {
@@ -223,7 +257,7 @@ impl<'a> JobNoteStore<'a> {
             .one(self.db)
             .await?
             .ok_or(Error::JobNoteNotFound)?;
-        self.open(row)
+        self.open(row).await
     }
 
     /// One page of the scope's notes, newest first.
@@ -248,24 +282,29 @@ impl<'a> JobNoteStore<'a> {
             .all(self.db)
             .await?;
         let page = into_page(rows, page.size(), |row| &row.id);
+        let mut opened = Vec::with_capacity(page.items.len());
+        for row in page.items {
+            opened.push(self.open(row).await?);
+        }
         Ok(Page {
-            items: page
-                .items
-                .into_iter()
-                .map(|row| self.open(row))
-                .collect::<Result<_, _>>()?,
+            items: opened,
             next_cursor: page.next_cursor,
         })
     }
 
-    /// A stored note, its text and equipment opened.
-    fn open(&self, row: job_note::Model) -> Result<JobNote, Error> {
-        let key = NoteKey::for_customer(&row.customer_id);
-        let text = key.open("text", &row.id, &row.text)?;
+    /// A stored note, its text and equipment opened with its customer's
+    /// data key.
+    async fn open(&self, row: job_note::Model) -> Result<JobNote, Error> {
+        let key: DataKey = self
+            .keys(self.db)
+            .await?
+            .data_key(self.db, &customer_owner(&row.customer_id))
+            .await?;
+        let text = key.open(&at("text", &row.id), &row.text)?;
         let equipment = row
             .equipment
             .as_deref()
-            .map(|sealed| key.open("equipment", &row.id, sealed))
+            .map(|sealed| key.open(&at("equipment", &row.id), sealed))
             .transpose()?;
         Ok(JobNote {
             id: row.id,
@@ -279,28 +318,12 @@ impl<'a> JobNoteStore<'a> {
     }
 }
 
-/// The key a customer's note fields are sealed under.
-///
-/// NOT YET ENCRYPTING: until the vault (branch `vault`) is merged this
-/// stores the UTF-8 bytes; the merge replaces it with the customer's data
-/// key (`customer:<id>`) and `Field { table, column, row }` binding.
-struct NoteKey;
-
-impl NoteKey {
-    fn for_customer(_customer_id: &str) -> Self {
-        Self
-    }
-
-    fn seal(&self, column: &str, row: &str, plaintext: &str) -> Vec<u8> {
-        let _ = (TABLE, column, row);
-        plaintext.as_bytes().to_vec()
-    }
-
-    fn open(&self, column: &str, row: &str, sealed: &[u8]) -> Result<String, Error> {
-        String::from_utf8(sealed.to_vec()).map_err(|_| {
-            Error::Internal(anyhow::anyhow!(
-                "the {column} of job note {row} does not open"
-            ))
-        })
+/// Where a note's sealed value lives: the AEAD binds it to this table,
+/// column and row (and the tenant), so it opens nowhere else.
+fn at<'a>(column: &'a str, row: &'a str) -> Field<'a> {
+    Field {
+        table: TABLE,
+        column,
+        row,
     }
 }

@@ -19,3 +19,4 @@ mod schedule;
 mod tenants;
 mod transcripts;
 mod validation;
+mod vault;
