@@ -9,6 +9,7 @@ use rampart_kit::testing::{
 };
 use rampart_proto::crm::v1 as proto;
 use rampart_proto::crm::v1::schedule_service_client::ScheduleServiceClient;
+use sea_orm::ConnectionTrait;
 use tonic::Code;
 use tonic::transport::Channel;
 
@@ -951,4 +952,33 @@ async fn job_notes_are_only_ciphertext_in_the_database(database: TestDatabase) {
             "{secret:?} is in the dump"
         );
     }
+
+    // A sealed text copied onto another note (same customer, same data
+    // key) does not open there: the row is bound in.
+    let other = write_note(
+        &mut schedule,
+        &key,
+        note_on_customer(&customer, "Second note"),
+    )
+    .await
+    .unwrap();
+    let copy = format!(
+        "UPDATE crm_job_note SET text = (SELECT text FROM crm_job_note WHERE id = '{}') \
+         WHERE id = '{}'",
+        note.id, other.id
+    );
+    app.db
+        .execute_raw(sea_orm::Statement::from_string(
+            app.db.get_database_backend(),
+            copy,
+        ))
+        .await
+        .unwrap();
+    let get = proto::GetJobNoteRequest {
+        job_note_id: other.id.clone(),
+    };
+    expect_code(
+        schedule.get_job_note(request_as(&key, get)).await,
+        Code::Internal,
+    );
 }
