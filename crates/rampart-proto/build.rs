@@ -27,6 +27,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "rampart/auth/v1/auth.proto",
         "rampart/auth/v1/accounts.proto",
         "rampart/crm/v1/crm.proto",
+        "rampart/crm/v1/schedule.proto",
         "rampart/escalation/v1/escalation.proto",
         "rampart/audit/v1/audit.proto",
     ];

@@ -40,6 +40,19 @@ pub enum Error {
         from: &'static str,
         to: &'static str,
     },
+    /// Also the answer for another tenant's appointment and a malformed id.
+    #[error("appointment not found")]
+    AppointmentNotFound,
+    /// Also the answer for another tenant's job note and a malformed id.
+    #[error("job note not found")]
+    JobNoteNotFound,
+    /// An appointment status change its steps do not allow (see
+    /// [`crate::domain::AppointmentStatus::may_become`]).
+    #[error("an appointment cannot go from {from} to {to}")]
+    AppointmentStateConflict {
+        from: &'static str,
+        to: &'static str,
+    },
     /// The idempotency key was first used for a different request.
     #[error("idempotency_key was already used for a different request")]
     IdempotencyConflict,
@@ -62,8 +75,13 @@ impl From<Error> for Status {
     fn from(error: Error) -> Self {
         match error {
             Error::InvalidInput(error) => ErrorCode::InvalidArgument.status(error.to_string()),
-            Error::TenantNotFound | Error::CustomerNotFound | Error::ConversationNotFound => {
-                ErrorCode::NotFound.status(error.to_string())
+            Error::TenantNotFound
+            | Error::CustomerNotFound
+            | Error::ConversationNotFound
+            | Error::AppointmentNotFound
+            | Error::JobNoteNotFound => ErrorCode::NotFound.status(error.to_string()),
+            Error::AppointmentStateConflict { .. } => {
+                ErrorCode::StateConflict.status(error.to_string())
             }
             Error::ConversationEnded(_)
             | Error::PersonHasConversation

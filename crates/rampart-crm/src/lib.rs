@@ -38,6 +38,7 @@ use rampart_kit::grpc::{AllowPeers, health_for, serve, server};
 use rampart_kit::outbox::Outbox;
 use rampart_kit::pki::{ServiceName, ServiceTls};
 use rampart_proto::crm::v1::crm_service_server::CrmServiceServer;
+use rampart_proto::crm::v1::schedule_service_server::ScheduleServiceServer;
 use sea_orm::DatabaseConnection;
 use sea_orm_migration::MigratorTrait;
 use tokio::net::TcpListener;
@@ -164,6 +165,10 @@ pub async fn serve_with_vault(
     let router = server(&tls)?
         .add_service(health_for::<CrmServiceServer<CrmApi>>().await)
         .add_service(CrmServiceServer::with_interceptor(
+            api.clone(),
+            AllowPeers(ALLOWED_PEERS),
+        ))
+        .add_service(ScheduleServiceServer::with_interceptor(
             api,
             AllowPeers(ALLOWED_PEERS),
         ));

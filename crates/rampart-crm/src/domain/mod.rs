@@ -17,6 +17,9 @@
 //! - [`conversation`] holds a conversation's [`Channel`], its
 //!   [`ConversationStatus`] and the rules for moving it, [`MessageText`],
 //!   [`Summary`] and [`IdempotencyKey`].
+//! - [`schedule`] holds an appointment's [`AppointmentWindow`],
+//!   [`ServiceType`] and [`AppointmentStatus`] (with its allowed steps), and
+//!   a job note's [`NoteText`] and [`Equipment`].
 //! - [`visitor_token`] holds the widget visitor's [`VisitorToken`] and its
 //!   stored hash.
 //! - [`decision`] holds the gate's [`Receipt`] and the guardrails'
@@ -30,6 +33,7 @@ pub mod name;
 pub mod office_domain;
 pub mod page;
 pub mod phone;
+pub mod schedule;
 pub mod visitor_token;
 
 use std::borrow::Cow;
@@ -43,6 +47,7 @@ pub use name::{CustomerName, TenantName};
 pub use office_domain::OfficeDomain;
 pub use page::PageRequest;
 pub use phone::Phone;
+pub use schedule::{AppointmentStatus, AppointmentWindow, Equipment, NoteText, ServiceType};
 pub use visitor_token::{VisitorToken, VisitorTokenHash};
 
 /// A client-supplied value that does not parse. The message names the field
@@ -82,4 +87,13 @@ macro_rules! redacted_debug {
     )*};
 }
 
-redacted_debug!(CustomerName, Email, Phone, Address, MessageText, Summary);
+redacted_debug!(
+    CustomerName,
+    Email,
+    Phone,
+    Address,
+    MessageText,
+    Summary,
+    NoteText,
+    Equipment
+);

@@ -2,7 +2,9 @@
 //! prefixed form (`ten_...`, `cus_...`), so a row read back by hand says what
 //! it is; the store converts between these rows and the domain types.
 
+pub mod appointment;
 pub mod conversation;
 pub mod customer;
+pub mod job_note;
 pub mod message;
 pub mod tenant;

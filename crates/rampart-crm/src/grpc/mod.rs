@@ -1,6 +1,7 @@
-//! The CRM's gRPC service. Tenants and customers are handled here;
+//! The CRM's gRPC services. Tenants and customers are handled here;
 //! `conversations` holds the support flow's handlers, which the service
-//! trait's methods call.
+//! trait's methods call; `schedule` implements `ScheduleService`
+//! (appointments and job notes) on the same [`CrmApi`].
 //!
 //! Every handler follows the same steps, in this order: read the principal
 //! (trusted only from the gateway's certificate), authorise explicitly,
@@ -9,6 +10,7 @@
 //! body can name another.
 
 mod conversations;
+mod schedule;
 
 use chrono::SecondsFormat;
 use rampart_kit::ids::{CustomerId, TenantId};

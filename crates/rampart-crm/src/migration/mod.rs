@@ -16,6 +16,7 @@ use crate::OUTBOX_TABLE;
 
 mod m0004_data_modes;
 mod m0005_vault;
+mod m0006_schedule;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(CreateMessages),
             Box::new(m0004_data_modes::Migration),
             Box::new(m0005_vault::Migration),
+            Box::new(m0006_schedule::Migration),
         ]
     }
 

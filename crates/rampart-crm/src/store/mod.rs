@@ -13,13 +13,21 @@
 //!   gate's decisions. [`pending_gates`] is the one cross-tenant read: the
 //!   gate retry's scan for messages escalation never decided.
 //!
+//! - [`AppointmentStore`] and [`JobNoteStore`]: one tenant's schedule, scoped
+//!   the same way; job notes are sealed before they are stored.
+//!
 //! Creating a row also records its audit event in the outbox, in the same
 //! transaction: the event exists if and only if the row does. The relay is
 //! woken after the commit.
 
+mod appointments;
 mod conversations;
+mod job_notes;
 mod messages;
 mod sealed;
+
+pub use appointments::{AppointmentChange, AppointmentFilter, AppointmentStore, NewAppointment};
+pub use job_notes::{JobNote, JobNoteFilter, JobNoteStore, NewJobNote, NoteSubject};
 
 pub use conversations::{
     ConversationFilter, ConversationStore, MAX_MESSAGES_READ, NewConversation, Started,

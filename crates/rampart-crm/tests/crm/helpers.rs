@@ -16,6 +16,7 @@ use rampart_kit::testing::{
 };
 use rampart_proto::crm::v1 as proto;
 use rampart_proto::crm::v1::crm_service_client::CrmServiceClient;
+use rampart_proto::crm::v1::schedule_service_client::ScheduleServiceClient;
 use sea_orm::sea_query::{Order, Query};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use tonic::transport::Channel;
@@ -153,6 +154,11 @@ impl TestApp {
     /// A client holding the gateway's certificate.
     pub async fn client(&self) -> CrmServiceClient<Channel> {
         self.client_as(ServiceName::Gateway).await
+    }
+
+    /// A `ScheduleService` client holding the gateway's certificate.
+    pub async fn schedule_client(&self) -> ScheduleServiceClient<Channel> {
+        ScheduleServiceClient::new(self.server.channel_as(ServiceName::Gateway).await)
     }
 
     /// A client holding `service`'s certificate.

@@ -15,6 +15,7 @@ mod lifecycle;
 mod migration;
 mod peers;
 mod replies;
+mod schedule;
 mod tenants;
 mod test_mode;
 mod transcripts;

@@ -93,7 +93,7 @@ async fn lookup(
 /// Everything the database holds, as bytes: the SQLite files (database,
 /// WAL and shared memory), or a `pg_dump` (every text and bytea column
 /// when `pg_dump` is missing).
-async fn dump(url: &str, db: &DatabaseConnection) -> Vec<u8> {
+pub async fn dump(url: &str, db: &DatabaseConnection) -> Vec<u8> {
     if let Some(rest) = url.strip_prefix("sqlite://") {
         let path = std::path::Path::new(rest.split('?').next().unwrap());
         let mut bytes = Vec::new();
@@ -143,7 +143,7 @@ async fn dump(url: &str, db: &DatabaseConnection) -> Vec<u8> {
     bytes
 }
 
-fn contains(haystack: &[u8], needle: &str) -> bool {
+pub fn contains(haystack: &[u8], needle: &str) -> bool {
     haystack
         .windows(needle.len())
         .any(|window| window == needle.as_bytes())

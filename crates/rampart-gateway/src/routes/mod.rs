@@ -28,6 +28,7 @@ pub(crate) mod health;
 mod keys;
 pub mod openapi;
 mod page;
+mod schedule;
 mod users;
 mod well_known;
 pub mod widget;
@@ -150,6 +151,17 @@ fn api() -> OpenApiRouter<Arc<Gateway>> {
         .routes(routes!(audit::admin_consistency_proof))
         .routes(routes!(audit::admin_export))
         .routes(routes!(audit::public_key))
+        // The tenant's schedule: appointments and job notes.
+        .routes(routes!(
+            schedule::create_appointment,
+            schedule::list_appointments
+        ))
+        .routes(routes!(
+            schedule::get_appointment,
+            schedule::update_appointment
+        ))
+        .routes(routes!(schedule::create_job_note, schedule::list_job_notes))
+        .routes(routes!(schedule::get_job_note))
 }
 
 /// Reads the query string as `T`, with a problem response that says what

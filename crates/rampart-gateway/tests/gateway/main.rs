@@ -6,5 +6,6 @@
 mod admin_sign_in;
 mod authentication;
 mod route_principals;
+mod schedule_routes;
 mod stubs;
 mod support_routes;

@@ -52,6 +52,8 @@ fn headers(stub: &Stub, credential: Credential) -> Vec<(&'static str, String)> {
 const USER: &str = "usr_0123456789abcdef0123456789abcdef";
 const CONVERSATION: &str = "cnv_0123456789abcdef0123456789abcdef";
 const HANDOFF: &str = "hof_0123456789abcdef0123456789abcdef";
+const APPOINTMENT: &str = "apt_0123456789abcdef0123456789abcdef";
+const JOB_NOTE: &str = "jnt_0123456789abcdef0123456789abcdef";
 
 #[tokio::test]
 async fn each_route_accepts_only_its_principals() {
@@ -172,6 +174,45 @@ async fn each_route_accepts_only_its_principals() {
             format!("/v1/handoffs/{HANDOFF}/hand-back"),
             None,
             &tenant_users,
+        ),
+        // The schedule: keys and every tenant user (the CRM checks the
+        // role and the scope).
+        ("GET", "/v1/crm/appointments".into(), None, &tenant),
+        (
+            "POST",
+            "/v1/crm/appointments".into(),
+            Some(json!({
+                "customer_id": "cus_0123456789abcdef0123456789abcdef",
+                "starts_at": "2026-03-02T09:00:00Z",
+                "ends_at": "2026-03-02T10:00:00Z",
+                "service_type": "Boiler service",
+            })),
+            &tenant,
+        ),
+        (
+            "GET",
+            format!("/v1/crm/appointments/{APPOINTMENT}"),
+            None,
+            &tenant,
+        ),
+        (
+            "PATCH",
+            format!("/v1/crm/appointments/{APPOINTMENT}"),
+            Some(json!({"status": "confirmed"})),
+            &tenant,
+        ),
+        ("GET", "/v1/crm/job-notes".into(), None, &tenant),
+        (
+            "POST",
+            "/v1/crm/job-notes".into(),
+            Some(json!({"appointment_id": APPOINTMENT, "text": "Checked the flue"})),
+            &tenant,
+        ),
+        (
+            "GET",
+            format!("/v1/crm/job-notes/{JOB_NOTE}"),
+            None,
+            &tenant,
         ),
     ];
     let gateway = TestGateway::start().await;

@@ -28,6 +28,7 @@ use rampart_proto::auth::v1::account_service_server::{AccountService, AccountSer
 use rampart_proto::auth::v1::auth_service_server::{AuthService, AuthServiceServer};
 use rampart_proto::crm::v1 as crm;
 use rampart_proto::crm::v1::crm_service_server::{CrmService, CrmServiceServer};
+use rampart_proto::crm::v1::schedule_service_server::{ScheduleService, ScheduleServiceServer};
 use rampart_proto::escalation::v1 as escalation;
 use rampart_proto::escalation::v1::escalation_service_server::{
     EscalationService, EscalationServiceServer,
@@ -232,6 +233,16 @@ stub_service!(CrmService for Serve {
     set_conversation_status: crm::SetConversationStatusRequest => crm::Conversation,
 });
 
+stub_service!(ScheduleService for Serve {
+    create_appointment: crm::CreateAppointmentRequest => crm::Appointment,
+    get_appointment: crm::GetAppointmentRequest => crm::Appointment,
+    list_appointments: crm::ListAppointmentsRequest => crm::ListAppointmentsResponse,
+    update_appointment: crm::UpdateAppointmentRequest => crm::Appointment,
+    create_job_note: crm::CreateJobNoteRequest => crm::JobNote,
+    get_job_note: crm::GetJobNoteRequest => crm::JobNote,
+    list_job_notes: crm::ListJobNotesRequest => crm::ListJobNotesResponse,
+});
+
 stub_service!(EscalationService for Serve {
     evaluate: escalation::EvaluateRequest => escalation::EvaluateResponse,
     gate: escalation::GateRequest => escalation::GateResponse,
@@ -327,7 +338,9 @@ impl TestGateway {
                     ServiceName::Auth => server
                         .add_service(AuthServiceServer::new(stub.clone()))
                         .add_service(AccountServiceServer::new(stub)),
-                    ServiceName::Crm => server.add_service(CrmServiceServer::new(stub)),
+                    ServiceName::Crm => server
+                        .add_service(CrmServiceServer::new(stub.clone()))
+                        .add_service(ScheduleServiceServer::new(stub)),
                     ServiceName::Escalation => server
                         .add_service(EscalationServiceServer::new(stub.clone()))
                         .add_service(HandoffServiceServer::new(stub)),
