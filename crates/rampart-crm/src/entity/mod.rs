@@ -2,7 +2,11 @@
 //! prefixed form (`ten_...`, `cus_...`), so a row read back by hand says what
 //! it is; the store converts between these rows and the domain types.
 
+pub mod business_settings;
+pub mod channel;
 pub mod conversation;
 pub mod customer;
+pub mod legal_hold;
 pub mod message;
+pub mod retention;
 pub mod tenant;
