@@ -40,6 +40,13 @@ pub enum Error {
         from: &'static str,
         to: &'static str,
     },
+    /// Also the answer for another tenant's channel and a malformed id.
+    #[error("channel not found")]
+    ChannelNotFound,
+    /// A settings write named a version that is no longer the current one:
+    /// someone else wrote meanwhile.
+    #[error("the settings were changed since version {expected}; read them again")]
+    VersionConflict { expected: u32 },
     /// The idempotency key was first used for a different request.
     #[error("idempotency_key was already used for a different request")]
     IdempotencyConflict,
@@ -62,12 +69,16 @@ impl From<Error> for Status {
     fn from(error: Error) -> Self {
         match error {
             Error::InvalidInput(error) => ErrorCode::InvalidArgument.status(error.to_string()),
-            Error::TenantNotFound | Error::CustomerNotFound | Error::ConversationNotFound => {
+            Error::TenantNotFound
+            | Error::CustomerNotFound
+            | Error::ConversationNotFound
+            | Error::ChannelNotFound => {
                 ErrorCode::NotFound.status(error.to_string())
             }
             Error::ConversationEnded(_)
             | Error::PersonHasConversation
             | Error::TransitionRefused { .. } => Status::failed_precondition(error.to_string()),
+            Error::VersionConflict { .. } => ErrorCode::StateConflict.status(error.to_string()),
             Error::IdempotencyConflict => ErrorCode::AlreadyExists.status(error.to_string()),
             Error::GuardrailsUnavailable => ErrorCode::Unavailable.status(error.to_string()),
             Error::Internal(error) => internal(format!("{error:#}")),

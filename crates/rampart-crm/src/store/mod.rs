@@ -13,12 +13,20 @@
 //!   gate's decisions. [`pending_gates`] is the one cross-tenant read: the
 //!   gate retry's scan for messages escalation never decided.
 //!
+//! - [`SettingsStore`], [`RetentionStore`], [`LegalHoldStore`] (and, with
+//!   the vault, `ChannelStore`): the owner's configuration of one tenant in
+//!   one data mode, scoped the same way. [`is_held`] answers whether a
+//!   customer is under a legal hold, for erasure and retention deletion.
+//!
 //! Creating a row also records its audit event in the outbox, in the same
 //! transaction: the event exists if and only if the row does. The relay is
 //! woken after the commit.
 
 mod conversations;
+mod legal_hold;
 mod messages;
+mod retention;
+mod settings;
 
 pub use conversations::{
     ConversationFilter, ConversationStore, MAX_MESSAGES_READ, NewConversation, Started,
@@ -27,6 +35,9 @@ pub use messages::{
     GateVerdict, NewReply, OpenedHandoff, Posted, PreparedPost, check_ai_may_reply, pending_gates,
     post_fingerprint,
 };
+pub use legal_hold::{Hold, LegalHoldStore, is_held};
+pub use retention::{RetentionStore, StoredRetention};
+pub use settings::{SettingsStore, SettingsVersion};
 
 use chrono::{DateTime, SubsecRound, Utc};
 use rampart_kit::ids::{CustomerId, TenantId};
