@@ -43,6 +43,9 @@ pub enum Error {
     /// Also the answer for another tenant's channel and a malformed id.
     #[error("channel not found")]
     ChannelNotFound,
+    /// A tenant already has the most channels one mode may hold.
+    #[error("at most 50 channels may be connected; delete one first")]
+    TooManyChannels,
     /// A settings write named a version that is no longer the current one:
     /// someone else wrote meanwhile.
     #[error("the settings were changed since version {expected}; read them again")]
@@ -78,6 +81,7 @@ impl From<Error> for Status {
             Error::ConversationEnded(_)
             | Error::PersonHasConversation
             | Error::TransitionRefused { .. } => Status::failed_precondition(error.to_string()),
+            Error::TooManyChannels => ErrorCode::StateConflict.status(error.to_string()),
             Error::VersionConflict { .. } => ErrorCode::StateConflict.status(error.to_string()),
             Error::IdempotencyConflict => ErrorCode::AlreadyExists.status(error.to_string()),
             Error::GuardrailsUnavailable => ErrorCode::Unavailable.status(error.to_string()),
