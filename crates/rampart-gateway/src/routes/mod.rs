@@ -27,6 +27,7 @@ mod handoffs;
 pub(crate) mod health;
 mod keys;
 pub mod openapi;
+mod owner;
 mod page;
 mod users;
 mod well_known;
@@ -149,6 +150,12 @@ fn api() -> OpenApiRouter<Arc<Gateway>> {
         .routes(routes!(audit::admin_consistency_proof))
         .routes(routes!(audit::admin_export))
         .routes(routes!(audit::public_key))
+        // The owner's configuration.
+        .routes(routes!(owner::get_settings, owner::put_settings))
+        .routes(routes!(owner::create_channel, owner::list_channels))
+        .routes(routes!(owner::delete_channel))
+        .routes(routes!(owner::get_retention, owner::put_retention))
+        .routes(routes!(owner::set_legal_hold))
 }
 
 /// Reads the query string as `T`, with a problem response that says what
