@@ -35,6 +35,7 @@ use crate::domain::Receipt;
 use crate::domain::decision::severity_name;
 use crate::entity::{conversation, message};
 use crate::store::{ConversationStore, DataScope, GateVerdict, OpenedHandoff, pending_gates};
+use crate::vault::Vault;
 
 /// How long one call to escalation may take before the CRM treats it as
 /// unavailable; a customer's post waits this long at most.
@@ -248,6 +249,7 @@ async fn store_decision(
 pub async fn retry_pending_gates(
     db: &DatabaseConnection,
     outbox: &Outbox,
+    vault: &Vault,
     escalation: &Escalation,
     min_age: Duration,
 ) -> Result<usize, Error> {
@@ -263,7 +265,7 @@ pub async fn retry_pending_gates(
         let mode = DataMode::parse(&message.mode).unwrap_or(DataMode::Live);
         let actor = gate_retry_principal(tenant_id.clone()).in_mode(mode);
         let scope = DataScope { tenant_id, mode };
-        let store = ConversationStore::for_tenant(db, outbox, scope);
+        let store = ConversationStore::for_tenant(db, outbox, vault, scope);
         let conversation = match store.find_by_text_id(&message.conversation_id).await {
             Ok(conversation) => conversation,
             Err(Error::ConversationNotFound) => {
@@ -272,6 +274,8 @@ pub async fn retry_pending_gates(
             }
             Err(error) => return Err(error),
         };
+        // The text is sealed; the gate reads it opened.
+        let message = store.opened_message(db, message).await?;
         let request = escalation::GateRequest {
             conversation_id: conversation.id.clone(),
             message_id: message.id.clone(),
@@ -348,6 +352,7 @@ impl Default for GateRetry {
 pub fn spawn_gate_retry(
     db: DatabaseConnection,
     outbox: Outbox,
+    vault: Vault,
     escalation: Escalation,
     settings: GateRetry,
     shutdown: CancellationToken,
@@ -364,7 +369,7 @@ pub fn spawn_gate_retry(
                 () = shutdown.cancelled() => return,
                 _ = ticks.tick() => {}
             }
-            let pass = retry_pending_gates(&db, &outbox, &escalation, settings.min_age);
+            let pass = retry_pending_gates(&db, &outbox, &vault, &escalation, settings.min_age);
             tokio::select! {
                 () = shutdown.cancelled() => return,
                 result = pass => {

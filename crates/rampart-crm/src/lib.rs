@@ -11,6 +11,8 @@
 //!   retry that opens the handoff once escalation is back.
 //! - [`grpc`]: the `CrmService` handlers: principal, authorisation, parsing,
 //!   store call, in that order.
+//! - [`vault`]: envelope encryption of personal data (master key, tenant
+//!   keys, data keys) and the blind indexes exact lookups use.
 //! - [`error`]: the failures callers can act on, and their gRPC status.
 //! - [`migration`] and [`entity`]: the schema (`crm_` tables, history in
 //!   `crm_migrations`) and its sea-orm entities.
@@ -26,6 +28,9 @@ pub mod gate;
 pub mod grpc;
 pub mod migration;
 pub mod store;
+pub mod vault;
+
+use std::sync::Arc;
 
 use anyhow::Context;
 use rampart_kit::CancellationToken;
@@ -33,12 +38,14 @@ use rampart_kit::grpc::{AllowPeers, health_for, serve, server};
 use rampart_kit::outbox::Outbox;
 use rampart_kit::pki::{ServiceName, ServiceTls};
 use rampart_proto::crm::v1::crm_service_server::CrmServiceServer;
+use rampart_proto::crm::v1::owner_service_server::OwnerServiceServer;
 use sea_orm::DatabaseConnection;
 use sea_orm_migration::MigratorTrait;
 use tokio::net::TcpListener;
 
 use crate::gate::{Escalation, GateRetry, spawn_gate_retry};
 use crate::grpc::CrmApi;
+use crate::vault::{MasterKey, Vault};
 
 pub use error::Error;
 
@@ -58,6 +65,9 @@ pub struct Config {
     /// The escalation service, `https://host:port`: the gate every customer
     /// message goes through, and the guardrails on AI replies.
     pub escalation_url: String,
+    /// The master key that wraps every tenant's key (see [`vault`]): keys
+    /// from configuration ([`vault::LocalMasterKeys`]) or a cloud KMS.
+    pub master_key: Arc<dyn MasterKey>,
 }
 
 /// Hides any password in the database URL.
@@ -70,6 +80,7 @@ impl std::fmt::Debug for Config {
             )
             .field("audit_url", &self.audit_url)
             .field("escalation_url", &self.escalation_url)
+            .field("master_key", &self.master_key)
             .finish()
     }
 }
@@ -105,8 +116,38 @@ pub async fn run_with(
     shutdown: CancellationToken,
     gate_retry: GateRetry,
 ) -> anyhow::Result<()> {
+    let vault = Vault::new(config.master_key.clone());
+    serve_with_vault(config, listener, tls, shutdown, gate_retry, vault).await
+}
+
+/// [`run_with`], sealing personal data with `vault` instead of one built
+/// from the configured master key. For benchmarks, which compare a real
+/// vault with [`Vault::unencrypted_baseline`] on the same routes; no
+/// configuration reaches it.
+#[doc(hidden)]
+pub async fn serve_with_vault(
+    config: Config,
+    listener: TcpListener,
+    tls: ServiceTls,
+    shutdown: CancellationToken,
+    gate_retry: GateRetry,
+    vault: Vault,
+) -> anyhow::Result<()> {
     let db = rampart_kit::db::connect(&config.database_url).await?;
     migrate(&db).await?;
+    // Migrations have no master key: rows written before the vault are
+    // sealed here, before anything is served.
+    let converted = store::seal_legacy_rows(&db, &vault)
+        .await
+        .map_err(|error| anyhow::anyhow!("sealing legacy rows failed: {error}"))?;
+    if converted != store::LegacyConversion::default() {
+        tracing::info!(
+            customers = converted.customers,
+            conversations = converted.conversations,
+            messages = converted.messages,
+            "legacy plaintext rows sealed"
+        );
+    }
 
     let outbox = Outbox::new(OUTBOX_TABLE);
     let relay = outbox.spawn_relay(db.clone(), &config.audit_url, &tls, &shutdown)?;
@@ -114,15 +155,20 @@ pub async fn run_with(
     let retry = spawn_gate_retry(
         db.clone(),
         outbox.clone(),
+        vault.clone(),
         escalation.clone(),
         gate_retry,
         shutdown.clone(),
     );
 
-    let api = CrmApi::new(db.clone(), outbox, escalation);
+    let api = CrmApi::new(db.clone(), outbox, vault, escalation);
     let router = server(&tls)?
         .add_service(health_for::<CrmServiceServer<CrmApi>>().await)
         .add_service(CrmServiceServer::with_interceptor(
+            api.clone(),
+            AllowPeers(ALLOWED_PEERS),
+        ))
+        .add_service(OwnerServiceServer::with_interceptor(
             api,
             AllowPeers(ALLOWED_PEERS),
         ));

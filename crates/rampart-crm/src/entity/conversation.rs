@@ -40,6 +40,9 @@ pub struct Model {
     /// SHA-256 (hex) of the create request, to tell a retry from another
     /// request reusing its key.
     pub idempotency_fingerprint: Option<String>,
+    /// The sealed summary; `summary` is then stored empty (see
+    /// [`crate::vault`]).
+    pub summary_sealed: Option<Vec<u8>>,
 }
 
 /// Shows only the ids: the rest is the customer's.

@@ -18,6 +18,16 @@ pub struct Model {
     pub email: Option<String>,
     pub address: Option<String>,
     pub created_at: DateTimeUtc,
+    /// The sealed personal data (see [`crate::vault`]). Once sealed, the
+    /// plaintext columns above are stored empty (`name`) or NULL; the store
+    /// hands out models with the opened values in them instead.
+    pub name_sealed: Option<Vec<u8>>,
+    pub phone_sealed: Option<Vec<u8>>,
+    pub email_sealed: Option<Vec<u8>>,
+    pub address_sealed: Option<Vec<u8>>,
+    /// Blind indexes of the normalised phone and e-mail, for exact lookups.
+    pub phone_index: Option<String>,
+    pub email_index: Option<String>,
 }
 
 /// Shows only the ids: the other fields are personal data and must not end

@@ -35,6 +35,8 @@ pub struct Model {
     /// request reusing its key.
     pub idempotency_fingerprint: Option<String>,
     pub created_at: DateTimeUtc,
+    /// The sealed text; `text` is then stored empty (see [`crate::vault`]).
+    pub text_sealed: Option<Vec<u8>>,
 }
 
 /// Shows only ids and states: the text is personal data.

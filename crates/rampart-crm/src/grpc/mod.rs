@@ -1,6 +1,7 @@
 //! The CRM's gRPC service. Tenants and customers are handled here;
 //! `conversations` holds the support flow's handlers, which the service
-//! trait's methods call.
+//! trait's methods call; `owner` implements `OwnerService` (business
+//! settings, channels, retention, legal holds) on the same [`CrmApi`].
 //!
 //! Every handler follows the same steps, in this order: read the principal
 //! (trusted only from the gateway's certificate), authorise explicitly,
@@ -9,11 +10,13 @@
 //! body can name another.
 
 mod conversations;
+mod owner;
 
 use chrono::SecondsFormat;
 use rampart_kit::ids::{CustomerId, TenantId};
+use rampart_kit::outbox::AuditRecord;
 use rampart_kit::outbox::Outbox;
-use rampart_kit::principal::{Principal, Scope};
+use rampart_kit::principal::{Principal, Role, Scope};
 use rampart_proto::crm::v1 as proto;
 use rampart_proto::crm::v1::crm_service_server::CrmService;
 use sea_orm::DatabaseConnection;
@@ -26,34 +29,44 @@ use crate::domain::{
 use crate::entity::{customer, tenant};
 use crate::gate::Escalation;
 use crate::store::{
-    ConversationStore, CustomerStore, DataScope, NewCustomer, NewTenant, TenantStore,
+    ConversationStore, CustomerFilter, CustomerPatch, CustomerStore, DataScope, NewCustomer,
+    NewTenant, TenantStore,
 };
+use crate::vault::Vault;
 
 /// The most office domains one tenant may list; a bound on what one request
 /// can make the service store.
 const MAX_OFFICE_DOMAINS: usize = 20;
 
-/// The CrmService implementation: a database pool, the audit outbox, and
-/// escalation (the gate and the guardrails).
+/// The CrmService implementation: a database pool, the audit outbox, the
+/// vault that seals personal data, and escalation (the gate and the
+/// guardrails).
 #[derive(Debug, Clone)]
 pub struct CrmApi {
     db: DatabaseConnection,
     outbox: Outbox,
+    vault: Vault,
     escalation: Escalation,
 }
 
 impl CrmApi {
     #[must_use]
-    pub fn new(db: DatabaseConnection, outbox: Outbox, escalation: Escalation) -> Self {
+    pub fn new(
+        db: DatabaseConnection,
+        outbox: Outbox,
+        vault: Vault,
+        escalation: Escalation,
+    ) -> Self {
         Self {
             db,
             outbox,
+            vault,
             escalation,
         }
     }
 
     fn conversations(&self, scope: &DataScope) -> ConversationStore<'_> {
-        ConversationStore::for_tenant(&self.db, &self.outbox, scope.clone())
+        ConversationStore::for_tenant(&self.db, &self.outbox, &self.vault, scope.clone())
     }
 
     fn tenants(&self) -> TenantStore<'_> {
@@ -61,7 +74,7 @@ impl CrmApi {
     }
 
     fn customers(&self, scope: &DataScope) -> CustomerStore<'_> {
-        CustomerStore::for_tenant(&self.db, &self.outbox, scope.clone())
+        CustomerStore::for_tenant(&self.db, &self.outbox, &self.vault, scope.clone())
     }
 }
 
@@ -166,10 +179,65 @@ impl CrmService for CrmApi {
         principal.require_scope(Scope::Read)?;
         let request = request.get_ref();
         let page = PageRequest::parse(request.page_size, &request.cursor, CustomerId::parse)?;
-        let page = self.customers(&scope).list(&page).await?;
+        let filter = parse_customer_filter(request)?;
+        let page = self.customers(&scope).list(&filter, &page).await?;
         Ok(Response::new(proto::ListCustomersResponse {
             customers: page.items.into_iter().map(customer_to_proto).collect(),
             next_cursor: page.next_cursor.unwrap_or_default(),
+        }))
+    }
+
+    async fn update_customer(
+        &self,
+        request: Request<proto::UpdateCustomerRequest>,
+    ) -> Result<Response<proto::Customer>, Status> {
+        let principal = Principal::from_request(&request)?;
+        let scope = DataScope::of(&principal)?;
+        require_customer_writer(&principal)?;
+        let request = request.into_inner();
+        let id = CustomerId::parse(&request.customer_id).map_err(|_| Error::CustomerNotFound)?;
+        let patch = parse_customer_patch(request)?;
+        let customer = self
+            .customers(&scope)
+            .update(&principal, &id, patch)
+            .await?;
+        tracing::info!(
+            tenant_id = %scope.tenant_id,
+            customer_id = %customer.id,
+            request_id = %principal.request_id,
+            "customer updated"
+        );
+        Ok(Response::new(customer_to_proto(customer)))
+    }
+
+    async fn rotate_master_key(
+        &self,
+        request: Request<proto::RotateMasterKeyRequest>,
+    ) -> Result<Response<proto::RotateMasterKeyResponse>, Status> {
+        let principal = Principal::from_request(&request)?;
+        principal.require_platform_admin()?;
+        let rotation = self.vault.rotate_master(&self.db).await?;
+        let event = AuditRecord::success(
+            &principal,
+            None,
+            "master_key.rotated",
+            "master_key".to_owned(),
+        )
+        .with_detail("version", self.vault.current_master_version().to_string())
+        .with_detail("rewrapped", rotation.rewrapped.to_string())
+        .with_detail("already_current", rotation.already_current.to_string());
+        let mut change = self.outbox.begin(&self.db).await.map_err(Error::from)?;
+        change.audit(event);
+        change.commit().await.map_err(Error::from)?;
+        tracing::info!(
+            rewrapped = rotation.rewrapped,
+            already_current = rotation.already_current,
+            request_id = %principal.request_id,
+            "master key rotated"
+        );
+        Ok(Response::new(proto::RotateMasterKeyResponse {
+            rewrapped: rotation.rewrapped,
+            already_current: rotation.already_current,
         }))
     }
 
@@ -261,6 +329,61 @@ fn parse_new_customer(request: proto::CreateCustomerRequest) -> Result<NewCustom
         phone: request.phone.as_deref().map(Phone::parse).transpose()?,
         email: request.email.as_deref().map(Email::parse).transpose()?,
         address: request.address.as_deref().map(Address::parse).transpose()?,
+    })
+}
+
+/// Customer writes: a signed-in manager (or owner), or a key with `write`.
+fn require_customer_writer(principal: &Principal) -> Result<(), Status> {
+    if principal.user.is_some() {
+        principal.require_role(Role::Manager)?;
+        return Ok(());
+    }
+    principal.require_scope(Scope::Write)
+}
+
+/// The exact filters of a customer list; empty means none, anything else
+/// must parse (and is normalised) like the customer's own field.
+fn parse_customer_filter(
+    request: &proto::ListCustomersRequest,
+) -> Result<CustomerFilter, InvalidInput> {
+    let present = |value: &str| (!value.is_empty()).then(|| value.to_owned());
+    Ok(CustomerFilter {
+        phone: present(&request.phone)
+            .as_deref()
+            .map(Phone::parse)
+            .transpose()?,
+        email: present(&request.email)
+            .as_deref()
+            .map(Email::parse)
+            .transpose()?,
+    })
+}
+
+/// Parses a PATCH: an absent field stays, a present one must parse, an
+/// empty optional one is cleared. The name cannot be cleared (its parser
+/// refuses an empty one).
+fn parse_customer_patch(
+    request: proto::UpdateCustomerRequest,
+) -> Result<CustomerPatch, InvalidInput> {
+    fn clearable<T>(
+        value: Option<String>,
+        parse: impl Fn(&str) -> Result<T, InvalidInput>,
+    ) -> Result<Option<Option<T>>, InvalidInput> {
+        match value.as_deref() {
+            None => Ok(None),
+            Some("") => Ok(Some(None)),
+            Some(raw) => parse(raw).map(|v| Some(Some(v))),
+        }
+    }
+    Ok(CustomerPatch {
+        name: request
+            .name
+            .as_deref()
+            .map(CustomerName::parse)
+            .transpose()?,
+        phone: clearable(request.phone, Phone::parse)?,
+        email: clearable(request.email, Email::parse)?,
+        address: clearable(request.address, Address::parse)?,
     })
 }
 

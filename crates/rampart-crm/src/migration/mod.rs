@@ -15,6 +15,7 @@ use sea_orm_migration::prelude::*;
 use crate::OUTBOX_TABLE;
 
 mod m0004_data_modes;
+mod m0005_vault;
 mod m0007_owner;
 
 pub struct Migrator;
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(CreateConversations),
             Box::new(CreateMessages),
             Box::new(m0004_data_modes::Migration),
+            Box::new(m0005_vault::Migration),
             Box::new(m0007_owner::Migration),
         ]
     }

@@ -13,8 +13,8 @@ use rampart_kit::ids::ChannelId;
 use rampart_kit::outbox::{AuditRecord, Outbox};
 use rampart_kit::principal::Principal;
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
-    QuerySelect,
+    ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 
 use super::{DataScope, now};

@@ -11,14 +11,15 @@ use sea_orm::{
     IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
 };
 
-use super::DataScope;
-use super::{CustomerStore, Page, fingerprint, into_page, is_unique_violation, now};
+use super::sealed::{self, conversation_owner};
+use super::{CustomerStore, DataScope, Page, fingerprint, into_page, is_unique_violation, now};
 use crate::Error;
 use crate::domain::{
     Channel, ConversationStatus, IdempotencyKey, InvalidInput, MessageText, PageRequest, Summary,
     VisitorTokenHash,
 };
 use crate::entity::{conversation, customer, message, tenant};
+use crate::vault::{DataKey, Vault};
 
 /// The longest widget origin kept.
 const MAX_ORIGIN_CHARS: usize = 300;
@@ -89,10 +90,15 @@ pub struct ConversationFilter {
 }
 
 /// A tenant's conversations and their messages.
+///
+/// Message texts and summaries are stored sealed under the conversation's
+/// data key (`conversation:<id>`, see [`crate::vault`]); the models this
+/// store returns carry the opened values.
 #[derive(Debug)]
 pub struct ConversationStore<'a> {
     pub(super) db: &'a DatabaseConnection,
     pub(super) outbox: &'a Outbox,
+    pub(super) vault: &'a Vault,
     pub(super) scope: DataScope,
 }
 
@@ -100,8 +106,58 @@ impl<'a> ConversationStore<'a> {
     /// The store of one tenant's conversations in one data mode; the scope
     /// comes from the caller's principal.
     #[must_use]
-    pub fn for_tenant(db: &'a DatabaseConnection, outbox: &'a Outbox, scope: DataScope) -> Self {
-        Self { db, outbox, scope }
+    pub fn for_tenant(
+        db: &'a DatabaseConnection,
+        outbox: &'a Outbox,
+        vault: &'a Vault,
+        scope: DataScope,
+    ) -> Self {
+        Self {
+            db,
+            outbox,
+            vault,
+            scope,
+        }
+    }
+
+    /// The data key of a conversation's texts, read (or created) through
+    /// `db`.
+    pub(super) async fn conversation_key(
+        &self,
+        db: &impl ConnectionTrait,
+        conversation_id: &str,
+    ) -> Result<DataKey, Error> {
+        self.vault
+            .tenant(db, &self.scope.tenant_id)
+            .await?
+            .data_key(db, &conversation_owner(conversation_id))
+            .await
+    }
+
+    /// A stored conversation with its summary opened.
+    pub(super) async fn opened(
+        &self,
+        db: &impl ConnectionTrait,
+        row: conversation::Model,
+    ) -> Result<conversation::Model, Error> {
+        if row.summary_sealed.is_none() {
+            return Ok(row);
+        }
+        let key = self.conversation_key(db, &row.id).await?;
+        sealed::open_conversation(&key, row)
+    }
+
+    /// A stored message with its text opened.
+    pub(crate) async fn opened_message(
+        &self,
+        db: &impl ConnectionTrait,
+        row: message::Model,
+    ) -> Result<message::Model, Error> {
+        if row.text_sealed.is_none() {
+            return Ok(row);
+        }
+        let key = self.conversation_key(db, &row.conversation_id).await?;
+        sealed::open_message(&key, row)
     }
 
     /// Every conversation query starts here, already filtered by tenant and
@@ -119,11 +175,13 @@ impl<'a> ConversationStore<'a> {
         db: &impl ConnectionTrait,
         id: &str,
     ) -> Result<conversation::Model, Error> {
-        self.scoped()
+        let row = self
+            .scoped()
             .filter(conversation::Column::Id.eq(id))
             .one(db)
             .await?
-            .ok_or(Error::ConversationNotFound)
+            .ok_or(Error::ConversationNotFound)?;
+        self.opened(db, row).await
     }
 
     pub async fn get(&self, id: &ConversationId) -> Result<conversation::Model, Error> {
@@ -140,7 +198,7 @@ impl<'a> ConversationStore<'a> {
         let Ok(id) = CustomerId::parse(id) else {
             return Ok(None);
         };
-        match CustomerStore::for_tenant(self.db, self.outbox, self.scope.clone())
+        match CustomerStore::for_tenant(self.db, self.outbox, self.vault, self.scope.clone())
             .get(&id)
             .await
         {
@@ -162,7 +220,7 @@ impl<'a> ConversationStore<'a> {
             return Ok(started);
         }
         if let Some(customer_id) = &new.customer_id {
-            CustomerStore::for_tenant(self.db, self.outbox, self.scope.clone())
+            CustomerStore::for_tenant(self.db, self.outbox, self.vault, self.scope.clone())
                 .get(customer_id)
                 .await?;
         }
@@ -186,6 +244,7 @@ impl<'a> ConversationStore<'a> {
             visitor_token_hash: new.visitor_token.map(|hash| hash.as_str().to_owned()),
             idempotency_key: new.idempotency_key.as_ref().map(|k| k.as_str().to_owned()),
             idempotency_fingerprint: new.idempotency_key.as_ref().map(|_| fingerprint.clone()),
+            summary_sealed: None,
         };
         let first_message = new.first_message.map(|text| message::Model {
             id: MessageId::generate().into_string(),
@@ -202,6 +261,7 @@ impl<'a> ConversationStore<'a> {
             idempotency_key: None,
             idempotency_fingerprint: None,
             created_at: started_at,
+            text_sealed: None,
         });
         let event = AuditRecord::success(
             actor,
@@ -231,7 +291,10 @@ impl<'a> ConversationStore<'a> {
             Err(error) => return Err(error.into()),
         }
         if let Some(message) = &first_message {
-            message::Entity::insert(message.clone().into_active_model())
+            let key = self.conversation_key(change.tx(), &row.id).await?;
+            let mut sealed_message = message.clone();
+            sealed::seal_message(&key, &mut sealed_message);
+            message::Entity::insert(sealed_message.into_active_model())
                 .exec_without_returning(change.tx())
                 .await?;
         }
@@ -273,6 +336,11 @@ impl<'a> ConversationStore<'a> {
             .order_by_asc(message::Column::Id)
             .one(self.db)
             .await?;
+        let first_message = match first_message {
+            Some(message) => Some(self.opened_message(self.db, message).await?),
+            None => None,
+        };
+        let existing = self.opened(self.db, existing).await?;
         Ok(Some(Started {
             conversation: existing,
             first_message,
@@ -309,7 +377,13 @@ impl<'a> ConversationStore<'a> {
             .limit(u64::from(page.size()) + 1)
             .all(self.db)
             .await?;
-        Ok(into_page(rows, page.size(), |row| &row.id))
+        let mut page = into_page(rows, page.size(), |row| &row.id);
+        let mut opened = Vec::with_capacity(page.items.len());
+        for row in page.items {
+            opened.push(self.opened(self.db, row).await?);
+        }
+        page.items = opened;
+        Ok(page)
     }
 
     /// The conversation's newest [`MAX_MESSAGES_READ`] messages, oldest
@@ -324,7 +398,13 @@ impl<'a> ConversationStore<'a> {
             .all(self.db)
             .await?;
         rows.reverse();
-        Ok(rows)
+        if rows.iter().all(|row| row.text_sealed.is_none()) {
+            return Ok(rows);
+        }
+        let key = self.conversation_key(self.db, conversation_id).await?;
+        rows.into_iter()
+            .map(|row| sealed::open_message(&key, row))
+            .collect()
     }
 
     /// Replaces the summary. Not audited: a summary is working notes, and
@@ -335,10 +415,14 @@ impl<'a> ConversationStore<'a> {
         summary: Summary,
     ) -> Result<conversation::Model, Error> {
         let existing = self.get(id).await?;
+        let key = self.conversation_key(self.db, &existing.id).await?;
+        let sealed = sealed::seal_summary(&key, &existing.id, &summary.into_string());
         let mut row = existing.into_active_model();
-        row.summary = ActiveValue::Set(summary.into_string());
+        row.summary = ActiveValue::Set(String::new());
+        row.summary_sealed = ActiveValue::Set(sealed);
         row.updated_at = ActiveValue::Set(now());
-        Ok(row.update(self.db).await?)
+        let updated = row.update(self.db).await?;
+        sealed::open_conversation(&key, updated)
     }
 
     /// Moves a conversation one handoff step (see
@@ -387,6 +471,7 @@ impl<'a> ConversationStore<'a> {
             _ => {}
         }
         let updated = row.update(change.tx()).await?;
+        let updated = self.opened(change.tx(), updated).await?;
 
         let ended = matches!(
             to,
@@ -395,6 +480,7 @@ impl<'a> ConversationStore<'a> {
         if ended && !keep_transcript {
             message::Entity::update_many()
                 .col_expr(message::Column::Text, Expr::value(""))
+                .col_expr(message::Column::TextSealed, Expr::value(None::<Vec<u8>>))
                 .filter(message::Column::TenantId.eq(self.scope.tenant_id.as_str()))
                 .filter(message::Column::Mode.eq(self.scope.mode.as_str()))
                 .filter(message::Column::ConversationId.eq(id.as_str()))

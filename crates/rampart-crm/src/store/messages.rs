@@ -18,7 +18,7 @@ use sea_orm::{
 };
 
 use super::conversations::parse_status;
-use super::{ConversationStore, fingerprint, is_unique_violation, now};
+use super::{ConversationStore, fingerprint, is_unique_violation, now, sealed};
 use crate::Error;
 use crate::domain::{
     ConversationStatus, Finding, IdempotencyKey, MessageText, Receipt, VisitorTokenHash,
@@ -124,7 +124,7 @@ impl ConversationStore<'_> {
         if existing.idempotency_fingerprint.as_deref() != Some(fingerprint) {
             return Err(Error::IdempotencyConflict);
         }
-        Ok(Some(existing))
+        Ok(Some(self.opened_message(self.db, existing).await?))
     }
 
     /// Inserts a message, or, when its idempotency key lost a race to
@@ -134,7 +134,10 @@ impl ConversationStore<'_> {
         tx: &DatabaseTransaction,
         row: &message::Model,
     ) -> Result<Option<message::Model>, Error> {
-        match message::Entity::insert(row.clone().into_active_model())
+        let key = self.conversation_key(tx, &row.conversation_id).await?;
+        let mut sealed_row = row.clone();
+        sealed::seal_message(&key, &mut sealed_row);
+        match message::Entity::insert(sealed_row.into_active_model())
             .exec_without_returning(tx)
             .await
         {
@@ -221,6 +224,7 @@ impl ConversationStore<'_> {
                 row.status = ActiveValue::Set(ConversationStatus::AiActive.as_str().to_owned());
                 row.updated_at = ActiveValue::Set(now());
                 let reopened = row.update(change.tx()).await?;
+                let reopened = self.opened(change.tx(), reopened).await?;
                 change.audit(
                     AuditRecord::success(
                         actor,
@@ -258,6 +262,7 @@ impl ConversationStore<'_> {
             idempotency_key: idempotency_key.map(|key| key.as_str().to_owned()),
             idempotency_fingerprint: Some(fingerprint),
             created_at: now(),
+            text_sealed: None,
         };
         if let Some(message) = self.insert_message(change.tx(), &row).await? {
             return Ok(Posted {
@@ -323,13 +328,14 @@ impl ConversationStore<'_> {
             .await?
             .ok_or_else(|| Error::Internal(anyhow::anyhow!("message {message_id} vanished")))?;
         if message.gate.as_deref() != Some(GATE_PENDING) {
-            return Ok(message);
+            return self.opened_message(change.tx(), message).await;
         }
         let receipt_json = serde_json::to_string(receipt).map_err(|e| Error::Internal(e.into()))?;
         let mut row = message.into_active_model();
         row.gate = ActiveValue::Set(Some(GATE_DECIDED.to_owned()));
         row.receipt = ActiveValue::Set(Some(receipt_json));
         let decided = row.update(change.tx()).await?;
+        let decided = self.opened_message(change.tx(), decided).await?;
 
         if let Some(handoff) = handoff {
             let current = self.find(change.tx(), &decided.conversation_id).await?;
@@ -392,6 +398,7 @@ impl ConversationStore<'_> {
         }
         row.updated_at = ActiveValue::Set(now());
         let updated = row.update(change.tx()).await?;
+        let updated = self.opened(change.tx(), updated).await?;
         let mut event = AuditRecord::success(
             actor,
             Some(self.scope.tenant_id.as_str()),
@@ -453,6 +460,7 @@ impl ConversationStore<'_> {
             idempotency_key: reply.idempotency_key.map(|k| k.as_str().to_owned()),
             idempotency_fingerprint: Some(reply.fingerprint),
             created_at: now(),
+            text_sealed: None,
         };
         if let Some(earlier) = self.insert_message(change.tx(), &row).await? {
             return Ok(earlier);
@@ -514,6 +522,7 @@ impl ConversationStore<'_> {
             idempotency_key: idempotency_key.map(|k| k.as_str().to_owned()),
             idempotency_fingerprint: Some(fingerprint),
             created_at: now(),
+            text_sealed: None,
         };
         if let Some(earlier) = self.insert_message(change.tx(), &row).await? {
             return Ok(earlier);

@@ -13,19 +13,22 @@
 //!   gate's decisions. [`pending_gates`] is the one cross-tenant read: the
 //!   gate retry's scan for messages escalation never decided.
 //!
-//! - [`SettingsStore`], [`RetentionStore`], [`LegalHoldStore`] (and, with
-//!   the vault, `ChannelStore`): the owner's configuration of one tenant in
-//!   one data mode, scoped the same way. [`is_held`] answers whether a
+//! - [`SettingsStore`], [`RetentionStore`], [`LegalHoldStore`],
+//!   [`ChannelStore`]: the owner's configuration of one tenant in
+//!   one data mode, scoped the same way; channel credentials are sealed
+//!   with the vault. [`is_held`] answers whether a
 //!   customer is under a legal hold, for erasure and retention deletion.
 //!
 //! Creating a row also records its audit event in the outbox, in the same
 //! transaction: the event exists if and only if the row does. The relay is
 //! woken after the commit.
 
+mod channels;
 mod conversations;
 mod legal_hold;
 mod messages;
 mod retention;
+mod sealed;
 mod settings;
 
 pub use conversations::{
@@ -35,22 +38,25 @@ pub use messages::{
     GateVerdict, NewReply, OpenedHandoff, Posted, PreparedPost, check_ai_may_reply, pending_gates,
     post_fingerprint,
 };
+pub use channels::{ChannelStore, ChannelSummary, MAX_CHANNELS, NewChannel};
 pub use legal_hold::{Hold, LegalHoldStore, is_held};
 pub use retention::{RetentionStore, StoredRetention};
 pub use settings::{SettingsStore, SettingsVersion};
+pub use sealed::{LegacyConversion, conversation_owner, customer_owner, seal_legacy_rows};
 
 use chrono::{DateTime, SubsecRound, Utc};
 use rampart_kit::ids::{CustomerId, TenantId};
 use rampart_kit::outbox::{AuditRecord, Outbox};
 use rampart_kit::principal::{DataMode, Principal};
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
-    QuerySelect,
+    ActiveModelTrait, ActiveValue, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 
 use crate::Error;
 use crate::domain::{Address, CustomerName, Email, OfficeDomain, PageRequest, Phone, TenantName};
 use crate::entity::{customer, tenant};
+use crate::vault::Vault;
 
 /// Whose data a store sees: one tenant's, in one data mode. Built from the
 /// caller's principal ([`DataScope::of`]), never from a request body; every
@@ -97,6 +103,40 @@ pub struct NewCustomer {
     pub phone: Option<Phone>,
     pub email: Option<Email>,
     pub address: Option<Address>,
+}
+
+/// What a customer list is narrowed to: exact matches, through the blind
+/// indexes (the values are already normalised by their parsers).
+#[derive(Debug, Default)]
+pub struct CustomerFilter {
+    pub phone: Option<Phone>,
+    pub email: Option<Email>,
+}
+
+/// A change to a customer (PATCH): `None` leaves a field unchanged;
+/// `Some(None)` clears an optional one. The name cannot be cleared.
+#[derive(Debug, Default)]
+pub struct CustomerPatch {
+    pub name: Option<CustomerName>,
+    pub phone: Option<Option<Phone>>,
+    pub email: Option<Option<Email>>,
+    pub address: Option<Option<Address>>,
+}
+
+impl CustomerPatch {
+    /// The names of the fields this patch sets, for the audit event.
+    #[must_use]
+    pub fn field_names(&self) -> Vec<&'static str> {
+        [
+            ("name", self.name.is_some()),
+            ("phone", self.phone.is_some()),
+            ("email", self.email.is_some()),
+            ("address", self.address.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, set)| set.then_some(name))
+        .collect()
+    }
 }
 
 /// One page of a list, and the cursor for the next (none on the last page).
@@ -232,10 +272,15 @@ impl<'a> TenantStore<'a> {
 }
 
 /// The customers of one tenant, and only those.
+///
+/// Names, phones, e-mails and addresses are stored sealed under the
+/// customer's data key (`customer:<id>`, see [`crate::vault`]); the models
+/// this store returns carry the opened values.
 #[derive(Debug)]
 pub struct CustomerStore<'a> {
     db: &'a DatabaseConnection,
     outbox: &'a Outbox,
+    vault: &'a Vault,
     scope: DataScope,
 }
 
@@ -243,8 +288,18 @@ impl<'a> CustomerStore<'a> {
     /// The store of one tenant's customers in one data mode. The scope must
     /// come from the caller's principal, never from the request body.
     #[must_use]
-    pub fn for_tenant(db: &'a DatabaseConnection, outbox: &'a Outbox, scope: DataScope) -> Self {
-        Self { db, outbox, scope }
+    pub fn for_tenant(
+        db: &'a DatabaseConnection,
+        outbox: &'a Outbox,
+        vault: &'a Vault,
+        scope: DataScope,
+    ) -> Self {
+        Self {
+            db,
+            outbox,
+            vault,
+            scope,
+        }
     }
 
     /// Every query of this store starts here, already filtered by tenant
@@ -255,15 +310,16 @@ impl<'a> CustomerStore<'a> {
             .filter(customer::Column::Mode.eq(self.scope.mode.as_str()))
     }
 
-    /// Stores a new customer and its `customer.created` event (in the
-    /// tenant's audit log), on behalf of `actor`. The event names the
-    /// customer by id only: names and contact details stay out of the log.
+    /// Stores a new customer, sealed under its new data key, and its
+    /// `customer.created` event (in the tenant's audit log), on behalf of
+    /// `actor`, all in one transaction. The event names the customer by id
+    /// only: names and contact details stay out of the log.
     pub async fn create(
         &self,
         actor: &Principal,
         new: NewCustomer,
     ) -> Result<customer::Model, Error> {
-        let row = customer::Model {
+        let opened = customer::Model {
             id: CustomerId::generate().into_string(),
             tenant_id: self.scope.tenant_id.as_str().to_owned(),
             mode: self.scope.mode.as_str().to_owned(),
@@ -272,38 +328,68 @@ impl<'a> CustomerStore<'a> {
             email: new.email.map(Email::into_string),
             address: new.address.map(Address::into_string),
             created_at: now(),
+            name_sealed: None,
+            phone_sealed: None,
+            email_sealed: None,
+            address_sealed: None,
+            phone_index: None,
+            email_index: None,
         };
         let event = AuditRecord::success(
             actor,
             Some(self.scope.tenant_id.as_str()),
             "customer.created",
-            format!("customer:{}", row.id),
+            format!("customer:{}", opened.id),
         );
 
-        insert_with_event::<customer::Entity>(
-            self.db,
-            self.outbox,
-            row.clone().into_active_model(),
-            event,
-        )
-        .await?;
-        Ok(row)
+        let mut change = self.outbox.begin(self.db).await?;
+        let keys = self
+            .vault
+            .tenant(change.tx(), &self.scope.tenant_id)
+            .await?;
+        let key = keys
+            .data_key(change.tx(), &sealed::customer_owner(&opened.id))
+            .await?;
+        let mut row = opened.clone();
+        sealed::seal_customer(&keys, &key, &mut row);
+        customer::Entity::insert(row.into_active_model())
+            .exec_without_returning(change.tx())
+            .await?;
+        change.audit(event);
+        change.commit().await?;
+        Ok(opened)
     }
 
     /// The customer with `id`, if it belongs to this store's tenant.
     pub async fn get(&self, id: &CustomerId) -> Result<customer::Model, Error> {
-        self.scoped()
+        let row = self
+            .scoped()
             .filter(customer::Column::Id.eq(id.as_str()))
             .one(self.db)
             .await?
-            .ok_or(Error::CustomerNotFound)
+            .ok_or(Error::CustomerNotFound)?;
+        self.open(row).await
     }
 
+    /// One page of the tenant's customers, in id order, narrowed by
+    /// `filter`.
     pub async fn list(
         &self,
+        filter: &CustomerFilter,
         page: &PageRequest<CustomerId>,
     ) -> Result<Page<customer::Model>, Error> {
         let mut query = self.scoped();
+        if filter.phone.is_some() || filter.email.is_some() {
+            let keys = self.vault.tenant(self.db, &self.scope.tenant_id).await?;
+            if let Some(phone) = &filter.phone {
+                let index = keys.blind_index(sealed::PHONE_INDEX, phone.as_str());
+                query = query.filter(customer::Column::PhoneIndex.eq(index));
+            }
+            if let Some(email) = &filter.email {
+                let index = keys.blind_index(sealed::EMAIL_INDEX, email.as_str());
+                query = query.filter(customer::Column::EmailIndex.eq(index));
+            }
+        }
         if let Some(after) = page.after() {
             query = query.filter(customer::Column::Id.gt(after.as_str()));
         }
@@ -312,7 +398,85 @@ impl<'a> CustomerStore<'a> {
             .limit(u64::from(page.size()) + 1)
             .all(self.db)
             .await?;
-        Ok(into_page(rows, page.size(), |row| &row.id))
+        let mut page = into_page(rows, page.size(), |row| &row.id);
+        let mut opened = Vec::with_capacity(page.items.len());
+        for row in page.items {
+            opened.push(self.open(row).await?);
+        }
+        page.items = opened;
+        Ok(page)
+    }
+
+    /// Applies `patch` and records `customer.updated` with the names of the
+    /// fields it set (never their values), in one transaction.
+    pub async fn update(
+        &self,
+        actor: &Principal,
+        id: &CustomerId,
+        patch: CustomerPatch,
+    ) -> Result<customer::Model, Error> {
+        let fields = patch.field_names();
+        let mut change = self.outbox.begin(self.db).await?;
+        let row = self
+            .scoped()
+            .filter(customer::Column::Id.eq(id.as_str()))
+            .one(change.tx())
+            .await?
+            .ok_or(Error::CustomerNotFound)?;
+        let keys = self
+            .vault
+            .tenant(change.tx(), &self.scope.tenant_id)
+            .await?;
+        let key = keys
+            .data_key(change.tx(), &sealed::customer_owner(&row.id))
+            .await?;
+        let mut opened = sealed::open_customer(&key, row.clone())?;
+        if let Some(name) = patch.name {
+            opened.name = name.into_string();
+        }
+        if let Some(phone) = patch.phone {
+            opened.phone = phone.map(Phone::into_string);
+        }
+        if let Some(email) = patch.email {
+            opened.email = email.map(Email::into_string);
+        }
+        if let Some(address) = patch.address {
+            opened.address = address.map(Address::into_string);
+        }
+        let mut sealed_row = opened.clone();
+        sealed::seal_customer(&keys, &key, &mut sealed_row);
+        let mut active = row.into_active_model();
+        active.name = ActiveValue::Set(String::new());
+        active.phone = ActiveValue::Set(None);
+        active.email = ActiveValue::Set(None);
+        active.address = ActiveValue::Set(None);
+        active.name_sealed = ActiveValue::Set(sealed_row.name_sealed);
+        active.phone_sealed = ActiveValue::Set(sealed_row.phone_sealed);
+        active.email_sealed = ActiveValue::Set(sealed_row.email_sealed);
+        active.address_sealed = ActiveValue::Set(sealed_row.address_sealed);
+        active.phone_index = ActiveValue::Set(sealed_row.phone_index);
+        active.email_index = ActiveValue::Set(sealed_row.email_index);
+        active.update(change.tx()).await?;
+        change.audit(
+            AuditRecord::success(
+                actor,
+                Some(self.scope.tenant_id.as_str()),
+                "customer.updated",
+                format!("customer:{}", opened.id),
+            )
+            .with_detail("fields", fields.join(",")),
+        );
+        change.commit().await?;
+        Ok(opened)
+    }
+
+    /// Opens a stored row under its customer's data key.
+    async fn open(&self, row: customer::Model) -> Result<customer::Model, Error> {
+        let keys = self.vault.tenant(self.db, &self.scope.tenant_id).await?;
+        let key = keys
+            .data_key(self.db, &sealed::customer_owner(&row.id))
+            .await?;
+        sealed::open_customer(&key, row)
     }
 }
 
@@ -349,6 +513,7 @@ mod tests {
         let db = rampart_kit::db::connect(&database.url).await.unwrap();
         crate::migrate(&db).await.unwrap();
         let outbox = Outbox::new(crate::OUTBOX_TABLE);
+        let vault = Vault::unencrypted_baseline();
         let admin = rampart_kit::testing::admin_principal();
         let tenants = TenantStore::new(&db, &outbox);
         let mut ids = Vec::new();
@@ -360,8 +525,10 @@ mod tests {
             ids.push(TenantId::parse(&tenants.create(&admin, new).await.unwrap().id).unwrap());
         }
         let (alpha, beta) = (ids[0].clone(), ids[1].clone());
-        let alpha_store = CustomerStore::for_tenant(&db, &outbox, DataScope::live(alpha.clone()));
-        let beta_store = CustomerStore::for_tenant(&db, &outbox, DataScope::live(beta.clone()));
+        let alpha_store =
+            CustomerStore::for_tenant(&db, &outbox, &vault, DataScope::live(alpha.clone()));
+        let beta_store =
+            CustomerStore::for_tenant(&db, &outbox, &vault, DataScope::live(beta.clone()));
         let new_customer = |name: &str| NewCustomer {
             name: CustomerName::parse(name).unwrap(),
             phone: None,
@@ -396,11 +563,17 @@ mod tests {
 
         // A cursor that sorts before every row still lists only the tenant's.
         let first_page = PageRequest::parse(100, "", CustomerId::parse).unwrap();
-        let listed = beta_store.list(&first_page).await.unwrap();
+        let listed = beta_store
+            .list(&CustomerFilter::default(), &first_page)
+            .await
+            .unwrap();
         assert_eq!(listed.items.len(), 1);
         assert_eq!(listed.items[0].id, beta_customer.id);
         let early = PageRequest::parse(100, &alpha_customer.id, CustomerId::parse).unwrap();
-        let listed = beta_store.list(&early).await.unwrap();
+        let listed = beta_store
+            .list(&CustomerFilter::default(), &early)
+            .await
+            .unwrap();
         assert!(listed.items.iter().all(|c| c.tenant_id == beta.as_str()));
     }
 }

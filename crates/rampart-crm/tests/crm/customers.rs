@@ -40,6 +40,7 @@ pub async fn list(
     let request = proto::ListCustomersRequest {
         page_size,
         cursor: cursor.to_owned(),
+        ..Default::default()
     };
     crm.list_customers(request_as(principal, request))
         .await

@@ -1,9 +1,11 @@
 //! Starting the CRM for a test and calling it as the gateway would.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rampart_crm::gate::{Escalation, GateRetry};
+use rampart_crm::vault::{LocalMasterKeys, MasterKey, Vault};
 use rampart_kit::ids::{TenantId, UserId};
 use rampart_kit::outbox::{AuditRecord, Outbox};
 use rampart_kit::pki::ServiceName;
@@ -60,6 +62,7 @@ impl TestApp {
             database_url: database.url.clone(),
             audit_url: audit.url(),
             escalation_url: format!("https://{escalation_address}"),
+            master_key: test_master_key(&LocalMasterKeys::generate().unwrap()),
         };
 
         let server = TestServer::start(ServiceName::Crm, |listener, tls, shutdown| {
@@ -103,11 +106,23 @@ impl TestApp {
         )
     }
 
+    /// A vault with the service's master key, as a second CRM instance
+    /// would hold.
+    pub fn vault(&self) -> Vault {
+        Vault::new(self.config.master_key.clone())
+    }
+
+    /// The master key the service gets at its next [`restart`](Self::restart).
+    pub fn set_master_key(&mut self, master_key: Arc<dyn MasterKey>) {
+        self.config.master_key = master_key;
+    }
+
     /// Runs one gate retry pass, as the CRM's worker does.
     pub async fn retry_pending_gates(&self) -> usize {
         rampart_crm::gate::retry_pending_gates(
             &self.db,
             &Outbox::new(rampart_crm::OUTBOX_TABLE),
+            &self.vault(),
             &self.escalation_client().await,
             std::time::Duration::ZERO,
         )
@@ -191,6 +206,11 @@ impl TestApp {
             .filter(|record| record.action == action)
             .collect()
     }
+}
+
+/// A master keyring parsed from its text form.
+pub fn test_master_key(text: &str) -> Arc<dyn MasterKey> {
+    Arc::new(LocalMasterKeys::parse(text).unwrap())
 }
 
 /// A new tenant's id and its read-write integration key.
