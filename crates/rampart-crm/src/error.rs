@@ -75,9 +75,7 @@ impl From<Error> for Status {
             Error::TenantNotFound
             | Error::CustomerNotFound
             | Error::ConversationNotFound
-            | Error::ChannelNotFound => {
-                ErrorCode::NotFound.status(error.to_string())
-            }
+            | Error::ChannelNotFound => ErrorCode::NotFound.status(error.to_string()),
             Error::ConversationEnded(_)
             | Error::PersonHasConversation
             | Error::TransitionRefused { .. } => Status::failed_precondition(error.to_string()),

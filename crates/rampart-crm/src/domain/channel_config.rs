@@ -171,11 +171,19 @@ mod tests {
         assert!(!format!("{parsed:?}").contains("s3cret"));
         assert!(ChannelCredentials::parse("").unwrap().is_none());
         assert!(ChannelCredentials::parse("{}").unwrap().is_none());
-        for bad in ["[]", r#"{"a": 1}"#, r#"{"a b": "x"}"#, r#"{"a": ""}"#, "nope"] {
+        for bad in [
+            "[]",
+            r#"{"a": 1}"#,
+            r#"{"a b": "x"}"#,
+            r#"{"a": ""}"#,
+            "nope",
+        ] {
             assert!(ChannelCredentials::parse(bad).is_err(), "{bad}");
         }
         assert_eq!(
-            ChannelCredentials::parse(r#"{"token": 5}"#).unwrap_err().field(),
+            ChannelCredentials::parse(r#"{"token": 5}"#)
+                .unwrap_err()
+                .field(),
             "credentials.token"
         );
     }

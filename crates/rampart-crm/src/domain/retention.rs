@@ -50,7 +50,9 @@ impl RetentionPeriods {
         inactive_customers: Option<u32>,
     ) -> Result<Self, InvalidInput> {
         let days = |field, value: Option<u32>| {
-            value.map(|days| RetentionDays::parse(field, days)).transpose()
+            value
+                .map(|days| RetentionDays::parse(field, days))
+                .transpose()
         };
         Ok(Self {
             conversations: days("conversations_days", conversations)?,

@@ -114,7 +114,10 @@ impl Default for BusinessSettings {
     }
 }
 
-fn invalid(field: impl Into<std::borrow::Cow<'static, str>>, problem: &'static str) -> InvalidInput {
+fn invalid(
+    field: impl Into<std::borrow::Cow<'static, str>>,
+    problem: &'static str,
+) -> InvalidInput {
     InvalidInput::new(field, problem)
 }
 
@@ -124,8 +127,8 @@ impl BusinessSettings {
         if text.len() > MAX_DOCUMENT_BYTES {
             return Err(invalid("document", "must be at most 64 KiB"));
         }
-        let value: Value = serde_json::from_str(text)
-            .map_err(|_| invalid("document", "must be a JSON object"))?;
+        let value: Value =
+            serde_json::from_str(text).map_err(|_| invalid("document", "must be a JSON object"))?;
         let Value::Object(object) = value else {
             return Err(invalid("document", "must be a JSON object"));
         };
@@ -135,11 +138,8 @@ impl BusinessSettings {
                 "is not a field of the settings document",
             ));
         }
-        let field = |name: &'static str| {
-            object
-                .get(name)
-                .ok_or_else(|| invalid(name, "is required"))
-        };
+        let field =
+            |name: &'static str| object.get(name).ok_or_else(|| invalid(name, "is required"));
         Ok(Self {
             time_zone: parse_time_zone(field("time_zone")?)?,
             opening_hours: parse_opening_hours(field("opening_hours")?)?,
@@ -284,7 +284,10 @@ fn parse_interval(path: &str, value: &Value) -> Result<Interval, InvalidInput> {
     let object = value
         .as_object()
         .ok_or_else(|| invalid(path.to_owned(), "must be an object with open and close"))?;
-    if let Some(unknown) = object.keys().find(|key| !["open", "close"].contains(&key.as_str())) {
+    if let Some(unknown) = object
+        .keys()
+        .find(|key| !["open", "close"].contains(&key.as_str()))
+    {
         return Err(invalid(
             format!("{path}.{}", truncate_name(unknown)),
             "is not a field of an interval (open, close)",
@@ -366,7 +369,12 @@ fn parse_emergency(value: &Value) -> Result<Emergency, InvalidInput> {
         }
     }
     let after_hours_phone = match object.get("after_hours_phone") {
-        None => return Err(invalid("emergency.after_hours_phone", "is required (null: none)")),
+        None => {
+            return Err(invalid(
+                "emergency.after_hours_phone",
+                "is required (null: none)",
+            ));
+        }
         Some(Value::Null) => None,
         Some(Value::String(text)) => Some(Phone::parse(text).map_err(|error| InvalidInput {
             field: "emergency.after_hours_phone".into(),
@@ -503,10 +511,16 @@ mod tests {
     fn a_full_document_round_trips_in_canonical_form() {
         let settings = BusinessSettings::parse(&document().to_string()).unwrap();
         let json = settings.to_json();
-        assert_eq!(json["emergency"]["keywords"], serde_json::json!(["gas leak", "flood"]));
+        assert_eq!(
+            json["emergency"]["keywords"],
+            serde_json::json!(["gas leak", "flood"])
+        );
         assert_eq!(json["emergency"]["after_hours_phone"], "+442079460958");
         assert_eq!(json["opening_hours"]["saturday"][0]["close"], "24:00");
-        assert_eq!(BusinessSettings::parse(&json.to_string()).unwrap(), settings);
+        assert_eq!(
+            BusinessSettings::parse(&json.to_string()).unwrap(),
+            settings
+        );
     }
 
     #[test]
@@ -521,23 +535,75 @@ mod tests {
     #[test]
     fn each_refusal_names_its_field() {
         let cases: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
-            ("time_zone", Box::new(|d| d["time_zone"] = "Europe//x".into())),
-            ("transcripts_enabled", Box::new(|d| d["transcripts_enabled"] = "yes".into())),
+            (
+                "time_zone",
+                Box::new(|d| d["time_zone"] = "Europe//x".into()),
+            ),
+            (
+                "transcripts_enabled",
+                Box::new(|d| d["transcripts_enabled"] = "yes".into()),
+            ),
             ("colour", Box::new(|d| d["colour"] = "red".into())),
-            ("pricing_notes", Box::new(|d| { d.as_object_mut().unwrap().remove("pricing_notes"); })),
-            ("opening_hours.funday", Box::new(|d| d["opening_hours"]["funday"] = serde_json::json!([]))),
-            ("opening_hours.sunday", Box::new(|d| { d["opening_hours"].as_object_mut().unwrap().remove("sunday"); })),
-            ("opening_hours.monday[0].close", Box::new(|d| d["opening_hours"]["monday"][0]["close"] = "07:00".into())),
-            ("opening_hours.monday[1]", Box::new(|d| d["opening_hours"]["monday"][1]["open"] = "11:00".into())),
-            ("opening_hours.tuesday[0].open", Box::new(|d| d["opening_hours"]["tuesday"][0]["open"] = "24:00".into())),
-            ("opening_hours.tuesday[0].open", Box::new(|d| d["opening_hours"]["tuesday"][0]["open"] = "8:00".into())),
-            ("emergency.after_hours_phone", Box::new(|d| d["emergency"]["after_hours_phone"] = "call me".into())),
-            ("emergency.keywords[1]", Box::new(|d| d["emergency"]["keywords"][1] = " ".into())),
-            ("sms_templates.reminder", Box::new(|d| d["sms_templates"]["reminder"] = "Hi {name}".into())),
-            ("sms_templates.reminder", Box::new(|d| d["sms_templates"]["reminder"] = "Hi {customer_name".into())),
-            ("sms_templates.reminder", Box::new(|d| d["sms_templates"]["reminder"] = "x".repeat(481).into())),
-            ("sms_templates", Box::new(|d| d["sms_templates"]["Bad Name"] = "x".into())),
-            ("pricing_notes", Box::new(|d| d["pricing_notes"] = "a\u{7}b".into())),
+            (
+                "pricing_notes",
+                Box::new(|d| {
+                    d.as_object_mut().unwrap().remove("pricing_notes");
+                }),
+            ),
+            (
+                "opening_hours.funday",
+                Box::new(|d| d["opening_hours"]["funday"] = serde_json::json!([])),
+            ),
+            (
+                "opening_hours.sunday",
+                Box::new(|d| {
+                    d["opening_hours"].as_object_mut().unwrap().remove("sunday");
+                }),
+            ),
+            (
+                "opening_hours.monday[0].close",
+                Box::new(|d| d["opening_hours"]["monday"][0]["close"] = "07:00".into()),
+            ),
+            (
+                "opening_hours.monday[1]",
+                Box::new(|d| d["opening_hours"]["monday"][1]["open"] = "11:00".into()),
+            ),
+            (
+                "opening_hours.tuesday[0].open",
+                Box::new(|d| d["opening_hours"]["tuesday"][0]["open"] = "24:00".into()),
+            ),
+            (
+                "opening_hours.tuesday[0].open",
+                Box::new(|d| d["opening_hours"]["tuesday"][0]["open"] = "8:00".into()),
+            ),
+            (
+                "emergency.after_hours_phone",
+                Box::new(|d| d["emergency"]["after_hours_phone"] = "call me".into()),
+            ),
+            (
+                "emergency.keywords[1]",
+                Box::new(|d| d["emergency"]["keywords"][1] = " ".into()),
+            ),
+            (
+                "sms_templates.reminder",
+                Box::new(|d| d["sms_templates"]["reminder"] = "Hi {name}".into()),
+            ),
+            (
+                "sms_templates.reminder",
+                Box::new(|d| d["sms_templates"]["reminder"] = "Hi {customer_name".into()),
+            ),
+            (
+                "sms_templates.reminder",
+                Box::new(|d| d["sms_templates"]["reminder"] = "x".repeat(481).into()),
+            ),
+            (
+                "sms_templates",
+                Box::new(|d| d["sms_templates"]["Bad Name"] = "x".into()),
+            ),
+            (
+                "pricing_notes",
+                Box::new(|d| d["pricing_notes"] = "a\u{7}b".into()),
+            ),
         ];
         for (expected, change) in cases {
             let mut value = document();
@@ -554,7 +620,10 @@ mod tests {
         value["pricing_notes"] = "Free quotes.".into();
         value["opening_hours"]["sunday"] = serde_json::json!([{"open": "10:00", "close": "12:00"}]);
         let after = BusinessSettings::parse(&value.to_string()).unwrap();
-        assert_eq!(before.changed_fields(&after), ["opening_hours", "pricing_notes"]);
+        assert_eq!(
+            before.changed_fields(&after),
+            ["opening_hours", "pricing_notes"]
+        );
         assert!(before.changed_fields(&before).is_empty());
     }
 }

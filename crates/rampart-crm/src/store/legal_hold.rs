@@ -8,8 +8,8 @@ use rampart_kit::ids::CustomerId;
 use rampart_kit::outbox::{AuditRecord, Outbox};
 use rampart_kit::principal::Principal;
 use sea_orm::{
-    ActiveValue, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel,
-    PaginatorTrait, QueryFilter,
+    ActiveModelTrait, ActiveValue, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    IntoActiveModel, PaginatorTrait, QueryFilter,
 };
 
 use super::{DataScope, now};
@@ -95,7 +95,9 @@ impl<'a> LegalHoldStore<'a> {
             changed_at: now(),
         };
         if existing.is_some() {
-            let mut active = row.clone().into_active_model();
+            // Every column set (a model's active form marks them unchanged,
+            // which would update nothing), the key kept as the selector.
+            let mut active = row.clone().into_active_model().reset_all();
             active.customer_id = ActiveValue::Unchanged(row.customer_id.clone());
             legal_hold::Entity::update(active).exec(change.tx()).await?;
         } else {

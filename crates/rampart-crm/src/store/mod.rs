@@ -31,18 +31,18 @@ mod retention;
 mod sealed;
 mod settings;
 
+pub use channels::{ChannelStore, ChannelSummary, MAX_CHANNELS, NewChannel};
 pub use conversations::{
     ConversationFilter, ConversationStore, MAX_MESSAGES_READ, NewConversation, Started,
 };
+pub use legal_hold::{Hold, LegalHoldStore, is_held};
 pub use messages::{
     GateVerdict, NewReply, OpenedHandoff, Posted, PreparedPost, check_ai_may_reply, pending_gates,
     post_fingerprint,
 };
-pub use channels::{ChannelStore, ChannelSummary, MAX_CHANNELS, NewChannel};
-pub use legal_hold::{Hold, LegalHoldStore, is_held};
 pub use retention::{RetentionStore, StoredRetention};
-pub use settings::{SettingsStore, SettingsVersion};
 pub use sealed::{LegacyConversion, conversation_owner, customer_owner, seal_legacy_rows};
+pub use settings::{SettingsStore, SettingsVersion};
 
 use chrono::{DateTime, SubsecRound, Utc};
 use rampart_kit::ids::{CustomerId, TenantId};

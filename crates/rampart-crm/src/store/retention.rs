@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use rampart_kit::outbox::{AuditRecord, Outbox};
 use rampart_kit::principal::Principal;
 use sea_orm::{
-    ActiveValue, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel,
-    QueryFilter,
+    ActiveModelTrait, ActiveValue, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    IntoActiveModel, QueryFilter,
 };
 
 use super::{DataScope, now};
@@ -97,8 +97,10 @@ impl<'a> RetentionStore<'a> {
             updated_by: actor.actor(),
         };
         if existing.is_some() {
-            let mut active = row.clone().into_active_model();
-            // Every column is rewritten; the key columns select the row.
+            // A model's active form marks every column unchanged, which
+            // would update nothing: mark them all set, then keep the key
+            // columns as the row's selector.
+            let mut active = row.clone().into_active_model().reset_all();
             active.tenant_id = ActiveValue::Unchanged(row.tenant_id.clone());
             active.mode = ActiveValue::Unchanged(row.mode.clone());
             retention::Entity::update(active).exec(change.tx()).await?;

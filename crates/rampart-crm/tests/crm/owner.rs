@@ -9,7 +9,9 @@ use rampart_kit::on_both_databases;
 use rampart_kit::outbox::AuditRecord;
 use rampart_kit::pki::ServiceName;
 use rampart_kit::principal::{DataMode, Principal, Role};
-use rampart_kit::testing::{TestDatabase, admin_principal, expect_code, request_as, tenant_principal};
+use rampart_kit::testing::{
+    TestDatabase, admin_principal, expect_code, request_as, tenant_principal,
+};
 use rampart_proto::crm::v1 as proto;
 use rampart_proto::crm::v1::owner_service_client::OwnerServiceClient;
 use sea_orm::{ConnectionTrait, EntityTrait};
@@ -110,7 +112,10 @@ async fn settings_round_trip_with_versions_and_audit(database: TestDatabase) {
         .unwrap()
         .into_inner();
     assert_eq!(initial.version, 0);
-    assert_eq!(serde_json::from_str::<Value>(&initial.document).unwrap()["time_zone"], "UTC");
+    assert_eq!(
+        serde_json::from_str::<Value>(&initial.document).unwrap()["time_zone"],
+        "UTC"
+    );
 
     let written = owner
         .put_settings(request_as(&manager, put(&document(), Some(0))))
@@ -170,7 +175,10 @@ async fn settings_round_trip_with_versions_and_audit(database: TestDatabase) {
     assert_eq!(first.details["before"], "version 0");
     assert_eq!(first.details["after"], "version 1");
     assert!(first.details["changed"].contains("opening_hours"));
-    assert_eq!(events[1].details["changed"], "pricing_notes,transcripts_enabled");
+    assert_eq!(
+        events[1].details["changed"],
+        "pricing_notes,transcripts_enabled"
+    );
     // Values (a phone number, free text) stay out of the log.
     let payloads = app.audit_payloads().await.join("\n");
     assert!(!payloads.contains("3125550100") && !payloads.contains("Free quotes"));
@@ -256,13 +264,19 @@ async fn raw_database(app: &TestApp) -> Vec<u8> {
         for column in ["id", "display_name", "credential_names"] {
             bytes.extend(row.try_get::<String>("", column).unwrap().into_bytes());
         }
-        bytes.extend(row.try_get::<Option<Vec<u8>>>("", "credentials").unwrap().unwrap_or_default());
+        bytes.extend(
+            row.try_get::<Option<Vec<u8>>>("", "credentials")
+                .unwrap()
+                .unwrap_or_default(),
+        );
     }
     bytes
 }
 
 fn contains(haystack: &[u8], needle: &str) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
 }
 
 async fn channels_are_connected_listed_and_disconnected_without_showing_credentials(
@@ -326,7 +340,8 @@ async fn channels_are_connected_listed_and_disconnected_without_showing_credenti
         column: "credentials",
         row,
     };
-    let opened: Value = serde_json::from_str(&key.open(&at(&channel.id), &sealed).unwrap()).unwrap();
+    let opened: Value =
+        serde_json::from_str(&key.open(&at(&channel.id), &sealed).unwrap()).unwrap();
     assert_eq!(opened["auth_token"], SECRET_TOKEN);
     assert!(key.open(&at(&widget.id), &sealed).is_err());
 
@@ -508,7 +523,10 @@ async fn retention_periods_are_bounded_and_audited(database: TestDatabase) {
     assert_eq!(events.len(), 2);
     let last = &events[1];
     assert_eq!(last.details["setting"], "retention");
-    assert_eq!(last.details["changed"], "conversations_days,inactive_customers_days");
+    assert_eq!(
+        last.details["changed"],
+        "conversations_days,inactive_customers_days"
+    );
     assert_eq!(
         last.details["before"],
         "conversations_days=365,inactive_customers_days=keep"
@@ -554,7 +572,10 @@ async fn legal_holds_are_set_released_and_scoped(database: TestDatabase) {
     assert!(!is_held(&app.db, &scope, &customer_id).await.unwrap());
 
     let placed = owner
-        .set_legal_hold(request_as(&owner_user, hold(&customer, true, "Case 2026-114")))
+        .set_legal_hold(request_as(
+            &owner_user,
+            hold(&customer, true, "Case 2026-114"),
+        ))
         .await
         .unwrap()
         .into_inner();
@@ -564,9 +585,13 @@ async fn legal_holds_are_set_released_and_scoped(database: TestDatabase) {
     assert!(is_held(&app.db, &scope, &customer_id).await.unwrap());
     // Another tenant's scope, or the test mode, does not see the hold.
     assert!(
-        !is_held(&app.db, &DataScope::live(TenantId::generate()), &customer_id)
-            .await
-            .unwrap()
+        !is_held(
+            &app.db,
+            &DataScope::live(TenantId::generate()),
+            &customer_id
+        )
+        .await
+        .unwrap()
     );
     let test_scope = DataScope {
         tenant_id: tenant.clone(),
@@ -612,7 +637,12 @@ async fn legal_holds_are_set_released_and_scoped(database: TestDatabase) {
     assert_eq!((set.len(), release.len()), (1, 1));
     assert_eq!(set[0].target, format!("customer:{customer}"));
     assert!(release[0].actor.starts_with("api_key:"));
-    assert!(!app.audit_payloads().await.join("\n").contains("Case 2026-114"));
+    assert!(
+        !app.audit_payloads()
+            .await
+            .join("\n")
+            .contains("Case 2026-114")
+    );
 }
 
 async fn wrong_roles_and_scopes_are_refused(database: TestDatabase) {
@@ -802,7 +832,11 @@ async fn test_and_live_configuration_never_meet(database: TestDatabase) {
 async fn only_the_gateway_may_call(database: TestDatabase) {
     let app = TestApp::spawn(database).await;
     let principal = key(&TenantId::generate(), &["owner", "settings"]);
-    for service in [ServiceName::Auth, ServiceName::Escalation, ServiceName::Audit] {
+    for service in [
+        ServiceName::Auth,
+        ServiceName::Escalation,
+        ServiceName::Audit,
+    ] {
         let mut owner = app.owner_client_as(service).await;
         expect_code(
             owner

@@ -12,9 +12,9 @@ use axum::Json;
 use axum::extract::{Path, State};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use rampart_proto::crm::v1::{
-    BusinessSettings, ChannelView, CreateChannelRequest, DeleteChannelRequest,
-    GetRetentionRequest, GetSettingsRequest, LegalHold, ListChannelsRequest, PutRetentionRequest,
-    PutSettingsRequest, RetentionSettings, SetLegalHoldRequest,
+    BusinessSettings, ChannelView, CreateChannelRequest, DeleteChannelRequest, GetRetentionRequest,
+    GetSettingsRequest, LegalHold, ListChannelsRequest, PutRetentionRequest, PutSettingsRequest,
+    RetentionSettings, SetLegalHoldRequest,
 };
 use serde::{Deserialize, Serialize};
 
