@@ -135,6 +135,8 @@ pub async fn list_customers(
         ListCustomersRequest {
             page_size: page.size(),
             cursor: page.cursor(),
+            // The vault branch adds the phone/email lookup here.
+            ..Default::default()
         },
         async |mut crm, request| crm.list_customers(request).await,
     )
