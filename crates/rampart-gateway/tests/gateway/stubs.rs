@@ -232,6 +232,8 @@ stub_service!(CrmService for Serve {
     create_customer: crm::CreateCustomerRequest => crm::Customer,
     get_customer: crm::GetCustomerRequest => crm::Customer,
     list_customers: crm::ListCustomersRequest => crm::ListCustomersResponse,
+    update_customer: crm::UpdateCustomerRequest => crm::Customer,
+    rotate_master_key: crm::RotateMasterKeyRequest => crm::RotateMasterKeyResponse,
     start_conversation: crm::StartConversationRequest => crm::Conversation,
     list_conversations: crm::ListConversationsRequest => crm::ListConversationsResponse,
     get_conversation: crm::GetConversationRequest => crm::Conversation,
