@@ -500,6 +500,9 @@ mod tests {
         })
     }
 
+    /// One change to the valid document.
+    type Edit = Box<dyn Fn(&mut Value)>;
+
     fn field_of(value: &Value) -> String {
         BusinessSettings::parse(&value.to_string())
             .unwrap_err()
@@ -534,7 +537,7 @@ mod tests {
 
     #[test]
     fn each_refusal_names_its_field() {
-        let cases: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+        let cases: Vec<(&str, Edit)> = vec![
             (
                 "time_zone",
                 Box::new(|d| d["time_zone"] = "Europe//x".into()),
