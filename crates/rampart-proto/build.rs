@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 /// Keep in step with `src/redacted.rs`, whose test names each of these.
-const SECRET_MESSAGES: [&str; 14] = [
+const SECRET_MESSAGES: [&str; 15] = [
     "rampart.auth.v1.SignInRequest",
     "rampart.auth.v1.SignInResponse",
     "rampart.auth.v1.SessionGrant",
@@ -19,6 +19,7 @@ const SECRET_MESSAGES: [&str; 14] = [
     "rampart.auth.v1.CreateUserRequest",
     "rampart.auth.v1.VerifyApiKeyRequest",
     "rampart.auth.v1.IssueApiKeyResponse",
+    "rampart.crm.v1.CreateChannelRequest",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -28,6 +29,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "rampart/auth/v1/accounts.proto",
         "rampart/crm/v1/crm.proto",
         "rampart/crm/v1/schedule.proto",
+        "rampart/crm/v1/owner.proto",
         "rampart/escalation/v1/escalation.proto",
         "rampart/audit/v1/audit.proto",
     ];

@@ -53,6 +53,16 @@ pub enum Error {
         from: &'static str,
         to: &'static str,
     },
+    /// Also the answer for another tenant's channel and a malformed id.
+    #[error("channel not found")]
+    ChannelNotFound,
+    /// A tenant already has the most channels one mode may hold.
+    #[error("at most 50 channels may be connected; delete one first")]
+    TooManyChannels,
+    /// A settings write named a version that is no longer the current one:
+    /// someone else wrote meanwhile.
+    #[error("the settings were changed since version {expected}; read them again")]
+    VersionConflict { expected: u32 },
     /// The idempotency key was first used for a different request.
     #[error("idempotency_key was already used for a different request")]
     IdempotencyConflict,
@@ -79,13 +89,16 @@ impl From<Error> for Status {
             | Error::CustomerNotFound
             | Error::ConversationNotFound
             | Error::AppointmentNotFound
-            | Error::JobNoteNotFound => ErrorCode::NotFound.status(error.to_string()),
+            | Error::JobNoteNotFound
+            | Error::ChannelNotFound => ErrorCode::NotFound.status(error.to_string()),
             Error::AppointmentStateConflict { .. } => {
                 ErrorCode::StateConflict.status(error.to_string())
             }
             Error::ConversationEnded(_)
             | Error::PersonHasConversation
             | Error::TransitionRefused { .. } => Status::failed_precondition(error.to_string()),
+            Error::TooManyChannels => ErrorCode::StateConflict.status(error.to_string()),
+            Error::VersionConflict { .. } => ErrorCode::StateConflict.status(error.to_string()),
             Error::IdempotencyConflict => ErrorCode::AlreadyExists.status(error.to_string()),
             Error::GuardrailsUnavailable => ErrorCode::Unavailable.status(error.to_string()),
             Error::Internal(error) => internal(format!("{error:#}")),

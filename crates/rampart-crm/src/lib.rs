@@ -38,6 +38,7 @@ use rampart_kit::grpc::{AllowPeers, health_for, serve, server};
 use rampart_kit::outbox::Outbox;
 use rampart_kit::pki::{ServiceName, ServiceTls};
 use rampart_proto::crm::v1::crm_service_server::CrmServiceServer;
+use rampart_proto::crm::v1::owner_service_server::OwnerServiceServer;
 use rampart_proto::crm::v1::schedule_service_server::ScheduleServiceServer;
 use sea_orm::DatabaseConnection;
 use sea_orm_migration::MigratorTrait;
@@ -169,6 +170,10 @@ pub async fn serve_with_vault(
             AllowPeers(ALLOWED_PEERS),
         ))
         .add_service(ScheduleServiceServer::with_interceptor(
+            api.clone(),
+            AllowPeers(ALLOWED_PEERS),
+        ))
+        .add_service(OwnerServiceServer::with_interceptor(
             api,
             AllowPeers(ALLOWED_PEERS),
         ));

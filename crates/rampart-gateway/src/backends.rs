@@ -9,6 +9,7 @@ use rampart_proto::audit::v1::audit_service_client::AuditServiceClient;
 use rampart_proto::auth::v1::account_service_client::AccountServiceClient;
 use rampart_proto::auth::v1::auth_service_client::AuthServiceClient;
 use rampart_proto::crm::v1::crm_service_client::CrmServiceClient;
+use rampart_proto::crm::v1::owner_service_client::OwnerServiceClient;
 use rampart_proto::crm::v1::schedule_service_client::ScheduleServiceClient;
 use rampart_proto::escalation::v1::escalation_service_client::EscalationServiceClient;
 use rampart_proto::escalation::v1::handoff_service_client::HandoffServiceClient;
@@ -34,6 +35,8 @@ pub struct Backends {
     /// Auth's accounts: users, sign-in, sessions.
     pub accounts: AccountServiceClient<TracedChannel>,
     pub crm: CrmServiceClient<TracedChannel>,
+    /// The CRM's owner configuration (settings, channels, retention, holds).
+    pub owner: OwnerServiceClient<TracedChannel>,
     pub escalation: EscalationServiceClient<TracedChannel>,
     /// Escalation's handoff queue.
     pub handoffs: HandoffServiceClient<TracedChannel>,
@@ -65,6 +68,7 @@ impl Backends {
             accounts: AccountServiceClient::new(traced(auth.clone())),
             auth: AuthServiceClient::new(traced(auth)),
             schedule: ScheduleServiceClient::new(traced(crm.clone())),
+            owner: OwnerServiceClient::new(traced(crm.clone())),
             crm: CrmServiceClient::new(traced(crm)),
             handoffs: HandoffServiceClient::new(traced(escalation.clone())),
             escalation: EscalationServiceClient::new(traced(escalation)),
@@ -92,6 +96,10 @@ impl Backend for CrmServiceClient<TracedChannel> {
 }
 
 impl Backend for ScheduleServiceClient<TracedChannel> {
+    const SERVICE: &'static str = "crm";
+}
+
+impl Backend for OwnerServiceClient<TracedChannel> {
     const SERVICE: &'static str = "crm";
 }
 

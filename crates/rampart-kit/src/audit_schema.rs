@@ -430,13 +430,35 @@ pub const KINDS: &[EventKind] = &[
     },
     EventKind {
         action: "config.changed",
-        version: 1,
+        // v2 adds `changed`, `before` and `after` (the CRM's business
+        // settings and retention periods).
+        version: 2,
         producer: "gateway",
         log: LogScope::Either,
         target: "config",
         outcomes: SUCCESS,
-        details: &["setting"],
-        description: "a platform or tenant configuration value changed (its name, not its value)",
+        details: &["setting", "changed", "before", "after"],
+        description: "a platform or tenant configuration changed: `setting` names the document, `changed` its changed fields; `before`/`after` hold the changed values only where they are short and never personal (retention periods), else the document's versions (settings text and phone numbers stay out of the log)",
+    },
+    EventKind {
+        action: "legal_hold.set",
+        version: 1,
+        producer: "crm",
+        log: LogScope::Tenant,
+        target: "customer",
+        outcomes: SUCCESS,
+        details: &[],
+        description: "a legal hold was placed on a customer (its id; the stated reason stays with the hold, not in the log)",
+    },
+    EventKind {
+        action: "legal_hold.released",
+        version: 1,
+        producer: "crm",
+        log: LogScope::Tenant,
+        target: "customer",
+        outcomes: SUCCESS,
+        details: &[],
+        description: "a customer's legal hold was released",
     },
     EventKind {
         action: "billing.state_changed",
@@ -576,6 +598,8 @@ mod tests {
             "channel.disconnected",
             "config.changed",
             "billing.state_changed",
+            "legal_hold.set",
+            "legal_hold.released",
         ] {
             assert!(kind(action).is_some(), "{action}");
         }

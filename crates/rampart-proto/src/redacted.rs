@@ -13,6 +13,7 @@ use crate::auth::v1::{
     SessionGrant, SignInRequest, SignInResponse, TotpEnrolment, VerifyApiKeyRequest,
     VerifySessionRequest,
 };
+use crate::crm::v1::CreateChannelRequest;
 
 /// A secret's place in a message: whether it was set, never its value.
 struct Redacted<'a>(&'a str);
@@ -120,6 +121,11 @@ redacted_debug!(VerifyApiKeyRequest {
 redacted_debug!(IssueApiKeyResponse {
     plain: [key_id, display_prefix, key],
     secret: [api_key],
+    lists: []
+});
+redacted_debug!(CreateChannelRequest {
+    plain: [kind, display_name],
+    secret: [credentials],
     lists: []
 });
 
@@ -264,10 +270,21 @@ mod tests {
                     }
                 ),
             ),
+            (
+                "CreateChannelRequest",
+                format!(
+                    "{:?}",
+                    CreateChannelRequest {
+                        kind: "sms".into(),
+                        display_name: "Front desk".into(),
+                        credentials: format!("{{\"auth_token\": \"{SECRET}\"}}"),
+                    }
+                ),
+            ),
         ];
         assert_eq!(
             cases.len(),
-            14,
+            15,
             "one case per message in build.rs's SECRET_MESSAGES"
         );
         for (what, debug) in cases {

@@ -22,32 +22,44 @@
 //!   a job note's [`NoteText`] and [`Equipment`].
 //! - [`visitor_token`] holds the widget visitor's [`VisitorToken`] and its
 //!   stored hash.
+//! - [`settings`] holds a tenant's [`BusinessSettings`] document;
+//!   [`retention`] its [`RetentionPeriods`]; [`channel_config`] a channel's
+//!   [`ChannelKind`], [`ChannelName`] and write-only
+//!   [`ChannelCredentials`]; [`legal_hold`] a hold's [`HoldReason`].
 //! - [`decision`] holds the gate's [`Receipt`] and the guardrails'
 //!   [`Finding`]s as the CRM stores them.
 
 pub mod address;
+pub mod channel_config;
 pub mod conversation;
 pub mod decision;
 pub mod email;
+pub mod legal_hold;
 pub mod name;
 pub mod office_domain;
 pub mod page;
 pub mod phone;
+pub mod retention;
 pub mod schedule;
+pub mod settings;
 pub mod visitor_token;
 
 use std::borrow::Cow;
 use std::fmt;
 
 pub use address::Address;
+pub use channel_config::{ChannelCredentials, ChannelKind, ChannelName};
 pub use conversation::{Channel, ConversationStatus, IdempotencyKey, MessageText, Summary};
 pub use decision::{Finding, Receipt};
 pub use email::Email;
+pub use legal_hold::HoldReason;
 pub use name::{CustomerName, TenantName};
 pub use office_domain::OfficeDomain;
 pub use page::PageRequest;
 pub use phone::Phone;
+pub use retention::{RetentionDays, RetentionPeriods};
 pub use schedule::{AppointmentStatus, AppointmentWindow, Equipment, NoteText, ServiceType};
+pub use settings::BusinessSettings;
 pub use visitor_token::{VisitorToken, VisitorTokenHash};
 
 /// A client-supplied value that does not parse. The message names the field

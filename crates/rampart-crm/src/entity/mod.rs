@@ -3,8 +3,12 @@
 //! it is; the store converts between these rows and the domain types.
 
 pub mod appointment;
+pub mod business_settings;
+pub mod channel;
 pub mod conversation;
 pub mod customer;
 pub mod job_note;
+pub mod legal_hold;
 pub mod message;
+pub mod retention;
 pub mod tenant;

@@ -2,6 +2,8 @@
 //! `conversations` holds the support flow's handlers, which the service
 //! trait's methods call; `schedule` implements `ScheduleService`
 //! (appointments and job notes) on the same [`CrmApi`].
+//! trait's methods call; `owner` implements `OwnerService` (business
+//! settings, channels, retention, legal holds) on the same [`CrmApi`].
 //!
 //! Every handler follows the same steps, in this order: read the principal
 //! (trusted only from the gateway's certificate), authorise explicitly,
@@ -10,6 +12,7 @@
 //! body can name another.
 
 mod conversations;
+mod owner;
 mod schedule;
 
 use chrono::SecondsFormat;

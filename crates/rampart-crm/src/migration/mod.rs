@@ -17,6 +17,7 @@ use crate::OUTBOX_TABLE;
 mod m0004_data_modes;
 mod m0005_vault;
 mod m0006_schedule;
+mod m0007_owner;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0004_data_modes::Migration),
             Box::new(m0005_vault::Migration),
             Box::new(m0006_schedule::Migration),
+            Box::new(m0007_owner::Migration),
         ]
     }
 

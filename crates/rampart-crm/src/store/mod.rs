@@ -15,28 +15,41 @@
 //!
 //! - [`AppointmentStore`] and [`JobNoteStore`]: one tenant's schedule, scoped
 //!   the same way; job notes are sealed before they are stored.
+//! - [`SettingsStore`], [`RetentionStore`], [`LegalHoldStore`],
+//!   [`ChannelStore`]: the owner's configuration of one tenant in
+//!   one data mode, scoped the same way; channel credentials are sealed
+//!   with the vault. [`is_held`] answers whether a
+//!   customer is under a legal hold, for erasure and retention deletion.
 //!
 //! Creating a row also records its audit event in the outbox, in the same
 //! transaction: the event exists if and only if the row does. The relay is
 //! woken after the commit.
 
 mod appointments;
+mod channels;
 mod conversations;
 mod job_notes;
+mod legal_hold;
 mod messages;
+mod retention;
 mod sealed;
+mod settings;
 
 pub use appointments::{AppointmentChange, AppointmentFilter, AppointmentStore, NewAppointment};
 pub use job_notes::{JobNote, JobNoteFilter, JobNoteStore, NewJobNote, NoteSubject};
 
+pub use channels::{ChannelStore, ChannelSummary, MAX_CHANNELS, NewChannel};
 pub use conversations::{
     ConversationFilter, ConversationStore, MAX_MESSAGES_READ, NewConversation, Started,
 };
+pub use legal_hold::{Hold, LegalHoldStore, is_held};
 pub use messages::{
     GateVerdict, NewReply, OpenedHandoff, Posted, PreparedPost, check_ai_may_reply, pending_gates,
     post_fingerprint,
 };
+pub use retention::{RetentionStore, StoredRetention};
 pub use sealed::{LegacyConversion, conversation_owner, customer_owner, seal_legacy_rows};
+pub use settings::{SettingsStore, SettingsVersion};
 
 use chrono::{DateTime, SubsecRound, Utc};
 use rampart_kit::ids::{CustomerId, TenantId};

@@ -16,6 +16,7 @@ use rampart_kit::testing::{
 };
 use rampart_proto::crm::v1 as proto;
 use rampart_proto::crm::v1::crm_service_client::CrmServiceClient;
+use rampart_proto::crm::v1::owner_service_client::OwnerServiceClient;
 use rampart_proto::crm::v1::schedule_service_client::ScheduleServiceClient;
 use sea_orm::sea_query::{Order, Query};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
@@ -164,6 +165,16 @@ impl TestApp {
     /// A client holding `service`'s certificate.
     pub async fn client_as(&self, service: ServiceName) -> CrmServiceClient<Channel> {
         CrmServiceClient::new(self.server.channel_as(service).await)
+    }
+
+    /// An `OwnerService` client holding `service`'s certificate.
+    pub async fn owner_client_as(&self, service: ServiceName) -> OwnerServiceClient<Channel> {
+        OwnerServiceClient::new(self.server.channel_as(service).await)
+    }
+
+    /// The database's URL, to read what it stores from outside.
+    pub fn database_url(&self) -> &str {
+        &self.config.database_url
     }
 
     /// How many audit events wait in the outbox.

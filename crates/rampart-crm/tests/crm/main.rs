@@ -13,6 +13,7 @@ mod helpers;
 mod isolation;
 mod lifecycle;
 mod migration;
+mod owner;
 mod peers;
 mod replies;
 mod schedule;

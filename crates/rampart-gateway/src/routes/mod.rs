@@ -27,6 +27,7 @@ mod handoffs;
 pub(crate) mod health;
 mod keys;
 pub mod openapi;
+mod owner;
 mod page;
 mod schedule;
 mod users;
@@ -162,6 +163,12 @@ fn api() -> OpenApiRouter<Arc<Gateway>> {
         ))
         .routes(routes!(schedule::create_job_note, schedule::list_job_notes))
         .routes(routes!(schedule::get_job_note))
+        // The owner's configuration.
+        .routes(routes!(owner::get_settings, owner::put_settings))
+        .routes(routes!(owner::create_channel, owner::list_channels))
+        .routes(routes!(owner::delete_channel))
+        .routes(routes!(owner::get_retention, owner::put_retention))
+        .routes(routes!(owner::set_legal_hold))
 }
 
 /// Reads the query string as `T`, with a problem response that says what

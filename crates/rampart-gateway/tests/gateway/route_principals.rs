@@ -54,6 +54,8 @@ const CONVERSATION: &str = "cnv_0123456789abcdef0123456789abcdef";
 const HANDOFF: &str = "hof_0123456789abcdef0123456789abcdef";
 const APPOINTMENT: &str = "apt_0123456789abcdef0123456789abcdef";
 const JOB_NOTE: &str = "jnt_0123456789abcdef0123456789abcdef";
+const CHANNEL: &str = "chn_0123456789abcdef0123456789abcdef";
+const CUSTOMER: &str = "cus_0123456789abcdef0123456789abcdef";
 
 #[tokio::test]
 async fn each_route_accepts_only_its_principals() {
@@ -212,6 +214,41 @@ async fn each_route_accepts_only_its_principals() {
             "GET",
             format!("/v1/crm/job-notes/{JOB_NOTE}"),
             None,
+            &tenant,
+        ),
+        // The owner's configuration: tenant keys and users reach the CRM,
+        // which checks the role or key scope.
+        ("GET", "/v1/owner/settings".into(), None, &tenant),
+        (
+            "PUT",
+            "/v1/owner/settings".into(),
+            Some(json!({"settings": {}})),
+            &tenant,
+        ),
+        ("GET", "/v1/owner/channels".into(), None, &tenant),
+        (
+            "POST",
+            "/v1/owner/channels".into(),
+            Some(json!({"kind": "sms", "display_name": "Front desk"})),
+            &tenant,
+        ),
+        (
+            "DELETE",
+            format!("/v1/owner/channels/{CHANNEL}"),
+            None,
+            &tenant,
+        ),
+        ("GET", "/v1/owner/retention".into(), None, &tenant),
+        (
+            "PUT",
+            "/v1/owner/retention".into(),
+            Some(json!({"conversations_days": 30})),
+            &tenant,
+        ),
+        (
+            "PUT",
+            format!("/v1/crm/customers/{CUSTOMER}/legal-hold"),
+            Some(json!({"held": true, "reason": "litigation"})),
             &tenant,
         ),
     ];

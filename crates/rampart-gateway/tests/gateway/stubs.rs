@@ -28,6 +28,7 @@ use rampart_proto::auth::v1::account_service_server::{AccountService, AccountSer
 use rampart_proto::auth::v1::auth_service_server::{AuthService, AuthServiceServer};
 use rampart_proto::crm::v1 as crm;
 use rampart_proto::crm::v1::crm_service_server::{CrmService, CrmServiceServer};
+use rampart_proto::crm::v1::owner_service_server::{OwnerService, OwnerServiceServer};
 use rampart_proto::crm::v1::schedule_service_server::{ScheduleService, ScheduleServiceServer};
 use rampart_proto::escalation::v1 as escalation;
 use rampart_proto::escalation::v1::escalation_service_server::{
@@ -214,6 +215,17 @@ stub_service!(AccountService for Serve {
     }
 );
 
+stub_service!(OwnerService for Serve {
+    get_settings: crm::GetSettingsRequest => crm::BusinessSettings,
+    put_settings: crm::PutSettingsRequest => crm::BusinessSettings,
+    create_channel: crm::CreateChannelRequest => crm::ChannelView,
+    list_channels: crm::ListChannelsRequest => crm::ListChannelsResponse,
+    delete_channel: crm::DeleteChannelRequest => crm::DeleteChannelResponse,
+    get_retention: crm::GetRetentionRequest => crm::RetentionSettings,
+    put_retention: crm::PutRetentionRequest => crm::RetentionSettings,
+    set_legal_hold: crm::SetLegalHoldRequest => crm::LegalHold,
+});
+
 stub_service!(CrmService for Serve {
     create_tenant: crm::CreateTenantRequest => crm::Tenant,
     get_tenant: crm::GetTenantRequest => crm::Tenant,
@@ -340,7 +352,8 @@ impl TestGateway {
                         .add_service(AccountServiceServer::new(stub)),
                     ServiceName::Crm => server
                         .add_service(CrmServiceServer::new(stub.clone()))
-                        .add_service(ScheduleServiceServer::new(stub)),
+                        .add_service(ScheduleServiceServer::new(stub.clone()))
+                        .add_service(OwnerServiceServer::new(stub)),
                     ServiceName::Escalation => server
                         .add_service(EscalationServiceServer::new(stub.clone()))
                         .add_service(HandoffServiceServer::new(stub)),

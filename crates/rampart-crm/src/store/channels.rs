@@ -1,0 +1,207 @@
+//! A tenant's channels (SMS, phone, e-mail, web, widget) and their
+//! credentials.
+//!
+//! Credentials are write-only. They are sealed with the vault under the
+//! tenant's data key (owner `"tenant"`), bound to this table, column and
+//! row, before the row is written, so the database holds only ciphertext;
+//! nothing here opens them (the senders that use a channel will, through the
+//! vault). What is read back is their names. Deleting a channel deletes its
+//! row, and with it the only copy of its sealed credentials.
+
+use chrono::{DateTime, Utc};
+use rampart_kit::ids::ChannelId;
+use rampart_kit::outbox::{AuditRecord, Outbox};
+use rampart_kit::principal::Principal;
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect,
+};
+
+use super::{DataScope, now};
+use crate::Error;
+use crate::domain::{ChannelCredentials, ChannelKind, ChannelName};
+use crate::entity::channel;
+use crate::vault::{Field, Vault};
+
+/// The most channels one tenant may have in one mode: a bound on what a
+/// list answers and a key can make the service store.
+pub const MAX_CHANNELS: u64 = 50;
+
+/// The data key credentials are sealed under: the tenant's own.
+const DATA_KEY_OWNER: &str = "tenant";
+
+/// A channel to connect, already parsed.
+#[derive(Debug)]
+pub struct NewChannel {
+    pub kind: ChannelKind,
+    pub display_name: ChannelName,
+    pub credentials: Option<ChannelCredentials>,
+}
+
+/// A channel as it may be shown: never its credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelSummary {
+    pub id: String,
+    pub kind: String,
+    pub display_name: String,
+    pub credentials_set: bool,
+    pub credential_names: Vec<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The channels of one tenant in one data mode.
+#[derive(Debug)]
+pub struct ChannelStore<'a> {
+    db: &'a DatabaseConnection,
+    outbox: &'a Outbox,
+    vault: &'a Vault,
+    scope: DataScope,
+}
+
+impl<'a> ChannelStore<'a> {
+    /// The scope must come from the caller's principal.
+    #[must_use]
+    pub fn for_tenant(
+        db: &'a DatabaseConnection,
+        outbox: &'a Outbox,
+        vault: &'a Vault,
+        scope: DataScope,
+    ) -> Self {
+        Self {
+            db,
+            outbox,
+            vault,
+            scope,
+        }
+    }
+
+    fn scoped(&self) -> sea_orm::Select<channel::Entity> {
+        channel::Entity::find()
+            .filter(channel::Column::TenantId.eq(self.scope.tenant_id.as_str()))
+            .filter(channel::Column::Mode.eq(self.scope.mode.as_str()))
+    }
+
+    /// Connects a channel: its credentials sealed, its row and its
+    /// `channel.connected` event written in one transaction (the tenant's
+    /// data key too, when this is its first use).
+    pub async fn create(
+        &self,
+        actor: &Principal,
+        new: NewChannel,
+    ) -> Result<ChannelSummary, Error> {
+        let mut change = self.outbox.begin(self.db).await?;
+        let existing = self.scoped().count(change.tx()).await?;
+        if existing >= MAX_CHANNELS {
+            return Err(Error::TooManyChannels);
+        }
+        let id = ChannelId::generate().into_string();
+        let credential_names = new
+            .credentials
+            .as_ref()
+            .map(ChannelCredentials::names)
+            .unwrap_or_default();
+        let sealed = match &new.credentials {
+            None => None,
+            Some(credentials) => {
+                let key = self
+                    .vault
+                    .tenant(change.tx(), &self.scope.tenant_id)
+                    .await?
+                    .data_key(change.tx(), DATA_KEY_OWNER)
+                    .await?;
+                let at = Field {
+                    table: "crm_channel",
+                    column: "credentials",
+                    row: &id,
+                };
+                Some(key.seal(&at, &credentials.to_sealable_json()))
+            }
+        };
+        let row = channel::Model {
+            id,
+            tenant_id: self.scope.tenant_id.as_str().to_owned(),
+            mode: self.scope.mode.as_str().to_owned(),
+            kind: new.kind.as_str().to_owned(),
+            display_name: new.display_name.into_string(),
+            credential_names: serde_json::to_string(&credential_names)
+                .map_err(|e| Error::Internal(e.into()))?,
+            credentials: sealed,
+            created_at: now(),
+            created_by: actor.actor(),
+        };
+        channel::Entity::insert(row.clone().into_active_model())
+            .exec_without_returning(change.tx())
+            .await?;
+        change.audit(
+            AuditRecord::success(
+                actor,
+                Some(self.scope.tenant_id.as_str()),
+                "channel.connected",
+                format!("channel:{}", row.id),
+            )
+            .with_detail("channel_type", row.kind.clone()),
+        );
+        change.commit().await?;
+        summary(row)
+    }
+
+    /// Every channel, oldest first (ids sort by creation).
+    pub async fn list(&self) -> Result<Vec<ChannelSummary>, Error> {
+        self.scoped()
+            .order_by_asc(channel::Column::Id)
+            .limit(MAX_CHANNELS)
+            .all(self.db)
+            .await?
+            .into_iter()
+            .map(summary)
+            .collect()
+    }
+
+    /// Disconnects a channel: its row, sealed credentials and all, is
+    /// deleted with its `channel.disconnected` event. Another tenant's or
+    /// mode's channel is not found.
+    pub async fn delete(&self, actor: &Principal, id: &ChannelId) -> Result<(), Error> {
+        let mut change = self.outbox.begin(self.db).await?;
+        let row = self
+            .scoped()
+            .filter(channel::Column::Id.eq(id.as_str()))
+            .one(change.tx())
+            .await?
+            .ok_or(Error::ChannelNotFound)?;
+        channel::Entity::delete_many()
+            .filter(channel::Column::Id.eq(id.as_str()))
+            .filter(channel::Column::TenantId.eq(self.scope.tenant_id.as_str()))
+            .filter(channel::Column::Mode.eq(self.scope.mode.as_str()))
+            .exec(change.tx())
+            .await?;
+        change.audit(
+            AuditRecord::success(
+                actor,
+                Some(self.scope.tenant_id.as_str()),
+                "channel.disconnected",
+                format!("channel:{}", row.id),
+            )
+            .with_detail("channel_type", row.kind),
+        );
+        change.commit().await?;
+        Ok(())
+    }
+}
+
+fn summary(row: channel::Model) -> Result<ChannelSummary, Error> {
+    let credential_names: Vec<String> =
+        serde_json::from_str(&row.credential_names).map_err(|e| {
+            Error::Internal(anyhow::Error::new(e).context(format!(
+                "credential_names of channel {} is not a JSON array of strings",
+                row.id
+            )))
+        })?;
+    Ok(ChannelSummary {
+        id: row.id,
+        kind: row.kind,
+        display_name: row.display_name,
+        credentials_set: row.credentials.is_some(),
+        credential_names,
+        created_at: row.created_at,
+    })
+}
