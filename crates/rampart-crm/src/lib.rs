@@ -39,6 +39,8 @@ use tokio::net::TcpListener;
 
 use crate::gate::{Escalation, GateRetry, spawn_gate_retry};
 use crate::grpc::CrmApi;
+use crate::grpc::BillingApi;
+use rampart_proto::crm::v1::billing_service_server::BillingServiceServer;
 
 pub use error::Error;
 
@@ -119,11 +121,16 @@ pub async fn run_with(
         shutdown.clone(),
     );
 
+    let billing = BillingApi::new(db.clone(), outbox.clone());
     let api = CrmApi::new(db.clone(), outbox, escalation);
     let router = server(&tls)?
         .add_service(health_for::<CrmServiceServer<CrmApi>>().await)
         .add_service(CrmServiceServer::with_interceptor(
             api,
+            AllowPeers(ALLOWED_PEERS),
+        ))
+        .add_service(BillingServiceServer::with_interceptor(
+            billing,
             AllowPeers(ALLOWED_PEERS),
         ));
     tracing::info!(address = %listener.local_addr()?, "crm listening");

@@ -21,8 +21,11 @@
 //!   stored hash.
 //! - [`decision`] holds the gate's [`Receipt`] and the guardrails'
 //!   [`Finding`]s as the CRM stores them.
+//! - [`billing`] holds a tenant's [`billing::BillingState`] and its table
+//!   of allowed transitions.
 
 pub mod address;
+pub mod billing;
 pub mod conversation;
 pub mod decision;
 pub mod email;

@@ -6,3 +6,5 @@ pub mod conversation;
 pub mod customer;
 pub mod message;
 pub mod tenant;
+pub mod billing_event;
+pub mod tenant_billing;

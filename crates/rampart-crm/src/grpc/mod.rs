@@ -8,7 +8,10 @@
 //! tenant of a customer call is always the principal's; nothing in a request
 //! body can name another.
 
+mod billing;
 mod conversations;
+
+pub use billing::BillingApi;
 
 use chrono::SecondsFormat;
 use rampart_kit::ids::{CustomerId, TenantId};

@@ -15,6 +15,7 @@ use sea_orm_migration::prelude::*;
 use crate::OUTBOX_TABLE;
 
 mod m0004_data_modes;
+mod m0008_billing;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(CreateConversations),
             Box::new(CreateMessages),
             Box::new(m0004_data_modes::Migration),
+            Box::new(m0008_billing::Migration),
         ]
     }
 

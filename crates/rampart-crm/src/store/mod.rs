@@ -13,13 +13,18 @@
 //!   gate's decisions. [`pending_gates`] is the one cross-tenant read: the
 //!   gate retry's scan for messages escalation never decided.
 //!
+//! - [`BillingStore`]: tenants' billing states and their audited moves,
+//!   platform-wide, with the billing webhook's applied events.
+//!
 //! Creating a row also records its audit event in the outbox, in the same
 //! transaction: the event exists if and only if the row does. The relay is
 //! woken after the commit.
 
+mod billing;
 mod conversations;
 mod messages;
 
+pub use billing::{BillingRecord, BillingStore, Transition, TransitionRequest};
 pub use conversations::{
     ConversationFilter, ConversationStore, MAX_MESSAGES_READ, NewConversation, Started,
 };
