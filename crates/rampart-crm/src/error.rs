@@ -82,7 +82,9 @@ impl From<Error> for Status {
             Error::BillingTransitionRefused { .. } => {
                 ErrorCode::StateConflict.status(error.to_string())
             }
-            Error::IdempotencyConflict | Error::BillingEventConflict => ErrorCode::AlreadyExists.status(error.to_string()),
+            Error::IdempotencyConflict | Error::BillingEventConflict => {
+                ErrorCode::AlreadyExists.status(error.to_string())
+            }
             Error::GuardrailsUnavailable => ErrorCode::Unavailable.status(error.to_string()),
             Error::Internal(error) => internal(format!("{error:#}")),
         }

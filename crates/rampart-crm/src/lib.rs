@@ -38,8 +38,8 @@ use sea_orm_migration::MigratorTrait;
 use tokio::net::TcpListener;
 
 use crate::gate::{Escalation, GateRetry, spawn_gate_retry};
-use crate::grpc::CrmApi;
 use crate::grpc::BillingApi;
+use crate::grpc::CrmApi;
 use rampart_proto::crm::v1::billing_service_server::BillingServiceServer;
 
 pub use error::Error;

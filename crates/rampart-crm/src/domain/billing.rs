@@ -160,7 +160,10 @@ pub enum BillingSource {
     Admin,
     /// The billing provider's signed webhook: its event id and a
     /// fingerprint of the event's body.
-    Webhook { event_id: EventId, fingerprint: String },
+    Webhook {
+        event_id: EventId,
+        fingerprint: String,
+    },
 }
 
 impl BillingSource {
@@ -282,7 +285,11 @@ mod tests {
     #[test]
     fn reasons_are_short_codes() {
         assert_eq!(BillingReason::parse("").unwrap(), None);
-        assert!(BillingReason::parse("invoice.payment_failed").unwrap().is_some());
+        assert!(
+            BillingReason::parse("invoice.payment_failed")
+                .unwrap()
+                .is_some()
+        );
         for bad in ["card of Ann Smith", "a\nb", &"x".repeat(65)] {
             assert_eq!(BillingReason::parse(bad).unwrap_err().field(), "reason");
         }
@@ -307,7 +314,10 @@ mod tests {
                 .field(),
             "event_fingerprint"
         );
-        assert_eq!(BillingSource::parse("admin", "", "").unwrap(), BillingSource::Admin);
+        assert_eq!(
+            BillingSource::parse("admin", "", "").unwrap(),
+            BillingSource::Admin
+        );
         assert_eq!(
             BillingSource::parse("cron", "", "").unwrap_err().field(),
             "source"

@@ -2,9 +2,9 @@
 //! prefixed form (`ten_...`, `cus_...`), so a row read back by hand says what
 //! it is; the store converts between these rows and the domain types.
 
+pub mod billing_event;
 pub mod conversation;
 pub mod customer;
 pub mod message;
 pub mod tenant;
-pub mod billing_event;
 pub mod tenant_billing;

@@ -84,9 +84,7 @@ fn tenant_id(text: &str) -> Result<TenantId, Error> {
     TenantId::parse(text).map_err(|_| Error::TenantNotFound)
 }
 
-fn parse_transition(
-    request: &proto::TransitionBillingRequest,
-) -> Result<TransitionRequest, Error> {
+fn parse_transition(request: &proto::TransitionBillingRequest) -> Result<TransitionRequest, Error> {
     let tenant_id = tenant_id(&request.tenant_id)?;
     Ok(TransitionRequest {
         tenant_id,

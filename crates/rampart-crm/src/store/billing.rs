@@ -133,7 +133,10 @@ impl<'a> BillingStore<'a> {
         let at = now();
         if changed {
             let updated = tenant_billing::Entity::update_many()
-                .col_expr(tenant_billing::Column::BillingState, Expr::value(to.as_str()))
+                .col_expr(
+                    tenant_billing::Column::BillingState,
+                    Expr::value(to.as_str()),
+                )
                 .col_expr(tenant_billing::Column::BillingChangedAt, Expr::value(at))
                 .filter(tenant_billing::Column::Id.eq(request.tenant_id.as_str()))
                 .filter(tenant_billing::Column::BillingState.eq(from.as_str()))
@@ -206,7 +209,11 @@ impl<'a> BillingStore<'a> {
 /// The `billing.state_changed` event of a move from `from`, in the
 /// tenant's log. Details: both states, the source, the reason code and, for
 /// a webhook, the provider's event id.
-fn state_changed(actor: &Principal, request: &TransitionRequest, from: BillingState) -> AuditRecord {
+fn state_changed(
+    actor: &Principal,
+    request: &TransitionRequest,
+    from: BillingState,
+) -> AuditRecord {
     let tenant = request.tenant_id.as_str();
     let mut record = AuditRecord::success(
         actor,
