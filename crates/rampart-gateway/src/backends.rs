@@ -8,6 +8,7 @@ use rampart_kit::principal::Principal;
 use rampart_proto::audit::v1::audit_service_client::AuditServiceClient;
 use rampart_proto::auth::v1::account_service_client::AccountServiceClient;
 use rampart_proto::auth::v1::auth_service_client::AuthServiceClient;
+use rampart_proto::crm::v1::billing_service_client::BillingServiceClient;
 use rampart_proto::crm::v1::crm_service_client::CrmServiceClient;
 use rampart_proto::escalation::v1::escalation_service_client::EscalationServiceClient;
 use rampart_proto::escalation::v1::handoff_service_client::HandoffServiceClient;
@@ -39,6 +40,8 @@ pub struct Backends {
     pub audit: AuditServiceClient<TracedChannel>,
     /// Health clients, for readiness.
     pub health: Vec<(ServiceName, HealthClient<Channel>)>,
+    /// The CRM's tenant billing states.
+    pub billing: BillingServiceClient<TracedChannel>,
 }
 
 impl Backends {
@@ -61,6 +64,7 @@ impl Backends {
             ],
             accounts: AccountServiceClient::new(traced(auth.clone())),
             auth: AuthServiceClient::new(traced(auth)),
+            billing: BillingServiceClient::new(traced(crm.clone())),
             crm: CrmServiceClient::new(traced(crm)),
             handoffs: HandoffServiceClient::new(traced(escalation.clone())),
             escalation: EscalationServiceClient::new(traced(escalation)),
@@ -84,6 +88,10 @@ impl Backend for AccountServiceClient<TracedChannel> {
 }
 
 impl Backend for CrmServiceClient<TracedChannel> {
+    const SERVICE: &'static str = "crm";
+}
+
+impl Backend for BillingServiceClient<TracedChannel> {
     const SERVICE: &'static str = "crm";
 }
 
