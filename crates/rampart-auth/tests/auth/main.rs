@@ -5,6 +5,7 @@
 mod accounts;
 mod helpers;
 mod issue;
+mod tenant_access;
 mod startup;
 mod transport;
 mod verify;
