@@ -5,7 +5,7 @@
 mod accounts;
 mod helpers;
 mod issue;
-mod tenant_access;
 mod startup;
+mod tenant_access;
 mod transport;
 mod verify;

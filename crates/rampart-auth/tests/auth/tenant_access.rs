@@ -3,7 +3,9 @@
 
 use rampart_kit::ids::TenantId;
 use rampart_kit::on_both_databases;
-use rampart_kit::testing::{TestDatabase, admin_principal, expect_code, request_as, tenant_principal};
+use rampart_kit::testing::{
+    TestDatabase, admin_principal, expect_code, request_as, tenant_principal,
+};
 use rampart_proto::auth::v1::{
     IssueApiKeyRequest, SetTenantAccessRequest, SetTenantAccessResponse, VerifyApiKeyRequest,
     VerifyApiKeyResponse,
@@ -77,10 +79,18 @@ async fn suspension_is_answered_with_the_key_and_lifted_again(database: TestData
     assert!(answer.suspended && answer.changed);
     let verified = verify(&auth, &key).await;
     assert!(verified.tenant_suspended);
-    assert_eq!(verified.tenant_id, tenant.as_str(), "the key itself is intact");
+    assert_eq!(
+        verified.tenant_id,
+        tenant.as_str(),
+        "the key itself is intact"
+    );
     assert!(!verify(&auth, &other_key).await.tenant_suspended);
     // The bootstrap admin key has no tenant, so is never suspended.
-    assert!(!verify(&auth, auth.admin_key.expose()).await.tenant_suspended);
+    assert!(
+        !verify(&auth, auth.admin_key.expose())
+            .await
+            .tenant_suspended
+    );
 
     // Repeating converges, without a second change.
     let again = set(&auth, &tenant, true, "canceled").await.unwrap();
@@ -110,7 +120,10 @@ async fn only_platform_admins_set_access(database: TestDatabase) {
         .await;
     expect_code(own, Code::PermissionDenied);
     for state in ["Suspended!", ""] {
-        expect_code(set(&auth, &tenant, true, state).await, Code::InvalidArgument);
+        expect_code(
+            set(&auth, &tenant, true, state).await,
+            Code::InvalidArgument,
+        );
     }
     let malformed = auth
         .gateway()
@@ -125,6 +138,9 @@ async fn only_platform_admins_set_access(database: TestDatabase) {
         ))
         .await;
     expect_code(malformed, Code::InvalidArgument);
-    assert!(!verify(&auth, &key).await.tenant_suspended, "refusals change nothing");
+    assert!(
+        !verify(&auth, &key).await.tenant_suspended,
+        "refusals change nothing"
+    );
     assert_eq!(auth.count("auth_tenant_access").await, 0);
 }

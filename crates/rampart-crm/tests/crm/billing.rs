@@ -69,7 +69,12 @@ fn admin_move(tenant_id: &str, state: &str) -> proto::TransitionBillingRequest {
     }
 }
 
-fn webhook_move(tenant_id: &str, state: &str, event_id: &str, body: &str) -> proto::TransitionBillingRequest {
+fn webhook_move(
+    tenant_id: &str,
+    state: &str,
+    event_id: &str,
+    body: &str,
+) -> proto::TransitionBillingRequest {
     proto::TransitionBillingRequest {
         tenant_id: tenant_id.to_owned(),
         state: state.to_owned(),
@@ -92,7 +97,10 @@ async fn transition(
         .map(tonic::Response::into_inner)
 }
 
-async fn state_of(billing: &mut BillingServiceClient<Channel>, tenant_id: &str) -> proto::BillingState {
+async fn state_of(
+    billing: &mut BillingServiceClient<Channel>,
+    tenant_id: &str,
+) -> proto::BillingState {
     let request = proto::GetBillingStateRequest {
         tenant_id: tenant_id.to_owned(),
     };
@@ -111,7 +119,9 @@ async fn every_pair_of_states_follows_the_table(database: TestDatabase) {
             let tenant = create_tenant(&app, &format!("Pair {from} {to}")).await;
             assert_eq!(state_of(&mut billing, &tenant).await.state, "trial");
             for step in path_to(from) {
-                transition(&mut billing, admin_move(&tenant, step)).await.unwrap();
+                transition(&mut billing, admin_move(&tenant, step))
+                    .await
+                    .unwrap();
             }
             let before = state_of(&mut billing, &tenant).await;
             assert_eq!(before.state, from);
@@ -175,15 +185,26 @@ async fn webhook_events_apply_once(database: TestDatabase) {
     assert_eq!(replayed.billing, first.billing);
 
     // The same id with another body, or for another tenant: refused.
-    let changed = webhook_move(&tenant, "past_due", "evt_1", r#"{"id":"evt_1","state":"past_due"}"#);
+    let changed = webhook_move(
+        &tenant,
+        "past_due",
+        "evt_1",
+        r#"{"id":"evt_1","state":"past_due"}"#,
+    );
     expect_code(transition(&mut billing, changed).await, Code::AlreadyExists);
     let elsewhere = webhook_move(&other, "active", "evt_1", body);
-    expect_code(transition(&mut billing, elsewhere).await, Code::AlreadyExists);
+    expect_code(
+        transition(&mut billing, elsewhere).await,
+        Code::AlreadyExists,
+    );
     assert_eq!(state_of(&mut billing, &other).await.state, "trial");
 
     // A refused move records nothing, not even its event id.
     let refused = webhook_move(&tenant, "trial", "evt_2", r#"{"id":"evt_2"}"#);
-    expect_code(transition(&mut billing, refused).await, Code::FailedPrecondition);
+    expect_code(
+        transition(&mut billing, refused).await,
+        Code::FailedPrecondition,
+    );
     assert_eq!(app.count_rows("crm_billing_event").await, 1);
 
     let events = app.audit_actions("billing.state_changed").await;
@@ -200,14 +221,20 @@ async fn only_platform_admins_move_known_tenants(database: TestDatabase) {
     let tenant_id = rampart_kit::ids::TenantId::parse(&tenant).unwrap();
     let own_key = rampart_kit::testing::tenant_principal(&tenant_id);
     let request = request_as(&own_key, admin_move(&tenant, "active"));
-    expect_code(billing.transition_billing(request).await, Code::PermissionDenied);
+    expect_code(
+        billing.transition_billing(request).await,
+        Code::PermissionDenied,
+    );
     let request = request_as(
         &own_key,
         proto::GetBillingStateRequest {
             tenant_id: tenant.clone(),
         },
     );
-    expect_code(billing.get_billing_state(request).await, Code::PermissionDenied);
+    expect_code(
+        billing.get_billing_state(request).await,
+        Code::PermissionDenied,
+    );
 
     let (unknown, _) = new_tenant();
     expect_code(
@@ -225,11 +252,17 @@ async fn only_platform_admins_move_known_tenants(database: TestDatabase) {
     assert!(status.message().starts_with("state "), "{status:?}");
     let mut bad_reason = admin_move(&tenant, "active");
     bad_reason.reason = "card ending 4242 of Ann".to_owned();
-    let status = expect_code(transition(&mut billing, bad_reason).await, Code::InvalidArgument);
+    let status = expect_code(
+        transition(&mut billing, bad_reason).await,
+        Code::InvalidArgument,
+    );
     assert!(status.message().starts_with("reason "), "{status:?}");
     let mut no_source = admin_move(&tenant, "active");
     no_source.source = String::new();
-    expect_code(transition(&mut billing, no_source).await, Code::InvalidArgument);
+    expect_code(
+        transition(&mut billing, no_source).await,
+        Code::InvalidArgument,
+    );
     assert_eq!(state_of(&mut billing, &tenant).await.state, "trial");
     assert!(app.audit_actions("billing.state_changed").await.is_empty());
 }

@@ -70,7 +70,10 @@ fn event(id: &str, tenant_id: &str, state: &str) -> String {
 async fn put_state(stack: &TestStack, tenant_id: &str, state: &str) -> (StatusCode, Value) {
     read(
         stack
-            .as_admin(Method::PUT, &format!("/v1/admin/tenants/{tenant_id}/billing"))
+            .as_admin(
+                Method::PUT,
+                &format!("/v1/admin/tenants/{tenant_id}/billing"),
+            )
             .json(&json!({ "state": state, "reason": "admin_test" }))
             .send()
             .await
@@ -82,7 +85,10 @@ async fn put_state(stack: &TestStack, tenant_id: &str, state: &str) -> (StatusCo
 async fn state_of(stack: &TestStack, tenant_id: &str) -> String {
     let (status, body) = read(
         stack
-            .as_admin(Method::GET, &format!("/v1/admin/tenants/{tenant_id}/billing"))
+            .as_admin(
+                Method::GET,
+                &format!("/v1/admin/tenants/{tenant_id}/billing"),
+            )
             .send()
             .await
             .unwrap(),
@@ -125,13 +131,20 @@ async fn transitions_and_webhook(stack: &TestStack) {
     let (status, body) = put_state(stack, &tenant.id, "suspended").await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     let detail = body["detail"].as_str().unwrap();
-    assert!(detail.contains("trial") && detail.contains("suspended"), "{body}");
+    assert!(
+        detail.contains("trial") && detail.contains("suspended"),
+        "{body}"
+    );
     assert_eq!(state_of(stack, &tenant.id).await, "trial");
     let (status, _) = put_state(stack, "ten_00000000000000000000000000000000", "active").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     // A tenant key is not an admin credential.
     let response = stack
-        .as_tenant(&tenant, Method::PUT, &format!("/v1/admin/tenants/{}/billing", tenant.id))
+        .as_tenant(
+            &tenant,
+            Method::PUT,
+            &format!("/v1/admin/tenants/{}/billing", tenant.id),
+        )
         .json(&json!({ "state": "active" }))
         .send()
         .await
@@ -140,7 +153,10 @@ async fn transitions_and_webhook(stack: &TestStack) {
 
     let (status, body) = put_state(stack, &tenant.id, "active").await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!((body["state"].as_str(), body["changed"].as_bool()), (Some("active"), Some(true)));
+    assert_eq!(
+        (body["state"].as_str(), body["changed"].as_bool()),
+        (Some("active"), Some(true))
+    );
     // Asking again converges: nothing changes, nothing is recorded.
     let (status, body) = put_state(stack, &tenant.id, "active").await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -162,7 +178,11 @@ async fn transitions_and_webhook(stack: &TestStack) {
     let (status, problem) =
         deliver_signed(stack, &event("evt_billing_0", &tenant.id, "trial")).await;
     assert_eq!(status, StatusCode::CONFLICT, "{problem}");
-    let unknown = event("evt_billing_9", "ten_00000000000000000000000000000000", "active");
+    let unknown = event(
+        "evt_billing_9",
+        "ten_00000000000000000000000000000000",
+        "active",
+    );
     let (status, _) = deliver_signed(stack, &unknown).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(state_of(stack, &tenant.id).await, "active");
@@ -172,10 +192,16 @@ async fn transitions_and_webhook(stack: &TestStack) {
     let (status, moved) = deliver_signed(stack, &body).await;
     assert_eq!(status, StatusCode::OK, "{moved}");
     assert_eq!(moved["state"], "past_due");
-    assert_eq!((moved["changed"].as_bool(), moved["replayed"].as_bool()), (Some(true), Some(false)));
+    assert_eq!(
+        (moved["changed"].as_bool(), moved["replayed"].as_bool()),
+        (Some(true), Some(false))
+    );
     let (status, again) = deliver_signed(stack, &body).await;
     assert_eq!(status, StatusCode::OK, "{again}");
-    assert_eq!((again["changed"].as_bool(), again["replayed"].as_bool()), (Some(false), Some(true)));
+    assert_eq!(
+        (again["changed"].as_bool(), again["replayed"].as_bool()),
+        (Some(false), Some(true))
+    );
     assert_eq!(again["changed_at"], moved["changed_at"]);
     let changed_body = event("evt_billing_1", &tenant.id, "active");
     let (status, problem) = deliver_signed(stack, &changed_body).await;
@@ -191,12 +217,20 @@ async fn transitions_and_webhook(stack: &TestStack) {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::CREATED);
-    let (status, body) = deliver_signed(stack, &event("evt_billing_2", &tenant.id, "suspended")).await;
+    let (status, body) =
+        deliver_signed(stack, &event("evt_billing_2", &tenant.id, "suspended")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["access_suspended"], true);
-    let problem = expect_problem(customers(stack, &stack.base, &tenant).await, StatusCode::FORBIDDEN).await;
+    let problem = expect_problem(
+        customers(stack, &stack.base, &tenant).await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
     assert_eq!(problem["title"], "Tenant suspended", "{problem}");
-    assert_eq!(customers(stack, &stack.base, &other).await.status(), StatusCode::OK);
+    assert_eq!(
+        customers(stack, &stack.base, &other).await.status(),
+        StatusCode::OK
+    );
     let (status, body) = put_state(stack, &tenant.id, "active").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["access_suspended"], false);
@@ -242,7 +276,10 @@ async fn transitions_and_webhook(stack: &TestStack) {
         .find(|e| e["details"]["to_state"] == "past_due")
         .unwrap();
     assert_eq!(by_webhook["details"]["event_id"], "evt_billing_1");
-    assert_eq!(by_webhook["actor"], "system:billing-webhook", "{by_webhook}");
+    assert_eq!(
+        by_webhook["actor"], "system:billing-webhook",
+        "{by_webhook}"
+    );
 }
 
 #[tokio::test]
@@ -306,38 +343,43 @@ async fn a_suspended_tenant_is_refused_at_a_second_gateway_within_a_second() {
 
     // Both verdicts cached at the second gateway.
     for _ in 0..2 {
-        assert_eq!(customers(&stack, &second.base, &tenant).await.status(), StatusCode::OK);
-        assert_eq!(me(&stack, &second.base, &owner).await.status(), StatusCode::OK);
+        assert_eq!(
+            customers(&stack, &second.base, &tenant).await.status(),
+            StatusCode::OK
+        );
+        assert_eq!(
+            me(&stack, &second.base, &owner).await.status(),
+            StatusCode::OK
+        );
     }
     let (status, _) = put_state(&stack, &tenant.id, "past_due").await;
     assert_eq!(status, StatusCode::OK);
     let (status, body) = put_state(&stack, &tenant.id, "suspended").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let suspended_at = Instant::now();
-    let key_took = within_a_second(StatusCode::FORBIDDEN, suspended_at, || async {
-        customers(&stack, &second.base, &tenant).await.status()
-    })
-    .await;
-    let session_took = within_a_second(StatusCode::FORBIDDEN, suspended_at, || async {
-        me(&stack, &second.base, &owner).await.status()
-    })
-    .await;
+    // Plain references, copied into each poll's future.
+    let (at, base, holder, token) = (&stack, second.base.as_str(), &tenant, owner.as_str());
+    let key_status = || async move { customers(at, base, holder).await.status() };
+    let session_status = || async move { me(at, base, token).await.status() };
+    let key_took = within_a_second(StatusCode::FORBIDDEN, suspended_at, key_status).await;
+    let session_took = within_a_second(StatusCode::FORBIDDEN, suspended_at, session_status).await;
     eprintln!("suspension reached the second gateway: key {key_took:?}, session {session_took:?}");
-    let problem = expect_problem(me(&stack, &second.base, &owner).await, StatusCode::FORBIDDEN).await;
+    let problem = expect_problem(
+        me(&stack, &second.base, &owner).await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
     assert_eq!(problem["title"], "Tenant suspended", "{problem}");
-    assert_eq!(customers(&stack, &second.base, &other).await.status(), StatusCode::OK);
+    assert_eq!(
+        customers(&stack, &second.base, &other).await.status(),
+        StatusCode::OK
+    );
 
     let (status, _) = put_state(&stack, &tenant.id, "active").await;
     assert_eq!(status, StatusCode::OK);
     let restored_at = Instant::now();
-    within_a_second(StatusCode::OK, restored_at, || async {
-        customers(&stack, &second.base, &tenant).await.status()
-    })
-    .await;
-    within_a_second(StatusCode::OK, restored_at, || async {
-        me(&stack, &second.base, &owner).await.status()
-    })
-    .await;
+    within_a_second(StatusCode::OK, restored_at, key_status).await;
+    within_a_second(StatusCode::OK, restored_at, session_status).await;
     let (_, listed) = read(customers(&stack, &second.base, &tenant).await).await;
     assert!(listed.to_string().contains("Bea Ledger"), "{listed}");
 

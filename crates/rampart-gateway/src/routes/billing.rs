@@ -186,18 +186,15 @@ pub async fn webhook(
     let signature = parts
         .headers
         .get(SIGNATURE_HEADER)
-        .ok_or_else(|| {
-            ApiError::unauthenticated("send the Rampart-Billing-Signature header")
-        })?
+        .ok_or_else(|| ApiError::unauthenticated("send the Rampart-Billing-Signature header"))?
         .to_str()
         .map_err(|_| bad_signature())?;
     let body = read_body(&gateway, &parts.headers, body).await?;
     let key = hmac::Key::new(hmac::HMAC_SHA256, secret.expose_secret().as_bytes());
     check_signature(&key, signature, &body, unix_now())?;
     let event = parse_event(&body)?;
-    let fingerprint = rampart_kit::secret::hex(
-        ring::digest::digest(&ring::digest::SHA256, &body).as_ref(),
-    );
+    let fingerprint =
+        rampart_kit::secret::hex(ring::digest::digest(&ring::digest::SHA256, &body).as_ref());
     let principal = system_principal(&parts, WEBHOOK_ACTOR);
     let request = crm::TransitionBillingRequest {
         tenant_id: event.tenant_id,
@@ -251,7 +248,11 @@ async fn transition(
             "the billing state is recorded but the tenant's access could not be applied; repeat the request",
         )
     })?;
-    Ok(Json(view(billing, Some(moved.changed), Some(moved.replayed))))
+    Ok(Json(view(
+        billing,
+        Some(moved.changed),
+        Some(moved.replayed),
+    )))
 }
 
 fn view(billing: crm::BillingState, changed: Option<bool>, replayed: Option<bool>) -> BillingView {
@@ -328,9 +329,9 @@ pub fn check_signature(
     signed.extend_from_slice(body);
     // Several v1 values let a provider sign with an old and a new secret
     // while the secret is rotated.
-    let verified = signatures.iter().any(|hex| {
-        decode_hex(hex).is_some_and(|tag| hmac::verify(key, &signed, &tag).is_ok())
-    });
+    let verified = signatures
+        .iter()
+        .any(|hex| decode_hex(hex).is_some_and(|tag| hmac::verify(key, &signed, &tag).is_ok()));
     if !verified {
         return Err(bad_signature());
     }
@@ -405,7 +406,10 @@ mod tests {
         let other = hmac::Key::new(hmac::HMAC_SHA256, b"another secret");
         assert!(check_signature(&other, &header, body, NOW).is_err());
         for malformed in ["", "t=1", "v1=00", "t=x,v1=00", "t=1,v1=zz", "garbage"] {
-            assert!(check_signature(&key(), malformed, body, NOW).is_err(), "{malformed}");
+            assert!(
+                check_signature(&key(), malformed, body, NOW).is_err(),
+                "{malformed}"
+            );
         }
     }
 
