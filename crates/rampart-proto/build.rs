@@ -32,6 +32,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "rampart/crm/v1/owner.proto",
         "rampart/escalation/v1/escalation.proto",
         "rampart/audit/v1/audit.proto",
+        "rampart/crm/v1/billing.proto",
     ];
     let descriptors = protox::compile(files, [&root])?;
     tonic_prost_build::configure()

@@ -12,6 +12,8 @@
 //!   their keyed hashes) and `throttle` (atomic attempt reservation).
 //! - `keys`: verification and the key lifecycle (`rules`), the
 //!   `auth_api_key` table (`store`) and the `AuthService` (`grpc`).
+//! - `access`: each tenant's access state (suspended by billing or not),
+//!   answered with every verdict (`auth_tenant_access`).
 //! - `domain`: the parsed inputs (key owners, names, environments and
 //!   scopes; emails, account scopes and roles).
 //! - `error`: the service's failures and their gRPC statuses.
@@ -22,6 +24,7 @@
 //! memory. Issuing a key writes its audit event to the `auth_audit_outbox`
 //! in the same transaction, and a relay delivers it to the audit service.
 
+mod access;
 mod accounts;
 mod domain;
 mod entity;
@@ -51,6 +54,7 @@ use sea_orm::DatabaseConnection;
 use sea_orm_migration::MigratorTrait;
 use tokio::net::TcpListener;
 
+use crate::access::TenantAccess;
 use crate::accounts::{Accounts, AccountsGrpc};
 use crate::keys::{AuthGrpc, Credentials, KeyStore};
 use crate::migration::{Migrator, OUTBOX_TABLE};
@@ -178,16 +182,17 @@ pub async fn run(
         outbox.clone(),
         config.accounts,
     );
+    let access = TenantAccess::new(db.clone(), outbox.clone());
     let credentials = Credentials::new(hasher, bootstrap_admin, KeyStore::new(db.clone()), outbox);
     let health = health_for::<AuthServiceServer<AuthGrpc>>().await;
     let router = server(&tls)?
         .add_service(health)
         .add_service(AuthServiceServer::with_interceptor(
-            AuthGrpc::new(credentials),
+            AuthGrpc::new(credentials, access.clone()),
             AllowPeers(&[ServiceName::Gateway]),
         ))
         .add_service(AccountServiceServer::with_interceptor(
-            AccountsGrpc::new(accounts),
+            AccountsGrpc::new(accounts, access),
             AllowPeers(&[ServiceName::Gateway]),
         ));
     tracing::info!(address = ?listener.local_addr().ok(), "auth service listening");

@@ -18,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(CreateAccounts),
             Box::new(KeyLifecycle),
             Box::new(WidgetOrigins),
+            Box::new(crate::access::CreateTenantAccess),
         ]
     }
 

@@ -63,6 +63,17 @@ pub enum Error {
     /// someone else wrote meanwhile.
     #[error("the settings were changed since version {expected}; read them again")]
     VersionConflict { expected: u32 },
+    /// A billing state move the table does not allow (or one another move
+    /// overtook); names both states.
+    #[error("a tenant's billing state cannot go from {from} to {to}")]
+    BillingTransitionRefused {
+        from: crate::domain::billing::BillingState,
+        to: crate::domain::billing::BillingState,
+    },
+    /// A billing webhook event id seen before with a different body (or for
+    /// another tenant).
+    #[error("billing event id was already used for a different event")]
+    BillingEventConflict,
     /// The idempotency key was first used for a different request.
     #[error("idempotency_key was already used for a different request")]
     IdempotencyConflict,
@@ -99,7 +110,12 @@ impl From<Error> for Status {
             | Error::TransitionRefused { .. } => Status::failed_precondition(error.to_string()),
             Error::TooManyChannels => ErrorCode::StateConflict.status(error.to_string()),
             Error::VersionConflict { .. } => ErrorCode::StateConflict.status(error.to_string()),
-            Error::IdempotencyConflict => ErrorCode::AlreadyExists.status(error.to_string()),
+            Error::BillingTransitionRefused { .. } => {
+                ErrorCode::StateConflict.status(error.to_string())
+            }
+            Error::IdempotencyConflict | Error::BillingEventConflict => {
+                ErrorCode::AlreadyExists.status(error.to_string())
+            }
             Error::GuardrailsUnavailable => ErrorCode::Unavailable.status(error.to_string()),
             Error::Internal(error) => internal(format!("{error:#}")),
         }

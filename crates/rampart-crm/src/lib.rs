@@ -37,6 +37,7 @@ use rampart_kit::CancellationToken;
 use rampart_kit::grpc::{AllowPeers, health_for, serve, server};
 use rampart_kit::outbox::Outbox;
 use rampart_kit::pki::{ServiceName, ServiceTls};
+use rampart_proto::crm::v1::billing_service_server::BillingServiceServer;
 use rampart_proto::crm::v1::crm_service_server::CrmServiceServer;
 use rampart_proto::crm::v1::owner_service_server::OwnerServiceServer;
 use rampart_proto::crm::v1::schedule_service_server::ScheduleServiceServer;
@@ -45,7 +46,7 @@ use sea_orm_migration::MigratorTrait;
 use tokio::net::TcpListener;
 
 use crate::gate::{Escalation, GateRetry, spawn_gate_retry};
-use crate::grpc::CrmApi;
+use crate::grpc::{BillingApi, CrmApi};
 use crate::vault::{MasterKey, Vault};
 
 pub use error::Error;
@@ -162,6 +163,7 @@ pub async fn serve_with_vault(
         shutdown.clone(),
     );
 
+    let billing = BillingApi::new(db.clone(), outbox.clone());
     let api = CrmApi::new(db.clone(), outbox, vault, escalation);
     let router = server(&tls)?
         .add_service(health_for::<CrmServiceServer<CrmApi>>().await)
@@ -175,6 +177,10 @@ pub async fn serve_with_vault(
         ))
         .add_service(OwnerServiceServer::with_interceptor(
             api,
+            AllowPeers(ALLOWED_PEERS),
+        ))
+        .add_service(BillingServiceServer::with_interceptor(
+            billing,
             AllowPeers(ALLOWED_PEERS),
         ));
     tracing::info!(address = %listener.local_addr()?, "crm listening");

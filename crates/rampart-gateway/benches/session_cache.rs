@@ -29,6 +29,7 @@ fn session_cache(c: &mut Criterion) {
             kind: PrincipalKind::Tenant(TenantId::generate()),
             role: Role::Agent,
             ends: Instant::now() + Duration::from_secs(3600),
+            tenant_suspended: false,
         };
         cache.insert(token, client, Some(identity), ticket);
     }

@@ -8,6 +8,7 @@ use rampart_kit::principal::Principal;
 use rampart_proto::audit::v1::audit_service_client::AuditServiceClient;
 use rampart_proto::auth::v1::account_service_client::AccountServiceClient;
 use rampart_proto::auth::v1::auth_service_client::AuthServiceClient;
+use rampart_proto::crm::v1::billing_service_client::BillingServiceClient;
 use rampart_proto::crm::v1::crm_service_client::CrmServiceClient;
 use rampart_proto::crm::v1::owner_service_client::OwnerServiceClient;
 use rampart_proto::crm::v1::schedule_service_client::ScheduleServiceClient;
@@ -45,6 +46,8 @@ pub struct Backends {
     pub schedule: ScheduleServiceClient<TracedChannel>,
     /// Health clients, for readiness.
     pub health: Vec<(ServiceName, HealthClient<Channel>)>,
+    /// The CRM's tenant billing states.
+    pub billing: BillingServiceClient<TracedChannel>,
 }
 
 impl Backends {
@@ -69,6 +72,7 @@ impl Backends {
             auth: AuthServiceClient::new(traced(auth)),
             schedule: ScheduleServiceClient::new(traced(crm.clone())),
             owner: OwnerServiceClient::new(traced(crm.clone())),
+            billing: BillingServiceClient::new(traced(crm.clone())),
             crm: CrmServiceClient::new(traced(crm)),
             handoffs: HandoffServiceClient::new(traced(escalation.clone())),
             escalation: EscalationServiceClient::new(traced(escalation)),
@@ -100,6 +104,10 @@ impl Backend for ScheduleServiceClient<TracedChannel> {
 }
 
 impl Backend for OwnerServiceClient<TracedChannel> {
+    const SERVICE: &'static str = "crm";
+}
+
+impl Backend for BillingServiceClient<TracedChannel> {
     const SERVICE: &'static str = "crm";
 }
 

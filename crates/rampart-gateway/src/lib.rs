@@ -75,6 +75,9 @@ pub struct Config {
     /// The body of `/.well-known/security.txt` (RFC 9116), already checked;
     /// `None` answers that path 404.
     pub security_txt: Option<String>,
+    /// The shared secret billing webhooks are signed with (HMAC-SHA256);
+    /// `None`: the webhook route refuses every call.
+    pub billing_webhook_secret: Option<rampart_kit::secret::SecretString>,
 }
 
 impl Default for Config {
@@ -91,6 +94,7 @@ impl Default for Config {
             admin_sign_in_path: None,
             edge: edge::EdgeLimits::default(),
             security_txt: None,
+            billing_webhook_secret: None,
         }
     }
 }

@@ -467,8 +467,8 @@ pub const KINDS: &[EventKind] = &[
         log: LogScope::Tenant,
         target: "tenant",
         outcomes: SUCCESS,
-        details: &["from_state", "to_state"],
-        description: "a tenant's billing state moved (trial, active, past due, suspended, cancelled)",
+        details: &["from_state", "to_state", "source", "event_id"],
+        description: "a tenant's billing state moved (trial, active, past_due, suspended, canceled); source: admin or webhook, event_id: the billing provider's event for a webhook, reason: a short code",
     },
 ];
 

@@ -1,5 +1,6 @@
 //! Revocation fan-out: how the auth service tells every gateway, at once,
-//! that a credential or everything of one subject must no longer be trusted.
+//! that a credential, everything of one subject, or every cached verdict of
+//! one tenant (its access changed) must no longer be trusted.
 //!
 //! Revocations are durable in the auth database; this bus only makes them
 //! fast. Gateways cache verdicts for a few seconds, so each gateway
@@ -47,6 +48,10 @@ pub enum Revocation {
     /// Every credential of one subject (a user id): sign-out everywhere, a
     /// disabled account, a changed role or password.
     Subject(String),
+    /// Every cached verdict of one tenant (a tenant id): its access changed
+    /// (suspended by billing, or restored). Nothing is revoked for good;
+    /// the gateways ask auth again and learn the tenant's new access state.
+    Tenant(String),
 }
 
 impl Revocation {
@@ -54,6 +59,7 @@ impl Revocation {
         match self {
             Self::Credential(id) => format!("c {id}"),
             Self::Subject(id) => format!("s {id}"),
+            Self::Tenant(id) => format!("t {id}"),
         }
     }
 
@@ -66,6 +72,7 @@ impl Revocation {
         match tag {
             "c" => Some(Self::Credential(id.to_owned())),
             "s" => Some(Self::Subject(id.to_owned())),
+            "t" => Some(Self::Tenant(id.to_owned())),
             _ => None,
         }
     }
@@ -356,10 +363,11 @@ mod tests {
         for revocation in [
             Revocation::Credential("key_1".to_owned()),
             Revocation::Subject("usr_1".to_owned()),
+            Revocation::Tenant("ten_1".to_owned()),
         ] {
             assert_eq!(Revocation::decode(&revocation.encode()), Some(revocation));
         }
-        for text in [HEARTBEAT_MESSAGE, "c ", "x key_1", "", "c"] {
+        for text in [HEARTBEAT_MESSAGE, "c ", "t ", "x key_1", "", "c"] {
             assert_eq!(Revocation::decode(text), None, "{text:?}");
         }
     }

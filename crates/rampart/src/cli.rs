@@ -225,6 +225,10 @@ async fn dev(args: DevArgs, file: &FileSettings) -> anyhow::Result<()> {
     let admin_sign_in_path = data.admin_sign_in_path()?;
     let gateway = rampart_gateway::Config {
         admin_sign_in_path: Some(admin_sign_in_path.expose_secret().to_owned()),
+        billing_webhook_secret: Some(match secret_from_env("RAMPART_BILLING_WEBHOOK_SECRET")? {
+            Some(secret) => secret,
+            None => data.billing_webhook_secret()?,
+        }),
         ..gateway_config(file)?
     };
     let mut accounts = settings::account_settings_from_env()?;
@@ -370,6 +374,8 @@ async fn serve(args: ServeArgs, file: &FileSettings) -> anyhow::Result<()> {
         None
     };
     let audit_checkpoint_interval = settings::audit_checkpoint_interval()?;
+    // Without it the billing webhook refuses every call (503).
+    gateway.billing_webhook_secret = secret_from_env("RAMPART_BILLING_WEBHOOK_SECRET")?;
     if let Some(segment) = secret_from_env("RAMPART_ADMIN_SIGN_IN_PATH")? {
         settings::check_admin_sign_in_path(segment.expose_secret())?;
         gateway.admin_sign_in_path = Some(segment.expose_secret().to_owned());

@@ -177,6 +177,16 @@ impl DataDir {
         read_secret_file(&path)
     }
 
+    /// The shared secret billing webhooks are signed with, generated on
+    /// first use (give it to the billing provider, or to a test sender).
+    pub fn billing_webhook_secret(&self) -> anyhow::Result<SecretString> {
+        let path = self.0.join("secrets").join("billing-webhook-secret");
+        if !path.exists() {
+            write_secret_file(&path, &format!("whsec_{}", hex(&random_bytes::<32>())))?;
+        }
+        read_secret_file(&path)
+    }
+
     /// The secret path segment of the admins' sign-in route, generated on
     /// first use.
     pub fn admin_sign_in_path(&self) -> anyhow::Result<SecretString> {

@@ -25,17 +25,20 @@ use super::model::{
     UserChange, UserView, rfc3339,
 };
 use super::service::Accounts;
+use crate::access::TenantAccess;
 use crate::domain::sessions::RevokeReason;
 use crate::error::Error;
 
 #[derive(Debug)]
 pub(crate) struct AccountsGrpc {
     accounts: Accounts,
+    /// Tenants' access states, answered with each session's verdict.
+    access: TenantAccess,
 }
 
 impl AccountsGrpc {
-    pub(crate) fn new(accounts: Accounts) -> Self {
-        Self { accounts }
+    pub(crate) fn new(accounts: Accounts, access: TenantAccess) -> Self {
+        Self { accounts, access }
     }
 }
 
@@ -203,7 +206,17 @@ impl AccountService for AccountsGrpc {
         } else {
             PrincipalKind::PlatformAdmin
         };
+        // Platform admins have no tenant, so are never suspended.
+        let tenant_suspended = match &verdict.tenant_id {
+            Some(tenant) => self
+                .access
+                .is_suspended(tenant)
+                .await
+                .map_err(Error::from)?,
+            None => false,
+        };
         Ok(Response::new(VerifySessionResponse {
+            tenant_suspended,
             session_id: verdict.session_id.into_string(),
             user_id: verdict.user_id.into_string(),
             kind: kind.into(),

@@ -13,24 +13,32 @@ use rampart_proto::auth::v1::{
     ApiKeyInfo, IsWidgetOriginRequest, IsWidgetOriginResponse, IssueApiKeyRequest,
     IssueApiKeyResponse, ListApiKeysRequest, ListApiKeysResponse, PrincipalKind,
     RecordKeyUsageRequest, RecordKeyUsageResponse, RevokeApiKeyRequest, RotateApiKeyRequest,
-    RotateApiKeyResponse, SetTenantRateLimitRequest, SetTenantRateLimitResponse,
-    VerifyApiKeyRequest, VerifyApiKeyResponse,
+    RotateApiKeyResponse, SetTenantAccessRequest, SetTenantAccessResponse,
+    SetTenantRateLimitRequest, SetTenantRateLimitResponse, VerifyApiKeyRequest,
+    VerifyApiKeyResponse,
 };
 use tonic::{Request, Response, Status};
 
 use super::rules::{BOOTSTRAP_CREDENTIAL_ID, Credentials, IssuedKey, Verified, managed_owner};
 use super::store::KeyRow;
+use crate::access::{MAX_BILLING_STATE_LEN, TenantAccess};
 use crate::domain::keys::{ADMIN_SCOPE, KeyOwner, KeySpec};
 use crate::error::Error;
 
 #[derive(Debug)]
 pub(crate) struct AuthGrpc {
     credentials: Credentials,
+    /// Tenants' access states, answered with each key's verdict and set
+    /// by [`AuthService::set_tenant_access`].
+    access: TenantAccess,
 }
 
 impl AuthGrpc {
-    pub(crate) fn new(credentials: Credentials) -> Self {
-        Self { credentials }
+    pub(crate) fn new(credentials: Credentials, access: TenantAccess) -> Self {
+        Self {
+            credentials,
+            access,
+        }
     }
 }
 
@@ -60,6 +68,15 @@ impl AuthService for AuthGrpc {
                 ..VerifyApiKeyResponse::default()
             },
             Verified::Stored(key) => VerifyApiKeyResponse {
+                // Platform admin keys have no tenant, so are never suspended.
+                tenant_suspended: match key.owner.tenant() {
+                    Some(tenant) => self
+                        .access
+                        .is_suspended(tenant.as_str())
+                        .await
+                        .map_err(Error::from)?,
+                    None => false,
+                },
                 kind: match key.owner {
                     KeyOwner::Platform => PrincipalKind::PlatformAdmin,
                     KeyOwner::Tenant(_) => PrincipalKind::Tenant,
@@ -213,6 +230,43 @@ impl AuthService for AuthGrpc {
             .set_rate_limit(&principal, &tenant, per_minute)
             .await?;
         Ok(Response::new(SetTenantRateLimitResponse {}))
+    }
+
+    async fn set_tenant_access(
+        &self,
+        request: Request<SetTenantAccessRequest>,
+    ) -> Result<Response<SetTenantAccessResponse>, Status> {
+        let principal = Principal::from_request(&request)?;
+        principal.require_platform_admin()?;
+        let request = request.into_inner();
+        let tenant = TenantId::parse(&request.tenant_id)
+            .map_err(|_| Error::InvalidArgument("tenant_id is not a valid tenant id".to_owned()))?;
+        let state = &request.billing_state;
+        if state.is_empty()
+            || state.len() > MAX_BILLING_STATE_LEN
+            || !state.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+        {
+            return Err(Error::InvalidArgument(
+                "billing_state must be a billing state name".to_owned(),
+            )
+            .into());
+        }
+        let changed = self
+            .access
+            .set(&principal, &tenant, request.suspended, state)
+            .await?;
+        if changed {
+            tracing::info!(
+                tenant_id = %tenant,
+                suspended = request.suspended,
+                request_id = %principal.request_id,
+                "tenant access changed"
+            );
+        }
+        Ok(Response::new(SetTenantAccessResponse {
+            suspended: request.suspended,
+            changed,
+        }))
     }
 }
 

@@ -6,5 +6,6 @@ mod accounts;
 mod helpers;
 mod issue;
 mod startup;
+mod tenant_access;
 mod transport;
 mod verify;

@@ -28,8 +28,11 @@
 //!   [`ChannelCredentials`]; [`legal_hold`] a hold's [`HoldReason`].
 //! - [`decision`] holds the gate's [`Receipt`] and the guardrails'
 //!   [`Finding`]s as the CRM stores them.
+//! - [`billing`] holds a tenant's [`billing::BillingState`] and its table
+//!   of allowed transitions.
 
 pub mod address;
+pub mod billing;
 pub mod channel_config;
 pub mod conversation;
 pub mod decision;

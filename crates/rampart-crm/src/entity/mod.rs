@@ -3,6 +3,7 @@
 //! it is; the store converts between these rows and the domain types.
 
 pub mod appointment;
+pub mod billing_event;
 pub mod business_settings;
 pub mod channel;
 pub mod conversation;
@@ -12,3 +13,4 @@ pub mod legal_hold;
 pub mod message;
 pub mod retention;
 pub mod tenant;
+pub mod tenant_billing;

@@ -11,9 +11,12 @@
 //! tenant of a customer call is always the principal's; nothing in a request
 //! body can name another.
 
+mod billing;
 mod conversations;
 mod owner;
 mod schedule;
+
+pub use billing::BillingApi;
 
 use chrono::SecondsFormat;
 use rampart_kit::ids::{CustomerId, TenantId};

@@ -18,6 +18,7 @@ mod m0004_data_modes;
 mod m0005_vault;
 mod m0006_schedule;
 mod m0007_owner;
+mod m0008_billing;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0005_vault::Migration),
             Box::new(m0006_schedule::Migration),
             Box::new(m0007_owner::Migration),
+            Box::new(m0008_billing::Migration),
         ]
     }
 

@@ -20,12 +20,15 @@
 //!   one data mode, scoped the same way; channel credentials are sealed
 //!   with the vault. [`is_held`] answers whether a
 //!   customer is under a legal hold, for erasure and retention deletion.
+//! - [`BillingStore`]: tenants' billing states and their audited moves,
+//!   platform-wide, with the billing webhook's applied events.
 //!
 //! Creating a row also records its audit event in the outbox, in the same
 //! transaction: the event exists if and only if the row does. The relay is
 //! woken after the commit.
 
 mod appointments;
+mod billing;
 mod channels;
 mod conversations;
 mod job_notes;
@@ -38,6 +41,7 @@ mod settings;
 pub use appointments::{AppointmentChange, AppointmentFilter, AppointmentStore, NewAppointment};
 pub use job_notes::{JobNote, JobNoteFilter, JobNoteStore, NewJobNote, NoteSubject};
 
+pub use billing::{BillingRecord, BillingStore, Transition, TransitionRequest};
 pub use channels::{ChannelStore, ChannelSummary, MAX_CHANNELS, NewChannel};
 pub use conversations::{
     ConversationFilter, ConversationStore, MAX_MESSAGES_READ, NewConversation, Started,

@@ -162,6 +162,15 @@ impl TestApp {
         ScheduleServiceClient::new(self.server.channel_as(ServiceName::Gateway).await)
     }
 
+    /// A billing client holding the gateway's certificate.
+    pub async fn billing_client(
+        &self,
+    ) -> rampart_proto::crm::v1::billing_service_client::BillingServiceClient<Channel> {
+        rampart_proto::crm::v1::billing_service_client::BillingServiceClient::new(
+            self.server.channel_as(ServiceName::Gateway).await,
+        )
+    }
+
     /// A client holding `service`'s certificate.
     pub async fn client_as(&self, service: ServiceName) -> CrmServiceClient<Channel> {
         CrmServiceClient::new(self.server.channel_as(service).await)

@@ -4,6 +4,7 @@
 //! unreachable outside CI).
 
 mod audit;
+mod billing;
 mod conversation_attacks;
 mod conversations;
 mod customers;

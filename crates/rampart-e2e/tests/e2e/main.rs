@@ -20,6 +20,8 @@
 //! - [`support`]: the support flow: the handoff gate on every customer
 //!   message, the queue, claims, hand-backs, guardrails, fail-closed and
 //!   deadlines that escalate once.
+//! - [`billing`]: the tenant billing state machine, its signed webhook, and
+//!   a suspended tenant locked out at every gateway within a second.
 //! - [`attacks`]: the defects issue 19 found from outside, retried as the
 //!   attacker tried them.
 
@@ -29,6 +31,7 @@ use rampart_e2e::harness;
 mod accounts;
 mod attacks;
 mod audit;
+mod billing;
 mod connections;
 mod edge;
 mod flow;

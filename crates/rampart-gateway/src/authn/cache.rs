@@ -4,8 +4,10 @@
 //! a session token) to what auth said about it. Three rules keep it from
 //! ever vouching for a revoked credential:
 //!
-//! - A revocation from the bus removes every entry of that credential or
-//!   subject at once ([`VerdictCache::revoke`]).
+//! - A revocation from the bus removes every entry of that credential,
+//!   subject or tenant at once ([`VerdictCache::revoke`]); a tenant's
+//!   entries go when its access changes (billing suspended or restored it),
+//!   so the next request asks auth and learns the new state.
 //! - While the revocation channel is down the cache answers nothing but
 //!   "unknown" (a refusal is safe to repeat); when the channel comes back it
 //!   starts from empty, since it may have missed messages meanwhile.
@@ -41,6 +43,8 @@ pub trait Revocable {
     fn credential_id(&self) -> &str;
     /// The user behind it, for credentials that have one.
     fn subject(&self) -> Option<&str>;
+    /// The tenant it belongs to; `None` for a platform admin's.
+    fn tenant(&self) -> Option<&str>;
 }
 
 #[derive(Clone)]
@@ -181,7 +185,7 @@ impl<V: Clone + Revocable> VerdictCache<V> {
         }
     }
 
-    /// Forgets every verdict of the revoked credential or subject.
+    /// Forgets every verdict of the revoked credential, subject or tenant.
     pub fn revoke(&self, revocation: &Revocation) {
         self.epoch.fetch_add(1, Ordering::AcqRel);
         self.entries.retain(|_, entry| {
@@ -191,6 +195,7 @@ impl<V: Clone + Revocable> VerdictCache<V> {
             match revocation {
                 Revocation::Credential(id) => verdict.credential_id() != id,
                 Revocation::Subject(id) => verdict.subject() != Some(id.as_str()),
+                Revocation::Tenant(id) => verdict.tenant() != Some(id.as_str()),
             }
         });
     }
@@ -217,6 +222,14 @@ mod tests {
         }
         fn subject(&self) -> Option<&str> {
             self.subject
+        }
+        /// Alice works for one tenant, everyone else for another.
+        fn tenant(&self) -> Option<&str> {
+            Some(if self.subject == Some("usr_alice") {
+                "ten_alice"
+            } else {
+                "ten_other"
+            })
         }
     }
 
@@ -247,6 +260,20 @@ mod tests {
     fn fill(cache: &VerdictCache<Verdict>, key: [u8; 32], verdict: Verdict) {
         let ticket = ticket(cache, &key);
         cache.insert(key, Some(verdict), ticket);
+    }
+
+    #[test]
+    fn a_tenant_revocation_drops_only_that_tenants_verdicts() {
+        let cache = trusted_cache();
+        fill(&cache, KEY, ALICE_SESSION);
+        fill(&cache, OTHER, BOB_SESSION);
+        let ticket_before = ticket(&cache, &[3; 32]);
+        cache.revoke(&Revocation::Tenant("ten_alice".to_owned()));
+        assert!(matches!(cache.get(&KEY), Lookup::Miss(_)));
+        assert_eq!(cache.get(&OTHER), Lookup::Known(BOB_SESSION));
+        // A verdict fetched before the tenant's change is not stored.
+        cache.insert([3; 32], Some(ALICE_SESSION), ticket_before);
+        assert!(matches!(cache.get(&[3; 32]), Lookup::Miss(_)));
     }
 
     #[test]

@@ -8,8 +8,10 @@
 //! 1. the client address's rate limit, so floods of bad keys are throttled;
 //! 2. the key's shape and checksum, refused without any lookup when wrong;
 //! 3. the key's verdict from the cache, or from the auth service, then its
-//!    expiry and allowed networks checked against this request, and the
-//!    request counted towards the key's usage ([`usage`]);
+//!    expiry, its tenant's access (a tenant suspended by billing is refused
+//!    with a 403 naming the suspension) and allowed networks checked
+//!    against this request, and the request counted towards the key's
+//!    usage ([`usage`]);
 //! 4. the principal's kind checked against the route;
 //! 5. `X-Business-ID`, when sent, matched against the key's tenant;
 //! 6. the credential's rate limit.
@@ -75,6 +77,8 @@ pub struct VerifiedKey {
     /// Whether the key has a row whose use is counted (the bootstrap admin
     /// key has none).
     counted: bool,
+    /// The key's tenant is suspended by billing: refused with a 403.
+    suspended: bool,
 }
 
 impl Revocable for VerifiedKey {
@@ -84,6 +88,13 @@ impl Revocable for VerifiedKey {
 
     fn subject(&self) -> Option<&str> {
         None
+    }
+
+    fn tenant(&self) -> Option<&str> {
+        match &self.kind {
+            PrincipalKind::Tenant(tenant) => Some(tenant.as_str()),
+            PrincipalKind::PlatformAdmin => None,
+        }
     }
 }
 
@@ -233,6 +244,20 @@ fn invalid_key() -> ApiError {
     ApiError::unauthenticated("invalid API key")
 }
 
+/// The refusal of a credential whose tenant billing suspended (or
+/// canceled): 403, not 401, since the credential itself is valid and
+/// comes back with the tenant's access; its own type and title so clients
+/// can tell it from a missing permission.
+pub(crate) fn tenant_suspended() -> ApiError {
+    ApiError {
+        status: http::StatusCode::FORBIDDEN,
+        slug: "tenant-suspended",
+        title: "Tenant suspended",
+        detail: "this tenant's access is suspended (billing); its data is kept and access returns once the account is active again".to_owned(),
+        retry_after: None,
+    }
+}
+
 impl VerifiedKey {
     /// Reads auth's answer.
     pub fn from_response(
@@ -259,6 +284,8 @@ impl VerifiedKey {
         let quota = (response.rate_limit_per_minute > 0)
             .then(|| Quota::per_minute(response.rate_limit_per_minute));
         Ok(VerifiedKey {
+            // Platform admin keys are never suspended.
+            suspended: response.tenant_suspended && matches!(kind, PrincipalKind::Tenant(_)),
             kind,
             counted: ApiKeyId::parse(&response.credential_id).is_ok(),
             credential_id: response.credential_id,
@@ -448,6 +475,10 @@ async fn verified_key(
         metrics.key_verification("expired");
         return Err(invalid_key());
     }
+    if verified.suspended {
+        metrics.key_verification("tenant_suspended");
+        return Err(tenant_suspended());
+    }
     if !verified.networks.is_empty() {
         let address = parts.extensions.get::<ClientAddr>().map(|addr| addr.0.ip());
         if !address.is_some_and(|address| verified.networks.allows(address)) {
@@ -469,6 +500,22 @@ async fn limit_credential(gateway: &Gateway, verified: &VerifiedKey) -> Result<(
     let bucket = format!("cred:{}", verified.credential_id);
     let quota = verified.quota.unwrap_or(gateway.config.per_credential);
     limit(gateway, &bucket, quota, "credential").await
+}
+
+/// The principal the gateway acts as for a caller that holds no credential
+/// but proved itself another way (the billing webhook's signature): a
+/// platform principal whose audit actor is `system:<name>`. Only the
+/// handler that checked that proof may build it.
+pub(crate) fn system_principal(parts: &Parts, name: &str) -> Principal {
+    Principal {
+        mode: DataMode::Live,
+        client_addr: principal_addr(parts),
+        kind: PrincipalKind::PlatformAdmin,
+        credential_id: format!("system:{name}"),
+        scopes: Vec::new(),
+        request_id: request_id(parts),
+        user: None,
+    }
 }
 
 /// The principal of a verified key. A `rk_test_` key works in its tenant's

@@ -12,6 +12,10 @@
 //! revoke locally before answering, so this gateway never waits for the
 //! bus for its own changes. An entry never outlives the session's own end.
 //!
+//! A session whose tenant billing suspended is refused with a 403 naming
+//! the suspension (after its verdict, which is cached like any other and
+//! dropped by the tenant's revocation when its access changes).
+//!
 //! The extractors: [`SessionCaller`] (anyone signed in), [`OwnerCaller`]
 //! (a tenant owner); `TenantCaller` and `AdminCaller` also accept a session
 //! of the right kind through [`tenant_session`] and [`admin_session`].
@@ -44,6 +48,8 @@ pub struct SessionIdentity {
     pub role: Role,
     /// When the session ends (absolute or idle), as auth computed it.
     pub ends: Instant,
+    /// The user's tenant is suspended by billing: refused with a 403.
+    pub tenant_suspended: bool,
 }
 
 impl Revocable for SessionIdentity {
@@ -53,6 +59,13 @@ impl Revocable for SessionIdentity {
 
     fn subject(&self) -> Option<&str> {
         Some(&self.user_id)
+    }
+
+    fn tenant(&self) -> Option<&str> {
+        match &self.kind {
+            PrincipalKind::Tenant(tenant) => Some(tenant.as_str()),
+            PrincipalKind::PlatformAdmin => None,
+        }
     }
 }
 
@@ -219,12 +232,17 @@ async fn verify(
             let role = Role::parse(&response.role)
                 .ok_or_else(|| ApiError::internal("auth returned an unknown role"))?;
             let remaining_ms = u64::try_from(response.expires_at_ms - unix_now_ms()).unwrap_or(0);
+            // Auth never sets it for a platform admin, who has no tenant;
+            // this side makes sure.
+            let tenant_suspended =
+                response.tenant_suspended && matches!(kind, PrincipalKind::Tenant(_));
             let identity = SessionIdentity {
                 session_id: response.session_id,
                 user_id: response.user_id,
                 kind,
                 role,
                 ends: Instant::now() + Duration::from_millis(remaining_ms),
+                tenant_suspended,
             };
             gateway
                 .sessions
@@ -259,6 +277,9 @@ async fn session_principal(
     let request_id = request_id(parts);
     let client = client_ip(parts);
     let identity = verify(gateway, token, &client, &request_id).await?;
+    if identity.tenant_suspended {
+        return Err(super::tenant_suspended());
+    }
     let bucket = format!("cred:{}", identity.session_id);
     limit(gateway, &bucket, gateway.config.per_credential, "session").await?;
     Ok(Some(Principal {
@@ -410,6 +431,7 @@ mod tests {
             kind: PrincipalKind::PlatformAdmin,
             role: Role::Admin,
             ends: Instant::now() + Duration::from_secs(3600),
+            tenant_suspended: false,
         }
     }
 

@@ -18,6 +18,7 @@
 mod accounts;
 mod admin;
 mod audit;
+mod billing;
 mod conversations;
 mod crm;
 #[cfg(test)]
@@ -114,6 +115,8 @@ fn api() -> OpenApiRouter<Arc<Gateway>> {
         .routes(routes!(keys::revoke_tenant_key))
         .routes(routes!(keys::rotate_tenant_key))
         .routes(routes!(keys::set_tenant_rate_limit))
+        .routes(routes!(billing::get_billing, billing::put_billing))
+        .routes(routes!(billing::webhook))
         .routes(routes!(keys::issue_admin_key, keys::list_admin_keys))
         .routes(routes!(keys::revoke_admin_key))
         .routes(routes!(keys::rotate_admin_key))

@@ -135,6 +135,7 @@ impl Stub {
                 in_an_hour.duration_since(UNIX_EPOCH).unwrap().as_millis(),
             )
             .unwrap(),
+            ..Default::default()
         };
         self.sessions.lock().unwrap().insert(token.clone(), verdict);
         token
@@ -172,6 +173,7 @@ stub_service!(AuthService for Serve {
     record_key_usage: auth::RecordKeyUsageRequest => auth::RecordKeyUsageResponse,
     is_widget_origin: auth::IsWidgetOriginRequest => auth::IsWidgetOriginResponse,
     set_tenant_rate_limit: auth::SetTenantRateLimitRequest => auth::SetTenantRateLimitResponse,
+    set_tenant_access: auth::SetTenantAccessRequest => auth::SetTenantAccessResponse,
 }
     async fn verify_api_key(
         &self,
