@@ -48,6 +48,10 @@ use crate::problem::ApiError;
 pub const SIGNATURE_HEADER: &str = "rampart-billing-signature";
 /// How far a webhook's timestamp may be from this gateway's clock.
 pub const SIGNATURE_TOLERANCE_SECS: u64 = 5 * 60;
+/// The most `v1` values one header may carry (two cover a secret rotation):
+/// each costs an HMAC over the whole body, so an unbounded list would let
+/// one request buy many.
+const MAX_SIGNATURES: usize = 4;
 /// The audit actor of webhook-driven changes: `system:billing-webhook`.
 const WEBHOOK_ACTOR: &str = "billing-webhook";
 
@@ -322,6 +326,9 @@ pub fn check_signature(
         }
     }
     let timestamp = timestamp.ok_or_else(bad_signature)?;
+    if signatures.len() > MAX_SIGNATURES {
+        return Err(bad_signature());
+    }
     let seconds: u64 = timestamp.parse().map_err(|_| bad_signature())?;
     let mut signed = Vec::with_capacity(timestamp.len() + 1 + body.len());
     signed.extend_from_slice(timestamp.as_bytes());
@@ -392,6 +399,16 @@ mod tests {
         assert!(check_signature(&key(), &sign(NOW, body), body, NOW).is_ok());
         assert!(check_signature(&key(), &sign(NOW - 299, body), body, NOW).is_ok());
         assert!(check_signature(&key(), &sign(NOW + 299, body), body, NOW).is_ok());
+    }
+
+    #[test]
+    fn more_signatures_than_a_rotation_needs_are_refused() {
+        let body = br#"{"id":"evt_1"}"#;
+        let good = sign(NOW, body);
+        let padded = format!("{good}{}", ",v1=00".repeat(MAX_SIGNATURES));
+        assert!(check_signature(&key(), &padded, body, NOW).is_err());
+        let few = format!("{good}{}", ",v1=00".repeat(MAX_SIGNATURES - 1));
+        assert!(check_signature(&key(), &few, body, NOW).is_ok());
     }
 
     #[test]
