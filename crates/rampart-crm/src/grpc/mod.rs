@@ -142,6 +142,15 @@ impl CrmService for CrmApi {
         }))
     }
 
+    async fn delete_tenant(
+        &self,
+        request: Request<proto::DeleteTenantRequest>,
+    ) -> Result<Response<proto::DeleteTenantResponse>, Status> {
+        let principal = Principal::from_request(&request)?;
+        principal.require_platform_admin()?;
+        Err(Status::unimplemented("tenant deletion is not built yet"))
+    }
+
     async fn create_customer(
         &self,
         request: Request<proto::CreateCustomerRequest>,

@@ -193,6 +193,36 @@ impl OwnerService for CrmApi {
         );
         Ok(Response::new(hold_to_proto(hold)))
     }
+
+    // Erasure requests: built in the erasure change; until then they
+    // answer UNIMPLEMENTED rather than pretend.
+    async fn create_erasure_request(
+        &self,
+        _request: Request<proto::CreateErasureRequestRequest>,
+    ) -> Result<Response<proto::ErasureRequest>, Status> {
+        Err(Status::unimplemented("erasure requests are not built yet"))
+    }
+
+    async fn get_erasure_request(
+        &self,
+        _request: Request<proto::GetErasureRequestRequest>,
+    ) -> Result<Response<proto::ErasureRequest>, Status> {
+        Err(Status::unimplemented("erasure requests are not built yet"))
+    }
+
+    async fn list_erasure_requests(
+        &self,
+        _request: Request<proto::ListErasureRequestsRequest>,
+    ) -> Result<Response<proto::ListErasureRequestsResponse>, Status> {
+        Err(Status::unimplemented("erasure requests are not built yet"))
+    }
+
+    async fn execute_erasure_request(
+        &self,
+        _request: Request<proto::ExecuteErasureRequestRequest>,
+    ) -> Result<Response<proto::ErasureRequest>, Status> {
+        Err(Status::unimplemented("erasure requests are not built yet"))
+    }
 }
 
 fn timestamp(at: chrono::DateTime<chrono::Utc>) -> String {

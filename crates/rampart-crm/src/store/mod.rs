@@ -20,6 +20,9 @@
 //!   one data mode, scoped the same way; channel credentials are sealed
 //!   with the vault. [`is_held`] answers whether a
 //!   customer is under a legal hold, for erasure and retention deletion.
+//! - [`purge_customer`] and [`purge_conversation`]: deletion for good
+//!   (data keys destroyed first, then rows), shared by erasure and the
+//!   retention job; [`count_customer_data`] is erasure's preview.
 //! - [`BillingStore`]: tenants' billing states and their audited moves,
 //!   platform-wide, with the billing webhook's applied events.
 //!
@@ -34,6 +37,7 @@ mod conversations;
 mod job_notes;
 mod legal_hold;
 mod messages;
+mod purge;
 mod retention;
 mod sealed;
 mod settings;
@@ -51,6 +55,7 @@ pub use messages::{
     GateVerdict, NewReply, OpenedHandoff, Posted, PreparedPost, check_ai_may_reply, pending_gates,
     post_fingerprint,
 };
+pub use purge::{Purged, count_customer_data, purge_conversation, purge_customer};
 pub use retention::{RetentionStore, StoredRetention};
 pub use sealed::{LegacyConversion, conversation_owner, customer_owner, seal_legacy_rows};
 pub use settings::{SettingsStore, SettingsVersion};

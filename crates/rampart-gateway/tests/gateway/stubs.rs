@@ -226,12 +226,17 @@ stub_service!(OwnerService for Serve {
     get_retention: crm::GetRetentionRequest => crm::RetentionSettings,
     put_retention: crm::PutRetentionRequest => crm::RetentionSettings,
     set_legal_hold: crm::SetLegalHoldRequest => crm::LegalHold,
+    create_erasure_request: crm::CreateErasureRequestRequest => crm::ErasureRequest,
+    get_erasure_request: crm::GetErasureRequestRequest => crm::ErasureRequest,
+    list_erasure_requests: crm::ListErasureRequestsRequest => crm::ListErasureRequestsResponse,
+    execute_erasure_request: crm::ExecuteErasureRequestRequest => crm::ErasureRequest,
 });
 
 stub_service!(CrmService for Serve {
     create_tenant: crm::CreateTenantRequest => crm::Tenant,
     get_tenant: crm::GetTenantRequest => crm::Tenant,
     list_tenants: crm::ListTenantsRequest => crm::ListTenantsResponse,
+    delete_tenant: crm::DeleteTenantRequest => crm::DeleteTenantResponse,
     create_customer: crm::CreateCustomerRequest => crm::Customer,
     get_customer: crm::GetCustomerRequest => crm::Customer,
     list_customers: crm::ListCustomersRequest => crm::ListCustomersResponse,
