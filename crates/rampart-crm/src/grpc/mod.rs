@@ -158,7 +158,7 @@ impl CrmService for CrmApi {
         let principal = Principal::from_request(&request)?;
         let scope = DataScope::of(&principal)?;
         let tenant_id = scope.tenant_id.clone();
-        principal.require_scope(Scope::Write)?;
+        require_customer_writer(&principal)?;
         let new = parse_new_customer(request.into_inner())?;
         let customer = self.customers(&scope).create(&principal, new).await?;
         tracing::info!(
@@ -347,7 +347,9 @@ fn parse_new_customer(request: proto::CreateCustomerRequest) -> Result<NewCustom
     })
 }
 
-/// Customer writes: a signed-in manager (or owner), or a key with `write`.
+/// Creating and changing customers: a signed-in manager (or owner), or a
+/// key with `write`. Agents read the customers they need, and no more
+/// (a session carries `write` for the work agents do).
 fn require_customer_writer(principal: &Principal) -> Result<(), Status> {
     if principal.user.is_some() {
         principal.require_role(Role::Manager)?;

@@ -24,6 +24,12 @@
 //!   a suspended tenant locked out at every gateway within a second.
 //! - [`attacks`]: the defects issue 19 found from outside, retried as the
 //!   attacker tried them.
+//! - [`crm_roles`]: the role matrix: every CRM route against every kind of
+//!   tenant credential, expected answers computed from the policy table.
+//! - [`crm_isolation`]: another tenant's ids, and the other data mode's,
+//!   are not found on any CRM route, and nothing of them is listed.
+//! - [`crm_at_rest`]: a dump of the storage holds no personal data in
+//!   plaintext, and ciphertext moved to another row does not open.
 
 // The harness is the library's, shared with the benches.
 use rampart_e2e::harness;
@@ -33,6 +39,9 @@ mod attacks;
 mod audit;
 mod billing;
 mod connections;
+mod crm_at_rest;
+mod crm_isolation;
+mod crm_roles;
 mod edge;
 mod flow;
 mod hardening;

@@ -387,6 +387,15 @@ impl FromRequestParts<Arc<Gateway>> for TenantUserCaller {
         parts: &mut Parts,
         gateway: &Arc<Gateway>,
     ) -> Result<Self, ApiError> {
+        // A valid API key is a known caller of the wrong kind: 403, not the
+        // 401 that tells a client to sign in again.
+        if bearer(parts)?.is_none() && parts.headers.contains_key(super::API_KEY) {
+            let key = super::presented_key(parts, gateway, super::API_KEY, "").await?;
+            super::verified_key(parts, gateway, &key).await?;
+            return Err(ApiError::forbidden(
+                "this route is for a tenant's signed-in user; an API key cannot act as one",
+            ));
+        }
         let caller = SessionCaller::from_request_parts(parts, gateway).await?;
         if caller.principal.tenant_id().is_none() {
             return Err(ApiError::forbidden("this route needs a tenant's user"));
