@@ -226,15 +226,16 @@ async fn users_roles_and_bearer_sessions(stack: &TestStack) {
     let (_, me) = get(stack, "/v1/auth/me", &agent).await;
     assert_eq!(me["role"], "agent");
 
-    // An agent works tenant routes with its session...
-    let (status, customer) = post(
+    // An agent works tenant routes with its session (creating customers is
+    // a manager's: `crm_roles` has the whole table)...
+    let (status, conversation) = post(
         stack,
-        "/v1/crm/customers",
+        "/v1/crm/conversations",
         Some(&agent),
-        json!({ "name": "Jane Doe" }),
+        json!({ "channel": "web" }),
     )
     .await;
-    assert_eq!(status, StatusCode::CREATED, "{customer}");
+    assert_eq!(status, StatusCode::CREATED, "{conversation}");
     let (status, _) = get(stack, "/v1/crm/customers", &agent).await;
     assert_eq!(status, StatusCode::OK);
     // ...and is refused on every owner route, changing nothing.

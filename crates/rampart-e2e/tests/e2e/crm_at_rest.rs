@@ -39,7 +39,9 @@ impl CrmDatabase {
             rampart_kit::db::sqlite_url(&data.database("crm"))
         });
         Self {
-            db: rampart_kit::db::connect(&url).await.expect("the CRM database"),
+            db: rampart_kit::db::connect(&url)
+                .await
+                .expect("the CRM database"),
         }
     }
 
@@ -318,10 +320,12 @@ async fn a_dump_holds_no_plaintext_and_moved_ciphertext_does_not_open(stack: &Te
         format!("phone={}", phone.replace('+', "%2B").replace(' ', "%20")),
         format!("email={email}"),
     ] {
-        let found = key
-            .get(stack, &format!("/v1/crm/customers?{query}"))
-            .await;
-        assert_eq!(found["customers"][0]["id"], customer_id.as_str(), "{query}: {found}");
+        let found = key.get(stack, &format!("/v1/crm/customers?{query}")).await;
+        assert_eq!(
+            found["customers"][0]["id"],
+            customer_id.as_str(),
+            "{query}: {found}"
+        );
         assert_eq!(found["customers"].as_array().unwrap().len(), 1, "{found}");
     }
     let read = key
@@ -341,7 +345,10 @@ async fn a_dump_holds_no_plaintext_and_moved_ciphertext_does_not_open(stack: &Te
         assert!(texts.contains(&said.as_str()), "{said} not in {read}");
     }
     let channels = key.get(stack, "/v1/owner/channels").await;
-    assert_eq!(channels["channels"][0]["credentials_set"], true, "{channels}");
+    assert_eq!(
+        channels["channels"][0]["credentials_set"], true,
+        "{channels}"
+    );
     assert_eq!(
         channels["channels"][0]["credential_names"],
         json!(["auth_token"]),

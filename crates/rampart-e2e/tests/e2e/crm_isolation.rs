@@ -18,10 +18,7 @@ use crate::crm_at_rest::CrmDatabase;
 use crate::crm_roles::{Credential, FIXTURE_SCOPES, Mode, World, id_of, issue_key, problem};
 use crate::harness::TestStack;
 
-on_both_backends!(
-    another_tenants_ids_are_not_found,
-    test_and_live_never_mix
-);
+on_both_backends!(another_tenants_ids_are_not_found, test_and_live_never_mix);
 
 /// One side's data and the credentials that own it.
 struct Side {
@@ -337,16 +334,32 @@ async fn sees_only_its_own(stack: &TestStack, side: &Side, other: &Side, shared:
         let read = async |path: &str| credential.get(stack, path).await;
         let customers = read("/v1/crm/customers?limit=100").await;
         let customers = ids(&customers["customers"]);
-        assert!(customers.contains(&side.world.customer.as_str()), "{who}: {customers:?}");
-        assert!(customers.contains(&side.twin.as_str()), "{who}: {customers:?}");
-        assert!(!customers.contains(&other.world.customer.as_str()), "{who}: {customers:?}");
-        assert!(!customers.contains(&other.twin.as_str()), "{who}: {customers:?}");
+        assert!(
+            customers.contains(&side.world.customer.as_str()),
+            "{who}: {customers:?}"
+        );
+        assert!(
+            customers.contains(&side.twin.as_str()),
+            "{who}: {customers:?}"
+        );
+        assert!(
+            !customers.contains(&other.world.customer.as_str()),
+            "{who}: {customers:?}"
+        );
+        assert!(
+            !customers.contains(&other.twin.as_str()),
+            "{who}: {customers:?}"
+        );
         for lookup in [
             format!("phone={}", shared.phone),
             format!("email={}", shared.email),
         ] {
             let found = read(&format!("/v1/crm/customers?{lookup}")).await;
-            assert_eq!(ids(&found["customers"]), [side.twin.as_str()], "{who}: {lookup}");
+            assert_eq!(
+                ids(&found["customers"]),
+                [side.twin.as_str()],
+                "{who}: {lookup}"
+            );
         }
         for (path, field, own, theirs) in [
             (
@@ -367,7 +380,12 @@ async fn sees_only_its_own(stack: &TestStack, side: &Side, other: &Side, shared:
                 &side.conversation,
                 &other.conversation,
             ),
-            ("/v1/owner/channels", "channels", &side.channel, &other.channel),
+            (
+                "/v1/owner/channels",
+                "channels",
+                &side.channel,
+                &other.channel,
+            ),
         ] {
             let list = read(path).await;
             let listed = ids(&list[field]);
@@ -385,7 +403,10 @@ async fn sees_only_its_own(stack: &TestStack, side: &Side, other: &Side, shared:
                 "job_notes",
             ),
             (
-                format!("/v1/crm/job-notes?appointment_id={}", other.world.appointment),
+                format!(
+                    "/v1/crm/job-notes?appointment_id={}",
+                    other.world.appointment
+                ),
                 "job_notes",
             ),
             (
@@ -414,7 +435,10 @@ async fn another_tenants_ids_are_not_found(stack: &TestStack) {
     let database = CrmDatabase::open(stack).await;
     let shared = Shared::new();
     let mut sides = Vec::new();
-    for (name, label, days) in [("Alpha Heating", "alpha", 30), ("Bravo Drains", "bravo", 60)] {
+    for (name, label, days) in [
+        ("Alpha Heating", "alpha", 30),
+        ("Bravo Drains", "bravo", 60),
+    ] {
         let (tenant, _, owner) = tenant_with_owner(stack, name).await;
         let key = issue_key(stack, &tenant.id, Mode::Live, &FIXTURE_SCOPES).await;
         let side = Side::new(

@@ -117,10 +117,22 @@ impl Credential {
         path: &str,
         body: &Value,
     ) -> (StatusCode, Value) {
-        read(self.request(stack, method, path, body).send().await.unwrap()).await
+        read(
+            self.request(stack, method, path, body)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
     }
 
-    fn request(&self, stack: &TestStack, method: Method, path: &str, body: &Value) -> RequestBuilder {
+    fn request(
+        &self,
+        stack: &TestStack,
+        method: Method,
+        path: &str,
+        body: &Value,
+    ) -> RequestBuilder {
         let request = self.on(stack, method, path);
         if body.is_null() {
             request
