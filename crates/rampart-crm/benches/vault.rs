@@ -74,7 +74,7 @@ async fn main() {
 
 /// Part 1: the same operations on a sealing CRM and on the baseline.
 async fn compare_encrypted_with_unencrypted(backend: Backend) {
-    let master_key = keyring(&[1]);
+    let master_key = keyring(&[&master_key_version(1)]);
     let sealed = Crm::start(backend, "encrypted", &master_key, |config| {
         Vault::new(config.master_key.clone())
     })
@@ -125,7 +125,12 @@ async fn rotate_master_key(backend: Backend) {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(2_000);
-    let mut crm = Crm::start(backend, "rotation", &keyring(&[1]), |config| {
+    let (v1, v2, v3) = (
+        master_key_version(1),
+        master_key_version(2),
+        master_key_version(3),
+    );
+    let mut crm = Crm::start(backend, "rotation", &keyring(&[&v1]), |config| {
         Vault::new(config.master_key.clone())
     })
     .await;
@@ -150,7 +155,7 @@ async fn rotate_master_key(backend: Backend) {
     // v2 joins the keyring; the restarted CRM has no key in memory, so
     // every tenant's first read below loads its tenant key from the table
     // the rotation is rewriting.
-    crm.restart(keyring(&[1, 2])).await;
+    crm.restart(keyring(&[&v1, &v2])).await;
     let client = crm.client().await;
     let rotating = Arc::new(AtomicBool::new(true));
     let reads = Arc::new(AtomicUsize::new(0));
@@ -198,7 +203,7 @@ async fn rotate_master_key(backend: Backend) {
     );
     println!("  a second rotation: rewrapped 0, already current {tenants}");
 
-    crm.restart(keyring(&[1, 2, 3])).await;
+    crm.restart(keyring(&[&v1, &v2, &v3])).await;
     let rotation = timed_rotation(&crm.client().await).await;
     report_rotation("v2 to v3, quiet", &rotation);
     assert_eq!(rotation.rewrapped, tenants as u64);
@@ -270,18 +275,17 @@ impl Backend {
     }
 }
 
-/// A master keyring holding `versions`, each a fresh random key.
-fn keyring(versions: &[u32]) -> Arc<dyn MasterKey> {
-    let text = versions
-        .iter()
-        .map(|version| {
-            let generated = LocalMasterKeys::generate().expect("randomness");
-            let key = generated.strip_prefix("v1:").expect("a v1 keyring");
-            format!("v{version}:{key}")
-        })
-        .collect::<Vec<_>>()
-        .join(",");
-    Arc::new(LocalMasterKeys::parse(&text).expect("a valid keyring"))
+/// A fresh random master key as keyring text for `version`
+/// (`v<version>:<base64>`).
+fn master_key_version(version: u32) -> String {
+    let generated = LocalMasterKeys::generate().expect("randomness");
+    let key = generated.strip_prefix("v1:").expect("a v1 keyring");
+    format!("v{version}:{key}")
+}
+
+/// The keyring holding `versions` (texts from [`master_key_version`]).
+fn keyring(versions: &[&str]) -> Arc<dyn MasterKey> {
+    Arc::new(LocalMasterKeys::parse(&versions.join(",")).expect("a valid keyring"))
 }
 
 /// A CRM serving on port 0 with a database of its own, the audit and
@@ -378,7 +382,12 @@ impl Crm {
 /// One CRM with a tenant and the customers it reads.
 struct Side {
     client: CrmServiceClient<Channel>,
+    /// The tenant read from: exactly [`READ_SET`] customers on both sides,
+    /// so that a lookup's work does not depend on how many customers the
+    /// create rounds managed to make.
     principal: Arc<Principal>,
+    /// The tenant the create rounds write to.
+    writer: Arc<Principal>,
     /// Ids of the customers created first, the one with phone
     /// `seeded_phone(n)` at index `n`.
     seeded: Arc<Vec<String>>,
@@ -399,6 +408,7 @@ impl Side {
         Self {
             client,
             principal,
+            writer: Arc::new(tenant_principal(&TenantId::generate())),
             seeded: Arc::new(seeded),
             created: Arc::new(AtomicUsize::new(READ_SET)),
         }
@@ -413,6 +423,7 @@ impl Side {
         for client in 0..CLIENTS {
             let mut crm = self.client.clone();
             let (principal, seeded) = (self.principal.clone(), self.seeded.clone());
+            let writer = self.writer.clone();
             let (created, done) = (self.created.clone(), done.clone());
             clients.push(tokio::spawn(async move {
                 // Each client walks the seeded customers from its own offset.
@@ -421,7 +432,7 @@ impl Side {
                     match operation {
                         Operation::Create => {
                             let n = created.fetch_add(1, Ordering::Relaxed);
-                            create_customer(&mut crm, &principal, n).await;
+                            create_customer(&mut crm, &writer, n).await;
                         }
                         Operation::Get => {
                             let id = &seeded[n % READ_SET];
