@@ -17,6 +17,7 @@ use rampart_kit::pki::ServiceName;
 use rampart_kit::principal::{Principal, Role, SignedInUser};
 use rampart_kit::testing::{TestDatabase, TestServer, UnavailableAudit, tenant_principal};
 use rampart_proto::escalation::v1 as proto;
+use rampart_proto::escalation::v1::escalation_service_client::EscalationServiceClient;
 use rampart_proto::escalation::v1::handoff_service_client::HandoffServiceClient;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
@@ -55,6 +56,11 @@ impl QueueApp {
 
     pub async fn client(&self) -> HandoffServiceClient<Channel> {
         HandoffServiceClient::new(self.server.channel_as(ServiceName::Gateway).await)
+    }
+
+    /// A client holding the CRM's certificate, for the gate.
+    pub async fn crm(&self) -> EscalationServiceClient<Channel> {
+        EscalationServiceClient::new(self.server.channel_as(ServiceName::Crm).await)
     }
 
     /// Another escalation instance on the same database.
