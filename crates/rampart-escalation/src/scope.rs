@@ -60,7 +60,7 @@ mod tests {
             DataScope::live(tenant.clone())
         );
         let test = DataScope::of(&live.in_mode(DataMode::Test)).unwrap();
-        assert_eq!((test.tenant_id, test.mode_column()), (tenant, "test"));
+        assert_eq!((test.mode_column(), test.tenant_id), ("test", tenant));
         assert!(DataScope::of(&admin_principal()).is_err());
     }
 }
