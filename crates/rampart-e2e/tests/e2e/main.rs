@@ -24,6 +24,8 @@
 //!   a suspended tenant locked out at every gateway within a second.
 //! - [`attacks`]: the defects issue 19 found from outside, retried as the
 //!   attacker tried them.
+//! - [`handoff_modes`]: a test key's handoffs kept out of the live queue,
+//!   and live ones out of the test key's.
 
 // The harness is the library's, shared with the benches.
 use rampart_e2e::harness;
@@ -35,6 +37,7 @@ mod billing;
 mod connections;
 mod edge;
 mod flow;
+mod handoff_modes;
 mod hardening;
 mod keys;
 mod mesh;
