@@ -133,7 +133,7 @@ async fn a_test_key_s_handoff_is_invisible_to_live_credentials(database: TestDat
 
     // The test key's own queue holds it.
     let mut queue = app.client().await;
-    assert_eq!(queue_of(&mut queue, &tester).await, [handoff.id.clone()]);
+    assert_eq!(queue_of(&mut queue, &tester).await, [handoff.id.as_str()]);
     queue
         .get_handoff(request_as(&tester, by_id(&handoff.id)))
         .await
@@ -221,7 +221,7 @@ async fn a_live_handoff_is_invisible_to_test_keys(database: TestDatabase) {
 
     // Live behaviour is unchanged: the live agent sees it and claims it.
     let agent = user(&tenant, Role::Agent);
-    assert_eq!(queue_of(&mut queue, &agent).await, [handoff.id.clone()]);
+    assert_eq!(queue_of(&mut queue, &agent).await, [handoff.id.as_str()]);
     let claimed = queue
         .claim_handoff(request_as(&agent, by_id(&handoff.id)))
         .await
