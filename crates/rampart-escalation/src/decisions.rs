@@ -3,11 +3,11 @@
 //!
 //! [`decide`] is the pure part: the tenant's compiled detector, with the
 //! policy's severities applied, gives a [`Receipt`]. [`DecisionStore`] keeps
-//! receipts per tenant; the message's text is never stored, only what was
-//! found in it.
+//! receipts per tenant and data mode; the message's text is never stored,
+//! only what was found in it.
 
 use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
-use rampart_kit::ids::{ConversationId, MessageId, TenantId};
+use rampart_kit::ids::{ConversationId, MessageId};
 use rampart_proto::escalation::v1 as proto;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, IntoActiveModel,
@@ -19,6 +19,7 @@ use crate::entity::decision;
 use crate::error::Error;
 use crate::intents::{Action, Severity};
 use crate::policies::CompiledPolicy;
+use crate::scope::DataScope;
 
 /// What was decided about one message. Stored as JSON; never holds the
 /// message's words.
@@ -156,29 +157,31 @@ pub struct StoredDecision {
 pub enum Inserted {
     New,
     /// The message id already has a receipt (a concurrent duplicate, or an
-    /// id another tenant used).
+    /// id another tenant, or the other mode, used).
     Duplicate,
 }
 
-/// One tenant's decision receipts, and only those.
+/// One tenant's decision receipts in one data mode, and only those.
 #[derive(Debug)]
 pub struct DecisionStore<'a> {
     db: &'a DatabaseConnection,
-    tenant_id: &'a TenantId,
+    scope: &'a DataScope,
 }
 
 impl<'a> DecisionStore<'a> {
-    /// The tenant must come from the caller's principal.
+    /// The scope must come from the caller's principal
+    /// ([`DataScope::of`]).
     #[must_use]
-    pub fn for_tenant(db: &'a DatabaseConnection, tenant_id: &'a TenantId) -> Self {
-        Self { db, tenant_id }
+    pub fn for_tenant(db: &'a DatabaseConnection, scope: &'a DataScope) -> Self {
+        Self { db, scope }
     }
 
-    /// The receipt stored for `message_id` in this tenant; `None` for an
-    /// unknown id and for another tenant's alike.
+    /// The receipt stored for `message_id` in this scope; `None` for an
+    /// unknown id, and alike for another tenant's or the other mode's.
     pub async fn find(&self, message_id: &MessageId) -> Result<Option<StoredDecision>, Error> {
         let row = decision::Entity::find_by_id(message_id.as_str())
-            .filter(decision::Column::TenantId.eq(self.tenant_id.as_str()))
+            .filter(decision::Column::TenantId.eq(self.scope.tenant_id.as_str()))
+            .filter(decision::Column::Mode.eq(self.scope.mode_column()))
             .one(self.db)
             .await?;
         let Some(row) = row else {
@@ -207,7 +210,8 @@ impl<'a> DecisionStore<'a> {
     ) -> Result<Inserted, Error> {
         let row = decision::Model {
             message_id: message_id.as_str().to_owned(),
-            tenant_id: self.tenant_id.as_str().to_owned(),
+            tenant_id: self.scope.tenant_id.as_str().to_owned(),
+            mode: self.scope.mode_column().to_owned(),
             conversation_id: conversation_id.as_str().to_owned(),
             receipt: serde_json::to_string(receipt).map_err(|e| Error::Internal(e.into()))?,
             decided_at: receipt.decided_at,

@@ -5,9 +5,12 @@
 //!   id decided before answers its stored receipt (`replayed`); otherwise
 //!   the tenant's current policy decides, and the receipt and (for a
 //!   handoff, or `force_handoff`) the conversation's handoff are written in
-//!   one transaction. A message id stored for another tenant answers
-//!   NOT_FOUND: the CRM makes ids, so that is only ever an attack, and it
-//!   must neither learn the other receipt nor get a decision stored.
+//!   one transaction, in the data mode of the relayed principal (a test
+//!   key's conversation gets a test-mode receipt and handoff, which live
+//!   credentials never see). A message id stored for another tenant, or
+//!   in the other mode, answers NOT_FOUND: the CRM makes ids, so that is
+//!   only ever an attack, and it must neither learn the other receipt nor
+//!   get a decision stored.
 //! - `ReviewReply`: the guardrails on an AI reply, whether a person has
 //!   the conversation, and a handoff when a blocked reply asks for one.
 //! - `GetPolicy`, `PutPolicy`: the tenant's policy versions, for managers
@@ -18,7 +21,7 @@
 
 use chrono::SecondsFormat;
 use rampart_kit::grpc::Caller;
-use rampart_kit::ids::{ConversationId, MessageId, TenantId};
+use rampart_kit::ids::{ConversationId, MessageId};
 use rampart_kit::outbox::Outbox;
 use rampart_kit::pki::ServiceName;
 use rampart_kit::principal::{Principal, Role};
@@ -34,6 +37,7 @@ use crate::handoffs::{self, OpenRequest};
 use crate::intents::{self, Action, Assessment, Severity};
 use crate::message::{Channel, MessageText};
 use crate::policies::{Policies, StoredPolicy};
+use crate::scope::DataScope;
 use crate::tenant_policy::OnBlock;
 
 /// The EscalationService implementation: a database pool, the audit
@@ -89,7 +93,8 @@ impl EscalationService for EscalationApi {
         request: Request<proto::GateRequest>,
     ) -> Result<Response<proto::GateResponse>, Status> {
         let principal = principal_of_crm_call(&request)?;
-        let tenant_id = principal.require_tenant()?.clone();
+        let scope = DataScope::of(&principal)?;
+        let tenant_id = &scope.tenant_id;
         let request = request.into_inner();
         let conversation_id = ConversationId::parse(&request.conversation_id)
             .map_err(|_| Error::MalformedId("conversation_id"))?;
@@ -101,8 +106,9 @@ impl EscalationService for EscalationApi {
         // No look-up first: a message asked about again (the CRM's retry)
         // meets the stored decision as a duplicate insert below, and the
         // common case, a new message, saves a round trip.
-        let decisions = DecisionStore::for_tenant(&self.db, &tenant_id);
-        let compiled = self.policies.current_compiled(&tenant_id).await?;
+        let decisions = DecisionStore::for_tenant(&self.db, &scope);
+        // The policy is the tenant's, the same in both modes.
+        let compiled = self.policies.current_compiled(tenant_id).await?;
         let receipt = decisions::decide(&compiled, text.as_str());
 
         let opens_handoff = receipt.is_handoff() || request.force_handoff;
@@ -127,8 +133,8 @@ impl EscalationService for EscalationApi {
         };
         if let Inserted::Duplicate = inserted {
             // Decided before (a retry, or a concurrent call that won):
-            // answer the stored receipt. None in this tenant: the id is
-            // another tenant's.
+            // answer the stored receipt. None in this scope: the id is
+            // another tenant's, or the other mode's.
             drop(change);
             let stored = decisions
                 .find(&message_id)
@@ -139,14 +145,14 @@ impl EscalationService for EscalationApi {
             // still find a handoff: a conversation with a person and no
             // handoff would be with nobody.
             if request.force_handoff
-                && handoffs::active_for(&self.db, &tenant_id, &stored.conversation_id)
+                && handoffs::active_for(&self.db, &scope, &stored.conversation_id)
                     .await
                     .map_err(Error::from)?
                     .is_none()
             {
                 let mut change = self.outbox.begin(&self.db).await.map_err(Error::from)?;
                 let open = open_request(
-                    &tenant_id,
+                    &scope,
                     &stored.conversation_id,
                     &message_id,
                     &stored.receipt,
@@ -158,11 +164,11 @@ impl EscalationService for EscalationApi {
                     .map_err(Error::from)?;
                 change.commit().await.map_err(Error::from)?;
             }
-            return Ok(Response::new(self.replay(&tenant_id, stored).await?));
+            return Ok(Response::new(self.replay(&scope, stored).await?));
         }
         let handoff = if let Some(change) = change.as_mut() {
             let open = open_request(
-                &tenant_id,
+                &scope,
                 &conversation_id,
                 &message_id,
                 &receipt,
@@ -183,6 +189,7 @@ impl EscalationService for EscalationApi {
 
         tracing::info!(
             %tenant_id,
+            mode = scope.mode_column(),
             %message_id,
             %conversation_id,
             channel,
@@ -207,7 +214,8 @@ impl EscalationService for EscalationApi {
         request: Request<proto::ReviewReplyRequest>,
     ) -> Result<Response<proto::ReviewReplyResponse>, Status> {
         let principal = principal_of_crm_call(&request)?;
-        let tenant_id = principal.require_tenant()?.clone();
+        let scope = DataScope::of(&principal)?;
+        let tenant_id = &scope.tenant_id;
         let request = request.into_inner();
         let conversation_id = ConversationId::parse(&request.conversation_id)
             .map_err(|_| Error::MalformedId("conversation_id"))?;
@@ -221,10 +229,10 @@ impl EscalationService for EscalationApi {
             return Err(Error::TooManyContacts.into());
         }
 
-        let compiled = self.policies.current_compiled(&tenant_id).await?;
+        let compiled = self.policies.current_compiled(tenant_id).await?;
         let guardrails = &compiled.policy.guardrails;
         let review = guardrails::review(text.as_str(), &contacts, &compiled);
-        let active = handoffs::active_for(&self.db, &tenant_id, &conversation_id)
+        let active = handoffs::active_for(&self.db, &scope, &conversation_id)
             .await
             .map_err(Error::from)?;
 
@@ -240,7 +248,7 @@ impl EscalationService for EscalationApi {
             let reply_id = MessageId::generate();
             let mut change = self.outbox.begin(&self.db).await.map_err(Error::from)?;
             let open = OpenRequest {
-                tenant_id: &tenant_id,
+                scope: &scope,
                 conversation_id: &conversation_id,
                 message_id: &reply_id,
                 severity: Severity::Medium,
@@ -259,6 +267,7 @@ impl EscalationService for EscalationApi {
 
         tracing::info!(
             %tenant_id,
+            mode = scope.mode_column(),
             %conversation_id,
             outcome = ?review.outcome,
             findings = %review.kinds(),
@@ -337,12 +346,13 @@ impl EscalationApi {
     /// it is now: no new decision, no second handoff.
     async fn replay(
         &self,
-        tenant_id: &TenantId,
+        scope: &DataScope,
         stored: StoredDecision,
     ) -> Result<proto::GateResponse, Error> {
-        let handoff = handoffs::active_for(&self.db, tenant_id, &stored.conversation_id).await?;
+        let handoff = handoffs::active_for(&self.db, scope, &stored.conversation_id).await?;
         tracing::info!(
-            %tenant_id,
+            tenant_id = %scope.tenant_id,
+            mode = scope.mode_column(),
             conversation_id = %stored.conversation_id,
             action = %stored.receipt.action,
             "message gated again, stored receipt answered"
@@ -358,7 +368,7 @@ impl EscalationApi {
 /// one decided for the AI but forced (escalation was unreachable when it
 /// arrived) opens at medium at least, saying why.
 fn open_request<'a>(
-    tenant_id: &'a TenantId,
+    scope: &'a DataScope,
     conversation_id: &'a ConversationId,
     message_id: &'a MessageId,
     receipt: &crate::decisions::Receipt,
@@ -372,7 +382,7 @@ fn open_request<'a>(
         reasons.push(UNREACHABLE_REASON.to_owned());
     }
     OpenRequest {
-        tenant_id,
+        scope,
         conversation_id,
         message_id,
         severity,

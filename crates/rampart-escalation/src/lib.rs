@@ -20,13 +20,16 @@
 //!   checked; [`policies`] stores its versions and compiles them for
 //!   decisions.
 //! - [`decisions`]: the gate's decision receipts, one per customer message.
+//! - [`scope`]: [`scope::DataScope`], the tenant and data mode (live or a
+//!   test key's) that every decision and handoff query is confined to;
+//!   policies are per tenant, shared by both modes.
 //! - [`guardrails`]: the checks on every AI reply (secrets, card numbers,
 //!   other customers' contacts, links, advice, forbidden phrases).
 //! - [`entity`]: the policy and decision tables as sea-orm entities.
 //! - [`handoffs`]: the handoff queue, its deadlines and the notifications
 //!   they send.
 //! - [`migration`]: the schema (policies, decisions, handoffs,
-//!   notifications, the audit outbox).
+//!   notifications, the audit outbox, the data modes).
 //!
 //! [`run`] serves gRPC over mutual TLS, answering the gateway and the CRM,
 //! until its shutdown token is cancelled; beside it run the audit relay, the
@@ -51,6 +54,7 @@ pub mod patterns;
 pub mod policies;
 pub mod policy;
 mod rules;
+pub mod scope;
 pub mod tenant_policy;
 
 use std::time::Duration;

@@ -14,6 +14,10 @@
 //!   deadline, data rather than a timer, so it fires after a restart.
 //! - `esc_notification`: notifications to contacts waiting to be delivered
 //!   (an outbox of its own, written in the same transaction as the step).
+//! - `mode` (m0003) on `esc_decision` and `esc_handoff`: the data mode of
+//!   the credential whose conversation it belongs to (`live` for rows
+//!   written before). The one-open-handoff index and the queue's index
+//!   become per tenant *and* mode.
 
 use rampart_kit::outbox::Outbox;
 use sea_orm::DynIden;
@@ -30,6 +34,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(CreatePoliciesAndDecisions),
             Box::new(CreateHandoffs),
+            Box::new(AddDataModes),
         ]
     }
 
@@ -218,5 +223,69 @@ impl MigrationTrait for CreateHandoffs {
                     .to_owned(),
             )
             .await
+    }
+}
+
+/// Live and test data: decisions and handoffs carry the data mode of the
+/// principal the gate was called for.
+struct AddDataModes;
+
+impl MigrationName for AddDataModes {
+    fn name(&self) -> &str {
+        "m0003_data_modes"
+    }
+}
+
+#[async_trait]
+impl MigrationTrait for AddDataModes {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for table in ["esc_decision", "esc_handoff"] {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(table)
+                        .add_column(
+                            ColumnDef::new("mode")
+                                .string_len(8)
+                                .not_null()
+                                .default("live"),
+                        )
+                        .to_owned(),
+                )
+                .await?;
+        }
+        // One open handoff per conversation, and the queue's order, within
+        // one tenant's mode.
+        for old in ["esc_handoff_one_open", "esc_handoff_queue"] {
+            manager
+                .drop_index(Index::drop().name(old).table("esc_handoff").to_owned())
+                .await?;
+        }
+        manager
+            .create_index(
+                Index::create()
+                    .name("esc_handoff_mode_one_open")
+                    .table("esc_handoff")
+                    .col("tenant_id")
+                    .col("mode")
+                    .col("open_key")
+                    .unique()
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("esc_handoff_mode_queue")
+                    .table("esc_handoff")
+                    .col("tenant_id")
+                    .col("mode")
+                    .col("status")
+                    .col("severity")
+                    .col("due_at")
+                    .to_owned(),
+            )
+            .await?;
+        Ok(())
     }
 }

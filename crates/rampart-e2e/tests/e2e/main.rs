@@ -30,6 +30,8 @@
 //!   are not found on any CRM route, and nothing of them is listed.
 //! - [`crm_at_rest`]: a dump of the storage holds no personal data in
 //!   plaintext, and ciphertext moved to another row does not open.
+//! - [`handoff_modes`]: a test key's handoffs kept out of the live queue,
+//!   and live ones out of the test key's.
 
 // The harness is the library's, shared with the benches.
 use rampart_e2e::harness;
@@ -44,6 +46,7 @@ mod crm_isolation;
 mod crm_roles;
 mod edge;
 mod flow;
+mod handoff_modes;
 mod hardening;
 mod keys;
 mod mesh;

@@ -9,6 +9,8 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub message_id: String,
     pub tenant_id: String,
+    /// `live` or `test`: the data mode of the principal it was decided for.
+    pub mode: String,
     pub conversation_id: String,
     /// The receipt as JSON ([`crate::decisions::Receipt`]).
     pub receipt: String,

@@ -7,6 +7,11 @@
 //! the instance whose UPDATE matched writes the step's audit record and
 //! notifications, in the same transaction. A step fires exactly once.
 //!
+//! A test-mode handoff climbs its chain on the queue like a live one (its
+//! level and deadlines are what a developer testing an integration looks
+//! at), but notifies nobody: its `handoff.escalated` record names no
+//! contacts and says why.
+//!
 //! The chain is the policy version the handoff started with (see
 //! [`crate::tenant_policy`]): the next level, then the whole chain again
 //! `repeats` times, then nothing more: the handoff stays with the last
@@ -25,6 +30,10 @@ use crate::tenant_policy::{Level, TenantPolicy};
 
 /// How many due handoffs one pass takes at most.
 const BATCH: u64 = 100;
+
+/// Why a test-mode handoff's escalation notified nobody, in its audit
+/// record.
+pub const TEST_MODE_REASON: &str = "test mode: nobody notified";
 
 /// Where a missed deadline leads.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,20 +172,23 @@ async fn fire(
         ..row.clone()
     };
     let contacts = notify::enqueue(change.tx(), policy, &escalated, Event::Escalated, now).await?;
-    change.audit(
-        notify::system_record(
-            &row.tenant_id,
-            "handoff.escalated",
-            format!("handoff:{}", row.id),
-        )
-        .with_detail("conversation_id", row.conversation_id.clone())
-        .with_detail("level", step.level.to_string())
-        .with_detail("round", step.round.to_string())
-        .with_detail("contacts", contacts.join(",")),
-    );
+    let mut record = notify::system_record(
+        &row.tenant_id,
+        "handoff.escalated",
+        format!("handoff:{}", row.id),
+    )
+    .with_detail("conversation_id", row.conversation_id.clone())
+    .with_detail("level", step.level.to_string())
+    .with_detail("round", step.round.to_string())
+    .with_detail("contacts", contacts.join(","));
+    if !notify::notifies(&escalated) {
+        record = record.with_detail("reason", TEST_MODE_REASON);
+    }
+    change.audit(record);
     change.commit().await?;
     tracing::info!(
         tenant_id = %row.tenant_id,
+        mode = %row.mode,
         handoff_id = %row.id,
         level = step.level,
         round = step.round,
@@ -203,6 +215,7 @@ mod tests {
         handoff::Model {
             id: "hof_x".to_owned(),
             tenant_id: "ten_x".to_owned(),
+            mode: "live".to_owned(),
             conversation_id: "cnv_x".to_owned(),
             message_id: "msg_x".to_owned(),
             open_key: Some("cnv_x".to_owned()),

@@ -14,6 +14,10 @@ pub mod handoff {
         #[sea_orm(primary_key, auto_increment = false)]
         pub id: String,
         pub tenant_id: String,
+        /// `live` or `test`: the data mode of the conversation it is for.
+        /// A test-mode handoff is seen only in test mode and notifies
+        /// nobody.
+        pub mode: String,
         pub conversation_id: String,
         pub message_id: String,
         /// The conversation id while open or claimed; NULL once closed.

@@ -1,9 +1,9 @@
-//! One page of a tenant's queue: filters, the queue's order (severity
+//! One page of a tenant's queue in one data mode: filters, the queue's order (severity
 //! first, then the soonest due, then the id) and the opaque cursor that
 //! continues it.
 
 use chrono::{DateTime, Utc};
-use rampart_kit::ids::{ConversationId, HandoffId, TenantId, UserId};
+use rampart_kit::ids::{ConversationId, HandoffId, UserId};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect,
@@ -11,6 +11,7 @@ use sea_orm::{
 
 use super::entity::handoff;
 use super::store::{CLAIMED, OPEN, rfc3339};
+use crate::scope::DataScope;
 
 /// Filters and position of one page of the queue, already parsed.
 #[derive(Debug, Clone)]
@@ -61,10 +62,10 @@ impl Cursor {
     }
 }
 
-/// One page of the tenant's queue and the cursor of the next.
+/// One page of the queue in `scope` and the cursor of the next.
 pub(crate) async fn list(
     db: &impl ConnectionTrait,
-    tenant_id: &TenantId,
+    scope: &DataScope,
     query: &ListQuery,
 ) -> Result<(Vec<handoff::Model>, Option<Cursor>), DbErr> {
     let statuses: Vec<&str> = if query.statuses.is_empty() {
@@ -73,7 +74,8 @@ pub(crate) async fn list(
         query.statuses.clone()
     };
     let mut select = handoff::Entity::find()
-        .filter(handoff::Column::TenantId.eq(tenant_id.as_str()))
+        .filter(handoff::Column::TenantId.eq(scope.tenant_id.as_str()))
+        .filter(handoff::Column::Mode.eq(scope.mode_column()))
         .filter(handoff::Column::Status.is_in(statuses));
     if let Some(min) = query.min_severity {
         select = select.filter(handoff::Column::Severity.gte(min));

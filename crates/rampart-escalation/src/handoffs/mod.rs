@@ -4,8 +4,10 @@
 //!
 //! - [`open_or_join`] and [`active_for`]: what the gate and the reply
 //!   review call, inside their own change.
-//! - `store`: the only code that reads or writes `esc_handoff`, tenant
-//!   scoped, every state change a conditional UPDATE.
+//! - `store`: the only code that reads or writes `esc_handoff`, scoped by
+//!   tenant and data mode ([`DataScope`]), every state change a conditional
+//!   UPDATE. A test key's conversations open test-mode handoffs: only test
+//!   credentials see them, and they notify nobody.
 //! - `listing`: one page of the queue, its filters and cursor.
 //! - `steps`: claim, resolve and hand back, and who may take them.
 //! - `queue`: the [`HandoffApi`] gRPC handlers.
@@ -29,7 +31,7 @@ mod store;
 use std::time::Duration;
 
 use rampart_kit::CancellationToken;
-use rampart_kit::ids::{ConversationId, MessageId, TenantId};
+use rampart_kit::ids::{ConversationId, MessageId};
 use rampart_kit::outbox::{Change, Outbox};
 use rampart_kit::principal::Principal;
 use rampart_proto::escalation::v1 as proto;
@@ -41,12 +43,15 @@ pub use queue::{HandoffApi, QueueError};
 
 use crate::Config;
 use crate::intents::Severity;
+use crate::scope::DataScope;
 use crate::tenant_policy::TenantPolicy;
 
 /// Why a handoff is being opened.
 #[derive(Debug, Clone)]
 pub struct OpenRequest<'a> {
-    pub tenant_id: &'a TenantId,
+    /// The tenant and data mode of the caller's principal: the handoff
+    /// lives there.
+    pub scope: &'a DataScope,
     pub conversation_id: &'a ConversationId,
     /// The message (or, for a blocked AI reply, the reply) that opened it.
     pub message_id: &'a MessageId,
@@ -77,13 +82,13 @@ pub async fn open_or_join(
         .map(store::to_proto)
 }
 
-/// The conversation's open or claimed handoff, if any.
+/// The conversation's open or claimed handoff in `scope`, if any.
 pub async fn active_for(
     db: &impl ConnectionTrait,
-    tenant_id: &TenantId,
+    scope: &DataScope,
     conversation_id: &ConversationId,
 ) -> Result<Option<proto::Handoff>, DbErr> {
-    Ok(store::find_active(db, tenant_id, conversation_id)
+    Ok(store::find_active(db, scope, conversation_id)
         .await?
         .map(store::to_proto))
 }

@@ -7,11 +7,16 @@
 //! owner. A manager or owner may take over another user's claim (audited
 //! with a reason); an agent may not.
 //!
+//! Every handler works in the caller's [`DataScope`]: a test key sees only
+//! the handoffs its test conversations opened, and live credentials
+//! (sessions are always live) never see those; the other mode's handoff
+//! id answers NOT_FOUND, as another tenant's does.
+//!
 //! A step on a closed handoff is FAILED_PRECONDITION, except the same user
 //! repeating the step that closed it, which answers the handoff as it is.
 
 use rampart_kit::error::{ErrorCode, internal};
-use rampart_kit::ids::{ConversationId, HandoffId, TenantId, UserId};
+use rampart_kit::ids::{ConversationId, HandoffId, UserId};
 use rampart_kit::outbox::Outbox;
 use rampart_kit::principal::{Principal, Role, Scope};
 use rampart_proto::escalation::v1 as proto;
@@ -22,6 +27,7 @@ use tonic::{Request, Response, Status};
 use super::listing::{self, Cursor, ListQuery};
 use super::steps::{self, Outcome, Refusal, Step};
 use super::store;
+use crate::scope::DataScope;
 
 const DEFAULT_PAGE: u32 = 50;
 const MAX_PAGE: u32 = 100;
@@ -86,7 +92,7 @@ impl HandoffApi {
         step: Step,
     ) -> Result<Response<proto::Handoff>, Status> {
         let principal = Principal::from_request(&request)?;
-        let tenant_id = principal.require_tenant()?.clone();
+        let scope = DataScope::of(&principal)?;
         let user = principal.require_role(Role::Agent)?;
         let user_id = UserId::parse(&user.id)
             .map_err(|_| Status::permission_denied("the signed-in user's id is malformed"))?;
@@ -98,23 +104,17 @@ impl HandoffApi {
             .begin(&self.db)
             .await
             .map_err(QueueError::from)?;
-        let outcome = steps::apply_step(
-            &mut change,
-            &tenant_id,
-            &id,
-            step,
-            &user_id,
-            senior,
-            &principal,
-        )
-        .await
-        .map_err(QueueError::from)?
-        .ok_or(QueueError::NotFound)?;
+        let outcome =
+            steps::apply_step(&mut change, &scope, &id, step, &user_id, senior, &principal)
+                .await
+                .map_err(QueueError::from)?
+                .ok_or(QueueError::NotFound)?;
         let row = match outcome {
             Outcome::Done { row, took_over } => {
                 change.commit().await.map_err(QueueError::from)?;
                 tracing::info!(
-                    %tenant_id,
+                    tenant_id = %scope.tenant_id,
+                    mode = scope.mode_column(),
                     handoff_id = %row.id,
                     status = %row.status,
                     user_id = %user_id,
@@ -131,17 +131,19 @@ impl HandoffApi {
     }
 }
 
-/// Reading the queue: a signed-in user of the tenant, or a key with `read`.
-fn require_reader(principal: &Principal) -> Result<TenantId, Status> {
-    let tenant_id = principal.require_tenant()?.clone();
+/// Reading the queue: a signed-in user of the tenant, or a key with `read`,
+/// in its data mode.
+fn require_reader(principal: &Principal) -> Result<DataScope, Status> {
+    let scope = DataScope::of(principal)?;
     if principal.user.is_none() {
         principal.require_scope(Scope::Read)?;
     }
-    Ok(tenant_id)
+    Ok(scope)
 }
 
-/// Malformed, unknown and another tenant's ids all answer NOT_FOUND, so a
-/// caller learns nothing about ids outside its tenant.
+/// Malformed, unknown, another tenant's and the other mode's ids all
+/// answer NOT_FOUND, so a caller learns nothing about ids outside its
+/// scope.
 fn parse_handoff_id(text: &str) -> Result<HandoffId, QueueError> {
     HandoffId::parse(text).map_err(|_| QueueError::NotFound)
 }
@@ -210,9 +212,9 @@ impl HandoffService for HandoffApi {
         request: Request<proto::ListHandoffsRequest>,
     ) -> Result<Response<proto::ListHandoffsResponse>, Status> {
         let principal = Principal::from_request(&request)?;
-        let tenant_id = require_reader(&principal)?;
+        let scope = require_reader(&principal)?;
         let query = parse_list(request.get_ref())?;
-        let (rows, next) = listing::list(&self.db, &tenant_id, &query)
+        let (rows, next) = listing::list(&self.db, &scope, &query)
             .await
             .map_err(QueueError::from)?;
         Ok(Response::new(proto::ListHandoffsResponse {
@@ -226,9 +228,9 @@ impl HandoffService for HandoffApi {
         request: Request<proto::HandoffRequest>,
     ) -> Result<Response<proto::Handoff>, Status> {
         let principal = Principal::from_request(&request)?;
-        let tenant_id = require_reader(&principal)?;
+        let scope = require_reader(&principal)?;
         let id = parse_handoff_id(&request.get_ref().handoff_id)?;
-        let row = store::find(&self.db, &tenant_id, &id)
+        let row = store::find(&self.db, &scope, &id)
             .await
             .map_err(QueueError::from)?
             .ok_or(QueueError::NotFound)?;

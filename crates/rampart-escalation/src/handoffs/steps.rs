@@ -3,7 +3,7 @@
 //! racing agents the winner.
 
 use chrono::{DateTime, Utc};
-use rampart_kit::ids::{HandoffId, TenantId, UserId};
+use rampart_kit::ids::{HandoffId, UserId};
 use rampart_kit::outbox::{AuditRecord, Change};
 use rampart_kit::principal::Principal;
 use sea_orm::sea_query::Expr;
@@ -11,6 +11,7 @@ use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter};
 
 use super::entity::handoff;
 use super::store::{CLAIMED, HANDED_BACK, OPEN, RESOLVED, find, now};
+use crate::scope::DataScope;
 
 /// What a person does to a handoff.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,11 +88,11 @@ fn decide(step: Step, row: &handoff::Model, user: &UserId, senior: bool) -> Deci
     }
 }
 
-/// Applies `step` by `user` to the tenant's handoff `id` in `change`, with
-/// its audit record. `None`: no such handoff in the tenant.
+/// Applies `step` by `user` to the handoff `id` of `scope` in `change`,
+/// with its audit record. `None`: no such handoff in the tenant's mode.
 pub(crate) async fn apply_step(
     change: &mut Change<'_>,
-    tenant_id: &TenantId,
+    scope: &DataScope,
     id: &HandoffId,
     step: Step,
     user: &UserId,
@@ -100,7 +101,7 @@ pub(crate) async fn apply_step(
 ) -> Result<Option<Outcome>, DbErr> {
     // A lost race re-reads once: the winner's state decides the answer.
     for _ in 0..2 {
-        let Some(row) = find(change.tx(), tenant_id, id).await? else {
+        let Some(row) = find(change.tx(), scope, id).await? else {
             return Ok(None);
         };
         let took_over = match decide(step, &row, user, senior) {
@@ -131,7 +132,8 @@ pub(crate) async fn apply_step(
         };
         let result = update
             .filter(handoff::Column::Id.eq(row.id.as_str()))
-            .filter(handoff::Column::TenantId.eq(tenant_id.as_str()))
+            .filter(handoff::Column::TenantId.eq(scope.tenant_id.as_str()))
+            .filter(handoff::Column::Mode.eq(scope.mode_column()))
             .filter(handoff::Column::Status.eq(row.status.as_str()))
             .filter(assignee_was)
             .exec(change.tx())
@@ -141,7 +143,7 @@ pub(crate) async fn apply_step(
         }
         let mut record = AuditRecord::success(
             principal,
-            Some(tenant_id.as_str()),
+            Some(scope.tenant_id.as_str()),
             step.audit_action(),
             format!("handoff:{}", row.id),
         )
@@ -153,7 +155,7 @@ pub(crate) async fn apply_step(
             record = record.with_detail("reason", "taken over from another user");
         }
         change.audit(record);
-        let changed = find(change.tx(), tenant_id, id)
+        let changed = find(change.tx(), scope, id)
             .await?
             .ok_or_else(|| DbErr::Custom("the handoff vanished".to_owned()))?;
         return Ok(Some(Outcome::Done {

@@ -2,14 +2,15 @@
 //! deadline queries, the policy reads, and the row's wire form. With
 //! `listing` and `steps`, the only code that touches `esc_handoff`.
 //!
-//! Every query a caller reaches takes the tenant, so another tenant's
-//! handoff is simply not found. Every change of state is a conditional
+//! Every query a caller reaches takes the [`DataScope`] (tenant and data
+//! mode), so another tenant's handoff, and the other mode's, is simply not
+//! found. Every change of state is a conditional
 //! UPDATE naming the state it was decided on (`WHERE id = ? AND status = ?
 //! ...`): when two agents, or two escalation instances, act on the same row
 //! at once, exactly one UPDATE matches and the other sees what happened.
 
 use chrono::{DateTime, Duration, SecondsFormat, SubsecRound, Utc};
-use rampart_kit::ids::{ConversationId, HandoffId, TenantId};
+use rampart_kit::ids::{ConversationId, HandoffId};
 use rampart_kit::outbox::{AuditRecord, Change};
 use rampart_proto::escalation::v1 as proto;
 use sea_orm::sea_query::Expr;
@@ -22,6 +23,7 @@ use super::OpenRequest;
 use super::entity::{handoff, policy};
 use super::notify::{self, Event};
 use crate::intents::Severity;
+use crate::scope::DataScope;
 use crate::tenant_policy::TenantPolicy;
 
 pub(crate) const OPEN: &str = "open";
@@ -123,27 +125,29 @@ pub(crate) fn to_proto(row: handoff::Model) -> proto::Handoff {
     }
 }
 
-/// The conversation's open or claimed handoff.
+/// The conversation's open or claimed handoff in `scope`.
 pub(crate) async fn find_active(
     db: &impl ConnectionTrait,
-    tenant_id: &TenantId,
+    scope: &DataScope,
     conversation_id: &ConversationId,
 ) -> Result<Option<handoff::Model>, DbErr> {
     handoff::Entity::find()
-        .filter(handoff::Column::TenantId.eq(tenant_id.as_str()))
+        .filter(handoff::Column::TenantId.eq(scope.tenant_id.as_str()))
+        .filter(handoff::Column::Mode.eq(scope.mode_column()))
         .filter(handoff::Column::OpenKey.eq(conversation_id.as_str()))
         .one(db)
         .await
 }
 
-/// One of the tenant's handoffs.
+/// One of the handoffs in `scope`.
 pub(crate) async fn find(
     db: &impl ConnectionTrait,
-    tenant_id: &TenantId,
+    scope: &DataScope,
     id: &HandoffId,
 ) -> Result<Option<handoff::Model>, DbErr> {
     handoff::Entity::find_by_id(id.as_str())
-        .filter(handoff::Column::TenantId.eq(tenant_id.as_str()))
+        .filter(handoff::Column::TenantId.eq(scope.tenant_id.as_str()))
+        .filter(handoff::Column::Mode.eq(scope.mode_column()))
         .one(db)
         .await
 }
@@ -162,9 +166,7 @@ pub(crate) async fn open_or_join(
     change: &mut Change<'_>,
     request: &OpenRequest<'_>,
 ) -> Result<handoff::Model, DbErr> {
-    if let Some(active) =
-        find_active(change.tx(), request.tenant_id, request.conversation_id).await?
-    {
+    if let Some(active) = find_active(change.tx(), request.scope, request.conversation_id).await? {
         return join(change, active, request).await;
     }
     let now = now();
@@ -172,7 +174,8 @@ pub(crate) async fn open_or_join(
     let id = HandoffId::generate();
     let row = handoff::Model {
         id: id.as_str().to_owned(),
-        tenant_id: request.tenant_id.as_str().to_owned(),
+        tenant_id: request.scope.tenant_id.as_str().to_owned(),
+        mode: request.scope.mode_column().to_owned(),
         conversation_id: request.conversation_id.as_str().to_owned(),
         message_id: request.message_id.as_str().to_owned(),
         open_key: Some(request.conversation_id.as_str().to_owned()),
@@ -201,7 +204,7 @@ pub(crate) async fn open_or_join(
         Err(error) if matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
             // Another instance opened it between our read and our insert.
             savepoint.rollback().await?;
-            let active = find_active(change.tx(), request.tenant_id, request.conversation_id)
+            let active = find_active(change.tx(), request.scope, request.conversation_id)
                 .await?
                 .ok_or_else(|| DbErr::Custom("the open handoff vanished".to_owned()))?;
             return join(change, active, request).await;
@@ -212,7 +215,7 @@ pub(crate) async fn open_or_join(
     change.audit(
         AuditRecord::success(
             request.principal,
-            Some(request.tenant_id.as_str()),
+            Some(request.scope.tenant_id.as_str()),
             "handoff.opened",
             format!("handoff:{}", row.id),
         )
@@ -224,7 +227,8 @@ pub(crate) async fn open_or_join(
     );
     notify::enqueue(change.tx(), request.policy, &row, Event::Opened, now).await?;
     tracing::info!(
-        tenant_id = %request.tenant_id,
+        tenant_id = %request.scope.tenant_id,
+        mode = %row.mode,
         handoff_id = %row.id,
         conversation_id = %row.conversation_id,
         severity = severity_name(request.severity),
@@ -280,7 +284,8 @@ async fn join(
     row.next_escalation_at = next_escalation_at;
     row.updated_at = now;
     tracing::info!(
-        tenant_id = %request.tenant_id,
+        tenant_id = %request.scope.tenant_id,
+        mode = %row.mode,
         handoff_id = %row.id,
         severity = severity_name(request.severity),
         "handoff severity raised"
@@ -319,7 +324,9 @@ pub(crate) async fn webhook_secret(
     Ok(row.and_then(|row| row.webhook_secret))
 }
 
-/// Open handoffs whose next escalation is due at `now`, soonest first.
+/// Open handoffs whose next escalation is due at `now`, soonest first, in
+/// every tenant and both modes: the worker moves test-mode handoffs along
+/// too, and [`notify::enqueue`] keeps them from notifying anyone.
 pub(crate) async fn due_for_escalation(
     db: &impl ConnectionTrait,
     now: DateTime<Utc>,

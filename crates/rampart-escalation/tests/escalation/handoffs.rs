@@ -4,6 +4,7 @@
 
 use rampart_escalation::handoffs::active_for;
 use rampart_escalation::intents::Severity;
+use rampart_escalation::scope::DataScope;
 use rampart_escalation::tenant_policy::TenantPolicy;
 use rampart_kit::ids::{ConversationId, HandoffId, TenantId};
 use rampart_kit::on_both_databases;
@@ -317,7 +318,9 @@ async fn resolving_closes_the_handoff_and_frees_the_conversation(database: TestD
     let policy = TenantPolicy::default();
     let handoff = open_on(&app.db, &tenant, &conversation, Severity::High, &policy, 0).await;
     assert_eq!(
-        active_for(&app.db, &tenant, &conversation).await.unwrap(),
+        active_for(&app.db, &DataScope::live(tenant.clone()), &conversation)
+            .await
+            .unwrap(),
         Some(handoff.clone())
     );
     let agent = user(&tenant, Role::Agent);
@@ -334,7 +337,9 @@ async fn resolving_closes_the_handoff_and_frees_the_conversation(database: TestD
     assert!(!resolved.closed_at.is_empty());
     assert!(resolved.next_escalation_at.is_empty());
     assert_eq!(
-        active_for(&app.db, &tenant, &conversation).await.unwrap(),
+        active_for(&app.db, &DataScope::live(tenant.clone()), &conversation)
+            .await
+            .unwrap(),
         None
     );
 

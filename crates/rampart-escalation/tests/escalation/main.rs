@@ -7,6 +7,7 @@ mod gate;
 mod guardrails;
 mod handoffs;
 mod helpers;
+mod modes;
 mod notifications;
 mod policy;
 mod queue_helpers;

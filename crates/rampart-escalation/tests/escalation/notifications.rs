@@ -33,9 +33,9 @@ on_both_databases!(
     without_a_relay_emails_fail_at_once,
 );
 
-const SECRET: &str = "whsec-0123456789abcdef0123456789abcdef";
+pub(crate) const SECRET: &str = "whsec-0123456789abcdef0123456789abcdef";
 
-fn policy_with(webhook_url: Option<&str>) -> serde_json::Value {
+pub(crate) fn policy_with(webhook_url: Option<&str>) -> serde_json::Value {
     let mut policy = json!({
         "response_targets": {"critical_secs": 1},
         "contacts": [
@@ -57,15 +57,15 @@ fn policy_with(webhook_url: Option<&str>) -> serde_json::Value {
 
 /// What the SMTP server received: the envelope and the message.
 #[derive(Debug, Default, Clone)]
-struct Mail {
+pub(crate) struct Mail {
     from: String,
     to: Vec<String>,
-    data: String,
+    pub(crate) data: String,
 }
 
 /// An SMTP server speaking just enough of the protocol, on a free port;
 /// each message received comes out of the channel.
-async fn smtp_server() -> (String, mpsc::UnboundedReceiver<Mail>) {
+pub(crate) async fn smtp_server() -> (String, mpsc::UnboundedReceiver<Mail>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap().to_string();
     let (sent, received) = mpsc::unbounded_channel();
@@ -119,9 +119,9 @@ async fn smtp_server() -> (String, mpsc::UnboundedReceiver<Mail>) {
 
 /// One HTTP request as a webhook receiver saw it.
 #[derive(Debug, Clone)]
-struct Received {
+pub(crate) struct Received {
     headers: Vec<(String, String)>,
-    body: Vec<u8>,
+    pub(crate) body: Vec<u8>,
 }
 
 impl Received {
@@ -135,7 +135,7 @@ impl Received {
 
 /// A webhook receiver answering every request with `status`, recording
 /// what it received.
-async fn webhook_receiver(status: u16) -> (String, Arc<Mutex<Vec<Received>>>) {
+pub(crate) async fn webhook_receiver(status: u16) -> (String, Arc<Mutex<Vec<Received>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hooks/rampart", listener.local_addr().unwrap());
     let received = Arc::new(Mutex::new(Vec::new()));

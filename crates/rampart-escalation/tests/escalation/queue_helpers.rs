@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use rampart_escalation::OUTBOX_TABLE;
 use rampart_escalation::handoffs::{OpenRequest, open_or_join};
 use rampart_escalation::intents::Severity;
+use rampart_escalation::scope::DataScope;
 use rampart_escalation::tenant_policy::TenantPolicy;
 use rampart_kit::ids::{ConversationId, MessageId, TenantId, UserId};
 use rampart_kit::outbox::Outbox;
@@ -16,6 +17,7 @@ use rampart_kit::pki::ServiceName;
 use rampart_kit::principal::{Principal, Role, SignedInUser};
 use rampart_kit::testing::{TestDatabase, TestServer, UnavailableAudit, tenant_principal};
 use rampart_proto::escalation::v1 as proto;
+use rampart_proto::escalation::v1::escalation_service_client::EscalationServiceClient;
 use rampart_proto::escalation::v1::handoff_service_client::HandoffServiceClient;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
@@ -54,6 +56,11 @@ impl QueueApp {
 
     pub async fn client(&self) -> HandoffServiceClient<Channel> {
         HandoffServiceClient::new(self.server.channel_as(ServiceName::Gateway).await)
+    }
+
+    /// A client holding the CRM's certificate, for the gate.
+    pub async fn crm(&self) -> EscalationServiceClient<Channel> {
+        EscalationServiceClient::new(self.server.channel_as(ServiceName::Crm).await)
     }
 
     /// Another escalation instance on the same database.
@@ -147,13 +154,27 @@ pub async fn open_on(
     policy: &TenantPolicy,
     version: u32,
 ) -> proto::Handoff {
+    let scope = DataScope::live(tenant.clone());
+    open_in(db, &scope, conversation, severity, policy, version).await
+}
+
+/// A handoff opened in `scope` (a tenant's live or test mode), as the gate
+/// opens one for a principal of that mode.
+pub async fn open_in(
+    db: &DatabaseConnection,
+    scope: &DataScope,
+    conversation: &ConversationId,
+    severity: Severity,
+    policy: &TenantPolicy,
+    version: u32,
+) -> proto::Handoff {
     let outbox = Outbox::new(OUTBOX_TABLE);
-    let principal = tenant_principal(tenant);
+    let principal = tenant_principal(&scope.tenant_id).in_mode(scope.mode);
     let mut change = outbox.begin(db).await.expect("a change");
     let handoff = open_or_join(
         &mut change,
         OpenRequest {
-            tenant_id: tenant,
+            scope,
             conversation_id: conversation,
             message_id: &MessageId::generate(),
             severity,

@@ -7,7 +7,10 @@
 //! notification exists if and only if the step does. The payload carries
 //! ids, severity, intents and the level, never a message's text or a
 //! customer's data. Roles named by the level are not e-mailed (their users
-//! see the queue); they are listed in the payload.
+//! see the queue); they are listed in the payload. A test-mode handoff (a
+//! `rk_test_` key's conversation) writes no rows at all: testing an
+//! integration must never page the business's real contacts or call its
+//! webhook ([`notifies`]).
 //!
 //! [`deliver_due_notifications`] sends due rows. Each row is claimed with a
 //! conditional UPDATE that counts the attempt and moves its next attempt
@@ -25,6 +28,7 @@ pub mod webhook;
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use rampart_kit::outbox::{AuditRecord, Outbox};
+use rampart_kit::principal::DataMode;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
@@ -94,8 +98,16 @@ pub(crate) fn unhex(text: &str, max: usize) -> Option<Vec<u8>> {
         .collect()
 }
 
+/// Whether `row`'s steps may reach anyone outside Rampart: only a live
+/// handoff's. A test-mode one, or one of a mode this code does not know,
+/// notifies nobody.
+pub(crate) fn notifies(row: &handoff::Model) -> bool {
+    DataMode::parse(&row.mode) == Some(DataMode::Live)
+}
+
 /// Writes the notifications of `row`'s current level (and the webhook's)
-/// in `tx`. Returns the names of the contacts notified.
+/// in `tx`. Returns the names of the contacts notified: none for a
+/// handoff that [`notifies`] nobody.
 pub(crate) async fn enqueue(
     tx: &impl ConnectionTrait,
     policy: &TenantPolicy,
@@ -103,6 +115,16 @@ pub(crate) async fn enqueue(
     event: Event,
     now: DateTime<Utc>,
 ) -> Result<Vec<String>, DbErr> {
+    if !notifies(row) {
+        tracing::info!(
+            tenant_id = %row.tenant_id,
+            mode = %row.mode,
+            handoff_id = %row.id,
+            event = event.as_str(),
+            "test-mode handoff, notifications skipped"
+        );
+        return Ok(Vec::new());
+    }
     let index = usize::try_from(row.level.saturating_sub(1)).unwrap_or(0);
     let Some(level) = policy.chain.levels.get(index) else {
         return Ok(Vec::new());
