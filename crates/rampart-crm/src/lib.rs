@@ -9,6 +9,8 @@
 //! - [`gate`]: escalation's client, the gate every customer message goes
 //!   through before the AI may answer (failing closed to a person), and the
 //!   retry that opens the handoff once escalation is back.
+//! - [`retention_job`]: the scheduled deletion of what tenants' retention
+//!   periods say has expired.
 //! - [`grpc`]: the `CrmService` handlers: principal, authorisation, parsing,
 //!   store call, in that order.
 //! - [`vault`]: envelope encryption of personal data (master key, tenant
@@ -18,7 +20,7 @@
 //!   `crm_migrations`) and its sea-orm entities.
 //!
 //! [`run`] is the whole service: it opens the database, migrates it, starts
-//! the audit relay and the gate retry, and serves gRPC over mutual TLS,
+//! the audit relay, the gate retry and the retention job, and serves gRPC over mutual TLS,
 //! answering only the gateway, until its shutdown token is cancelled.
 
 pub mod domain;
@@ -27,6 +29,7 @@ pub mod error;
 pub mod gate;
 pub mod grpc;
 pub mod migration;
+pub mod retention_job;
 pub mod store;
 pub mod vault;
 
@@ -47,6 +50,7 @@ use tokio::net::TcpListener;
 
 use crate::gate::{Escalation, GateRetry, spawn_gate_retry};
 use crate::grpc::{BillingApi, CrmApi};
+use crate::retention_job::{RetentionSchedule, spawn_retention};
 use crate::vault::{MasterKey, Vault};
 
 pub use error::Error;
@@ -118,8 +122,33 @@ pub async fn run_with(
     shutdown: CancellationToken,
     gate_retry: GateRetry,
 ) -> anyhow::Result<()> {
+    run_with_schedules(
+        config,
+        listener,
+        tls,
+        shutdown,
+        gate_retry,
+        RetentionSchedule::default(),
+    )
+    .await
+}
+
+/// [`run_with`], with the retention job's schedule chosen by the caller
+/// too (tests run it often, or never and call
+/// [`retention_job::run_retention`] themselves).
+pub async fn run_with_schedules(
+    config: Config,
+    listener: TcpListener,
+    tls: ServiceTls,
+    shutdown: CancellationToken,
+    gate_retry: GateRetry,
+    retention: RetentionSchedule,
+) -> anyhow::Result<()> {
     let vault = Vault::new(config.master_key.clone());
-    serve_with_vault(config, listener, tls, shutdown, gate_retry, vault).await
+    serve_with_vault(
+        config, listener, tls, shutdown, gate_retry, retention, vault,
+    )
+    .await
 }
 
 /// [`run_with`], sealing personal data with `vault` instead of one built
@@ -133,6 +162,7 @@ pub async fn serve_with_vault(
     tls: ServiceTls,
     shutdown: CancellationToken,
     gate_retry: GateRetry,
+    retention: RetentionSchedule,
     vault: Vault,
 ) -> anyhow::Result<()> {
     let db = rampart_kit::db::connect(&config.database_url).await?;
@@ -162,6 +192,13 @@ pub async fn serve_with_vault(
         gate_retry,
         shutdown.clone(),
     );
+    let retention = spawn_retention(
+        db.clone(),
+        outbox.clone(),
+        vault.clone(),
+        retention,
+        shutdown.clone(),
+    );
 
     let billing = BillingApi::new(db.clone(), outbox.clone());
     let api = CrmApi::new(db.clone(), outbox, vault, escalation);
@@ -189,6 +226,9 @@ pub async fn serve_with_vault(
     relay.stop().await;
     if let Err(error) = retry.await {
         tracing::error!(error = %error, "gate retry task failed");
+    }
+    if let Err(error) = retention.await {
+        tracing::error!(error = %error, "retention task failed");
     }
     rampart_kit::db::close(db).await;
     tracing::info!("crm stopped");

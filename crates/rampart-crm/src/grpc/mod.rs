@@ -148,7 +148,19 @@ impl CrmService for CrmApi {
     ) -> Result<Response<proto::DeleteTenantResponse>, Status> {
         let principal = Principal::from_request(&request)?;
         principal.require_platform_admin()?;
-        Err(Status::unimplemented("tenant deletion is not built yet"))
+        // An id that does not parse names no tenant.
+        let id =
+            TenantId::parse(&request.get_ref().tenant_id).map_err(|_| Error::TenantNotFound)?;
+        let data_keys = self.tenants().delete(&principal, &self.vault, &id).await?;
+        tracing::info!(
+            tenant_id = %id,
+            data_keys,
+            request_id = %principal.request_id,
+            "tenant deleted"
+        );
+        Ok(Response::new(proto::DeleteTenantResponse {
+            data_keys: u32::try_from(data_keys).unwrap_or(u32::MAX),
+        }))
     }
 
     async fn create_customer(

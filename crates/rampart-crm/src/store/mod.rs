@@ -41,6 +41,7 @@ mod purge;
 mod retention;
 mod sealed;
 mod settings;
+mod tenant_deletion;
 
 pub use appointments::{AppointmentChange, AppointmentFilter, AppointmentStore, NewAppointment};
 pub use job_notes::{JobNote, JobNoteFilter, JobNoteStore, NewJobNote, NoteSubject};

@@ -272,6 +272,41 @@ impl Vault {
             already_current,
         })
     }
+
+    /// Destroys `tenant`'s key and every data key wrapped under it, through
+    /// `db` (the caller's transaction); how many data keys there were.
+    /// Everything the tenant ever sealed, in the database or any backup,
+    /// can then no longer be opened. The keys leave this process's caches
+    /// at once, and again after the deletes, in case a concurrent read
+    /// cached one in between; if the transaction rolls back, a later read
+    /// simply loads them again.
+    pub async fn destroy_tenant(
+        &self,
+        db: &impl ConnectionTrait,
+        tenant: &TenantId,
+    ) -> Result<u64, Error> {
+        self.evict_tenant(tenant);
+        let data_keys = data_key::Entity::delete_many()
+            .filter(data_key::Column::TenantId.eq(tenant.as_str()))
+            .exec(db)
+            .await?
+            .rows_affected;
+        tenant_key::Entity::delete_many()
+            .filter(tenant_key::Column::TenantId.eq(tenant.as_str()))
+            .exec(db)
+            .await?;
+        self.evict_tenant(tenant);
+        Ok(data_keys)
+    }
+
+    fn evict_tenant(&self, tenant: &TenantId) {
+        if let Mode::Sealed(keyring) = &self.mode {
+            keyring.tenants.remove(tenant.as_str());
+            keyring
+                .data_keys
+                .retain(|(owner_tenant, _), _| owner_tenant != tenant.as_str());
+        }
+    }
 }
 
 impl Keyring {

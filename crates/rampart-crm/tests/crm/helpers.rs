@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rampart_crm::gate::{Escalation, GateRetry};
+use rampart_crm::retention_job::RetentionSchedule;
 use rampart_crm::vault::{LocalMasterKeys, MasterKey, Vault};
 use rampart_kit::ids::{TenantId, UserId};
 use rampart_kit::outbox::{AuditRecord, Outbox};
@@ -37,6 +38,7 @@ pub struct TestApp {
     pub escalation: StubEscalation,
     escalation_address: SocketAddr,
     gate_retry: GateRetry,
+    retention: RetentionSchedule,
     _escalation_guard: StubGuard,
     _database: TestDatabase,
 }
@@ -49,6 +51,13 @@ pub const MANUAL_GATE_RETRY: GateRetry = GateRetry {
     min_age: Duration::ZERO,
 };
 
+/// A retention job that does not run for an hour: tests call
+/// [`rampart_crm::retention_job::run_retention`] themselves.
+pub const MANUAL_RETENTION: RetentionSchedule = RetentionSchedule {
+    first_run: Duration::from_secs(3600),
+    every: Duration::from_secs(3600),
+};
+
 impl TestApp {
     /// Starts the CRM on `database`, with the audit service down and the
     /// stub escalation up, the gate retry left to the test.
@@ -58,6 +67,23 @@ impl TestApp {
 
     /// [`spawn`](Self::spawn), with the gate retry running on `gate_retry`.
     pub async fn spawn_with(database: TestDatabase, gate_retry: GateRetry) -> Self {
+        Self::spawn_with_schedules(database, gate_retry, MANUAL_RETENTION).await
+    }
+
+    /// [`spawn`](Self::spawn), with the retention job running on
+    /// `retention`.
+    pub async fn spawn_with_retention(
+        database: TestDatabase,
+        retention: RetentionSchedule,
+    ) -> Self {
+        Self::spawn_with_schedules(database, MANUAL_GATE_RETRY, retention).await
+    }
+
+    async fn spawn_with_schedules(
+        database: TestDatabase,
+        gate_retry: GateRetry,
+        retention: RetentionSchedule,
+    ) -> Self {
         let audit = UnavailableAudit::start().await;
         let (escalation_listener, escalation_address) = escalation_stub::reserve().await;
         let config = rampart_crm::Config {
@@ -68,7 +94,14 @@ impl TestApp {
         };
 
         let server = TestServer::start(ServiceName::Crm, |listener, tls, shutdown| {
-            rampart_crm::run_with(config.clone(), listener, tls, shutdown, gate_retry)
+            rampart_crm::run_with_schedules(
+                config.clone(),
+                listener,
+                tls,
+                shutdown,
+                gate_retry,
+                retention,
+            )
         })
         .await;
         // Escalation is connected lazily, so it may come up after the CRM,
@@ -89,6 +122,7 @@ impl TestApp {
             escalation,
             escalation_address,
             gate_retry,
+            retention,
             _escalation_guard: escalation_guard,
             _database: database,
         }
@@ -143,10 +177,12 @@ impl TestApp {
     /// Starts the service again on the same database, on a new port.
     pub async fn restart(&mut self) {
         let config = self.config.clone();
-        let gate_retry = self.gate_retry;
+        let (gate_retry, retention) = (self.gate_retry, self.retention);
         self.server
             .restart(|listener, tls, shutdown| {
-                rampart_crm::run_with(config, listener, tls, shutdown, gate_retry)
+                rampart_crm::run_with_schedules(
+                    config, listener, tls, shutdown, gate_retry, retention,
+                )
             })
             .await;
         wait_until_serving(&self.server).await;

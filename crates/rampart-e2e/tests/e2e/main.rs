@@ -22,6 +22,8 @@
 //!   deadlines that escalate once.
 //! - [`billing`]: the tenant billing state machine, its signed webhook, and
 //!   a suspended tenant locked out at every gateway within a second.
+//! - [`tenant_deletion`]: deleting a tenant: admin only, its credentials
+//!   refused at once, its data keys counted.
 //! - [`attacks`]: the defects issue 19 found from outside, retried as the
 //!   attacker tried them.
 //! - [`crm_roles`]: the role matrix: every CRM route against every kind of
@@ -52,4 +54,5 @@ mod keys;
 mod mesh;
 mod operations;
 mod support;
+mod tenant_deletion;
 mod widget;

@@ -1,12 +1,24 @@
-//! Platform admin routes: tenants and their keys.
+//! Platform admin routes: tenants and their keys, and deleting a tenant.
+//!
+//! Deleting a tenant cuts off its access in auth first (its keys and
+//! sessions are refused at every gateway from then on, through the
+//! revocation bus), then has the CRM destroy its keys and delete its rows.
+//! Access goes first because a tenant deleted while its keys still work
+//! could write again right after (new rows, a new tenant key). The order is
+//! safe to break between the two calls: a tenant cut off but not deleted
+//! still has all its data, and repeating the call finishes the job.
 
 use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, State};
 use http::StatusCode;
+use rampart_kit::error::ErrorCode;
 use rampart_kit::ids::TenantId;
-use rampart_proto::crm::v1::{CreateTenantRequest, GetTenantRequest, ListTenantsRequest, Tenant};
+use rampart_proto::auth::v1::SetTenantAccessRequest;
+use rampart_proto::crm::v1::{
+    CreateTenantRequest, DeleteTenantRequest, GetTenantRequest, ListTenantsRequest, Tenant,
+};
 use serde::{Deserialize, Serialize};
 
 use super::keys::{self, IssuedKey, NewKey};
@@ -185,6 +197,84 @@ pub async fn issue_api_key(
     .await?;
     let key = keys::issue(&gateway, &caller.principal, tenant.as_str(), body).await?;
     Ok((StatusCode::CREATED, Json(key)))
+}
+
+/// The access state auth records for a deleted tenant: refused, like a
+/// suspended one, under a name of its own in auth's audit trail.
+const DELETED_ACCESS_STATE: &str = "deleted";
+
+/// What a tenant's deletion destroyed.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DeletedTenant {
+    tenant_id: String,
+    /// Data keys destroyed with the tenant key: everything sealed under
+    /// them, backups included, can no longer be read.
+    data_keys_destroyed: u32,
+}
+
+/// `DELETE /v1/admin/tenants/{tenant_id}`: cuts off the tenant's keys and
+/// sessions, then destroys its keys and deletes its data. Irreversible.
+#[utoipa::path(
+    delete,
+    path = "/v1/admin/tenants/{tenant_id}",
+    tag = "admin",
+    params(("tenant_id" = String, Path, description = "The tenant's id (ten_...)")),
+    responses(
+        (status = 200, description = "The tenant's keys are destroyed and its data deleted; its credentials are refused", body = DeletedTenant),
+        (status = 404, description = "No such tenant"),
+        (status = 503, description = "Auth or the CRM could not be reached; the tenant may already be cut off; repeat the call"),
+    ),
+    security(("admin_api_key" = [])),
+)]
+pub async fn delete_tenant(
+    State(gateway): State<Arc<Gateway>>,
+    caller: AdminCaller,
+    Path(tenant_id): Path<String>,
+) -> Result<Json<DeletedTenant>, ApiError> {
+    let tenant = TenantId::parse(&tenant_id).map_err(|_| ApiError::not_found())?;
+    // Only a tenant that exists is cut off: an unknown id changes nothing
+    // in auth.
+    call(
+        &caller.principal,
+        &gateway.backends.crm,
+        GetTenantRequest {
+            tenant_id: tenant.to_string(),
+        },
+        async |mut crm, request| crm.get_tenant(request).await,
+    )
+    .await?;
+    call(
+        &caller.principal,
+        &gateway.backends.auth,
+        SetTenantAccessRequest {
+            tenant_id: tenant.to_string(),
+            suspended: true,
+            billing_state: DELETED_ACCESS_STATE.to_owned(),
+        },
+        async |mut auth, request| auth.set_tenant_access(request).await,
+    )
+    .await
+    .map_err(|error| {
+        tracing::warn!(tenant_id = %tenant, detail = %error.detail, "tenant deletion: access not cut off");
+        ApiError::new(
+            ErrorCode::Unavailable,
+            "the tenant's access could not be cut off, so nothing was deleted; repeat the request",
+        )
+    })?;
+    let deleted = call(
+        &caller.principal,
+        &gateway.backends.crm,
+        DeleteTenantRequest {
+            tenant_id: tenant.to_string(),
+        },
+        async |mut crm, request| crm.delete_tenant(request).await,
+    )
+    .await?;
+    tracing::info!(tenant_id = %tenant, data_keys = deleted.data_keys, "tenant deleted");
+    Ok(Json(DeletedTenant {
+        tenant_id: tenant.into_string(),
+        data_keys_destroyed: deleted.data_keys,
+    }))
 }
 
 #[cfg(test)]

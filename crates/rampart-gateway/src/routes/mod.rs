@@ -112,6 +112,7 @@ fn api() -> OpenApiRouter<Arc<Gateway>> {
         // Tenants and keys.
         .routes(routes!(admin::create_tenant, admin::list_tenants))
         .routes(routes!(admin::issue_api_key, keys::list_tenant_keys))
+        .routes(routes!(admin::delete_tenant))
         .routes(routes!(keys::revoke_tenant_key))
         .routes(routes!(keys::rotate_tenant_key))
         .routes(routes!(keys::set_tenant_rate_limit))
