@@ -325,6 +325,9 @@ impl Crm {
                     tls,
                     shutdown,
                     IDLE_GATE_RETRY,
+                    // No tenant here has retention periods: the job, were it
+                    // to run, would find nothing.
+                    rampart_crm::retention_job::RetentionSchedule::default(),
                     vault,
                 )
                 .await;

@@ -364,8 +364,9 @@ impl<'a> CustomerStore<'a> {
             .vault
             .tenant(change.tx(), &self.scope.tenant_id)
             .await?;
+        // A new id: its key is new too (one statement, no lookup).
         let key = keys
-            .data_key(change.tx(), &sealed::customer_owner(&opened.id))
+            .new_data_key(change.tx(), &sealed::customer_owner(&opened.id))
             .await?;
         let mut row = opened.clone();
         sealed::seal_customer(&keys, &key, &mut row);

@@ -34,6 +34,7 @@ use chrono::{SubsecRound, Utc};
 use rampart_kit::ids::TenantId;
 use ring::aead::NONCE_LEN;
 use ring::{hkdf, hmac};
+use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -488,6 +489,70 @@ impl TenantKeys {
             None => self.create_data_key(db, keyring, tenant_key, owner).await?,
         };
         let material = Arc::new(self.unwrap_data_key(tenant_key, &row)?);
+        Ok(self.sealed_key(material))
+    }
+
+    /// A data key for an owner that has none yet: a row being created in
+    /// `db`'s transaction under an id just generated. One conditional
+    /// insert, which writes only while the tenant key this process holds
+    /// is still the stored one; [`Self::data_key`] instead looks first,
+    /// checks the tenant key and reads the new row back (four statements
+    /// where this takes one). An owner that has a key already fails on the
+    /// unique index.
+    pub async fn new_data_key(
+        &self,
+        db: &impl ConnectionTrait,
+        owner: &str,
+    ) -> Result<DataKey, Error> {
+        let Some((keyring, tenant_key)) = &self.sealed else {
+            return Ok(DataKey {
+                tenant: self.tenant.clone(),
+                material: None,
+            });
+        };
+        let id = *uuid::Uuid::new_v4().as_bytes();
+        let key = KeyMaterial::generate()?;
+        let wrapped = master::seal_raw(
+            &tenant_key.key,
+            &data_key_context(&self.tenant, owner, &id),
+            key.expose(),
+        )?;
+        let values = Query::select()
+            .exprs([
+                Expr::val(hex(&id)),
+                Expr::val(self.tenant.as_str()),
+                Expr::val(owner),
+                Expr::val(wrapped),
+                Expr::val(Utc::now().trunc_subsecs(6)),
+            ])
+            .from(tenant_key::Entity)
+            .and_where(tenant_key::Column::TenantId.eq(self.tenant.as_str()))
+            .and_where(tenant_key::Column::CreatedAt.eq(tenant_key.created_at))
+            .to_owned();
+        let insert = Query::insert()
+            .into_table(data_key::Entity)
+            .columns([
+                data_key::Column::Id,
+                data_key::Column::TenantId,
+                data_key::Column::Owner,
+                data_key::Column::WrappedKey,
+                data_key::Column::CreatedAt,
+            ])
+            .select_from(values)
+            .map_err(|error| Error::Internal(error.into()))?
+            .to_owned();
+        if db.execute(&insert).await?.rows_affected() != 1 {
+            keyring.tenants.remove(self.tenant.as_str());
+            return Err(VaultError::TenantKeyChanged.into());
+        }
+        let material = Arc::new(DataKeyMaterial { id, key });
+        keyring.data_keys.insert(
+            (self.tenant.as_str().to_owned(), owner.to_owned()),
+            Cached {
+                read_at: Instant::now(),
+                value: material.clone(),
+            },
+        );
         Ok(self.sealed_key(material))
     }
 
