@@ -11,6 +11,8 @@
 //!   retry that opens the handoff once escalation is back.
 //! - [`grpc`]: the `CrmService` handlers: principal, authorisation, parsing,
 //!   store call, in that order.
+//! - [`certify`]: deletion certificates, signed by the audit service for
+//!   each erasure.
 //! - [`vault`]: envelope encryption of personal data (master key, tenant
 //!   keys, data keys) and the blind indexes exact lookups use.
 //! - [`error`]: the failures callers can act on, and their gRPC status.
@@ -21,6 +23,7 @@
 //! the audit relay and the gate retry, and serves gRPC over mutual TLS,
 //! answering only the gateway, until its shutdown token is cancelled.
 
+pub mod certify;
 pub mod domain;
 pub mod entity;
 pub mod error;
@@ -45,6 +48,7 @@ use sea_orm::DatabaseConnection;
 use sea_orm_migration::MigratorTrait;
 use tokio::net::TcpListener;
 
+use crate::certify::Certifier;
 use crate::gate::{Escalation, GateRetry, spawn_gate_retry};
 use crate::grpc::{BillingApi, CrmApi};
 use crate::vault::{MasterKey, Vault};
@@ -164,7 +168,8 @@ pub async fn serve_with_vault(
     );
 
     let billing = BillingApi::new(db.clone(), outbox.clone());
-    let api = CrmApi::new(db.clone(), outbox, vault, escalation);
+    let certifier = Certifier::connect(&config.audit_url, &tls)?;
+    let api = CrmApi::new(db.clone(), outbox, vault, escalation, certifier);
     let router = server(&tls)?
         .add_service(health_for::<CrmServiceServer<CrmApi>>().await)
         .add_service(CrmServiceServer::with_interceptor(
