@@ -22,6 +22,8 @@
 //!   deadlines that escalate once.
 //! - [`billing`]: the tenant billing state machine, its signed webhook, and
 //!   a suspended tenant locked out at every gateway within a second.
+//! - [`erasure`]: erasure requests with signed deletion certificates,
+//!   legal holds and tenant isolation, through the edge.
 //! - [`attacks`]: the defects issue 19 found from outside, retried as the
 //!   attacker tried them.
 
@@ -34,6 +36,7 @@ mod audit;
 mod billing;
 mod connections;
 mod edge;
+mod erasure;
 mod flow;
 mod hardening;
 mod keys;
