@@ -504,13 +504,13 @@ async fn the_preview_is_exact_and_execution_erases_that_customer_alone(database:
         .unwrap()
         .into_inner();
     assert_eq!(open.erasure_requests[0].counts.unwrap().conversations, 1);
-    assert_eq!(ids(open), [second.id.clone()]);
+    assert_eq!(ids(open), std::slice::from_ref(&second.id));
     let done = api
         .list_erasure_requests(request_as(&owner, list("executed", 0, "")))
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(ids(done), [opened.id.clone()]);
+    assert_eq!(ids(done), std::slice::from_ref(&opened.id));
     let first_page = api
         .list_erasure_requests(request_as(&owner, list("", 1, "")))
         .await
