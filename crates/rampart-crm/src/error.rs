@@ -56,6 +56,18 @@ pub enum Error {
     /// Also the answer for another tenant's channel and a malformed id.
     #[error("channel not found")]
     ChannelNotFound,
+    /// Also the answer for another tenant's erasure request and a
+    /// malformed id.
+    #[error("erasure request not found")]
+    ErasureRequestNotFound,
+    /// The customer is under a legal hold: their data may not be erased
+    /// until it is released.
+    #[error("the customer is under a legal hold; release it before erasing")]
+    CustomerHeld,
+    /// The audit service could not sign the deletion certificate, so the
+    /// erasure was rolled back: nothing was deleted.
+    #[error("the deletion certificate could not be signed; nothing was erased, retry later")]
+    CertificateUnavailable,
     /// A tenant already has the most channels one mode may hold.
     #[error("at most 50 channels may be connected; delete one first")]
     TooManyChannels,
@@ -101,7 +113,10 @@ impl From<Error> for Status {
             | Error::ConversationNotFound
             | Error::AppointmentNotFound
             | Error::JobNoteNotFound
-            | Error::ChannelNotFound => ErrorCode::NotFound.status(error.to_string()),
+            | Error::ChannelNotFound
+            | Error::ErasureRequestNotFound => ErrorCode::NotFound.status(error.to_string()),
+            Error::CustomerHeld => ErrorCode::StateConflict.status(error.to_string()),
+            Error::CertificateUnavailable => ErrorCode::Unavailable.status(error.to_string()),
             Error::AppointmentStateConflict { .. } => {
                 ErrorCode::StateConflict.status(error.to_string())
             }

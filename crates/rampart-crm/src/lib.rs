@@ -13,6 +13,8 @@
 //!   periods say has expired.
 //! - [`grpc`]: the `CrmService` handlers: principal, authorisation, parsing,
 //!   store call, in that order.
+//! - [`certify`]: deletion certificates, signed by the audit service for
+//!   each erasure.
 //! - [`vault`]: envelope encryption of personal data (master key, tenant
 //!   keys, data keys) and the blind indexes exact lookups use.
 //! - [`error`]: the failures callers can act on, and their gRPC status.
@@ -23,6 +25,7 @@
 //! the audit relay, the gate retry and the retention job, and serves gRPC over mutual TLS,
 //! answering only the gateway, until its shutdown token is cancelled.
 
+pub mod certify;
 pub mod domain;
 pub mod entity;
 pub mod error;
@@ -48,6 +51,7 @@ use sea_orm::DatabaseConnection;
 use sea_orm_migration::MigratorTrait;
 use tokio::net::TcpListener;
 
+use crate::certify::Certifier;
 use crate::gate::{Escalation, GateRetry, spawn_gate_retry};
 use crate::grpc::{BillingApi, CrmApi};
 use crate::retention_job::{RetentionSchedule, spawn_retention};
@@ -201,7 +205,8 @@ pub async fn serve_with_vault(
     );
 
     let billing = BillingApi::new(db.clone(), outbox.clone());
-    let api = CrmApi::new(db.clone(), outbox, vault, escalation);
+    let certifier = Certifier::connect(&config.audit_url, &tls)?;
+    let api = CrmApi::new(db.clone(), outbox, vault, escalation, certifier);
     let router = server(&tls)?
         .add_service(health_for::<CrmServiceServer<CrmApi>>().await)
         .add_service(CrmServiceServer::with_interceptor(

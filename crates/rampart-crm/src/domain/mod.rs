@@ -25,7 +25,9 @@
 //! - [`settings`] holds a tenant's [`BusinessSettings`] document;
 //!   [`retention`] its [`RetentionPeriods`]; [`channel_config`] a channel's
 //!   [`ChannelKind`], [`ChannelName`] and write-only
-//!   [`ChannelCredentials`]; [`legal_hold`] a hold's [`HoldReason`].
+//!   [`ChannelCredentials`]; [`legal_hold`] a hold's [`HoldReason`];
+//!   [`erasure`] an erasure request's [`ErasureReason`], [`ErasureSource`]
+//!   and [`ErasureStatus`].
 //! - [`decision`] holds the gate's [`Receipt`] and the guardrails'
 //!   [`Finding`]s as the CRM stores them.
 //! - [`billing`] holds a tenant's [`billing::BillingState`] and its table
@@ -37,6 +39,7 @@ pub mod channel_config;
 pub mod conversation;
 pub mod decision;
 pub mod email;
+pub mod erasure;
 pub mod legal_hold;
 pub mod name;
 pub mod office_domain;
@@ -55,6 +58,7 @@ pub use channel_config::{ChannelCredentials, ChannelKind, ChannelName};
 pub use conversation::{Channel, ConversationStatus, IdempotencyKey, MessageText, Summary};
 pub use decision::{Finding, Receipt};
 pub use email::Email;
+pub use erasure::{ErasureReason, ErasureSource, ErasureStatus};
 pub use legal_hold::HoldReason;
 pub use name::{CustomerName, TenantName};
 pub use office_domain::OfficeDomain;

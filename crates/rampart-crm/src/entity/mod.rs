@@ -8,6 +8,7 @@ pub mod business_settings;
 pub mod channel;
 pub mod conversation;
 pub mod customer;
+pub mod erasure_request;
 pub mod job_note;
 pub mod legal_hold;
 pub mod message;

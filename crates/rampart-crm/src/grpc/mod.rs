@@ -3,7 +3,8 @@
 //! trait's methods call; `schedule` implements `ScheduleService`
 //! (appointments and job notes) on the same [`CrmApi`].
 //! trait's methods call; `owner` implements `OwnerService` (business
-//! settings, channels, retention, legal holds) on the same [`CrmApi`].
+//! settings, channels, retention, legal holds) on the same [`CrmApi`],
+//! with erasure requests' handlers in `erasure`.
 //!
 //! Every handler follows the same steps, in this order: read the principal
 //! (trusted only from the gateway's certificate), authorise explicitly,
@@ -13,6 +14,7 @@
 
 mod billing;
 mod conversations;
+mod erasure;
 mod owner;
 mod schedule;
 
@@ -29,6 +31,7 @@ use sea_orm::DatabaseConnection;
 use tonic::{Request, Response, Status};
 
 use crate::Error;
+use crate::certify::Certifier;
 use crate::domain::{
     Address, CustomerName, Email, InvalidInput, OfficeDomain, PageRequest, Phone, TenantName,
 };
@@ -45,14 +48,15 @@ use crate::vault::Vault;
 const MAX_OFFICE_DOMAINS: usize = 20;
 
 /// The CrmService implementation: a database pool, the audit outbox, the
-/// vault that seals personal data, and escalation (the gate and the
-/// guardrails).
+/// vault that seals personal data, escalation (the gate and the
+/// guardrails), and the certifier that has deletion certificates signed.
 #[derive(Debug, Clone)]
 pub struct CrmApi {
     db: DatabaseConnection,
     outbox: Outbox,
     vault: Vault,
     escalation: Escalation,
+    certifier: Certifier,
 }
 
 impl CrmApi {
@@ -62,12 +66,14 @@ impl CrmApi {
         outbox: Outbox,
         vault: Vault,
         escalation: Escalation,
+        certifier: Certifier,
     ) -> Self {
         Self {
             db,
             outbox,
             vault,
             escalation,
+            certifier,
         }
     }
 

@@ -1,10 +1,11 @@
 //! The `OwnerService` handlers: a tenant's business settings, channels,
-//! retention periods and legal holds.
+//! retention periods and legal holds; erasure requests delegate to
+//! `erasure`.
 //!
 //! Same steps as every handler: principal, authorisation, parsing, store,
 //! mapping. Authorisation is by role for people and by scope for keys:
 //! business settings are a manager's work (`settings` scope); channels,
-//! retention and legal holds are the owner's (`owner` scope).
+//! retention, legal holds and erasure are the owner's (`owner` scope).
 
 use chrono::SecondsFormat;
 use rampart_kit::ids::{ChannelId, CustomerId};
@@ -28,7 +29,7 @@ use crate::store::{
 pub const AUDIT_LOG_RETENTION: &str = "exempt: the audit log is append-only and kept for its own retention period, whatever these settings say";
 
 /// A person needs at least `role`; a key needs `scope`.
-fn authorise(principal: &Principal, role: Role, scope: Scope) -> Result<(), Status> {
+pub(super) fn authorise(principal: &Principal, role: Role, scope: Scope) -> Result<(), Status> {
     if principal.user.is_some() {
         principal.require_role(role).map(|_| ())
     } else {
@@ -194,34 +195,33 @@ impl OwnerService for CrmApi {
         Ok(Response::new(hold_to_proto(hold)))
     }
 
-    // Erasure requests: built in the erasure change; until then they
-    // answer UNIMPLEMENTED rather than pretend.
+    // Erasure requests: the handlers live in `erasure`.
     async fn create_erasure_request(
         &self,
-        _request: Request<proto::CreateErasureRequestRequest>,
+        request: Request<proto::CreateErasureRequestRequest>,
     ) -> Result<Response<proto::ErasureRequest>, Status> {
-        Err(Status::unimplemented("erasure requests are not built yet"))
+        Ok(Response::new(self.open_erasure(request).await?))
     }
 
     async fn get_erasure_request(
         &self,
-        _request: Request<proto::GetErasureRequestRequest>,
+        request: Request<proto::GetErasureRequestRequest>,
     ) -> Result<Response<proto::ErasureRequest>, Status> {
-        Err(Status::unimplemented("erasure requests are not built yet"))
+        Ok(Response::new(self.get_erasure(request).await?))
     }
 
     async fn list_erasure_requests(
         &self,
-        _request: Request<proto::ListErasureRequestsRequest>,
+        request: Request<proto::ListErasureRequestsRequest>,
     ) -> Result<Response<proto::ListErasureRequestsResponse>, Status> {
-        Err(Status::unimplemented("erasure requests are not built yet"))
+        Ok(Response::new(self.list_erasures(request).await?))
     }
 
     async fn execute_erasure_request(
         &self,
-        _request: Request<proto::ExecuteErasureRequestRequest>,
+        request: Request<proto::ExecuteErasureRequestRequest>,
     ) -> Result<Response<proto::ErasureRequest>, Status> {
-        Err(Status::unimplemented("erasure requests are not built yet"))
+        Ok(Response::new(self.execute_erasure(request).await?))
     }
 }
 

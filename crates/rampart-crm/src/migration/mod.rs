@@ -19,6 +19,7 @@ mod m0005_vault;
 mod m0006_schedule;
 mod m0007_owner;
 mod m0008_billing;
+mod m0009_erasure;
 
 pub struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0006_schedule::Migration),
             Box::new(m0007_owner::Migration),
             Box::new(m0008_billing::Migration),
+            Box::new(m0009_erasure::Migration),
         ]
     }
 

@@ -5,11 +5,12 @@
 //! A customer message is written `pending` and committed before escalation
 //! is asked (so a crash or an outage cannot lose it), then the decision is
 //! written in a second transaction. [`pending_gates`] finds the messages
-//! that never got one.
+//! that never got one. A decision that hands a privacy request to a person
+//! also opens an erasure request for the customer, in the same transaction.
 
 use std::time::Duration;
 
-use rampart_kit::ids::{ConversationId, MessageId, UserId};
+use rampart_kit::ids::{ConversationId, CustomerId, HandoffId, MessageId, UserId};
 use rampart_kit::outbox::AuditRecord;
 use rampart_kit::principal::Principal;
 use sea_orm::{
@@ -18,15 +19,21 @@ use sea_orm::{
 };
 
 use super::conversations::parse_status;
-use super::{ConversationStore, fingerprint, is_unique_violation, now, sealed};
+use super::{
+    ConversationStore, fingerprint, is_unique_violation, now, open_erasure_request, sealed,
+};
 use crate::Error;
 use crate::domain::{
-    ConversationStatus, Finding, IdempotencyKey, MessageText, Receipt, VisitorTokenHash,
+    ConversationStatus, ErasureReason, ErasureSource, Finding, IdempotencyKey, MessageText,
+    Receipt, VisitorTokenHash,
 };
 use crate::entity::{conversation, message};
 
 const GATE_PENDING: &str = "pending";
 const GATE_DECIDED: &str = "decided";
+/// The gate's intent for a customer asking about their personal data
+/// (erasure, access): it opens an erasure request for the owner to review.
+const PRIVACY_INTENT: &str = "privacy";
 
 /// A customer message as stored, with its conversation as it stands after.
 #[derive(Debug)]
@@ -273,9 +280,13 @@ impl ConversationStore<'_> {
         }
         let conversation = match verdict {
             GateVerdict::Decided(_, None) => conversation,
-            GateVerdict::Decided(_, Some(handoff)) => {
-                self.hand_to_person(&mut change, actor, conversation, Some(handoff), "gate")
-                    .await?
+            GateVerdict::Decided(receipt, Some(handoff)) => {
+                let handed = self
+                    .hand_to_person(&mut change, actor, conversation, Some(handoff), "gate")
+                    .await?;
+                self.open_privacy_erasure(&mut change, actor, &handed, &receipt, handoff)
+                    .await?;
+                handed
             }
             GateVerdict::Unavailable => {
                 self.hand_to_person(
@@ -339,7 +350,10 @@ impl ConversationStore<'_> {
 
         if let Some(handoff) = handoff {
             let current = self.find(change.tx(), &decided.conversation_id).await?;
-            self.hand_to_person(&mut change, actor, current, Some(handoff), reason)
+            let handed = self
+                .hand_to_person(&mut change, actor, current, Some(handoff), reason)
+                .await?;
+            self.open_privacy_erasure(&mut change, actor, &handed, receipt, handoff)
                 .await?;
         }
         change.commit().await?;
@@ -357,6 +371,65 @@ impl ConversationStore<'_> {
             .await?;
         change.commit().await?;
         Ok(())
+    }
+
+    /// When the gate read a customer's message as a privacy request
+    /// ("delete my data") and opened a handoff, opens an erasure request
+    /// for the conversation's customer within `change` (source
+    /// `handoff:<id>`, requested by `actor`), or leaves their open one.
+    /// Nothing is erased: the owner previews and executes it. A
+    /// conversation without a customer has nobody to erase.
+    async fn open_privacy_erasure(
+        &self,
+        change: &mut rampart_kit::outbox::Change<'_>,
+        actor: &Principal,
+        conversation: &conversation::Model,
+        receipt: &Receipt,
+        handoff: OpenedHandoff<'_>,
+    ) -> Result<(), Error> {
+        if !receipt
+            .intents
+            .iter()
+            .any(|intent| intent == PRIVACY_INTENT)
+        {
+            return Ok(());
+        }
+        let Some(customer_id) = conversation.customer_id.as_deref() else {
+            return Ok(());
+        };
+        let (Ok(customer_id), Ok(handoff_id)) =
+            (CustomerId::parse(customer_id), HandoffId::parse(handoff.id))
+        else {
+            tracing::warn!(
+                conversation_id = %conversation.id,
+                "privacy handoff with a malformed customer or handoff id; no erasure request"
+            );
+            return Ok(());
+        };
+        let opened = open_erasure_request(
+            change,
+            &self.scope,
+            actor,
+            &customer_id,
+            &ErasureReason::privacy_handoff(&handoff_id),
+            &ErasureSource::Handoff(handoff_id.clone()),
+        )
+        .await;
+        match opened {
+            Ok((request, already_open)) => {
+                if !already_open {
+                    tracing::info!(
+                        erasure_request_id = %request.id,
+                        handoff_id = %handoff_id,
+                        "erasure request opened from a privacy handoff"
+                    );
+                }
+                Ok(())
+            }
+            // The customer went (erased meanwhile): nothing left to erase.
+            Err(Error::CustomerNotFound) => Ok(()),
+            Err(error) => Err(error),
+        }
     }
 
     /// Gives an open conversation to a person within `change`: an AI-held

@@ -23,6 +23,9 @@
 //! - [`purge_customer`] and [`purge_conversation`]: deletion for good
 //!   (data keys destroyed first, then rows), shared by erasure and the
 //!   retention job; [`count_customer_data`] is erasure's preview.
+//! - [`ErasureStore`]: one tenant's erasure requests, executed with a
+//!   signed deletion certificate; [`open_erasure_request`] also opens one
+//!   from a privacy handoff, inside the message's transaction.
 //! - [`BillingStore`]: tenants' billing states and their audited moves,
 //!   platform-wide, with the billing webhook's applied events.
 //!
@@ -34,6 +37,7 @@ mod appointments;
 mod billing;
 mod channels;
 mod conversations;
+mod erasure;
 mod job_notes;
 mod legal_hold;
 mod messages;
@@ -51,6 +55,7 @@ pub use channels::{ChannelStore, ChannelSummary, MAX_CHANNELS, NewChannel};
 pub use conversations::{
     ConversationFilter, ConversationStore, MAX_MESSAGES_READ, NewConversation, Started,
 };
+pub use erasure::{ERASURE_METHOD, ErasureStore, ErasureView, open_erasure_request};
 pub use legal_hold::{Hold, LegalHoldStore, is_held};
 pub use messages::{
     GateVerdict, NewReply, OpenedHandoff, Posted, PreparedPost, check_ai_may_reply, pending_gates,

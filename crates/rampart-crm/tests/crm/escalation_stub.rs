@@ -1,8 +1,8 @@
 //! A stand-in for the escalation service, served over mutual TLS with the
 //! escalation certificate of the CRM's own test PKI, answering only the CRM.
 //!
-//! Its gate hands off texts containing "sue" or "gas" and lets the AI answer
-//! the rest; like the real one it decides each message id once (a repeat
+//! Its gate hands off texts containing "sue", "gas" or "personal data" (a
+//! privacy request) and lets the AI answer the rest; like the real one it decides each message id once (a repeat
 //! answers the stored receipt) and keeps one open handoff per conversation.
 //! Its review blocks texts containing "guarantee" (and opens a handoff),
 //! redacts "rk_live_" keys, and says a person has the conversations a test
@@ -179,12 +179,14 @@ impl EscalationService for Service {
             return Ok(Response::new(replay));
         }
         let text = request.text.to_lowercase();
-        let risky = text.contains("sue") || text.contains("gas");
+        let risky = text.contains("sue") || text.contains("gas") || text.contains("personal data");
         let (action, intents, severity) = if risky {
             let intent = if text.contains("gas") {
                 "emergency"
-            } else {
+            } else if text.contains("sue") {
                 "legal"
+            } else {
+                "privacy"
             };
             (
                 proto::Action::Handoff,

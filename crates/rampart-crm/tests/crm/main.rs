@@ -8,6 +8,7 @@ mod billing;
 mod conversation_attacks;
 mod conversations;
 mod customers;
+mod erasure;
 mod escalation_stub;
 mod gate;
 mod helpers;

@@ -24,6 +24,8 @@
 //!   a suspended tenant locked out at every gateway within a second.
 //! - [`tenant_deletion`]: deleting a tenant: admin only, its credentials
 //!   refused at once, its data keys counted.
+//! - [`erasure`]: erasure requests with signed deletion certificates,
+//!   legal holds and tenant isolation, through the edge.
 //! - [`attacks`]: the defects issue 19 found from outside, retried as the
 //!   attacker tried them.
 //! - [`crm_roles`]: the role matrix: every CRM route against every kind of
@@ -47,6 +49,7 @@ mod crm_at_rest;
 mod crm_isolation;
 mod crm_roles;
 mod edge;
+mod erasure;
 mod flow;
 mod handoff_modes;
 mod hardening;

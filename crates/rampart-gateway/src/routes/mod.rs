@@ -23,6 +23,7 @@ mod conversations;
 mod crm;
 #[cfg(test)]
 mod document_tests;
+mod erasure;
 mod escalation;
 mod handoffs;
 pub(crate) mod health;
@@ -173,6 +174,12 @@ fn api() -> OpenApiRouter<Arc<Gateway>> {
         .routes(routes!(owner::delete_channel))
         .routes(routes!(owner::get_retention, owner::put_retention))
         .routes(routes!(owner::set_legal_hold))
+        .routes(routes!(
+            erasure::create_erasure_request,
+            erasure::list_erasure_requests
+        ))
+        .routes(routes!(erasure::get_erasure_request))
+        .routes(routes!(erasure::execute_erasure_request))
 }
 
 /// Reads the query string as `T`, with a problem response that says what

@@ -56,6 +56,7 @@ const APPOINTMENT: &str = "apt_0123456789abcdef0123456789abcdef";
 const JOB_NOTE: &str = "jnt_0123456789abcdef0123456789abcdef";
 const CHANNEL: &str = "chn_0123456789abcdef0123456789abcdef";
 const CUSTOMER: &str = "cus_0123456789abcdef0123456789abcdef";
+const ERASURE: &str = "era_0123456789abcdef0123456789abcdef";
 
 #[tokio::test]
 async fn each_route_accepts_only_its_principals() {
@@ -249,6 +250,25 @@ async fn each_route_accepts_only_its_principals() {
             "PUT",
             format!("/v1/crm/customers/{CUSTOMER}/legal-hold"),
             Some(json!({"held": true, "reason": "litigation"})),
+            &tenant,
+        ),
+        (
+            "POST",
+            "/v1/owner/erasure-requests".into(),
+            Some(json!({"customer_id": CUSTOMER, "reason": "asked by phone"})),
+            &tenant,
+        ),
+        ("GET", "/v1/owner/erasure-requests".into(), None, &tenant),
+        (
+            "GET",
+            format!("/v1/owner/erasure-requests/{ERASURE}"),
+            None,
+            &tenant,
+        ),
+        (
+            "POST",
+            format!("/v1/owner/erasure-requests/{ERASURE}/execute"),
+            None,
             &tenant,
         ),
     ];
