@@ -20,6 +20,7 @@ mod m0006_schedule;
 mod m0007_owner;
 mod m0008_billing;
 mod m0009_erasure;
+mod m0010_lookup_indexes;
 
 pub struct Migrator;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0007_owner::Migration),
             Box::new(m0008_billing::Migration),
             Box::new(m0009_erasure::Migration),
+            Box::new(m0010_lookup_indexes::Migration),
         ]
     }
 

@@ -15,8 +15,8 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use super::TenantStore;
 use crate::Error;
 use crate::entity::{
-    appointment, billing_event, business_settings, channel, conversation, customer, job_note,
-    legal_hold, message, retention, tenant,
+    appointment, billing_event, business_settings, channel, conversation, customer,
+    erasure_request, job_note, legal_hold, message, retention, tenant,
 };
 use crate::vault::Vault;
 
@@ -60,7 +60,7 @@ impl TenantStore<'_> {
         delete_all::<job_note::Entity>(tx, job_note::Column::TenantId, id).await?;
         delete_all::<appointment::Entity>(tx, appointment::Column::TenantId, id).await?;
         delete_all::<legal_hold::Entity>(tx, legal_hold::Column::TenantId, id).await?;
-        // MERGE: erasure requests (another branch's table) are deleted here.
+        delete_all::<erasure_request::Entity>(tx, erasure_request::Column::TenantId, id).await?;
         delete_all::<customer::Entity>(tx, customer::Column::TenantId, id).await?;
         delete_all::<business_settings::Entity>(tx, business_settings::Column::TenantId, id)
             .await?;

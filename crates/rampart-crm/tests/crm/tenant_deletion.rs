@@ -30,7 +30,7 @@ on_both_databases!(
 );
 
 /// Every CRM table holding a tenant's rows, and the column naming it.
-const TENANT_TABLES: [(&str, &str); 13] = [
+const TENANT_TABLES: [(&str, &str); 14] = [
     ("crm_tenant", "id"),
     ("crm_tenant_key", "tenant_id"),
     ("crm_data_key", "tenant_id"),
@@ -44,6 +44,7 @@ const TENANT_TABLES: [(&str, &str); 13] = [
     ("crm_retention", "tenant_id"),
     ("crm_legal_hold", "tenant_id"),
     ("crm_billing_event", "tenant_id"),
+    ("crm_erasure_request", "tenant_id"),
 ];
 
 async fn rows_of(db: &DatabaseConnection, tenant: &TenantId) -> Vec<(&'static str, i64)> {
@@ -121,6 +122,16 @@ async fn populate(app: &TestApp, tenant: &TenantId) -> (String, String) {
                 display_name: "Front desk SMS".into(),
                 credentials: json!({"account_sid": "AC01", "auth_token": "tok_sealed_0192"})
                     .to_string(),
+            },
+        ))
+        .await
+        .unwrap();
+    owner
+        .create_erasure_request(request_as(
+            &key,
+            proto::CreateErasureRequestRequest {
+                customer_id: someone.clone(),
+                reason: "Asked on the phone".into(),
             },
         ))
         .await
