@@ -485,9 +485,9 @@ pub const KINDS: &[EventKind] = &[
             "messages",
             "appointments",
             "job_notes",
-            "data_keys",
+            "shredded",
         ],
-        description: "a customer's data was erased (data keys destroyed, rows deleted) under an erasure request: the counts of what went, and the SHA-256 of the deletion certificate issued for it",
+        description: "a customer's data was erased (data keys destroyed, rows deleted) under an erasure request: the counts of what went (`shredded`: data keys destroyed), and the SHA-256 of the deletion certificate issued for it",
     },
     EventKind {
         action: "retention.purged",
@@ -513,8 +513,8 @@ pub const KINDS: &[EventKind] = &[
         log: LogScope::Either,
         target: "tenant",
         outcomes: SUCCESS,
-        details: &["data_keys"],
-        description: "a tenant was deleted: its tenant key and every data key it wrapped were destroyed, so its sealed data can no longer be read anywhere, backups included",
+        details: &["shredded"],
+        description: "a tenant was deleted: its tenant key and every data key it wrapped were destroyed, so its sealed data can no longer be read anywhere, backups included (`shredded`: how many data keys)",
     },
     EventKind {
         action: "billing.state_changed",

@@ -311,7 +311,7 @@ impl<'a> ErasureStore<'a> {
             .with_detail("messages", purged.messages.to_string())
             .with_detail("appointments", purged.appointments.to_string())
             .with_detail("job_notes", purged.job_notes.to_string())
-            .with_detail("data_keys", purged.data_keys.to_string());
+            .with_detail("shredded", purged.data_keys.to_string());
         change.audit(event);
         change.commit().await?;
         Ok(ErasureView {

@@ -76,7 +76,7 @@ impl TenantStore<'_> {
                 "tenant.deleted",
                 format!("tenant:{id}"),
             )
-            .with_detail("data_keys", data_keys.to_string()),
+            .with_detail("shredded", data_keys.to_string()),
         );
         change.commit().await?;
         Ok(data_keys)

@@ -448,7 +448,7 @@ async fn the_preview_is_exact_and_execution_erases_that_customer_alone(database:
         ("messages", "3"),
         ("appointments", "2"),
         ("job_notes", "2"),
-        ("data_keys", "3"),
+        ("shredded", "3"),
     ] {
         assert_eq!(event.details[field], value, "{field}");
     }

@@ -249,7 +249,7 @@ async fn a_deleted_tenant_leaves_no_row_and_no_readable_byte(database: TestDatab
     events[0].check_schema().unwrap();
     assert_eq!(events[0].target, format!("tenant:{doomed}"));
     assert_eq!(events[0].tenant_id.as_deref(), Some(doomed.as_str()));
-    assert_eq!(events[0].details["data_keys"], data_keys.to_string());
+    assert_eq!(events[0].details["shredded"], data_keys.to_string());
 
     // Gone for its API too, and a second deletion finds nothing.
     expect_code(

@@ -419,10 +419,26 @@ fn routes() -> Vec<Route> {
             StatusCode::OK,
             Some(Witness::Get("/v1/owner/retention")),
         ),
-        // Erasure (owner / `owner` scope) joins here at the merge:
-        // POST /v1/owner/erasure-requests, GET /v1/owner/erasure-requests,
-        // GET /v1/owner/erasure-requests/{id} and
-        // POST /v1/owner/erasure-requests/{id}/execute.
+        // Erasure: the owner's. Each request works on a customer of its
+        // own, so an allowed execution erases nobody the table needs.
+        route(
+            Method::POST,
+            "/v1/owner/erasure-requests",
+            Some(r#"{"customer_id": "{fresh_customer}", "reason": "asked {nonce}"}"#),
+            owner,
+            StatusCode::CREATED,
+            Some(Witness::Get("/v1/owner/erasure-requests?limit=100")),
+        ),
+        get("/v1/owner/erasure-requests", owner),
+        get("/v1/owner/erasure-requests/{erasure}", owner),
+        route(
+            Method::POST,
+            "/v1/owner/erasure-requests/{erasure}/execute",
+            None,
+            owner,
+            StatusCode::OK,
+            Some(Witness::Get("/v1/owner/erasure-requests/{erasure}")),
+        ),
     ]
 }
 
@@ -571,9 +587,10 @@ impl World {
     }
 
     /// Fills the placeholders of `templates`: `{customer}`, `{phone}`,
-    /// `{email}`, `{appointment}`, `{job_note}`; `{conversation}` and
-    /// `{channel}`, made afresh for this request (an allowed write changes
-    /// them, a delete consumes them); `{nonce}`, `{digits}` and `{days}`,
+    /// `{email}`, `{appointment}`, `{job_note}`; `{conversation}`,
+    /// `{channel}`, `{fresh_customer}` and `{erasure}` (an open erasure
+    /// request of a fresh customer), made afresh for this request (an
+    /// allowed write changes them, a delete consumes them); `{nonce}`, `{digits}` and `{days}`,
     /// different for every request.
     async fn fill<const N: usize>(
         &self,
@@ -598,6 +615,28 @@ impl World {
                 .create(stack, "/v1/crm/conversations", json!({ "channel": "web" }))
                 .await;
             values.push(("{conversation}", id_of(&conversation)));
+        }
+        if uses("{fresh_customer}") || uses("{erasure}") {
+            let customer = self
+                .key
+                .create(
+                    stack,
+                    "/v1/crm/customers",
+                    json!({ "name": format!("Erasable {nonce}") }),
+                )
+                .await;
+            values.push(("{fresh_customer}", id_of(&customer)));
+            if uses("{erasure}") {
+                let request = self
+                    .key
+                    .create(
+                        stack,
+                        "/v1/owner/erasure-requests",
+                        json!({ "customer_id": id_of(&customer), "reason": "matrix" }),
+                    )
+                    .await;
+                values.push(("{erasure}", id_of(&request)));
+            }
         }
         if uses("{channel}") {
             let channel = self
