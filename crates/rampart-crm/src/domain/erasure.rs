@@ -6,8 +6,6 @@ use rampart_kit::ids::HandoffId;
 
 use super::InvalidInput;
 
-const MAX_REASON_CHARS: usize = 500;
-
 /// 1 to 500 characters, line breaks allowed, other control characters not.
 /// It may quote the customer, so `Debug` is redacted and it never goes to
 /// the audit log.
@@ -22,18 +20,7 @@ impl std::fmt::Debug for ErasureReason {
 
 impl ErasureReason {
     pub fn parse(raw: &str) -> Result<Self, InvalidInput> {
-        let trimmed = raw.trim();
-        let length = trimmed.chars().count();
-        if length == 0 || length > MAX_REASON_CHARS {
-            return Err(InvalidInput::new("reason", "must be 1 to 500 characters"));
-        }
-        if trimmed.chars().any(|c| c.is_control() && c != '\n') {
-            return Err(InvalidInput::new(
-                "reason",
-                "must not contain control characters",
-            ));
-        }
-        Ok(Self(trimmed.to_owned()))
+        super::legal_hold::parse_reason(raw).map(Self)
     }
 
     /// The reason recorded when a privacy handoff opens the request: it

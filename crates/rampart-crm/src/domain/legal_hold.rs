@@ -10,6 +10,23 @@ const MAX_CHARS: usize = 500;
 #[derive(Clone, PartialEq, Eq)]
 pub struct HoldReason(String);
 
+/// A stated reason (a hold's, an erasure request's): trimmed, 1 to 500
+/// characters, line breaks allowed, other control characters not.
+pub(super) fn parse_reason(raw: &str) -> Result<String, InvalidInput> {
+    let trimmed = raw.trim();
+    let length = trimmed.chars().count();
+    if length == 0 || length > MAX_CHARS {
+        return Err(InvalidInput::new("reason", "must be 1 to 500 characters"));
+    }
+    if trimmed.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(InvalidInput::new(
+            "reason",
+            "must not contain control characters",
+        ));
+    }
+    Ok(trimmed.to_owned())
+}
+
 impl std::fmt::Debug for HoldReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("HoldReason(..)")
@@ -18,18 +35,7 @@ impl std::fmt::Debug for HoldReason {
 
 impl HoldReason {
     pub fn parse(raw: &str) -> Result<Self, InvalidInput> {
-        let trimmed = raw.trim();
-        let length = trimmed.chars().count();
-        if length == 0 || length > MAX_CHARS {
-            return Err(InvalidInput::new("reason", "must be 1 to 500 characters"));
-        }
-        if trimmed.chars().any(|c| c.is_control() && c != '\n') {
-            return Err(InvalidInput::new(
-                "reason",
-                "must not contain control characters",
-            ));
-        }
-        Ok(Self(trimmed.to_owned()))
+        parse_reason(raw).map(Self)
     }
 
     #[must_use]
