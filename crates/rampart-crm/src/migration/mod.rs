@@ -21,6 +21,7 @@ mod m0007_owner;
 mod m0008_billing;
 mod m0009_erasure;
 mod m0010_lookup_indexes;
+mod m0011_data_key_primary_key;
 
 pub struct Migrator;
 
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0008_billing::Migration),
             Box::new(m0009_erasure::Migration),
             Box::new(m0010_lookup_indexes::Migration),
+            Box::new(m0011_data_key_primary_key::Migration),
         ]
     }
 

@@ -10,10 +10,12 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     /// 32 lowercase hex digits; its 16 bytes head every ciphertext made
     /// under this key, so a recreated key is told apart from a destroyed one.
-    #[sea_orm(primary_key, auto_increment = false)]
     pub id: String,
+    /// With `owner`, the primary key: what every read looks a key up by.
+    #[sea_orm(primary_key, auto_increment = false)]
     pub tenant_id: String,
     /// Unique per tenant: `customer:<id>`, `conversation:<id>`, `tenant`.
+    #[sea_orm(primary_key, auto_increment = false)]
     pub owner: String,
     pub wrapped_key: Vec<u8>,
     pub created_at: DateTimeUtc,
