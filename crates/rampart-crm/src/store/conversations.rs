@@ -134,6 +134,22 @@ impl<'a> ConversationStore<'a> {
             .await
     }
 
+    /// The data key of a conversation whose rows hold sealed texts; a
+    /// conversation whose key is gone was erased (the rows are leftovers,
+    /// from a restored backup say) and is not found.
+    async fn sealed_conversation_key(
+        &self,
+        db: &impl ConnectionTrait,
+        conversation_id: &str,
+    ) -> Result<DataKey, Error> {
+        self.vault
+            .tenant(db, &self.scope.tenant_id)
+            .await?
+            .existing_data_key(db, &conversation_owner(conversation_id))
+            .await?
+            .ok_or(Error::ConversationNotFound)
+    }
+
     /// A stored conversation with its summary opened.
     pub(super) async fn opened(
         &self,
@@ -143,7 +159,7 @@ impl<'a> ConversationStore<'a> {
         if row.summary_sealed.is_none() {
             return Ok(row);
         }
-        let key = self.conversation_key(db, &row.id).await?;
+        let key = self.sealed_conversation_key(db, &row.id).await?;
         sealed::open_conversation(&key, row)
     }
 
@@ -156,7 +172,9 @@ impl<'a> ConversationStore<'a> {
         if row.text_sealed.is_none() {
             return Ok(row);
         }
-        let key = self.conversation_key(db, &row.conversation_id).await?;
+        let key = self
+            .sealed_conversation_key(db, &row.conversation_id)
+            .await?;
         sealed::open_message(&key, row)
     }
 
@@ -401,7 +419,9 @@ impl<'a> ConversationStore<'a> {
         if rows.iter().all(|row| row.text_sealed.is_none()) {
             return Ok(rows);
         }
-        let key = self.conversation_key(self.db, conversation_id).await?;
+        let key = self
+            .sealed_conversation_key(self.db, conversation_id)
+            .await?;
         rows.into_iter()
             .map(|row| sealed::open_message(&key, row))
             .collect()

@@ -171,8 +171,9 @@ impl<'a> JobNoteStore<'a> {
         let key = self
             .keys(change.tx())
             .await?
-            .data_key(change.tx(), &customer_owner(&customer_id))
-            .await?;
+            .existing_data_key(change.tx(), &customer_owner(&customer_id))
+            .await?
+            .ok_or(Error::CustomerNotFound)?;
         let row = job_note::Model {
             id: id.clone(),
             tenant_id: self.scope.tenant_id.as_str().to_owned(),
@@ -247,7 +248,11 @@ impl<'a> JobNoteStore<'a> {
         if existing.idempotency_fingerprint.as_deref() != Some(fingerprint) {
             return Err(Error::IdempotencyConflict);
         }
-        Ok(Some(self.open(existing).await?))
+        // A replay after the customer was erased: the note is gone with it.
+        self.open(existing)
+            .await?
+            .map(Some)
+            .ok_or(Error::JobNoteNotFound)
     }
 
     pub async fn get(&self, id: &JobNoteId) -> Result<JobNote, Error> {
@@ -257,7 +262,7 @@ impl<'a> JobNoteStore<'a> {
             .one(self.db)
             .await?
             .ok_or(Error::JobNoteNotFound)?;
-        self.open(row).await
+        self.open(row).await?.ok_or(Error::JobNoteNotFound)
     }
 
     /// One page of the scope's notes, newest first.
@@ -284,7 +289,8 @@ impl<'a> JobNoteStore<'a> {
         let page = into_page(rows, page.size(), |row| &row.id);
         let mut opened = Vec::with_capacity(page.items.len());
         for row in page.items {
-            opened.push(self.open(row).await?);
+            // Notes of an erased customer's leftover rows are not listed.
+            opened.extend(self.open(row).await?);
         }
         Ok(Page {
             items: opened,
@@ -293,20 +299,23 @@ impl<'a> JobNoteStore<'a> {
     }
 
     /// A stored note, its text and equipment opened with its customer's
-    /// data key.
-    async fn open(&self, row: job_note::Model) -> Result<JobNote, Error> {
-        let key: DataKey = self
+    /// data key; `None` when that key is gone (the customer was erased).
+    async fn open(&self, row: job_note::Model) -> Result<Option<JobNote>, Error> {
+        let Some(key): Option<DataKey> = self
             .keys(self.db)
             .await?
-            .data_key(self.db, &customer_owner(&row.customer_id))
-            .await?;
+            .existing_data_key(self.db, &customer_owner(&row.customer_id))
+            .await?
+        else {
+            return Ok(None);
+        };
         let text = key.open(&at("text", &row.id), &row.text)?;
         let equipment = row
             .equipment
             .as_deref()
             .map(|sealed| key.open(&at("equipment", &row.id), sealed))
             .transpose()?;
-        Ok(JobNote {
+        Ok(Some(JobNote {
             id: row.id,
             customer_id: row.customer_id,
             appointment_id: row.appointment_id,
@@ -314,7 +323,7 @@ impl<'a> JobNoteStore<'a> {
             equipment,
             author: row.author,
             created_at: row.created_at,
-        })
+        }))
     }
 }
 

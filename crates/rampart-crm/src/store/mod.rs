@@ -391,7 +391,7 @@ impl<'a> CustomerStore<'a> {
             .one(self.db)
             .await?
             .ok_or(Error::CustomerNotFound)?;
-        self.open(row).await
+        self.open(row).await?.ok_or(Error::CustomerNotFound)
     }
 
     /// One page of the tenant's customers, in id order, narrowed by
@@ -424,7 +424,8 @@ impl<'a> CustomerStore<'a> {
         let mut page = into_page(rows, page.size(), |row| &row.id);
         let mut opened = Vec::with_capacity(page.items.len());
         for row in page.items {
-            opened.push(self.open(row).await?);
+            // An erased customer's leftover row is not listed.
+            opened.extend(self.open(row).await?);
         }
         page.items = opened;
         Ok(page)
@@ -451,8 +452,9 @@ impl<'a> CustomerStore<'a> {
             .tenant(change.tx(), &self.scope.tenant_id)
             .await?;
         let key = keys
-            .data_key(change.tx(), &sealed::customer_owner(&row.id))
-            .await?;
+            .existing_data_key(change.tx(), &sealed::customer_owner(&row.id))
+            .await?
+            .ok_or(Error::CustomerNotFound)?;
         let mut opened = sealed::open_customer(&key, row.clone())?;
         if let Some(name) = patch.name {
             opened.name = name.into_string();
@@ -493,13 +495,18 @@ impl<'a> CustomerStore<'a> {
         Ok(opened)
     }
 
-    /// Opens a stored row under its customer's data key.
-    async fn open(&self, row: customer::Model) -> Result<customer::Model, Error> {
+    /// Opens a stored row under its customer's data key; `None` when that
+    /// key is gone: the customer was erased, and the row is a leftover (a
+    /// restored backup, say) that no one can read any more.
+    async fn open(&self, row: customer::Model) -> Result<Option<customer::Model>, Error> {
         let keys = self.vault.tenant(self.db, &self.scope.tenant_id).await?;
-        let key = keys
-            .data_key(self.db, &sealed::customer_owner(&row.id))
-            .await?;
-        sealed::open_customer(&key, row)
+        let Some(key) = keys
+            .existing_data_key(self.db, &sealed::customer_owner(&row.id))
+            .await?
+        else {
+            return Ok(None);
+        };
+        sealed::open_customer(&key, row).map(Some)
     }
 }
 

@@ -470,26 +470,46 @@ impl TenantKeys {
                 material: None,
             });
         };
-        let cache_key = (self.tenant.as_str().to_owned(), owner.to_owned());
-        if let Some(material) = keyring.data_keys.get(&cache_key).and_then(|c| c.fresh()) {
-            return Ok(self.sealed_key(material));
+        if let Some(key) = self.existing_data_key(db, owner).await? {
+            return Ok(key);
         }
-        let row = match self.find_data_key(db, owner).await? {
-            Some(row) => {
-                let material = Arc::new(self.unwrap_data_key(tenant_key, &row)?);
-                keyring.data_keys.insert(
-                    cache_key,
-                    Cached {
-                        read_at: Instant::now(),
-                        value: material.clone(),
-                    },
-                );
-                return Ok(self.sealed_key(material));
-            }
-            None => self.create_data_key(db, keyring, tenant_key, owner).await?,
-        };
+        let row = self.create_data_key(db, keyring, tenant_key, owner).await?;
         let material = Arc::new(self.unwrap_data_key(tenant_key, &row)?);
         Ok(self.sealed_key(material))
+    }
+
+    /// The data key of `owner` if it has one; never makes one. Readers of
+    /// sealed rows use this: a row whose key is gone was erased (its key
+    /// destroyed, the row perhaps brought back by restoring a backup of the
+    /// data without the key tables) and must read as absent, not be given a
+    /// new key that cannot open it. The baseline always answers a key.
+    pub async fn existing_data_key(
+        &self,
+        db: &impl ConnectionTrait,
+        owner: &str,
+    ) -> Result<Option<DataKey>, Error> {
+        let Some((keyring, tenant_key)) = &self.sealed else {
+            return Ok(Some(DataKey {
+                tenant: self.tenant.clone(),
+                material: None,
+            }));
+        };
+        let cache_key = (self.tenant.as_str().to_owned(), owner.to_owned());
+        if let Some(material) = keyring.data_keys.get(&cache_key).and_then(|c| c.fresh()) {
+            return Ok(Some(self.sealed_key(material)));
+        }
+        let Some(row) = self.find_data_key(db, owner).await? else {
+            return Ok(None);
+        };
+        let material = Arc::new(self.unwrap_data_key(tenant_key, &row)?);
+        keyring.data_keys.insert(
+            cache_key,
+            Cached {
+                read_at: Instant::now(),
+                value: material.clone(),
+            },
+        );
+        Ok(Some(self.sealed_key(material)))
     }
 
     /// A data key for an owner that has none yet: a row being created in

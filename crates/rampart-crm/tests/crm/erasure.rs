@@ -8,6 +8,7 @@
 mod app;
 
 use rampart_audit::certificate::Certificate;
+use rampart_crm::entity::{appointment, conversation, customer, job_note, message};
 use rampart_crm::vault::Field;
 use rampart_kit::ids::{CustomerId, TenantId};
 use rampart_kit::on_both_databases;
@@ -15,7 +16,9 @@ use rampart_kit::principal::{DataMode, Principal, Role};
 use rampart_kit::testing::{TestDatabase, expect_code, request_as, tenant_principal};
 use rampart_proto::crm::v1 as proto;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
-use sea_orm::{ConnectionTrait, DatabaseConnection};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
+};
 use tonic::Code;
 
 use self::app::ErasureApp;
@@ -29,6 +32,7 @@ on_both_databases!(
     only_owners_and_owner_keys_may_erase,
     malformed_input_names_the_field_and_stores_nothing,
     a_privacy_handoff_opens_a_request_and_erases_nothing,
+    rows_restored_without_their_keys_stay_erased,
 );
 
 const NAME: &str = "Quillon Zephyrine";
@@ -911,4 +915,166 @@ async fn a_privacy_handoff_opens_a_request_and_erases_nothing(database: TestData
     assert_eq!(listed[1].requested_by, "system:crm");
     assert!(listed[1].source.starts_with("handoff:hof_"));
     assert_eq!(visible(&app, &writer, &other).await, [1, 1, 2, 2]);
+}
+
+/// Every stored row of `customer`, as a backup of the data would hold it.
+struct Snapshot {
+    customers: Vec<customer::Model>,
+    conversations: Vec<conversation::Model>,
+    messages: Vec<message::Model>,
+    appointments: Vec<appointment::Model>,
+    notes: Vec<job_note::Model>,
+}
+
+impl Snapshot {
+    async fn take(db: &DatabaseConnection, customer: &Customer) -> Self {
+        Self {
+            customers: customer::Entity::find_by_id(customer.id.clone())
+                .all(db)
+                .await
+                .unwrap(),
+            conversations: conversation::Entity::find()
+                .filter(conversation::Column::Id.is_in(customer.conversations.clone()))
+                .all(db)
+                .await
+                .unwrap(),
+            messages: message::Entity::find()
+                .filter(message::Column::ConversationId.is_in(customer.conversations.clone()))
+                .all(db)
+                .await
+                .unwrap(),
+            appointments: appointment::Entity::find()
+                .filter(appointment::Column::Id.is_in(customer.appointments.clone()))
+                .all(db)
+                .await
+                .unwrap(),
+            notes: job_note::Entity::find()
+                .filter(job_note::Column::Id.is_in(customer.notes.clone()))
+                .all(db)
+                .await
+                .unwrap(),
+        }
+    }
+
+    /// Puts the rows back, as restoring that backup would (the key tables,
+    /// backed up apart, are not rolled back).
+    async fn restore(self, db: &DatabaseConnection) {
+        for row in self.customers {
+            customer::Entity::insert(row.into_active_model())
+                .exec_without_returning(db)
+                .await
+                .unwrap();
+        }
+        for row in self.conversations {
+            conversation::Entity::insert(row.into_active_model())
+                .exec_without_returning(db)
+                .await
+                .unwrap();
+        }
+        for row in self.messages {
+            message::Entity::insert(row.into_active_model())
+                .exec_without_returning(db)
+                .await
+                .unwrap();
+        }
+        for row in self.appointments {
+            appointment::Entity::insert(row.into_active_model())
+                .exec_without_returning(db)
+                .await
+                .unwrap();
+        }
+        for row in self.notes {
+            job_note::Entity::insert(row.into_active_model())
+                .exec_without_returning(db)
+                .await
+                .unwrap();
+        }
+    }
+}
+
+/// A backup of the data taken before an erasure and restored after it
+/// brings the rows back without their keys: the customer stays erased
+/// (404, not listed, not updatable), reading invents no new key, and the
+/// tenant's other customers read as before (no 500 for the whole list).
+async fn rows_restored_without_their_keys_stay_erased(database: TestDatabase) {
+    let app = ErasureApp::spawn(database).await;
+    let (tenant, writer) = new_tenant();
+    let owner = owner_key(&tenant);
+    let erased = customer_with_data(&app, &writer, NAME, 1).await;
+    let kept = customer_with_data(&app, &writer, "Ada Lovelace", 1).await;
+    let backup = Snapshot::take(&app.db, &erased).await;
+    assert_eq!(backup.customers.len(), 1);
+    assert!(!backup.messages.is_empty() && backup.notes.len() == 2);
+
+    let mut api = app.owner().await;
+    let opened = api
+        .create_erasure_request(request_as(&owner, create(&erased.id, "asked")))
+        .await
+        .unwrap()
+        .into_inner();
+    api.execute_erasure_request(request_as(&owner, execute(&opened.id)))
+        .await
+        .unwrap();
+    backup.restore(&app.db).await;
+    assert_eq!(
+        customer::Entity::find_by_id(erased.id.clone())
+            .all(&app.db)
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "the restore put the row back"
+    );
+
+    assert_eq!(visible(&app, &writer, &erased).await, [0, 0, 2, 0]);
+    assert_eq!(visible(&app, &writer, &kept).await, [1, 1, 2, 2]);
+    let mut crm = app.crm().await;
+    let listed = crm
+        .list_customers(request_as(&writer, proto::ListCustomersRequest::default()))
+        .await
+        .unwrap()
+        .into_inner();
+    let ids: Vec<_> = listed.customers.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, [kept.id.as_str()]);
+    expect_code(
+        crm.update_customer(request_as(
+            &writer,
+            proto::UpdateCustomerRequest {
+                customer_id: erased.id.clone(),
+                name: Some("Someone Else".to_owned()),
+                ..Default::default()
+            },
+        ))
+        .await,
+        Code::NotFound,
+    );
+    let mut schedule = app.schedule().await;
+    expect_code(
+        schedule
+            .create_job_note(request_as(
+                &writer,
+                proto::CreateJobNoteRequest {
+                    customer_id: erased.id.clone(),
+                    text: "new note".to_owned(),
+                    ..Default::default()
+                },
+            ))
+            .await,
+        Code::NotFound,
+    );
+    let notes = schedule
+        .list_job_notes(request_as(&writer, proto::ListJobNotesRequest::default()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        notes.job_notes.iter().all(|n| n.customer_id == kept.id),
+        "no note of the erased customer is listed"
+    );
+    assert_eq!(notes.job_notes.len(), 2);
+    assert_eq!(
+        data_keys(&app.db, &owners_of(&erased)).await,
+        0,
+        "reading made no new key"
+    );
 }
