@@ -82,9 +82,16 @@ fn otlp_provider(endpoint: &str) -> anyhow::Result<SdkTracerProvider> {
         .with_tonic()
         .with_endpoint(endpoint)
         .build()?;
-    let resource = opentelemetry_sdk::Resource::builder()
-        .with_service_name("rampart")
-        .build();
+    // The builder's detectors read OTEL_SERVICE_NAME (and
+    // OTEL_RESOURCE_ATTRIBUTES); "rampart" only where no name is given, so
+    // each container of a split stack can name its service.
+    let builder = opentelemetry_sdk::Resource::builder();
+    let named = std::env::var_os("OTEL_SERVICE_NAME").is_some_and(|name| !name.is_empty());
+    let resource = if named {
+        builder.build()
+    } else {
+        builder.with_service_name("rampart").build()
+    };
     Ok(SdkTracerProvider::builder()
         .with_batch_exporter(exporter)
         .with_resource(resource)
