@@ -50,7 +50,7 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
             .map_sqlx_sqlite_opts(|opts| {
                 opts.journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Normal)
-                    .busy_timeout(Duration::from_secs(10))
+                    .busy_timeout(SQLITE_BUSY_TIMEOUT)
                     .foreign_keys(true)
             });
     } else {
@@ -108,6 +108,9 @@ pub fn redact_url(url: &str) -> String {
     let user = credentials.split(':').next().unwrap_or_default();
     format!("{scheme}://{user}:***@{host}")
 }
+
+/// How long a SQLite writer waits for the write lock before failing.
+pub const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Begins a transaction that will write. On SQLite it takes the write lock
 /// at `BEGIN` (`BEGIN IMMEDIATE`), so a transaction that reads before it

@@ -187,6 +187,10 @@ pub struct Outbox {
     table: &'static str,
     wake: Arc<Notify>,
     revocations: Option<RevocationBus>,
+    /// On SQLite, one change at a time takes the database's write lock:
+    /// waiting here hands it over the moment it is free, where SQLite's
+    /// own busy handler polls with sleeps of up to 100 ms.
+    writers: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for Outbox {
@@ -205,6 +209,7 @@ impl Outbox {
             table,
             wake: Arc::new(Notify::new()),
             revocations: None,
+            writers: Arc::new(tokio::sync::Mutex::new(())),
         }
     }
 
@@ -221,7 +226,21 @@ impl Outbox {
     /// collected until [`Change::commit`]. Dropped without a commit, it
     /// rolls back and records nothing.
     pub async fn begin(&self, db: &DatabaseConnection) -> Result<Change<'_>, DbErr> {
+        let writer = if db.get_database_backend() == sea_orm::DatabaseBackend::Sqlite {
+            // As long as SQLite's busy timeout: a change that waits longer
+            // fails as it would have without this queue.
+            let queued = tokio::time::timeout(
+                crate::db::SQLITE_BUSY_TIMEOUT,
+                self.writers.clone().lock_owned(),
+            );
+            Some(queued.await.map_err(|_| {
+                DbErr::Custom("database is locked: no write turn within the busy timeout".into())
+            })?)
+        } else {
+            None
+        };
         Ok(Change {
+            _writer: writer,
             outbox: self,
             tx: crate::db::begin_write(db).await?,
             records: Vec::new(),
@@ -423,6 +442,8 @@ impl Outbox {
 #[derive(Debug)]
 #[must_use = "a change that is not committed rolls back"]
 pub struct Change<'a> {
+    /// Held until the change commits or rolls back (SQLite only).
+    _writer: Option<tokio::sync::OwnedMutexGuard<()>>,
     outbox: &'a Outbox,
     tx: DatabaseTransaction,
     records: Vec<AuditRecord>,

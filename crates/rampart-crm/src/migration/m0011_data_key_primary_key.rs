@@ -9,7 +9,7 @@
 //! table, one B-tree in all; on PostgreSQL one index. The id stays a
 //! column: ciphertexts still name the key they were made under.
 
-use sea_orm::DatabaseBackend;
+use sea_orm::{ConnectionTrait, DatabaseBackend};
 use sea_orm_migration::prelude::*;
 
 pub(super) struct Migration;
@@ -38,10 +38,10 @@ impl MigrationTrait for Migration {
             )
             .primary_key(Index::create().col("tenant_id").col("owner"))
             .to_owned();
-        if manager.get_database_backend() == DatabaseBackend::Sqlite {
+        let backend = manager.get_database_backend();
+        if backend == DatabaseBackend::Sqlite {
             table.extra("WITHOUT ROWID");
         }
-        manager.create_table(table).await?;
         let copy = Query::insert()
             .into_table("crm_data_key_rebuilt")
             .columns(COLUMNS)
@@ -53,16 +53,25 @@ impl MigrationTrait for Migration {
             )
             .map_err(|error| DbErr::Migration(error.to_string()))?
             .to_owned();
-        manager.exec_stmt(copy).await?;
+        let remove = Table::drop().table("crm_data_key").to_owned();
+        let rename = Table::rename()
+            .table("crm_data_key_rebuilt", "crm_data_key")
+            .to_owned();
+        // One batch on one connection: on SQLite the schema manager's
+        // statements may each take another pooled connection, and one still
+        // reading an older snapshot saw the dropped table and refused the
+        // rename.
+        let batch = [
+            backend.build(&table).to_string(),
+            backend.build(&copy).to_string(),
+            backend.build(&remove).to_string(),
+            backend.build(&rename).to_string(),
+        ]
+        .join(";\n");
         manager
-            .drop_table(Table::drop().table("crm_data_key").to_owned())
-            .await?;
-        manager
-            .rename_table(
-                Table::rename()
-                    .table("crm_data_key_rebuilt", "crm_data_key")
-                    .to_owned(),
-            )
+            .get_connection()
+            .execute_unprepared(&batch)
             .await
+            .map(|_| ())
     }
 }
