@@ -526,6 +526,23 @@ pub const KINDS: &[EventKind] = &[
         details: &["from_state", "to_state", "source", "event_id"],
         description: "a tenant's billing state moved (trial, active, past_due, suspended, canceled); source: admin or webhook, event_id: the billing provider's event for a webhook, reason: a short code",
     },
+    EventKind {
+        action: "data.exported",
+        version: 1,
+        producer: "crm",
+        log: LogScope::Tenant,
+        target: "tenant",
+        outcomes: SUCCESS,
+        details: &[
+            "mode",
+            "customers",
+            "appointments",
+            "job_notes",
+            "conversations",
+            "messages",
+        ],
+        description: "the owner started a bulk export of one data mode of the tenant's data (customers decrypted): recorded before the first line leaves, with the counts of each class at that moment",
+    },
 ];
 
 /// The schema of `action`, if it is a known kind.
@@ -660,6 +677,7 @@ mod tests {
             "customer.erased",
             "retention.purged",
             "tenant.deleted",
+            "data.exported",
         ] {
             assert!(kind(action).is_some(), "{action}");
         }

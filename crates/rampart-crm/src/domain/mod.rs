@@ -32,6 +32,7 @@
 //!   [`Finding`]s as the CRM stores them.
 //! - [`billing`] holds a tenant's [`billing::BillingState`] and its table
 //!   of allowed transitions.
+//! - [`report_period`] holds an activity report's [`ReportPeriod`].
 
 pub mod address;
 pub mod billing;
@@ -45,6 +46,7 @@ pub mod name;
 pub mod office_domain;
 pub mod page;
 pub mod phone;
+pub mod report_period;
 pub mod retention;
 pub mod schedule;
 pub mod settings;
@@ -64,6 +66,7 @@ pub use name::{CustomerName, TenantName};
 pub use office_domain::OfficeDomain;
 pub use page::PageRequest;
 pub use phone::Phone;
+pub use report_period::ReportPeriod;
 pub use retention::{RetentionDays, RetentionPeriods};
 pub use schedule::{AppointmentStatus, AppointmentWindow, Equipment, NoteText, ServiceType};
 pub use settings::BusinessSettings;

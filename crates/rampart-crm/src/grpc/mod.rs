@@ -4,7 +4,9 @@
 //! (appointments and job notes) on the same [`CrmApi`].
 //! trait's methods call; `owner` implements `OwnerService` (business
 //! settings, channels, retention, legal holds) on the same [`CrmApi`],
-//! with erasure requests' handlers in `erasure`.
+//! with erasure requests' handlers in `erasure`; `reports` (a manager's
+//! activity counts) and `export` (the owner's bulk export, streamed) are
+//! `CrmService` handlers too.
 //!
 //! Every handler follows the same steps, in this order: read the principal
 //! (trusted only from the gateway's certificate), authorise explicitly,
@@ -15,7 +17,9 @@
 mod billing;
 mod conversations;
 mod erasure;
+mod export;
 mod owner;
+mod reports;
 mod schedule;
 
 pub use billing::BillingApi;
@@ -328,6 +332,24 @@ impl CrmService for CrmApi {
         request: Request<proto::SetConversationStatusRequest>,
     ) -> Result<Response<proto::Conversation>, Status> {
         Ok(Response::new(self.step(request).await?))
+    }
+
+    // Reports and the bulk export: the handlers live in `reports` and
+    // `export`.
+    async fn get_activity_summary(
+        &self,
+        request: Request<proto::ActivitySummaryRequest>,
+    ) -> Result<Response<proto::ActivitySummary>, Status> {
+        Ok(Response::new(self.activity_summary(request).await?))
+    }
+
+    type ExportTenantDataStream = export::ExportStream;
+
+    async fn export_tenant_data(
+        &self,
+        request: Request<proto::ExportTenantDataRequest>,
+    ) -> Result<Response<Self::ExportTenantDataStream>, Status> {
+        self.export(request).await
     }
 }
 

@@ -28,6 +28,9 @@
 //!   from a privacy handoff, inside the message's transaction.
 //! - [`BillingStore`]: tenants' billing states and their audited moves,
 //!   platform-wide, with the billing webhook's applied events.
+//! - [`count_activity`]: a manager's report, counted by the database;
+//!   [`ExportReader`]: the owner's bulk export, read page by page, with
+//!   [`record_export`] its audit record.
 //!
 //! Creating a row also records its audit event in the outbox, in the same
 //! transaction: the event exists if and only if the row does. The relay is
@@ -38,10 +41,12 @@ mod billing;
 mod channels;
 mod conversations;
 mod erasure;
+mod export;
 mod job_notes;
 mod legal_hold;
 mod messages;
 mod purge;
+mod reports;
 mod retention;
 mod sealed;
 mod settings;
@@ -65,6 +70,9 @@ pub use purge::{Purged, count_customer_data, purge_conversation, purge_customer}
 pub use retention::{RetentionStore, StoredRetention};
 pub use sealed::{LegacyConversion, conversation_owner, customer_owner, seal_legacy_rows};
 pub use settings::{SettingsStore, SettingsVersion};
+
+pub use export::{EXPORT_PAGE, ExportCounts, ExportReader, record_export};
+pub use reports::{ActivityCounts, count_activity};
 
 use chrono::{DateTime, SubsecRound, Utc};
 use rampart_kit::ids::{CustomerId, TenantId};

@@ -20,6 +20,7 @@ mod peers;
 mod replies;
 mod retention_job;
 mod schedule;
+mod tenant_data;
 mod tenant_deletion;
 mod tenants;
 mod test_mode;

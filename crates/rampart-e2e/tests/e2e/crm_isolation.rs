@@ -7,7 +7,8 @@
 //! and configuration show only its own; every route that takes an id
 //! answers the other side's real ids with a 404 problem (creates naming the
 //! other side's customer or appointment included); and afterwards both
-//! sides read exactly as before.
+//! sides read exactly as before. Each side's activity report counts only
+//! its own rows, and its bulk export holds only its own ids.
 
 use rampart_e2e::on_both_backends;
 use reqwest::{Method, StatusCode};
@@ -428,6 +429,37 @@ async fn sees_only_its_own(stack: &TestStack, side: &Side, other: &Side, shared:
             retention["conversations_days"], side.conversations_days,
             "{who}: {retention}"
         );
+        // The report counts this side's rows only: each side holds the
+        // same, so counting the other's too would double them.
+        let report = crate::tenant_data::summary(stack, credential).await;
+        assert_eq!(report["customers"]["total"], 2, "{who}: {report}");
+        assert_eq!(report["conversations"]["started"], 1, "{who}: {report}");
+        assert_eq!(report["job_notes"]["created"], 1, "{who}: {report}");
+        // The export holds this side's ids and none of the other's, and
+        // no channel credential of either.
+        let (export, by_type) = crate::tenant_data::export(stack, credential).await;
+        assert_eq!(by_type["customer"].len(), 2, "{who}: {export}");
+        for (own, theirs) in side.ids().into_iter().zip(other.ids()) {
+            assert!(export.contains(own), "{who}: {own} missing from the export");
+            assert!(!export.contains(theirs), "{who}: {theirs} in the export");
+        }
+        assert!(!export.contains(&format!("{} twin", other.label)), "{who}");
+        for label in [side.label, other.label] {
+            assert!(!export.contains(&format!("{label}-token")), "{who}");
+        }
+    }
+}
+
+impl Side {
+    /// The ids of this side's rows an export holds.
+    fn ids(&self) -> [&str; 5] {
+        [
+            &self.world.customer,
+            &self.twin,
+            &self.world.appointment,
+            &self.world.job_note,
+            &self.conversation,
+        ]
     }
 }
 

@@ -439,6 +439,14 @@ fn routes() -> Vec<Route> {
             StatusCode::OK,
             Some(Witness::Get("/v1/owner/erasure-requests/{erasure}")),
         ),
+        // Reports are a manager's (the settings scope); the bulk export
+        // is the owner's alone.
+        get("/v1/crm/reports/summary", settings),
+        get(
+            "/v1/crm/reports/summary?from=2031-04-01T00:00:00Z&to=2031-05-01T00:00:00Z",
+            settings,
+        ),
+        get("/v1/owner/export", owner),
     ]
 }
 

@@ -36,6 +36,8 @@
 //!   plaintext, and ciphertext moved to another row does not open.
 //! - [`handoff_modes`]: a test key's handoffs kept out of the live queue,
 //!   and live ones out of the test key's.
+//! - [`tenant_data`]: a manager's activity report and the owner's bulk
+//!   export (complete, opened, audited, malformed periods refused).
 
 // The harness is the library's, shared with the benches.
 use rampart_e2e::harness;
@@ -57,5 +59,6 @@ mod keys;
 mod mesh;
 mod operations;
 mod support;
+mod tenant_data;
 mod tenant_deletion;
 mod widget;

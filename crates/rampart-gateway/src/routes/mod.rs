@@ -32,6 +32,7 @@ pub mod openapi;
 mod owner;
 mod page;
 mod schedule;
+mod tenant_data;
 mod users;
 mod well_known;
 pub mod widget;
@@ -180,6 +181,9 @@ fn api() -> OpenApiRouter<Arc<Gateway>> {
         ))
         .routes(routes!(erasure::get_erasure_request))
         .routes(routes!(erasure::execute_erasure_request))
+        // The tenant's data as a whole: reports and the bulk export.
+        .routes(routes!(tenant_data::activity_summary))
+        .routes(routes!(tenant_data::export))
 }
 
 /// Reads the query string as `T`, with a problem response that says what

@@ -250,7 +250,22 @@ stub_service!(CrmService for Serve {
     post_agent_reply: crm::PostMessageRequest => crm::Message,
     set_summary: crm::SetSummaryRequest => crm::Conversation,
     set_conversation_status: crm::SetConversationStatusRequest => crm::Conversation,
-});
+    get_activity_summary: crm::ActivitySummaryRequest => crm::ActivitySummary,
+}
+    type ExportTenantDataStream = TenantExportStream;
+
+    async fn export_tenant_data(
+        &self,
+        _request: tonic::Request<crm::ExportTenantDataRequest>,
+    ) -> Result<Response<TenantExportStream>, Status> {
+        self.0.count("export_tenant_data");
+        Ok(Response::new(Box::pin(futures::stream::empty())))
+    }
+);
+
+type TenantExportStream = Pin<
+    Box<dyn futures::Stream<Item = Result<crm::ExportTenantDataChunk, Status>> + Send + 'static>,
+>;
 
 stub_service!(ScheduleService for Serve {
     create_appointment: crm::CreateAppointmentRequest => crm::Appointment,
