@@ -127,7 +127,7 @@ impl RevocationBus {
     /// A bus on the Redis at `url`, carried on `channel` (one per
     /// deployment, so several can share a Redis).
     pub async fn redis(url: &str, channel: &str) -> anyhow::Result<Self> {
-        let client = redis::Client::open(url).context("invalid Redis URL")?;
+        let client = crate::redis_connect::open(url)?;
         let config = ConnectionManagerConfig::new()
             .set_number_of_retries(1)
             .set_connection_timeout(Some(Duration::from_secs(2)))
