@@ -99,7 +99,8 @@ pub struct RevocationBus(Arc<Transport>);
 enum Transport {
     InProcess(broadcast::Sender<Revocation>),
     Redis {
-        client: redis::Client,
+        // Boxed: with TLS settings a client is a few hundred bytes.
+        client: Box<redis::Client>,
         publisher: ConnectionManager,
         channel: String,
     },
@@ -136,7 +137,7 @@ impl RevocationBus {
             .await
             .context("cannot connect to Redis for revocations")?;
         Ok(Self(Arc::new(Transport::Redis {
-            client,
+            client: Box::new(client),
             publisher,
             channel: channel.to_owned(),
         })))
@@ -199,7 +200,7 @@ impl RevocationBus {
                 publisher,
                 channel,
             } => tokio::spawn(watch_redis(
-                client.clone(),
+                redis::Client::clone(client),
                 publisher.clone(),
                 channel.clone(),
                 on_event,

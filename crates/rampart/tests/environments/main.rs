@@ -393,10 +393,10 @@ fn postgres_url(port: u16, database: &str, ca: &Path) -> String {
 #[tokio::test]
 async fn tls_backends_production_start_and_environment_bound_keys() {
     let pki = TestPki::generate();
-    let Some(postgres) = tls_postgres(&pki) else {
+    let Some(postgres) = tls_postgres(&pki).await else {
         return;
     };
-    let Some(redis) = tls_redis(&pki) else {
+    let Some(redis) = tls_redis(&pki).await else {
         return;
     };
     let ca = pki.path("ca.pem");

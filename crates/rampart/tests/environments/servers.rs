@@ -103,7 +103,7 @@ fn found(path: &Path) -> bool {
 
 /// `redis-server` serving TLS only (no plaintext port), with the test
 /// CA's server certificate.
-pub fn tls_redis(pki: &TestPki) -> Option<Server> {
+pub async fn tls_redis(pki: &TestPki) -> Option<Server> {
     let binary = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"]
         .into_iter()
         .map(PathBuf::from)
@@ -134,7 +134,7 @@ pub fn tls_redis(pki: &TestPki) -> Option<Server> {
         port,
         _dir: dir,
     };
-    wait_for_port(port, "redis-server");
+    wait_for_port(port, "redis-server").await;
     Some(server)
 }
 
@@ -169,7 +169,7 @@ fn id(args: &[&str]) -> Option<u32> {
 /// PostgreSQL with `ssl=on` and a pg_hba that admits TLS connections only
 /// (`hostssl`), user `postgres` trusted. PostgreSQL will not run as root:
 /// under root (as in CI) the server runs as the `postgres` user.
-pub fn tls_postgres(pki: &TestPki) -> Option<Server> {
+pub async fn tls_postgres(pki: &TestPki) -> Option<Server> {
     let Some(bindir) = postgres_bindir() else {
         return unavailable("PostgreSQL server binaries (initdb, postgres)");
     };
@@ -252,7 +252,7 @@ pub fn tls_postgres(pki: &TestPki) -> Option<Server> {
         port,
         _dir: dir,
     };
-    wait_for_port(port, "postgres");
+    wait_for_port(port, "postgres").await;
     // Accepting connections is not yet accepting sessions.
     let deadline = Instant::now() + Duration::from_secs(30);
     while !Command::new(bindir.join("pg_isready"))
@@ -261,18 +261,21 @@ pub fn tls_postgres(pki: &TestPki) -> Option<Server> {
         .is_ok_and(|s| s.success())
     {
         assert!(Instant::now() < deadline, "postgres not ready within 30 s");
-        std::thread::sleep(Duration::from_millis(100));
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     Some(server)
 }
 
-fn wait_for_port(port: u16, what: &str) {
+async fn wait_for_port(port: u16, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
         assert!(
             Instant::now() < deadline,
             "{what} not listening within 30 s"
         );
-        std::thread::sleep(Duration::from_millis(50));
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
