@@ -19,7 +19,9 @@
 //! - `error`: the service's failures and their gRPC statuses.
 //! - `migration` and `entity`: the schema.
 //!
-//! Keys are stored only as HMAC-SHA256 hashes under `key_hash_secret`; the
+//! Keys are stored only as HMAC-SHA256 hashes under `key_hash_secret`
+//! (in staging and production, a secret derived from it for the
+//! environment, see `rampart_kit::environment`); the
 //! bootstrap admin key is never stored at all, only its hash is kept in
 //! memory. Issuing a key writes its audit event to the `auth_audit_outbox`
 //! in the same transaction, and a relay delivers it to the audit service.
@@ -110,6 +112,7 @@ pub async fn create_platform_admin(
 ) -> anyhow::Result<CreatedAdmin> {
     let sealer =
         totp::SecretSealer::from_hex(totp_encryption_key).context("invalid TOTP encryption key")?;
+    let key_hash_secret = settings.environment.bind_key_hash_secret(key_hash_secret);
     let db = rampart_kit::db::connect(database_url).await?;
     migrate(&db).await?;
     let accounts = Accounts::new(
@@ -155,7 +158,13 @@ pub async fn run(
     tls: ServiceTls,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let hasher = KeyHasher::new(config.key_hash_secret.expose_secret().as_bytes())
+    // Every credential is hashed under the environment's own secret, so
+    // staging's keys and sessions are unknown to production (and back).
+    let key_hash_secret = config
+        .accounts
+        .environment
+        .bind_key_hash_secret(&config.key_hash_secret);
+    let hasher = KeyHasher::new(key_hash_secret.expose_secret().as_bytes())
         .context("invalid key_hash_secret")?;
     let bootstrap_admin = config
         .admin_api_key
@@ -177,7 +186,7 @@ pub async fn run(
 
     let accounts = Accounts::new(
         db.clone(),
-        config.key_hash_secret.expose_secret().as_bytes(),
+        key_hash_secret.expose_secret().as_bytes(),
         sealer,
         outbox.clone(),
         config.accounts,

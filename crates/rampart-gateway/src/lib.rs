@@ -78,6 +78,10 @@ pub struct Config {
     /// The shared secret billing webhooks are signed with (HMAC-SHA256);
     /// `None`: the webhook route refuses every call.
     pub billing_webhook_secret: Option<rampart_kit::secret::SecretString>,
+    /// The bearer token the admin listener's `/metrics` asks for
+    /// (`RAMPART_ADMIN_TOKEN_FILE`); `None`: metrics are open to whoever
+    /// reaches the listener, which is meant to be loopback only.
+    pub admin_token: Option<rampart_kit::secret::SecretString>,
 }
 
 impl Default for Config {
@@ -95,6 +99,7 @@ impl Default for Config {
             edge: edge::EdgeLimits::default(),
             security_txt: None,
             billing_webhook_secret: None,
+            admin_token: None,
         }
     }
 }

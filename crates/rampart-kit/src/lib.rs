@@ -25,11 +25,15 @@
 //! - [`revocation`]: the fan-out that tells every gateway a credential is
 //!   revoked, and whether it can still trust its cache.
 //! - [`testing`] (feature `testing`): fresh databases for tests.
+//! - [`environment`]: development, staging or production, and the key-hash
+//!   secret each binds credentials to.
+//! - [`redis_connect`]: Redis clients, plain or TLS with a private CA.
 
 pub mod api_key;
 pub mod audit_schema;
 pub mod config;
 pub mod db;
+pub mod environment;
 pub mod error;
 pub mod grpc;
 pub mod ids;
@@ -39,6 +43,7 @@ pub mod outbox;
 pub mod pki;
 pub mod principal;
 pub mod rate_limit;
+pub mod redis_connect;
 pub mod revocation;
 pub mod secret;
 pub mod telemetry;

@@ -81,7 +81,7 @@ impl RateLimiter {
     /// A limiter shared through the Redis at `url`; keys are namespaced by
     /// `prefix` so several deployments (or tests) can share one Redis.
     pub async fn redis(url: &str, prefix: &str) -> anyhow::Result<Self> {
-        let client = redis::Client::open(url).context("invalid Redis URL")?;
+        let client = crate::redis_connect::open(url)?;
         // A rate check sits on the request path: it must answer fast or
         // fail (and the request with it), not queue behind reconnects.
         let config = ConnectionManagerConfig::new()

@@ -99,7 +99,8 @@ pub struct RevocationBus(Arc<Transport>);
 enum Transport {
     InProcess(broadcast::Sender<Revocation>),
     Redis {
-        client: redis::Client,
+        // Boxed: with TLS settings a client is a few hundred bytes.
+        client: Box<redis::Client>,
         publisher: ConnectionManager,
         channel: String,
     },
@@ -127,7 +128,7 @@ impl RevocationBus {
     /// A bus on the Redis at `url`, carried on `channel` (one per
     /// deployment, so several can share a Redis).
     pub async fn redis(url: &str, channel: &str) -> anyhow::Result<Self> {
-        let client = redis::Client::open(url).context("invalid Redis URL")?;
+        let client = crate::redis_connect::open(url)?;
         let config = ConnectionManagerConfig::new()
             .set_number_of_retries(1)
             .set_connection_timeout(Some(Duration::from_secs(2)))
@@ -136,7 +137,7 @@ impl RevocationBus {
             .await
             .context("cannot connect to Redis for revocations")?;
         Ok(Self(Arc::new(Transport::Redis {
-            client,
+            client: Box::new(client),
             publisher,
             channel: channel.to_owned(),
         })))
@@ -199,7 +200,7 @@ impl RevocationBus {
                 publisher,
                 channel,
             } => tokio::spawn(watch_redis(
-                client.clone(),
+                redis::Client::clone(client),
                 publisher.clone(),
                 channel.clone(),
                 on_event,

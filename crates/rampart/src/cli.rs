@@ -9,11 +9,13 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use rampart_kit::CancellationToken;
 use rampart_kit::api_key::{KeyKind, PlaintextApiKey};
 use rampart_kit::config::secret_from_env;
+use rampart_kit::environment::Environment;
 use rampart_kit::pki::{PkiDir, ServiceName};
 use rampart_kit::secret::ExposeSecret;
 use rampart_kit::telemetry::{self, LogFormat};
 use tokio::net::TcpListener;
 
+use crate::production;
 use crate::settings::{self, FileSettings};
 use crate::stack::{self, DevOptions, DevStorage, StackConfig};
 
@@ -29,6 +31,12 @@ pub struct Cli {
     /// Default: pretty for `dev`, json otherwise.
     #[arg(long, env = "RAMPART_LOG_FORMAT", global = true, value_enum)]
     log_format: Option<LogFormatArg>,
+
+    /// Where this runs: development (the default), staging or production.
+    /// Production refuses to start on settings fit only for a laptop;
+    /// staging's and production's keys do not work in each other.
+    #[arg(long = "env", env = "RAMPART_ENV", global = true)]
+    environment: Option<String>,
 
     #[command(subcommand)]
     command: Command,
@@ -149,6 +157,7 @@ struct CreateAdminArgs {
 /// Runs the command; `main` only reports the error.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let file = FileSettings::load(cli.config.as_deref())?;
+    let environment = settings::environment(cli.environment.as_deref(), &file)?;
     let default_format = match cli.command {
         Command::Dev(_) => LogFormat::Pretty,
         _ => LogFormat::Json,
@@ -162,13 +171,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Dev(args) => {
             let _telemetry = telemetry::init(format)?;
-            dev(args, &file).await
+            dev(args, &file, environment).await
         }
         Command::Serve(args) => {
             let _telemetry = telemetry::init(format)?;
-            serve(args, &file).await
+            serve(args, &file, environment).await
         }
-        Command::Migrate(args) => migrate(args, &file).await,
+        Command::Migrate(args) => migrate(args, &file, environment).await,
         Command::Pki(PkiCommand::Init { dir, edge_names }) => {
             let pki = PkiDir::new(dir);
             if pki.ensure_generated(&edge_names)? {
@@ -190,7 +199,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", PlaintextApiKey::generate(KeyKind::Admin).expose());
             Ok(())
         }
-        Command::Admin(AdminCommand::CreateUser(args)) => create_admin(args).await,
+        Command::Admin(AdminCommand::CreateUser(args)) => create_admin(args, environment).await,
     }
 }
 
@@ -207,7 +216,18 @@ fn admin_key_from_env() -> anyhow::Result<Option<rampart_kit::secret::SecretStri
     Ok(key)
 }
 
-async fn dev(args: DevArgs, file: &FileSettings) -> anyhow::Result<()> {
+/// The admin listener's token, from `RAMPART_ADMIN_TOKEN_FILE` (or
+/// `RAMPART_ADMIN_TOKEN`).
+fn admin_token_from_env() -> anyhow::Result<Option<rampart_kit::secret::SecretString>> {
+    secret_from_env("RAMPART_ADMIN_TOKEN")
+}
+
+async fn dev(args: DevArgs, file: &FileSettings, environment: Environment) -> anyhow::Result<()> {
+    if environment == Environment::Production {
+        bail!(
+            "rampart dev does not run with RAMPART_ENV=production: it generates its secrets and keeps its data on this machine; use `rampart serve` for production"
+        );
+    }
     let data_dir = args
         .data_dir
         .or_else(|| file.data_dir.clone())
@@ -229,9 +249,11 @@ async fn dev(args: DevArgs, file: &FileSettings) -> anyhow::Result<()> {
             Some(secret) => secret,
             None => data.billing_webhook_secret()?,
         }),
+        admin_token: admin_token_from_env()?,
         ..gateway_config(file)?
     };
     let mut accounts = settings::account_settings_from_env()?;
+    accounts.environment = environment;
     // `admin create-user --data-dir` keeps the domains it was given in the
     // folder, so the admin it made can sign in here.
     for domain in data.office_domains()? {
@@ -294,7 +316,11 @@ async fn dev(args: DevArgs, file: &FileSettings) -> anyhow::Result<()> {
     stack.running.wait().await
 }
 
-async fn serve(args: ServeArgs, file: &FileSettings) -> anyhow::Result<()> {
+async fn serve(
+    args: ServeArgs,
+    file: &FileSettings,
+    environment: Environment,
+) -> anyhow::Result<()> {
     let mut services = Vec::new();
     for name in &args.services {
         let service = ServiceName::parse(name)?;
@@ -307,7 +333,88 @@ async fn serve(args: ServeArgs, file: &FileSettings) -> anyhow::Result<()> {
         .or_else(|| file.pki_dir.clone())
         .context("set RAMPART_PKI_DIR (or --pki-dir) to the folder made by `rampart pki init`")?;
     let needs_database = services.iter().any(|s| !matches!(s, ServiceName::Gateway));
+    let serves_gateway = services.contains(&ServiceName::Gateway);
+    let serves = |service| services.contains(&service);
     let database_url = args.database_url.or_else(|| file.database_url.clone());
+    let redis_url = args.redis_url.or_else(|| file.redis_url.clone());
+    let admin_listen = if serves_gateway {
+        Some(settings::admin_listen(args.admin_listen.as_deref(), file)?)
+    } else {
+        None
+    };
+    // Every secret is read (not yet required) first, so that production's
+    // refusals can be listed together before anything else stops the start.
+    let read_if = |wanted: bool, name: &str| {
+        if wanted {
+            secret_from_env(name)
+        } else {
+            Ok(None)
+        }
+    };
+    let key_hash_secret = read_if(serves(ServiceName::Auth), "RAMPART_KEY_HASH_SECRET")?;
+    let totp_encryption_key = read_if(serves(ServiceName::Auth), "RAMPART_TOTP_ENCRYPTION_KEY")?;
+    let admin_api_key = admin_key_from_env()?;
+    let audit_signing_key = read_if(serves(ServiceName::Audit), "RAMPART_AUDIT_SIGNING_KEY")?;
+    let master_key_text = read_if(serves(ServiceName::Crm), "RAMPART_MASTER_KEY")?;
+    let billing_webhook_secret = secret_from_env("RAMPART_BILLING_WEBHOOK_SECRET")?;
+    let admin_sign_in_path = secret_from_env("RAMPART_ADMIN_SIGN_IN_PATH")?;
+    let admin_token = read_if(serves_gateway, "RAMPART_ADMIN_TOKEN")?;
+    if environment == Environment::Production {
+        let mut secrets = Vec::new();
+        for (name, secret, min_len) in [
+            (
+                "RAMPART_KEY_HASH_SECRET",
+                &key_hash_secret,
+                production::MIN_SECRET_LEN,
+            ),
+            (
+                "RAMPART_TOTP_ENCRYPTION_KEY",
+                &totp_encryption_key,
+                production::MIN_SECRET_LEN,
+            ),
+            (
+                "RAMPART_ADMIN_API_KEY",
+                &admin_api_key,
+                production::MIN_SECRET_LEN,
+            ),
+            (
+                "RAMPART_AUDIT_SIGNING_KEY",
+                &audit_signing_key,
+                production::MIN_SECRET_LEN,
+            ),
+            (
+                "RAMPART_MASTER_KEY",
+                &master_key_text,
+                production::MIN_SECRET_LEN,
+            ),
+            (
+                "RAMPART_BILLING_WEBHOOK_SECRET",
+                &billing_webhook_secret,
+                production::MIN_SECRET_LEN,
+            ),
+            // A path segment, not a key: its own rule asks for 16.
+            ("RAMPART_ADMIN_SIGN_IN_PATH", &admin_sign_in_path, 16),
+            (
+                "RAMPART_ADMIN_TOKEN",
+                &admin_token,
+                production::MIN_SECRET_LEN,
+            ),
+        ] {
+            if let Some(secret) = secret {
+                secrets.push((name, secret, min_len));
+            }
+        }
+        production::check(&production::ProductionSettings {
+            database_url: database_url.as_deref(),
+            needs_database,
+            redis_url: redis_url.as_deref(),
+            needs_redis: serves_gateway || serves(ServiceName::Auth),
+            admin_listen,
+            admin_token: admin_token.is_some(),
+            secrets,
+        })?;
+    }
+
     let mut databases = HashMap::new();
     if needs_database {
         let url = database_url
@@ -322,26 +429,20 @@ async fn serve(args: ServeArgs, file: &FileSettings) -> anyhow::Result<()> {
             databases.insert(service, url.clone());
         }
     }
-    let redis = match args.redis_url.or_else(|| file.redis_url.clone()) {
+    let redis = match redis_url {
         Some(url) => {
             settings::check_redis_url(&url, "REDIS_URL")?;
             Some((url, "rampart".to_owned()))
         }
-        None if services.contains(&ServiceName::Gateway) => {
+        None if serves_gateway => {
             bail!("set REDIS_URL (or --redis-url): gateways share rate limits through Redis")
         }
         None => None,
     };
-    let key_hash_secret = if services.contains(&ServiceName::Auth) {
-        Some(secret_from_env("RAMPART_KEY_HASH_SECRET")?.context(
+    let key_hash_secret = if serves(ServiceName::Auth) {
+        Some(key_hash_secret.context(
             "set RAMPART_KEY_HASH_SECRET (or RAMPART_KEY_HASH_SECRET_FILE): at least 32 random bytes for hashing API keys",
         )?)
-    } else {
-        None
-    };
-    let serves_gateway = services.contains(&ServiceName::Gateway);
-    let admin_listen = if serves_gateway {
-        Some(settings::admin_listen(args.admin_listen.as_deref(), file)?)
     } else {
         None
     };
@@ -350,23 +451,23 @@ async fn serve(args: ServeArgs, file: &FileSettings) -> anyhow::Result<()> {
     } else {
         rampart_gateway::Config::default()
     };
-    let audit_signing_key = if services.contains(&ServiceName::Audit) {
-        Some(secret_from_env("RAMPART_AUDIT_SIGNING_KEY")?.context(
+    let audit_signing_key = if serves(ServiceName::Audit) {
+        Some(audit_signing_key.context(
             "set RAMPART_AUDIT_SIGNING_KEY (or RAMPART_AUDIT_SIGNING_KEY_FILE): an Ed25519 private key in PKCS#8 PEM (openssl genpkey -algorithm ed25519)",
         )?)
     } else {
         None
     };
 
-    let totp_encryption_key = if services.contains(&ServiceName::Auth) {
-        Some(secret_from_env("RAMPART_TOTP_ENCRYPTION_KEY")?.context(
+    let totp_encryption_key = if serves(ServiceName::Auth) {
+        Some(totp_encryption_key.context(
             "set RAMPART_TOTP_ENCRYPTION_KEY (or RAMPART_TOTP_ENCRYPTION_KEY_FILE): 32 random bytes in hex for sealing TOTP secrets",
         )?)
     } else {
         None
     };
-    let crm_master_key = if services.contains(&ServiceName::Crm) {
-        let text = secret_from_env("RAMPART_MASTER_KEY")?.context(
+    let crm_master_key = if serves(ServiceName::Crm) {
+        let text = master_key_text.context(
             "set RAMPART_MASTER_KEY (or RAMPART_MASTER_KEY_FILE): the crm's master key, 32 random bytes in base64 (`v1:<base64>`, or `v2:<base64>,v1:<base64>` while rotating); the crm will not start without it",
         )?;
         Some(stack::parse_master_key(&text)?)
@@ -375,8 +476,9 @@ async fn serve(args: ServeArgs, file: &FileSettings) -> anyhow::Result<()> {
     };
     let audit_checkpoint_interval = settings::audit_checkpoint_interval()?;
     // Without it the billing webhook refuses every call (503).
-    gateway.billing_webhook_secret = secret_from_env("RAMPART_BILLING_WEBHOOK_SECRET")?;
-    if let Some(segment) = secret_from_env("RAMPART_ADMIN_SIGN_IN_PATH")? {
+    gateway.billing_webhook_secret = billing_webhook_secret;
+    gateway.admin_token = admin_token;
+    if let Some(segment) = admin_sign_in_path {
         settings::check_admin_sign_in_path(segment.expose_secret())?;
         gateway.admin_sign_in_path = Some(segment.expose_secret().to_owned());
     }
@@ -410,13 +512,16 @@ async fn serve(args: ServeArgs, file: &FileSettings) -> anyhow::Result<()> {
         databases,
         redis,
         key_hash_secret,
-        admin_api_key: admin_key_from_env()?,
+        admin_api_key,
         audit_signing_key,
         audit_checkpoint_interval,
         gateway,
         totp_encryption_key,
         crm_master_key,
-        accounts: settings::account_settings_from_env()?,
+        accounts: rampart_auth::AccountSettings {
+            environment,
+            ..settings::account_settings_from_env()?
+        },
         admin_listener,
         escalation: settings::escalation_settings_from_env()?,
     })
@@ -425,11 +530,22 @@ async fn serve(args: ServeArgs, file: &FileSettings) -> anyhow::Result<()> {
     running.wait().await
 }
 
-async fn migrate(args: MigrateArgs, file: &FileSettings) -> anyhow::Result<()> {
+async fn migrate(
+    args: MigrateArgs,
+    file: &FileSettings,
+    environment: Environment,
+) -> anyhow::Result<()> {
     let url = args
         .database_url
         .or_else(|| file.database_url.clone())
         .context("set DATABASE_URL (or --database-url)")?;
+    if environment == Environment::Production {
+        production::check(&production::ProductionSettings {
+            database_url: Some(&url),
+            needs_database: true,
+            ..production::ProductionSettings::default()
+        })?;
+    }
     settings::check_database_url(&url, "DATABASE_URL")?;
     let db = rampart_kit::db::connect(&url).await?;
     rampart_auth::migrate(&db)
@@ -448,7 +564,7 @@ async fn migrate(args: MigrateArgs, file: &FileSettings) -> anyhow::Result<()> {
 
 /// `rampart admin create-user`: a platform admin straight into the auth
 /// database, with a TOTP secret printed once.
-async fn create_admin(args: CreateAdminArgs) -> anyhow::Result<()> {
+async fn create_admin(args: CreateAdminArgs, environment: Environment) -> anyhow::Result<()> {
     let data = args
         .data_dir
         .as_deref()
@@ -475,6 +591,9 @@ async fn create_admin(args: CreateAdminArgs) -> anyhow::Result<()> {
         (None, None) => bail!("name the database: --data-dir for `rampart dev`, or DATABASE_URL"),
     };
     let mut accounts = settings::account_settings_from_env()?;
+    // Recovery codes are hashed under the environment's secret, as auth
+    // will check them.
+    accounts.environment = environment;
     if let Some(domains) = &args.office_domains {
         accounts.admin_email_domains = settings::parse_domains(domains);
     }

@@ -10,11 +10,13 @@
 //!   and the end-to-end tests) or a chosen few (`rampart serve`).
 //! - [`dev_data`]: the embedded default's data folder: SQLite files,
 //!   certificates and generated secrets.
+//! - [`production`]: what `RAMPART_ENV=production` refuses to start with.
 
 pub mod audit_cli;
 pub mod cli;
 pub mod dev_data;
 pub mod escalation_cli;
+pub mod production;
 pub mod settings;
 pub mod stack;
 

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use rampart_kit::environment::Environment;
 use rampart_kit::pki::ServiceName;
 use rampart_kit::rate_limit::Quota;
 use serde::Deserialize;
@@ -15,6 +16,7 @@ use serde::Deserialize;
 /// The optional settings file (`--config`, `RAMPART_CONFIG`).
 ///
 /// ```toml
+/// env = "production"
 /// data_dir = ".rampart"
 /// listen = "127.0.0.1:8443"
 /// database_url = "postgres://rampart@db/rampart"
@@ -38,6 +40,9 @@ use serde::Deserialize;
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileSettings {
+    /// `development`, `staging` or `production` (`RAMPART_ENV` and `--env`
+    /// override it).
+    pub env: Option<String>,
     pub data_dir: Option<PathBuf>,
     pub listen: Option<String>,
     pub database_url: Option<String>,
@@ -183,6 +188,20 @@ impl FileSettings {
     fn service(&self, service: ServiceName) -> Option<&ServiceFileSettings> {
         self.services.get(service.as_str())
     }
+}
+
+/// The deployment environment: `--env` or `RAMPART_ENV` (`flag`), then
+/// `env` in the file, then development. Anything but the three names is
+/// refused, naming RAMPART_ENV, rather than falling back to development.
+pub fn environment(flag: Option<&str>, file: &FileSettings) -> anyhow::Result<Environment> {
+    let (value, what) = match (flag, file.env.as_deref()) {
+        (Some(value), _) => (value, "RAMPART_ENV (or --env)"),
+        (None, Some(value)) => (value, "env in the settings file (RAMPART_ENV)"),
+        (None, None) => return Ok(Environment::Development),
+    };
+    Environment::parse(value).map_err(|_| {
+        anyhow::anyhow!("{what} must be development, staging or production, not {value:?}")
+    })
 }
 
 /// Parses a listen address with a message naming where it came from.
@@ -670,6 +689,31 @@ preferred_languages = ["en", "de-CH"]
             SocketAddr::from(([127, 0, 0, 1], 9464))
         );
         assert!(admin_listen(Some("nope"), &file).is_err());
+    }
+
+    #[test]
+    fn the_environment_layers_flag_file_default_and_refuses_others() {
+        let file = FileSettings {
+            env: Some("staging".to_owned()),
+            ..FileSettings::default()
+        };
+        assert_eq!(
+            environment(Some("production"), &file).unwrap(),
+            Environment::Production
+        );
+        assert_eq!(environment(None, &file).unwrap(), Environment::Staging);
+        assert_eq!(
+            environment(None, &FileSettings::default()).unwrap(),
+            Environment::Development
+        );
+        let error = environment(Some("prod"), &file).unwrap_err().to_string();
+        assert!(error.contains("RAMPART_ENV"), "{error}");
+        let typo = FileSettings {
+            env: Some("Production".to_owned()),
+            ..FileSettings::default()
+        };
+        let error = environment(None, &typo).unwrap_err().to_string();
+        assert!(error.contains("RAMPART_ENV"), "{error}");
     }
 
     #[test]

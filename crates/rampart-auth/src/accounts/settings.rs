@@ -46,6 +46,12 @@ pub struct AccountSettings {
     pub max_waiting_hashes: usize,
     /// Delays and the hard cap on consecutive failed sign-ins per account.
     pub account_throttle: ThrottlePolicy,
+    /// The deployment environment. In staging and production every
+    /// credential (API keys, admin keys, sessions, recovery codes) is
+    /// hashed under a secret derived for that environment, so one issued in
+    /// staging is unknown in production and the other way round, even on a
+    /// shared database and secret.
+    pub environment: rampart_kit::environment::Environment,
 }
 
 impl Default for AccountSettings {
@@ -59,6 +65,7 @@ impl Default for AccountSettings {
                 .map_or(2, std::num::NonZero::get),
             max_waiting_hashes: DEFAULT_WAITING_HASHES,
             account_throttle: ThrottlePolicy::ACCOUNT,
+            environment: rampart_kit::environment::Environment::Development,
         }
     }
 }
