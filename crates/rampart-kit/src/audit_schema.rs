@@ -526,6 +526,31 @@ pub const KINDS: &[EventKind] = &[
         details: &["from_state", "to_state", "source", "event_id"],
         description: "a tenant's billing state moved (trial, active, past_due, suspended, canceled); source: admin or webhook, event_id: the billing provider's event for a webhook, reason: a short code",
     },
+    EventKind {
+        action: "incident.contained",
+        version: 1,
+        producer: "auth",
+        log: LogScope::Platform,
+        target: "incident",
+        outcomes: SUCCESS,
+        details: &[
+            "target_kind",
+            "target_id",
+            "credentials_revoked",
+            "sessions_revoked",
+        ],
+        description: "an operator contained an incident (`rampart incident contain`): the target's credentials and sessions revoked and its access path refused until restored; `target_kind` is tenant, user, key or admin_key",
+    },
+    EventKind {
+        action: "incident.restored",
+        version: 1,
+        producer: "auth",
+        log: LogScope::Platform,
+        target: "incident",
+        outcomes: SUCCESS,
+        details: &["target_kind", "target_id"],
+        description: "an operator lifted an incident's isolation (`rampart incident restore`); revoked credentials stay revoked",
+    },
 ];
 
 /// The schema of `action`, if it is a known kind.

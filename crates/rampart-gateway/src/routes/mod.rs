@@ -27,6 +27,7 @@ mod erasure;
 mod escalation;
 mod handoffs;
 pub(crate) mod health;
+mod incidents;
 mod keys;
 pub mod openapi;
 mod owner;
@@ -180,6 +181,11 @@ fn api() -> OpenApiRouter<Arc<Gateway>> {
         ))
         .routes(routes!(erasure::get_erasure_request))
         .routes(routes!(erasure::execute_erasure_request))
+        // Incidents: contain, look up, restore.
+        .routes(routes!(incidents::contain))
+        .routes(routes!(incidents::baseline))
+        .routes(routes!(incidents::get))
+        .routes(routes!(incidents::restore))
 }
 
 /// Reads the query string as `T`, with a problem response that says what
