@@ -88,7 +88,11 @@ impl Stack {
             .send()
             .await
             .unwrap();
-        assert!(response.status().is_success(), "{path}: {}", response.status());
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
         response.json().await.unwrap()
     }
 
@@ -117,11 +121,29 @@ async fn contain_report_restore_and_verify_through_the_binary() {
     let baseline = stack._dir.path().join("baseline.json");
     let baseline_arg = baseline.to_str().unwrap();
 
-    let clean = stack.incident(&["verify", "--save-baseline", baseline_arg]).await;
-    assert!(clean.status.success(), "{}{}", stdout(&clean), stderr(&clean));
-    let clean = stack.incident(&["verify", "--baseline", baseline_arg]).await;
-    assert!(clean.status.success(), "{}{}", stdout(&clean), stderr(&clean));
-    assert!(stdout(&clean).contains("admins match the baseline"), "{}", stdout(&clean));
+    let clean = stack
+        .incident(&["verify", "--save-baseline", baseline_arg])
+        .await;
+    assert!(
+        clean.status.success(),
+        "{}{}",
+        stdout(&clean),
+        stderr(&clean)
+    );
+    let clean = stack
+        .incident(&["verify", "--baseline", baseline_arg])
+        .await;
+    assert!(
+        clean.status.success(),
+        "{}{}",
+        stdout(&clean),
+        stderr(&clean)
+    );
+    assert!(
+        stdout(&clean).contains("admins match the baseline"),
+        "{}",
+        stdout(&clean)
+    );
     assert!(stdout(&clean).contains("sha256"), "{}", stdout(&clean));
 
     let unknown = "ten_0190f0f0f0f07000800000000000000a";
@@ -167,7 +189,13 @@ async fn contain_report_restore_and_verify_through_the_binary() {
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
     let report = loop {
         let output = stack
-            .incident(&["report", "--id", &id, "--out", report_path.to_str().unwrap()])
+            .incident(&[
+                "report",
+                "--id",
+                &id,
+                "--out",
+                report_path.to_str().unwrap(),
+            ])
             .await;
         assert!(output.status.success(), "{}", stderr(&output));
         let report = std::fs::read_to_string(&report_path).unwrap();
@@ -194,7 +222,9 @@ async fn contain_report_restore_and_verify_through_the_binary() {
             json!({ "email": "intruder@corp.example", "password": "quiet harbour lanterns drift east", "role": "admin" }),
         )
         .await;
-    let changed = stack.incident(&["verify", "--baseline", baseline_arg]).await;
+    let changed = stack
+        .incident(&["verify", "--baseline", baseline_arg])
+        .await;
     assert!(!changed.status.success(), "{}", stdout(&changed));
     assert!(
         stdout(&changed).contains("added") && stdout(&changed).contains("intruder@corp.example"),
