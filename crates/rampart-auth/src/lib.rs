@@ -12,6 +12,8 @@
 //!   their keyed hashes) and `throttle` (atomic attempt reservation).
 //! - `keys`: verification and the key lifecycle (`rules`), the
 //!   `auth_api_key` table (`store`) and the `AuthService` (`grpc`).
+//! - `incidents`: containing a tenant, user or key in one step and
+//!   restoring it (`auth_incident`).
 //! - `access`: each tenant's access state (suspended by billing or not),
 //!   answered with every verdict (`auth_tenant_access`).
 //! - `domain`: the parsed inputs (key owners, names, environments and
@@ -31,6 +33,7 @@ mod accounts;
 mod domain;
 mod entity;
 mod error;
+mod incidents;
 mod keys;
 mod migration;
 mod passwords;
@@ -192,12 +195,14 @@ pub async fn run(
         config.accounts,
     );
     let access = TenantAccess::new(db.clone(), outbox.clone());
+    let outbox_for_incidents = outbox.clone();
     let credentials = Credentials::new(hasher, bootstrap_admin, KeyStore::new(db.clone()), outbox);
     let health = health_for::<AuthServiceServer<AuthGrpc>>().await;
     let router = server(&tls)?
         .add_service(health)
         .add_service(AuthServiceServer::with_interceptor(
-            AuthGrpc::new(credentials, access.clone()),
+            AuthGrpc::new(credentials, access.clone())
+                .with_incidents(incidents::Incidents::new(db.clone(), outbox_for_incidents)),
             AllowPeers(&[ServiceName::Gateway]),
         ))
         .add_service(AccountServiceServer::with_interceptor(

@@ -19,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(KeyLifecycle),
             Box::new(WidgetOrigins),
             Box::new(crate::access::CreateTenantAccess),
+            Box::new(crate::incidents::CreateIncidents),
         ]
     }
 

@@ -114,6 +114,10 @@ pub struct Gateway {
     /// API key use, counted here and reported to auth per window.
     pub usage: authn::usage::UsageCounter,
     pub limiter: RateLimiter,
+    /// This process's own limiter, counting the revocation routes while the
+    /// shared `limiter` is unreachable (containment never waits for a
+    /// cache; see [`authn`]).
+    pub local_limiter: RateLimiter,
     /// Where auth announces revocations; [`run`] watches it.
     pub revocations: RevocationBus,
     /// Session verdicts, voided by revocations like the key verdicts.
@@ -145,6 +149,7 @@ impl Gateway {
             backends,
             authenticator,
             limiter,
+            local_limiter: RateLimiter::memory(),
             sessions,
             revocations,
             metrics: metrics::Metrics::new(),

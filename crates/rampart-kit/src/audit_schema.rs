@@ -543,6 +543,31 @@ pub const KINDS: &[EventKind] = &[
         ],
         description: "the owner started a bulk export of one data mode of the tenant's data (customers decrypted): recorded before the first line leaves, with the counts of each class at that moment",
     },
+    EventKind {
+        action: "incident.contained",
+        version: 1,
+        producer: "auth",
+        log: LogScope::Platform,
+        target: "incident",
+        outcomes: SUCCESS,
+        details: &[
+            "target_kind",
+            "target_id",
+            "credentials_revoked",
+            "sessions_revoked",
+        ],
+        description: "an operator contained an incident (`rampart incident contain`): the target's credentials and sessions revoked and its access path refused until restored; `target_kind` is tenant, user, key or admin_key",
+    },
+    EventKind {
+        action: "incident.restored",
+        version: 1,
+        producer: "auth",
+        log: LogScope::Platform,
+        target: "incident",
+        outcomes: SUCCESS,
+        details: &["target_kind", "target_id"],
+        description: "an operator lifted an incident's isolation (`rampart incident restore`); revoked credentials stay revoked",
+    },
 ];
 
 /// The schema of `action`, if it is a known kind.

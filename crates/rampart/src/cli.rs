@@ -69,6 +69,8 @@ enum Command {
     /// The handoff gate's detection.
     #[command(subcommand)]
     Escalation(crate::escalation_cli::EscalationCommand),
+    /// Incidents: contain, restore, verify integrity, report.
+    Incident(crate::incident_cli::IncidentArgs),
 }
 
 #[derive(Debug, Args)]
@@ -200,6 +202,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Admin(AdminCommand::CreateUser(args)) => create_admin(args, environment).await,
+        Command::Incident(args) => crate::incident_cli::run(args).await,
     }
 }
 

@@ -4,6 +4,8 @@
 //!   `audit`).
 //! - [`audit_cli`]: `rampart audit verify`, the offline export verifier.
 //! - [`escalation_cli`]: `rampart escalation eval`, detection measured on a corpus.
+//! - [`incident_cli`]: `rampart incident`, the incident playbook against a
+//!   running stack's admin REST API.
 //! - [`settings`]: settings from flags, environment and an optional TOML
 //!   file, validated before anything starts.
 //! - [`stack`]: starting services in this process, all five (`rampart dev`,
@@ -16,6 +18,7 @@ pub mod audit_cli;
 pub mod cli;
 pub mod dev_data;
 pub mod escalation_cli;
+pub mod incident_cli;
 pub mod production;
 pub mod settings;
 pub mod stack;

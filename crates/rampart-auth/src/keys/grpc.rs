@@ -10,12 +10,12 @@ use rampart_kit::origins::Origin;
 use rampart_kit::principal::Principal;
 use rampart_proto::auth::v1::auth_service_server::AuthService;
 use rampart_proto::auth::v1::{
-    ApiKeyInfo, IsWidgetOriginRequest, IsWidgetOriginResponse, IssueApiKeyRequest,
-    IssueApiKeyResponse, ListApiKeysRequest, ListApiKeysResponse, PrincipalKind,
-    RecordKeyUsageRequest, RecordKeyUsageResponse, RevokeApiKeyRequest, RotateApiKeyRequest,
-    RotateApiKeyResponse, SetTenantAccessRequest, SetTenantAccessResponse,
-    SetTenantRateLimitRequest, SetTenantRateLimitResponse, VerifyApiKeyRequest,
-    VerifyApiKeyResponse,
+    ApiKeyInfo, ContainIncidentRequest, Incident, IncidentRequest, IsWidgetOriginRequest,
+    IsWidgetOriginResponse, IssueApiKeyRequest, IssueApiKeyResponse, ListApiKeysRequest,
+    ListApiKeysResponse, PrincipalKind, RecordKeyUsageRequest, RecordKeyUsageResponse,
+    RevokeApiKeyRequest, RotateApiKeyRequest, RotateApiKeyResponse, SetTenantAccessRequest,
+    SetTenantAccessResponse, SetTenantRateLimitRequest, SetTenantRateLimitResponse,
+    VerifyApiKeyRequest, VerifyApiKeyResponse,
 };
 use tonic::{Request, Response, Status};
 
@@ -24,6 +24,7 @@ use super::store::KeyRow;
 use crate::access::{MAX_BILLING_STATE_LEN, TenantAccess};
 use crate::domain::keys::{ADMIN_SCOPE, KeyOwner, KeySpec};
 use crate::error::Error;
+use crate::incidents::{Incidents, Target, parse_incident_id};
 
 #[derive(Debug)]
 pub(crate) struct AuthGrpc {
@@ -31,6 +32,9 @@ pub(crate) struct AuthGrpc {
     /// Tenants' access states, answered with each key's verdict and set
     /// by [`AuthService::set_tenant_access`].
     access: TenantAccess,
+    /// Containment and restore (`rampart incident`); `None` answers
+    /// Unimplemented.
+    incidents: Option<Incidents>,
 }
 
 impl AuthGrpc {
@@ -38,7 +42,39 @@ impl AuthGrpc {
         Self {
             credentials,
             access,
+            incidents: None,
         }
+    }
+
+    pub(crate) fn with_incidents(mut self, incidents: Incidents) -> Self {
+        self.incidents = Some(incidents);
+        self
+    }
+
+    fn incidents(&self) -> Result<&Incidents, Status> {
+        self.incidents
+            .as_ref()
+            .ok_or_else(|| Status::unimplemented("incidents are not served here"))
+    }
+}
+
+/// An incident row as the wire carries it.
+fn incident_to_wire(row: crate::entity::incident::Model) -> Incident {
+    Incident {
+        incident_id: row.id,
+        target_kind: row.target_kind,
+        target_id: row.target_id,
+        tenant_id: row.tenant_id.unwrap_or_default(),
+        reason: row.reason,
+        contained_at: row
+            .contained_at
+            .to_rfc3339_opts(SecondsFormat::Millis, true),
+        restored_at: row
+            .restored_at
+            .map(|at| at.to_rfc3339_opts(SecondsFormat::Millis, true))
+            .unwrap_or_default(),
+        credentials_revoked: u32::try_from(row.credentials_revoked).unwrap_or_default(),
+        sessions_revoked: u32::try_from(row.sessions_revoked).unwrap_or_default(),
     }
 }
 
@@ -267,6 +303,43 @@ impl AuthService for AuthGrpc {
             suspended: request.suspended,
             changed,
         }))
+    }
+
+    async fn contain_incident(
+        &self,
+        request: Request<ContainIncidentRequest>,
+    ) -> Result<Response<Incident>, Status> {
+        let principal = Principal::from_request(&request)?;
+        principal.require_platform_admin()?;
+        let request = request.into_inner();
+        let target = Target::parse(&request.target_kind, &request.target_id)?;
+        let row = self
+            .incidents()?
+            .contain(&principal, target, &request.reason)
+            .await?;
+        Ok(Response::new(incident_to_wire(row)))
+    }
+
+    async fn restore_incident(
+        &self,
+        request: Request<IncidentRequest>,
+    ) -> Result<Response<Incident>, Status> {
+        let principal = Principal::from_request(&request)?;
+        principal.require_platform_admin()?;
+        let id = parse_incident_id(&request.get_ref().incident_id)?.to_owned();
+        let row = self.incidents()?.restore(&principal, &id).await?;
+        Ok(Response::new(incident_to_wire(row)))
+    }
+
+    async fn get_incident(
+        &self,
+        request: Request<IncidentRequest>,
+    ) -> Result<Response<Incident>, Status> {
+        let principal = Principal::from_request(&request)?;
+        principal.require_platform_admin()?;
+        let id = parse_incident_id(&request.get_ref().incident_id)?.to_owned();
+        let row = self.incidents()?.get(&principal, &id).await?;
+        Ok(Response::new(incident_to_wire(row)))
     }
 }
 

@@ -55,6 +55,7 @@ mod erasure;
 mod flow;
 mod handoff_modes;
 mod hardening;
+mod incident;
 mod keys;
 mod mesh;
 mod operations;

@@ -353,7 +353,7 @@ impl FromRequestParts<Arc<Gateway>> for TenantCaller {
                 "X-Business-ID does not match the API key's tenant",
             ));
         }
-        limit_credential(gateway, &verified).await?;
+        limit_credential(parts, gateway, &verified).await?;
         Ok(Self {
             principal: principal(parts, verified, key.kind()),
             tenant,
@@ -386,7 +386,7 @@ impl FromRequestParts<Arc<Gateway>> for AdminCaller {
         if verified.kind != PrincipalKind::PlatformAdmin {
             return Err(invalid_key());
         }
-        limit_credential(gateway, &verified).await?;
+        limit_credential(parts, gateway, &verified).await?;
         Ok(Self {
             principal: principal(parts, verified, key.kind()),
         })
@@ -433,7 +433,7 @@ impl FromRequestParts<Arc<Gateway>> for WidgetCaller {
                 "this widget key may not be used from this origin",
             ));
         }
-        limit_credential(gateway, &verified).await?;
+        limit_credential(parts, gateway, &verified).await?;
         Ok(Self {
             principal: principal(parts, verified, key.kind()),
             tenant,
@@ -496,10 +496,14 @@ async fn verified_key(
 }
 
 /// Step 6: the credential's own limit, the tenant's where it has one.
-async fn limit_credential(gateway: &Gateway, verified: &VerifiedKey) -> Result<(), ApiError> {
+async fn limit_credential(
+    parts: &Parts,
+    gateway: &Gateway,
+    verified: &VerifiedKey,
+) -> Result<(), ApiError> {
     let bucket = format!("cred:{}", verified.credential_id);
     let quota = verified.quota.unwrap_or(gateway.config.per_credential);
-    limit(gateway, &bucket, quota, "credential").await
+    limit(parts, gateway, &bucket, quota, "credential").await
 }
 
 /// The principal the gateway acts as for a caller that holds no credential

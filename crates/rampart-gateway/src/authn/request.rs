@@ -2,7 +2,15 @@
 //! count it against: its headers as text, the client's address (for auth's
 //! records and for the per-address rate-limit bucket), its request id, and
 //! the rate limiter's verdict on a bucket.
+//!
+//! The shared limiter fails closed, with one exception: the routes that
+//! revoke ([`REVOCATION_ROUTES`]). Containment must never wait for a cache,
+//! so while the shared limiter (Redis) is away those routes are counted by
+//! this process's own limiter instead, and go on to auth and its database.
+//! They stay limited and authenticated; only where they are counted changes.
 
+use axum::extract::MatchedPath;
+use http::Method;
 use http::request::Parts;
 use rampart_kit::error::ErrorCode;
 use rampart_kit::rate_limit::{Decision, Quota};
@@ -58,10 +66,39 @@ pub(crate) fn address_bucket(parts: &Parts) -> String {
     )
 }
 
+/// The routes (method and template) that revoke credentials or contain an
+/// incident: they reach auth while the shared rate limiter is away.
+pub(crate) const REVOCATION_ROUTES: [(Method, &str); 9] = [
+    (Method::DELETE, "/v1/admin/api-keys/{key_id}"),
+    (
+        Method::DELETE,
+        "/v1/admin/tenants/{tenant_id}/api-keys/{key_id}",
+    ),
+    (Method::POST, "/v1/admin/users/{user_id}/revoke-sessions"),
+    (Method::POST, "/v1/users/{user_id}/revoke-sessions"),
+    (Method::DELETE, "/v1/api-keys/{key_id}"),
+    (Method::DELETE, "/v1/auth/sessions/{session_id}"),
+    (Method::POST, "/v1/auth/sessions/revoke-all"),
+    (Method::POST, "/v1/admin/incidents"),
+    (Method::POST, "/v1/admin/incidents/{incident_id}/restore"),
+];
+
+/// Whether the request is for one of the [`REVOCATION_ROUTES`]; matched on
+/// the route template, so no path trick can claim it.
+pub(crate) fn is_revocation_route(parts: &Parts) -> bool {
+    let Some(template) = parts.extensions.get::<MatchedPath>() else {
+        return false;
+    };
+    REVOCATION_ROUTES
+        .iter()
+        .any(|(method, route)| parts.method == *method && template.as_str() == *route)
+}
+
 /// The client address's limit, the first step for every caller, known or
 /// not, so that floods of bad credentials are throttled.
 pub(crate) async fn limit_address(parts: &Parts, gateway: &Gateway) -> Result<(), ApiError> {
     limit(
+        parts,
         gateway,
         &address_bucket(parts),
         gateway.config.per_address,
@@ -71,14 +108,27 @@ pub(crate) async fn limit_address(parts: &Parts, gateway: &Gateway) -> Result<()
 }
 
 /// Checks `bucket` against `quota`; `kind` names the kind of bucket in the
-/// metrics (`address`, `credential`), never the bucket itself.
+/// metrics (`address`, `credential`), never the bucket itself. On a
+/// revocation route ([`is_revocation_route`]) an unreachable shared limiter
+/// gives way to this process's own.
 pub(crate) async fn limit(
+    parts: &Parts,
     gateway: &Gateway,
     bucket: &str,
     quota: Quota,
     kind: &'static str,
 ) -> Result<(), ApiError> {
-    match gateway.limiter.check(bucket, quota).await {
+    let decision = match gateway.limiter.check(bucket, quota).await {
+        Err(error) if is_revocation_route(parts) => {
+            tracing::warn!(
+                error = %format!("{error:#}"),
+                "rate limiter unavailable; a revocation is counted by this process"
+            );
+            gateway.local_limiter.check(bucket, quota).await
+        }
+        decision => decision,
+    };
+    match decision {
         Ok(Decision::Allowed) => {
             gateway.metrics.rate_limit(true, kind);
             Ok(())

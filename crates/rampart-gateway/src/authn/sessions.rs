@@ -281,7 +281,14 @@ async fn session_principal(
         return Err(super::tenant_suspended());
     }
     let bucket = format!("cred:{}", identity.session_id);
-    limit(gateway, &bucket, gateway.config.per_credential, "session").await?;
+    limit(
+        parts,
+        gateway,
+        &bucket,
+        gateway.config.per_credential,
+        "session",
+    )
+    .await?;
     Ok(Some(Principal {
         mode: rampart_kit::principal::DataMode::Live,
         // "unknown" is how the session code names a missing address; the

@@ -27,6 +27,7 @@ mod erasure;
 mod escalation;
 mod handoffs;
 pub(crate) mod health;
+mod incidents;
 mod keys;
 pub mod openapi;
 mod owner;
@@ -184,6 +185,11 @@ fn api() -> OpenApiRouter<Arc<Gateway>> {
         // The tenant's data as a whole: reports and the bulk export.
         .routes(routes!(tenant_data::activity_summary))
         .routes(routes!(tenant_data::export))
+        // Incidents: contain, look up, restore.
+        .routes(routes!(incidents::contain))
+        .routes(routes!(incidents::baseline))
+        .routes(routes!(incidents::get))
+        .routes(routes!(incidents::restore))
 }
 
 /// Reads the query string as `T`, with a problem response that says what

@@ -174,6 +174,9 @@ stub_service!(AuthService for Serve {
     is_widget_origin: auth::IsWidgetOriginRequest => auth::IsWidgetOriginResponse,
     set_tenant_rate_limit: auth::SetTenantRateLimitRequest => auth::SetTenantRateLimitResponse,
     set_tenant_access: auth::SetTenantAccessRequest => auth::SetTenantAccessResponse,
+    contain_incident: auth::ContainIncidentRequest => auth::Incident,
+    restore_incident: auth::IncidentRequest => auth::Incident,
+    get_incident: auth::IncidentRequest => auth::Incident,
 }
     async fn verify_api_key(
         &self,

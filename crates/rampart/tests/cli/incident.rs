@@ -1,0 +1,235 @@
+//! `rampart incident` as an operator runs it, against a stack started here
+//! (the embedded default, in this process): contain, report, restore, an
+//! unknown target refused by name, and `verify` passing on a clean stack
+//! and failing once an admin appears that the baseline does not know.
+
+use std::process::Output;
+use std::time::Duration;
+
+use rampart::stack::{DevOptions, DevStorage, start_dev};
+use rampart_kit::api_key::{KeyKind, PlaintextApiKey};
+use rampart_kit::secret::SecretString;
+use serde_json::{Value, json};
+
+use super::{client, rampart, run};
+
+struct Stack {
+    url: String,
+    ca: std::path::PathBuf,
+    admin_key: String,
+    http: reqwest::Client,
+    running: rampart::stack::DevStack,
+    _dir: tempfile::TempDir,
+}
+
+async fn start() -> Stack {
+    let dir = tempfile::tempdir().unwrap();
+    let admin = PlaintextApiKey::generate(KeyKind::Admin);
+    let stack = start_dev(DevOptions {
+        data_dir: dir.path().to_path_buf(),
+        edge_listener: tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        admin_api_key: Some(SecretString::from(admin.expose().to_owned())),
+        storage: DevStorage::Embedded,
+        gateway: rampart_gateway::Config::default(),
+        accounts: rampart_auth::AccountSettings {
+            admin_email_domains: vec!["corp.example".to_owned()],
+            ..rampart_auth::AccountSettings::default()
+        },
+        admin_listener: None,
+        escalation: rampart_escalation::Settings::default(),
+    })
+    .await
+    .unwrap();
+    let http = client(&stack.edge_ca);
+    let url = format!("https://localhost:{}", stack.edge_addr.port());
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !http
+        .get(format!("{url}/readyz"))
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success())
+    {
+        assert!(std::time::Instant::now() < deadline, "stack not ready");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Stack {
+        url,
+        ca: stack.edge_ca.clone(),
+        admin_key: admin.expose().to_owned(),
+        http,
+        running: stack,
+        _dir: dir,
+    }
+}
+
+impl Stack {
+    /// Runs `rampart incident <args>` against this stack, off the async
+    /// runtime so the stack keeps serving.
+    async fn incident(&self, args: &[&str]) -> Output {
+        let mut command = rampart();
+        command
+            .arg("incident")
+            .args(["--url", &self.url])
+            .arg("--ca-file")
+            .arg(&self.ca)
+            .args(args)
+            .env("RAMPART_ADMIN_API_KEY", &self.admin_key);
+        tokio::task::spawn_blocking(move || run(&mut command))
+            .await
+            .unwrap()
+    }
+
+    async fn admin_post(&self, path: &str, body: Value) -> Value {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.url))
+            .header("X-Admin-API-Key", &self.admin_key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
+        response.json().await.unwrap()
+    }
+
+    async fn status_with_key(&self, key: &str) -> reqwest::StatusCode {
+        self.http
+            .get(format!("{}/v1/crm/customers", self.url))
+            .header("X-API-Key", key)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    }
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contain_report_restore_and_verify_through_the_binary() {
+    let stack = start().await;
+    let baseline = stack._dir.path().join("baseline.json");
+    let baseline_arg = baseline.to_str().unwrap();
+
+    let clean = stack
+        .incident(&["verify", "--save-baseline", baseline_arg])
+        .await;
+    assert!(
+        clean.status.success(),
+        "{}{}",
+        stdout(&clean),
+        stderr(&clean)
+    );
+    let clean = stack
+        .incident(&["verify", "--baseline", baseline_arg])
+        .await;
+    assert!(
+        clean.status.success(),
+        "{}{}",
+        stdout(&clean),
+        stderr(&clean)
+    );
+    assert!(
+        stdout(&clean).contains("admins match the baseline"),
+        "{}",
+        stdout(&clean)
+    );
+    assert!(stdout(&clean).contains("sha256"), "{}", stdout(&clean));
+
+    let unknown = "ten_0190f0f0f0f07000800000000000000a";
+    let refused = stack.incident(&["contain", "--tenant", unknown]).await;
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("404") && stderr(&refused).contains(unknown),
+        "{}",
+        stderr(&refused)
+    );
+    let missing_target = stack.incident(&["contain"]).await;
+    assert!(!missing_target.status.success());
+
+    let tenant = stack
+        .admin_post(
+            "/v1/admin/tenants",
+            json!({ "name": "Copper Joint", "office_domains": ["example.com"] }),
+        )
+        .await;
+    let tenant_id = tenant["tenant_id"].as_str().unwrap();
+    let key = tenant["api_key"].as_str().unwrap();
+    assert_eq!(stack.status_with_key(key).await, reqwest::StatusCode::OK);
+
+    let contained = stack
+        .incident(&["contain", "--tenant", tenant_id, "--reason", "cli drill"])
+        .await;
+    assert!(contained.status.success(), "{}", stderr(&contained));
+    let incident: Value = serde_json::from_slice(&contained.stdout).unwrap();
+    let id = incident["incident_id"].as_str().unwrap().to_owned();
+    assert_eq!(incident["credentials_revoked"], 1, "{incident}");
+    assert_eq!(
+        stack.status_with_key(key).await,
+        reqwest::StatusCode::UNAUTHORIZED
+    );
+
+    let restored = stack.incident(&["restore", "--id", &id]).await;
+    assert!(restored.status.success(), "{}", stderr(&restored));
+    let restored: Value = serde_json::from_slice(&restored.stdout).unwrap();
+    assert!(restored["restored_at"].is_string(), "{restored}");
+
+    // The audit relay delivers a moment after the commit.
+    let report_path = stack._dir.path().join("report.md");
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let report = loop {
+        let output = stack
+            .incident(&[
+                "report",
+                "--id",
+                &id,
+                "--out",
+                report_path.to_str().unwrap(),
+            ])
+            .await;
+        assert!(output.status.success(), "{}", stderr(&output));
+        let report = std::fs::read_to_string(&report_path).unwrap();
+        if report.contains("incident.restored") || std::time::Instant::now() > deadline {
+            break report;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    for needle in [
+        &format!("# Incident {id}"),
+        "incident.contained",
+        "incident.restored",
+        tenant_id,
+        "## Root cause",
+        "## Preventive controls",
+    ] {
+        assert!(report.contains(needle), "{needle} missing from:\n{report}");
+    }
+
+    // A new admin the baseline does not know fails verification.
+    stack
+        .admin_post(
+            "/v1/admin/users",
+            json!({ "email": "intruder@corp.example", "password": "quiet harbour lanterns drift east", "role": "admin" }),
+        )
+        .await;
+    let changed = stack
+        .incident(&["verify", "--baseline", baseline_arg])
+        .await;
+    assert!(!changed.status.success(), "{}", stdout(&changed));
+    assert!(
+        stdout(&changed).contains("added") && stdout(&changed).contains("intruder@corp.example"),
+        "{}",
+        stdout(&changed)
+    );
+    stack.running.running.stop().await.unwrap();
+}
