@@ -557,11 +557,14 @@ async fn migrate(
     rampart_crm::migrate(&db)
         .await
         .context("crm migrations failed")?;
+    rampart_escalation::migrate(&db)
+        .await
+        .context("escalation migrations failed")?;
     rampart_audit::migrate(&db)
         .await
         .context("audit migrations failed")?;
     rampart_kit::db::close(db).await;
-    println!("migrations applied for auth, crm and audit");
+    println!("migrations applied for auth, crm, escalation and audit");
     Ok(())
 }
 
