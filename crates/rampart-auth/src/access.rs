@@ -60,23 +60,7 @@ impl TenantAccess {
             .one(change.tx())
             .await?
             .is_some_and(|row| row.suspended);
-        tenant_access::Entity::insert(tenant_access::ActiveModel {
-            tenant_id: Set(tenant.to_string()),
-            suspended: Set(suspended),
-            billing_state: Set(billing_state.to_owned()),
-            updated_at: Set(Utc::now()),
-        })
-        .on_conflict(
-            OnConflict::column(tenant_access::Column::TenantId)
-                .update_columns([
-                    tenant_access::Column::Suspended,
-                    tenant_access::Column::BillingState,
-                    tenant_access::Column::UpdatedAt,
-                ])
-                .to_owned(),
-        )
-        .exec(change.tx())
-        .await?;
+        write_access(change.tx(), tenant, suspended, billing_state, Utc::now()).await?;
         let changed = before != suspended;
         if changed {
             change.audit(
@@ -132,4 +116,33 @@ impl MigrationTrait for CreateTenantAccess {
             )
             .await
     }
+}
+
+/// Stores `tenant`'s access state (the row made on first use); the one
+/// write of `auth_tenant_access`, for billing and for incidents alike.
+pub(crate) async fn write_access(
+    db: &impl sea_orm::ConnectionTrait,
+    tenant: &TenantId,
+    suspended: bool,
+    state: &str,
+    now: chrono::DateTime<Utc>,
+) -> Result<(), DbErr> {
+    tenant_access::Entity::insert(tenant_access::ActiveModel {
+        tenant_id: Set(tenant.to_string()),
+        suspended: Set(suspended),
+        billing_state: Set(state.to_owned()),
+        updated_at: Set(now),
+    })
+    .on_conflict(
+        OnConflict::column(tenant_access::Column::TenantId)
+            .update_columns([
+                tenant_access::Column::Suspended,
+                tenant_access::Column::BillingState,
+                tenant_access::Column::UpdatedAt,
+            ])
+            .to_owned(),
+    )
+    .exec(db)
+    .await?;
+    Ok(())
 }

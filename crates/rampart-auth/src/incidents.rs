@@ -20,7 +20,7 @@ use rampart_kit::ids::{ApiKeyId, TenantId, UserId};
 use rampart_kit::outbox::{AuditRecord, Change, Outbox};
 use rampart_kit::principal::Principal;
 use rampart_kit::revocation::Revocation;
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait,
     IntoActiveModel, QueryFilter,
@@ -374,23 +374,7 @@ async fn suspend_tenant(
     let before = tenant_access::Entity::find_by_id(tenant.as_str())
         .one(change.tx())
         .await?;
-    tenant_access::Entity::insert(tenant_access::ActiveModel {
-        tenant_id: Set(tenant.to_string()),
-        suspended: Set(true),
-        billing_state: Set(INCIDENT_STATE.to_owned()),
-        updated_at: Set(now),
-    })
-    .on_conflict(
-        OnConflict::column(tenant_access::Column::TenantId)
-            .update_columns([
-                tenant_access::Column::Suspended,
-                tenant_access::Column::BillingState,
-                tenant_access::Column::UpdatedAt,
-            ])
-            .to_owned(),
-    )
-    .exec(change.tx())
-    .await?;
+    crate::access::write_access(change.tx(), tenant, true, INCIDENT_STATE, now).await?;
     Ok(before.map(|row| format!("{} {}", row.suspended, row.billing_state)))
 }
 
