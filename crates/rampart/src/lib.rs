@@ -14,6 +14,7 @@
 //!   certificates and generated secrets.
 //! - [`production`]: what `RAMPART_ENV=production` refuses to start with.
 
+pub mod admin_api;
 pub mod audit_cli;
 pub mod cli;
 pub mod dev_data;
