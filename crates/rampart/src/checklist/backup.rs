@@ -95,8 +95,13 @@ pub async fn check(databases: &Databases) -> Item {
                 ),
             );
             if !path.exists() {
-                item.fail(format!("DATABASE_URL names {}, which does not exist", path.display()));
-            } else if let Err(error) = sqlite(&[("database".to_owned(), path.clone())], &mut item).await {
+                item.fail(format!(
+                    "DATABASE_URL names {}, which does not exist",
+                    path.display()
+                ));
+            } else if let Err(error) =
+                sqlite(&[("database".to_owned(), path.clone())], &mut item).await
+            {
                 item.fail(format!("{error:#}"));
             }
             item
@@ -284,7 +289,11 @@ fn percent_decode(text: &str) -> String {
 
 /// Runs a PostgreSQL client tool off the async runtime; its error output
 /// is the error.
-async fn run_tool(tool: &'static str, args: Vec<String>, password: Option<String>) -> anyhow::Result<()> {
+async fn run_tool(
+    tool: &'static str,
+    args: Vec<String>,
+    password: Option<String>,
+) -> anyhow::Result<()> {
     let output = tokio::task::spawn_blocking(move || {
         let mut command = std::process::Command::new(tool);
         command.args(&args).stdin(std::process::Stdio::null());
@@ -320,7 +329,10 @@ async fn postgres(url: &str, item: &mut Item) -> anyhow::Result<()> {
     // The counts and the dump see the same snapshot.
     let started = Instant::now();
     let transaction = db
-        .begin_with_config(Some(IsolationLevel::RepeatableRead), Some(AccessMode::ReadOnly))
+        .begin_with_config(
+            Some(IsolationLevel::RepeatableRead),
+            Some(AccessMode::ReadOnly),
+        )
         .await
         .context("starting the snapshot transaction")?;
     let snapshot = transaction
@@ -359,17 +371,27 @@ async fn postgres(url: &str, item: &mut Item) -> anyhow::Result<()> {
     let scratch = format!("rampart_checklist_{}", unique_suffix()?);
     db.execute_unprepared(&format!("CREATE DATABASE {}", quote(&scratch)))
         .await
-        .with_context(|| format!("cannot create the scratch database {scratch} (the role needs CREATEDB)"))?;
+        .with_context(|| {
+            format!("cannot create the scratch database {scratch} (the role needs CREATEDB)")
+        })?;
     let restored = restore_and_count(&parsed, &scratch, &dump, &tables).await;
     let dropped = db
-        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote(&scratch)))
+        .execute_unprepared(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            quote(&scratch)
+        ))
         .await;
     rampart_kit::db::close(db).await;
     let (copy, took) = restored?;
     item.pass(format!(
         "restored into scratch database {scratch} with pg_restore in {took} ms"
     ));
-    judge(item, &format!("database {}", parsed.database), &source, &copy);
+    judge(
+        item,
+        &format!("database {}", parsed.database),
+        &source,
+        &copy,
+    );
     match dropped {
         Ok(_) => item.pass(format!("scratch database {scratch} dropped")),
         Err(error) => item.warn(format!(
@@ -437,7 +459,7 @@ async fn sqlite(files: &[(String, PathBuf)], item: &mut Item) -> anyhow::Result<
     for (service, path) in files {
         let copy = scratch.0.join(service);
         let started = Instant::now();
-        let db = rampart_kit::db::connect(&rampart_kit::db::sqlite_url(&path))
+        let db = rampart_kit::db::connect(&rampart_kit::db::sqlite_url(path))
             .await
             .with_context(|| format!("cannot open {}", path.display()))?;
         let result = sqlite_copy(&db, &copy).await;
@@ -456,7 +478,9 @@ async fn sqlite(files: &[(String, PathBuf)], item: &mut Item) -> anyhow::Result<
         if integrity == "ok" {
             item.pass(format!("{service} copy: PRAGMA integrity_check ok"));
         } else {
-            item.fail(format!("{service} copy: PRAGMA integrity_check says {integrity}"));
+            item.fail(format!(
+                "{service} copy: PRAGMA integrity_check says {integrity}"
+            ));
         }
         judge(item, service, &source, &counts);
     }
@@ -505,7 +529,8 @@ mod tests {
 
     #[test]
     fn urls_are_split_so_the_password_stays_off_the_command_line() {
-        let url = PgUrl::parse("postgres://app:s%40cret@db:5432/rampart?sslmode=verify-full").unwrap();
+        let url =
+            PgUrl::parse("postgres://app:s%40cret@db:5432/rampart?sslmode=verify-full").unwrap();
         assert_eq!(url.password.as_deref(), Some("s@cret"));
         assert_eq!(url.database, "rampart");
         assert_eq!(

@@ -100,7 +100,9 @@ pub fn check(now: DateTime<Utc>, max_age_days: u32) -> Item {
                 ));
             }
         }
-        Err(error) => item.fail(format!("the compiled-in Cargo.lock cannot be read: {error}")),
+        Err(error) => item.fail(format!(
+            "the compiled-in Cargo.lock cannot be read: {error}"
+        )),
     }
     let built = std::env::current_exe()
         .and_then(std::fs::metadata)

@@ -155,9 +155,8 @@ fn previous_run(args: &ChecklistArgs) -> anyhow::Result<Option<Result<Report, St
     if let Some(path) = &args.previous {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read --previous {}", path.display()))?;
-        let report = serde_json::from_str(&text).with_context(|| {
-            format!("--previous {} is not a checklist report", path.display())
-        })?;
+        let report = serde_json::from_str(&text)
+            .with_context(|| format!("--previous {} is not a checklist report", path.display()))?;
         return Ok(Some(Ok(report)));
     }
     let Some(path) = args.json.as_ref().filter(|path| path.exists()) else {
@@ -219,7 +218,11 @@ async fn users(admin: &AdminApi, tenants: &[String]) -> anyhow::Result<Vec<Revie
         .collect();
     for tenant in tenants {
         let list = admin
-            .send(Method::GET, &format!("/v1/admin/tenants/{tenant}/users"), None)
+            .send(
+                Method::GET,
+                &format!("/v1/admin/tenants/{tenant}/users"),
+                None,
+            )
             .await?;
         users.extend(
             list["users"]
@@ -237,7 +240,9 @@ async fn users(admin: &AdminApi, tenants: &[String]) -> anyhow::Result<Vec<Revie
 /// once and never replaced in place, so that is when the key was made or
 /// last rotated).
 fn file_time(path: &Path) -> Option<String> {
-    let modified = std::fs::metadata(path).and_then(|meta| meta.modified()).ok()?;
+    let modified = std::fs::metadata(path)
+        .and_then(|meta| meta.modified())
+        .ok()?;
     let at: DateTime<Utc> = modified.into();
     Some(at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
 }
@@ -261,7 +266,11 @@ async fn credentials(
     let mut keys = Vec::new();
     for tenant in tenants {
         let list = admin
-            .send(Method::GET, &format!("/v1/admin/tenants/{tenant}/api-keys"), None)
+            .send(
+                Method::GET,
+                &format!("/v1/admin/tenants/{tenant}/api-keys"),
+                None,
+            )
             .await?;
         keys.extend(
             list["keys"]
@@ -308,16 +317,15 @@ async fn credentials(
         Databases::Embedded(dir) => Some(dir.clone()),
         _ => None,
     };
-    let rotations = events(
-        admin,
-        "platform",
-        &format!("action=master_key.rotated"),
-    )
-    .await?;
+    let rotations = events(admin, "platform", "action=master_key.rotated").await?;
     let master_file = args
         .master_key_file
         .clone()
-        .or_else(|| data_dir.as_ref().map(|dir| dir.join("secrets/crm-master-key")))
+        .or_else(|| {
+            data_dir
+                .as_ref()
+                .map(|dir| dir.join("secrets/crm-master-key"))
+        })
         .filter(|path| path.exists());
     match (rotations.last(), &master_file) {
         (Some(event), _) => {
@@ -384,7 +392,14 @@ fn review_users(users: &[ReviewedUser], previous: Option<Result<Report, String>>
         } else {
             admins
                 .iter()
-                .map(|u| format!("{} ({}{})", u.email, u.user_id, if u.disabled { ", disabled" } else { "" }))
+                .map(|u| {
+                    format!(
+                        "{} ({}{})",
+                        u.email,
+                        u.user_id,
+                        if u.disabled { ", disabled" } else { "" }
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join(", ")
         }
@@ -562,7 +577,11 @@ async fn drill(admin: &AdminApi) -> Item {
     }
     let started = Instant::now();
     match admin
-        .send(Method::DELETE, &format!("/v1/admin/tenants/{tenant_id}"), None)
+        .send(
+            Method::DELETE,
+            &format!("/v1/admin/tenants/{tenant_id}"),
+            None,
+        )
         .await
     {
         Ok(_) => item.pass(format!(
@@ -583,7 +602,9 @@ async fn contain_and_restore(
     item: &mut Item,
 ) -> anyhow::Result<()> {
     let probe = "/v1/crm/customers";
-    let status = admin.status_with_api_key(probe, key.expose_secret()).await?;
+    let status = admin
+        .status_with_api_key(probe, key.expose_secret())
+        .await?;
     if status != StatusCode::OK {
         bail!("the scratch tenant's new key answered {status} at the edge, not 200 OK");
     }
@@ -612,7 +633,9 @@ async fn contain_and_restore(
     // five before the step fails.
     let started = Instant::now();
     loop {
-        let status = admin.status_with_api_key(probe, key.expose_secret()).await?;
+        let status = admin
+            .status_with_api_key(probe, key.expose_secret())
+            .await?;
         if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
             item.pass(format!(
                 "the key is refused at the edge ({status}) {} ms after containment",
@@ -621,7 +644,9 @@ async fn contain_and_restore(
             break;
         }
         if started.elapsed() > Duration::from_secs(5) {
-            bail!("the contained tenant's key still answered {status} five seconds after containment");
+            bail!(
+                "the contained tenant's key still answered {status} five seconds after containment"
+            );
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

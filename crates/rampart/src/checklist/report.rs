@@ -210,7 +210,10 @@ pub fn judge_age(created: Option<&str>, now: DateTime<Utc>, max_days: u32) -> (S
     let days = age.num_days();
     let text = format!("{days} days old (since {created})");
     if age > chrono::Duration::days(i64::from(max_days)) {
-        (Status::Fail, format!("{text}, over the {max_days}-day rotation age"))
+        (
+            Status::Fail,
+            format!("{text}, over the {max_days}-day rotation age"),
+        )
     } else {
         (Status::Pass, text)
     }
@@ -329,7 +332,9 @@ impl SignInTally {
             for (key, (failures, lockouts)) in map {
                 let text = format!("{what} {key}: {failures} failed, {lockouts} locked out");
                 if *lockouts > 0 || *failures >= warn_failures {
-                    item.warn(format!("{text} (threshold {warn_failures} failures or any lockout)"));
+                    item.warn(format!(
+                        "{text} (threshold {warn_failures} failures or any lockout)"
+                    ));
                 } else {
                     item.pass(text);
                 }
@@ -362,8 +367,11 @@ mod tests {
         after[0].disabled = true;
         let changes = diff_users(&before, &after);
         assert_eq!(changes.len(), 4, "{changes:?}");
-        assert!(changes.iter().any(|c| c.starts_with("role changed usr_b@")
-            && c.ends_with("owner -> manager")));
+        assert!(
+            changes
+                .iter()
+                .any(|c| c.starts_with("role changed usr_b@") && c.ends_with("owner -> manager"))
+        );
         assert!(changes.iter().any(|c| c.starts_with("disabled usr_b@")));
         assert!(changes.iter().any(|c| c.starts_with("added usr_c@")));
         assert!(changes.iter().any(|c| c.starts_with("removed usr_a@")));
@@ -375,20 +383,27 @@ mod tests {
         let now = DateTime::parse_from_rfc3339("2026-06-01T00:00:00Z")
             .unwrap()
             .with_timezone(&Utc);
-        assert_eq!(judge_age(Some("2026-05-01T00:00:00Z"), now, 90).0, Status::Pass);
+        assert_eq!(
+            judge_age(Some("2026-05-01T00:00:00Z"), now, 90).0,
+            Status::Pass
+        );
         let (status, text) = judge_age(Some("2026-01-01T00:00:00Z"), now, 90);
         assert_eq!(status, Status::Fail);
-        assert!(text.contains("151 days") && text.contains("90-day"), "{text}");
-        assert_eq!(judge_age(Some("2026-05-31T23:00:00Z"), now, 0).0, Status::Fail);
+        assert!(
+            text.contains("151 days") && text.contains("90-day"),
+            "{text}"
+        );
+        assert_eq!(
+            judge_age(Some("2026-05-31T23:00:00Z"), now, 0).0,
+            Status::Fail
+        );
         assert_eq!(judge_age(None, now, 90).0, Status::Warn);
         assert_eq!(judge_age(Some("last week"), now, 90).0, Status::Warn);
     }
 
     #[test]
     fn sign_ins_are_counted_by_account_and_address_and_warn_at_the_threshold() {
-        let event = |outcome: &str, target: &str, addr: &str| {
-            json!({"action": "user.sign_in", "outcome": outcome, "target": target, "client_addr": addr})
-        };
+        let event = |outcome: &str, target: &str, addr: &str| json!({"action": "user.sign_in", "outcome": outcome, "target": target, "client_addr": addr});
         let events = vec![
             event("failure", "user:usr_a", "10.0.0.1"),
             event("failure", "user:usr_a", "10.0.0.2"),
@@ -407,13 +422,20 @@ mod tests {
         // usr_b's and 10.0.0.1's lockout warn; two failures stay under 3.
         assert_eq!(item.status, Status::Warn);
         assert_eq!(
-            item.evidence.iter().filter(|e| e.status == Status::Warn).count(),
+            item.evidence
+                .iter()
+                .filter(|e| e.status == Status::Warn)
+                .count(),
             2
         );
         let mut strict = Item::new("sign_ins", "sign-ins", "test");
         tally.judge(&mut strict, 2);
         assert_eq!(
-            strict.evidence.iter().filter(|e| e.status == Status::Warn).count(),
+            strict
+                .evidence
+                .iter()
+                .filter(|e| e.status == Status::Warn)
+                .count(),
             3
         );
         let mut quiet = Item::new("sign_ins", "sign-ins", "test");
@@ -430,9 +452,19 @@ mod tests {
         bad.fail("broken");
         let report = Report::new("https://edge", Utc::now(), vec![good, bad], Vec::new());
         assert!(report.failed());
-        assert_eq!(report.summary, Summary { pass: 1, warn: 0, fail: 1 });
+        assert_eq!(
+            report.summary,
+            Summary {
+                pass: 1,
+                warn: 0,
+                fail: 1
+            }
+        );
         let markdown = report.markdown();
-        assert!(markdown.contains("| 1 | First \\| item | pass |"), "{markdown}");
+        assert!(
+            markdown.contains("| 1 | First \\| item | pass |"),
+            "{markdown}"
+        );
         assert!(markdown.contains("## 2. Second (FAIL)"), "{markdown}");
         assert!(markdown.contains("- [FAIL] broken"), "{markdown}");
         let json = serde_json::to_string(&report).unwrap();

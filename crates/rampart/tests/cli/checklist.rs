@@ -288,14 +288,15 @@ async fn checklist_end_to_end(external: bool) {
     );
     let markdown = stdout(&second);
     assert!(
-        markdown.contains(
-            "[FAIL] no2fa@corp.example (usr_"
-        ) && markdown.contains("is a platform admin without a second factor"),
+        markdown.contains("[FAIL] no2fa@corp.example (usr_")
+            && markdown.contains("is a platform admin without a second factor"),
         "{markdown}"
     );
     let sign_ins = evidence(&item(&json_path, "sign_ins"));
     assert!(
-        sign_ins.contains(&format!("account user:{owner_id} (owner@example.com): 1 failed")),
+        sign_ins.contains(&format!(
+            "account user:{owner_id} (owner@example.com): 1 failed"
+        )),
         "{sign_ins}"
     );
     assert!(sign_ins.contains("address 127.0.0.1"), "{sign_ins}");
@@ -335,9 +336,17 @@ async fn checklist_end_to_end(external: bool) {
 
     // A database URL that is not one is refused before anything runs.
     let mut bad = rampart();
-    bad.args(["checklist", "--url", &stack.url, "--database-url", "mysql://db/rampart"])
-        .env("RAMPART_ADMIN_API_KEY", &stack.admin_key);
-    let bad = tokio::task::spawn_blocking(move || run(&mut bad)).await.unwrap();
+    bad.args([
+        "checklist",
+        "--url",
+        &stack.url,
+        "--database-url",
+        "mysql://db/rampart",
+    ])
+    .env("RAMPART_ADMIN_API_KEY", &stack.admin_key);
+    let bad = tokio::task::spawn_blocking(move || run(&mut bad))
+        .await
+        .unwrap();
     assert!(!bad.status.success());
     assert!(
         stderr(&bad).contains("DATABASE_URL must start with postgres://"),
