@@ -313,6 +313,10 @@ async fn credentials(
         "{fresh} live API keys (tenants' and platform admin keys) within {max} days"
     ));
 
+    item.pass(
+        "not judged: the bootstrap admin key given to the stack in RAMPART_ADMIN_API_KEY is configuration, not a stored key, so it has no created_at here; rotate it on the key-rotation runbook's schedule",
+    );
+
     let data_dir = match databases {
         Databases::Embedded(dir) => Some(dir.clone()),
         _ => None,
