@@ -389,3 +389,76 @@ async fn an_unreachable_database_fails_the_backup_by_name() {
     );
     stack.running.running.stop().await.unwrap();
 }
+
+/// The tenant users route the review reads is for platform admins only,
+/// and names an unknown tenant rather than answering an empty list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenant_users_are_listed_for_platform_admins_only() {
+    let Some(stack) = start(false).await else {
+        return;
+    };
+    let tenant = stack
+        .admin(
+            reqwest::Method::POST,
+            "/v1/admin/tenants",
+            json!({ "name": "Tin Roofing", "office_domains": ["example.com"] }),
+        )
+        .await;
+    let tenant_id = tenant["tenant_id"].as_str().unwrap();
+    let tenant_key = tenant["api_key"].as_str().unwrap();
+    stack
+        .admin(
+            reqwest::Method::POST,
+            &format!("/v1/admin/tenants/{tenant_id}/users"),
+            json!({ "email": "owner@example.com", "password": "quiet harbour lanterns drift east", "role": "owner" }),
+        )
+        .await;
+    let listed = stack
+        .admin(
+            reqwest::Method::GET,
+            &format!("/v1/admin/tenants/{tenant_id}/users"),
+            Value::Null,
+        )
+        .await;
+    let users = listed["users"].as_array().unwrap();
+    assert_eq!(users.len(), 1, "{listed}");
+    assert_eq!(users[0]["role"], "owner");
+    assert_eq!(users[0]["second_factor"], false);
+    assert!(users[0].get("password_hash").is_none(), "{listed}");
+
+    let get = |key_header: &'static str, key: String, path: String| {
+        let request = stack
+            .http
+            .get(format!("{}{path}", stack.url))
+            .header(key_header, key);
+        async move { request.send().await.unwrap().status() }
+    };
+    let path = format!("/v1/admin/tenants/{tenant_id}/users");
+    // The tenant's own key is not an admin key, in either header.
+    assert_eq!(
+        get("X-API-Key", tenant_key.to_owned(), path.clone()).await,
+        reqwest::StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        get("X-Admin-API-Key", tenant_key.to_owned(), path.clone()).await,
+        reqwest::StatusCode::UNAUTHORIZED
+    );
+    let unknown = "ten_0190f0f0f0f07000800000000000000a";
+    assert_eq!(
+        get(
+            "X-Admin-API-Key",
+            stack.admin_key.clone(),
+            format!("/v1/admin/tenants/{unknown}/users")
+        )
+        .await,
+        reqwest::StatusCode::NOT_FOUND
+    );
+    let malformed = get(
+        "X-Admin-API-Key",
+        stack.admin_key.clone(),
+        "/v1/admin/tenants/not-a-tenant/users".to_owned(),
+    )
+    .await;
+    assert!(malformed.is_client_error(), "{malformed}");
+    stack.running.running.stop().await.unwrap();
+}
