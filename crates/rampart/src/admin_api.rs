@@ -112,3 +112,23 @@ impl AdminApi {
         serde_json::from_str(&text).with_context(|| format!("{path} answered something not JSON"))
     }
 }
+
+impl AdminApi {
+    /// The status the edge answers a GET of `path` made with a tenant's
+    /// API key (not the admin key): how `rampart checklist` sees whether
+    /// a key is accepted or refused.
+    pub(crate) async fn status_with_api_key(
+        &self,
+        path: &str,
+        api_key: &str,
+    ) -> anyhow::Result<reqwest::StatusCode> {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .header("X-API-Key", api_key)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach {}", self.base))?;
+        Ok(response.status())
+    }
+}

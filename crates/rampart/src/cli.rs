@@ -71,6 +71,8 @@ enum Command {
     Escalation(crate::escalation_cli::EscalationCommand),
     /// Incidents: contain, restore, verify integrity, report.
     Incident(crate::incident_cli::IncidentArgs),
+    /// The monthly security checklist as a report (Markdown, and JSON).
+    Checklist(crate::checklist::ChecklistArgs),
 }
 
 #[derive(Debug, Args)]
@@ -203,6 +205,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Admin(AdminCommand::CreateUser(args)) => create_admin(args, environment).await,
         Command::Incident(args) => crate::incident_cli::run(args).await,
+        Command::Checklist(args) => crate::checklist::run(args, &file).await,
     }
 }
 

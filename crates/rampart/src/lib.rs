@@ -4,6 +4,8 @@
 //!   `audit`).
 //! - [`audit_cli`]: `rampart audit verify`, the offline export verifier.
 //! - [`escalation_cli`]: `rampart escalation eval`, detection measured on a corpus.
+//! - [`checklist`]: `rampart checklist`, the monthly security checklist
+//!   as a report.
 //! - [`incident_cli`]: `rampart incident`, the incident playbook against a
 //!   running stack's admin REST API.
 //! - [`settings`]: settings from flags, environment and an optional TOML
@@ -16,6 +18,7 @@
 
 pub mod admin_api;
 pub mod audit_cli;
+pub mod checklist;
 pub mod cli;
 pub mod dev_data;
 pub mod escalation_cli;

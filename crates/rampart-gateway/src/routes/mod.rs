@@ -19,6 +19,7 @@ mod accounts;
 mod admin;
 mod audit;
 mod billing;
+mod checklist;
 mod conversations;
 mod crm;
 #[cfg(test)]
@@ -190,6 +191,8 @@ fn api() -> OpenApiRouter<Arc<Gateway>> {
         .routes(routes!(incidents::baseline))
         .routes(routes!(incidents::get))
         .routes(routes!(incidents::restore))
+        // The monthly checklist's review of tenants' users and roles.
+        .routes(routes!(checklist::admin_list_tenant_users))
 }
 
 /// Reads the query string as `T`, with a problem response that says what

@@ -708,4 +708,5 @@ async fn dev_holds_its_folder_and_lets_the_first_admin_sign_in() {
     assert!(log.contains("INFO"), "{log}");
     assert!(!log.contains('\x1b'), "escape codes in {log:?}");
 }
+mod checklist;
 mod incident;
