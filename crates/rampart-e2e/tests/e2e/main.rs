@@ -47,6 +47,7 @@ mod attacks;
 mod audit;
 mod billing;
 mod connections;
+mod console_session;
 mod crm_at_rest;
 mod crm_isolation;
 mod crm_roles;
