@@ -105,10 +105,10 @@ pub(crate) fn session_from_cookies(headers: &http::HeaderMap) -> Option<&str> {
         .get_all(http::header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
-        .map(|(_, value)| value.trim())
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|cookie| cookie.name() == SESSION_COOKIE)
+        .and_then(|cookie| cookie.value_raw())
         .filter(|value| !value.is_empty())
 }
 
