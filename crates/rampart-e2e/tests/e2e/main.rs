@@ -55,6 +55,7 @@ mod edge;
 mod erasure;
 mod flow;
 mod handoff_modes;
+mod handoff_stream;
 mod hardening;
 mod incident;
 mod keys;
