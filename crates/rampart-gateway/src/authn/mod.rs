@@ -51,6 +51,7 @@ pub(crate) const WIDGET_KEY: &str = "x-widget-key";
 
 mod anonymous;
 pub mod cache;
+pub mod cookie;
 mod request;
 pub mod sessions;
 pub mod usage;

@@ -1,4 +1,6 @@
-//! Signed-in people at the edge: `Authorization: Bearer <session token>`.
+//! Signed-in people at the edge: `Authorization: Bearer <session token>`,
+//! or the console's `HttpOnly` session cookie with its CSRF token
+//! ([`cookie`]).
 //!
 //! [`SessionCache`] remembers what auth said about a token for a few
 //! seconds in a [`VerdictCache`], keyed by an HMAC of the token and the
@@ -33,6 +35,7 @@ use ring::hmac;
 use tonic::Code;
 
 use super::cache::{Lookup, Revocable, Ticket, VerdictCache};
+use super::cookie;
 use super::request::{client_ip, header, limit, limit_address, request_id};
 use crate::Gateway;
 use crate::problem::ApiError;
@@ -167,26 +170,42 @@ fn invalid_session() -> ApiError {
     ApiError::unauthenticated("invalid or expired session")
 }
 
-/// The bearer token of the request, if it sent one; a malformed one is
-/// refused without asking anyone.
+/// The session token of the request: its bearer token, or else the
+/// console's session cookie, whose unsafe requests must also pass the CSRF
+/// check ([`cookie`]). A malformed token is refused without asking anyone.
 fn bearer(parts: &Parts) -> Result<Option<&str>, ApiError> {
-    let Some(value) = header(parts, http::header::AUTHORIZATION.as_str())? else {
-        return Ok(None);
+    let token = match header(parts, http::header::AUTHORIZATION.as_str())? {
+        Some(value) => value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))
+            .ok_or_else(|| {
+                ApiError::unauthenticated(
+                    "the Authorization header must be \"Bearer <session token>\"",
+                )
+            })?
+            .trim(),
+        None => match cookie::session_from_cookies(&parts.headers) {
+            Some(token) => {
+                well_formed(token)?;
+                cookie::check_csrf(parts, token)?;
+                return Ok(Some(token));
+            }
+            None => return Ok(None),
+        },
     };
-    let token = value
-        .strip_prefix("Bearer ")
-        .or_else(|| value.strip_prefix("bearer "))
-        .ok_or_else(|| {
-            ApiError::unauthenticated("the Authorization header must be \"Bearer <session token>\"")
-        })?
-        .trim();
+    well_formed(token)?;
+    Ok(Some(token))
+}
+
+fn well_formed(token: &str) -> Result<(), ApiError> {
     let well_formed = token.strip_prefix(SESSION_PREFIX).is_some_and(|body| {
         body.len() == 64 && body.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
     });
-    if !well_formed {
-        return Err(invalid_session());
+    if well_formed {
+        Ok(())
+    } else {
+        Err(invalid_session())
     }
-    Ok(Some(token))
 }
 
 /// Who holds `token`: from the cache, or from auth (fail closed).

@@ -11,7 +11,8 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
-use http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, Method, StatusCode, header};
 use rampart_kit::secret::{OneTimeCode, Password, RecoveryCode, SessionToken};
 use rampart_proto::auth::v1::{
     BeginTotpEnrolmentRequest, ChangePasswordRequest, CompleteSecondFactorRequest,
@@ -23,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
 use crate::Gateway;
-use crate::authn::{Anonymous, SessionCaller};
+use crate::authn::{Anonymous, SessionCaller, cookie};
 use crate::backends::{call, send};
 use crate::json_body::JsonBody;
 use crate::problem::ApiError;
@@ -70,6 +71,11 @@ pub struct SignedIn {
     /// confirmed a new second factor.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     recovery_codes: Vec<String>,
+    /// With a session delivered as the console's cookie
+    /// (`X-Session-Transport: cookie`) instead of `session_token`: send it
+    /// as `X-CSRF-Token` on every request that changes something.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    csrf_token: Option<String>,
 }
 
 impl SignedIn {
@@ -84,6 +90,7 @@ impl SignedIn {
                 challenge: None,
                 enrolment_required: false,
                 recovery_codes: response.recovery_codes,
+                csrf_token: None,
             });
         }
         let challenge = response
@@ -98,16 +105,39 @@ impl SignedIn {
             challenge: Some(challenge.challenge),
             enrolment_required: challenge.enrolment_required,
             recovery_codes: Vec::new(),
+            csrf_token: None,
         })
     }
+
+    /// The answer, with a session moved into the console's cookie when the
+    /// request asked for it (read with [`cookie::wants_cookie`] before
+    /// anything is asked of auth, so a bad header creates no session).
+    fn deliver(mut self, in_cookie: bool) -> Response {
+        let token = match self.session_token.take() {
+            Some(token) if in_cookie => token,
+            token => {
+                self.session_token = token;
+                return Json(self).into_response();
+            }
+        };
+        self.csrf_token = Some(cookie::csrf_token(&token));
+        let mut response = Json(self).into_response();
+        response
+            .headers_mut()
+            .append(header::SET_COOKIE, cookie::set_session(&token));
+        response
+    }
 }
+
+/// How the sign-in steps document the cookie transport.
+const TRANSPORT_DOC: &str = "\"cookie\" (the console): the session goes into an HttpOnly, Secure, SameSite=Strict cookie and the answer carries csrf_token instead of session_token; \"bearer\" or absent: session_token";
 
 async fn sign_in(
     gateway: &Gateway,
     anonymous: &Anonymous,
     route: SignInRoute,
     body: SignIn,
-) -> Result<Json<SignedIn>, ApiError> {
+) -> Result<SignedIn, ApiError> {
     let request = anonymous.request(SignInRequest {
         route: route.into(),
         tenant_id: body.tenant_id,
@@ -121,7 +151,7 @@ async fn sign_in(
         async |mut accounts, request| accounts.sign_in(request).await,
     )
     .await?;
-    SignedIn::from_wire(response).map(Json)
+    SignedIn::from_wire(response)
 }
 
 /// `POST /v1/auth/sign-in`: a tenant's user signs in with
@@ -132,6 +162,7 @@ async fn sign_in(
     path = "/v1/auth/sign-in",
     tag = "accounts",
     request_body = SignIn,
+    params(("X-Session-Transport" = Option<String>, Header, description = TRANSPORT_DOC)),
     responses(
         (status = 200, description = "A session, or a challenge when a second factor is required", body = SignedIn),
         (status = 400, description = "tenant_id is missing or not a valid tenant id"),
@@ -143,12 +174,16 @@ async fn sign_in(
 pub async fn sign_in_public(
     State(gateway): State<Arc<Gateway>>,
     anonymous: Anonymous,
+    headers: HeaderMap,
     JsonBody(body): JsonBody<SignIn>,
-) -> Result<Json<SignedIn>, ApiError> {
+) -> Result<Response, ApiError> {
+    let in_cookie = cookie::wants_cookie(&headers)?;
     if body.tenant_id.is_empty() {
         return Err(ApiError::invalid("tenant_id is required"));
     }
-    sign_in(&gateway, &anonymous, SignInRoute::Public, body).await
+    Ok(sign_in(&gateway, &anonymous, SignInRoute::Public, body)
+        .await?
+        .deliver(in_cookie))
 }
 
 /// `POST /v1/auth/{admin_path}/sign-in`: platform admins only, where the
@@ -160,7 +195,7 @@ pub async fn sign_in_public(
 pub async fn sign_in_admin(
     State(gateway): State<Arc<Gateway>>,
     request: Request,
-) -> Result<Json<SignedIn>, ApiError> {
+) -> Result<Response, ApiError> {
     let segment = request
         .uri()
         .path()
@@ -175,6 +210,7 @@ pub async fn sign_in_admin(
         return Err(ApiError::method_not_allowed());
     }
     let (mut parts, body) = request.into_parts();
+    let in_cookie = cookie::wants_cookie(&parts.headers)?;
     let anonymous = Anonymous::from_request_parts(&mut parts, &gateway).await?;
     let JsonBody(body) =
         JsonBody::<SignIn>::from_request(Request::from_parts(parts, body), &gateway).await?;
@@ -183,7 +219,9 @@ pub async fn sign_in_admin(
             "platform admins sign in without a tenant_id",
         ));
     }
-    sign_in(&gateway, &anonymous, SignInRoute::Admin, body).await
+    Ok(sign_in(&gateway, &anonymous, SignInRoute::Admin, body)
+        .await?
+        .deliver(in_cookie))
 }
 
 /// The second sign-in step: exactly one of `code` and `recovery_code`.
@@ -210,6 +248,7 @@ pub struct SecondFactor {
     path = "/v1/auth/second-factor",
     tag = "accounts",
     request_body = SecondFactor,
+    params(("X-Session-Transport" = Option<String>, Header, description = TRANSPORT_DOC)),
     responses(
         (status = 200, description = "The session; with recovery codes when this confirmed a new second factor", body = SignedIn),
         (status = 400, description = "Neither or both of code and recovery_code"),
@@ -221,8 +260,10 @@ pub struct SecondFactor {
 pub async fn second_factor(
     State(gateway): State<Arc<Gateway>>,
     anonymous: Anonymous,
+    headers: HeaderMap,
     JsonBody(body): JsonBody<SecondFactor>,
-) -> Result<Json<SignedIn>, ApiError> {
+) -> Result<Response, ApiError> {
+    let in_cookie = cookie::wants_cookie(&headers)?;
     let request = anonymous.request(CompleteSecondFactorRequest {
         challenge: body.challenge.expose().to_owned(),
         code: body
@@ -243,7 +284,7 @@ pub async fn second_factor(
         async |mut accounts, request| accounts.complete_second_factor(request).await,
     )
     .await?;
-    SignedIn::from_wire(response).map(Json)
+    Ok(SignedIn::from_wire(response)?.deliver(in_cookie))
 }
 
 /// A new TOTP secret, shown once.
@@ -329,7 +370,8 @@ pub(crate) fn forget(gateway: &Gateway, revoked: &RevokedSessions, whole_subject
 pub async fn sign_out(
     State(gateway): State<Arc<Gateway>>,
     caller: SessionCaller,
-) -> Result<StatusCode, ApiError> {
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let revoked = call(
         &caller.principal,
         &gateway.backends.accounts,
@@ -338,7 +380,13 @@ pub async fn sign_out(
     )
     .await?;
     forget(&gateway, &revoked, false);
-    Ok(StatusCode::NO_CONTENT)
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    if cookie::session_from_cookies(&headers).is_some() {
+        response
+            .headers_mut()
+            .append(header::SET_COOKIE, cookie::clear_session());
+    }
+    Ok(response)
 }
 
 /// A user account; never its password or second factor.
@@ -358,6 +406,10 @@ pub struct UserView {
     second_factor: bool,
     /// RFC 3339.
     created_at: String,
+    /// On `GET /v1/auth/me` by the console's session cookie only: the
+    /// session's CSRF token again, for a page that was reloaded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    csrf_token: Option<String>,
 }
 
 impl From<User> for UserView {
@@ -370,6 +422,7 @@ impl From<User> for UserView {
             disabled: user.disabled,
             second_factor: user.second_factor,
             created_at: user.created_at,
+            csrf_token: None,
         }
     }
 }
@@ -387,6 +440,7 @@ impl From<User> for UserView {
 pub async fn me(
     State(gateway): State<Arc<Gateway>>,
     caller: SessionCaller,
+    headers: HeaderMap,
 ) -> Result<Json<UserView>, ApiError> {
     let user = call(
         &caller.principal,
@@ -395,7 +449,13 @@ pub async fn me(
         async |mut accounts, request| accounts.get_me(request).await,
     )
     .await?;
-    Ok(Json(user.into()))
+    let mut view = UserView::from(user);
+    // The session came from the cookie exactly when no bearer token was
+    // sent (the extractor has checked whichever it was).
+    if !headers.contains_key(header::AUTHORIZATION) {
+        view.csrf_token = cookie::session_from_cookies(&headers).map(cookie::csrf_token);
+    }
+    Ok(Json(view))
 }
 
 /// One of the user's live sessions; never its token.

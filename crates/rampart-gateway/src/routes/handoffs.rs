@@ -6,12 +6,20 @@
 //! second call fails, the conversation is still with a person (escalation's
 //! answer is what keeps the AI silent), never with the AI by mistake; both
 //! steps are idempotent, so the client retries the same request.
+//!
+//! `GET /v1/handoffs/stream` is the queue as server-sent events, for the
+//! console: new handoffs appear without a reload ([`stream`]).
 
+use std::convert::Infallible;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{FromRequestParts, Path, Request, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures::Stream;
 use http::Uri;
+use http::request::Parts;
 use rampart_kit::principal::Principal;
 use rampart_proto::crm::v1::SetConversationStatusRequest;
 use rampart_proto::escalation::v1::{Handoff, HandoffRequest, ListHandoffsRequest, Severity};
@@ -26,7 +34,7 @@ use crate::backends::call;
 use crate::problem::ApiError;
 
 /// One handoff.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct HandoffView {
     id: String,
     conversation_id: String,
@@ -102,7 +110,7 @@ pub struct HandoffQuery {
     cursor: Option<String>,
 }
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct HandoffList {
     /// Highest severity first, then soonest due.
     handoffs: Vec<HandoffView>,
@@ -127,6 +135,15 @@ pub async fn list(
     uri: Uri,
 ) -> Result<Json<HandoffList>, ApiError> {
     let query: HandoffQuery = query(&uri)?;
+    queue(&gateway, &caller.principal, query).await.map(Json)
+}
+
+/// One page of the queue for `principal`.
+async fn queue(
+    gateway: &Gateway,
+    principal: &Principal,
+    query: HandoffQuery,
+) -> Result<HandoffList, ApiError> {
     let page_size = page_size(query.limit)?;
     let min_severity = match query.min_severity.as_deref() {
         None => Severity::Unspecified,
@@ -141,7 +158,7 @@ pub async fn list(
         }
     };
     let list = call(
-        &caller.principal,
+        principal,
         &gateway.backends.handoffs,
         ListHandoffsRequest {
             status: query.status.unwrap_or_default(),
@@ -154,10 +171,116 @@ pub async fn list(
         async |mut handoffs, request| handoffs.list_handoffs(request).await,
     )
     .await?;
-    Ok(Json(HandoffList {
+    Ok(HandoffList {
         handoffs: list.handoffs.into_iter().map(Into::into).collect(),
         next_cursor: next_cursor(list.next_cursor),
-    }))
+    })
+}
+
+/// How often a stream looks at the queue again.
+const STREAM_TICK: Duration = Duration::from_secs(2);
+/// How long one stream lasts; the browser's `EventSource` reconnects by
+/// itself, and so signs in again through the usual checks.
+const STREAM_LIFETIME: Duration = Duration::from_secs(300);
+
+/// `GET /v1/handoffs/stream`: the open and claimed queue (the first 100,
+/// highest severity first, then soonest due) as server-sent events: a
+/// `queue` event with the whole list at once and whenever it changes, a
+/// comment every 15 s otherwise, and an `end` event when the stream stops:
+/// `{"reason": "reconnect"}` after five minutes, or `{"reason": "refused",
+/// "status", "detail"}` when the caller or the queue is refused.
+///
+/// Every look at the queue checks the caller again exactly as a new
+/// request would (the credential, its revocation, the tenant's access,
+/// the rate limits), so a revoked session or key, or a contained tenant,
+/// stops receiving within one tick. Each tick counts against the
+/// credential's and the address's limits like one request: about 30 a
+/// minute for each open console.
+#[utoipa::path(
+    get,
+    path = "/v1/handoffs/stream",
+    tag = "handoffs",
+    responses(
+        (status = 200, description = "text/event-stream: `queue` events carrying a HandoffList, and an `end` event when the stream stops", body = HandoffList, content_type = "text/event-stream"),
+    ),
+    security(("session" = []), ("tenant_api_key" = [])),
+)]
+pub async fn stream(
+    State(gateway): State<Arc<Gateway>>,
+    request: Request,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let (mut parts, _) = request.into_parts();
+    let caller = TenantCaller::from_request_parts(&mut parts, &gateway).await?;
+    let first = queue(&gateway, &caller.principal, HandoffQuery::default()).await?;
+    let state = Watch {
+        gateway,
+        parts,
+        last: None,
+        pending: Some(first),
+        ends: tokio::time::Instant::now() + STREAM_LIFETIME,
+        done: false,
+    };
+    let events = futures::stream::unfold(state, |mut watch| async move {
+        let event = watch.next().await?;
+        Some((Ok(event), watch))
+    });
+    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+/// One stream's state: the request to check again, the last list sent.
+struct Watch {
+    gateway: Arc<Gateway>,
+    parts: Parts,
+    last: Option<HandoffList>,
+    pending: Option<HandoffList>,
+    ends: tokio::time::Instant,
+    done: bool,
+}
+
+impl Watch {
+    /// The next event, waiting as long as the queue does not change;
+    /// `None` after the `end` event.
+    async fn next(&mut self) -> Option<Event> {
+        loop {
+            if self.done {
+                return None;
+            }
+            if let Some(list) = self.pending.take() {
+                let event = Event::default().event("queue").json_data(&list).ok();
+                self.last = Some(list);
+                if let Some(event) = event {
+                    return Some(event);
+                }
+            }
+            if tokio::time::Instant::now() + STREAM_TICK > self.ends {
+                return Some(self.end(serde_json::json!({ "reason": "reconnect" })));
+            }
+            tokio::time::sleep(STREAM_TICK).await;
+            let mut parts = self.parts.clone();
+            let caller = match TenantCaller::from_request_parts(&mut parts, &self.gateway).await {
+                Ok(caller) => caller,
+                Err(error) => return Some(self.refused(&error)),
+            };
+            match queue(&self.gateway, &caller.principal, HandoffQuery::default()).await {
+                Ok(list) if self.last.as_ref() != Some(&list) => self.pending = Some(list),
+                Ok(_) => {}
+                Err(error) => return Some(self.refused(&error)),
+            }
+        }
+    }
+
+    fn refused(&mut self, error: &ApiError) -> Event {
+        self.end(serde_json::json!({
+            "reason": "refused",
+            "status": error.status.as_u16(),
+            "detail": error.detail,
+        }))
+    }
+
+    fn end(&mut self, why: serde_json::Value) -> Event {
+        self.done = true;
+        Event::default().event("end").data(why.to_string())
+    }
 }
 
 /// `GET /v1/handoffs/{handoff_id}`

@@ -144,6 +144,7 @@ fn api() -> OpenApiRouter<Arc<Gateway>> {
         .routes(routes!(conversations::set_summary))
         .routes(routes!(widget::post_message))
         .routes(routes!(handoffs::list))
+        .routes(routes!(handoffs::stream))
         .routes(routes!(handoffs::get))
         .routes(routes!(handoffs::claim))
         .routes(routes!(handoffs::resolve))
