@@ -9,8 +9,12 @@
 //! - `bench-edge [seconds]`: the gateway against nginx, side by side, as
 //!   ratios, with a floor that shows how much of the gap is the gRPC hop
 //!   ([`bench_edge`]); 10 s per case by default.
+//! - `faults [--actions N]`: the fault run ([`faults`]): N audited actions
+//!   (10,000 by default) while audit is killed and PostgreSQL and Redis are
+//!   paused; fails on any lost or duplicated event or revoked key accepted.
 
 mod bench_edge;
+mod faults;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -32,7 +36,11 @@ fn main() -> anyhow::Result<()> {
             };
             bench_edge::run(&workspace_root(), seconds)
         }
-        _ => bail!("usage: cargo xtask walkthrough | bench-edge [seconds]"),
+        Some("faults") => {
+            let args: Vec<String> = std::env::args().skip(2).collect();
+            faults::run(&workspace_root(), &faults::Options::parse(&args)?)
+        }
+        _ => bail!("usage: cargo xtask walkthrough | bench-edge [seconds] | faults [--actions N]"),
     }
 }
 

@@ -57,6 +57,15 @@ impl AuditService for AuditGrpc {
         let service = Caller::of(&request)?;
         let events = parse_batch(request.into_inner().events)?;
         let appended = self.store.append(events, service).await?;
+        if appended.stored > 0
+            && crate::failpoints::is_enabled(crate::failpoints::AFTER_COMMIT_EXIT)
+        {
+            tracing::warn!(
+                stored = appended.stored,
+                "failpoint audit_after_commit_exit: exiting after the commit, before the answer"
+            );
+            std::process::exit(86);
+        }
         tracing::debug!(
             service = service.as_str(),
             appended = appended.stored,

@@ -19,6 +19,8 @@
 //!   or nothing).
 //! - `store`: events, tree nodes, log heads and checkpoints; appends grow
 //!   each tree incrementally.
+//! - [`failpoints`]: deliberate failures for fault drills, never in
+//!   production.
 //! - `grpc`: the tonic service. Every service may append; the producing
 //!   service is taken from its certificate, never from the request.
 //! - `error`, `migration` and `entity`: failures and schema.
@@ -31,6 +33,7 @@ mod entity;
 mod error;
 mod events;
 pub mod export;
+pub mod failpoints;
 mod grpc;
 pub mod leaf;
 pub mod legacy_chain;

@@ -31,7 +31,12 @@
 //! is audited when placed; repeating it every hour would only bury the
 //! log).
 //!
-//! [`spawn_retention`] runs [`run_retention`] on a [`RetentionSchedule`].
+//! [`spawn_retention`] runs [`run_retention`] on a [`RetentionSchedule`],
+//! through [`run_scheduled_retention`]: with several CRM instances on one
+//! database, each period's run is claimed by one of them (a conditional
+//! UPDATE of the job's row in `crm_job_run`), so the job runs once per
+//! period, not once per instance, and two runs never interleave their
+//! batches and each record a `retention.purged` with part of the counts.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -42,7 +47,9 @@ use rampart_kit::ids::{CustomerId, TenantId};
 use rampart_kit::outbox::{AuditRecord, Outbox};
 use rampart_kit::pki::ServiceName;
 use rampart_kit::principal::{DataMode, Principal};
-use sea_orm::sea_query::{Condition, Expr, ExprTrait, IntoCondition, Query, SelectStatement};
+use sea_orm::sea_query::{
+    Condition, Expr, ExprTrait, IntoCondition, OnConflict, Query, SelectStatement,
+};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
     QueryFilter, QueryOrder, QuerySelect,
@@ -178,6 +185,57 @@ pub async fn run_retention(
         }
     }
     Ok(report)
+}
+
+/// The retention job's row in `crm_job_run`.
+const JOB: &str = "retention";
+
+/// Runs [`run_retention`] at `now` if this caller claims the period's run;
+/// `None` when another instance (or this one, shortly before) has run it.
+///
+/// A run started less than nine tenths of `every` ago is this period's: two
+/// instances whose schedules are out of phase (started at different times)
+/// then take turns rather than each running every period, and an instance
+/// restarted soon after a run does not run again at once. The claim is one
+/// conditional UPDATE, so of two instances claiming together exactly one
+/// matches, on SQLite as on PostgreSQL.
+pub async fn run_scheduled_retention(
+    db: &DatabaseConnection,
+    outbox: &Outbox,
+    vault: &Vault,
+    now: DateTime<Utc>,
+    every: Duration,
+) -> Result<Option<Report>, Error> {
+    if !claim_run(db, JOB, now, every).await? {
+        tracing::debug!("retention run skipped: another instance ran it this period");
+        return Ok(None);
+    }
+    run_retention(db, outbox, vault, now).await.map(Some)
+}
+
+/// Claims `job`'s run at `now`; `true` for one caller per period.
+async fn claim_run(
+    db: &DatabaseConnection,
+    job: &str,
+    now: DateTime<Utc>,
+    every: Duration,
+) -> Result<bool, Error> {
+    let period = chrono::Duration::from_std(every.mul_f64(0.9))
+        .map_err(|_| Error::Internal(anyhow::anyhow!("the retention interval is too long")))?;
+    let first = Query::insert()
+        .into_table("crm_job_run")
+        .columns(["job", "started_at"])
+        .values_panic([job.into(), DateTime::<Utc>::UNIX_EPOCH.into()])
+        .on_conflict(OnConflict::column("job").do_nothing().to_owned())
+        .to_owned();
+    db.execute(&first).await?;
+    let claim = Query::update()
+        .table("crm_job_run")
+        .value("started_at", now)
+        .and_where(Expr::col("job").eq(job))
+        .and_where(Expr::col("started_at").lte(now - period))
+        .to_owned();
+    Ok(db.execute(&claim).await?.rows_affected() == 1)
 }
 
 /// Every tenant and mode with at least one period set.
@@ -548,7 +606,7 @@ pub fn spawn_retention(
                 () = shutdown.cancelled() => return,
                 _ = ticks.tick() => {}
             }
-            let run = run_retention(&db, &outbox, &vault, Utc::now());
+            let run = run_scheduled_retention(&db, &outbox, &vault, Utc::now(), schedule.every);
             tokio::select! {
                 () = shutdown.cancelled() => return,
                 result = run => {

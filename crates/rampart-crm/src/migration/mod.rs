@@ -22,6 +22,7 @@ mod m0008_billing;
 mod m0009_erasure;
 mod m0010_lookup_indexes;
 mod m0011_data_key_primary_key;
+mod m0012_job_runs;
 
 pub struct Migrator;
 
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0009_erasure::Migration),
             Box::new(m0010_lookup_indexes::Migration),
             Box::new(m0011_data_key_primary_key::Migration),
+            Box::new(m0012_job_runs::Migration),
         ]
     }
 

@@ -332,9 +332,13 @@ impl ConversationStore<'_> {
         reason: &'static str,
     ) -> Result<message::Model, Error> {
         let mut change = self.outbox.begin(self.db).await?;
+        // Locked until the commit (PostgreSQL; SQLite has one writer): two
+        // CRM instances retrying the same pending message must not both
+        // see it pending and both hand the conversation over.
         let message = message::Entity::find_by_id(message_id)
             .filter(message::Column::TenantId.eq(self.scope.tenant_id.as_str()))
             .filter(message::Column::Mode.eq(self.scope.mode.as_str()))
+            .lock_exclusive()
             .one(change.tx())
             .await?
             .ok_or_else(|| Error::Internal(anyhow::anyhow!("message {message_id} vanished")))?;

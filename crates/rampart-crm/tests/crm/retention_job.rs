@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use rampart_crm::OUTBOX_TABLE;
-use rampart_crm::retention_job::{BATCH, Report, RetentionSchedule, run_retention};
+use rampart_crm::retention_job::{
+    BATCH, Report, RetentionSchedule, run_retention, run_scheduled_retention,
+};
 use rampart_crm::store::{conversation_owner, customer_owner};
 use rampart_crm::vault::Field;
 use rampart_kit::ids::TenantId;
@@ -28,6 +30,7 @@ on_both_databases!(
     exactly_what_expired_is_deleted,
     more_than_a_batch_is_deleted_in_batches_under_one_event,
     the_spawned_job_runs_on_its_own,
+    two_instances_run_a_scheduled_period_once,
 );
 
 /// A key of `tenant` with the `owner` scope, for retention and holds.
@@ -581,4 +584,59 @@ async fn the_spawned_job_runs_on_its_own(database: TestDatabase) {
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].details["conversations"], "1");
     assert!(exists(&app.db, "crm_conversation", &kept).await);
+}
+
+/// Two CRM instances' schedules firing together (each on its own
+/// connection) claim the period once: one run deletes everything, under one
+/// event with the whole count. Before the claim both ran, interleaving
+/// their batches, and each recorded a `retention.purged` with part of the
+/// counts. Later in the period nobody runs again; the next period runs.
+async fn two_instances_run_a_scheduled_period_once(database: TestDatabase) {
+    let url = database.url.clone();
+    let app = TestApp::spawn(database).await;
+    let other_instance = rampart_kit::db::connect(&url).await.unwrap();
+    let (tenant, key) = new_tenant();
+    set_periods(&app, &owner_key(&tenant), [None, Some(30), None]).await;
+    let someone = customer(&app, &key, "Paula Pair").await;
+    let total = BATCH * 2 + 3;
+    for _ in 0..total {
+        let note = job_note(&app, &key, &someone).await;
+        backdate(
+            &app.db,
+            "crm_job_note",
+            &["created_at"],
+            &note,
+            days_ago(31),
+        )
+        .await;
+    }
+
+    let every = Duration::from_secs(3600);
+    let now = Utc::now();
+    let (outbox, vault) = (Outbox::new(OUTBOX_TABLE), app.vault());
+    let (first, second) = tokio::join!(
+        run_scheduled_retention(&app.db, &outbox, &vault, now, every),
+        run_scheduled_retention(&other_instance, &outbox, &vault, now, every),
+    );
+    let runs: Vec<Report> = [first.unwrap(), second.unwrap()]
+        .into_iter()
+        .flatten()
+        .collect();
+    assert_eq!(runs.len(), 1, "both instances ran the period");
+    assert_eq!(runs[0].purged.len(), 1);
+    assert_eq!(runs[0].purged[0].1.job_notes, total);
+    assert_eq!(app.count_rows("crm_job_note").await, 0);
+    let events = checked(app.audit_actions("retention.purged").await);
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].details["job_notes"], total.to_string());
+
+    // Half a period later (an instance out of phase, or restarted): no run.
+    let later = now + chrono::Duration::minutes(30);
+    let skipped = run_scheduled_retention(&other_instance, &outbox, &vault, later, every).await;
+    assert!(skipped.unwrap().is_none());
+    // The next period runs, finding nothing more.
+    let next = now + chrono::Duration::minutes(60);
+    let ran = run_scheduled_retention(&app.db, &outbox, &vault, next, every).await;
+    assert!(ran.unwrap().unwrap().purged.is_empty());
+    assert_eq!(app.audit_actions("retention.purged").await.len(), 1);
 }

@@ -36,6 +36,9 @@
 //!   plaintext, and ciphertext moved to another row does not open.
 //! - [`handoff_modes`]: a test key's handoffs kept out of the live queue,
 //!   and live ones out of the test key's.
+//! - [`replicas`]: two instances of every service on one PostgreSQL and
+//!   Redis: one Merkle tree per tenant, revocations across gateways, a
+//!   deadline fired once.
 //! - [`tenant_data`]: a manager's activity report and the owner's bulk
 //!   export (complete, opened, audited, malformed periods refused).
 
@@ -61,6 +64,7 @@ mod incident;
 mod keys;
 mod mesh;
 mod operations;
+mod replicas;
 mod support;
 mod tenant_data;
 mod tenant_deletion;
