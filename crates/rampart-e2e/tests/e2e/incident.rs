@@ -630,7 +630,8 @@ async fn tenant_containment(backend: Backend) {
     }
     // Billing's suspension is its own refusal, with its own problem, and
     // the restore did not touch it.
-    let (status, body) = set_billing(&stack, &tenant.id, "suspended").await;
+    // (`canceled` is reachable from every state, and back to `active`.)
+    let (status, body) = set_billing(&stack, &tenant.id, "canceled").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let suspended = customers_problem(&stack, &stack.base, &fresh).await;
     assert!(
