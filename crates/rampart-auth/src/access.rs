@@ -8,6 +8,11 @@
 //! 403 naming the suspension; nothing of the tenant is revoked or deleted,
 //! so restoring access is one flag.
 //!
+//! An incident's isolation is a second flag on the same row
+//! (`isolated_by`, the incident's id), written only by
+//! [`crate::incidents`]: billing reactivating a contained tenant does not
+//! let it back in, and the gateway's 403 names the isolation, not billing.
+//!
 //! Setting the flag is idempotent and always announces
 //! [`Revocation::Tenant`] after the commit, even when nothing changed: a
 //! caller retrying after a lost answer, or after a lost announcement, makes
@@ -26,6 +31,15 @@ use sea_orm_migration::prelude::*;
 use crate::entity::tenant_access;
 use crate::error::Error;
 
+/// A tenant's access, as verification answers it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct AccessState {
+    /// Suspended by billing.
+    pub(crate) suspended: bool,
+    /// Isolated by an open incident.
+    pub(crate) isolated: bool,
+}
+
 /// Tenants' access states.
 #[derive(Debug, Clone)]
 pub(crate) struct TenantAccess {
@@ -38,12 +52,15 @@ impl TenantAccess {
         Self { db, outbox }
     }
 
-    /// Whether `tenant`'s credentials are refused.
-    pub(crate) async fn is_suspended(&self, tenant: &str) -> Result<bool, DbErr> {
+    /// Why `tenant`'s credentials are refused, if they are.
+    pub(crate) async fn state(&self, tenant: &str) -> Result<AccessState, DbErr> {
         Ok(tenant_access::Entity::find_by_id(tenant)
             .one(&self.db)
             .await?
-            .is_some_and(|row| row.suspended))
+            .map_or_else(AccessState::default, |row| AccessState {
+                suspended: row.suspended,
+                isolated: row.isolated_by.is_some(),
+            }))
     }
 
     /// Suspends or restores `tenant`'s access on behalf of `principal`;
@@ -118,8 +135,8 @@ impl MigrationTrait for CreateTenantAccess {
     }
 }
 
-/// Stores `tenant`'s access state (the row made on first use); the one
-/// write of `auth_tenant_access`, for billing and for incidents alike.
+/// Stores `tenant`'s billing access state (the row made on first use);
+/// never touches the incident isolation.
 pub(crate) async fn write_access(
     db: &impl sea_orm::ConnectionTrait,
     tenant: &TenantId,
@@ -132,6 +149,7 @@ pub(crate) async fn write_access(
         suspended: Set(suspended),
         billing_state: Set(state.to_owned()),
         updated_at: Set(now),
+        isolated_by: sea_orm::ActiveValue::NotSet,
     })
     .on_conflict(
         OnConflict::column(tenant_access::Column::TenantId)
@@ -145,4 +163,70 @@ pub(crate) async fn write_access(
     .exec(db)
     .await?;
     Ok(())
+}
+
+/// Sets or clears `tenant`'s incident isolation (the row made on first use,
+/// not suspended by billing); never touches the billing state.
+pub(crate) async fn write_isolation(
+    db: &impl sea_orm::ConnectionTrait,
+    tenant: &str,
+    isolated_by: Option<&str>,
+    now: chrono::DateTime<Utc>,
+) -> Result<(), DbErr> {
+    tenant_access::Entity::insert(tenant_access::ActiveModel {
+        tenant_id: Set(tenant.to_owned()),
+        suspended: Set(false),
+        // No billing decision yet: the state a new tenant starts in.
+        billing_state: Set("trial".to_owned()),
+        updated_at: Set(now),
+        isolated_by: Set(isolated_by.map(str::to_owned)),
+    })
+    .on_conflict(
+        OnConflict::column(tenant_access::Column::TenantId)
+            .update_columns([
+                tenant_access::Column::IsolatedBy,
+                tenant_access::Column::UpdatedAt,
+            ])
+            .to_owned(),
+    )
+    .exec(db)
+    .await?;
+    Ok(())
+}
+
+/// Adds `auth_tenant_access.isolated_by`: an incident's isolation, apart
+/// from billing's suspension.
+pub(crate) struct AddTenantIsolation;
+
+impl MigrationName for AddTenantIsolation {
+    fn name(&self) -> &str {
+        "m0007_tenant_isolation"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for AddTenantIsolation {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table("auth_tenant_access")
+                    .add_column(ColumnDef::new("isolated_by").string_len(64).null())
+                    .to_owned(),
+            )
+            .await?;
+        // Incidents contained before this migration suspended the tenant
+        // through billing (state `incident`): move them to the isolation,
+        // so restoring them and billing no longer interfere.
+        let db = manager.get_connection();
+        db.execute_unprepared(
+            "UPDATE auth_tenant_access SET isolated_by = (\
+               SELECT i.id FROM auth_incident i \
+               WHERE i.target_kind = 'tenant' AND i.target_id = auth_tenant_access.tenant_id \
+                 AND i.restored_at IS NULL ORDER BY i.contained_at LIMIT 1) \
+             WHERE billing_state = 'incident'",
+        )
+        .await?;
+        Ok(())
+    }
 }

@@ -3,17 +3,19 @@
 //!
 //! Containing writes, in one transaction: the target's API keys revoked,
 //! its sessions revoked, its access path refused until restored (a tenant
-//! through its access state, `auth_tenant_access`; a user by disabling the
-//! account; a key is revoked for good), the incident row remembering what
+//! through its isolation, `auth_tenant_access.isolated_by`, a flag of its
+//! own that billing never writes; a user by disabling the account; a key
+//! is revoked for good), the incident row remembering what
 //! was changed, and one `incident.contained` audit event. The revocations
 //! are announced after the commit, so every gateway drops what it cached.
 //! Everything lands in the database first: when the bus (Redis) is away,
 //! gateways already refuse what they cannot check, and the verdicts they
 //! ask for come from here.
 //!
-//! Restoring puts back exactly what containing changed (a tenant suspended
-//! by billing before the incident stays suspended) and records
-//! `incident.restored`; revoked credentials stay revoked.
+//! Restoring puts back exactly what containing changed (it clears the
+//! isolation; billing's suspension, before or during the incident, is
+//! billing's) and records `incident.restored`; revoked credentials stay
+//! revoked.
 
 use chrono::Utc;
 use rampart_kit::ids::{ApiKeyId, TenantId, UserId};
@@ -30,8 +32,10 @@ use sea_orm_migration::prelude::*;
 use crate::entity::{api_key, incident, session, tenant_access, user};
 use crate::error::Error;
 
-/// The billing state an incident's tenant suspension is recorded under.
-const INCIDENT_STATE: &str = "incident";
+/// The billing state incidents contained before `m0007_tenant_isolation`
+/// suspended their tenant under; restoring one of those puts the billing
+/// state back as well.
+const LEGACY_INCIDENT_STATE: &str = "incident";
 /// The longest reason kept.
 const MAX_REASON_LEN: usize = 500;
 
@@ -127,6 +131,7 @@ impl Incidents {
         }
         let now = Utc::now();
         let mut change = self.outbox.begin(&self.db).await?;
+        let id = format!("inc_{}", uuid::Uuid::now_v7().simple());
         let (tenant, keys, sessions, prior_state) = match &target {
             Target::Tenant(tenant) => {
                 if !tenant_is_known(&change, tenant).await? {
@@ -144,9 +149,9 @@ impl Incidents {
                     now,
                 )
                 .await?;
-                let prior = suspend_tenant(&change, tenant, now).await?;
+                isolate_tenant(&change, tenant.as_str(), &id, now).await?;
                 change.announce(Revocation::Tenant(tenant.to_string()));
-                (Some(tenant.to_string()), keys, sessions, prior)
+                (Some(tenant.to_string()), keys, sessions, None)
             }
             Target::User(user_id) => {
                 let row = user::Entity::find_by_id(user_id.as_str())
@@ -191,7 +196,7 @@ impl Incidents {
             }
         };
         let model = incident::Model {
-            id: format!("inc_{}", uuid::Uuid::now_v7().simple()),
+            id,
             target_kind: target.kind().to_owned(),
             target_id: target.id().to_owned(),
             tenant_id: tenant,
@@ -251,6 +256,7 @@ impl Incidents {
         match row.target_kind.as_str() {
             "tenant" => {
                 restore_tenant(&change, &row).await?;
+                restore_legacy_suspension(&change, &row).await?;
                 change.announce(Revocation::Tenant(row.target_id.clone()));
             }
             "user" if row.prior_state.as_deref() == Some("disabled") => {
@@ -365,32 +371,55 @@ async fn revoke_sessions(
     Ok(<i32 as TryFrom<usize>>::try_from(live.len()).unwrap_or(i32::MAX))
 }
 
-/// Suspends `tenant` for the incident; its access state before, to restore.
-async fn suspend_tenant(
+/// Isolates `tenant` for incident `id`. A tenant already isolated by
+/// another open incident keeps that one's id: restoring it hands the
+/// isolation on (see [`restore_tenant`]).
+async fn isolate_tenant(
     change: &Change<'_>,
-    tenant: &TenantId,
+    tenant: &str,
+    id: &str,
     now: chrono::DateTime<Utc>,
-) -> Result<Option<String>, DbErr> {
-    let before = tenant_access::Entity::find_by_id(tenant.as_str())
+) -> Result<(), DbErr> {
+    let current = tenant_access::Entity::find_by_id(tenant)
         .one(change.tx())
-        .await?;
-    crate::access::write_access(change.tx(), tenant, true, INCIDENT_STATE, now).await?;
-    Ok(before.map(|row| format!("{} {}", row.suspended, row.billing_state)))
+        .await?
+        .and_then(|row| row.isolated_by);
+    if current.is_none() {
+        crate::access::write_isolation(change.tx(), tenant, Some(id), now).await?;
+    }
+    Ok(())
 }
 
-/// Puts `incident`'s tenant back in the access state it had before.
+/// Lifts `incident`'s isolation of its tenant: cleared, or handed to
+/// another of the tenant's incidents still open (the tenant stays
+/// isolated until the last is restored). Billing's state is not touched.
 async fn restore_tenant(change: &Change<'_>, incident: &incident::Model) -> Result<(), DbErr> {
     let tenant = incident.target_id.as_str();
-    let Some((suspended, state)) = incident
+    let still_open = incident::Entity::find()
+        .filter(incident::Column::TargetKind.eq("tenant"))
+        .filter(incident::Column::TargetId.eq(tenant))
+        .filter(incident::Column::RestoredAt.is_null())
+        .filter(incident::Column::Id.ne(incident.id.as_str()))
+        .one(change.tx())
+        .await?
+        .map(|other| other.id);
+    crate::access::write_isolation(change.tx(), tenant, still_open.as_deref(), Utc::now()).await
+}
+
+/// Puts the tenant of an incident contained before
+/// `m0007_tenant_isolation` back in the billing state it had before, if
+/// billing has not moved it since (it still reads `incident`); a no-op for
+/// every later incident, which never writes that state.
+async fn restore_legacy_suspension(
+    change: &Change<'_>,
+    incident: &incident::Model,
+) -> Result<(), DbErr> {
+    let tenant = incident.target_id.as_str();
+    let (suspended, state) = incident
         .prior_state
         .as_deref()
         .and_then(|prior| prior.split_once(' '))
-    else {
-        tenant_access::Entity::delete_by_id(tenant)
-            .exec(change.tx())
-            .await?;
-        return Ok(());
-    };
+        .unwrap_or(("false", "trial"));
     tenant_access::Entity::update_many()
         .col_expr(
             tenant_access::Column::Suspended,
@@ -399,6 +428,7 @@ async fn restore_tenant(change: &Change<'_>, incident: &incident::Model) -> Resu
         .col_expr(tenant_access::Column::BillingState, Expr::value(state))
         .col_expr(tenant_access::Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(tenant_access::Column::TenantId.eq(tenant))
+        .filter(tenant_access::Column::BillingState.eq(LEGACY_INCIDENT_STATE))
         .exec(change.tx())
         .await?;
     Ok(())

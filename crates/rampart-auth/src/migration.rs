@@ -20,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(WidgetOrigins),
             Box::new(crate::access::CreateTenantAccess),
             Box::new(crate::incidents::CreateIncidents),
+            Box::new(crate::access::AddTenantIsolation),
         ]
     }
 

@@ -111,7 +111,13 @@ impl EscalationService for EscalationApi {
         let compiled = self.policies.current_compiled(tenant_id).await?;
         let receipt = decisions::decide(&compiled, text.as_str());
 
-        let opens_handoff = receipt.is_handoff() || request.force_handoff;
+        // An incident's freeze sends every message to a person, whatever
+        // the detector says (see [`crate::freeze`]).
+        let forced = request.force_handoff
+            || crate::freeze::is_frozen(&self.db, tenant_id.as_str())
+                .await
+                .map_err(Error::from)?;
+        let opens_handoff = receipt.is_handoff() || forced;
         // A decision that opens nothing is one row: a single statement, no
         // transaction. One that opens a handoff commits with it.
         let mut change = if opens_handoff {
@@ -144,7 +150,7 @@ impl EscalationService for EscalationApi {
             // got the answer, and gave the conversation to a person) must
             // still find a handoff: a conversation with a person and no
             // handoff would be with nobody.
-            if request.force_handoff
+            if forced
                 && handoffs::active_for(&self.db, &scope, &stored.conversation_id)
                     .await
                     .map_err(Error::from)?
@@ -198,7 +204,7 @@ impl EscalationService for EscalationApi {
             intents = ?receipt.intents,
             policy_version = receipt.policy_version,
             language = %receipt.language,
-            forced = request.force_handoff,
+            forced,
             handoff = handoff.as_ref().map(|h| h.id.as_str()),
             request_id = %principal.request_id,
             "message gated"
@@ -229,6 +235,7 @@ impl EscalationService for EscalationApi {
             return Err(Error::TooManyContacts.into());
         }
 
+        crate::freeze::refuse_if_frozen(&self.db, tenant_id.as_str()).await?;
         let compiled = self.policies.current_compiled(tenant_id).await?;
         let guardrails = &compiled.policy.guardrails;
         let review = guardrails::review(text.as_str(), &contacts, &compiled);

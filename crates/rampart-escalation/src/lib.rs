@@ -13,6 +13,8 @@
 //!   (`rampart escalation eval`, and the CI test).
 //! - [`message`]: the parsed request, channel and text.
 //! - [`grpc`]: the `EscalationService` handler.
+//! - [`freeze`]: an incident's freeze of the AI for a tenant, honoured by
+//!   the gate and the guardrails (`IncidentFreezeService`).
 //! - [`error`]: the failures callers can act on, and their gRPC status.
 //!
 //! - [`tenant_policy`]: a tenant's policy document (detection additions,
@@ -41,6 +43,7 @@ pub mod detector;
 pub mod entity;
 pub mod error;
 pub mod eval;
+pub mod freeze;
 pub mod grpc;
 pub mod guardrails;
 pub mod handoffs;
@@ -66,6 +69,7 @@ use rampart_kit::outbox::Outbox;
 use rampart_kit::pki::{ServiceName, ServiceTls};
 use rampart_proto::escalation::v1::escalation_service_server::EscalationServiceServer;
 use rampart_proto::escalation::v1::handoff_service_server::HandoffServiceServer;
+use rampart_proto::escalation::v1::incident_freeze_service_server::IncidentFreezeServiceServer;
 use sea_orm::DatabaseConnection;
 use sea_orm_migration::MigratorTrait;
 use tokio::net::TcpListener;
@@ -151,6 +155,7 @@ pub async fn run(
     let workers = handoffs::spawn_workers(&db, &outbox, &config, &shutdown);
 
     let api = EscalationApi::new(db.clone(), outbox.clone());
+    let freeze = freeze::FreezeApi::new(db.clone(), outbox.clone());
     let queue = HandoffApi::new(db.clone(), outbox);
     let router = server(&tls)?
         .add_service(health_for::<EscalationServiceServer<EscalationApi>>().await)
@@ -160,6 +165,10 @@ pub async fn run(
         ))
         .add_service(HandoffServiceServer::with_interceptor(
             queue,
+            AllowPeers(ALLOWED_PEERS),
+        ))
+        .add_service(IncidentFreezeServiceServer::with_interceptor(
+            freeze,
             AllowPeers(ALLOWED_PEERS),
         ));
     tracing::info!(address = %listener.local_addr()?, "escalation listening");

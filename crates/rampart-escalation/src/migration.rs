@@ -18,6 +18,8 @@
 //!   the credential whose conversation it belongs to (`live` for rows
 //!   written before). The one-open-handoff index and the queue's index
 //!   become per tenant *and* mode.
+//! - `esc_ai_freeze` (m0004): incidents' freezes of the AI, see
+//!   [`crate::freeze`].
 
 use rampart_kit::outbox::Outbox;
 use sea_orm::DynIden;
@@ -35,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(CreatePoliciesAndDecisions),
             Box::new(CreateHandoffs),
             Box::new(AddDataModes),
+            Box::new(crate::freeze::CreateAiFreeze),
         ]
     }
 

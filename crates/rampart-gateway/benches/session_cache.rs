@@ -30,6 +30,7 @@ fn session_cache(c: &mut Criterion) {
             role: Role::Agent,
             ends: Instant::now() + Duration::from_secs(3600),
             tenant_suspended: false,
+            tenant_isolated: false,
         };
         cache.insert(token, client, Some(identity), ticket);
     }

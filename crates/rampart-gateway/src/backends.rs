@@ -14,6 +14,7 @@ use rampart_proto::crm::v1::owner_service_client::OwnerServiceClient;
 use rampart_proto::crm::v1::schedule_service_client::ScheduleServiceClient;
 use rampart_proto::escalation::v1::escalation_service_client::EscalationServiceClient;
 use rampart_proto::escalation::v1::handoff_service_client::HandoffServiceClient;
+use rampart_proto::escalation::v1::incident_freeze_service_client::IncidentFreezeServiceClient;
 use tonic::transport::Channel;
 use tonic_health::pb::health_client::HealthClient;
 
@@ -48,6 +49,8 @@ pub struct Backends {
     pub health: Vec<(ServiceName, HealthClient<Channel>)>,
     /// The CRM's tenant billing states.
     pub billing: BillingServiceClient<TracedChannel>,
+    /// Escalation's freeze of the AI during an incident.
+    pub incident_freeze: IncidentFreezeServiceClient<TracedChannel>,
 }
 
 impl Backends {
@@ -75,6 +78,7 @@ impl Backends {
             billing: BillingServiceClient::new(traced(crm.clone())),
             crm: CrmServiceClient::new(traced(crm)),
             handoffs: HandoffServiceClient::new(traced(escalation.clone())),
+            incident_freeze: IncidentFreezeServiceClient::new(traced(escalation.clone())),
             escalation: EscalationServiceClient::new(traced(escalation)),
             audit: AuditServiceClient::new(traced(audit)),
         })
@@ -116,6 +120,10 @@ impl Backend for EscalationServiceClient<TracedChannel> {
 }
 
 impl Backend for HandoffServiceClient<TracedChannel> {
+    const SERVICE: &'static str = "escalation";
+}
+
+impl Backend for IncidentFreezeServiceClient<TracedChannel> {
     const SERVICE: &'static str = "escalation";
 }
 

@@ -28,6 +28,27 @@ pub struct ApiError {
     pub retry_after: Option<Duration>,
 }
 
+/// The start of escalation's refusal of an AI reply for a tenant an
+/// incident froze (`rampart_escalation::freeze::AI_FROZEN`).
+const AI_FROZEN_PREFIX: &str = "ai replies are frozen";
+
+/// An AI reply's refusal: escalation's freeze of the AI during an incident
+/// becomes a 409 of its own type, `ai-frozen`, so a client (the AI
+/// integration) can tell it from a conversation a person has; anything
+/// else passes unchanged.
+pub(crate) fn ai_frozen_or(error: ApiError) -> ApiError {
+    if error.status == StatusCode::CONFLICT && error.detail.starts_with(AI_FROZEN_PREFIX) {
+        return ApiError {
+            status: StatusCode::CONFLICT,
+            slug: "ai-frozen",
+            title: "AI frozen",
+            detail: error.detail,
+            retry_after: None,
+        };
+    }
+    error
+}
+
 impl ApiError {
     #[must_use]
     pub fn new(code: ErrorCode, detail: impl Into<String>) -> Self {

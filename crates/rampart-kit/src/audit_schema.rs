@@ -568,6 +568,26 @@ pub const KINDS: &[EventKind] = &[
         details: &["target_kind", "target_id"],
         description: "an operator lifted an incident's isolation (`rampart incident restore`); revoked credentials stay revoked",
     },
+    EventKind {
+        action: "incident.ai_frozen",
+        version: 1,
+        producer: "escalation",
+        log: LogScope::Platform,
+        target: "incident",
+        outcomes: SUCCESS,
+        details: &["tenant_id"],
+        description: "an incident froze the AI for a tenant (`rampart incident contain`): every customer message goes to a person and AI replies are refused until restored",
+    },
+    EventKind {
+        action: "incident.ai_unfrozen",
+        version: 1,
+        producer: "escalation",
+        log: LogScope::Platform,
+        target: "incident",
+        outcomes: SUCCESS,
+        details: &["tenant_id"],
+        description: "an incident's freeze of the AI for a tenant was lifted (`rampart incident restore`)",
+    },
 ];
 
 /// The schema of `action`, if it is a known kind.

@@ -25,7 +25,7 @@ use super::model::{
     UserChange, UserView, rfc3339,
 };
 use super::service::Accounts;
-use crate::access::TenantAccess;
+use crate::access::{AccessState, TenantAccess};
 use crate::domain::sessions::RevokeReason;
 use crate::error::Error;
 
@@ -207,16 +207,13 @@ impl AccountService for AccountsGrpc {
             PrincipalKind::PlatformAdmin
         };
         // Platform admins have no tenant, so are never suspended.
-        let tenant_suspended = match &verdict.tenant_id {
-            Some(tenant) => self
-                .access
-                .is_suspended(tenant)
-                .await
-                .map_err(Error::from)?,
-            None => false,
+        let access = match &verdict.tenant_id {
+            Some(tenant) => self.access.state(tenant).await.map_err(Error::from)?,
+            None => AccessState::default(),
         };
         Ok(Response::new(VerifySessionResponse {
-            tenant_suspended,
+            tenant_suspended: access.suspended,
+            tenant_isolated: access.isolated,
             session_id: verdict.session_id.into_string(),
             user_id: verdict.user_id.into_string(),
             kind: kind.into(),

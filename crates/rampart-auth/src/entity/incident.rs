@@ -19,9 +19,9 @@ pub struct Model {
     pub restored_at: Option<DateTimeUtc>,
     pub credentials_revoked: i32,
     pub sessions_revoked: i32,
-    /// A tenant's access state before containment (`None`: no row, active),
-    /// as `suspended billing_state`; a user's: whether containment disabled
-    /// the account (`disabled`).
+    /// A user's: whether containment disabled the account (`disabled`).
+    /// For a tenant contained before `m0007_tenant_isolation`, its billing
+    /// access state before (`suspended billing_state`); `None` since.
     pub prior_state: Option<String>,
 }
 

@@ -1,5 +1,6 @@
 //! `auth_tenant_access`: whether a tenant's credentials are accepted. No
-//! row means they are (a new tenant, in trial).
+//! row means they are (a new tenant, in trial). Two independent reasons
+//! refuse them: billing's suspension and an incident's isolation.
 
 use sea_orm::entity::prelude::*;
 
@@ -14,6 +15,10 @@ pub struct Model {
     /// The billing state that decided it, as the CRM named it.
     pub billing_state: String,
     pub updated_at: DateTimeUtc,
+    /// The open incident isolating the tenant (`inc_...`), if any: its
+    /// keys and sessions are refused until that incident is restored,
+    /// whatever billing says. Billing never writes it.
+    pub isolated_by: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

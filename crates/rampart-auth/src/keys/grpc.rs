@@ -21,7 +21,7 @@ use tonic::{Request, Response, Status};
 
 use super::rules::{BOOTSTRAP_CREDENTIAL_ID, Credentials, IssuedKey, Verified, managed_owner};
 use super::store::KeyRow;
-use crate::access::{MAX_BILLING_STATE_LEN, TenantAccess};
+use crate::access::{AccessState, MAX_BILLING_STATE_LEN, TenantAccess};
 use crate::domain::keys::{ADMIN_SCOPE, KeyOwner, KeySpec};
 use crate::error::Error;
 use crate::incidents::{Incidents, Target, parse_incident_id};
@@ -103,33 +103,38 @@ impl AuthService for AuthGrpc {
                 scopes: vec![ADMIN_SCOPE.to_owned()],
                 ..VerifyApiKeyResponse::default()
             },
-            Verified::Stored(key) => VerifyApiKeyResponse {
-                // Platform admin keys have no tenant, so are never suspended.
-                tenant_suspended: match key.owner.tenant() {
+            Verified::Stored(key) => {
+                let access = match key.owner.tenant() {
                     Some(tenant) => self
                         .access
-                        .is_suspended(tenant.as_str())
+                        .state(tenant.as_str())
                         .await
                         .map_err(Error::from)?,
-                    None => false,
-                },
-                kind: match key.owner {
-                    KeyOwner::Platform => PrincipalKind::PlatformAdmin,
-                    KeyOwner::Tenant(_) => PrincipalKind::Tenant,
+                    None => AccessState::default(),
+                };
+                VerifyApiKeyResponse {
+                    // Platform admin keys have no tenant, so are never suspended
+                    // nor isolated.
+                    tenant_suspended: access.suspended,
+                    tenant_isolated: access.isolated,
+                    kind: match key.owner {
+                        KeyOwner::Platform => PrincipalKind::PlatformAdmin,
+                        KeyOwner::Tenant(_) => PrincipalKind::Tenant,
+                    }
+                    .into(),
+                    tenant_id: key
+                        .owner
+                        .tenant()
+                        .map(ToString::to_string)
+                        .unwrap_or_default(),
+                    credential_id: key.id.into_string(),
+                    scopes: key.scopes,
+                    expires_at_ms: key.expires_at.map_or(0, |at| at.timestamp_millis()),
+                    allowed_networks: key.networks.to_strings(),
+                    allowed_origins: key.origins.to_strings(),
+                    rate_limit_per_minute: key.rate_limit_per_minute.unwrap_or(0),
                 }
-                .into(),
-                tenant_id: key
-                    .owner
-                    .tenant()
-                    .map(ToString::to_string)
-                    .unwrap_or_default(),
-                credential_id: key.id.into_string(),
-                scopes: key.scopes,
-                expires_at_ms: key.expires_at.map_or(0, |at| at.timestamp_millis()),
-                allowed_networks: key.networks.to_strings(),
-                allowed_origins: key.origins.to_strings(),
-                rate_limit_per_minute: key.rate_limit_per_minute.unwrap_or(0),
-            },
+            }
         };
         Ok(Response::new(response))
     }

@@ -346,12 +346,17 @@ impl CrmApi {
             )
             .await
             .map_err(|status| {
+                // An incident's freeze of the AI is escalation's refusal,
+                // passed on as it is (see `rampart_escalation::freeze`).
+                if status.code() == tonic::Code::FailedPrecondition {
+                    return status;
+                }
                 tracing::warn!(
                     conversation_id = %conversation.id,
                     code = ?status.code(),
                     "review call failed; the ai reply is not sent"
                 );
-                Error::GuardrailsUnavailable
+                Error::GuardrailsUnavailable.into()
             })?;
         if review.human_has_conversation {
             return Err(Error::PersonHasConversation.into());

@@ -372,6 +372,57 @@ async fn issue_key(stack: &TestStack, tenant: &Tenant) -> String {
     body["api_key"].as_str().expect("api_key").to_owned()
 }
 
+/// The problem `/v1/crm/customers` answers at `base` for `key`, a 403.
+async fn customers_problem(stack: &TestStack, base: &str, key: &str) -> Value {
+    let response = stack
+        .client
+        .get(format!("{base}/v1/crm/customers"))
+        .header("X-API-Key", key)
+        .send()
+        .await
+        .expect("send");
+    expect_problem(response, StatusCode::FORBIDDEN).await
+}
+
+/// Moves `tenant`'s billing state as an admin.
+async fn set_billing(stack: &TestStack, tenant: &str, state: &str) -> (StatusCode, Value) {
+    admin_call(
+        stack,
+        Method::PUT,
+        &format!("/v1/admin/tenants/{tenant}/billing"),
+        Some(json!({ "state": state, "reason": "incident_drill" })),
+    )
+    .await
+}
+
+/// Starts a web conversation with an everyday question, as `key`.
+async fn start_conversation(stack: &TestStack, key: &str) -> (StatusCode, Value) {
+    read(
+        stack
+            .request(Method::POST, "/v1/crm/conversations")
+            .header("X-API-Key", key)
+            .json(&json!({ "channel": "web", "text": "What time do you open on Saturday?" }))
+            .send()
+            .await
+            .expect("send"),
+    )
+    .await
+}
+
+/// Posts an AI reply to `conversation` as `key`.
+async fn ai_reply(stack: &TestStack, key: &str, conversation: &str) -> reqwest::Response {
+    stack
+        .request(
+            Method::POST,
+            &format!("/v1/crm/conversations/{conversation}/ai-replies"),
+        )
+        .header("X-API-Key", key)
+        .json(&json!({ "text": "We open at nine on Saturdays." }))
+        .send()
+        .await
+        .expect("send")
+}
+
 async fn tenant_containment(backend: Backend) {
     let Some(stack) = TestStack::start(backend).await else {
         return;
@@ -504,14 +555,31 @@ async fn tenant_containment(backend: Backend) {
         })
         .await;
     }
-    // Isolated: even a key issued now is refused until restore.
+    // Isolated: even a key issued now is refused until restore, with a
+    // problem naming the isolation.
     let fresh = issue_key(&stack, &tenant).await;
     for base in &bases {
-        let status = status_at(&stack.client, base, "/v1/crm/customers", Some(&fresh), None).await;
-        assert_eq!(
-            status,
-            StatusCode::FORBIDDEN,
-            "an isolated tenant's new key"
+        let problem = customers_problem(&stack, base, &fresh).await;
+        assert!(
+            problem["type"]
+                .as_str()
+                .unwrap()
+                .ends_with("tenant-isolated"),
+            "an isolated tenant's new key: {problem}"
+        );
+    }
+    // Billing is not the isolation: reactivating the account does not let
+    // the tenant back in.
+    let (status, body) = set_billing(&stack, &tenant.id, "active").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    for base in &bases {
+        let problem = customers_problem(&stack, base, &fresh).await;
+        assert!(
+            problem["type"]
+                .as_str()
+                .unwrap()
+                .ends_with("tenant-isolated"),
+            "billing reactivation let an isolated tenant in: {problem}"
         );
     }
     // Another tenant is untouched.
@@ -560,6 +628,30 @@ async fn tenant_containment(backend: Backend) {
             assert_eq!(status, StatusCode::UNAUTHORIZED, "revoked stays revoked");
         }
     }
+    // Billing's suspension is its own refusal, with its own problem, and
+    // the restore did not touch it.
+    // (`canceled` is reachable from every state, and back to `active`.)
+    let (status, body) = set_billing(&stack, &tenant.id, "canceled").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let suspended = customers_problem(&stack, &stack.base, &fresh).await;
+    assert!(
+        suspended["type"]
+            .as_str()
+            .unwrap()
+            .ends_with("tenant-suspended"),
+        "{suspended}"
+    );
+    let (status, body) = set_billing(&stack, &tenant.id, "active").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let status = status_at(
+        &stack.client,
+        &stack.base,
+        "/v1/crm/customers",
+        Some(&fresh),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "billing reactivation after restore");
     // Restoring again changes nothing and records nothing more.
     let (status, again) = admin_call(
         &stack,
@@ -608,11 +700,40 @@ async fn user_and_key_containment(backend: Backend) {
     .await;
     assert_eq!(status, StatusCode::OK, "{me}");
     let user_id = me["user_id"].as_str().unwrap().to_owned();
+    let bystander = stack.create_tenant("Dry Basement").await;
+    // Conversations the AI has before the incident.
+    let (status, started) = start_conversation(&stack, &tenant.key).await;
+    assert_eq!(status, StatusCode::CREATED, "{started}");
+    assert_ne!(started["status"], "handed_off", "{started}");
+    let conversation = started["id"].as_str().unwrap().to_owned();
+    let (status, started) = start_conversation(&stack, &bystander.key).await;
+    assert_eq!(status, StatusCode::CREATED, "{started}");
+    let bystanders = started["id"].as_str().unwrap().to_owned();
 
     // A user: their sessions end and they cannot sign in until restored.
     let (status, incident) = contain(&stack, "user", &user_id).await;
     assert_eq!(status, StatusCode::CREATED, "{incident}");
     assert_eq!(incident["sessions_revoked"], 1, "{incident}");
+    // The AI is frozen for the user's tenant: a customer's message goes to
+    // a person, and an AI reply is refused with a problem of its own.
+    let (status, started) = start_conversation(&stack, &tenant.key).await;
+    assert_eq!(status, StatusCode::CREATED, "{started}");
+    assert_eq!(
+        started["status"], "handed_off",
+        "a frozen tenant's customer: {started}"
+    );
+    let response = ai_reply(&stack, &tenant.key, &conversation).await;
+    let problem = expect_problem(response, StatusCode::CONFLICT).await;
+    assert!(
+        problem["type"].as_str().unwrap().ends_with("ai-frozen"),
+        "{problem}"
+    );
+    // Another tenant's AI answers as before.
+    let response = ai_reply(&stack, &bystander.key, &bystanders).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let (status, started) = start_conversation(&stack, &bystander.key).await;
+    assert_eq!(status, StatusCode::CREATED, "{started}");
+    assert_ne!(started["status"], "handed_off", "{started}");
     let status = status_at(
         &stack.client,
         &stack.base,
@@ -645,6 +766,17 @@ async fn user_and_key_containment(backend: Backend) {
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let token = session(&stack, &tenant, &email, OWNER_PASSWORD).await;
+    // The AI answers the tenant again.
+    let response = ai_reply(&stack, &tenant.key, &conversation).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let (status, started) = start_conversation(&stack, &tenant.key).await;
+    assert_eq!(status, StatusCode::CREATED, "{started}");
+    assert_ne!(started["status"], "handed_off", "{started}");
+    for action in ["incident.ai_frozen", "incident.ai_unfrozen"] {
+        let events = platform_events(&stack, action, &format!("incident:{id}"), 1).await;
+        assert_eq!(events.len(), 1, "{action}: {events:?}");
+        assert_eq!(events[0]["details"]["tenant_id"], tenant.id.as_str());
+    }
     let status = status_at(
         &stack.client,
         &stack.base,

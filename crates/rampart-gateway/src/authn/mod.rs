@@ -80,6 +80,9 @@ pub struct VerifiedKey {
     counted: bool,
     /// The key's tenant is suspended by billing: refused with a 403.
     suspended: bool,
+    /// The key's tenant is isolated by an open incident: refused with a
+    /// 403 naming the isolation.
+    isolated: bool,
 }
 
 impl Revocable for VerifiedKey {
@@ -259,6 +262,20 @@ pub(crate) fn tenant_suspended() -> ApiError {
     }
 }
 
+/// The refusal of a credential whose tenant an open incident isolates
+/// (`rampart incident contain --tenant`): 403, with a type of its own so
+/// neither a client nor an operator mistakes it for billing; it lasts until
+/// the incident is restored, whatever billing does.
+pub(crate) fn tenant_isolated() -> ApiError {
+    ApiError {
+        status: http::StatusCode::FORBIDDEN,
+        slug: "tenant-isolated",
+        title: "Tenant isolated",
+        detail: "this tenant's access is isolated by a security incident; its data is kept and access returns once the incident is restored".to_owned(),
+        retry_after: None,
+    }
+}
+
 impl VerifiedKey {
     /// Reads auth's answer.
     pub fn from_response(
@@ -287,6 +304,7 @@ impl VerifiedKey {
         Ok(VerifiedKey {
             // Platform admin keys are never suspended.
             suspended: response.tenant_suspended && matches!(kind, PrincipalKind::Tenant(_)),
+            isolated: response.tenant_isolated && matches!(kind, PrincipalKind::Tenant(_)),
             kind,
             counted: ApiKeyId::parse(&response.credential_id).is_ok(),
             credential_id: response.credential_id,
@@ -475,6 +493,10 @@ async fn verified_key(
     {
         metrics.key_verification("expired");
         return Err(invalid_key());
+    }
+    if verified.isolated {
+        metrics.key_verification("tenant_isolated");
+        return Err(tenant_isolated());
     }
     if verified.suspended {
         metrics.key_verification("tenant_suspended");

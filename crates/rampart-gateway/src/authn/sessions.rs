@@ -53,6 +53,9 @@ pub struct SessionIdentity {
     pub ends: Instant,
     /// The user's tenant is suspended by billing: refused with a 403.
     pub tenant_suspended: bool,
+    /// The user's tenant is isolated by an open incident: refused with a
+    /// 403 naming the isolation.
+    pub tenant_isolated: bool,
 }
 
 impl Revocable for SessionIdentity {
@@ -255,6 +258,8 @@ async fn verify(
             // this side makes sure.
             let tenant_suspended =
                 response.tenant_suspended && matches!(kind, PrincipalKind::Tenant(_));
+            let tenant_isolated =
+                response.tenant_isolated && matches!(kind, PrincipalKind::Tenant(_));
             let identity = SessionIdentity {
                 session_id: response.session_id,
                 user_id: response.user_id,
@@ -262,6 +267,7 @@ async fn verify(
                 role,
                 ends: Instant::now() + Duration::from_millis(remaining_ms),
                 tenant_suspended,
+                tenant_isolated,
             };
             gateway
                 .sessions
@@ -296,6 +302,10 @@ async fn session_principal(
     let request_id = request_id(parts);
     let client = client_ip(parts);
     let identity = verify(gateway, token, &client, &request_id).await?;
+    // The isolation first: an incident outranks billing in the answer.
+    if identity.tenant_isolated {
+        return Err(super::tenant_isolated());
+    }
     if identity.tenant_suspended {
         return Err(super::tenant_suspended());
     }
@@ -467,6 +477,7 @@ mod tests {
             role: Role::Admin,
             ends: Instant::now() + Duration::from_secs(3600),
             tenant_suspended: false,
+            tenant_isolated: false,
         }
     }
 

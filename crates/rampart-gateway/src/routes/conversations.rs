@@ -391,12 +391,11 @@ async fn post(
             })
             .await?
         }
-        Author::Ai => {
-            call(principal, crm, message, async |mut crm, r| {
-                crm.post_ai_reply(r).await
-            })
-            .await?
-        }
+        Author::Ai => call(principal, crm, message, async |mut crm, r| {
+            crm.post_ai_reply(r).await
+        })
+        .await
+        .map_err(crate::problem::ai_frozen_or)?,
         Author::Agent => {
             call(principal, crm, message, async |mut crm, r| {
                 crm.post_agent_reply(r).await
@@ -462,7 +461,7 @@ pub async fn post_customer_message(
         (status = 201, description = "The reply as the guardrails let it leave: `sent`, `redacted` (masked) or `blocked` (not sent), with the findings", body = MessageView),
         (status = 400, description = "The text is empty, too long or holds control characters"),
         (status = 404, description = "No such conversation in the caller's tenant"),
-        (status = 409, description = "A person has this conversation (or a customer message waits for its decision): the AI stays silent until an agent hands it back"),
+        (status = 409, description = "A person has this conversation (or a customer message waits for its decision): the AI stays silent until an agent hands it back; or a security incident froze the AI for the tenant (type ai-frozen) until it is restored"),
         (status = 503, description = "The guardrails could not be reached: no AI reply leaves unchecked"),
     ),
     security(("tenant_api_key" = [])),

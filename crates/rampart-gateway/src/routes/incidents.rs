@@ -4,7 +4,9 @@
 //! Auth does the work in one transaction (revocations, the isolation, one
 //! `incident.contained` audit event); this route checks the target first
 //! where auth cannot (a tenant exists in the CRM) and names the target in
-//! a 404. The routes are revocation routes: they reach auth while the
+//! a 404, then has escalation freeze the AI for the target's tenant (every
+//! conversation to a person) until restore, as billing moves access after
+//! the CRM. The routes are revocation routes: they reach auth while the
 //! shared rate limiter is away (see [`crate::authn`]).
 
 use std::sync::Arc;
@@ -18,6 +20,7 @@ use rampart_proto::auth::v1::{
     ContainIncidentRequest, Incident, IncidentRequest, ListApiKeysRequest, ListUsersRequest,
 };
 use rampart_proto::crm::v1::GetTenantRequest;
+use rampart_proto::escalation::v1::SetAiFreezeRequest;
 use serde::{Deserialize, Serialize};
 
 use crate::Gateway;
@@ -115,7 +118,7 @@ fn unknown_target(kind: TargetKind, id: &str) -> ApiError {
     tag = "admin",
     request_body = Containment,
     responses(
-        (status = 201, description = "Contained: the target's keys and sessions revoked and its access refused at every gateway until restored; one incident.contained audit event", body = IncidentView),
+        (status = 201, description = "Contained: the target's keys and sessions revoked, its access refused at every gateway and the AI frozen for its tenant until restored; one incident.contained audit event", body = IncidentView),
         (status = 400, description = "target_kind or target_id is not valid, or the reason is too long"),
         (status = 404, description = "No such target; the problem names it"),
     ),
@@ -169,7 +172,46 @@ pub async fn contain(
             error
         }
     })?;
+    set_ai_freeze(&gateway, &caller, &incident, true).await?;
     Ok((StatusCode::CREATED, Json(incident.into())))
+}
+
+/// Freezes (or lifts the freeze of) the AI for `incident`'s tenant, right
+/// after auth contained (or restored) it, as billing moves access: every
+/// conversation goes to a person until restore. Platform targets (admin
+/// keys) have no tenant and freeze nothing. A failure names the incident,
+/// which auth has already recorded: restoring it, or containing again,
+/// converges.
+async fn set_ai_freeze(
+    gateway: &Gateway,
+    caller: &AdminCaller,
+    incident: &Incident,
+    frozen: bool,
+) -> Result<(), ApiError> {
+    if incident.tenant_id.is_empty() || incident.target_kind == "admin_key" {
+        return Ok(());
+    }
+    call(
+        &caller.principal,
+        &gateway.backends.incident_freeze,
+        SetAiFreezeRequest {
+            tenant_id: incident.tenant_id.clone(),
+            incident_id: incident.incident_id.clone(),
+            frozen,
+        },
+        async |mut freeze, request| freeze.set_ai_freeze(request).await,
+    )
+    .await
+    .map_err(|mut error| {
+        error.detail = format!(
+            "incident {} is recorded, but the AI freeze was not {}: {}",
+            incident.incident_id,
+            if frozen { "set" } else { "lifted" },
+            error.detail
+        );
+        error
+    })?;
+    Ok(())
 }
 
 /// `GET /v1/admin/incidents/{incident_id}`
@@ -208,7 +250,7 @@ pub async fn get(
     tag = "admin",
     params(("incident_id" = String, Path, description = "The incident's id (inc_...)", pattern = "^inc_[0-9a-f]{32}$")),
     responses(
-        (status = 200, description = "Restored: the target's access path is open again at every gateway; one incident.restored audit event", body = IncidentView),
+        (status = 200, description = "Restored: the target's access path is open again at every gateway and the AI answers its tenant again; one incident.restored audit event", body = IncidentView),
         (status = 400, description = "incident_id is not a valid incident id"),
         (status = 404, description = "No such incident"),
     ),
@@ -226,6 +268,9 @@ pub async fn restore(
         async |mut auth, request| auth.restore_incident(request).await,
     )
     .await?;
+    // Lifted on every restore, even a repeated one: a restore whose lift
+    // failed converges when asked again.
+    set_ai_freeze(&gateway, &caller, &incident, false).await?;
     Ok(Json(incident.into()))
 }
 
