@@ -82,6 +82,18 @@ pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
         .context("cannot apply the audit service's migrations")
 }
 
+/// The audit migrations this binary knows that `db` has not applied, in
+/// order; an error naming any migration `db` has applied that this binary
+/// does not know (`rampart incident verify`).
+pub async fn pending_migrations(db: &DatabaseConnection) -> anyhow::Result<Vec<String>> {
+    Ok(Migrator::get_pending_migrations(db)
+        .await
+        .context("reading the audit migrations")?
+        .iter()
+        .map(|migration| migration.name().to_owned())
+        .collect())
+}
+
 /// Applies only the walking skeleton's schema (the hash-chain era), so that
 /// tests and upgrade drills can build a database as that version left it.
 #[doc(hidden)]

@@ -91,6 +91,18 @@ pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
         .context("cannot apply the auth service's migrations")
 }
 
+/// The auth migrations this binary knows that `db` has not applied, in
+/// order; an error naming any migration `db` has applied that this binary
+/// does not know (`rampart incident verify`).
+pub async fn pending_migrations(db: &DatabaseConnection) -> anyhow::Result<Vec<String>> {
+    Ok(Migrator::get_pending_migrations(db)
+        .await
+        .context("reading the auth migrations")?
+        .iter()
+        .map(|migration| migration.name().to_owned())
+        .collect())
+}
+
 /// A platform admin created by the operator, with the TOTP secret to add
 /// to an authenticator app (shown once; the first code at sign-in
 /// confirms it).

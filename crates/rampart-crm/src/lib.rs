@@ -102,6 +102,18 @@ pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
         .context("crm migrations failed")
 }
 
+/// The crm migrations this binary knows that `db` has not applied, in
+/// order; an error naming any migration `db` has applied that this binary
+/// does not know (`rampart incident verify`).
+pub async fn pending_migrations(db: &DatabaseConnection) -> anyhow::Result<Vec<String>> {
+    Ok(migration::Migrator::get_pending_migrations(db)
+        .await
+        .context("reading the crm migrations")?
+        .iter()
+        .map(|migration| migration.name().to_owned())
+        .collect())
+}
+
 /// Runs the CRM on `listener` until `shutdown` is cancelled.
 ///
 /// The audit and escalation services are connected lazily: the CRM starts,

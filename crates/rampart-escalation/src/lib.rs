@@ -140,6 +140,18 @@ pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
         .context("escalation migrations failed")
 }
 
+/// The escalation migrations this binary knows that `db` has not applied, in
+/// order; an error naming any migration `db` has applied that this binary
+/// does not know (`rampart incident verify`).
+pub async fn pending_migrations(db: &DatabaseConnection) -> anyhow::Result<Vec<String>> {
+    Ok(migration::Migrator::get_pending_migrations(db)
+        .await
+        .context("reading the escalation migrations")?
+        .iter()
+        .map(|migration| migration.name().to_owned())
+        .collect())
+}
+
 /// Runs the escalation service on `listener` until `shutdown` is cancelled.
 pub async fn run(
     config: Config,

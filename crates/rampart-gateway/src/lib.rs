@@ -43,6 +43,7 @@ use rampart_kit::revocation::RevocationBus;
 use tokio::net::TcpListener;
 
 pub use backends::{BackendUrls, Backends};
+pub use routes::executable_sha256;
 
 /// Gateway settings, with defaults fit for production.
 #[derive(Debug, Clone)]

@@ -204,7 +204,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Admin(AdminCommand::CreateUser(args)) => create_admin(args, environment).await,
-        Command::Incident(args) => crate::incident_cli::run(args).await,
+        Command::Incident(args) => crate::incident_cli::run(args, &file).await,
         Command::Checklist(args) => crate::checklist::run(args, &file).await,
     }
 }

@@ -31,6 +31,8 @@ use rampart_audit::export;
 use serde_json::{Value, json};
 
 use crate::admin_api::AdminApi;
+use crate::checklist::backup::Databases;
+use crate::settings::FileSettings;
 
 #[derive(Debug, Args)]
 pub struct IncidentArgs {
@@ -97,10 +99,21 @@ pub struct VerifyArgs {
     /// Save the current admins and admin keys as the baseline.
     #[arg(long)]
     pub save_baseline: Option<PathBuf>,
+    /// The release's published SHA-256 of the binary; the server's must
+    /// match it (by default, the SHA-256 of this binary, the same release).
+    #[arg(long)]
+    pub expect_binary_sha256: Option<String>,
+    /// The stack's database, for the migrations check (as `rampart
+    /// migrate` takes it).
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Otherwise the embedded default's data folder (default `.rampart`).
+    #[arg(long, env = "RAMPART_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
 }
 
 /// Runs the command; a failed verification is an error after its report.
-pub async fn run(args: IncidentArgs) -> anyhow::Result<()> {
+pub async fn run(args: IncidentArgs, file: &FileSettings) -> anyhow::Result<()> {
     let admin = AdminApi::new(&args.url, args.ca_file.as_deref())?;
     match args.command {
         IncidentCommand::Contain(contain) => {
@@ -122,7 +135,7 @@ pub async fn run(args: IncidentArgs) -> anyhow::Result<()> {
             Ok(())
         }
         IncidentCommand::Verify(verify_args) => {
-            let report = verify(&admin, &verify_args).await?;
+            let report = verify(&admin, file, &verify_args).await?;
             print!("{}", report.render());
             if report.ok() {
                 Ok(())
@@ -192,7 +205,11 @@ impl VerifyReport {
     }
 }
 
-async fn verify(admin: &AdminApi, args: &VerifyArgs) -> anyhow::Result<VerifyReport> {
+async fn verify(
+    admin: &AdminApi,
+    file: &FileSettings,
+    args: &VerifyArgs,
+) -> anyhow::Result<VerifyReport> {
     let mut report = VerifyReport::default();
 
     // The platform log against a checkpoint signed now, checked with the
@@ -243,19 +260,99 @@ async fn verify(admin: &AdminApi, args: &VerifyArgs) -> anyhow::Result<VerifyRep
         report.check(true, format!("baseline saved to {}", path.display()));
     }
 
-    // This binary, for comparison with the release's published checksum.
-    let exe = std::env::current_exe().context("locating this binary")?;
-    let bytes = std::fs::read(&exe).with_context(|| format!("reading {}", exe.display()))?;
-    let digest = ring::digest::digest(&ring::digest::SHA256, &bytes);
-    report.check(
-        true,
-        format!(
-            "binary {} sha256 {}",
-            exe.display(),
-            rampart_kit::secret::hex(digest.as_ref())
+    // The server's binary against the release's checksum (or this one's).
+    let build = admin
+        .send(reqwest::Method::GET, "/v1/admin/build", None)
+        .await?;
+    let served = build["binary_sha256"].as_str().unwrap_or_default();
+    let (expected, source) = match &args.expect_binary_sha256 {
+        Some(expected) => (
+            expected.trim().to_ascii_lowercase(),
+            "--expect-binary-sha256",
         ),
+        None => (
+            rampart_gateway::executable_sha256().context("hashing this binary")?,
+            "this binary",
+        ),
+    };
+    report.check(
+        served == expected,
+        if served == expected {
+            format!("server binary sha256 {served} matches {source}")
+        } else {
+            format!("server binary sha256 {served:?} differs from {source}'s {expected}")
+        },
     );
+
+    // Every service's migrations against those this binary knows.
+    for (service, result) in migrations(file, args).await? {
+        match result {
+            Ok(pending) if pending.is_empty() => {
+                report.check(
+                    true,
+                    format!("{service} migrations: all applied, none unknown"),
+                );
+            }
+            Ok(pending) => report.check(
+                false,
+                format!("{service} migrations not applied: {}", pending.join(", ")),
+            ),
+            Err(error) => report.check(
+                false,
+                format!(
+                    "{service} migrations: {}",
+                    format!("{error:#}").replace('\n', "; ")
+                ),
+            ),
+        }
+    }
     Ok(report)
+}
+
+/// Each service's pending migrations (or the error naming one applied
+/// that this binary does not know), from the databases the settings name.
+async fn migrations(
+    file: &FileSettings,
+    args: &VerifyArgs,
+) -> anyhow::Result<Vec<(&'static str, anyhow::Result<Vec<String>>)>> {
+    let databases = crate::checklist::resolve_databases(
+        args.database_url.clone(),
+        args.data_dir.clone(),
+        file,
+    )?;
+    let url_of = |service: &str| -> anyhow::Result<String> {
+        Ok(match &databases {
+            Databases::Postgres(url) => url.clone(),
+            Databases::SqliteFile(path) => rampart_kit::db::sqlite_url(path),
+            Databases::Embedded(dir) => {
+                let path = dir.join(format!("{service}.db"));
+                if !path.exists() {
+                    bail!(
+                        "no {service}.db in the data folder {}; set --data-dir or --database-url",
+                        dir.display()
+                    );
+                }
+                rampart_kit::db::sqlite_url(&path)
+            }
+        })
+    };
+    let mut results = Vec::new();
+    for service in ["auth", "crm", "escalation", "audit"] {
+        let result = async {
+            let db = rampart_kit::db::connect(&url_of(service)?).await?;
+            let pending = match service {
+                "auth" => rampart_auth::pending_migrations(&db).await,
+                "crm" => rampart_crm::pending_migrations(&db).await,
+                "escalation" => rampart_escalation::pending_migrations(&db).await,
+                _ => rampart_audit::pending_migrations(&db).await,
+            };
+            rampart_kit::db::close(db).await;
+            pending
+        }
+        .await;
+        results.push((service, result));
+    }
+    Ok(results)
 }
 
 /// The entries of two lists of objects keyed by `id`: added, removed and

@@ -19,6 +19,8 @@ mod accounts;
 mod admin;
 mod audit;
 mod billing;
+mod build;
+pub use build::executable_sha256;
 mod checklist;
 mod conversations;
 mod crm;
@@ -188,6 +190,7 @@ fn api() -> OpenApiRouter<Arc<Gateway>> {
         .routes(routes!(tenant_data::activity_summary))
         .routes(routes!(tenant_data::export))
         // Incidents: contain, look up, restore.
+        .routes(routes!(build::build))
         .routes(routes!(incidents::contain))
         .routes(routes!(incidents::baseline))
         .routes(routes!(incidents::get))

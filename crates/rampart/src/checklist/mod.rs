@@ -105,11 +105,17 @@ pub async fn run(args: ChecklistArgs, file: &FileSettings) -> anyhow::Result<()>
 /// `--database-url`/`DATABASE_URL`/the file's `database_url` first, then
 /// `--data-dir`/`RAMPART_DATA_DIR`/the file's `data_dir`, then `.rampart`.
 pub fn databases(args: &ChecklistArgs, file: &FileSettings) -> anyhow::Result<Databases> {
-    if let Some(url) = args
-        .database_url
-        .clone()
-        .or_else(|| file.database_url.clone())
-    {
+    resolve_databases(args.database_url.clone(), args.data_dir.clone(), file)
+}
+
+/// [`databases`] from the two flags' values, for any command that takes
+/// them (`rampart incident verify` too).
+pub fn resolve_databases(
+    database_url: Option<String>,
+    data_dir: Option<PathBuf>,
+    file: &FileSettings,
+) -> anyhow::Result<Databases> {
+    if let Some(url) = database_url.or_else(|| file.database_url.clone()) {
         settings::check_database_url(&url, "DATABASE_URL")?;
         if let Some(rest) = url.strip_prefix("sqlite:") {
             let path = rest.trim_start_matches("//");
@@ -119,8 +125,7 @@ pub fn databases(args: &ChecklistArgs, file: &FileSettings) -> anyhow::Result<Da
         return Ok(Databases::Postgres(url));
     }
     Ok(Databases::Embedded(
-        args.data_dir
-            .clone()
+        data_dir
             .or_else(|| file.data_dir.clone())
             .unwrap_or_else(|| PathBuf::from(".rampart")),
     ))

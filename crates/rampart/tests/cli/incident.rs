@@ -73,7 +73,8 @@ impl Stack {
             .arg("--ca-file")
             .arg(&self.ca)
             .args(args)
-            .env("RAMPART_ADMIN_API_KEY", &self.admin_key);
+            .env("RAMPART_ADMIN_API_KEY", &self.admin_key)
+            .env("RAMPART_DATA_DIR", self._dir.path());
         tokio::task::spawn_blocking(move || run(&mut command))
             .await
             .unwrap()
@@ -121,8 +122,16 @@ async fn contain_report_restore_and_verify_through_the_binary() {
     let baseline = stack._dir.path().join("baseline.json");
     let baseline_arg = baseline.to_str().unwrap();
 
+    // The stack runs in this test's process: its binary is this one.
+    let served = rampart_gateway::executable_sha256().unwrap();
     let clean = stack
-        .incident(&["verify", "--save-baseline", baseline_arg])
+        .incident(&[
+            "verify",
+            "--save-baseline",
+            baseline_arg,
+            "--expect-binary-sha256",
+            &served,
+        ])
         .await;
     assert!(
         clean.status.success(),
@@ -131,7 +140,13 @@ async fn contain_report_restore_and_verify_through_the_binary() {
         stderr(&clean)
     );
     let clean = stack
-        .incident(&["verify", "--baseline", baseline_arg])
+        .incident(&[
+            "verify",
+            "--baseline",
+            baseline_arg,
+            "--expect-binary-sha256",
+            &served,
+        ])
         .await;
     assert!(
         clean.status.success(),
@@ -223,7 +238,13 @@ async fn contain_report_restore_and_verify_through_the_binary() {
         )
         .await;
     let changed = stack
-        .incident(&["verify", "--baseline", baseline_arg])
+        .incident(&[
+            "verify",
+            "--baseline",
+            baseline_arg,
+            "--expect-binary-sha256",
+            &served,
+        ])
         .await;
     assert!(!changed.status.success(), "{}", stdout(&changed));
     assert!(
@@ -231,5 +252,67 @@ async fn contain_report_restore_and_verify_through_the_binary() {
         "{}",
         stdout(&changed)
     );
+
+    // A server binary other than the release's fails, naming both sums;
+    // so does one other than the CLI's own when no sum is given (the
+    // `rampart` binary is not this test's).
+    let wrong = "0".repeat(64);
+    let other = stack
+        .incident(&["verify", "--expect-binary-sha256", &wrong])
+        .await;
+    assert!(!other.status.success(), "{}", stdout(&other));
+    assert!(
+        stdout(&other).contains(&served) && stdout(&other).contains(&wrong),
+        "{}",
+        stdout(&other)
+    );
+    let default = stack.incident(&["verify"]).await;
+    assert!(!default.status.success(), "{}", stdout(&default));
+    assert!(
+        stdout(&default).contains("this binary"),
+        "{}",
+        stdout(&default)
+    );
+
+    // Every service's migrations pass; one applied that this binary does
+    // not know fails, named.
+    assert!(
+        stdout(&clean_migrations(&stack, &served).await).contains("audit migrations: all applied")
+    );
+    let auth_db = sea_orm::Database::connect(rampart_kit::db::sqlite_url(
+        &stack._dir.path().join("auth.db"),
+    ))
+    .await
+    .unwrap();
+    sea_orm::ConnectionTrait::execute_unprepared(
+        &auth_db,
+        "INSERT INTO auth_migrations (version, applied_at) VALUES ('m9999_planted', 0)",
+    )
+    .await
+    .unwrap();
+    auth_db.close().await.unwrap();
+    let planted = stack
+        .incident(&["verify", "--expect-binary-sha256", &served])
+        .await;
+    assert!(!planted.status.success(), "{}", stdout(&planted));
+    assert!(
+        stdout(&planted).contains("auth migrations") && stdout(&planted).contains("m9999_planted"),
+        "{}",
+        stdout(&planted)
+    );
+    assert!(
+        stdout(&planted).contains("crm migrations: all applied"),
+        "{}",
+        stdout(&planted)
+    );
     stack.running.running.stop().await.unwrap();
+}
+
+/// `verify` with the right checksum, before anything is planted.
+async fn clean_migrations(stack: &Stack, served: &str) -> Output {
+    let output = stack
+        .incident(&["verify", "--expect-binary-sha256", served])
+        .await;
+    assert!(output.status.success(), "{}", stdout(&output));
+    output
 }
