@@ -36,6 +36,8 @@
 //!   plaintext, and ciphertext moved to another row does not open.
 //! - [`handoff_modes`]: a test key's handoffs kept out of the live queue,
 //!   and live ones out of the test key's.
+//! - [`widget_pages`]: the pages' security headers, and a widget visitor
+//!   reading their own conversation and nobody else's.
 //! - [`tenant_data`]: a manager's activity report and the owner's bulk
 //!   export (complete, opened, audited, malformed periods refused).
 
@@ -63,3 +65,4 @@ mod support;
 mod tenant_data;
 mod tenant_deletion;
 mod widget;
+mod widget_pages;
