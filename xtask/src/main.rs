@@ -6,11 +6,14 @@
 //!   `rampart dev` restarted as the README says, the sign-in with the
 //!   password and a code from the printed TOTP secret. It keeps the README
 //!   honest.
+//! - `browser`: the widget and the console in Chromium, driven by
+//!   `browser-tests/run.mjs` against a fresh `rampart dev` ([`browser`]).
 //! - `bench-edge [seconds]`: the gateway against nginx, side by side, as
 //!   ratios, with a floor that shows how much of the gap is the gRPC hop
 //!   ([`bench_edge`]); 10 s per case by default.
 
 mod bench_edge;
+mod browser;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -23,6 +26,7 @@ fn main() -> anyhow::Result<()> {
     let task = std::env::args().nth(1);
     match task.as_deref() {
         Some("walkthrough") => walkthrough(),
+        Some("browser") => browser::run(),
         Some("bench-edge") => {
             let seconds = match std::env::args().nth(2) {
                 Some(value) => value
@@ -32,7 +36,7 @@ fn main() -> anyhow::Result<()> {
             };
             bench_edge::run(&workspace_root(), seconds)
         }
-        _ => bail!("usage: cargo xtask walkthrough | bench-edge [seconds]"),
+        _ => bail!("usage: cargo xtask walkthrough | browser | bench-edge [seconds]"),
     }
 }
 

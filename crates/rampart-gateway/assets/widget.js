@@ -50,7 +50,7 @@
     .panel { position: absolute; right: 0; bottom: 56px; width: min(360px, calc(100vw - 40px));
       background: #ffffff; border: 1px solid #6b7280; border-radius: 12px;
       box-shadow: 0 4px 24px rgb(0 0 0 / 25%); display: flex; flex-direction: column; }
-    .panel[hidden] { display: none; }
+    [hidden] { display: none !important; }
     header { display: flex; justify-content: space-between; align-items: center;
       padding: 10px 12px; border-bottom: 1px solid #d1d5db; }
     h2 { margin: 0; font-size: 1.05rem; font-weight: 700; }
