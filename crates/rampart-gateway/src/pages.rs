@@ -41,8 +41,7 @@ pub const PAGE_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'se
      img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; \
      form-action 'self'; object-src 'none'";
 
-const CROSS_ORIGIN_RESOURCE_POLICY: HeaderName =
-    HeaderName::from_static("cross-origin-resource-policy");
+const CROSS_ORIGIN_RESOURCE_POLICY: &str = "cross-origin-resource-policy";
 
 /// One file built into the binary.
 struct Asset {
@@ -161,7 +160,7 @@ fn serve(asset: &Asset, request: &HeaderMap, caching: Caching) -> Response {
     }
     if matches!(caching, Caching::Widget) {
         headers.insert(
-            CROSS_ORIGIN_RESOURCE_POLICY,
+            HeaderName::from_static(CROSS_ORIGIN_RESOURCE_POLICY),
             HeaderValue::from_static("cross-origin"),
         );
     }
@@ -219,7 +218,7 @@ async fn page_headers(request: Request, next: Next) -> Response {
     );
     if !headers.contains_key(CROSS_ORIGIN_RESOURCE_POLICY) {
         headers.insert(
-            CROSS_ORIGIN_RESOURCE_POLICY,
+            HeaderName::from_static(CROSS_ORIGIN_RESOURCE_POLICY),
             HeaderValue::from_static("same-origin"),
         );
     }
