@@ -43,6 +43,9 @@ pub const PAGE_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'se
 
 const CROSS_ORIGIN_RESOURCE_POLICY: &str = "cross-origin-resource-policy";
 
+/// The page routes, kept out of the OpenAPI document (they serve files).
+pub const ROUTES: [&str; 4] = ["/widget.js", "/console", "/console/", "/console/{asset}"];
+
 /// One file built into the binary.
 struct Asset {
     name: &'static str,
