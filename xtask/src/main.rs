@@ -6,6 +6,8 @@
 //!   `rampart dev` restarted as the README says, the sign-in with the
 //!   password and a code from the printed TOTP secret. It keeps the README
 //!   honest.
+//! - `browser`: the widget and the console in Chromium, driven by
+//!   `browser-tests/run.mjs` against a fresh `rampart dev` ([`browser`]).
 //! - `bench-edge [seconds]`: the gateway against nginx, side by side, as
 //!   ratios, with a floor that shows how much of the gap is the gRPC hop
 //!   ([`bench_edge`]); 10 s per case by default.
@@ -14,6 +16,7 @@
 //!   paused; fails on any lost or duplicated event or revoked key accepted.
 
 mod bench_edge;
+mod browser;
 mod faults;
 
 use std::io::Write;
@@ -27,6 +30,7 @@ fn main() -> anyhow::Result<()> {
     let task = std::env::args().nth(1);
     match task.as_deref() {
         Some("walkthrough") => walkthrough(),
+        Some("browser") => browser::run(),
         Some("bench-edge") => {
             let seconds = match std::env::args().nth(2) {
                 Some(value) => value
@@ -40,7 +44,9 @@ fn main() -> anyhow::Result<()> {
             let args: Vec<String> = std::env::args().skip(2).collect();
             faults::run(&workspace_root(), &faults::Options::parse(&args)?)
         }
-        _ => bail!("usage: cargo xtask walkthrough | bench-edge [seconds] | faults [--actions N]"),
+        _ => bail!(
+            "usage: cargo xtask walkthrough | browser | bench-edge [seconds] | faults [--actions N]"
+        ),
     }
 }
 

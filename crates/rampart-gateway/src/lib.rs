@@ -30,6 +30,7 @@ pub mod backends;
 pub mod edge;
 pub mod json_body;
 pub mod metrics;
+pub mod pages;
 pub mod pipeline;
 pub mod problem;
 pub mod routes;

@@ -21,6 +21,7 @@ mod export;
 mod owner;
 mod reports;
 mod schedule;
+mod visitor;
 
 pub use billing::BillingApi;
 
@@ -350,6 +351,14 @@ impl CrmService for CrmApi {
         request: Request<proto::ExportTenantDataRequest>,
     ) -> Result<Response<Self::ExportTenantDataStream>, Status> {
         self.export(request).await
+    }
+
+    // The widget visitor's read of their own conversation, in `visitor`.
+    async fn list_visitor_messages(
+        &self,
+        request: Request<proto::ListVisitorMessagesRequest>,
+    ) -> Result<Response<proto::ListVisitorMessagesResponse>, Status> {
+        Ok(Response::new(self.visitor_messages(request).await?))
     }
 }
 

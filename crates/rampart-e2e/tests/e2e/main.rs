@@ -39,6 +39,8 @@
 //! - [`replicas`]: two instances of every service on one PostgreSQL and
 //!   Redis: one Merkle tree per tenant, revocations across gateways, a
 //!   deadline fired once.
+//! - [`widget_pages`]: the pages' security headers, and a widget visitor
+//!   reading their own conversation and nobody else's.
 //! - [`tenant_data`]: a manager's activity report and the owner's bulk
 //!   export (complete, opened, audited, malformed periods refused).
 
@@ -69,3 +71,4 @@ mod support;
 mod tenant_data;
 mod tenant_deletion;
 mod widget;
+mod widget_pages;

@@ -74,6 +74,7 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
             "/v1/widget/conversations/{conversation_id}/messages",
             options(widget::preflight),
         )
+        .route("/v1/widget/availability", options(widget::preflight))
         .fallback(|| async { ApiError::not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         // `route_layer` would run only for matched routes; the pipeline must
@@ -83,6 +84,8 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
             gateway.clone(),
             edge_pipeline,
         ))
+        // The browser pages, with their own headers (see crate::pages).
+        .merge(crate::pages::router(gateway.clone()))
         .with_state(gateway)
 }
 
@@ -132,6 +135,7 @@ fn api() -> OpenApiRouter<Arc<Gateway>> {
         .routes(routes!(keys::rotate_own_key))
         // The tenant's data.
         .routes(routes!(widget::start_conversation))
+        .routes(routes!(widget::availability))
         .routes(routes!(crm::create_customer, crm::list_customers))
         .routes(routes!(crm::get_customer, crm::update_customer))
         .routes(routes!(crm::rotate_master_key))
@@ -144,7 +148,7 @@ fn api() -> OpenApiRouter<Arc<Gateway>> {
         .routes(routes!(conversations::post_ai_reply))
         .routes(routes!(conversations::post_agent_reply))
         .routes(routes!(conversations::set_summary))
-        .routes(routes!(widget::post_message))
+        .routes(routes!(widget::post_message, widget::list_messages))
         .routes(routes!(handoffs::list))
         .routes(routes!(handoffs::stream))
         .routes(routes!(handoffs::get))

@@ -1,11 +1,17 @@
-//! The website widget: the one route a public widget key may call, and the
-//! CORS answers that let a browser call it.
+//! The website widget: the routes a public widget key may call (start a
+//! conversation, post in it, read it), and the CORS answers that let a
+//! browser call them.
 //!
 //! CORS is granted per origin, never with `*`: a preflight (which carries no
 //! key) is answered for origins that some active widget key lists, and the
 //! request itself must come from an origin of the very key it presents.
 //! Every other route sends no CORS headers, so browsers keep other sites'
 //! pages away from them.
+//!
+//! Posting and reading need the conversation's visitor token as well as the
+//! key: the key is public (any page can copy it), the token is held by the
+//! one browser that started the conversation. Another visitor's token, or
+//! none, reads nothing (404, like an unknown conversation).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,9 +19,11 @@ use std::time::{Duration, Instant};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
-use http::{HeaderMap, HeaderValue, StatusCode, header};
+use http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use rampart_proto::auth::v1::IsWidgetOriginRequest;
-use rampart_proto::crm::v1::{PostMessageRequest, StartConversationRequest};
+use rampart_proto::crm::v1::{
+    ListVisitorMessagesRequest, PostMessageRequest, StartConversationRequest,
+};
 use rampart_proto::escalation::v1::Action;
 use serde::{Deserialize, Serialize};
 
@@ -24,6 +32,7 @@ use crate::authn::WidgetCaller;
 use crate::backends::{call, send};
 use crate::json_body::JsonBody;
 use crate::problem::ApiError;
+use crate::routes::query;
 
 /// How long a browser may reuse a preflight answer.
 const PREFLIGHT_MAX_AGE: &str = "600";
@@ -199,6 +208,134 @@ pub async fn post_message(
     Ok(response)
 }
 
+/// Which messages the widget asks for.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AfterQuery {
+    /// The last message id the widget shows: only newer ones are answered.
+    #[param(pattern = "^[A-Za-z0-9_-]*$")]
+    after: Option<String>,
+}
+
+/// A message as the visitor sees it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct VisibleMessage {
+    message_id: String,
+    /// `customer` (the visitor), `ai` or `agent`.
+    #[schema(example = "agent")]
+    author: String,
+    /// As delivered (masked where the guardrails redacted it).
+    text: String,
+    /// RFC 3339.
+    created_at: String,
+}
+
+/// The visitor's conversation, as the widget polls it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct VisitorMessages {
+    /// `ai_active`, `handed_off` (a person will answer), `assigned` (a
+    /// person has it), `resolved` or `closed`.
+    #[schema(example = "assigned")]
+    status: String,
+    /// Oldest first; replies the guardrails blocked are left out.
+    messages: Vec<VisibleMessage>,
+}
+
+/// `GET /v1/widget/conversations/{conversation_id}/messages`, with
+/// `X-Widget-Key` from an allowed origin and the conversation's
+/// `X-Visitor-Token`: the replies the visitor has not seen yet (the
+/// widget polls it).
+#[utoipa::path(
+    get,
+    path = "/v1/widget/conversations/{conversation_id}/messages",
+    tag = "widget",
+    params(
+        ("conversation_id" = String, Path, description = "The conversation the widget started (cnv_...)"),
+        ("Origin" = String, Header, description = "The page's web origin; one of the widget key's allowed origins"),
+        ("X-Visitor-Token" = String, Header, description = "The visitor token the start answered"),
+        AfterQuery,
+    ),
+    responses(
+        (status = 200, description = "The conversation's status and its messages after `after`; the answer allows the caller's origin (CORS)", body = VisitorMessages),
+        (status = 400, description = "An unknown query parameter"),
+        (status = 401, description = "The widget key is missing, malformed, unknown, revoked or expired, or a secret key was sent"),
+        (status = 403, description = "No Origin, or an origin the widget key does not allow"),
+        (status = 404, description = "No such conversation for this visitor (a wrong or missing visitor token answers the same)"),
+    ),
+    security(("widget_key" = [])),
+)]
+pub async fn list_messages(
+    State(gateway): State<Arc<Gateway>>,
+    caller: WidgetCaller,
+    Path(conversation_id): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    let after: AfterQuery = query(&uri)?;
+    let visitor_token = headers
+        .get("x-visitor-token")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let answer = call(
+        &caller.principal,
+        &gateway.backends.crm,
+        ListVisitorMessagesRequest {
+            conversation_id,
+            visitor_token,
+            after: after.after.unwrap_or_default(),
+        },
+        async |mut crm, request| crm.list_visitor_messages(request).await,
+    )
+    .await?;
+    let mut response = Json(VisitorMessages {
+        status: answer.status,
+        messages: answer
+            .messages
+            .into_iter()
+            .map(|message| VisibleMessage {
+                message_id: message.id,
+                author: message.author,
+                text: message.text,
+                created_at: message.created_at,
+            })
+            .collect(),
+    })
+    .into_response();
+    allow_origin(response.headers_mut(), &caller.origin);
+    Ok(response)
+}
+
+/// Whether the widget may run on the calling page.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Availability {
+    /// Always true in a 200 answer; a page the key does not allow gets 403
+    /// with no CORS headers, which its browser reports as a failed fetch.
+    available: bool,
+}
+
+/// `GET /v1/widget/availability`, with `X-Widget-Key` from an allowed
+/// origin: lets the widget say "chat unavailable" before the visitor
+/// writes, without starting a conversation.
+#[utoipa::path(
+    get,
+    path = "/v1/widget/availability",
+    tag = "widget",
+    params(("Origin" = String, Header, description = "The page's web origin; one of the widget key's allowed origins")),
+    responses(
+        (status = 200, description = "The key works from this origin; the answer allows the caller's origin (CORS)", body = Availability),
+        (status = 401, description = "The widget key is missing, malformed, unknown, revoked or expired, or a secret key was sent"),
+        (status = 403, description = "No Origin, or an origin the widget key does not allow"),
+    ),
+    security(("widget_key" = [])),
+)]
+pub async fn availability(caller: WidgetCaller) -> Response {
+    let mut response = Json(Availability { available: true }).into_response();
+    allow_origin(response.headers_mut(), &caller.origin);
+    response
+}
+
 /// `OPTIONS /v1/widget/conversations`: the browser's preflight.
 pub async fn preflight(
     State(gateway): State<Arc<Gateway>>,
@@ -212,8 +349,13 @@ pub async fn preflight(
     };
     let origin = text(header::ORIGIN)
         .ok_or_else(|| ApiError::forbidden("a CORS preflight must carry an Origin"))?;
-    if text(header::ACCESS_CONTROL_REQUEST_METHOD).as_deref() != Some("POST") {
-        return Err(ApiError::forbidden("the widget route takes POST only"));
+    if !matches!(
+        text(header::ACCESS_CONTROL_REQUEST_METHOD).as_deref(),
+        Some("POST" | "GET")
+    ) {
+        return Err(ApiError::forbidden(
+            "the widget routes take GET and POST only",
+        ));
     }
     let requested = text(header::ACCESS_CONTROL_REQUEST_HEADERS).unwrap_or_default();
     let unexpected = requested
@@ -240,7 +382,7 @@ pub async fn preflight(
     allow_origin(headers, &origin);
     headers.insert(
         header::ACCESS_CONTROL_ALLOW_METHODS,
-        HeaderValue::from_static("POST"),
+        HeaderValue::from_static("GET, POST"),
     );
     headers.insert(
         header::ACCESS_CONTROL_ALLOW_HEADERS,

@@ -254,6 +254,7 @@ stub_service!(CrmService for Serve {
     set_summary: crm::SetSummaryRequest => crm::Conversation,
     set_conversation_status: crm::SetConversationStatusRequest => crm::Conversation,
     get_activity_summary: crm::ActivitySummaryRequest => crm::ActivitySummary,
+    list_visitor_messages: crm::ListVisitorMessagesRequest => crm::ListVisitorMessagesResponse,
 }
     type ExportTenantDataStream = TenantExportStream;
 
