@@ -100,7 +100,11 @@ async fn widget(stack: &TestStack) {
         .unwrap();
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     assert_eq!(response.headers()["access-control-allow-origin"], SHOP);
-    assert_eq!(response.headers()["access-control-allow-methods"], "POST");
+    // GET too: the visitor reads replies (`.../messages`).
+    assert_eq!(
+        response.headers()["access-control-allow-methods"],
+        "GET, POST"
+    );
     for (origin, headers) in [
         ("https://evil.example.com", "content-type, x-widget-key"),
         (SHOP, "content-type, x-api-key"),

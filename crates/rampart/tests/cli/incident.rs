@@ -1,5 +1,5 @@
 //! `rampart incident` as an operator runs it, against a stack started here
-//! (the embedded default, in this process): contain, report, restore, an
+//! (in this process, on the embedded default and on PostgreSQL + Redis): contain, report, restore, an
 //! unknown target refused by name, and `verify` passing on a clean stack
 //! and failing once an admin appears that the baseline does not know.
 
@@ -19,17 +19,39 @@ struct Stack {
     admin_key: String,
     http: reqwest::Client,
     running: rampart::stack::DevStack,
+    /// Where the stack's databases are, as the operator's environment
+    /// names them: `DATABASE_URL` or `RAMPART_DATA_DIR`.
+    database: (&'static str, String),
     _dir: tempfile::TempDir,
 }
 
-async fn start() -> Stack {
+/// The stack on the embedded default, or on PostgreSQL + Redis; `None`
+/// when those are unavailable outside CI.
+async fn start(external: bool) -> Option<Stack> {
     let dir = tempfile::tempdir().unwrap();
+    let (storage, database) = if external {
+        let database_url = rampart_kit::testing::fresh_postgres_database().await?;
+        let (redis_url, redis_prefix) = rampart_kit::testing::redis_namespace().await?;
+        (
+            DevStorage::External {
+                database_url: database_url.clone(),
+                redis_url,
+                redis_prefix,
+            },
+            ("DATABASE_URL", database_url),
+        )
+    } else {
+        (
+            DevStorage::Embedded,
+            ("RAMPART_DATA_DIR", dir.path().to_str().unwrap().to_owned()),
+        )
+    };
     let admin = PlaintextApiKey::generate(KeyKind::Admin);
     let stack = start_dev(DevOptions {
         data_dir: dir.path().to_path_buf(),
         edge_listener: tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
         admin_api_key: Some(SecretString::from(admin.expose().to_owned())),
-        storage: DevStorage::Embedded,
+        storage,
         gateway: rampart_gateway::Config::default(),
         accounts: rampart_auth::AccountSettings {
             admin_email_domains: vec!["corp.example".to_owned()],
@@ -52,14 +74,15 @@ async fn start() -> Stack {
         assert!(std::time::Instant::now() < deadline, "stack not ready");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    Stack {
+    Some(Stack {
         url,
         ca: stack.edge_ca.clone(),
         admin_key: admin.expose().to_owned(),
         http,
         running: stack,
+        database,
         _dir: dir,
-    }
+    })
 }
 
 impl Stack {
@@ -74,7 +97,9 @@ impl Stack {
             .arg(&self.ca)
             .args(args)
             .env("RAMPART_ADMIN_API_KEY", &self.admin_key)
-            .env("RAMPART_DATA_DIR", self._dir.path());
+            .env_remove("DATABASE_URL")
+            .env_remove("RAMPART_DATA_DIR")
+            .env(self.database.0, &self.database.1);
         tokio::task::spawn_blocking(move || run(&mut command))
             .await
             .unwrap()
@@ -117,8 +142,19 @@ fn stderr(output: &Output) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn contain_report_restore_and_verify_through_the_binary() {
-    let stack = start().await;
+async fn incident_on_the_embedded_default() {
+    contain_report_restore_and_verify_through_the_binary(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incident_on_postgres_and_redis() {
+    contain_report_restore_and_verify_through_the_binary(true).await;
+}
+
+async fn contain_report_restore_and_verify_through_the_binary(external: bool) {
+    let Some(stack) = start(external).await else {
+        return;
+    };
     let baseline = stack._dir.path().join("baseline.json");
     let baseline_arg = baseline.to_str().unwrap();
 
@@ -279,11 +315,12 @@ async fn contain_report_restore_and_verify_through_the_binary() {
     assert!(
         stdout(&clean_migrations(&stack, &served).await).contains("audit migrations: all applied")
     );
-    let auth_db = sea_orm::Database::connect(rampart_kit::db::sqlite_url(
-        &stack._dir.path().join("auth.db"),
-    ))
-    .await
-    .unwrap();
+    let auth_url = if external {
+        stack.database.1.clone()
+    } else {
+        rampart_kit::db::sqlite_url(&stack._dir.path().join("auth.db"))
+    };
+    let auth_db = sea_orm::Database::connect(auth_url).await.unwrap();
     sea_orm::ConnectionTrait::execute_unprepared(
         &auth_db,
         "INSERT INTO auth_migrations (version, applied_at) VALUES ('m9999_planted', 0)",
