@@ -10,12 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use rampart::stack::{DevOptions, DevStorage, start_dev};
-use rampart_kit::api_key::{KeyKind, PlaintextApiKey};
-use rampart_kit::secret::SecretString;
 use serde_json::{Value, json};
 
-use super::{client, rampart, run};
+use super::{rampart, run};
 
 struct Stack {
     url: String,
@@ -31,63 +28,22 @@ struct Stack {
 /// The stack on the embedded default, or on PostgreSQL + Redis; `None`
 /// when those are unavailable outside CI.
 async fn start(external: bool) -> Option<Stack> {
-    let dir = tempfile::tempdir().unwrap();
-    let (storage, database) = if external {
-        let database_url = rampart_kit::testing::fresh_postgres_database().await?;
-        let (redis_url, redis_prefix) = rampart_kit::testing::redis_namespace().await?;
-        (
-            DevStorage::External {
-                database_url: database_url.clone(),
-                redis_url,
-                redis_prefix,
-            },
-            ["--database-url".to_owned(), database_url],
-        )
-    } else {
-        (
-            DevStorage::Embedded,
-            [
-                "--data-dir".to_owned(),
-                dir.path().to_str().unwrap().to_owned(),
-            ],
-        )
+    let live = super::start_live_stack(external).await?;
+    let database = match &live.database_url {
+        Some(url) => ["--database-url".to_owned(), url.clone()],
+        None => [
+            "--data-dir".to_owned(),
+            live.dir.path().to_str().unwrap().to_owned(),
+        ],
     };
-    let admin = PlaintextApiKey::generate(KeyKind::Admin);
-    let stack = start_dev(DevOptions {
-        data_dir: dir.path().to_path_buf(),
-        edge_listener: tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
-        admin_api_key: Some(SecretString::from(admin.expose().to_owned())),
-        storage,
-        gateway: rampart_gateway::Config::default(),
-        accounts: rampart_auth::AccountSettings {
-            admin_email_domains: vec!["corp.example".to_owned()],
-            ..rampart_auth::AccountSettings::default()
-        },
-        admin_listener: None,
-        escalation: rampart_escalation::Settings::default(),
-    })
-    .await
-    .unwrap();
-    let http = client(&stack.edge_ca);
-    let url = format!("https://localhost:{}", stack.edge_addr.port());
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !http
-        .get(format!("{url}/readyz"))
-        .send()
-        .await
-        .is_ok_and(|r| r.status().is_success())
-    {
-        assert!(Instant::now() < deadline, "stack not ready");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
     Some(Stack {
-        url,
-        ca: stack.edge_ca.clone(),
-        admin_key: admin.expose().to_owned(),
-        http,
+        url: live.url,
+        ca: live.ca,
+        admin_key: live.admin_key,
+        http: live.http,
         database,
-        running: stack,
-        dir,
+        running: live.running,
+        dir: live.dir,
     })
 }
 

@@ -708,5 +708,79 @@ async fn dev_holds_its_folder_and_lets_the_first_admin_sign_in() {
     assert!(log.contains("INFO"), "{log}");
     assert!(!log.contains('\x1b'), "escape codes in {log:?}");
 }
+/// A stack started in this process for an operator command to run
+/// against, on the embedded default or on PostgreSQL + Redis.
+struct LiveStack {
+    url: String,
+    ca: std::path::PathBuf,
+    admin_key: String,
+    http: reqwest::Client,
+    /// The database URL on PostgreSQL + Redis; `None` on the embedded
+    /// default, whose databases are in `dir`.
+    database_url: Option<String>,
+    running: rampart::stack::DevStack,
+    dir: tempfile::TempDir,
+}
+
+/// Starts a [`LiveStack`] with a generated admin key and waits until it is
+/// ready; `None` when PostgreSQL or Redis are unavailable outside CI.
+async fn start_live_stack(external: bool) -> Option<LiveStack> {
+    use rampart::stack::{DevOptions, DevStorage, start_dev};
+    use rampart_kit::secret::SecretString;
+
+    let dir = tempfile::tempdir().unwrap();
+    let (storage, database_url) = if external {
+        let database_url = rampart_kit::testing::fresh_postgres_database().await?;
+        let (redis_url, redis_prefix) = rampart_kit::testing::redis_namespace().await?;
+        (
+            DevStorage::External {
+                database_url: database_url.clone(),
+                redis_url,
+                redis_prefix,
+            },
+            Some(database_url),
+        )
+    } else {
+        (DevStorage::Embedded, None)
+    };
+    let admin = PlaintextApiKey::generate(KeyKind::Admin);
+    let stack = start_dev(DevOptions {
+        data_dir: dir.path().to_path_buf(),
+        edge_listener: tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        admin_api_key: Some(SecretString::from(admin.expose().to_owned())),
+        storage,
+        gateway: rampart_gateway::Config::default(),
+        accounts: rampart_auth::AccountSettings {
+            admin_email_domains: vec!["corp.example".to_owned()],
+            ..rampart_auth::AccountSettings::default()
+        },
+        admin_listener: None,
+        escalation: rampart_escalation::Settings::default(),
+    })
+    .await
+    .unwrap();
+    let http = client(&stack.edge_ca);
+    let url = format!("https://localhost:{}", stack.edge_addr.port());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !http
+        .get(format!("{url}/readyz"))
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success())
+    {
+        assert!(Instant::now() < deadline, "stack not ready");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Some(LiveStack {
+        url,
+        ca: stack.edge_ca.clone(),
+        admin_key: admin.expose().to_owned(),
+        http,
+        database_url,
+        running: stack,
+        dir,
+    })
+}
+
 mod checklist;
 mod incident;
