@@ -1,14 +1,25 @@
-// Rampart's browser tests: the website widget and the console shell in
-// Debian's Chromium, driven by playwright-core. `cargo xtask browser` starts
-// the stack and the host pages and runs this file with:
+// Rampart's browser tests: the website widget and the console in Debian's
+// Chromium, driven by playwright-core. `cargo xtask browser` starts the
+// stack and the host pages and runs this file with:
 //
-//   RAMPART_EDGE         the edge, https://localhost:<port>
-//   RAMPART_AGENT_TOKEN  a signed-in agent's session token (the agent acts
-//                        through the REST API until the console has pages)
-//   WIDGET_HOST_URL      a business's page embedding the widget, on an
-//                        origin the widget key allows
-//   WIDGET_DENIED_URL    the same page on an origin the key does not list
-//   BROWSER_ARTEFACTS    where screenshots go
+//   RAMPART_EDGE              the edge, https://localhost:<port>
+//   RAMPART_TENANT_ID         the business the tests act for
+//   RAMPART_OWNER_EMAIL, RAMPART_OWNER_PASSWORD
+//                             its owner (password only, no second factor yet)
+//   RAMPART_AGENT_EMAIL, RAMPART_AGENT_PASSWORD
+//                             one of its agents
+//   RAMPART_AGENT_TOKEN       that agent's bearer session, for REST calls
+//   RAMPART_ADMIN_KEY         the platform admin key (`rampart dev`'s)
+//   RAMPART_ADMIN_SIGN_IN_PATH the secret segment of the admins' sign-in
+//   WIDGET_HOST_URL           a business's page embedding the widget, on an
+//                             origin the widget key allows
+//   WIDGET_DENIED_URL         the same page on an origin the key does not list
+//   BROWSER_ARTEFACTS         where screenshots go
+//
+// Each file in specs/ exports one async function taking the harness `t`
+// below; they run in the order of SPECS, in one browser, and each records
+// its checks with `t.check(name, body)`. A spec that needs a fresh account
+// (one whose second factor it changes, say) makes it through `t.admin`.
 //
 // TLS: the edge's certificate comes from `rampart dev`'s scratch CA, made
 // for this run. Chromium is told to accept it (`ignoreHTTPSErrors`), which
@@ -17,10 +28,13 @@
 //
 // Exits non-zero when any check fails.
 
+import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+
+const SPECS = ['widget', 'console-shell', 'console-work', 'console-audit', 'console-admin'];
 
 const require = createRequire(import.meta.url);
 const AXE_SOURCE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
@@ -30,54 +44,19 @@ const env = (name) => {
   if (!value) throw new Error(`set ${name} (cargo xtask browser does)`);
   return value;
 };
-const EDGE = env('RAMPART_EDGE');
-const AGENT_TOKEN = env('RAMPART_AGENT_TOKEN');
-const HOST_URL = env('WIDGET_HOST_URL');
-const DENIED_URL = env('WIDGET_DENIED_URL');
-const ARTEFACTS = env('BROWSER_ARTEFACTS');
-const TIMEOUT = 15_000;
-const AGENT_REPLY = 'I am sorry to hear that. I am looking at your case now.';
 
 const failures = [];
 const screenshots = [];
-
-async function check(name, body) {
-  try {
-    await body();
-    console.log(`ok    ${name}`);
-  } catch (error) {
-    failures.push(name);
-    console.log(`FAIL  ${name}\n      ${String(error?.stack || error).split('\n').join('\n      ')}`);
-  }
-}
 
 function assert(condition, message) {
   if (!condition) throw new Error(message);
 }
 
-async function screenshot(page, name) {
-  const path = join(ARTEFACTS, `${name}.png`);
-  await page.screenshot({ path, fullPage: true });
-  screenshots.push(path);
-}
-
-// axe-core, injected through the DevTools protocol: the pages' CSP blocks
-// `addScriptTag` (as it should), but not the test's own evaluation.
-async function serious(page) {
-  await page.evaluate(AXE_SOURCE);
-  const violations = await page.evaluate(async () => {
-    const results = await globalThis.axe.run(document, { resultTypes: ['violations'] });
-    return results.violations
-      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-      .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-  });
-  assert(violations.length === 0, `axe found:\n${violations.join('\n')}`);
-}
-
-async function agent(method, path, body) {
-  const response = await fetch(`${EDGE}${path}`, {
+/** Answers the JSON of a REST call, or throws with its status and body. */
+async function rest(method, path, headers, body) {
+  const response = await fetch(`${env('RAMPART_EDGE')}${path}`, {
     method,
-    headers: { Authorization: `Bearer ${AGENT_TOKEN}`, 'Content-Type': 'application/json' },
+    headers: { ...headers, ...(body ? { 'Content-Type': 'application/json' } : {}) },
     body: body ? JSON.stringify(body) : undefined,
   });
   const text = await response.text();
@@ -85,112 +64,125 @@ async function agent(method, path, body) {
   return text ? JSON.parse(text) : null;
 }
 
-const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true });
-const context = await browser.newContext({ ignoreHTTPSErrors: true });
-context.setDefaultTimeout(TIMEOUT);
+/** RFC 6238 TOTP (SHA-1, 30 s, 6 digits) for a base32 secret, at `time`. */
+function totp(secret, time = Date.now()) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const char of secret.replace(/=+$/, '').toUpperCase()) {
+    const value = alphabet.indexOf(char);
+    assert(value >= 0, `not base32: ${secret}`);
+    bits += value.toString(2).padStart(5, '0');
+  }
+  const key = Buffer.from(bits.match(/.{8}/g).map((byte) => parseInt(byte, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(time / 1000 / 30)));
+  const digest = createHmac('sha1', key).update(counter).digest();
+  const offset = digest[digest.length - 1] & 0x0f;
+  const code = (digest.readUInt32BE(offset) & 0x7fffffff) % 1_000_000;
+  return String(code).padStart(6, '0');
+}
 
-try {
-  const visitor = await context.newPage();
-  let handoff = null;
+const t = {
+  EDGE: env('RAMPART_EDGE'),
+  TENANT_ID: env('RAMPART_TENANT_ID'),
+  OWNER: { email: env('RAMPART_OWNER_EMAIL'), password: env('RAMPART_OWNER_PASSWORD') },
+  AGENT: { email: env('RAMPART_AGENT_EMAIL'), password: env('RAMPART_AGENT_PASSWORD') },
+  AGENT_TOKEN: env('RAMPART_AGENT_TOKEN'),
+  ADMIN_KEY: env('RAMPART_ADMIN_KEY'),
+  ADMIN_SIGN_IN_PATH: env('RAMPART_ADMIN_SIGN_IN_PATH'),
+  HOST_URL: env('WIDGET_HOST_URL'),
+  DENIED_URL: env('WIDGET_DENIED_URL'),
+  ARTEFACTS: env('BROWSER_ARTEFACTS'),
+  TIMEOUT: 15_000,
+  context: null,
+  assert,
+  totp,
 
-  await check('the visitor writes "I will sue you" and is told a person will answer', async () => {
-    await visitor.goto(HOST_URL);
-    const launcher = visitor.getByRole('button', { name: 'Chat with us' });
-    await launcher.focus();
-    await visitor.keyboard.press('Enter');
-    await visitor.locator('rampart-chat[data-state="ready"]').waitFor({ state: 'attached' });
-    const field = visitor.getByLabel('Your message');
-    assert(await field.evaluate((node) => node.getRootNode().activeElement === node),
-      'opening the panel puts the focus in the message field');
-    await field.fill('I will sue you');
-    await visitor.keyboard.press('Enter');
-    await visitor.getByText('A person will answer').waitFor();
-    await visitor.getByText('I will sue you').waitFor();
-    await screenshot(visitor, 'widget-handed-off');
-  });
-
-  await check('axe: no serious or critical violation on the widget host page', async () => {
-    await serious(visitor);
-  });
-
-  await check('the agent sees the handoff, claims it and replies', async () => {
-    const deadline = Date.now() + TIMEOUT;
-    while (!handoff && Date.now() < deadline) {
-      const queue = await agent('GET', '/v1/handoffs?status=open');
-      handoff = queue.handoffs[0] ?? null;
-      if (!handoff) await new Promise((resolve) => setTimeout(resolve, 300));
-    }
-    assert(handoff, 'no open handoff in the queue');
-    const claimed = await agent('POST', `/v1/handoffs/${handoff.id}/claim`);
-    assert(claimed.status === 'claimed', `claim answered ${JSON.stringify(claimed)}`);
-    await agent('POST', `/v1/crm/conversations/${handoff.conversation_id}/agent-replies`, { text: AGENT_REPLY });
-  });
-
-  await check('the visitor sees the agent\'s reply in the widget', async () => {
-    await visitor.getByText(AGENT_REPLY).waitFor();
-    await visitor.getByText('A person from the support team has joined').waitFor();
-    await screenshot(visitor, 'widget-agent-reply');
-  });
-
-  await check('Escape closes the panel and gives the focus back to the launcher', async () => {
-    await visitor.getByLabel('Your message').focus();
-    await visitor.keyboard.press('Escape');
-    const launcher = visitor.getByRole('button', { name: 'Chat with us' });
-    assert(await launcher.getAttribute('aria-expanded') === 'false', 'the panel stays open');
-    assert(await launcher.evaluate((node) => node.getRootNode().activeElement === node),
-      'the focus is not on the launcher');
-  });
-
-  await check('the widget is refused on an origin the key does not allow', async () => {
-    const page = await context.newPage();
-    await page.goto(DENIED_URL);
-    await page.getByRole('button', { name: 'Chat with us' }).click();
-    await page.getByText('Chat is unavailable on this page.').waitFor();
-    assert(await page.getByLabel('Your message').count() === 0 || !(await page.getByLabel('Your message').isVisible()),
-      'the message field is still offered');
-    await screenshot(page, 'widget-unavailable');
-    await page.close();
-  });
-
-  await check('the console shell loads its own script and style under its CSP', async () => {
-    const page = await context.newPage();
-    const response = await page.goto(`${EDGE}/console/`);
-    const csp = response.headers()['content-security-policy'] ?? '';
-    assert(csp.includes("script-src 'self'") && !csp.includes('unsafe'), `CSP: ${csp}`);
-    await page.getByRole('heading', { name: 'Rampart console' }).waitFor();
-    await page.locator('#edge-status', { hasText: 'ready' }).waitFor();
-    await screenshot(page, 'console-shell');
-    await page.close();
-  });
-
-  await check('an inline script injected into the console does not run, and is reported', async () => {
-    const page = await context.newPage();
-    await page.goto(`${EDGE}/console/`);
-    await page.evaluate(() => {
-      globalThis.violations = [];
-      document.addEventListener('securitypolicyviolation', (event) => {
-        globalThis.violations.push(`${event.violatedDirective} ${event.blockedURI}`);
-      });
-    });
+  /** Runs one named check; a failure is recorded and the run goes on. */
+  async check(name, body) {
     try {
-      await page.addScriptTag({ content: 'globalThis.injectedRan = true;' });
-    } catch {
-      // Refused by the CSP: what this test expects.
+      await body();
+      console.log(`ok    ${name}`);
+    } catch (error) {
+      failures.push(name);
+      console.log(`FAIL  ${name}\n      ${String(error?.stack || error).split('\n').join('\n      ')}`);
     }
-    await page.waitForFunction(() => globalThis.violations.length > 0);
-    const [ran, violations] = await page.evaluate(() => [globalThis.injectedRan === true, globalThis.violations]);
-    assert(!ran, 'the injected inline script ran');
-    assert(violations.some((v) => v.startsWith('script-src')), `violations: ${violations}`);
-    await page.close();
-  });
+  },
 
-  await check('axe: no serious or critical violation on the console shell', async () => {
-    const page = await context.newPage();
-    await page.goto(`${EDGE}/console/`);
-    await page.locator('#edge-status', { hasText: 'ready' }).waitFor();
-    await serious(page);
-    await page.close();
-  });
+  /** A full-page screenshot in the artefacts folder, named `name.png`. */
+  async screenshot(page, name) {
+    const path = join(t.ARTEFACTS, `${name}.png`);
+    await page.screenshot({ path, fullPage: true });
+    screenshots.push(path);
+  },
+
+  /**
+   * axe-core on the page, injected through the DevTools protocol (the
+   * pages' CSP blocks `addScriptTag`, as it should, but not the test's own
+   * evaluation): throws on any serious or critical violation.
+   */
+  async serious(page) {
+    await page.evaluate(AXE_SOURCE);
+    const violations = await page.evaluate(async () => {
+      const results = await globalThis.axe.run(document, { resultTypes: ['violations'] });
+      return results.violations
+        .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+        .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+    });
+    assert(violations.length === 0, `axe found:\n${violations.join('\n')}`);
+  },
+
+  /** A REST call as the platform admin (X-Admin-API-Key). */
+  admin(method, path, body) {
+    return rest(method, path, { 'X-Admin-API-Key': t.ADMIN_KEY }, body);
+  },
+
+  /** A REST call with a bearer session token. */
+  bearer(token, method, path, body) {
+    return rest(method, path, { Authorization: `Bearer ${token}` }, body);
+  },
+
+  /** A REST call with no credential. */
+  anonymous(method, path, body) {
+    return rest(method, path, {}, body);
+  },
+
+  /**
+   * Signs `page` in to the console as a tenant's user, through the sign-in
+   * page; with `totpSecret`, answers the second-factor step too. Waits for
+   * the signed-in user's email in the header.
+   */
+  async signIn(page, { email, password, tenant = t.TENANT_ID, totpSecret = null }) {
+    await page.goto(`${t.EDGE}/console/#/sign-in`);
+    await page.getByLabel('Business ID').fill(tenant);
+    await page.getByLabel('Email').fill(email);
+    await page.getByLabel('Password').fill(password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    if (totpSecret) {
+      await page.getByLabel('Authentication code').fill(totp(totpSecret));
+      await page.getByRole('button', { name: 'Verify' }).click();
+    }
+    await page.locator('#console-who', { hasText: email }).waitFor();
+  },
+};
+
+const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true });
+try {
+  for (const name of SPECS) {
+    // One context a spec: its own cookies, so sessions never leak between them.
+    t.context = await browser.newContext({ ignoreHTTPSErrors: true });
+    t.context.setDefaultTimeout(t.TIMEOUT);
+    console.log(`\n# ${name}`);
+    try {
+      const spec = await import(`./specs/${name}.mjs`);
+      await spec.default(t);
+    } catch (error) {
+      failures.push(`${name} (stopped)`);
+      console.log(`FAIL  ${name} stopped: ${String(error?.stack || error)}`);
+    } finally {
+      await t.context.close();
+    }
+  }
 } finally {
   await browser.close();
 }

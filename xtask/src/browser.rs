@@ -27,6 +27,8 @@ use crate::{pause, workspace_root};
 
 const OWNER_PASSWORD: &str = "copper teapot sings at noon";
 const AGENT_PASSWORD: &str = "silver bicycle rests in rain";
+const OWNER_EMAIL: &str = "owner@browser.example";
+const AGENT_EMAIL: &str = "agent@browser.example";
 
 /// A `rampart dev` on free ports, stopped when dropped.
 struct DevStack {
@@ -34,6 +36,7 @@ struct DevStack {
     edge: String,
     ca: PathBuf,
     admin_key: String,
+    admin_sign_in_path: String,
 }
 
 impl Drop for DevStack {
@@ -69,6 +72,7 @@ impl DevStack {
             edge: String::new(),
             ca: scratch.join(".rampart/pki/edge-ca.pem"),
             admin_key: String::new(),
+            admin_sign_in_path: String::new(),
         };
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
@@ -82,6 +86,10 @@ impl DevStack {
                 let key = std::fs::read_to_string(scratch.join(".rampart/secrets/admin-api-key"))
                     .unwrap_or_default();
                 stack.admin_key = key.trim().to_owned();
+                let path =
+                    std::fs::read_to_string(scratch.join(".rampart/secrets/admin-sign-in-path"))
+                        .unwrap_or_default();
+                stack.admin_sign_in_path = path.trim().to_owned();
                 let ready = Command::new("curl")
                     .args(["-sf", "--cacert"])
                     .arg(&stack.ca)
@@ -89,7 +97,7 @@ impl DevStack {
                     .stdout(Stdio::null())
                     .status()
                     .is_ok_and(|status| status.success());
-                if ready && !stack.admin_key.is_empty() {
+                if ready && !stack.admin_key.is_empty() && !stack.admin_sign_in_path.is_empty() {
                     return Ok(stack);
                 }
             }
@@ -187,7 +195,7 @@ fn set_up_business(stack: &DevStack, allowed_origin: &str) -> anyhow::Result<Bus
         "POST",
         &format!("/v1/admin/tenants/{tenant_id}/users"),
         &admin,
-        json!({ "email": "owner@browser.example", "password": OWNER_PASSWORD, "role": "owner" }),
+        json!({ "email": OWNER_EMAIL, "password": OWNER_PASSWORD, "role": "owner" }),
     )?;
     let sign_in = |email: &str, password: &str| -> anyhow::Result<String> {
         let session = stack.expect(
@@ -199,16 +207,16 @@ fn set_up_business(stack: &DevStack, allowed_origin: &str) -> anyhow::Result<Bus
         )?;
         text(&session, "session_token")
     };
-    let owner = sign_in("owner@browser.example", OWNER_PASSWORD)?;
+    let owner = sign_in(OWNER_EMAIL, OWNER_PASSWORD)?;
     let bearer = format!("Bearer {owner}");
     stack.expect(
         201,
         "POST",
         "/v1/users",
         &[("Authorization", bearer.as_str())],
-        json!({ "email": "agent@browser.example", "password": AGENT_PASSWORD, "role": "agent" }),
+        json!({ "email": AGENT_EMAIL, "password": AGENT_PASSWORD, "role": "agent" }),
     )?;
-    let agent_token = sign_in("agent@browser.example", AGENT_PASSWORD)?;
+    let agent_token = sign_in(AGENT_EMAIL, AGENT_PASSWORD)?;
     let key = stack.expect(
         201,
         "POST",
@@ -266,13 +274,21 @@ fn serve_on(listener: TcpListener, page: String, edge: &str) -> anyhow::Result<S
     Ok(origin)
 }
 
+/// Builds `rampart` and runs the browser tests. While working on the
+/// console's pages, `RAMPART_DEV_CONSOLE_DIR=$PWD/crates/rampart-gateway/assets/console`
+/// (an absolute path: a debug build serves the console from that folder)
+/// together with
+/// `RAMPART_BROWSER_NO_BUILD=1` runs them against the files as they are,
+/// without rebuilding the binary for every change.
 pub fn run() -> anyhow::Result<()> {
     let root = workspace_root();
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "-p", "rampart"])
-        .current_dir(&root)
-        .status()?;
-    anyhow::ensure!(status.success(), "building rampart failed");
+    if std::env::var_os("RAMPART_BROWSER_NO_BUILD").is_none() {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "-p", "rampart"])
+            .current_dir(&root)
+            .status()?;
+        anyhow::ensure!(status.success(), "building rampart failed");
+    }
     let target =
         std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
     let binary = target.join("debug").join("rampart");
@@ -297,7 +313,13 @@ pub fn run() -> anyhow::Result<()> {
         .current_dir(&root)
         .env("RAMPART_EDGE", &stack.edge)
         .env("RAMPART_TENANT_ID", &business.tenant_id)
+        .env("RAMPART_OWNER_EMAIL", OWNER_EMAIL)
+        .env("RAMPART_OWNER_PASSWORD", OWNER_PASSWORD)
+        .env("RAMPART_AGENT_EMAIL", AGENT_EMAIL)
+        .env("RAMPART_AGENT_PASSWORD", AGENT_PASSWORD)
         .env("RAMPART_AGENT_TOKEN", &business.agent_token)
+        .env("RAMPART_ADMIN_KEY", &stack.admin_key)
+        .env("RAMPART_ADMIN_SIGN_IN_PATH", &stack.admin_sign_in_path)
         .env("WIDGET_HOST_URL", format!("{allowed}/"))
         .env("WIDGET_DENIED_URL", format!("{denied}/"))
         .env("BROWSER_ARTEFACTS", &artefacts)

@@ -60,23 +60,42 @@ const WIDGET: Asset = Asset {
     bytes: include_bytes!("../assets/widget.js"),
 };
 
-/// The console's shell (a first version: the pages come next).
-const CONSOLE: [Asset; 3] = [
-    Asset {
-        name: "index.html",
-        content_type: "text/html; charset=utf-8",
-        bytes: include_bytes!("../assets/console/index.html"),
-    },
-    Asset {
-        name: "console.js",
-        content_type: "text/javascript; charset=utf-8",
-        bytes: include_bytes!("../assets/console/console.js"),
-    },
-    Asset {
-        name: "console.css",
-        content_type: "text/css; charset=utf-8",
-        bytes: include_bytes!("../assets/console/console.css"),
-    },
+/// A console file: its name under `/console/` and in `assets/console/`.
+macro_rules! console_asset {
+    ($name:literal, $type:expr) => {
+        Asset {
+            name: $name,
+            content_type: $type,
+            bytes: include_bytes!(concat!("../assets/console/", $name)),
+        }
+    };
+}
+
+const HTML: &str = "text/html; charset=utf-8";
+const JS: &str = "text/javascript; charset=utf-8";
+const CSS: &str = "text/css; charset=utf-8";
+
+/// The console: one page (`index.html`), its ES modules (one per area, no
+/// bundler) and their styles. The first is the page itself.
+const CONSOLE: [Asset; 18] = [
+    console_asset!("index.html", HTML),
+    console_asset!("console.js", JS),
+    console_asset!("lib.js", JS),
+    console_asset!("signin.js", JS),
+    console_asset!("account.js", JS),
+    console_asset!("queue.js", JS),
+    console_asset!("conversation.js", JS),
+    console_asset!("crm.js", JS),
+    console_asset!("people.js", JS),
+    console_asset!("keys.js", JS),
+    console_asset!("policy.js", JS),
+    console_asset!("tenants.js", JS),
+    console_asset!("audit.js", JS),
+    console_asset!("checklist.js", JS),
+    console_asset!("console.css", CSS),
+    console_asset!("work.css", CSS),
+    console_asset!("admin.css", CSS),
+    console_asset!("audit.css", CSS),
 ];
 
 /// The Cache-Control a page handler chose, carried to [`page_headers`].
@@ -119,14 +138,40 @@ async fn widget_js(headers: HeaderMap) -> Response {
 }
 
 async fn console_index(headers: HeaderMap) -> Response {
-    serve(&CONSOLE[0], &headers, Caching::Console)
+    serve_console(&CONSOLE[0], &headers)
 }
 
 async fn console_asset(Path(name): Path<String>, headers: HeaderMap) -> Response {
     match CONSOLE.iter().find(|asset| asset.name == name) {
-        Some(asset) => serve(asset, &headers, Caching::Console),
+        Some(asset) => serve_console(asset, &headers),
         None => ApiError::not_found().into_response(),
     }
+}
+
+/// Debug builds only: the folder to read the console's files from instead
+/// of the copies built in, so that a change to a page shows on reload
+/// without a rebuild. Only the files listed in [`CONSOLE`] are served from
+/// it, and release builds do not have this at all.
+#[cfg(debug_assertions)]
+pub const DEV_CONSOLE_DIR: &str = "RAMPART_DEV_CONSOLE_DIR";
+
+fn serve_console(asset: &Asset, request: &HeaderMap) -> Response {
+    #[cfg(debug_assertions)]
+    if let Some(dir) = std::env::var_os(DEV_CONSOLE_DIR) {
+        let path = std::path::Path::new(&dir).join(asset.name);
+        return match std::fs::read(&path) {
+            Ok(bytes) => (
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static(asset.content_type),
+                )],
+                bytes,
+            )
+                .into_response(),
+            Err(_) => ApiError::not_found().into_response(),
+        };
+    }
+    serve(asset, request, Caching::Console)
 }
 
 /// The file, or 304 when the browser already holds this version.
