@@ -119,6 +119,7 @@ impl TestStack {
             escalation: rampart_escalation::Settings {
                 deadline_tick: Duration::from_millis(200),
                 smtp: None,
+                webhook_targets: rampart_escalation::handoffs::WebhookTargets::AnyAddress,
             },
         })
         .await

@@ -99,6 +99,9 @@ pub struct Config {
     /// Where e-mail notifications go; none: e-mail contacts are skipped
     /// (and the skip is logged).
     pub smtp: Option<handoffs::notify::SmtpConfig>,
+    /// Where handoff webhooks may go: public addresses only outside
+    /// development.
+    pub webhook_targets: handoffs::WebhookTargets,
 }
 
 /// Escalation's settings that come from configuration rather than from
@@ -107,6 +110,9 @@ pub struct Config {
 pub struct Settings {
     pub deadline_tick: Duration,
     pub smtp: Option<handoffs::notify::SmtpConfig>,
+    /// Public addresses only unless set otherwise; the stack allows any
+    /// address in development (`RAMPART_ENV=development`).
+    pub webhook_targets: handoffs::WebhookTargets,
 }
 
 impl Default for Settings {
@@ -114,6 +120,7 @@ impl Default for Settings {
         Self {
             deadline_tick: Duration::from_secs(1),
             smtp: None,
+            webhook_targets: handoffs::WebhookTargets::PublicOnly,
         }
     }
 }
@@ -129,6 +136,7 @@ impl std::fmt::Debug for Config {
             .field("audit_url", &self.audit_url)
             .field("deadline_tick", &self.deadline_tick)
             .field("smtp", &self.smtp)
+            .field("webhook_targets", &self.webhook_targets)
             .finish()
     }
 }

@@ -281,7 +281,11 @@ async fn dev(args: DevArgs, file: &FileSettings, environment: Environment) -> an
         gateway,
         accounts,
         admin_listener: Some(admin_listener),
-        escalation: rampart_escalation::Settings::default(),
+        // A developer's machine: webhook receivers on loopback are fine.
+        escalation: rampart_escalation::Settings {
+            webhook_targets: rampart_escalation::handoffs::WebhookTargets::AnyAddress,
+            ..rampart_escalation::Settings::default()
+        },
     })
     .await?;
     let edge = stack.edge_addr;
@@ -529,7 +533,12 @@ async fn serve(
             ..settings::account_settings_from_env()?
         },
         admin_listener,
-        escalation: settings::escalation_settings_from_env()?,
+        escalation: rampart_escalation::Settings {
+            webhook_targets: rampart_escalation::handoffs::WebhookTargets::for_environment(
+                environment,
+            ),
+            ..settings::escalation_settings_from_env()?
+        },
     })
     .await?;
     stop_on_signal(running.shutdown_token());

@@ -227,6 +227,7 @@ pub async fn start(config: StackConfig) -> anyhow::Result<RunningStack> {
                     audit_url: url_of(&config.urls, ServiceName::Audit)?,
                     deadline_tick: config.escalation.deadline_tick,
                     smtp: config.escalation.smtp.clone(),
+                    webhook_targets: config.escalation.webhook_targets,
                 };
                 Box::pin(rampart_escalation::run(
                     escalation_config,

@@ -103,6 +103,7 @@ impl Replica {
             escalation: rampart_escalation::Settings {
                 deadline_tick: Duration::from_millis(200),
                 smtp: None,
+                webhook_targets: rampart_escalation::handoffs::WebhookTargets::AnyAddress,
             },
         })
         .await

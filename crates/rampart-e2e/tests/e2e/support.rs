@@ -434,6 +434,7 @@ async fn start_escalation(stack: &TestStack, listener: Option<TcpListener>) -> E
         audit_url: format!("https://{}", stack.stack.internal[&ServiceName::Audit]),
         deadline_tick: Duration::from_millis(100),
         smtp: None,
+        webhook_targets: rampart_escalation::handoffs::WebhookTargets::AnyAddress,
     };
     let tls = stack
         .stack

@@ -38,7 +38,7 @@ use rampart_proto::escalation::v1 as proto;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
 
 pub use deadlines::fire_due_deadlines;
-pub use notify::{deliver_due_notifications, verify_signature};
+pub use notify::{WebhookTargets, deliver_due_notifications, verify_signature};
 pub use queue::{HandoffApi, QueueError};
 
 use crate::Config;
@@ -132,9 +132,11 @@ pub fn spawn_workers(
     let sender = {
         let (db, outbox, shutdown) = (db.clone(), outbox.clone(), shutdown.clone());
         let smtp = config.smtp.clone();
+        let targets = config.webhook_targets;
         tokio::spawn(async move {
             while wait(tick, &shutdown).await {
-                let pass = deliver_due_notifications(&db, &outbox, smtp.as_ref(), store::now());
+                let pass =
+                    deliver_due_notifications(&db, &outbox, smtp.as_ref(), targets, store::now());
                 // A slow receiver must not hold shutdown beyond its timeout.
                 tokio::select! {
                     () = shutdown.cancelled() => break,

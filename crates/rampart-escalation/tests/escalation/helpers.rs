@@ -30,6 +30,7 @@ impl TestApp {
             audit_url: audit.url(),
             deadline_tick: std::time::Duration::from_millis(100),
             smtp: None,
+            webhook_targets: rampart_escalation::handoffs::WebhookTargets::AnyAddress,
         };
         let server = TestServer::start(ServiceName::Escalation, move |listener, tls, shutdown| {
             rampart_escalation::run(config.clone(), listener, tls, shutdown)

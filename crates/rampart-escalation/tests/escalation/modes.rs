@@ -9,7 +9,7 @@ use chrono::Utc;
 use rampart_escalation::OUTBOX_TABLE;
 use rampart_escalation::handoffs::deadlines::TEST_MODE_REASON;
 use rampart_escalation::handoffs::notify::SmtpConfig;
-use rampart_escalation::handoffs::{deliver_due_notifications, fire_due_deadlines};
+use rampart_escalation::handoffs::{WebhookTargets, deliver_due_notifications, fire_due_deadlines};
 use rampart_escalation::intents::Severity;
 use rampart_escalation::scope::DataScope;
 use rampart_kit::ids::{ConversationId, TenantId};
@@ -314,7 +314,7 @@ async fn a_test_mode_handoff_notifies_nobody(database: TestDatabase) {
     assert_eq!(escalated[0]["details"]["contacts"], "");
     assert_eq!(escalated[0]["details"]["reason"], TEST_MODE_REASON);
     assert_eq!(
-        deliver_due_notifications(&db, &outbox, Some(&smtp), later)
+        deliver_due_notifications(&db, &outbox, Some(&smtp), WebhookTargets::AnyAddress, later)
             .await
             .unwrap(),
         0
@@ -327,9 +327,15 @@ async fn a_test_mode_handoff_notifies_nobody(database: TestDatabase) {
     assert_eq!(rows.len(), 2, "{rows:?}");
     assert!(rows.iter().all(|row| row.handoff_id == live.id), "{rows:?}");
     assert_eq!(
-        deliver_due_notifications(&db, &outbox, Some(&smtp), Utc::now())
-            .await
-            .unwrap(),
+        deliver_due_notifications(
+            &db,
+            &outbox,
+            Some(&smtp),
+            WebhookTargets::AnyAddress,
+            Utc::now()
+        )
+        .await
+        .unwrap(),
         2
     );
     let mail = tokio::time::timeout(std::time::Duration::from_secs(10), inbox.recv())

@@ -10,7 +10,7 @@ use chrono::{SubsecRound, Utc};
 use rampart_escalation::OUTBOX_TABLE;
 use rampart_escalation::handoffs::notify::{SignatureError, SmtpConfig, webhook};
 use rampart_escalation::handoffs::{
-    deliver_due_notifications, fire_due_deadlines, verify_signature,
+    WebhookTargets, deliver_due_notifications, fire_due_deadlines, verify_signature,
 };
 use rampart_escalation::intents::Severity;
 use rampart_kit::ids::TenantId;
@@ -200,7 +200,7 @@ async fn an_email_reaches_the_relay(database: TestDatabase) {
 
     let now = Utc::now();
     assert_eq!(
-        deliver_due_notifications(&db, &outbox, Some(&smtp), now)
+        deliver_due_notifications(&db, &outbox, Some(&smtp), WebhookTargets::AnyAddress, now)
             .await
             .unwrap(),
         1
@@ -233,6 +233,7 @@ async fn an_email_reaches_the_relay(database: TestDatabase) {
             &db,
             &outbox,
             Some(&smtp),
+            WebhookTargets::AnyAddress,
             now + chrono::Duration::seconds(5)
         )
         .await
@@ -273,7 +274,7 @@ async fn a_webhook_arrives_signed(database: TestDatabase) {
     assert_eq!(webhook_row.target, url);
 
     // No SMTP here: the e-mail row fails, the webhook is delivered.
-    deliver_due_notifications(&db, &outbox, None, Utc::now())
+    deliver_due_notifications(&db, &outbox, None, WebhookTargets::AnyAddress, Utc::now())
         .await
         .unwrap();
     let requests = received.lock().await.clone();
@@ -377,7 +378,7 @@ async fn a_failing_webhook_is_retried_then_given_up(database: TestDatabase) {
 
     let start = Utc::now().trunc_subsecs(6);
     assert_eq!(
-        deliver_due_notifications(&db, &outbox, None, start)
+        deliver_due_notifications(&db, &outbox, None, WebhookTargets::AnyAddress, start)
             .await
             .unwrap(),
         1
@@ -392,16 +393,22 @@ async fn a_failing_webhook_is_retried_then_given_up(database: TestDatabase) {
     // Backoff: not again before 2 s have passed.
     assert_eq!(row.next_attempt_at, start + chrono::Duration::seconds(2));
     assert_eq!(
-        deliver_due_notifications(&db, &outbox, None, start + chrono::Duration::seconds(1))
-            .await
-            .unwrap(),
+        deliver_due_notifications(
+            &db,
+            &outbox,
+            None,
+            WebhookTargets::AnyAddress,
+            start + chrono::Duration::seconds(1)
+        )
+        .await
+        .unwrap(),
         0
     );
     let mut now = start;
     for attempt in 2..=8 {
         now += chrono::Duration::hours(1);
         assert_eq!(
-            deliver_due_notifications(&db, &outbox, None, now)
+            deliver_due_notifications(&db, &outbox, None, WebhookTargets::AnyAddress, now)
                 .await
                 .unwrap(),
             1,
@@ -413,7 +420,7 @@ async fn a_failing_webhook_is_retried_then_given_up(database: TestDatabase) {
     assert!(row.failed_at.is_some() && row.delivered_at.is_none());
     now += chrono::Duration::hours(1);
     assert_eq!(
-        deliver_due_notifications(&db, &outbox, None, now)
+        deliver_due_notifications(&db, &outbox, None, WebhookTargets::AnyAddress, now)
             .await
             .unwrap(),
         0
@@ -435,7 +442,7 @@ async fn without_a_relay_emails_fail_at_once(database: TestDatabase) {
     let policy = insert_policy(&db, &tenant, 1, &policy_with(None), None).await;
     open(&db, &tenant, Severity::Critical, &policy, 1).await;
     assert_eq!(
-        deliver_due_notifications(&db, &outbox, None, Utc::now())
+        deliver_due_notifications(&db, &outbox, None, WebhookTargets::AnyAddress, Utc::now())
             .await
             .unwrap(),
         1

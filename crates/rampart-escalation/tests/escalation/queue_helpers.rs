@@ -42,6 +42,7 @@ impl QueueApp {
             audit_url: audit.url(),
             deadline_tick: Duration::from_millis(50),
             smtp: None,
+            webhook_targets: rampart_escalation::handoffs::WebhookTargets::AnyAddress,
         };
         let server = start(&config).await;
         Self {

@@ -36,7 +36,7 @@ use sea_orm::{
 };
 use serde_json::json;
 
-pub use webhook::{SignatureError, verify_signature};
+pub use webhook::{SignatureError, WebhookTargets, verify_signature};
 
 use super::entity::{handoff, notification};
 use super::store::{self, json_list, rfc3339, severity_from_column, severity_name};
@@ -192,6 +192,7 @@ pub async fn deliver_due_notifications(
     db: &DatabaseConnection,
     outbox: &Outbox,
     smtp: Option<&SmtpConfig>,
+    webhook_targets: WebhookTargets,
     now: DateTime<Utc>,
 ) -> Result<usize, DbErr> {
     // At the precision PostgreSQL keeps, so both backends store the same.
@@ -223,7 +224,7 @@ pub async fn deliver_due_notifications(
             continue;
         }
         attempted += 1;
-        let sent = send(db, smtp, &row).await;
+        let sent = send(db, smtp, webhook_targets, &row).await;
         match sent {
             Ok(()) => {
                 notification::Entity::update_many()
@@ -286,6 +287,7 @@ impl Failure {
 async fn send(
     db: &DatabaseConnection,
     smtp: Option<&SmtpConfig>,
+    webhook_targets: WebhookTargets,
     row: &notification::Model,
 ) -> Result<(), Failure> {
     match row.channel.as_str() {
@@ -294,7 +296,7 @@ async fn send(
                 .await
                 .map_err(|error| Failure::retry(format!("reading the webhook secret: {error}")))?
                 .ok_or_else(|| Failure::permanent("no webhook secret configured"))?;
-            webhook::post(&row.target, &secret, &row.id, &row.payload).await
+            webhook::post(&row.target, webhook_targets, &secret, &row.id, &row.payload).await
         }
         EMAIL => {
             let smtp = smtp.ok_or_else(|| Failure::permanent("no SMTP relay configured"))?;
