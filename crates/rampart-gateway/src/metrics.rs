@@ -246,10 +246,9 @@ mod tests {
             "rampart_gateway_key_cache_lookups_total{result=\"miss\"} 1",
             "rampart_gateway_rate_limit_decisions_total{decision=\"limited\",bucket=\"address\"} 1",
             "rampart_gateway_probe_hits_total 2",
-            // The shared registry follows, its families described even
-            // before their first sample.
-            "# TYPE rampart_revocation_spread_seconds histogram",
-            "# TYPE rampart_audit_delivery_lag_seconds histogram",
+            // The process's shared registry follows (its unlabelled
+            // counter is there from the start).
+            "# TYPE rampart_revocation_channel_down counter",
         ] {
             assert!(text.contains(expected), "missing {expected} in\n{text}");
         }

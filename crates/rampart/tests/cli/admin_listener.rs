@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use rampart_kit::metrics::sample_in;
 use rampart_kit::outbox::{AuditRecord, Outbox};
 
-use super::{Running, fails_saying, free_port, rampart, run};
+use super::{Running, client, fails_saying, free_port, rampart, run};
 
 const TOKEN: &str = "metrics-token-0123456789abcdef0123456789";
 
@@ -84,10 +84,8 @@ async fn a_services_only_process_serves_its_metrics_and_health() {
     }
     let _running = Running(command.spawn().unwrap());
 
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .unwrap();
+    // Plain HTTP; the edge CA is only there because the helper wants one.
+    let client = client(&pki.join("edge-ca.pem"));
     let admin = format!("http://127.0.0.1:{admin_port}");
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -142,14 +140,15 @@ async fn a_services_only_process_serves_its_metrics_and_health() {
     )
     .unwrap();
     assert!(lag >= 2.0, "{lag}\n{text}");
-    // Every producer's relay reports its backlog, empty now; the
-    // revocation families are described (this process watches no bus).
+    // Every producer's relay reports its backlog, empty now; this process
+    // watches no bus, so it lost no channel and measured no spread.
     for outbox in ["auth_audit_outbox", "crm_audit_outbox", "esc_audit_outbox"] {
         let series =
             format!("rampart_audit_outbox_oldest_pending_age_seconds{{outbox=\"{outbox}\"}}");
         assert_eq!(sample_in(&text, &series), Some(0.0), "{series} in\n{text}");
     }
-    assert!(text.contains("# TYPE rampart_revocation_spread_seconds histogram"));
+    assert_eq!(sample_in(&text, "rampart_revocation_channel_down_total"), Some(0.0));
+    assert!(!text.contains("rampart_revocation_spread_seconds_count"));
     assert!(text.ends_with("# EOF\n"));
     // No gateway here: none of its series.
     assert!(!text.contains("rampart_gateway_"), "{text}");
