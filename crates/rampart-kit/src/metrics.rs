@@ -303,10 +303,7 @@ mod tests {
                 "rampart_revocation_spread_seconds_bucket{le=\"0.005\",kind=\"credential\"}",
                 1.0,
             ),
-            (
-                "rampart_revocation_unmeasured_total{kind=\"subject\"}",
-                1.0,
-            ),
+            ("rampart_revocation_unmeasured_total{kind=\"subject\"}", 1.0),
             ("rampart_revocation_channel_down_total", 1.0),
         ] {
             assert_eq!(sample_in(&text, series), Some(value), "{series} in\n{text}");

@@ -111,7 +111,9 @@ impl Revocation {
 fn now_micros() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| i64::try_from(since.as_micros()).unwrap_or(i64::MAX))
+        .map_or(0, |since| {
+            i64::try_from(since.as_micros()).unwrap_or(i64::MAX)
+        })
 }
 
 /// Applies a revocation, then records its spread: the moment that counts
@@ -337,15 +339,8 @@ async fn watch_redis<F>(
             Ok(pubsub) => {
                 delay = HEARTBEAT;
                 on_event(BusEvent::ChannelUp);
-                let ended = listen(
-                    pubsub,
-                    &publisher,
-                    &channel,
-                    &on_event,
-                    &metrics,
-                    &shutdown,
-                )
-                .await;
+                let ended =
+                    listen(pubsub, &publisher, &channel, &on_event, &metrics, &shutdown).await;
                 on_event(BusEvent::ChannelDown);
                 if !matches!(ended, Listening::Shutdown) {
                     metrics.revocation_channel_down();

@@ -704,7 +704,9 @@ preferred_languages = ["en", "de-CH"]
             None
         );
         assert_eq!(
-            configured_admin_listen(None, &file).unwrap().map(|a| a.port()),
+            configured_admin_listen(None, &file)
+                .unwrap()
+                .map(|a| a.port()),
             Some(9999)
         );
         assert!(configured_admin_listen(Some("nope"), &file).is_err());

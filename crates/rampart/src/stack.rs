@@ -259,7 +259,12 @@ pub async fn start(config: StackConfig) -> anyhow::Result<RunningStack> {
                     .context("RAMPART_AUDIT_SIGNING_KEY")?,
                     checkpoint_interval: config.audit_checkpoint_interval,
                 };
-                Box::pin(rampart_audit::run(audit_config, listener, tls, token.clone()))
+                Box::pin(rampart_audit::run(
+                    audit_config,
+                    listener,
+                    tls,
+                    token.clone(),
+                ))
             }
         };
         let future = match admin_listener.take_if(|_| !gateway_here) {

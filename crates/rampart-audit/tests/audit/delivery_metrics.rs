@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rampart_audit::{Config, SigningKey};
+use rampart_kit::CancellationToken;
 use rampart_kit::metrics::KitMetrics;
 use rampart_kit::on_both_databases;
 use rampart_kit::outbox::{AuditRecord, Outbox};
@@ -15,7 +16,6 @@ use rampart_kit::pki::ServiceName;
 use rampart_kit::testing::{
     TestDatabase, TestPki, TestServer, UnavailableAudit, admin_principal, count_rows,
 };
-use rampart_kit::CancellationToken;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 
 on_both_databases!(
@@ -68,8 +68,12 @@ async fn start_audit(database: &TestDatabase) -> (TestServer, DatabaseConnection
 /// A platform event the crm may produce, as if its change happened
 /// `ago` before now.
 fn event_changed(ago: Duration) -> AuditRecord {
-    let mut record =
-        AuditRecord::success(&admin_principal(), None, "tenant.created", "tenant:t".into());
+    let mut record = AuditRecord::success(
+        &admin_principal(),
+        None,
+        "tenant.created",
+        "tenant:t".into(),
+    );
     record.occurred_at -= chrono::Duration::from_std(ago).unwrap();
     record
 }
@@ -158,7 +162,9 @@ async fn the_oldest_waiting_event_ages_while_audit_is_down(database: TestDatabas
     let pki = TestPki::generate();
     let tls = pki.load_service(ServiceName::Crm).unwrap();
     let shutdown = CancellationToken::new();
-    let relay = outbox.spawn_relay(db.clone(), &down.url(), &tls, &shutdown).unwrap();
+    let relay = outbox
+        .spawn_relay(db.clone(), &down.url(), &tls, &shutdown)
+        .unwrap();
     down.wait_for_attempts(1, Duration::from_secs(10)).await;
     wait_until("a failed pass counted", async || {
         metrics
@@ -168,7 +174,9 @@ async fn the_oldest_waiting_event_ages_while_audit_is_down(database: TestDatabas
             .is_some_and(|n| n >= 1.0)
     })
     .await;
-    let first = metrics.sample(OLDEST).expect("the age is recorded while audit is down");
+    let first = metrics
+        .sample(OLDEST)
+        .expect("the age is recorded while audit is down");
     // The retries (backoff 100 ms, 200 ms, ...) keep measuring it, older.
     tokio::time::sleep(Duration::from_millis(1600)).await;
     wait_until("the age grown by a second", async || {

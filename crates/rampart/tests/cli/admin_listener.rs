@@ -22,7 +22,11 @@ async fn a_services_only_process_serves_its_metrics_and_health() {
     let dir = tempfile::tempdir().unwrap();
     let pki = dir.path().join("pki");
     let init = run(rampart().args(["pki", "init", "--dir"]).arg(&pki));
-    assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
     let migrate = run(rampart().arg("migrate").env("DATABASE_URL", &database_url));
     assert!(
         migrate.status.success(),
@@ -79,8 +83,14 @@ async fn a_services_only_process_serves_its_metrics_and_health() {
     for service in ["gateway", "auth", "crm", "escalation", "audit"] {
         let port = free_port();
         let upper = service.to_ascii_uppercase();
-        command.env(format!("RAMPART_{upper}_LISTEN"), format!("127.0.0.1:{port}"));
-        command.env(format!("RAMPART_{upper}_URL"), format!("https://127.0.0.1:{port}"));
+        command.env(
+            format!("RAMPART_{upper}_LISTEN"),
+            format!("127.0.0.1:{port}"),
+        );
+        command.env(
+            format!("RAMPART_{upper}_URL"),
+            format!("https://127.0.0.1:{port}"),
+        );
     }
     let _running = Running(command.spawn().unwrap());
 
@@ -147,7 +157,10 @@ async fn a_services_only_process_serves_its_metrics_and_health() {
             format!("rampart_audit_outbox_oldest_pending_age_seconds{{outbox=\"{outbox}\"}}");
         assert_eq!(sample_in(&text, &series), Some(0.0), "{series} in\n{text}");
     }
-    assert_eq!(sample_in(&text, "rampart_revocation_channel_down_total"), Some(0.0));
+    assert_eq!(
+        sample_in(&text, "rampart_revocation_channel_down_total"),
+        Some(0.0)
+    );
     assert!(!text.contains("rampart_revocation_spread_seconds_count"));
     assert!(text.ends_with("# EOF\n"));
     // No gateway here: none of its series.
