@@ -14,6 +14,13 @@
 //!   a listener beyond loopback without the token.
 //! - `GET /healthz`, `GET /readyz`: the same answers as on the public port,
 //!   open to every probe, since they reveal nothing.
+//!
+//! A process that runs no gateway (`rampart serve auth crm`) has the same
+//! listener through [`serve_services`]: `/metrics` there encodes the shared
+//! registry only ([`rampart_kit::metrics`]: audit delivery, revocation
+//! spread), behind the same token; `/healthz` answers while the process is
+//! up and `/readyz` until it starts stopping (each gRPC service's own
+//! readiness is its gRPC health check).
 
 use std::sync::Arc;
 
@@ -23,7 +30,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use rampart_kit::CancellationToken;
-use rampart_kit::secret::ExposeSecret;
+use rampart_kit::metrics::KitMetrics;
+use rampart_kit::secret::{ExposeSecret, SecretString};
 use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
 
@@ -41,8 +49,20 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
 }
 
 async fn metrics(State(gateway): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
-    if let Some(token) = &gateway.config.admin_token
-        && !presents_token(&headers, token.expose_secret())
+    metrics_answer(gateway.config.admin_token.as_ref(), &headers, || {
+        gateway.metrics.encode()
+    })
+}
+
+/// The metrics text from `encode`, or 401 when a token is set and the
+/// request does not present it.
+fn metrics_answer(
+    token: Option<&SecretString>,
+    headers: &HeaderMap,
+    encode: impl FnOnce() -> String,
+) -> Response {
+    if let Some(token) = token
+        && !presents_token(headers, token.expose_secret())
     {
         return (
             StatusCode::UNAUTHORIZED,
@@ -58,7 +78,7 @@ async fn metrics(State(gateway): State<Arc<Gateway>>, headers: HeaderMap) -> Res
             header::CONTENT_TYPE,
             HeaderValue::from_static(crate::metrics::CONTENT_TYPE),
         )],
-        gateway.metrics.encode(),
+        encode(),
     )
         .into_response()
 }
@@ -83,6 +103,59 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     axum::serve(listener, router(gateway))
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await?;
+    Ok(())
+}
+
+/// What the admin routes of a process without a gateway need.
+struct ServicesAdmin {
+    admin_token: Option<SecretString>,
+    /// Cancelled when the process starts stopping: no longer ready.
+    stopping: CancellationToken,
+}
+
+/// The admin routes of a process that runs no gateway.
+pub fn services_router(admin_token: Option<SecretString>, stopping: CancellationToken) -> Router {
+    Router::new()
+        .route("/metrics", get(services_metrics))
+        .route("/healthz", get(health::live))
+        .route("/readyz", get(services_ready))
+        .fallback(|| async { StatusCode::NOT_FOUND })
+        .with_state(Arc::new(ServicesAdmin {
+            admin_token,
+            stopping,
+        }))
+}
+
+async fn services_metrics(State(admin): State<Arc<ServicesAdmin>>, headers: HeaderMap) -> Response {
+    metrics_answer(admin.admin_token.as_ref(), &headers, || {
+        KitMetrics::global().encode()
+    })
+}
+
+async fn services_ready(State(admin): State<Arc<ServicesAdmin>>) -> Response {
+    if admin.stopping.is_cancelled() {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(serde_json::json!({ "status": "stopping" })),
+        )
+            .into_response()
+    } else {
+        axum::Json(serde_json::json!({ "status": "ready" })).into_response()
+    }
+}
+
+/// Serves the admin routes of a process without a gateway on `listener`
+/// until `shutdown`; `/readyz` fails from the moment `stopping` is
+/// cancelled, so orchestrators stop sending before the services stop.
+pub async fn serve_services(
+    admin_token: Option<SecretString>,
+    listener: TcpListener,
+    stopping: CancellationToken,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    axum::serve(listener, services_router(admin_token, stopping))
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await?;
     Ok(())

@@ -14,6 +14,10 @@
 //! - [`Metrics::key_cache`]: whether a verdict came from the cache;
 //! - [`Metrics::rate_limit`]: each rate-limit decision, by bucket kind;
 //! - [`Metrics::probe_hit`]: a scanner probe path was asked for.
+//!
+//! [`Metrics::encode`] also encodes the process's shared registry
+//! ([`rampart_kit::metrics`]): the revocation spread this gateway sees, and
+//! the audit delivery metrics of any service running in the same process.
 
 use std::time::Duration;
 
@@ -180,12 +184,15 @@ impl Metrics {
         self.probe_hits.inc() + 1
     }
 
-    /// Every metric in the OpenMetrics text format.
+    /// Every metric in the OpenMetrics text format: the gateway's, then
+    /// the process's shared registry.
     #[must_use]
     pub fn encode(&self) -> String {
         let mut text = String::new();
         // Writing into a String cannot fail.
-        let _ = prometheus_client::encoding::text::encode(&mut text, &self.registry);
+        let _ = prometheus_client::encoding::text::encode_registry(&mut text, &self.registry);
+        text.push_str(&rampart_kit::metrics::KitMetrics::global().encode_body());
+        let _ = prometheus_client::encoding::text::encode_eof(&mut text);
         text
     }
 }
@@ -239,9 +246,13 @@ mod tests {
             "rampart_gateway_key_cache_lookups_total{result=\"miss\"} 1",
             "rampart_gateway_rate_limit_decisions_total{decision=\"limited\",bucket=\"address\"} 1",
             "rampart_gateway_probe_hits_total 2",
+            // The process's shared registry follows (its unlabelled
+            // counter is there from the start).
+            "# TYPE rampart_revocation_channel_down counter",
         ] {
             assert!(text.contains(expected), "missing {expected} in\n{text}");
         }
         assert!(text.ends_with("# EOF\n"));
+        assert_eq!(text.matches("# EOF").count(), 1);
     }
 }

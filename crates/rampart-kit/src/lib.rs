@@ -19,6 +19,8 @@
 //!   trusted only from the gateway's certificate.
 //! - [`grpc`]: starting an mTLS gRPC server with health, and connecting to one.
 //! - [`db`]: connecting to SQLite or PostgreSQL.
+//! - [`metrics`]: what the outbox relay and the revocation watcher record
+//!   (audit delivery lag, revocation spread), one registry per process.
 //! - [`outbox`]: the audit outbox a service writes in its own transactions,
 //!   and the relay that delivers it to the audit service.
 //! - [`rate_limit`]: GCRA rate limiting, in-process or shared through Redis.
@@ -37,6 +39,7 @@ pub mod environment;
 pub mod error;
 pub mod grpc;
 pub mod ids;
+pub mod metrics;
 pub mod networks;
 pub mod origins;
 pub mod outbox;

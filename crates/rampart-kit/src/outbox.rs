@@ -13,6 +13,13 @@
 //! them. Audit de-duplicates by event id, so a row sent twice (the relay
 //! crashed between send and delete) is stored once. With audit down, rows
 //! wait and the relay retries with backoff: nothing is lost.
+//!
+//! The relay measures the audit delivery SLO ([`crate::metrics`]): each
+//! delivered event's lag, from its change to audit's acknowledgement, and
+//! at every pass the age of the oldest event still waiting, so a backlog
+//! shows while nothing is delivered at all. The change's time is the
+//! record's `occurred_at`, set by the handler just before its commit (the
+//! outbox row has no time of its own).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -31,6 +38,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::grpc::TracedChannel;
+use crate::metrics::KitMetrics;
 use crate::principal::Principal;
 use crate::revocation::{Revocation, RevocationBus};
 
@@ -191,6 +199,8 @@ pub struct Outbox {
     /// waiting here hands it over the moment it is free, where SQLite's
     /// own busy handler polls with sleeps of up to 100 ms.
     writers: Arc<tokio::sync::Mutex<()>>,
+    /// Where the relay records delivery lag and backlog age.
+    metrics: Arc<KitMetrics>,
 }
 
 impl std::fmt::Debug for Outbox {
@@ -210,7 +220,16 @@ impl Outbox {
             wake: Arc::new(Notify::new()),
             revocations: None,
             writers: Arc::new(tokio::sync::Mutex::new(())),
+            metrics: KitMetrics::global(),
         }
+    }
+
+    /// The same outbox, its relay recording to `metrics` instead of the
+    /// process's registry (tests).
+    #[must_use]
+    pub fn recording_to(mut self, metrics: Arc<KitMetrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// The same outbox, announcing the revocations of committed changes on
@@ -388,6 +407,7 @@ impl Outbox {
                     }
                 }
                 Err(error) => {
+                    self.metrics.delivery_failed(self.table);
                     tracing::warn!(table = self.table, %error, retry_in_ms = backoff.as_millis(), "audit delivery failed");
                     tokio::select! {
                         () = shutdown.cancelled() => return,
@@ -416,25 +436,47 @@ impl Outbox {
             .to_owned();
         let rows = db.query_all(&select).await?;
         if rows.is_empty() {
+            self.metrics.oldest_pending(self.table, Duration::ZERO);
             return Ok(0);
         }
         let mut ids = Vec::with_capacity(rows.len());
         let mut events = Vec::with_capacity(rows.len());
+        let mut changed_at = Vec::with_capacity(rows.len());
         for row in rows {
             let id: i64 = row.try_get("", "id")?;
             let payload: String = row.try_get("", "payload")?;
             let record: AuditRecord = serde_json::from_str(&payload)?;
             ids.push(id);
+            changed_at.push(record.occurred_at);
             events.push(record.into_proto());
         }
+        // Recorded before the send, so that a backlog behind an unreachable
+        // audit service shows, growing, at every retry.
+        if let Some(oldest) = changed_at.iter().min() {
+            self.metrics.oldest_pending(self.table, age(*oldest));
+        }
         audit.append(AppendRequest { events }).await?;
+        for occurred_at in &changed_at {
+            self.metrics.delivered(self.table, age(*occurred_at));
+        }
         let delete = Query::delete()
             .from_table(self.table)
             .and_where(Expr::col("id").is_in(ids.iter().copied()))
             .to_owned();
         db.execute(&delete).await?;
+        if u64::try_from(ids.len()).is_ok_and(|n| n < BATCH) {
+            // Everything committed before this pass is delivered; a row
+            // committed since is seen, with its age, at the next pass.
+            self.metrics.oldest_pending(self.table, Duration::ZERO);
+        }
         Ok(ids.len())
     }
+}
+
+/// How long ago `then` was; zero if the clock says it is in the future
+/// (the clock was set back).
+fn age(then: DateTime<Utc>) -> Duration {
+    (Utc::now() - then).to_std().unwrap_or(Duration::ZERO)
 }
 
 /// One audited change under way: its open transaction, the audit records

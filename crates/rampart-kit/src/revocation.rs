@@ -15,9 +15,19 @@
 //! [`BusEvent::ChannelUp`], when it starts again from an empty cache. The
 //! in-process bus (the embedded default) cannot lose a message except by
 //! falling behind, which is reported the same way.
+//!
+//! Each message carries its publish time (the publisher's wall clock, in
+//! microseconds since the epoch), so a watcher can record the revocation's
+//! spread, publish to applied, in [`crate::metrics`]. The time is an
+//! optional last field: a message from an older publisher (`c key_1`) is
+//! applied as before, only not measured. The spread compares two hosts'
+//! clocks, so it is only as good as their synchronisation (NTP); values a
+//! live bus cannot produce are clamped and counted. An older *watcher*
+//! would read the time as part of the id, so upgrade the gateways before
+//! auth (their caches expire within seconds either way).
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -26,6 +36,8 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_stream::StreamExt;
 use tokio_util::sync::CancellationToken;
+
+use crate::metrics::KitMetrics;
 
 /// How often a Redis watcher proves the channel carries messages.
 pub const HEARTBEAT: Duration = Duration::from_millis(200);
@@ -55,28 +67,72 @@ pub enum Revocation {
 }
 
 impl Revocation {
-    fn encode(&self) -> String {
+    /// The metric label of this kind of revocation.
+    #[must_use]
+    pub fn kind(&self) -> &'static str {
         match self {
-            Self::Credential(id) => format!("c {id}"),
-            Self::Subject(id) => format!("s {id}"),
-            Self::Tenant(id) => format!("t {id}"),
+            Self::Credential(_) => "credential",
+            Self::Subject(_) => "subject",
+            Self::Tenant(_) => "tenant",
         }
     }
 
-    /// `None` for a heartbeat or anything this version does not know.
-    fn decode(text: &str) -> Option<Self> {
-        let (tag, id) = text.split_once(' ')?;
-        if id.is_empty() {
-            return None;
-        }
-        match tag {
-            "c" => Some(Self::Credential(id.to_owned())),
-            "s" => Some(Self::Subject(id.to_owned())),
-            "t" => Some(Self::Tenant(id.to_owned())),
-            _ => None,
-        }
+    /// `<tag> <id> <published, µs since the epoch>`. Ids never contain a
+    /// space.
+    fn encode(&self, published_micros: i64) -> String {
+        let (tag, id) = match self {
+            Self::Credential(id) => ("c", id),
+            Self::Subject(id) => ("s", id),
+            Self::Tenant(id) => ("t", id),
+        };
+        format!("{tag} {id} {published_micros}")
+    }
+
+    /// The revocation and its publish time (`None` in a message from an
+    /// older publisher, or a time this version cannot read: the
+    /// revocation is applied all the same). `None` for a heartbeat or
+    /// anything this version does not know.
+    fn decode(text: &str) -> Option<(Self, Option<i64>)> {
+        let (tag, rest) = text.split_once(' ')?;
+        let mut fields = rest.split(' ');
+        let id = fields.next().filter(|id| !id.is_empty())?;
+        let published = fields.next().and_then(|micros| micros.parse().ok());
+        let revocation = match tag {
+            "c" => Self::Credential(id.to_owned()),
+            "s" => Self::Subject(id.to_owned()),
+            "t" => Self::Tenant(id.to_owned()),
+            _ => return None,
+        };
+        Some((revocation, published))
     }
 }
+
+/// The wall clock in microseconds since the epoch (0 before it).
+fn now_micros() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| {
+            i64::try_from(since.as_micros()).unwrap_or(i64::MAX)
+        })
+}
+
+/// Applies a revocation, then records its spread: the moment that counts
+/// is when this process stopped trusting the credential, not when the
+/// message arrived.
+fn apply<F>(on_event: &F, metrics: &KitMetrics, revocation: Revocation, published: Option<i64>)
+where
+    F: Fn(BusEvent),
+{
+    let kind = revocation.kind();
+    on_event(BusEvent::Revoked(revocation));
+    // Integer microseconds first: an f64 of the epoch loses sub-µs only.
+    #[allow(clippy::cast_precision_loss)]
+    let spread = published.map(|at| now_micros().saturating_sub(at) as f64 / 1e6);
+    metrics.revocation_applied(kind, spread);
+}
+
+/// A revocation as the in-process bus carries it.
+type Message = (Revocation, Option<i64>);
 
 const HEARTBEAT_MESSAGE: &str = "h";
 
@@ -94,10 +150,14 @@ pub enum BusEvent {
 
 /// The revocation channel, in-process or through Redis pub/sub.
 #[derive(Clone)]
-pub struct RevocationBus(Arc<Transport>);
+pub struct RevocationBus {
+    transport: Arc<Transport>,
+    /// Where watchers record spreads and channel losses.
+    metrics: Arc<KitMetrics>,
+}
 
 enum Transport {
-    InProcess(broadcast::Sender<Revocation>),
+    InProcess(broadcast::Sender<Message>),
     Redis {
         // Boxed: with TLS settings a client is a few hundred bytes.
         client: Box<redis::Client>,
@@ -108,7 +168,7 @@ enum Transport {
 
 impl std::fmt::Debug for RevocationBus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &*self.0 {
+        match &*self.transport {
             Transport::InProcess(_) => f.write_str("RevocationBus::InProcess"),
             Transport::Redis { channel, .. } => {
                 write!(f, "RevocationBus::Redis({channel})")
@@ -122,7 +182,22 @@ impl RevocationBus {
     #[must_use]
     pub fn in_process() -> Self {
         let (sender, _) = broadcast::channel(IN_PROCESS_BACKLOG);
-        Self(Arc::new(Transport::InProcess(sender)))
+        Self::on(Transport::InProcess(sender))
+    }
+
+    fn on(transport: Transport) -> Self {
+        Self {
+            transport: Arc::new(transport),
+            metrics: KitMetrics::global(),
+        }
+    }
+
+    /// The same bus, its watchers recording to `metrics` instead of the
+    /// process's registry (tests).
+    #[must_use]
+    pub fn recording_to(mut self, metrics: Arc<KitMetrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// A bus on the Redis at `url`, carried on `channel` (one per
@@ -136,26 +211,27 @@ impl RevocationBus {
         let publisher = ConnectionManager::new_with_config(client.clone(), config)
             .await
             .context("cannot connect to Redis for revocations")?;
-        Ok(Self(Arc::new(Transport::Redis {
+        Ok(Self::on(Transport::Redis {
             client: Box::new(client),
             publisher,
             channel: channel.to_owned(),
-        })))
+        }))
     }
 
     /// Tells every watcher. Call it after the revocation is committed: the
     /// database is the record, this only makes it fast.
     pub async fn publish(&self, revocation: &Revocation) -> anyhow::Result<()> {
-        match &*self.0 {
+        let published = now_micros();
+        match &*self.transport {
             Transport::InProcess(sender) => {
                 // No watcher yet is not an error: nothing is cached anywhere.
-                let _ = sender.send(revocation.clone());
+                let _ = sender.send((revocation.clone(), Some(published)));
                 Ok(())
             }
             Transport::Redis {
                 publisher, channel, ..
             } => {
-                let message = revocation.encode();
+                let message = revocation.encode(published);
                 let mut last_error = None;
                 for attempt in 0..PUBLISH_ATTEMPTS {
                     if attempt > 0 {
@@ -188,12 +264,13 @@ impl RevocationBus {
     where
         F: Fn(BusEvent) + Send + Sync + 'static,
     {
-        match &*self.0 {
+        let metrics = self.metrics.clone();
+        match &*self.transport {
             Transport::InProcess(sender) => {
                 // Subscribed before the task starts, so nothing published
                 // after this call is missed.
                 let receiver = sender.subscribe();
-                tokio::spawn(watch_in_process(receiver, on_event, shutdown))
+                tokio::spawn(watch_in_process(receiver, on_event, metrics, shutdown))
             }
             Transport::Redis {
                 client,
@@ -204,6 +281,7 @@ impl RevocationBus {
                 publisher.clone(),
                 channel.clone(),
                 on_event,
+                metrics,
                 shutdown,
             )),
         }
@@ -211,8 +289,9 @@ impl RevocationBus {
 }
 
 async fn watch_in_process<F>(
-    mut receiver: broadcast::Receiver<Revocation>,
+    mut receiver: broadcast::Receiver<Message>,
     on_event: F,
+    metrics: Arc<KitMetrics>,
     shutdown: CancellationToken,
 ) where
     F: Fn(BusEvent),
@@ -224,13 +303,15 @@ async fn watch_in_process<F>(
             received = receiver.recv() => received,
         };
         match received {
-            Ok(revocation) => on_event(BusEvent::Revoked(revocation)),
+            Ok((revocation, published)) => apply(&on_event, &metrics, revocation, published),
             Err(broadcast::error::RecvError::Lagged(missed)) => {
                 tracing::warn!(missed, "revocation watcher fell behind; cache emptied");
+                metrics.revocation_channel_down();
                 on_event(BusEvent::ChannelDown);
                 on_event(BusEvent::ChannelUp);
             }
             Err(broadcast::error::RecvError::Closed) => {
+                metrics.revocation_channel_down();
                 on_event(BusEvent::ChannelDown);
                 return;
             }
@@ -243,6 +324,7 @@ async fn watch_redis<F>(
     publisher: ConnectionManager,
     channel: String,
     on_event: F,
+    metrics: Arc<KitMetrics>,
     shutdown: CancellationToken,
 ) where
     F: Fn(BusEvent),
@@ -257,8 +339,12 @@ async fn watch_redis<F>(
             Ok(pubsub) => {
                 delay = HEARTBEAT;
                 on_event(BusEvent::ChannelUp);
-                let ended = listen(pubsub, &publisher, &channel, &on_event, &shutdown).await;
+                let ended =
+                    listen(pubsub, &publisher, &channel, &on_event, &metrics, &shutdown).await;
                 on_event(BusEvent::ChannelDown);
+                if !matches!(ended, Listening::Shutdown) {
+                    metrics.revocation_channel_down();
+                }
                 match ended {
                     Listening::Shutdown => return,
                     Listening::Silent => {
@@ -309,6 +395,7 @@ async fn listen<F>(
     publisher: &ConnectionManager,
     channel: &str,
     on_event: &F,
+    metrics: &KitMetrics,
     shutdown: &CancellationToken,
 ) -> Listening
 where
@@ -329,8 +416,8 @@ where
                 let Ok(text) = message.get_payload::<String>() else {
                     continue;
                 };
-                if let Some(revocation) = Revocation::decode(&text) {
-                    on_event(BusEvent::Revoked(revocation));
+                if let Some((revocation, published)) = Revocation::decode(&text) {
+                    apply(on_event, metrics, revocation, published);
                 }
             }
             _ = heartbeat.tick() => {
@@ -366,11 +453,28 @@ mod tests {
             Revocation::Subject("usr_1".to_owned()),
             Revocation::Tenant("ten_1".to_owned()),
         ] {
-            assert_eq!(Revocation::decode(&revocation.encode()), Some(revocation));
+            assert_eq!(
+                Revocation::decode(&revocation.encode(1_733_300_000_123_456)),
+                Some((revocation, Some(1_733_300_000_123_456)))
+            );
         }
-        for text in [HEARTBEAT_MESSAGE, "c ", "t ", "x key_1", "", "c"] {
+        for text in [HEARTBEAT_MESSAGE, "c ", "t ", "x key_1", "", "c", "c  5"] {
             assert_eq!(Revocation::decode(text), None, "{text:?}");
         }
+    }
+
+    #[test]
+    fn messages_of_older_publishers_still_revoke() {
+        // What versions before the publish time sent, and a time this
+        // version cannot read: applied, not measured.
+        assert_eq!(
+            Revocation::decode("c key_1"),
+            Some((Revocation::Credential("key_1".to_owned()), None))
+        );
+        assert_eq!(
+            Revocation::decode("s usr_1 soon"),
+            Some((Revocation::Subject("usr_1".to_owned()), None))
+        );
     }
 
     type Seen = Arc<Mutex<Vec<BusEvent>>>;
@@ -435,6 +539,108 @@ mod tests {
         }
     }
 
+    async fn wait_for_sample(metrics: &KitMetrics, series: &str, wanted: f64) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while metrics.sample(series) != Some(wanted) {
+            assert!(
+                Instant::now() < deadline,
+                "{series} never reached {wanted}:\n{}",
+                metrics.encode()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    const CREDENTIAL_SPREADS: &str = "rampart_revocation_spread_seconds_count{kind=\"credential\"}";
+    /// Spreads within the 1 s objective.
+    const CREDENTIAL_WITHIN_1S: &str =
+        "rampart_revocation_spread_seconds_bucket{le=\"1.0\",kind=\"credential\"}";
+
+    #[tokio::test]
+    async fn in_process_watchers_record_the_spread_and_apply_untimed_messages() {
+        let metrics = Arc::new(KitMetrics::new());
+        let bus = RevocationBus::in_process().recording_to(metrics.clone());
+        let shutdown = CancellationToken::new();
+        let (seen, on_event) = recorder();
+        let task = bus.watch(on_event, shutdown.clone());
+        let revoked = Revocation::Credential("key_1".to_owned());
+        bus.publish(&revoked).await.unwrap();
+        wait_for(&seen, &BusEvent::Revoked(revoked)).await;
+        wait_for_sample(&metrics, CREDENTIAL_SPREADS, 1.0).await;
+        assert_eq!(metrics.sample(CREDENTIAL_WITHIN_1S), Some(1.0));
+
+        // A message without a publish time is applied, and counted apart.
+        let Transport::InProcess(sender) = &*bus.transport else {
+            unreachable!("an in-process bus")
+        };
+        let untimed = Revocation::Subject("usr_old".to_owned());
+        sender.send((untimed.clone(), None)).unwrap();
+        wait_for(&seen, &BusEvent::Revoked(untimed)).await;
+        wait_for_sample(
+            &metrics,
+            "rampart_revocation_unmeasured_total{kind=\"subject\"}",
+            1.0,
+        )
+        .await;
+        assert_eq!(
+            metrics.sample("rampart_revocation_spread_seconds_count{kind=\"subject\"}"),
+            None
+        );
+        assert_eq!(metrics.sample(CREDENTIAL_SPREADS), Some(1.0));
+        shutdown.cancel();
+        task.await.unwrap();
+    }
+
+    /// The spread measured across two Redis connections, as between auth
+    /// and a gateway; and a message as older publishers sent it (no time)
+    /// still revokes.
+    #[cfg(feature = "testing")]
+    #[tokio::test]
+    async fn redis_watchers_record_the_spread_and_apply_untimed_messages() {
+        let Some((url, channel)) = crate::testing::redis_namespace().await else {
+            return;
+        };
+        let publisher = RevocationBus::redis(&url, &channel).await.unwrap();
+        let metrics = Arc::new(KitMetrics::new());
+        let bus = RevocationBus::redis(&url, &channel)
+            .await
+            .unwrap()
+            .recording_to(metrics.clone());
+        let shutdown = CancellationToken::new();
+        let (seen, on_event) = recorder();
+        let task = bus.watch(on_event, shutdown.clone());
+        wait_for(&seen, &BusEvent::ChannelUp).await;
+
+        let revoked = Revocation::Credential("key_timed".to_owned());
+        publisher.publish(&revoked).await.unwrap();
+        wait_for(&seen, &BusEvent::Revoked(revoked)).await;
+        wait_for_sample(&metrics, CREDENTIAL_SPREADS, 1.0).await;
+        assert_eq!(metrics.sample(CREDENTIAL_WITHIN_1S), Some(1.0));
+
+        let mut raw = crate::redis_connect::open(&url)
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap();
+        let _: i64 = redis::cmd("PUBLISH")
+            .arg(&channel)
+            .arg("c key_untimed")
+            .query_async(&mut raw)
+            .await
+            .unwrap();
+        let untimed = Revocation::Credential("key_untimed".to_owned());
+        wait_for(&seen, &BusEvent::Revoked(untimed)).await;
+        wait_for_sample(
+            &metrics,
+            "rampart_revocation_unmeasured_total{kind=\"credential\"}",
+            1.0,
+        )
+        .await;
+        assert_eq!(metrics.sample(CREDENTIAL_SPREADS), Some(1.0));
+        shutdown.cancel();
+        task.await.unwrap();
+    }
+
     /// A watcher that loses its Redis says so within the silence limit
     /// (fail closed), and says so again when it hears the channel anew.
     #[cfg(feature = "testing")]
@@ -449,9 +655,11 @@ mod tests {
             .parse()
             .expect("the test Redis URL is host:port");
         let link = crate::testing::CuttableLink::start(upstream).await;
+        let metrics = Arc::new(KitMetrics::new());
         let bus = RevocationBus::redis(&format!("redis://{}", link.address()), &channel)
             .await
-            .unwrap();
+            .unwrap()
+            .recording_to(metrics.clone());
         let shutdown = CancellationToken::new();
         let (seen, on_event) = recorder();
         let task = bus.watch(on_event, shutdown.clone());
@@ -465,6 +673,7 @@ mod tests {
             "{:?}",
             cut_at.elapsed()
         );
+        wait_for_sample(&metrics, "rampart_revocation_channel_down_total", 1.0).await;
 
         seen.lock().unwrap().clear();
         link.restore();

@@ -103,8 +103,9 @@ struct ServeArgs {
     /// Redis for the gateway's shared rate limits.
     #[arg(long, env = "REDIS_URL", hide_env_values = true)]
     redis_url: Option<String>,
-    /// The gateway's internal admin listener (metrics, health); default
-    /// 127.0.0.1:9464. Never the public port.
+    /// The internal admin listener (metrics, health). With the gateway,
+    /// default 127.0.0.1:9464; without it, only when set here or in the
+    /// file. Never the public port.
     #[arg(long, env = "RAMPART_ADMIN_LISTEN")]
     admin_listen: Option<String>,
 }
@@ -347,10 +348,13 @@ async fn serve(
     let serves = |service| services.contains(&service);
     let database_url = args.database_url.or_else(|| file.database_url.clone());
     let redis_url = args.redis_url.or_else(|| file.redis_url.clone());
+    // A gateway always has one (its default is loopback); other services
+    // only when asked, so that several `rampart serve` on one machine do not
+    // contend for the default port.
     let admin_listen = if serves_gateway {
         Some(settings::admin_listen(args.admin_listen.as_deref(), file)?)
     } else {
-        None
+        settings::configured_admin_listen(args.admin_listen.as_deref(), file)?
     };
     // Every secret is read (not yet required) first, so that production's
     // refusals can be listed together before anything else stops the start.
@@ -368,7 +372,7 @@ async fn serve(
     let master_key_text = read_if(serves(ServiceName::Crm), "RAMPART_MASTER_KEY")?;
     let billing_webhook_secret = secret_from_env("RAMPART_BILLING_WEBHOOK_SECRET")?;
     let admin_sign_in_path = secret_from_env("RAMPART_ADMIN_SIGN_IN_PATH")?;
-    let admin_token = read_if(serves_gateway, "RAMPART_ADMIN_TOKEN")?;
+    let admin_token = read_if(admin_listen.is_some(), "RAMPART_ADMIN_TOKEN")?;
     if environment == Environment::Production {
         let mut secrets = Vec::new();
         for (name, secret, min_len) in [

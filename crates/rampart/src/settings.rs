@@ -284,13 +284,23 @@ pub fn check_database_url(url: &str, what: &str) -> anyhow::Result<()> {
 /// (`flag`), then the file, then loopback port 9464, which only this
 /// machine reaches.
 pub fn admin_listen(flag: Option<&str>, file: &FileSettings) -> anyhow::Result<SocketAddr> {
+    Ok(configured_admin_listen(flag, file)?.unwrap_or(SocketAddr::from(([127, 0, 0, 1], 9464))))
+}
+
+/// The admin listener of a process without a gateway: the flag or
+/// `RAMPART_ADMIN_LISTEN` (`flag`), then the file; `None` when neither
+/// sets one.
+pub fn configured_admin_listen(
+    flag: Option<&str>,
+    file: &FileSettings,
+) -> anyhow::Result<Option<SocketAddr>> {
     if let Some(value) = flag {
-        return parse_listen(value, "--admin-listen");
+        return parse_listen(value, "--admin-listen").map(Some);
     }
-    if let Some(value) = file.admin_listen.as_deref() {
-        return parse_listen(value, "admin_listen");
-    }
-    Ok(SocketAddr::from(([127, 0, 0, 1], 9464)))
+    file.admin_listen
+        .as_deref()
+        .map(|value| parse_listen(value, "admin_listen"))
+        .transpose()
 }
 
 /// The text of `/.well-known/security.txt` from the file's `[security_txt]`
@@ -689,6 +699,17 @@ preferred_languages = ["en", "de-CH"]
             SocketAddr::from(([127, 0, 0, 1], 9464))
         );
         assert!(admin_listen(Some("nope"), &file).is_err());
+        assert_eq!(
+            configured_admin_listen(None, &FileSettings::default()).unwrap(),
+            None
+        );
+        assert_eq!(
+            configured_admin_listen(None, &file)
+                .unwrap()
+                .map(|a| a.port()),
+            Some(9999)
+        );
+        assert!(configured_admin_listen(Some("nope"), &file).is_err());
     }
 
     #[test]

@@ -6,6 +6,12 @@
 //! SQLite files and generated secrets under the data folder — or, for tests,
 //! an external PostgreSQL and Redis instead.
 //!
+//! The admin listener (metrics, health), when there is one, is the
+//! gateway's if the gateway runs here, and otherwise a services-only one
+//! ([`rampart_gateway::admin_listener::serve_services`]) that rides with the
+//! first service started, so a process of `rampart serve auth crm` can be
+//! scraped and probed too.
+//!
 //! Shutdown is ordered, front to back: the gateway stops taking requests and
 //! finishes those in flight, then auth, crm and escalation stop, then audit,
 //! so no request is cut off because a service behind it went first. Each
@@ -73,8 +79,9 @@ pub struct StackConfig {
     pub accounts: rampart_auth::AccountSettings,
     /// Escalation's deadline tick and SMTP relay.
     pub escalation: rampart_escalation::Settings,
-    /// The gateway's internal admin listener (metrics, health), when the
-    /// gateway runs here.
+    /// The internal admin listener (metrics, health): the gateway's when
+    /// the gateway runs here, otherwise the services-only one. Its token is
+    /// `gateway.admin_token` either way.
     pub admin_listener: Option<TcpListener>,
 }
 
@@ -159,6 +166,10 @@ pub async fn start(config: StackConfig) -> anyhow::Result<RunningStack> {
         None => RevocationBus::in_process(),
     };
     let mut admin_listener = config.admin_listener;
+    let gateway_here = config
+        .listeners
+        .iter()
+        .any(|(service, _)| *service == ServiceName::Gateway);
     for (service, listener) in config.listeners {
         let tls = config.pki.load_service(service)?;
         let token = stage_tokens[stage(service)].child_token();
@@ -186,10 +197,10 @@ pub async fn start(config: StackConfig) -> anyhow::Result<RunningStack> {
                 );
                 let edge = rampart_gateway::run(gateway.clone(), listener, edge_tls, token.clone());
                 match admin_listener.take() {
-                    Some(admin) => Box::pin(async move {
-                        let admin = rampart_gateway::run_admin(gateway, admin, token);
-                        tokio::try_join!(edge, admin).map(|_| ())
-                    }),
+                    Some(admin) => {
+                        let admin = rampart_gateway::run_admin(gateway, admin, token.clone());
+                        Box::pin(async move { tokio::try_join!(edge, admin).map(|_| ()) })
+                    }
                     None => Box::pin(edge),
                 }
             }
@@ -207,7 +218,7 @@ pub async fn start(config: StackConfig) -> anyhow::Result<RunningStack> {
                     )?,
                     accounts: config.accounts.clone(),
                 };
-                Box::pin(rampart_auth::run(auth_config, listener, tls, token))
+                Box::pin(rampart_auth::run(auth_config, listener, tls, token.clone()))
             }
             ServiceName::Crm => {
                 let crm_config = rampart_crm::Config {
@@ -219,7 +230,7 @@ pub async fn start(config: StackConfig) -> anyhow::Result<RunningStack> {
                         .clone()
                         .context("the crm service needs a master key (RAMPART_MASTER_KEY)")?,
                 };
-                Box::pin(rampart_crm::run(crm_config, listener, tls, token))
+                Box::pin(rampart_crm::run(crm_config, listener, tls, token.clone()))
             }
             ServiceName::Escalation => {
                 let escalation_config = rampart_escalation::Config {
@@ -233,7 +244,7 @@ pub async fn start(config: StackConfig) -> anyhow::Result<RunningStack> {
                     escalation_config,
                     listener,
                     tls,
-                    token,
+                    token.clone(),
                 ))
             }
             ServiceName::Audit => {
@@ -249,8 +260,25 @@ pub async fn start(config: StackConfig) -> anyhow::Result<RunningStack> {
                     .context("RAMPART_AUDIT_SIGNING_KEY")?,
                     checkpoint_interval: config.audit_checkpoint_interval,
                 };
-                Box::pin(rampart_audit::run(audit_config, listener, tls, token))
+                Box::pin(rampart_audit::run(
+                    audit_config,
+                    listener,
+                    tls,
+                    token.clone(),
+                ))
             }
+        };
+        let future = match admin_listener.take_if(|_| !gateway_here) {
+            Some(admin) => {
+                let admin = rampart_gateway::admin_listener::serve_services(
+                    config.gateway.admin_token.clone(),
+                    admin,
+                    shutdown.clone(),
+                    token,
+                );
+                Box::pin(async move { tokio::try_join!(future, admin).map(|_| ()) })
+            }
+            None => future,
         };
         prepared.push((service, future));
     }

@@ -4,6 +4,7 @@
 //! vectors and property tests.
 
 mod append;
+mod delivery_metrics;
 mod helpers;
 mod list;
 mod migration;

@@ -782,5 +782,6 @@ async fn start_live_stack(external: bool) -> Option<LiveStack> {
     })
 }
 
+mod admin_listener;
 mod checklist;
 mod incident;
