@@ -25,7 +25,8 @@ pub struct ProductionSettings<'a> {
     /// rate limits and revocation cache, auth's revocation fan-out) runs
     /// here.
     pub needs_redis: bool,
-    /// The gateway's admin listener, when the gateway runs here.
+    /// This process's admin listener (metrics and health), when it has
+    /// one: the gateway's, or the services-only one of `rampart serve`.
     pub admin_listen: Option<SocketAddr>,
     /// Whether `RAMPART_ADMIN_TOKEN_FILE` protects that listener's metrics.
     pub admin_token: bool,
