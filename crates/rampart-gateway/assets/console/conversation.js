@@ -190,12 +190,16 @@ page({
         h('div', { class: 'actions' }, buttons));
     };
 
+    // The open or claimed handoff; else the one last shown here, closed
+    // since (so its final state shows after a resolve or a hand-back).
     const findHandoff = async () => {
       if (conversation.handoff_id) {
         return api('GET', `/v1/handoffs/${encodeURIComponent(conversation.handoff_id)}`);
       }
       const answer = await api('GET', `/v1/handoffs?conversation_id=${encodeURIComponent(id)}&limit=1`);
-      return answer.handoffs[0] ?? null;
+      if (answer.handoffs[0]) return answer.handoffs[0];
+      if (handoff) return api('GET', `/v1/handoffs/${encodeURIComponent(handoff.id)}`);
+      return null;
     };
 
     // Redraws only what changed, so the keyboard's place is kept.
