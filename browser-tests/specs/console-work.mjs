@@ -78,7 +78,7 @@ export default async function consoleWork(t) {
     assert(saved.status === 'confirmed' && saved.customer_id === customerId && saved.service_type === SERVICE,
       `the appointment: ${JSON.stringify(saved)}`);
     assert(new Date(saved.ends_at) - new Date(saved.starts_at) === 2 * 3600_000, `times: ${saved.starts_at} ${saved.ends_at}`);
-    await agent.getByLabel('Note').fill('Replaced the <i>pressure</i> valve.');
+    await agent.getByLabel('Note', { exact: true }).fill('Replaced the <i>pressure</i> valve.');
     await agent.getByLabel('Equipment').fill('Worcester 30i, SN 12345');
     await agent.getByRole('button', { name: 'Save the note' }).click();
     await agent.getByRole('cell', { name: 'Replaced the <i>pressure</i> valve.' }).waitFor();
