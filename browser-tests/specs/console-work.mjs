@@ -121,6 +121,30 @@ export default async function consoleWork(t) {
     const queue = await t.bearer(t.AGENT_TOKEN, 'GET', '/v1/handoffs');
     assert(JSON.stringify(shown) === JSON.stringify(queue.handoffs.map((item) => item.id)),
       `the console's order ${shown} is not the server's ${queue.handoffs.map((item) => item.id)}`);
+    // The queue's own overdue marking and order, on handoffs made up here
+    // (the live ones are not due for minutes): a badge with the word.
+    const made = await agent.evaluate(async () => {
+      const queue = await import('/console/queue.js');
+      const past = new Date(Date.now() - 10 * 60_000).toISOString();
+      const soon = new Date(Date.now() + 10 * 60_000).toISOString();
+      const later = new Date(Date.now() + 60 * 60_000).toISOString();
+      const late = queue.dueCell({ status: 'open', overdue: false, due_at: past });
+      const onTime = queue.dueCell({ status: 'open', overdue: false, due_at: soon });
+      const order = queue.sortQueue([
+        { id: 'low-soon', severity: 'low', due_at: soon },
+        { id: 'critical-later', severity: 'critical', due_at: later },
+        { id: 'critical-soon', severity: 'critical', due_at: soon },
+      ]).map((item) => item.id);
+      return {
+        late: late.textContent,
+        lateBadge: late.querySelector('.badge')?.textContent ?? null,
+        onTime: onTime.textContent,
+        order,
+      };
+    });
+    assert(made.lateBadge === 'Overdue' && made.late.includes('ago'), `a late handoff shows ${JSON.stringify(made)}`);
+    assert(!made.onTime.includes('Overdue'), `an on-time handoff shows ${made.onTime}`);
+    assert(made.order.join() === 'critical-soon,critical-later,low-soon', `the order: ${made.order}`);
     await t.serious(agent);
     await t.screenshot(agent, 'console-queue');
     await row.getByRole('button', { name: /^Claim/ }).click();
