@@ -172,16 +172,17 @@ pub fn verdict(response: Option<&escalation::GateResponse>) -> GateVerdict<'_> {
 
 /// Runs a freshly stored customer message through the gate and answers it
 /// as it now stands: decided with its receipt, or still pending (the
-/// conversation then went to a person). Only a database failure is an
-/// error: an escalation failure is the customer's answer "a person will
-/// reply", not a refusal of their message.
+/// conversation then went to a person), with the due time of the handoff
+/// the gate opened or joined, if any (told to the customer, not stored).
+/// Only a database failure is an error: an escalation failure is the
+/// customer's answer "a person will reply", not a refusal of their message.
 pub async fn decide(
     store: &ConversationStore<'_>,
     escalation: &Escalation,
     actor: &Principal,
     conversation: &conversation::Model,
     message: message::Model,
-) -> Result<message::Model, Error> {
+) -> Result<(message::Model, Option<String>), Error> {
     let request = escalation::GateRequest {
         conversation_id: conversation.id.clone(),
         message_id: message.id.clone(),
@@ -193,7 +194,8 @@ pub async fn decide(
         Ok(response) => {
             if let Some(decided) = store_decision(store, actor, &message, &response, "gate").await?
             {
-                return Ok(decided);
+                let due_at = response.handoff.map(|handoff| handoff.due_at);
+                return Ok((decided, due_at));
             }
             tracing::warn!(
                 message_id = %message.id,
@@ -210,7 +212,7 @@ pub async fn decide(
         ),
     }
     store.fail_closed(actor, &conversation.id).await?;
-    Ok(message)
+    Ok((message, None))
 }
 
 /// Stores a gate answer; `None` when it holds no receipt (a broken answer,

@@ -8,7 +8,9 @@
 // visitor's first message (POST /v1/widget/conversations), posts the next
 // ones, and polls for replies (GET .../messages?after=), so an agent's reply
 // that comes minutes later shows too. When the conversation goes to a
-// person it says so.
+// person it says so, and when one will have answered at the latest (the
+// business's response target, `expected_response_by` in the answer that
+// handed the conversation over).
 //
 // Why it is built this way:
 // - A classic script, not a module: `document.currentScript` (where the key
@@ -108,6 +110,9 @@
   let shownIds = new Set();
   let polling = null;
   let checked = false;
+  // How soon a person will answer, in words, fixed when an answer gave the
+  // handoff's due time (so the status line is not re-announced each minute).
+  let expectedWhen = '';
 
   const headers = (extra = {}) => ({ 'X-Widget-Key': key, ...extra });
 
@@ -119,10 +124,21 @@
     log.scrollTop = log.scrollHeight;
   };
 
+  // "within about 15 minutes" for a near time, "by 14:30" for a later one.
+  const expectedText = (iso) => {
+    const due = new Date(iso);
+    const minutes = Math.ceil((due.getTime() - Date.now()) / 60_000);
+    if (Number.isNaN(minutes) || minutes < 1) return ' as soon as possible';
+    if (minutes <= 90) return ` within about ${minutes} minute${minutes === 1 ? '' : 's'}`;
+    return ` by ${due.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}`;
+  };
+
   const showStatus = (value, expected) => {
+    if (expected) expectedWhen = expectedText(expected);
     if (value === 'handed_off') {
-      const when = expected ? ` (expected by ${new Date(expected).toLocaleTimeString()})` : '';
-      status.textContent = `A person will answer${when}. You can leave this page open.`;
+      const text = `A person will answer${expectedWhen}. You can leave this page open.`;
+      // Said again only when it changes, so a screen reader is not repeated to.
+      if (status.textContent !== text) status.textContent = text;
     } else if (value === 'assigned') {
       status.textContent = 'A person from the support team has joined.';
     } else if (value === 'resolved' || value === 'closed') {
@@ -193,7 +209,7 @@
       const body = await response.json();
       conversation = { id: body.conversation_id, token: body.visitor_token };
       polling = setInterval(poll, POLL_MS);
-      return { response, status: body.status };
+      return { response, status: body.status, expected: body.expected_response_by };
     }
     const response = await fetch(`${edge}/v1/widget/conversations/${conversation.id}/messages`, {
       method: 'POST', headers: headers({ ...json, 'X-Visitor-Token': conversation.token }),

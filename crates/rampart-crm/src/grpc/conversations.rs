@@ -156,17 +156,19 @@ impl CrmApi {
         let mut messages = Vec::new();
         let mut conversation = started.conversation;
         if let Some(first) = started.first_message {
-            let first = if started.replayed {
-                first
+            let (first, handoff_due_at) = if started.replayed {
+                (first, None)
             } else {
-                let decided =
+                let (decided, due_at) =
                     gate::decide(&store, &self.escalation, &principal, &conversation, first)
                         .await?;
                 // The gate may have handed the conversation to a person.
                 conversation = store.get(&conversation_id(&conversation.id)?).await?;
-                decided
+                (decided, due_at)
             };
-            messages.push(message_to_proto(first)?);
+            let mut first_message = message_to_proto(first)?;
+            first_message.handoff_due_at = handoff_due_at.unwrap_or_default();
+            messages.push(first_message);
         }
         if !started.replayed {
             tracing::info!(
@@ -276,6 +278,11 @@ impl CrmApi {
             text.as_str(),
         )
         .await;
+        let handoff_due_at = answer
+            .as_ref()
+            .and_then(|answer| answer.handoff.as_ref())
+            .map(|handoff| handoff.due_at.clone())
+            .unwrap_or_default();
         let message = store
             .store_customer_message(
                 &principal,
@@ -296,7 +303,9 @@ impl CrmApi {
             request_id = %principal.request_id,
             "customer message stored"
         );
-        Ok(message_to_proto(message)?)
+        let mut answer = message_to_proto(message)?;
+        answer.handoff_due_at = handoff_due_at;
+        Ok(answer)
     }
 
     pub(super) async fn post_ai(
@@ -554,5 +563,6 @@ fn message_to_proto(row: message::Model) -> Result<proto::Message, Error> {
         receipt: receipt.as_ref().map(Receipt::to_proto),
         gate: row.gate.unwrap_or_default(),
         findings: findings.iter().map(Finding::to_proto).collect(),
+        handoff_due_at: String::new(),
     })
 }

@@ -1,13 +1,14 @@
 //! The widget's browser side, from outside: the pages the gateway serves
 //! (`/widget.js`, the console shell) with their security headers, and the
 //! visitor's read of their own conversation, which no other visitor's
-//! token, no other origin and no token at all can read.
+//! token, no other origin and no token at all can read, and the expected
+//! response time the visitor is told when a person takes over.
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::accounts::{post, session, tenant_with_owner};
-use crate::harness::{Backend, TestStack, expect_problem, read};
+use crate::harness::{Backend, Tenant, TestStack, expect_problem, read};
 use rampart_e2e::on_both_backends;
 
 const SHOP: &str = "https://widget-pages.example.com";
@@ -17,6 +18,7 @@ const PAGE_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self';
      form-action 'self'; object-src 'none'";
 
 on_both_backends!(a_visitor_reads_only_their_own_conversation);
+on_both_backends!(a_visitor_is_told_when_a_person_will_answer);
 
 async fn send(request: reqwest::RequestBuilder) -> (StatusCode, Value) {
     read(request.send().await.unwrap()).await
@@ -353,4 +355,127 @@ async fn a_visitor_reads_only_their_own_conversation(stack: &TestStack) {
         .filter_map(|message| message["text"].as_str())
         .collect();
     assert_eq!(texts, ["what time do you open"], "{body}");
+}
+
+/// The handoff of `conversation_id` as the business's queue shows it.
+async fn handoff_of(stack: &TestStack, tenant: &Tenant, conversation_id: &str) -> Value {
+    let (status, handoffs) = send(stack.as_tenant(
+        tenant,
+        Method::GET,
+        &format!("/v1/handoffs?conversation_id={conversation_id}"),
+    ))
+    .await;
+    assert_eq!(status, StatusCode::OK, "{handoffs}");
+    let handoffs = handoffs["handoffs"].as_array().unwrap();
+    assert_eq!(handoffs.len(), 1, "{handoffs:?}");
+    handoffs[0].clone()
+}
+
+fn keys(body: &Value) -> Vec<&str> {
+    let mut keys: Vec<&str> = body
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    keys
+}
+
+async fn a_visitor_is_told_when_a_person_will_answer(stack: &TestStack) {
+    let (tenant, _, _) = tenant_with_owner(stack, "Widget Response Time").await;
+    let (status, key) = send(
+        stack
+            .as_admin(
+                Method::POST,
+                &format!("/v1/admin/tenants/{}/api-keys", tenant.id),
+            )
+            .json(&json!({ "environment": "widget", "allowed_origins": [SHOP] })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{key}");
+    let key = key["api_key"].as_str().unwrap().to_owned();
+    let post_message = |conversation_id: &str, token: &str, text: &str| {
+        stack
+            .request(
+                Method::POST,
+                &format!("/v1/widget/conversations/{conversation_id}/messages"),
+            )
+            .header("X-Widget-Key", &key)
+            .header("Origin", SHOP)
+            .header("X-Visitor-Token", token)
+            .json(&json!({ "text": text }))
+    };
+
+    // A question the AI answers: no person, so no time is promised.
+    let (status, started) = send(
+        stack
+            .request(Method::POST, "/v1/widget/conversations")
+            .header("X-Widget-Key", &key)
+            .header("Origin", SHOP)
+            .json(&json!({ "text": "what time do you open" })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{started}");
+    assert_eq!(started["status"], "ai_active", "{started}");
+    assert!(started.get("expected_response_by").is_none(), "{started}");
+    let calm = started["conversation_id"].as_str().unwrap().to_owned();
+    let calm_token = started["visitor_token"].as_str().unwrap().to_owned();
+
+    // The next message goes to a person: the post answers the due time of
+    // the handoff it opened, exactly as the business's queue has it, and
+    // nothing else of the decision.
+    let (status, posted) = send(post_message(&calm, &calm_token, "I will sue you")).await;
+    assert_eq!(status, StatusCode::CREATED, "{posted}");
+    assert_eq!(posted["status"], "handed_off", "{posted}");
+    assert_eq!(
+        keys(&posted),
+        ["created_at", "expected_response_by", "message_id", "status"],
+        "{posted}"
+    );
+    let handoff = handoff_of(stack, &tenant, &calm).await;
+    assert_eq!(
+        posted["expected_response_by"], handoff["due_at"],
+        "{posted}"
+    );
+    let due =
+        chrono::DateTime::parse_from_rfc3339(posted["expected_response_by"].as_str().unwrap())
+            .unwrap();
+    let sent =
+        chrono::DateTime::parse_from_rfc3339(posted["created_at"].as_str().unwrap()).unwrap();
+    assert!(due > sent, "due {due} is not after the message {sent}");
+
+    // A first message that goes to a person: the start answers it too.
+    let (status, started) = send(
+        stack
+            .request(Method::POST, "/v1/widget/conversations")
+            .header("X-Widget-Key", &key)
+            .header("Origin", SHOP)
+            .json(&json!({ "text": "I will sue you, this is a disgrace" })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{started}");
+    assert_eq!(started["status"], "handed_off", "{started}");
+    assert_eq!(
+        keys(&started),
+        [
+            "conversation_id",
+            "expected_response_by",
+            "started_at",
+            "status",
+            "visitor_token"
+        ],
+        "{started}"
+    );
+    let angry = started["conversation_id"].as_str().unwrap();
+    let handoff = handoff_of(stack, &tenant, angry).await;
+    assert_eq!(
+        started["expected_response_by"], handoff["due_at"],
+        "{started}"
+    );
+
+    // The wrong visitor token learns nothing, the due time included.
+    let (status, body) = send(post_message(angry, &calm_token, "hello")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert!(body.get("expected_response_by").is_none(), "{body}");
 }

@@ -27,6 +27,7 @@ use rampart_proto::crm::v1::{
 use rampart_proto::escalation::v1::Action;
 use serde::{Deserialize, Serialize};
 
+use super::page::non_empty;
 use crate::Gateway;
 use crate::authn::WidgetCaller;
 use crate::backends::{call, send};
@@ -66,6 +67,12 @@ pub struct StartedConversation {
     /// The secret this browser sends as `X-Visitor-Token` to post further
     /// messages; shown once.
     visitor_token: String,
+    /// When the first message went to a person: when one will have
+    /// answered at the latest (RFC 3339), from the business's response
+    /// targets. Absent otherwise, or when the time is not known yet.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "2026-03-02T09:15:00Z")]
+    expected_response_by: Option<String>,
 }
 
 /// A visitor's message in a started conversation.
@@ -86,6 +93,13 @@ pub struct PostedMessage {
     status: String,
     /// RFC 3339.
     created_at: String,
+    /// When the message went to a person: when one will have answered at
+    /// the latest (RFC 3339), from the business's response targets. Absent
+    /// otherwise, or when the time is not known yet (the message waits for
+    /// its decision).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "2026-03-02T09:15:00Z")]
+    expected_response_by: Option<String>,
 }
 
 /// `POST /v1/widget/conversations`, with `X-Widget-Key` from an allowed
@@ -97,7 +111,7 @@ pub struct PostedMessage {
     params(("Origin" = String, Header, description = "The page's web origin, as the browser sends it; one of the widget key's allowed origins")),
     request_body(content = Option<NewConversation>, description = "Optional: the visitor's first message"),
     responses(
-        (status = 201, description = "The conversation, started; the answer allows the caller's origin (CORS)", body = StartedConversation),
+        (status = 201, description = "The conversation, started; when the first message went to a person, when one will have answered (`expected_response_by`); the answer allows the caller's origin (CORS)", body = StartedConversation),
         (status = 400, description = "The first message is too long or holds control characters"),
         (status = 401, description = "The widget key is missing, malformed, unknown, revoked or expired, or a secret key was sent (a secret key must never be put in a web page)"),
         (status = 403, description = "No Origin, or an origin the widget key does not allow"),
@@ -123,6 +137,11 @@ pub async fn start_conversation(
         async |mut crm, request| crm.start_conversation(request).await,
     )
     .await?;
+    // Only the due time leaves: the receipt and the handoff stay internal.
+    let expected_response_by = conversation
+        .messages
+        .first()
+        .and_then(|first| non_empty(first.handoff_due_at.clone()));
     let mut response = (
         StatusCode::CREATED,
         Json(StartedConversation {
@@ -130,6 +149,7 @@ pub async fn start_conversation(
             started_at: conversation.started_at,
             status: conversation.status,
             visitor_token: conversation.visitor_token,
+            expected_response_by,
         }),
     )
         .into_response();
@@ -151,7 +171,7 @@ pub async fn start_conversation(
     ),
     request_body = VisitorMessage,
     responses(
-        (status = 201, description = "The message, received and decided; the status says whether a person will answer", body = PostedMessage),
+        (status = 201, description = "The message, received and decided; the status says whether a person will answer, and `expected_response_by` by when", body = PostedMessage),
         (status = 400, description = "The text is empty, too long or holds control characters"),
         (status = 401, description = "The widget key is missing, malformed, unknown, revoked or expired, or a secret key was sent"),
         (status = 403, description = "No Origin, or an origin the widget key does not allow"),
@@ -201,6 +221,7 @@ pub async fn post_message(
             }
             .to_owned(),
             created_at: message.created_at,
+            expected_response_by: non_empty(message.handoff_due_at),
         }),
     )
         .into_response();
