@@ -17,7 +17,7 @@ const TARGETS = [
   ['medium_secs', 'Medium', 3600],
   ['low_secs', 'Low', 14400],
 ];
-const CONTACT_KINDS = ['security', 'legal', 'operations', 'billing', 'other'];
+const CONTACT_KINDS = ['general', 'security', 'billing', 'technical_incident'];
 const WEEKDAYS = ['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday'];
 const CHANNEL_KINDS = ['sms', 'phone', 'email', 'web', 'widget'];
 
@@ -62,8 +62,8 @@ function contactRow(contact, remove) {
   const id = newId('contact');
   const name = h('input', { value: contact.name ?? '', 'aria-label': 'Contact name', required: true, maxlength: '100' });
   const kind = h('select', { 'aria-label': 'Contact kind' },
-    [...new Set([...CONTACT_KINDS, contact.kind ?? 'other'])]
-      .map((k) => h('option', { value: k, selected: k === (contact.kind ?? 'other'), text: k })));
+    [...new Set([...CONTACT_KINDS, contact.kind ?? 'general'])]
+      .map((k) => h('option', { value: k, selected: k === (contact.kind ?? 'general'), text: k })));
   const email = h('input', { type: 'email', value: contact.email ?? '', 'aria-label': 'Contact email' });
   const phone = h('input', { type: 'tel', value: contact.phone ?? '', 'aria-label': 'Contact phone (E.164)', placeholder: '+14155550123' });
   const row = h('tr', { id },
