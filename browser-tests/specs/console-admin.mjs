@@ -261,6 +261,20 @@ export default async function consoleAdmin(t) {
     await t.screenshot(page, 'console-policy');
   });
 
+  await check('the owner saves the business settings; hours the page cannot read are refused', async () => {
+    await page.getByLabel('Monday').fill('nine to five');
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await page.getByText('monday: write hours as 09:00-17:00').waitFor();
+    await page.getByLabel('Monday').fill('09:00-12:00, 13:00-17:30');
+    await page.getByLabel('Emergency keywords').fill('gas leak\nflooding');
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await page.getByText('Saved as version 1.', { exact: true }).nth(1).waitFor();
+    const saved = JSON.parse((await fromPage(page, 'GET', '/v1/owner/settings')).body);
+    const monday = saved.settings.opening_hours.monday;
+    assert(saved.version === 1 && monday.length === 2 && monday[1].close === '17:30'
+      && saved.settings.emergency.keywords.includes('flooding'), `the stored settings: ${JSON.stringify(saved)}`);
+  });
+
   await check('the owner connects a channel and disconnects it after confirming', async () => {
     await page.getByLabel('Display name').fill(`Front desk ${stamp}`);
     await page.getByLabel('Kind', { exact: true }).selectOption('email');
