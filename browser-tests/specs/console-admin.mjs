@@ -165,6 +165,24 @@ export default async function consoleAdmin(t) {
     await page.getByRole('cell', { name: agent.email, exact: true }).waitFor();
     await t.screenshot(page, 'console-users');
     await t.serious(page);
+    // Change the role, then back; disable (sign-in refused), then enable.
+    const row = () => page.getByRole('row').filter({ hasText: agent.email });
+    for (const role of ['manager', 'agent']) {
+      await row().getByLabel(`Role of ${agent.email}`, { exact: true }).selectOption(role);
+      await row().getByRole('button', { name: `Change role of ${agent.email}` }).click();
+      await row().getByRole('cell', { name: role, exact: true }).waitFor();
+    }
+    const signIn = () => fetch(`${t.EDGE}/v1/auth/sign-in`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ tenant_id: agent.tenant, email: agent.email, password: agent.password }),
+    });
+    await row().getByRole('button', { name: `Disable ${agent.email}` }).click();
+    await row().getByText('disabled', { exact: true }).waitFor();
+    const refused = await signIn();
+    assert(refused.status === 401, `a disabled user signed in: ${refused.status}`);
+    await row().getByRole('button', { name: `Enable ${agent.email}` }).click();
+    await row().getByText('active', { exact: true }).waitFor();
     // A weak password is refused with the server's reason.
     await page.getByLabel('Email', { exact: true }).fill(`weak-${stamp}@pages.example`);
     await page.getByLabel('Password', { exact: true }).fill('password1234567');
@@ -284,7 +302,7 @@ export default async function consoleAdmin(t) {
     await cell.waitFor();
     await page.getByRole('button', { name: `Disconnect Front desk ${stamp}` }).click();
     assert(await cell.count() === 1, 'disconnected without confirmation');
-    await page.getByRole('button', { name: /^Confirm: disconnect/ }).click();
+    await page.getByRole('button', { name: /^Confirm disconnect/ }).click();
     await cell.waitFor({ state: 'detached' });
   });
 

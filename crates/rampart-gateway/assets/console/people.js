@@ -45,7 +45,7 @@ function userRow(user, status, reload) {
   const role = roleSelect(user.role, { 'aria-label': `Role of ${user.email}` });
   const actions = h('div', { class: 'actions' },
     role,
-    actionButton('Change role', { class: 'secondary', 'aria-label': `Change the role of ${user.email}` }, status, async () => {
+    actionButton('Change role', { class: 'secondary', 'aria-label': `Change role of ${user.email}` }, status, async () => {
       if (role.value === user.role) return;
       await api('PATCH', `/v1/users/${encodeURIComponent(user.user_id)}`, { role: role.value });
       announce(`${user.email} is now ${role.value}.`);
@@ -58,7 +58,7 @@ function userRow(user, status, reload) {
         announce(`${user.email} is ${user.disabled ? 'enabled' : 'disabled'}.`);
         await reload();
       }),
-    actionButton('End sessions', { class: 'secondary', 'aria-label': `End every session of ${user.email}` }, status, async () => {
+    actionButton('End sessions', { class: 'secondary', 'aria-label': `End sessions of ${user.email}` }, status, async () => {
       const answer = await api('POST', `/v1/users/${encodeURIComponent(user.user_id)}/revoke-sessions`);
       replace(status, h('p', { class: 'ok', role: 'status',
         text: `${answer.revoked_sessions} session(s) of ${user.email} ended.` }));

@@ -255,7 +255,7 @@ async function channelsSection(container) {
         if (button.dataset.armed !== 'yes') {
           button.dataset.armed = 'yes';
           button.textContent = 'Confirm disconnect';
-          button.setAttribute('aria-label', `Confirm: disconnect ${channel.display_name} and destroy its credentials`);
+          button.setAttribute('aria-label', `Confirm disconnect of ${channel.display_name}, destroying its credentials`);
           return;
         }
         button.disabled = true;

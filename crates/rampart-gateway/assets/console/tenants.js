@@ -125,7 +125,7 @@ function userActions(user, status, reload) {
         announce(`${user.email} is ${user.disabled ? 'enabled' : 'disabled'}.`);
         await reload();
       }),
-    run('End sessions', { class: 'secondary', 'aria-label': `End every session of ${user.email}` }, async () => {
+    run('End sessions', { class: 'secondary', 'aria-label': `End sessions of ${user.email}` }, async () => {
       const answer = await api('POST', `${path}/revoke-sessions`);
       replace(status, h('p', { class: 'ok', role: 'status',
         text: `${answer.revoked_sessions} session(s) of ${user.email} ended.` }));
