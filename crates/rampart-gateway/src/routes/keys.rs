@@ -4,16 +4,18 @@
 //! they manage: a platform admin manages a tenant's keys under
 //! `/v1/admin/tenants/{tenant_id}/api-keys` and the platform admin keys under
 //! `/v1/admin/api-keys`; a tenant manages its own under `/v1/api-keys`, with
-//! a key holding the `keys` scope. Auth decides what each principal may do
-//! (a tenant key never reaches another tenant's keys, nor grants scopes it
-//! does not hold); the handlers only name the owner.
+//! a key holding the `keys` scope or as its signed-in owner (the console).
+//! Auth decides what each principal may do (a tenant key never reaches
+//! another tenant's keys, nor grants scopes it does not hold); the handlers
+//! only name the owner, and say which scopes an owner's session holds here
+//! ([`key_manager`]).
 
 use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, State};
 use http::StatusCode;
-use rampart_kit::principal::Principal;
+use rampart_kit::principal::{Principal, Role};
 use rampart_proto::auth::v1::{
     ApiKeyInfo, IssueApiKeyRequest, IssueApiKeyResponse, ListApiKeysRequest, RevokeApiKeyRequest,
     RotateApiKeyRequest, SetTenantRateLimitRequest,
@@ -304,6 +306,27 @@ async fn revoke(
     Ok(Json(revoked.into()))
 }
 
+/// What a tenant's owner holds when managing the tenant's keys: every
+/// scope a tenant key may have, and the widget's. The owner can already do
+/// everything these scopes allow through their own session.
+const OWNER_KEY_SCOPES: [&str; 7] = [
+    "read", "write", "keys", "audit", "settings", "owner", "widget",
+];
+
+/// The principal auth is asked for on `/v1/api-keys`. A key goes as it is
+/// (auth checks its `keys` scope). A session carries only `read` and
+/// `write`, which would leave no person able to manage keys without first
+/// holding one; so a signed-in owner acts here with [`OWNER_KEY_SCOPES`].
+/// Any other role's session goes as it is too, and auth refuses it for
+/// want of the `keys` scope, exactly as it refuses a read/write key.
+fn key_manager(caller: &TenantCaller) -> Principal {
+    let mut principal = caller.principal.clone();
+    if principal.require_role(Role::Owner).is_ok() {
+        principal.scopes = OWNER_KEY_SCOPES.map(str::to_owned).to_vec();
+    }
+    principal
+}
+
 fn body_or_default<T: Default>(body: Option<JsonBody<T>>) -> T {
     body.map(|JsonBody(body)| body).unwrap_or_default()
 }
@@ -521,7 +544,7 @@ pub async fn set_tenant_rate_limit(
     Ok(StatusCode::NO_CONTENT)
 }
 
-// A tenant's own keys, with a key holding the `keys` scope.
+// A tenant's own keys, with a key holding the `keys` scope or as its owner.
 
 /// `GET /v1/api-keys`
 #[utoipa::path(
@@ -532,9 +555,9 @@ pub async fn set_tenant_rate_limit(
     responses(
         (status = 200, description = "The caller's tenant's keys", body = KeyList),
         (status = 400, description = "An unknown query parameter, or include_inactive is not true or false"),
-        (status = 403, description = "The key lacks the \"keys\" scope (a session never has it), or X-Business-ID does not match it"),
+        (status = 403, description = "The key lacks the \"keys\" scope, the session is not the owner's, or X-Business-ID does not match it"),
     ),
-    security(("tenant_api_key" = [])),
+    security(("tenant_api_key" = []), ("session" = [])),
 )]
 pub async fn list_own_keys(
     State(gateway): State<Arc<Gateway>>,
@@ -543,7 +566,7 @@ pub async fn list_own_keys(
 ) -> Result<Json<KeyList>, ApiError> {
     list(
         &gateway,
-        &caller.principal,
+        &key_manager(&caller),
         caller.tenant.as_str(),
         query.0.as_deref(),
     )
@@ -559,9 +582,9 @@ pub async fn list_own_keys(
     responses(
         (status = 201, description = "The new key, shown once", body = IssuedKey),
         (status = 400, description = "A field is invalid: name, environment, scopes, expires_at (not RFC 3339, or not in the future), allowed_networks, allowed_origins"),
-        (status = 403, description = "The key lacks the \"keys\" scope, asks for a scope it does not hold itself, or X-Business-ID does not match it"),
+        (status = 403, description = "The key lacks the \"keys\" scope, asks for a scope it does not hold itself, the session is not the owner's, or X-Business-ID does not match it"),
     ),
-    security(("tenant_api_key" = [])),
+    security(("tenant_api_key" = []), ("session" = [])),
 )]
 pub async fn issue_own_key(
     State(gateway): State<Arc<Gateway>>,
@@ -569,7 +592,13 @@ pub async fn issue_own_key(
     body: Option<JsonBody<NewKey>>,
 ) -> Result<(StatusCode, Json<IssuedKey>), ApiError> {
     let tenant = caller.tenant.as_str();
-    let issued = issue(&gateway, &caller.principal, tenant, body_or_default(body)).await?;
+    let issued = issue(
+        &gateway,
+        &key_manager(&caller),
+        tenant,
+        body_or_default(body),
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(issued)))
 }
 
@@ -585,9 +614,9 @@ pub async fn issue_own_key(
         (status = 400, description = "key_id is not a valid key id, or grace_seconds is too large"),
         (status = 404, description = "No such key of this owner"),
         (status = 409, description = "The key is revoked, has expired, or was already rotated (rotate its successor)"),
-        (status = 403, description = "The key lacks the \"keys\" scope, or X-Business-ID does not match it"),
+        (status = 403, description = "The key lacks the \"keys\" scope, the session is not the owner's, or X-Business-ID does not match it"),
     ),
-    security(("tenant_api_key" = [])),
+    security(("tenant_api_key" = []), ("session" = [])),
 )]
 pub async fn rotate_own_key(
     State(gateway): State<Arc<Gateway>>,
@@ -598,7 +627,7 @@ pub async fn rotate_own_key(
     let tenant = caller.tenant.as_str();
     rotate(
         &gateway,
-        &caller.principal,
+        &key_manager(&caller),
         tenant,
         key_id,
         body_or_default(body),
@@ -616,21 +645,70 @@ pub async fn rotate_own_key(
         (status = 200, description = "The key, revoked (at once, on every gateway); revoking a revoked key changes nothing", body = KeyView),
         (status = 400, description = "key_id is not a valid key id"),
         (status = 404, description = "No such key of this owner"),
-        (status = 403, description = "The key lacks the \"keys\" scope, or X-Business-ID does not match it"),
+        (status = 403, description = "The key lacks the \"keys\" scope, the session is not the owner's, or X-Business-ID does not match it"),
     ),
-    security(("tenant_api_key" = [])),
+    security(("tenant_api_key" = []), ("session" = [])),
 )]
 pub async fn revoke_own_key(
     State(gateway): State<Arc<Gateway>>,
     caller: TenantCaller,
     Path(key_id): Path<String>,
 ) -> Result<Json<KeyView>, ApiError> {
-    revoke(&gateway, &caller.principal, caller.tenant.as_str(), key_id).await
+    revoke(
+        &gateway,
+        &key_manager(&caller),
+        caller.tenant.as_str(),
+        key_id,
+    )
+    .await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn caller(user: Option<Role>) -> TenantCaller {
+        let tenant = rampart_kit::ids::TenantId::parse("ten_0123456789abcdef0123456789abcdef")
+            .expect("a valid tenant id");
+        TenantCaller {
+            principal: Principal {
+                kind: rampart_kit::principal::PrincipalKind::Tenant(tenant.clone()),
+                credential_id: "ses_1".to_owned(),
+                scopes: vec!["read".to_owned(), "write".to_owned()],
+                request_id: "req".to_owned(),
+                client_addr: String::new(),
+                user: user.map(|role| rampart_kit::principal::SignedInUser {
+                    id: "usr_1".to_owned(),
+                    role,
+                }),
+                mode: rampart_kit::principal::DataMode::Live,
+            },
+            tenant,
+        }
+    }
+
+    #[test]
+    fn only_an_owners_session_gets_the_keys_scope_and_a_key_goes_as_it_is() {
+        let owner = key_manager(&caller(Some(Role::Owner)));
+        assert!(
+            owner.scopes.iter().any(|scope| scope == "keys"),
+            "{owner:?}"
+        );
+        assert!(
+            owner.scopes.iter().any(|scope| scope == "widget"),
+            "{owner:?}"
+        );
+        assert_eq!(
+            owner.user.as_ref().map(|user| user.id.as_str()),
+            Some("usr_1")
+        );
+        // A manager, an agent and a read/write key keep their scopes, which
+        // auth refuses for want of "keys".
+        for user in [Some(Role::Manager), Some(Role::Agent), None] {
+            let principal = key_manager(&caller(user));
+            assert_eq!(principal.scopes, ["read", "write"], "{user:?}");
+        }
+    }
 
     #[test]
     fn an_issued_or_rotated_key_does_not_show_the_key() {
