@@ -27,6 +27,8 @@ use crate::{pause, workspace_root};
 
 const OWNER_PASSWORD: &str = "copper teapot sings at noon";
 const AGENT_PASSWORD: &str = "silver bicycle rests in rain";
+const ADMIN_PASSWORD: &str = "golden lantern hums at dusk";
+const ADMIN_EMAIL: &str = "ops@browser.example";
 const OWNER_EMAIL: &str = "owner@browser.example";
 const AGENT_EMAIL: &str = "agent@browser.example";
 
@@ -173,6 +175,39 @@ fn text(value: &Value, field: &str) -> anyhow::Result<String> {
         .with_context(|| format!("no {field} in {value}"))
 }
 
+/// Makes the platform admin the console tests sign in as, in the data
+/// folder `rampart dev` is about to use (as an operator would with
+/// `rampart admin create-user --data-dir`), and answers its TOTP secret.
+fn create_platform_admin(binary: &Path, scratch: &Path) -> anyhow::Result<String> {
+    let output = Command::new(binary)
+        .args([
+            "admin",
+            "create-user",
+            "--data-dir",
+            ".rampart",
+            "--email",
+            ADMIN_EMAIL,
+            "--office-domains",
+            "browser.example",
+        ])
+        .current_dir(scratch)
+        .env("RAMPART_NEW_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env_remove("RAMPART_ADMIN_EMAIL_DOMAINS")
+        .output()
+        .context("cannot run rampart admin create-user")?;
+    let printed = String::from_utf8_lossy(&output.stdout);
+    anyhow::ensure!(
+        output.status.success(),
+        "rampart admin create-user failed:\n{printed}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    printed
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("secret:"))
+        .map(|secret| secret.trim().to_owned())
+        .context("rampart admin create-user printed no secret")
+}
+
 /// The business the browser tests act for.
 struct Business {
     tenant_id: String,
@@ -297,6 +332,7 @@ pub fn run() -> anyhow::Result<()> {
 
     let scratch = std::env::temp_dir().join(format!("rampart-browser-{}", std::process::id()));
     std::fs::create_dir_all(&scratch)?;
+    let admin_totp_secret = create_platform_admin(&binary, &scratch)?;
     let stack = DevStack::start(&binary, &scratch)?;
 
     // The key lists the allowed page's origin, so its port is bound first;
@@ -320,6 +356,9 @@ pub fn run() -> anyhow::Result<()> {
         .env("RAMPART_AGENT_TOKEN", &business.agent_token)
         .env("RAMPART_ADMIN_KEY", &stack.admin_key)
         .env("RAMPART_ADMIN_SIGN_IN_PATH", &stack.admin_sign_in_path)
+        .env("RAMPART_ADMIN_EMAIL", ADMIN_EMAIL)
+        .env("RAMPART_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("RAMPART_ADMIN_TOTP_SECRET", &admin_totp_secret)
         .env("WIDGET_HOST_URL", format!("{allowed}/"))
         .env("WIDGET_DENIED_URL", format!("{denied}/"))
         .env("BROWSER_ARTEFACTS", &artefacts)
