@@ -41,6 +41,9 @@ async function tamper(page, path, change) {
 
 async function openAudit(t, page) {
   await page.goto(`${t.EDGE}/console/#/audit`);
+  // Already there, goto changes nothing: reload, so that the list is
+  // fetched again (through any route the check set up).
+  await page.reload();
   await page.getByRole('table', { name: 'Audit events, oldest first' }).waitFor();
 }
 
