@@ -320,7 +320,7 @@ async function renderAudit(container, _params, query) {
       });
       return [
         timeEl(event.occurred_at),
-        h('code', { text: event.actor }),
+        h('code', { class: 'wrap', text: event.actor }),
         h('code', { text: event.action }),
         h('code', { class: 'wrap', text: event.target }),
         h('span', { class: `outcome outcome-${event.outcome === 'success' ? 'ok' : 'bad'}`, text: event.outcome }),
