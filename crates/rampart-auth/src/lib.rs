@@ -14,6 +14,8 @@
 //!   `auth_api_key` table (`store`) and the `AuthService` (`grpc`).
 //! - `incidents`: containing a tenant, user or key in one step and
 //!   restoring it (`auth_incident`).
+//! - `checklist_reports`: the monthly checklist's reports, stored with
+//!   one `checklist.completed` audit event (`auth_checklist_report`).
 //! - `access`: each tenant's access state (suspended by billing or not),
 //!   answered with every verdict (`auth_tenant_access`).
 //! - `domain`: the parsed inputs (key owners, names, environments and
@@ -30,6 +32,7 @@
 
 mod access;
 mod accounts;
+mod checklist_reports;
 mod domain;
 mod entity;
 mod error;
@@ -214,7 +217,14 @@ pub async fn run(
         .add_service(health)
         .add_service(AuthServiceServer::with_interceptor(
             AuthGrpc::new(credentials, access.clone())
-                .with_incidents(incidents::Incidents::new(db.clone(), outbox_for_incidents)),
+                .with_incidents(incidents::Incidents::new(
+                    db.clone(),
+                    outbox_for_incidents.clone(),
+                ))
+                .with_checklist_reports(checklist_reports::ChecklistReports::new(
+                    db.clone(),
+                    outbox_for_incidents,
+                )),
             AllowPeers(&[ServiceName::Gateway]),
         ))
         .add_service(AccountServiceServer::with_interceptor(

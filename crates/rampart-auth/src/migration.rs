@@ -21,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(crate::access::CreateTenantAccess),
             Box::new(crate::incidents::CreateIncidents),
             Box::new(crate::access::AddTenantIsolation),
+            Box::new(crate::checklist_reports::CreateChecklistReports),
         ]
     }
 

@@ -588,6 +588,16 @@ pub const KINDS: &[EventKind] = &[
         details: &["tenant_id"],
         description: "an incident's freeze of the AI for a tenant was lifted (`rampart incident restore`)",
     },
+    EventKind {
+        action: "checklist.completed",
+        version: 1,
+        producer: "auth",
+        log: LogScope::Platform,
+        target: "checklist_report",
+        outcomes: SUCCESS,
+        details: &["generated_at", "pass", "warn", "fail", "sha256"],
+        description: "the monthly security checklist ran and its report was stored (`rampart checklist`): `pass`, `warn` and `fail` count its items, `sha256` is the stored report's SHA-256",
+    },
 ];
 
 /// The schema of `action`, if it is a known kind.

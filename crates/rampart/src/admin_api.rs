@@ -131,4 +131,29 @@ impl AdminApi {
             .with_context(|| format!("cannot reach {}", self.base))?;
         Ok(response.status())
     }
+
+    /// POSTs `json` exactly as given (not re-serialised, so a digest of
+    /// the text the caller wrote is a digest of what the server stored),
+    /// answering the JSON answer.
+    pub(crate) async fn post_json_text(&self, path: &str, json: String) -> anyhow::Result<Value> {
+        let response = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header("X-Admin-API-Key", self.key.expose_secret())
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(json)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach {}", self.base))?;
+        let status = response.status();
+        let text = response.text().await.context("reading the answer")?;
+        if !status.is_success() {
+            let detail = serde_json::from_str::<Value>(&text)
+                .ok()
+                .and_then(|problem| problem["detail"].as_str().map(str::to_owned))
+                .unwrap_or(text);
+            bail!("POST {path} answered {status}: {detail}");
+        }
+        serde_json::from_str(&text).with_context(|| format!("{path} answered something not JSON"))
+    }
 }

@@ -2,6 +2,7 @@
 
 pub mod api_key;
 pub mod challenge;
+pub mod checklist_report;
 pub mod incident;
 pub mod recovery_code;
 pub mod session;

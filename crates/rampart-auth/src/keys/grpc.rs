@@ -10,11 +10,12 @@ use rampart_kit::origins::Origin;
 use rampart_kit::principal::Principal;
 use rampart_proto::auth::v1::auth_service_server::AuthService;
 use rampart_proto::auth::v1::{
-    ApiKeyInfo, ContainIncidentRequest, Incident, IncidentRequest, IsWidgetOriginRequest,
-    IsWidgetOriginResponse, IssueApiKeyRequest, IssueApiKeyResponse, ListApiKeysRequest,
-    ListApiKeysResponse, PrincipalKind, RecordKeyUsageRequest, RecordKeyUsageResponse,
-    RevokeApiKeyRequest, RotateApiKeyRequest, RotateApiKeyResponse, SetTenantAccessRequest,
-    SetTenantAccessResponse, SetTenantRateLimitRequest, SetTenantRateLimitResponse,
+    ApiKeyInfo, ChecklistReport, ContainIncidentRequest, GetLatestChecklistReportRequest, Incident,
+    IncidentRequest, IsWidgetOriginRequest, IsWidgetOriginResponse, IssueApiKeyRequest,
+    IssueApiKeyResponse, ListApiKeysRequest, ListApiKeysResponse, PrincipalKind,
+    RecordKeyUsageRequest, RecordKeyUsageResponse, RevokeApiKeyRequest, RotateApiKeyRequest,
+    RotateApiKeyResponse, SetTenantAccessRequest, SetTenantAccessResponse,
+    SetTenantRateLimitRequest, SetTenantRateLimitResponse, StoreChecklistReportRequest,
     VerifyApiKeyRequest, VerifyApiKeyResponse,
 };
 use tonic::{Request, Response, Status};
@@ -22,6 +23,7 @@ use tonic::{Request, Response, Status};
 use super::rules::{BOOTSTRAP_CREDENTIAL_ID, Credentials, IssuedKey, Verified, managed_owner};
 use super::store::KeyRow;
 use crate::access::{AccessState, MAX_BILLING_STATE_LEN, TenantAccess};
+use crate::checklist_reports::{ChecklistReports, report_time};
 use crate::domain::keys::{ADMIN_SCOPE, KeyOwner, KeySpec};
 use crate::error::Error;
 use crate::incidents::{Incidents, Target, parse_incident_id};
@@ -35,6 +37,9 @@ pub(crate) struct AuthGrpc {
     /// Containment and restore (`rampart incident`); `None` answers
     /// Unimplemented.
     incidents: Option<Incidents>,
+    /// The checklist's reports (`rampart checklist`); `None` answers
+    /// Unimplemented.
+    checklist_reports: Option<ChecklistReports>,
 }
 
 impl AuthGrpc {
@@ -43,6 +48,7 @@ impl AuthGrpc {
             credentials,
             access,
             incidents: None,
+            checklist_reports: None,
         }
     }
 
@@ -51,10 +57,37 @@ impl AuthGrpc {
         self
     }
 
+    pub(crate) fn with_checklist_reports(mut self, reports: ChecklistReports) -> Self {
+        self.checklist_reports = Some(reports);
+        self
+    }
+
+    fn checklist_reports(&self) -> Result<&ChecklistReports, Status> {
+        self.checklist_reports
+            .as_ref()
+            .ok_or_else(|| Status::unimplemented("checklist reports are not kept here"))
+    }
+
     fn incidents(&self) -> Result<&Incidents, Status> {
         self.incidents
             .as_ref()
             .ok_or_else(|| Status::unimplemented("incidents are not served here"))
+    }
+}
+
+/// A checklist report row as the wire carries it.
+fn checklist_report_to_wire(row: crate::entity::checklist_report::Model) -> ChecklistReport {
+    ChecklistReport {
+        generated_at: report_time(&row),
+        stored_at: row.stored_at.to_rfc3339_opts(SecondsFormat::Millis, true),
+        report_id: row.id,
+        stored_by: row.stored_by,
+        sha256: row.sha256,
+        pass: u32::try_from(row.pass).unwrap_or_default(),
+        warn: u32::try_from(row.warn).unwrap_or_default(),
+        fail: u32::try_from(row.fail).unwrap_or_default(),
+        report_json: row.report_json,
+        audit_event_id: row.audit_event_id,
     }
 }
 
@@ -345,6 +378,27 @@ impl AuthService for AuthGrpc {
         let id = parse_incident_id(&request.get_ref().incident_id)?.to_owned();
         let row = self.incidents()?.get(&principal, &id).await?;
         Ok(Response::new(incident_to_wire(row)))
+    }
+
+    async fn store_checklist_report(
+        &self,
+        request: Request<StoreChecklistReportRequest>,
+    ) -> Result<Response<ChecklistReport>, Status> {
+        let principal = Principal::from_request(&request)?;
+        principal.require_platform_admin()?;
+        let json = request.into_inner().report_json;
+        let row = self.checklist_reports()?.store(&principal, json).await?;
+        Ok(Response::new(checklist_report_to_wire(row)))
+    }
+
+    async fn get_latest_checklist_report(
+        &self,
+        request: Request<GetLatestChecklistReportRequest>,
+    ) -> Result<Response<ChecklistReport>, Status> {
+        let principal = Principal::from_request(&request)?;
+        principal.require_platform_admin()?;
+        let row = self.checklist_reports()?.latest(&principal).await?;
+        Ok(Response::new(checklist_report_to_wire(row)))
     }
 }
 

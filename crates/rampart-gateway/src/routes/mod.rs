@@ -22,6 +22,7 @@ mod billing;
 mod build;
 pub use build::executable_sha256;
 mod checklist;
+mod checklist_reports;
 mod conversations;
 mod crm;
 #[cfg(test)]
@@ -201,6 +202,9 @@ fn api() -> OpenApiRouter<Arc<Gateway>> {
         .routes(routes!(incidents::restore))
         // The monthly checklist's review of tenants' users and roles.
         .routes(routes!(checklist::admin_list_tenant_users))
+        // The monthly checklist's reports, stored and read back.
+        .routes(routes!(checklist_reports::store))
+        .routes(routes!(checklist_reports::latest))
 }
 
 /// Reads the query string as `T`, with a problem response that says what

@@ -177,6 +177,8 @@ stub_service!(AuthService for Serve {
     contain_incident: auth::ContainIncidentRequest => auth::Incident,
     restore_incident: auth::IncidentRequest => auth::Incident,
     get_incident: auth::IncidentRequest => auth::Incident,
+    store_checklist_report: auth::StoreChecklistReportRequest => auth::ChecklistReport,
+    get_latest_checklist_report: auth::GetLatestChecklistReportRequest => auth::ChecklistReport,
 }
     async fn verify_api_key(
         &self,

@@ -17,8 +17,11 @@
 //!    ([`deps`]).
 //!
 //! The report goes to standard output in Markdown and, with `--json`, to
-//! a file that the next run reads back as its previous run. The command
-//! exits non-zero when an item fails.
+//! a file that the next run reads back as its previous run. It is then
+//! stored in the stack (`POST /v1/admin/checklist/reports`, which records
+//! one `checklist.completed` audit event), where the console shows the
+//! latest. The command exits non-zero when an item fails, and when the
+//! report could not be stored (unless `--no-store`).
 
 pub mod backup;
 pub mod deps;
@@ -80,16 +83,39 @@ pub struct ChecklistArgs {
     /// The audit signing key's file, whose modification time is its age.
     #[arg(long, env = "RAMPART_AUDIT_SIGNING_KEY_FILE")]
     pub signing_key_file: Option<PathBuf>,
+    /// Do not store the report in the stack (by default it is sent to
+    /// `POST /v1/admin/checklist/reports`).
+    #[arg(long)]
+    pub no_store: bool,
 }
 
-/// Runs the checklist, prints the report, writes the JSON; a failed item
-/// is an error after the report.
+/// Runs the checklist, prints the report, writes the JSON, stores it in
+/// the stack; a failed item, or a report that could not be stored, is an
+/// error after the report.
 pub async fn run(args: ChecklistArgs, file: &FileSettings) -> anyhow::Result<()> {
     let report = collect(&args, file).await?;
     print!("{}", report.markdown());
+    let json = serde_json::to_string_pretty(&report)?;
     if let Some(path) = &args.json {
-        std::fs::write(path, serde_json::to_string_pretty(&report)?)
+        std::fs::write(path, &json)
             .with_context(|| format!("cannot write --json {}", path.display()))?;
+    }
+    if !args.no_store {
+        // The report is printed (and written) first: an operator keeps it
+        // even when the stack refuses it. Not storing it is still a
+        // failure, because the console would go on showing an older run
+        // as the latest, and the audit log would miss this one.
+        let admin = AdminApi::new(&args.url, args.ca_file.as_deref())?;
+        let stored = admin
+            .post_json_text("/v1/admin/checklist/reports", json)
+            .await
+            .context("the report was printed but could not be stored in the stack (rerun, or pass --no-store to skip storing)")?;
+        eprintln!(
+            "stored as {} (sha256 {}; audit event checklist.completed {})",
+            stored["report_id"].as_str().unwrap_or_default(),
+            stored["sha256"].as_str().unwrap_or_default(),
+            stored["audit_event_id"].as_str().unwrap_or_default()
+        );
     }
     if report.failed() {
         bail!(

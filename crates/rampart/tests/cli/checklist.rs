@@ -4,7 +4,10 @@
 //! without a second factor fails the run by name; a failed sign-in shows
 //! by account and address; the next run shows a role change since the
 //! one before; keys past their rotation age fail; a bad database URL is
-//! a clear error.
+//! a clear error. Each run is stored in the stack: the latest report reads
+//! back byte for byte, with one `checklist.completed` audit event carrying
+//! its SHA-256, and the storing route refuses what is not an admin's
+//! well-formed report of bounded size.
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -82,9 +85,160 @@ impl Stack {
         response.json().await.unwrap()
     }
 
+    /// `GET /v1/admin/checklist/reports/latest`.
+    async fn latest_report(&self) -> Value {
+        self.admin(
+            reqwest::Method::GET,
+            "/v1/admin/checklist/reports/latest",
+            Value::Null,
+        )
+        .await
+    }
+
+    /// The `checklist.completed` event of report `report_id` in the
+    /// platform log, once the relay has delivered it.
+    async fn completed_event(&self, report_id: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let page = self
+                .admin(
+                    reqwest::Method::GET,
+                    &format!(
+                        "/v1/admin/audit?action=checklist.completed&target=checklist_report:{report_id}"
+                    ),
+                    Value::Null,
+                )
+                .await;
+            if let Some(event) = page["events"].as_array().unwrap().first() {
+                assert_eq!(page["events"].as_array().unwrap().len(), 1, "{page}");
+                return event.clone();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "checklist.completed never reached audit"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     fn path(&self, name: &str) -> String {
         self.dir.path().join(name).to_str().unwrap().to_owned()
     }
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    ring::digest::digest(&ring::digest::SHA256, bytes)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The storing route as an attacker meets it: a tenant's key, a tenant
+/// user's session, an oversized body, malformed JSON, a report that hides
+/// a failure. None of them changes the latest report.
+async fn refuses_what_is_not_an_admins_report(stack: &Stack, tenant_id: &str, owner_id: &str) {
+    let before = stack.latest_report().await;
+    let path = format!("{}/v1/admin/checklist/reports", stack.url);
+    let report = before["report"].to_string();
+    let status = |request: reqwest::RequestBuilder| async move {
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        (status, response.text().await.unwrap())
+    };
+
+    // A tenant's own API key, in either header.
+    let tenant_key = stack
+        .admin(
+            reqwest::Method::POST,
+            &format!("/v1/admin/tenants/{tenant_id}/api-keys"),
+            json!({ "name": "checklist attacker" }),
+        )
+        .await["api_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for header in ["X-API-Key", "X-Admin-API-Key"] {
+        let (code, body) = status(
+            stack
+                .http
+                .post(&path)
+                .header(header, &tenant_key)
+                .header("Content-Type", "application/json")
+                .body(report.clone()),
+        )
+        .await;
+        assert_eq!(code, reqwest::StatusCode::UNAUTHORIZED, "{header}: {body}");
+    }
+    // A tenant user's session: forbidden, whatever the role.
+    stack
+        .admin(
+            reqwest::Method::PATCH,
+            &format!("/v1/admin/users/{owner_id}"),
+            json!({ "role": "agent" }),
+        )
+        .await;
+    let signed_in = stack
+        .http
+        .post(format!("{}/v1/auth/sign-in", stack.url))
+        .json(&json!({ "tenant_id": tenant_id, "email": "owner@example.com", "password": "quiet harbour lanterns drift east" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), reqwest::StatusCode::OK);
+    let token = signed_in.json::<Value>().await.unwrap()["session_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (code, body) = status(
+        stack
+            .http
+            .post(&path)
+            .bearer_auth(&token)
+            .header("Content-Type", "application/json")
+            .body(report.clone()),
+    )
+    .await;
+    assert_eq!(code, reqwest::StatusCode::FORBIDDEN, "{body}");
+    let (code, body) = status(stack.http.get(format!("{path}/latest")).bearer_auth(&token)).await;
+    assert_eq!(code, reqwest::StatusCode::FORBIDDEN, "{body}");
+    // No credential at all.
+    let (code, _) = status(stack.http.get(format!("{path}/latest"))).await;
+    assert_eq!(code, reqwest::StatusCode::UNAUTHORIZED);
+
+    let admin_post = |body: String| {
+        stack
+            .http
+            .post(&path)
+            .header("X-Admin-API-Key", &stack.admin_key)
+            .header("Content-Type", "application/json")
+            .body(body)
+    };
+    // Oversized: refused with 413 and a problem saying the bound.
+    let mut huge: Value = before["report"].clone();
+    huge["padding"] = Value::String("x".repeat(600 * 1024));
+    let (code, body) = status(admin_post(huge.to_string())).await;
+    assert_eq!(code, reqwest::StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert!(body.contains("at most 524288 bytes"), "{body}");
+    // Malformed JSON.
+    let (code, body) = status(admin_post("{\"generated_at\": ".to_owned())).await;
+    assert_eq!(code, reqwest::StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("invalid JSON body"), "{body}");
+    // Well-formed JSON that is not a report, and a report whose summary
+    // hides its failed item.
+    let (code, body) = status(admin_post("[1, 2, 3]".to_owned())).await;
+    assert_eq!(code, reqwest::StatusCode::BAD_REQUEST, "{body}");
+    let mut forged: Value = before["report"].clone();
+    assert!(forged["summary"]["fail"].as_u64().unwrap() >= 1, "{forged}");
+    forged["summary"]["pass"] = json!(forged["items"].as_array().unwrap().len());
+    forged["summary"]["fail"] = json!(0);
+    forged["summary"]["warn"] = json!(0);
+    let (code, body) = status(admin_post(forged.to_string())).await;
+    assert_eq!(code, reqwest::StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("does not count its items"), "{body}");
+
+    let after = stack.latest_report().await;
+    assert_eq!(after["report_id"], before["report_id"]);
 }
 
 fn stdout(output: &Output) -> String {
@@ -184,6 +338,33 @@ async fn checklist_end_to_end(external: bool) {
             evidence(&credentials)
         );
     }
+
+    // The run was stored: the latest report is the file, byte for byte,
+    // and the platform log holds its checklist.completed event.
+    assert!(
+        stderr(&clean).contains("stored as chk_"),
+        "{}",
+        stderr(&clean)
+    );
+    let written = std::fs::read(&json_path).unwrap();
+    let first = stack.latest_report().await;
+    assert_eq!(first["sha256"], sha256_hex(&written), "{first}");
+    assert_eq!(
+        first["report"],
+        serde_json::from_slice::<Value>(&written).unwrap()
+    );
+    assert_eq!(first["fail"], 0, "{first}");
+    let event = stack
+        .completed_event(first["report_id"].as_str().unwrap())
+        .await;
+    assert_eq!(event["event_id"], first["audit_event_id"], "{event}");
+    assert_eq!(event["details"]["sha256"], first["sha256"], "{event}");
+    assert_eq!(
+        event["details"]["pass"],
+        first["pass"].to_string(),
+        "{event}"
+    );
+    assert_eq!(event["actor"], first["stored_by"], "{event}");
 
     // A tenant with an owner, a platform admin without a second factor,
     // and a failed sign-in.
@@ -288,6 +469,30 @@ async fn checklist_end_to_end(external: bool) {
             && evidence(&credentials).contains("over the 0-day rotation age"),
         "{}",
         evidence(&credentials)
+    );
+
+    // The failed run was stored too, and is now the latest.
+    let latest = stack.latest_report().await;
+    assert_ne!(latest["report_id"], first["report_id"]);
+    assert_eq!(
+        latest["sha256"],
+        sha256_hex(&std::fs::read(&json_path).unwrap())
+    );
+    assert!(latest["fail"].as_u64().unwrap() >= 1, "{latest}");
+
+    refuses_what_is_not_an_admins_report(&stack, &tenant_id, &owner_id).await;
+
+    // --no-store prints and writes the report but stores nothing.
+    let unstored = stack.checklist(&["--json", &json_arg, "--no-store"]).await;
+    assert!(
+        !stderr(&unstored).contains("stored as"),
+        "{}",
+        stderr(&unstored)
+    );
+    assert!(stdout(&unstored).contains("# Rampart monthly security checklist"));
+    assert_eq!(
+        stack.latest_report().await["report_id"],
+        latest["report_id"]
     );
 
     // A database URL that is not one is refused before anything runs.
