@@ -11,6 +11,10 @@
 //   RAMPART_AGENT_TOKEN       that agent's bearer session, for REST calls
 //   RAMPART_ADMIN_KEY         the platform admin key (`rampart dev`'s)
 //   RAMPART_ADMIN_SIGN_IN_PATH the secret segment of the admins' sign-in
+//   RAMPART_ADMIN_EMAIL, RAMPART_ADMIN_PASSWORD, RAMPART_ADMIN_TOTP_SECRET
+//                             a platform admin made by `rampart admin
+//                             create-user` (its second factor not yet
+//                             confirmed: the first sign-in confirms it)
 //   WIDGET_HOST_URL           a business's page embedding the widget, on an
 //                             origin the widget key allows
 //   WIDGET_DENIED_URL         the same page on an origin the key does not list
@@ -46,6 +50,7 @@ const env = (name) => {
 };
 
 const failures = [];
+const usedSteps = new Map();
 const screenshots = [];
 
 function assert(condition, message) {
@@ -90,6 +95,11 @@ const t = {
   AGENT_TOKEN: env('RAMPART_AGENT_TOKEN'),
   ADMIN_KEY: env('RAMPART_ADMIN_KEY'),
   ADMIN_SIGN_IN_PATH: env('RAMPART_ADMIN_SIGN_IN_PATH'),
+  ADMIN: {
+    email: env('RAMPART_ADMIN_EMAIL'),
+    password: env('RAMPART_ADMIN_PASSWORD'),
+    totpSecret: env('RAMPART_ADMIN_TOTP_SECRET'),
+  },
   HOST_URL: env('WIDGET_HOST_URL'),
   DENIED_URL: env('WIDGET_DENIED_URL'),
   ARTEFACTS: env('BROWSER_ARTEFACTS'),
@@ -148,6 +158,45 @@ const t = {
   },
 
   /**
+   * A code for `secret` from a time step no earlier check has used: auth
+   * refuses a code used before (replay), so two sign-ins of one account
+   * within 30 s must wait for the next step.
+   */
+  async freshTotp(secret) {
+    const used = usedSteps.get(secret) ?? -1;
+    let step = Math.floor(Date.now() / 30_000);
+    while (step <= used) {
+      await new Promise((resolve) => setTimeout(resolve, (step + 1) * 30_000 - Date.now() + 50));
+      step = Math.floor(Date.now() / 30_000);
+    }
+    usedSteps.set(secret, step);
+    return totp(secret, step * 30_000);
+  },
+
+  /**
+   * Signs `page` in as the platform admin through the secret sign-in path
+   * and the second factor; the first time, the answer's recovery codes are
+   * shown once and passed with "Continue".
+   */
+  async signInAdmin(page) {
+    await page.goto(`${t.EDGE}/console/#/admin-sign-in`);
+    await page.getByLabel('Admin sign-in path').fill(t.ADMIN_SIGN_IN_PATH);
+    await page.getByLabel('Email').fill(t.ADMIN.email);
+    await page.getByLabel('Password').fill(t.ADMIN.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByLabel('Authentication code').fill(await t.freshTotp(t.ADMIN.totpSecret));
+    await page.getByRole('button', { name: 'Verify' }).click();
+    const proceed = page.getByRole('button', { name: 'Continue' });
+    const who = page.locator('#console-who', { hasText: t.ADMIN.email });
+    await Promise.race([proceed.waitFor(), who.waitFor()]);
+    if (await proceed.isVisible()) {
+      assert(await page.locator('.once .secret').count() === 1, 'no recovery codes were shown');
+      await proceed.click();
+    }
+    await who.waitFor();
+  },
+
+  /**
    * Signs `page` in to the console as a tenant's user, through the sign-in
    * page; with `totpSecret`, answers the second-factor step too. Waits for
    * the signed-in user's email in the header.
@@ -159,7 +208,7 @@ const t = {
     await page.getByLabel('Password').fill(password);
     await page.getByRole('button', { name: 'Sign in' }).click();
     if (totpSecret) {
-      await page.getByLabel('Authentication code').fill(totp(totpSecret));
+      await page.getByLabel('Authentication code').fill(await t.freshTotp(totpSecret));
       await page.getByRole('button', { name: 'Verify' }).click();
     }
     await page.locator('#console-who', { hasText: email }).waitFor();

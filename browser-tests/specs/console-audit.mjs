@@ -8,13 +8,8 @@
 //   (one byte flipped by the test between the server and the page) is
 //   reported as failed, with the reason.
 // - An agent sees no audit page, and its REST call is refused (403).
-// - The checklist page shows a report stored through the admin route.
-//   This stack has no platform office domains (`cargo xtask browser`
-//   starts `rampart dev` without RAMPART_ADMIN_EMAIL_DOMAINS), so no
-//   platform admin account can be made for a browser session; the admin
-//   pages are therefore driven with the admin key, which the test adds to
-//   the page's /v1/admin requests on their way out (and `/v1/auth/me`
-//   answered as an admin), so the real server answers every call.
+// - The checklist page shows a report stored through the admin route, to
+//   the platform admin signed in through the secret path with TOTP.
 
 /** Flips the first byte of a hex string. */
 function flipHex(hex) {
@@ -79,19 +74,6 @@ const REPORT = {
   ],
   users: [],
 };
-
-/** Sends the page's admin calls with the admin key, and says it is an admin. */
-async function asAdmin(t, page) {
-  await page.route((url) => url.pathname === '/v1/auth/me', (route) => route.fulfill({
-    json: { user_id: 'usr_browsertestadmin', email: 'browser-admin@platform.test', role: 'admin', csrf_token: null },
-  }));
-  await page.route((url) => url.pathname.startsWith('/v1/admin/'), async (route) => {
-    const response = await route.fetch({
-      headers: { ...route.request().headers(), 'x-admin-api-key': t.ADMIN_KEY },
-    });
-    await route.fulfill({ response });
-  });
-}
 
 export default async function consoleAudit(t) {
   const { assert, check } = t;
@@ -190,7 +172,7 @@ export default async function consoleAudit(t) {
   await check('the checklist page shows the stored report, each item in words, with its audit event', async () => {
     stored = await t.admin('POST', '/v1/admin/checklist/reports', REPORT);
     assert(/^chk_[0-9a-f]{32}$/.test(stored.report_id), `stored: ${JSON.stringify(stored)}`);
-    await asAdmin(t, adminPage);
+    await t.signInAdmin(adminPage);
     await adminPage.goto(`${t.EDGE}/console/#/checklist`);
     await adminPage.getByRole('heading', { name: 'Admins without a second factor' }).waitFor();
     const nav = await adminPage.locator('#console-nav').textContent();
