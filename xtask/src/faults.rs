@@ -553,10 +553,6 @@ fn run_in(binary: &Path, scratch: &Path, options: &Options) -> anyhow::Result<()
         ("RAMPART_ADMIN_API_KEY".into(), admin_key.clone()),
         ("RAMPART_AUDIT_SIGNING_KEY".into(), signing_key),
         ("RAMPART_MASTER_KEY".into(), format!("v1:{master_key}")),
-        (
-            "RAMPART_ADMIN_LISTEN".into(),
-            format!("127.0.0.1:{}", free_port()?),
-        ),
         ("RAMPART_AUDIT_CHECKPOINT_INTERVAL".into(), "1".into()),
         ("RUST_LOG".into(), "warn".into()),
     ];
@@ -588,7 +584,15 @@ fn run_in(binary: &Path, scratch: &Path, options: &Options) -> anyhow::Result<()
         env,
     };
     let mut audit = services.spawn("audit", &["audit"], &[])?;
-    let _rest = services.spawn("services", &["gateway", "auth", "crm", "escalation"], &[])?;
+    // Only the gateway's process gets an admin listener: every `serve`
+    // process now opens one when it is configured, and two would contend
+    // for the port (audit is restarted three times besides).
+    let admin_listen = format!("127.0.0.1:{}", free_port()?);
+    let _rest = services.spawn(
+        "services",
+        &["gateway", "auth", "crm", "escalation"],
+        &[("RAMPART_ADMIN_LISTEN", admin_listen.as_str())],
+    )?;
     let edge = Edge {
         base: format!("https://127.0.0.1:{edge_port}"),
         ca: pki.join("edge-ca.pem"),
