@@ -82,6 +82,17 @@ impl AdminApi {
         if let Some(body) = body {
             request = request.json(&body);
         }
+        self.answer(&method, path, request).await
+    }
+
+    /// Sends `request` and answers its body, or an error with the problem's
+    /// detail when the status is not a success.
+    async fn answer(
+        &self,
+        method: &reqwest::Method,
+        path: &str,
+        request: reqwest::RequestBuilder,
+    ) -> anyhow::Result<String> {
         let response = request
             .send()
             .await
@@ -136,24 +147,13 @@ impl AdminApi {
     /// the text the caller wrote is a digest of what the server stored),
     /// answering the JSON answer.
     pub(crate) async fn post_json_text(&self, path: &str, json: String) -> anyhow::Result<Value> {
-        let response = self
+        let request = self
             .client
             .post(format!("{}{path}", self.base))
             .header("X-Admin-API-Key", self.key.expose_secret())
             .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(json)
-            .send()
-            .await
-            .with_context(|| format!("cannot reach {}", self.base))?;
-        let status = response.status();
-        let text = response.text().await.context("reading the answer")?;
-        if !status.is_success() {
-            let detail = serde_json::from_str::<Value>(&text)
-                .ok()
-                .and_then(|problem| problem["detail"].as_str().map(str::to_owned))
-                .unwrap_or(text);
-            bail!("POST {path} answered {status}: {detail}");
-        }
+            .body(json);
+        let text = self.answer(&reqwest::Method::POST, path, request).await?;
         serde_json::from_str(&text).with_context(|| format!("{path} answered something not JSON"))
     }
 }
