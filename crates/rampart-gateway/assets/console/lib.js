@@ -290,6 +290,23 @@ export function form(attrs, children, action) {
   return node;
 }
 
+/** A button that runs `action`, disabled while it runs; errors go to `status`. */
+export function actionButton(label, attrs, status, action) {
+  const button = h('button', { type: 'button', ...attrs, text: label });
+  button.addEventListener('click', async () => {
+    button.disabled = true;
+    replace(status);
+    try {
+      await action();
+    } catch (error) {
+      replace(status, errorBox(error));
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return button;
+}
+
 /** A table from column headings and rows of cells (nodes or strings). */
 export function table(caption, headings, rows, empty = 'Nothing yet.') {
   if (rows.length === 0) return h('p', { class: 'muted', text: empty });

@@ -5,7 +5,7 @@
 // the owner; this page is not even shown to them.
 
 import {
-  announce, api, errorBox, field, form, h, loading, page, replace, session, table, timeEl,
+  actionButton, announce, api, field, form, h, loading, page, replace, session, table, timeEl,
 } from './lib.js';
 
 const ROLES = ['agent', 'manager', 'owner'];
@@ -13,23 +13,6 @@ const ROLES = ['agent', 'manager', 'owner'];
 function roleSelect(value, attrs = {}) {
   return h('select', attrs,
     ROLES.map((role) => h('option', { value: role, selected: role === value, text: role })));
-}
-
-/** A button that runs `action`, disabled while it runs; errors go to `status`. */
-function actionButton(label, attrs, status, action) {
-  const button = h('button', { type: 'button', ...attrs, text: label });
-  button.addEventListener('click', async () => {
-    button.disabled = true;
-    replace(status);
-    try {
-      await action();
-    } catch (error) {
-      replace(status, errorBox(error));
-    } finally {
-      button.disabled = false;
-    }
-  });
-  return button;
 }
 
 function userRow(user, status, reload) {

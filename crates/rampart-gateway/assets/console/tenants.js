@@ -6,7 +6,8 @@
 // these pages.
 
 import {
-  announce, api, errorBox, field, form, h, loading, onceBox, page, replace, table, timeEl,
+  actionButton, announce, api, errorBox, field, form, h, loading, onceBox, page, replace, table,
+  timeEl,
 } from './lib.js';
 import { keyManager } from './keys.js';
 
@@ -102,21 +103,7 @@ page({
 
 function userActions(user, status, reload) {
   const path = `/v1/admin/users/${encodeURIComponent(user.user_id)}`;
-  const run = (label, attrs, action) => {
-    const button = h('button', { type: 'button', ...attrs, text: label });
-    button.addEventListener('click', async () => {
-      button.disabled = true;
-      replace(status);
-      try {
-        await action();
-      } catch (error) {
-        replace(status, errorBox(error));
-      } finally {
-        button.disabled = false;
-      }
-    });
-    return button;
-  };
+  const run = (label, attrs, action) => actionButton(label, attrs, status, action);
   return h('div', { class: 'actions' },
     run(user.disabled ? 'Enable' : 'Disable',
       { class: user.disabled ? 'secondary' : 'danger', 'aria-label': `${user.disabled ? 'Enable' : 'Disable'} ${user.email}` },
