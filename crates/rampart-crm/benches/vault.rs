@@ -313,6 +313,7 @@ impl Crm {
             audit_url: format!("https://{}", closed_address().await),
             escalation_url: format!("https://{}", closed_address().await),
             master_key: master_key.clone(),
+            integrations: rampart_crm::Integrations::default(),
         };
         let vault = vault(&config);
         let served = config.clone();

@@ -25,6 +25,7 @@
 //! the audit relay, the gate retry and the retention job, and serves gRPC over mutual TLS,
 //! answering only the gateway, until its shutdown token is cancelled.
 
+pub mod calendar;
 pub mod certify;
 pub mod domain;
 pub mod entity;
@@ -33,7 +34,9 @@ pub mod gate;
 pub mod grpc;
 pub mod migration;
 pub mod retention_job;
+pub mod sms;
 pub mod store;
+pub mod telephony;
 pub mod vault;
 
 use std::sync::Arc;
@@ -78,6 +81,17 @@ pub struct Config {
     /// The master key that wraps every tenant's key (see [`vault`]): keys
     /// from configuration ([`vault::LocalMasterKeys`]) or a cloud KMS.
     pub master_key: Arc<dyn MasterKey>,
+    /// The outside providers the CRM talks to (SMS, calendars).
+    pub integrations: Integrations,
+}
+
+/// Where the CRM reaches the providers it integrates with. Every endpoint
+/// is configuration, so tests and `rampart dev` point them at local
+/// servers.
+#[derive(Debug, Clone, Default)]
+pub struct Integrations {
+    pub sms: sms::SmsSettings,
+    pub calendar: calendar::CalendarSettings,
 }
 
 /// Hides any password in the database URL.
@@ -91,6 +105,7 @@ impl std::fmt::Debug for Config {
             .field("audit_url", &self.audit_url)
             .field("escalation_url", &self.escalation_url)
             .field("master_key", &self.master_key)
+            .field("integrations", &self.integrations)
             .finish()
     }
 }

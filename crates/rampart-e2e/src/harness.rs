@@ -109,6 +109,7 @@ impl TestStack {
         let edge_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind edge");
         let admin_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind admin");
         let stack = start_dev(DevOptions {
+            crm: Default::default(),
             data_dir: dir.path().to_path_buf(),
             edge_listener,
             admin_api_key: Some(SecretString::from(admin.expose().to_owned())),
@@ -264,6 +265,7 @@ impl TestStack {
             .map(|(service, addr)| (*service, format!("https://{addr}")))
             .collect();
         let running = rampart::stack::start(rampart::stack::StackConfig {
+            crm: Default::default(),
             pki: self.stack.pki.clone(),
             listeners: vec![(rampart_kit::pki::ServiceName::Gateway, listener)],
             urls,

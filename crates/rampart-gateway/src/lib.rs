@@ -84,6 +84,14 @@ pub struct Config {
     /// (`RAMPART_ADMIN_TOKEN_FILE`); `None`: metrics are open to whoever
     /// reaches the listener, which is meant to be loopback only.
     pub admin_token: Option<rampart_kit::secret::SecretString>,
+    /// The edge's public base URL as the outside world calls it
+    /// (`https://support.example.com`, no path), from configuration
+    /// (`RAMPART_PUBLIC_URL`; under `rampart dev`, the address the edge
+    /// listens on). Telephony webhook signatures and OAuth redirects are
+    /// computed over it, never over a request's `Host` header. `None`:
+    /// the telephony webhooks refuse every call and calendars cannot be
+    /// connected.
+    pub public_url: Option<String>,
 }
 
 impl Default for Config {
@@ -102,6 +110,7 @@ impl Default for Config {
             security_txt: None,
             billing_webhook_secret: None,
             admin_token: None,
+            public_url: None,
         }
     }
 }

@@ -429,6 +429,26 @@ pub const KINDS: &[EventKind] = &[
         description: "a channel was disconnected",
     },
     EventKind {
+        action: "sms.opted_out",
+        version: 1,
+        producer: "crm",
+        log: LogScope::Tenant,
+        target: "sms_number",
+        outcomes: SUCCESS,
+        details: &["keyword", "channel_id"],
+        description: "a number opted out of the tenant's text messages (target: the number's blind index, never the number)",
+    },
+    EventKind {
+        action: "sms.opted_in",
+        version: 1,
+        producer: "crm",
+        log: LogScope::Tenant,
+        target: "sms_number",
+        outcomes: SUCCESS,
+        details: &["keyword", "channel_id"],
+        description: "a number opted back in to the tenant's text messages",
+    },
+    EventKind {
         action: "config.changed",
         // v2 adds `changed`, `before` and `after` (the CRM's business
         // settings and retention periods).

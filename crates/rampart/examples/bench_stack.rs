@@ -39,6 +39,7 @@ async fn main() -> anyhow::Result<()> {
     };
     let edge_listener = TcpListener::bind("127.0.0.1:0").await?;
     let stack = start_dev(DevOptions {
+        crm: Default::default(),
         data_dir: data_dir.into(),
         edge_listener,
         admin_api_key: None,

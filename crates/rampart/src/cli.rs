@@ -275,6 +275,7 @@ async fn dev(args: DevArgs, file: &FileSettings, environment: Environment) -> an
         .await
         .with_context(|| format!("cannot listen on {admin_listen} for metrics; is another rampart running? (--admin-listen picks another address)"))?;
     let stack = stack::start_dev(DevOptions {
+        crm: Default::default(),
         data_dir: data_dir.clone(),
         edge_listener,
         admin_api_key,
@@ -520,6 +521,7 @@ async fn serve(
         None => None,
     };
     let running = stack::start(StackConfig {
+        crm: Default::default(),
         pki: PkiDir::new(pki_dir),
         listeners,
         urls,

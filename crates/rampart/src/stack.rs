@@ -79,6 +79,8 @@ pub struct StackConfig {
     pub accounts: rampart_auth::AccountSettings,
     /// Escalation's deadline tick and SMTP relay.
     pub escalation: rampart_escalation::Settings,
+    /// The crm's providers (SMS, calendars).
+    pub crm: rampart_crm::Integrations,
     /// The internal admin listener (metrics, health): the gateway's when
     /// the gateway runs here, otherwise the services-only one. Its token is
     /// `gateway.admin_token` either way.
@@ -229,6 +231,7 @@ pub async fn start(config: StackConfig) -> anyhow::Result<RunningStack> {
                         .crm_master_key
                         .clone()
                         .context("the crm service needs a master key (RAMPART_MASTER_KEY)")?,
+                    integrations: config.crm.clone(),
                 };
                 Box::pin(rampart_crm::run(crm_config, listener, tls, token.clone()))
             }
@@ -360,6 +363,8 @@ pub struct DevOptions {
     pub admin_listener: Option<TcpListener>,
     /// Escalation's deadline tick and SMTP relay.
     pub escalation: rampart_escalation::Settings,
+    /// The crm's providers (SMS, calendars).
+    pub crm: rampart_crm::Integrations,
 }
 
 /// The whole stack, running.
@@ -456,7 +461,18 @@ pub async fn start_dev(options: DevOptions) -> anyhow::Result<DevStack> {
         }
     };
 
+    // Under `rampart dev` the edge's own address is its public URL, unless
+    // one is configured: webhook signatures and OAuth redirects cover it.
+    let public_url = options.gateway.public_url.clone().or_else(|| {
+        let host = if edge_addr.ip().is_unspecified() {
+            format!("localhost:{}", edge_addr.port())
+        } else {
+            edge_addr.to_string()
+        };
+        Some(format!("https://{host}"))
+    });
     let running = start(StackConfig {
+        crm: options.crm,
         pki: pki.clone(),
         listeners,
         urls,
@@ -464,7 +480,10 @@ pub async fn start_dev(options: DevOptions) -> anyhow::Result<DevStack> {
         redis,
         key_hash_secret: Some(data.key_hash_secret()?),
         admin_api_key: Some(admin_api_key.clone()),
-        gateway: options.gateway,
+        gateway: rampart_gateway::Config {
+            public_url,
+            ..options.gateway
+        },
         audit_signing_key: Some(data.audit_signing_key()?),
         audit_checkpoint_interval: DEV_CHECKPOINT_INTERVAL,
         totp_encryption_key: Some(data.totp_encryption_key()?),

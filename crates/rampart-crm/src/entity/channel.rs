@@ -21,6 +21,9 @@ pub struct Model {
     pub credentials: Option<Vec<u8>>,
     pub created_at: DateTimeUtc,
     pub created_by: String,
+    /// The E.164 number a `twilio` channel answers (m0013); unique across
+    /// every tenant and mode. `None` for other kinds.
+    pub phone_number: Option<String>,
 }
 
 impl fmt::Debug for Model {

@@ -13,5 +13,7 @@ pub mod job_note;
 pub mod legal_hold;
 pub mod message;
 pub mod retention;
+pub mod sms_opt_out;
+pub mod sms_thread;
 pub mod tenant;
 pub mod tenant_billing;

@@ -23,6 +23,7 @@ mod m0009_erasure;
 mod m0010_lookup_indexes;
 mod m0011_data_key_primary_key;
 mod m0012_job_runs;
+mod m0013_telephony;
 
 pub struct Migrator;
 
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0010_lookup_indexes::Migration),
             Box::new(m0011_data_key_primary_key::Migration),
             Box::new(m0012_job_runs::Migration),
+            Box::new(m0013_telephony::Migration),
         ]
     }
 

@@ -128,6 +128,7 @@ impl<'a> ChannelStore<'a> {
             credentials: sealed,
             created_at: now(),
             created_by: actor.actor(),
+            phone_number: None,
         };
         channel::Entity::insert(row.clone().into_active_model())
             .exec_without_returning(change.tx())

@@ -50,6 +50,7 @@ mod reports;
 mod retention;
 mod sealed;
 mod settings;
+mod sms_opt_out;
 mod tenant_deletion;
 
 pub use appointments::{AppointmentChange, AppointmentFilter, AppointmentStore, NewAppointment};
@@ -70,6 +71,7 @@ pub use purge::{Purged, count_customer_data, purge_conversation, purge_customer}
 pub use retention::{RetentionStore, StoredRetention};
 pub use sealed::{LegacyConversion, conversation_owner, customer_owner, seal_legacy_rows};
 pub use settings::{SettingsStore, SettingsVersion};
+pub use sms_opt_out::{OptChoice, OptOutLedger, opted_out_in};
 
 pub use export::{EXPORT_PAGE, ExportCounts, ExportReader, record_export};
 pub use reports::{ActivityCounts, count_activity};

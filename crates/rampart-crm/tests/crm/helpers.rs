@@ -91,6 +91,7 @@ impl TestApp {
             audit_url: audit.url(),
             escalation_url: format!("https://{escalation_address}"),
             master_key: test_master_key(&LocalMasterKeys::generate().unwrap()),
+            integrations: rampart_crm::Integrations::default(),
         };
 
         let server = TestServer::start(ServiceName::Crm, |listener, tls, shutdown| {

@@ -117,6 +117,7 @@ impl RedisStack {
         let database_url = rampart_kit::testing::fresh_postgres_database().await?;
         let admin = PlaintextApiKey::generate(KeyKind::Admin);
         let stack = start_dev(DevOptions {
+            crm: Default::default(),
             data_dir: dir.path().to_path_buf(),
             edge_listener: TcpListener::bind("127.0.0.1:0").await.expect("bind edge"),
             admin_api_key: Some(SecretString::from(admin.expose().to_owned())),

@@ -78,6 +78,7 @@ impl Replica {
             listeners.push((service, listener));
         }
         let running = rampart::stack::start(rampart::stack::StackConfig {
+            crm: Default::default(),
             pki: stack.stack.pki.clone(),
             listeners,
             urls,

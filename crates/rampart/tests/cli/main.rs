@@ -745,6 +745,7 @@ async fn start_live_stack(external: bool) -> Option<LiveStack> {
     };
     let admin = PlaintextApiKey::generate(KeyKind::Admin);
     let stack = start_dev(DevOptions {
+        crm: Default::default(),
         data_dir: dir.path().to_path_buf(),
         edge_listener: tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
         admin_api_key: Some(SecretString::from(admin.expose().to_owned())),

@@ -67,6 +67,7 @@ impl ErasureApp {
             audit_url: format!("https://{audit_address}"),
             escalation_url: format!("https://{escalation_address}"),
             master_key: master_key.clone(),
+            integrations: rampart_crm::Integrations::default(),
         };
         let retry: GateRetry = MANUAL_GATE_RETRY;
         let server = TestServer::start(ServiceName::Crm, |listener, tls, shutdown| {
