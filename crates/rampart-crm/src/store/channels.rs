@@ -9,12 +9,14 @@
 //! row, and with it the only copy of its sealed credentials.
 
 use chrono::{DateTime, Utc};
-use rampart_kit::ids::ChannelId;
+use rampart_kit::ids::{ChannelId, TenantId};
 use rampart_kit::outbox::{AuditRecord, Outbox};
+use rampart_kit::principal::DataMode;
 use rampart_kit::principal::Principal;
+use rampart_kit::secret::SecretString;
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 
 use super::{DataScope, now};
@@ -187,6 +189,91 @@ impl<'a> ChannelStore<'a> {
         change.commit().await?;
         Ok(())
     }
+}
+
+/// A `twilio` channel's account, opened: what verifying its webhooks and
+/// sending through it need. Its `Debug` shows neither secret.
+#[derive(Clone)]
+pub struct TwilioAccount {
+    pub channel_id: String,
+    pub tenant_id: TenantId,
+    pub mode: DataMode,
+    /// The E.164 number the channel answers and sends from.
+    pub phone_number: String,
+    pub account_sid: String,
+    pub auth_token: SecretString,
+}
+
+impl std::fmt::Debug for TwilioAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TwilioAccount")
+            .field("channel_id", &self.channel_id)
+            .field("tenant_id", &self.tenant_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The `twilio` channel that answers `phone_number` (E.164), whichever
+/// tenant and mode it belongs to: the one cross-tenant read of channels,
+/// for inbound webhooks, whose tenant is the called number's.
+pub async fn find_twilio_channel(
+    db: &impl ConnectionTrait,
+    phone_number: &str,
+) -> Result<Option<channel::Model>, Error> {
+    Ok(channel::Entity::find()
+        .filter(channel::Column::PhoneNumber.eq(phone_number))
+        .filter(channel::Column::Kind.eq("twilio"))
+        .one(db)
+        .await?)
+}
+
+/// Opens the account of `row`, a `twilio` channel: its sealed credentials
+/// must hold `account_sid` and `auth_token`.
+pub async fn twilio_account(
+    db: &impl ConnectionTrait,
+    vault: &Vault,
+    row: &channel::Model,
+) -> Result<TwilioAccount, Error> {
+    let broken =
+        |what: &str| Error::Internal(anyhow::anyhow!("twilio channel {} has {what}", row.id));
+    let tenant_id = TenantId::parse(&row.tenant_id).map_err(|_| broken("a malformed tenant"))?;
+    let mode = DataMode::parse(&row.mode).ok_or_else(|| broken("an unknown mode"))?;
+    let phone_number = row
+        .phone_number
+        .clone()
+        .ok_or_else(|| broken("no number"))?;
+    let sealed = row
+        .credentials
+        .as_ref()
+        .ok_or_else(|| broken("no credentials"))?;
+    let key = vault
+        .tenant(db, &tenant_id)
+        .await?
+        .existing_data_key(db, DATA_KEY_OWNER)
+        .await?
+        .ok_or_else(|| broken("no data key"))?;
+    let at = Field {
+        table: "crm_channel",
+        column: "credentials",
+        row: &row.id,
+    };
+    let json = zeroize::Zeroizing::new(key.open(&at, sealed)?);
+    let mut values: std::collections::BTreeMap<String, String> =
+        serde_json::from_str(&json).map_err(|_| broken("credentials that are not an object"))?;
+    let account_sid = values
+        .remove("account_sid")
+        .ok_or_else(|| broken("no account_sid"))?;
+    let auth_token = values
+        .remove("auth_token")
+        .ok_or_else(|| broken("no auth_token"))?;
+    Ok(TwilioAccount {
+        channel_id: row.id.clone(),
+        tenant_id,
+        mode,
+        phone_number,
+        account_sid,
+        auth_token: SecretString::from(auth_token),
+    })
 }
 
 fn summary(row: channel::Model) -> Result<ChannelSummary, Error> {

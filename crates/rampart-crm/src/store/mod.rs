@@ -51,13 +51,17 @@ mod retention;
 mod sealed;
 mod settings;
 mod sms_opt_out;
+mod sms_threads;
 mod tenant_deletion;
 
 pub use appointments::{AppointmentChange, AppointmentFilter, AppointmentStore, NewAppointment};
 pub use job_notes::{JobNote, JobNoteFilter, JobNoteStore, NewJobNote, NoteSubject};
 
 pub use billing::{BillingRecord, BillingStore, Transition, TransitionRequest};
-pub use channels::{ChannelStore, ChannelSummary, MAX_CHANNELS, NewChannel};
+pub use channels::{
+    ChannelStore, ChannelSummary, MAX_CHANNELS, NewChannel, TwilioAccount, find_twilio_channel,
+    twilio_account,
+};
 pub use conversations::{
     ConversationFilter, ConversationStore, MAX_MESSAGES_READ, NewConversation, Started,
 };
@@ -72,6 +76,7 @@ pub use retention::{RetentionStore, StoredRetention};
 pub use sealed::{LegacyConversion, conversation_owner, customer_owner, seal_legacy_rows};
 pub use settings::{SettingsStore, SettingsVersion};
 pub use sms_opt_out::{OptChoice, OptOutLedger, opted_out_in};
+pub use sms_threads::{SmsRecipient, SmsThreadStore};
 
 pub use export::{EXPORT_PAGE, ExportCounts, ExportReader, record_export};
 pub use reports::{ActivityCounts, count_activity};
