@@ -435,7 +435,7 @@ pub const KINDS: &[EventKind] = &[
         log: LogScope::Tenant,
         target: "sms_number",
         outcomes: SUCCESS,
-        details: &["keyword", "channel_id"],
+        details: &["command", "channel_id"],
         description: "a number opted out of the tenant's text messages (target: the number's blind index, never the number)",
     },
     EventKind {
@@ -445,7 +445,7 @@ pub const KINDS: &[EventKind] = &[
         log: LogScope::Tenant,
         target: "sms_number",
         outcomes: SUCCESS,
-        details: &["keyword", "channel_id"],
+        details: &["command", "channel_id"],
         description: "a number opted back in to the tenant's text messages",
     },
     EventKind {

@@ -81,7 +81,7 @@ impl<'a> OptOutLedger<'a> {
             .blind_index(PHONE_INDEX, phone.as_str()))
     }
 
-    /// Records `choice` for `phone`, with its audit event (`keyword`: the
+    /// Records `choice` for `phone`, with its audit event (`command`: the
     /// keyword as classified, such as `STOP`; `channel_id`: the channel it
     /// came in on). Answers whether anything changed.
     pub async fn record(
@@ -122,7 +122,7 @@ impl<'a> OptOutLedger<'a> {
                 choice.action(),
                 format!("sms_number:{index}"),
             )
-            .with_detail("keyword", keyword)
+            .with_detail("command", keyword)
             .with_detail("channel_id", channel_id),
         );
         change.commit().await?;
