@@ -16,6 +16,11 @@
 //! is written only by the holder of the token, and only while the row is
 //! still `sending`.
 //!
+//! A conversation's texts leave in the order they were written: a row is
+//! not claimed while an earlier row of its conversation is still `pending`
+//! or `sending` (one waiting out a retry holds back the ones after it;
+//! one that ends, however it ends, releases them).
+//!
 //! **The opt-out ledger.** Inside the claiming transaction, after
 //! everything else is ready and just before it commits, the ledger is read
 //! with [`opted_out_in`]: on every attempt, first or retry, from the
@@ -79,7 +84,7 @@ use crate::entity::{channel, message, sms_outbox};
 use crate::store::{
     DataScope, SmsThreadStore, TwilioAccount, conversation_owner, opted_out_in, twilio_account,
 };
-use crate::vault::{DataKey, Field, Vault};
+use crate::vault::{Field, Vault};
 
 /// The table.
 const TABLE: &str = "crm_sms_outbox";
@@ -108,13 +113,13 @@ fn now() -> DateTime<Utc> {
 }
 
 /// Queues `reply` (just inserted, in `db`'s transaction) for its
-/// conversation's SMS thread, if it has one. `key` is the conversation's
-/// data key. Answers whether a row was queued.
+/// conversation's SMS thread, if it has one. Answers whether a row was
+/// queued.
 pub(crate) async fn enqueue_reply(
     db: &impl ConnectionTrait,
     threads: &SmsThreadStore<'_>,
+    vault: &Vault,
     scope: &DataScope,
-    key: &DataKey,
     reply: &message::Model,
 ) -> Result<bool, Error> {
     if reply.delivery == "blocked" || reply.text.is_empty() {
@@ -123,6 +128,11 @@ pub(crate) async fn enqueue_reply(
     let Some(recipient) = threads.recipient(db, &reply.conversation_id).await? else {
         return Ok(false);
     };
+    let key = vault
+        .tenant(db, &scope.tenant_id)
+        .await?
+        .data_key(db, &conversation_owner(&reply.conversation_id))
+        .await?;
     let id = format!("sms_{}", uuid::Uuid::now_v7().simple());
     let at = now();
     let row = sms_outbox::Model {
@@ -180,7 +190,8 @@ pub struct SenderPass {
     pub retried: usize,
     pub failed: usize,
     pub unknown: usize,
-    /// Rows another worker claimed first.
+    /// Rows another worker claimed first, or held back behind an earlier
+    /// message of their conversation.
     pub taken: usize,
     /// Rows the pass could not handle (a database error); left as they
     /// were, or to their lease.
@@ -261,7 +272,8 @@ pub async fn send_due<P: SmsProvider>(
         .column(sms_outbox::Column::Id)
         .filter(sms_outbox::Column::State.eq(PENDING))
         .filter(sms_outbox::Column::NextAttemptAt.lte(now()))
-        .order_by_asc(sms_outbox::Column::NextAttemptAt)
+        // Oldest written first, so a message released by the one before
+        // it goes in the same pass.
         .order_by_asc(sms_outbox::Column::Id)
         .limit(BATCH)
         .into_tuple()
@@ -365,6 +377,7 @@ async fn attempt<P: SmsProvider>(
         .and_where(Expr::col("id").eq(id))
         .and_where(Expr::col("state").eq(PENDING))
         .and_where(Expr::col("next_attempt_at").lte(at))
+        .and_where(Expr::exists(earlier_unsettled()).not())
         .to_owned();
     if change.tx().execute(&claim).await?.rows_affected() != 1 {
         // Another worker claimed it first (or it is no longer due).
@@ -494,6 +507,23 @@ impl SmsSettings {
     fn max_attempts_i32(&self) -> i32 {
         i32::try_from(self.max_attempts).unwrap_or(i32::MAX)
     }
+}
+
+/// An earlier message of the same conversation still waiting or being
+/// sent: a conversation's texts leave in the order they were written, so
+/// a reply waiting out a retry holds back the ones after it. Ids are
+/// UUIDv7, ordered by creation.
+fn earlier_unsettled() -> sea_orm::sea_query::SelectStatement {
+    const EARLIER: &str = "earlier";
+    Query::select()
+        .expr(Expr::val(1))
+        .from_as(TABLE, EARLIER)
+        .and_where(Expr::col((EARLIER, "tenant_id")).equals((TABLE, "tenant_id")))
+        .and_where(Expr::col((EARLIER, "mode")).equals((TABLE, "mode")))
+        .and_where(Expr::col((EARLIER, "conversation_id")).equals((TABLE, "conversation_id")))
+        .and_where(Expr::col((EARLIER, "state")).is_in([PENDING, SENDING]))
+        .and_where(Expr::col((EARLIER, "id")).lt(Expr::col((TABLE, "id"))))
+        .to_owned()
 }
 
 /// The account to send through and the message, opened; `None` when the

@@ -175,8 +175,7 @@ impl ConversationStore<'_> {
         reply: &message::Model,
     ) -> Result<(), Error> {
         let threads = SmsThreadStore::for_tenant(self.db, self.vault, self.scope.clone());
-        let key = self.conversation_key(tx, &reply.conversation_id).await?;
-        crate::sms::outbox::enqueue_reply(tx, &threads, &self.scope, &key, reply).await?;
+        crate::sms::outbox::enqueue_reply(tx, &threads, self.vault, &self.scope, reply).await?;
         Ok(())
     }
 

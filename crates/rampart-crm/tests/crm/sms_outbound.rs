@@ -45,6 +45,7 @@ on_both_databases!(
     replies_in_an_sms_conversation_reach_the_provider_once,
     an_opted_out_number_is_never_texted_by_a_first_attempt_or_a_retry,
     a_provider_failing_twice_then_accepting_delivers_once,
+    a_conversations_texts_leave_in_the_order_written,
     retryable_failures_end_failed_after_the_bound,
     bad_credentials_fail_audited_and_are_not_retried,
     an_unknown_outcome_is_not_resent,
@@ -543,6 +544,36 @@ async fn a_provider_failing_twice_then_accepting_delivers_once(database: TestDat
     assert_eq!(row.attempts, 3);
     assert_eq!(row.provider_id.as_deref(), Some(accepted[0].sid.as_str()));
     assert!(row.lease_until.is_none() && row.lease_token.is_none());
+}
+
+async fn a_conversations_texts_leave_in_the_order_written(database: TestDatabase) {
+    let provider = LoopbackProvider::start().await.unwrap();
+    let app = Instance::start(
+        &database.url,
+        master_key(),
+        settings(&provider.url(), MANUAL_TICK),
+    )
+    .await;
+    let tenant = twilio_tenant(&app, &provider, None).await;
+    let conversation = sms_conversation(&app, &tenant, CUSTOMER).await;
+    let other = sms_conversation(&app, &tenant, OTHER_CUSTOMER).await;
+    let first = agent_reply(&app, &tenant, &conversation, "first").await;
+    let second = agent_reply(&app, &tenant, &conversation, "second").await;
+    let elsewhere = agent_reply(&app, &tenant, &other, "elsewhere").await;
+
+    // The first fails and waits for its retry: the second waits behind it;
+    // another conversation's text does not.
+    provider.fail_next(1);
+    let pass = app.send_due(&provider).await;
+    assert_eq!((pass.retried, pass.taken, pass.sent), (1, 1, 1), "{pass:?}");
+    assert_eq!(row_of(&app.db, &second).await.state, "pending");
+    assert_eq!(row_of(&app.db, &second).await.attempts, 0);
+    assert_eq!(row_of(&app.db, &elsewhere).await.state, "sent");
+
+    assert_eq!(app.send_due(&provider).await.sent, 2);
+    assert_eq!(row_of(&app.db, &first).await.state, "sent");
+    let bodies: Vec<String> = provider.accepted().into_iter().map(|m| m.body).collect();
+    assert_eq!(bodies, ["elsewhere", "first", "second"]);
 }
 
 async fn retryable_failures_end_failed_after_the_bound(database: TestDatabase) {
