@@ -22,7 +22,7 @@
 //!   `crm_migrations`) and its sea-orm entities.
 //!
 //! [`run`] is the whole service: it opens the database, migrates it, starts
-//! the audit relay, the gate retry and the retention job, and serves gRPC over mutual TLS,
+//! the audit relay, the gate retry, the retention job and the SMS sender, and serves gRPC over mutual TLS,
 //! answering only the gateway, until its shutdown token is cancelled.
 
 pub mod calendar;
@@ -231,6 +231,14 @@ pub async fn serve_with_vault(
         shutdown.clone(),
     );
 
+    let sms_sender = sms::spawn_sender(
+        db.clone(),
+        outbox.clone(),
+        vault.clone(),
+        config.integrations.sms.clone(),
+        shutdown.clone(),
+    )?;
+
     let billing = BillingApi::new(db.clone(), outbox.clone());
     let certifier = Certifier::connect(&config.audit_url, &tls)?;
     let api = CrmApi::new(db.clone(), outbox, vault, escalation, certifier);
@@ -261,6 +269,9 @@ pub async fn serve_with_vault(
     }
     if let Err(error) = retention.await {
         tracing::error!(error = %error, "retention task failed");
+    }
+    if let Err(error) = sms_sender.await {
+        tracing::error!(error = %error, "sms sender task failed");
     }
     rampart_kit::db::close(db).await;
     tracing::info!("crm stopped");

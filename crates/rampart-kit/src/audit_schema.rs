@@ -449,6 +449,43 @@ pub const KINDS: &[EventKind] = &[
         description: "a number opted back in to the tenant's text messages",
     },
     EventKind {
+        action: "sms.suppressed",
+        version: 1,
+        producer: "crm",
+        log: LogScope::Tenant,
+        target: "sms_message",
+        outcomes: SUCCESS,
+        details: &["channel_id", "conversation_id", "message_id", "attempts"],
+        description: "an outbound text was not sent because its number is opted out (reason \"opted_out\": the tenant's ledger, read as the message was claimed; \"provider_opt_out\": the provider refused an unsubscribed recipient)",
+    },
+    EventKind {
+        action: "sms.failed",
+        version: 1,
+        producer: "crm",
+        log: LogScope::Tenant,
+        target: "sms_message",
+        outcomes: &["failure"],
+        details: &[
+            "channel_id",
+            "conversation_id",
+            "message_id",
+            "attempts",
+            "http_status",
+            "provider_error",
+        ],
+        description: "an outbound text will not be sent: the provider refused it (reason \"refused\", with its HTTP status and error number), every retry failed (\"retries_exhausted\"), or its channel or conversation is gone (\"channel_unusable\")",
+    },
+    EventKind {
+        action: "sms.unknown",
+        version: 1,
+        producer: "crm",
+        log: LogScope::Tenant,
+        target: "sms_message",
+        outcomes: &["unknown"],
+        details: &["channel_id", "conversation_id", "message_id", "attempts"],
+        description: "an outbound text may or may not have been sent (the request went out and its answer was lost, reason \"no_answer\", or the worker sending it stopped, \"lease_expired\"); it is not sent again, so it is never sent twice",
+    },
+    EventKind {
         action: "config.changed",
         // v2 adds `changed`, `before` and `after` (the CRM's business
         // settings and retention periods).

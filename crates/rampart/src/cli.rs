@@ -299,6 +299,10 @@ async fn dev(args: DevArgs, file: &FileSettings, environment: Environment) -> an
     }
     println!("  data:      {}", data_dir.display());
     println!(
+        "  sms:       {}   (loopback Twilio stand-in: texts stop here)",
+        stack.sms_provider.url()
+    );
+    println!(
         "  edge CA:   {}   (curl --cacert this file)",
         stack.edge_ca.display()
     );
@@ -521,7 +525,10 @@ async fn serve(
         None => None,
     };
     let running = stack::start(StackConfig {
-        crm: Default::default(),
+        crm: rampart_crm::Integrations {
+            sms: settings::sms_settings_from_env()?,
+            ..Default::default()
+        },
         pki: PkiDir::new(pki_dir),
         listeners,
         urls,

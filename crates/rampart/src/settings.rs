@@ -442,6 +442,19 @@ pub fn escalation_settings_from_env() -> anyhow::Result<rampart_escalation::Sett
     Ok(settings)
 }
 
+/// The crm's SMS settings from the environment: `RAMPART_TWILIO_API_URL`,
+/// Twilio's REST API base (default `https://api.twilio.com`; `https://`,
+/// or `http://` to a loopback address, such as a local stand-in).
+pub fn sms_settings_from_env() -> anyhow::Result<rampart_crm::sms::SmsSettings> {
+    let mut settings = rampart_crm::sms::SmsSettings::default();
+    if let Ok(url) = std::env::var("RAMPART_TWILIO_API_URL") {
+        rampart_crm::sms::twilio::TwilioRest::new(&url, settings.request_timeout)
+            .context("RAMPART_TWILIO_API_URL")?;
+        settings.twilio_api_url = url;
+    }
+    Ok(settings)
+}
+
 /// Account settings from the environment, each checked:
 ///
 /// - `RAMPART_ADMIN_EMAIL_DOMAINS`: comma-separated office domains platform

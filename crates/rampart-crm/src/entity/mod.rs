@@ -14,6 +14,7 @@ pub mod legal_hold;
 pub mod message;
 pub mod retention;
 pub mod sms_opt_out;
+pub mod sms_outbox;
 pub mod sms_thread;
 pub mod tenant;
 pub mod tenant_billing;

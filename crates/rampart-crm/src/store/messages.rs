@@ -20,7 +20,8 @@ use sea_orm::{
 
 use super::conversations::parse_status;
 use super::{
-    ConversationStore, fingerprint, is_unique_violation, now, open_erasure_request, sealed,
+    ConversationStore, SmsThreadStore, fingerprint, is_unique_violation, now, open_erasure_request,
+    sealed,
 };
 use crate::Error;
 use crate::domain::{
@@ -164,6 +165,18 @@ impl ConversationStore<'_> {
             }
             Err(error) => Err(error.into()),
         }
+    }
+
+    /// Queues `reply` (inserted in `tx`) for its conversation's SMS
+    /// thread, if it has one (see [`crate::sms::outbox`]).
+    async fn enqueue_sms(
+        &self,
+        tx: &DatabaseTransaction,
+        reply: &message::Model,
+    ) -> Result<(), Error> {
+        let threads = SmsThreadStore::for_tenant(self.db, self.vault, self.scope.clone());
+        crate::sms::outbox::enqueue_reply(tx, &threads, self.vault, &self.scope, reply).await?;
+        Ok(())
     }
 
     /// Checks a customer's message before the gate is asked: the
@@ -542,6 +555,9 @@ impl ConversationStore<'_> {
         if let Some(earlier) = self.insert_message(change.tx(), &row).await? {
             return Ok(earlier);
         }
+        // An SMS conversation's reply leaves through the SMS outbox,
+        // queued in this transaction: stored and queued, or neither.
+        self.enqueue_sms(change.tx(), &row).await?;
         if reply.delivery != "sent" {
             change.audit(
                 AuditRecord::success(
@@ -604,6 +620,8 @@ impl ConversationStore<'_> {
         if let Some(earlier) = self.insert_message(change.tx(), &row).await? {
             return Ok(earlier);
         }
+        // As for AI replies: queued for the SMS thread in this transaction.
+        self.enqueue_sms(change.tx(), &row).await?;
         let mut touched = current.into_active_model();
         touched.updated_at = ActiveValue::Set(now());
         touched.update(change.tx()).await?;

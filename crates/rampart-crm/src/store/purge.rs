@@ -121,6 +121,8 @@ pub async fn purge_conversation(
     {
         purged.data_keys += 1;
     }
+    // Its queued text messages (sealed under the key just destroyed).
+    crate::sms::outbox::purge_conversation(db, scope, conversation_id).await?;
     purged.messages = message::Entity::delete_many()
         .filter(message::Column::TenantId.eq(scope.tenant_id.as_str()))
         .filter(message::Column::Mode.eq(scope.mode.as_str()))

@@ -20,6 +20,7 @@ mod peers;
 mod replies;
 mod retention_job;
 mod schedule;
+mod sms_outbound;
 mod tenant_data;
 mod tenant_deletion;
 mod tenants;
