@@ -3,6 +3,7 @@
 //! it is; the store converts between these rows and the domain types.
 
 pub mod appointment;
+pub mod call;
 pub mod billing_event;
 pub mod business_settings;
 pub mod channel;
@@ -15,5 +16,6 @@ pub mod message;
 pub mod retention;
 pub mod sms_opt_out;
 pub mod sms_thread;
+pub mod telephony_receipt;
 pub mod tenant;
 pub mod tenant_billing;
