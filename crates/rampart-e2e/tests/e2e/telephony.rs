@@ -20,7 +20,7 @@ use rampart_telephony::twilio_signature::sign;
 use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, Statement};
 use serde_json::{Value, json};
 
-use crate::accounts::audit_events;
+use crate::accounts::{audit_events, tenant_with_owner};
 use crate::harness::{Tenant, TestStack, expect_problem, read};
 
 rampart_e2e::on_both_backends!(sms_webhooks, voice_webhooks);
@@ -66,12 +66,13 @@ fn public_url(stack: &TestStack, path_and_query: &str) -> String {
     format!("https://{}{path_and_query}", stack.stack.edge_addr)
 }
 
-async fn connect(stack: &TestStack, tenant: &Tenant, number: &str) -> Number {
+async fn connect(stack: &TestStack, owner: &str, number: &str) -> Number {
     let account_sid = format!("AC{}", random_hex());
     let auth_token = random_hex();
     let (status, body) = read(
         stack
-            .as_tenant(tenant, Method::POST, "/v1/owner/channels")
+            .request(Method::POST, "/v1/owner/channels")
+            .bearer_auth(owner)
             .json(&json!({
                 "kind": "twilio",
                 "display_name": "Front desk line",
@@ -244,16 +245,17 @@ async fn events_named(stack: &TestStack, tenant: &Tenant, action: &str, at_least
 }
 
 async fn sms_webhooks(stack: &TestStack) {
-    let a = stack.create_tenant("Acme Plumbing").await;
-    let b = stack.create_tenant("Bravo Heating").await;
-    let line_a = connect(stack, &a, "+14155550101").await;
-    let line_b = connect(stack, &b, "+14155550102").await;
+    let (a, _, owner_a) = tenant_with_owner(stack, "Acme Plumbing").await;
+    let (b, _, owner_b) = tenant_with_owner(stack, "Bravo Heating").await;
+    let line_a = connect(stack, &owner_a, "+14155550101").await;
+    let line_b = connect(stack, &owner_b, "+14155550102").await;
 
     // Channel set-up: a taken number, a twilio channel without its number
     // or account, and a number on another kind are refused.
     let (status, taken) = read(
         stack
-            .as_tenant(&b, Method::POST, "/v1/owner/channels")
+            .request(Method::POST, "/v1/owner/channels")
+            .bearer_auth(&owner_b)
             .json(&json!({
                 "kind": "twilio", "display_name": "Stolen", "phone_number": line_a.number,
                 "credentials": { "account_sid": format!("AC{}", random_hex()), "auth_token": random_hex() },
@@ -275,7 +277,8 @@ async fn sms_webhooks(stack: &TestStack) {
         json!({ "kind": "sms", "display_name": "x", "phone_number": "+14155550199" }),
     ] {
         let response = stack
-            .as_tenant(&b, Method::POST, "/v1/owner/channels")
+            .request(Method::POST, "/v1/owner/channels")
+            .bearer_auth(&owner_b)
             .json(&bad)
             .send()
             .await
@@ -284,7 +287,8 @@ async fn sms_webhooks(stack: &TestStack) {
     }
     let (status, listed) = read(
         stack
-            .as_tenant(&b, Method::GET, "/v1/owner/channels")
+            .request(Method::GET, "/v1/owner/channels")
+            .bearer_auth(&owner_b)
             .send()
             .await
             .unwrap(),
@@ -482,10 +486,11 @@ async fn sms_webhooks(stack: &TestStack) {
 }
 
 /// Writes the tenant's telephony settings over its current ones.
-async fn set_telephony(stack: &TestStack, tenant: &Tenant, telephony: Value) {
+async fn set_telephony(stack: &TestStack, owner: &str, telephony: Value) {
     let (status, current) = read(
         stack
-            .as_tenant(tenant, Method::GET, "/v1/owner/settings")
+            .request(Method::GET, "/v1/owner/settings")
+            .bearer_auth(owner)
             .send()
             .await
             .unwrap(),
@@ -496,7 +501,8 @@ async fn set_telephony(stack: &TestStack, tenant: &Tenant, telephony: Value) {
     settings["telephony"] = telephony;
     let (status, written) = read(
         stack
-            .as_tenant(tenant, Method::PUT, "/v1/owner/settings")
+            .request(Method::PUT, "/v1/owner/settings")
+            .bearer_auth(owner)
             .json(&json!({ "settings": settings }))
             .send()
             .await
@@ -552,8 +558,8 @@ async fn record_callbacks(stack: &TestStack, line: &Number, sid: &str) {
 }
 
 async fn voice_webhooks(stack: &TestStack) {
-    let tenant = stack.create_tenant("Calls Plumbing").await;
-    let line = connect(stack, &tenant, "+14155550111").await;
+    let (tenant, _, owner) = tenant_with_owner(stack, "Calls Plumbing").await;
+    let line = connect(stack, &owner, "+14155550111").await;
     let db = crm_db(stack).await;
 
     // Recording off (the default): a greeting, nothing recorded or kept.
@@ -570,7 +576,7 @@ async fn voice_webhooks(stack: &TestStack) {
     // All-party: the announcement and the question; no 1, no recording.
     set_telephony(
         stack,
-        &tenant,
+        &owner,
         json!({ "recording_enabled": true, "consent_rule": "all_party",
                 "recording_announcement": "Calls to Calls Plumbing are recorded." }),
     )
@@ -629,7 +635,7 @@ async fn voice_webhooks(stack: &TestStack) {
     // One-party: the announcement, then the recording, kept.
     set_telephony(
         stack,
-        &tenant,
+        &owner,
         json!({ "recording_enabled": true, "consent_rule": "one_party" }),
     )
     .await;
