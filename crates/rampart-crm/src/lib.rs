@@ -234,8 +234,12 @@ pub async fn serve_with_vault(
 
     let billing = BillingApi::new(db.clone(), outbox.clone());
     let certifier = Certifier::connect(&config.audit_url, &tls)?;
-    let telephony =
-        telephony::TelephonyApi::new(db.clone(), outbox.clone(), vault.clone(), escalation.clone());
+    let telephony = telephony::TelephonyApi::new(
+        db.clone(),
+        outbox.clone(),
+        vault.clone(),
+        escalation.clone(),
+    );
     let api = CrmApi::new(db.clone(), outbox, vault, escalation, certifier);
     let router = server(&tls)?
         .add_service(health_for::<CrmServiceServer<CrmApi>>().await)

@@ -43,7 +43,9 @@ impl ChannelKind {
         Self::ALL
             .into_iter()
             .find(|kind| kind.as_str() == raw)
-            .ok_or_else(|| InvalidInput::new("kind", "must be sms, phone, email, web, widget or twilio"))
+            .ok_or_else(|| {
+                InvalidInput::new("kind", "must be sms, phone, email, web, widget or twilio")
+            })
     }
 
     #[must_use]
@@ -162,7 +164,10 @@ pub fn check_channel_setup(
         )
     })?;
     let sid = credentials.0.get("account_sid").ok_or_else(|| {
-        InvalidInput::new("credentials.account_sid", "is required for a twilio channel")
+        InvalidInput::new(
+            "credentials.account_sid",
+            "is required for a twilio channel",
+        )
     })?;
     let sid_ok = sid.len() == 34
         && sid.starts_with("AC")
@@ -334,10 +339,22 @@ mod tests {
         );
         for (sid, token, field) in [
             ("AC0123", TOKEN, "credentials.account_sid"),
-            ("XX0123456789abcdef0123456789abcdef", TOKEN, "credentials.account_sid"),
-            ("AC0123456789abcdef0123456789abcdeg", TOKEN, "credentials.account_sid"),
+            (
+                "XX0123456789abcdef0123456789abcdef",
+                TOKEN,
+                "credentials.account_sid",
+            ),
+            (
+                "AC0123456789abcdef0123456789abcdeg",
+                TOKEN,
+                "credentials.account_sid",
+            ),
             (SID, "short", "credentials.auth_token"),
-            (SID, "0123456789abcdef 0123456789abcdef", "credentials.auth_token"),
+            (
+                SID,
+                "0123456789abcdef 0123456789abcdef",
+                "credentials.auth_token",
+            ),
         ] {
             let error = check_channel_setup(
                 ChannelKind::Twilio,
@@ -360,7 +377,10 @@ mod tests {
 
     #[test]
     fn other_kinds_refuse_a_number() {
-        assert_eq!(check_channel_setup(ChannelKind::Sms, "", None).unwrap(), None);
+        assert_eq!(
+            check_channel_setup(ChannelKind::Sms, "", None).unwrap(),
+            None
+        );
         assert_eq!(
             check_channel_setup(ChannelKind::Sms, "+14155550100", None)
                 .unwrap_err()

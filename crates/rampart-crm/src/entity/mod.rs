@@ -3,9 +3,9 @@
 //! it is; the store converts between these rows and the domain types.
 
 pub mod appointment;
-pub mod call;
 pub mod billing_event;
 pub mod business_settings;
+pub mod call;
 pub mod channel;
 pub mod conversation;
 pub mod customer;

@@ -101,8 +101,7 @@ impl OwnerService for CrmApi {
         let kind = ChannelKind::parse(&request.kind)?;
         let display_name = ChannelName::parse(&request.display_name)?;
         let credentials = ChannelCredentials::parse(&request.credentials)?;
-        let phone_number =
-            check_channel_setup(kind, &request.phone_number, credentials.as_ref())?;
+        let phone_number = check_channel_setup(kind, &request.phone_number, credentials.as_ref())?;
         let new = NewChannel {
             kind,
             display_name,

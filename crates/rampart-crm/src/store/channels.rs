@@ -23,9 +23,9 @@ use sea_orm::{
     QueryFilter, QueryOrder, QuerySelect,
 };
 
+use super::is_unique_violation;
 use super::{DataScope, now};
 use crate::Error;
-use super::is_unique_violation;
 use crate::domain::{ChannelCredentials, ChannelKind, ChannelName, E164Number};
 use crate::entity::channel;
 use crate::vault::{Field, Vault};

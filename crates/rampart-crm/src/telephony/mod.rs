@@ -107,11 +107,17 @@ pub struct TelephonyApi {
 
 impl TelephonyApi {
     #[must_use]
-    pub fn new(db: DatabaseConnection, outbox: Outbox, vault: Vault, escalation: Escalation) -> Self {
+    pub fn new(
+        db: DatabaseConnection,
+        outbox: Outbox,
+        vault: Vault,
+        escalation: Escalation,
+    ) -> Self {
         let mut throwaway_key = [0_u8; 32];
         // Should the system's generator fail, the key is still one nobody
         // holds a signature for: the refusal stands either way.
-        let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut throwaway_key);
+        let _ =
+            ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut throwaway_key);
         Self {
             db,
             outbox,
@@ -143,9 +149,8 @@ impl TelephonyApi {
             &params,
             signature,
         );
-        let sid_matches = param(&params, "AccountSid").is_some_and(|sid| {
-            bool::from(sid.as_bytes().ct_eq(account.account_sid.as_bytes()))
-        });
+        let sid_matches = param(&params, "AccountSid")
+            .is_some_and(|sid| bool::from(sid.as_bytes().ct_eq(account.account_sid.as_bytes())));
         if verified.is_err() || !sid_matches {
             tracing::info!(
                 channel_id = %account.channel_id,

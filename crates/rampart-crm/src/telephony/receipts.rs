@@ -82,7 +82,9 @@ pub fn key(kind: &str, parts: &[&str]) -> Result<String, crate::domain::InvalidI
     for part in parts {
         let well_formed = !part.is_empty()
             && part.len() <= 64
-            && part.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'_');
+            && part
+                .bytes()
+                .all(|byte| byte.is_ascii_alphanumeric() || byte == b'_');
         if !well_formed {
             return Err(crate::domain::InvalidInput::new(
                 "sid",

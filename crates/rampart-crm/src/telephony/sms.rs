@@ -32,8 +32,7 @@ use crate::store::{
 };
 
 /// What STOP answers, once.
-pub const OPTED_OUT_REPLY: &str =
-    "You have been unsubscribed and will receive no more messages from this number. Reply START to resubscribe.";
+pub const OPTED_OUT_REPLY: &str = "You have been unsubscribed and will receive no more messages from this number. Reply START to resubscribe.";
 /// What START answers.
 pub const OPTED_IN_REPLY: &str =
     "You have been resubscribed to messages from this number. Reply STOP to unsubscribe.";
@@ -231,8 +230,8 @@ async fn customer_message(
     if let Some(first) = started.first_message
         && first.gate.as_deref() == Some("pending")
     {
-        let (decided, _) = gate::decide(&store, &api.escalation, principal, &conversation, first)
-            .await?;
+        let (decided, _) =
+            gate::decide(&store, &api.escalation, principal, &conversation, first).await?;
         tracing::info!(
             conversation_id = %id,
             message_id = %decided.id,

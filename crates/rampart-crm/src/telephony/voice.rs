@@ -32,6 +32,7 @@ use crate::Error;
 use crate::domain::settings::consent_rule_name;
 use crate::domain::{InvalidInput, Phone};
 use crate::entity::call;
+use crate::store::call_owner;
 use crate::store::{DataScope, SettingsStore, SmsThreadStore};
 use crate::vault::{Field, Vault};
 
@@ -40,8 +41,7 @@ const MAX_RECORDING_SECONDS: u32 = 600;
 /// What a call hears when nothing is recorded.
 pub const GREETING: &str = "Thank you for calling. How can we help you today?";
 /// The question an all-party call asks after the announcement.
-pub const CONSENT_PROMPT: &str =
-    "To agree to this call being recorded, press 1. To continue without recording, press any other key.";
+pub const CONSENT_PROMPT: &str = "To agree to this call being recorded, press 1. To continue without recording, press any other key.";
 const CONSENT_THANKS: &str = "Thank you. This call will be recorded.";
 const NO_RECORDING: &str = "This call will not be recorded.";
 
@@ -80,7 +80,10 @@ fn step_of(verified: &Verified) -> Result<Step, Error> {
 /// The URL of the call's next step: the signed URL's own (the configured
 /// public URL and path), never anything the request's Host said.
 fn step_url(verified: &Verified, step: &str) -> String {
-    let base = verified.url.split_once('?').map_or(verified.url.as_str(), |(base, _)| base);
+    let base = verified
+        .url
+        .split_once('?')
+        .map_or(verified.url.as_str(), |(base, _)| base);
     format!("{base}?step={step}")
 }
 
@@ -228,11 +231,6 @@ fn field<'a>(column: &'static str, call_sid: &'a str) -> Field<'a> {
         column,
         row: call_sid,
     }
-}
-
-/// The data key a call's sealed fields are under.
-fn call_owner(call_sid: &str) -> String {
-    format!("call:{call_sid}")
 }
 
 async fn recording(

@@ -15,8 +15,8 @@
 
 use std::time::Duration;
 
-use reqwest::{Method, StatusCode};
 use rampart_telephony::twilio_signature::sign;
+use reqwest::{Method, StatusCode};
 use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, Statement};
 use serde_json::{Value, json};
 
@@ -87,7 +87,10 @@ async fn connect(stack: &TestStack, owner: &str, number: &str) -> Number {
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["kind"], "twilio");
     assert_eq!(body["phone_number"], number);
-    assert_eq!(body["credential_names"], json!(["account_sid", "auth_token"]));
+    assert_eq!(
+        body["credential_names"],
+        json!(["account_sid", "auth_token"])
+    );
     assert!(!body.to_string().contains(&auth_token), "{body}");
     Number {
         number: number.to_owned(),
@@ -112,11 +115,7 @@ async fn deliver(
         .header("content-type", "application/x-www-form-urlencoded")
         .body(encode(params));
     if let Some(token) = token {
-        let signature = sign(
-            token.as_bytes(),
-            &public_url(stack, path_and_query),
-            &owned,
-        );
+        let signature = sign(token.as_bytes(), &public_url(stack, path_and_query), &owned);
         request = request.header("X-Twilio-Signature", signature);
     }
     request.send().await.unwrap()
@@ -215,8 +214,7 @@ async fn query(db: &DatabaseConnection, sql: &str, values: &[&str]) -> Vec<Vec<O
 
 /// The tenant's opt-out ledger: `opted_out` of each row, as text.
 async fn ledger(db: &DatabaseConnection, tenant: &Tenant) -> Vec<bool> {
-    let sql =
-        "SELECT CASE WHEN opted_out THEN 'yes' ELSE 'no' END FROM crm_sms_opt_out WHERE tenant_id = $1";
+    let sql = "SELECT CASE WHEN opted_out THEN 'yes' ELSE 'no' END FROM crm_sms_opt_out WHERE tenant_id = $1";
     query(db, sql, &[&tenant.id])
         .await
         .into_iter()
@@ -224,7 +222,12 @@ async fn ledger(db: &DatabaseConnection, tenant: &Tenant) -> Vec<bool> {
         .collect()
 }
 
-async fn events_named(stack: &TestStack, tenant: &Tenant, action: &str, at_least: usize) -> Vec<Value> {
+async fn events_named(
+    stack: &TestStack,
+    tenant: &Tenant,
+    action: &str,
+    at_least: usize,
+) -> Vec<Value> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
         let found: Vec<Value> = audit_events(stack, tenant)
@@ -268,7 +271,10 @@ async fn sms_webhooks(stack: &TestStack) {
     assert_eq!(status, StatusCode::CONFLICT, "{taken}");
     let detail = taken["detail"].as_str().unwrap();
     assert!(detail.contains("already connected"), "{detail}");
-    assert!(!detail.contains(&a.id) && !detail.contains("Acme"), "{detail}");
+    assert!(
+        !detail.contains(&a.id) && !detail.contains("Acme"),
+        "{detail}"
+    );
     for bad in [
         json!({ "kind": "twilio", "display_name": "x", "credentials": { "account_sid": format!("AC{}", random_hex()), "auth_token": random_hex() } }),
         json!({ "kind": "twilio", "display_name": "x", "phone_number": "+14155550199" }),
@@ -310,7 +316,12 @@ async fn sms_webhooks(stack: &TestStack) {
     .await;
     assert_eq!(status, StatusCode::CREATED, "{customer}");
     let jane = "+14155550177";
-    let first = sms(&line_a, jane, "SM00000000000000000000000000000001", "Is the boiler covered?");
+    let first = sms(
+        &line_a,
+        jane,
+        "SM00000000000000000000000000000001",
+        "Is the boiler covered?",
+    );
     let answer = twiml(deliver(stack, SMS, &first, Some(&line_a.auth_token)).await).await;
     assert!(answer.ends_with("<Response></Response>"), "{answer}");
     let listed = conversations(stack, &a).await;
@@ -332,7 +343,12 @@ async fn sms_webhooks(stack: &TestStack) {
     assert_eq!(read_back["messages"].as_array().unwrap().len(), 1);
 
     // The next text from the number joins its open conversation.
-    let second = sms(&line_a, jane, "SM00000000000000000000000000000002", "Thanks, and Tuesday?");
+    let second = sms(
+        &line_a,
+        jane,
+        "SM00000000000000000000000000000002",
+        "Thanks, and Tuesday?",
+    );
     twiml(deliver(stack, SMS, &second, Some(&line_a.auth_token)).await).await;
     assert_eq!(conversations(stack, &a).await.len(), 1);
     let read_back = conversation(stack, &a, &conversation_id).await;
@@ -344,20 +360,38 @@ async fn sms_webhooks(stack: &TestStack) {
     let stranger = "+14155550188";
     let sid = "SM00000000000000000000000000000003";
     let bad_signature = refusal(
-        deliver(stack, SMS, &sms(&line_b, stranger, sid, "hi"), Some(&line_a.auth_token)).await,
+        deliver(
+            stack,
+            SMS,
+            &sms(&line_b, stranger, sid, "hi"),
+            Some(&line_a.auth_token),
+        )
+        .await,
     )
     .await;
-    assert_eq!(bad_signature.0, StatusCode::UNAUTHORIZED, "{:?}", bad_signature.1);
+    assert_eq!(
+        bad_signature.0,
+        StatusCode::UNAUTHORIZED,
+        "{:?}",
+        bad_signature.1
+    );
     let unknown = Number {
         number: "+14155550999".to_owned(),
         account_sid: line_a.account_sid.clone(),
         auth_token: line_a.auth_token.clone(),
     };
     let unknown_number = refusal(
-        deliver(stack, SMS, &sms(&unknown, stranger, sid, "hi"), Some(&line_a.auth_token)).await,
+        deliver(
+            stack,
+            SMS,
+            &sms(&unknown, stranger, sid, "hi"),
+            Some(&line_a.auth_token),
+        )
+        .await,
     )
     .await;
-    let unsigned = refusal(deliver(stack, SMS, &sms(&line_b, stranger, sid, "hi"), None).await).await;
+    let unsigned =
+        refusal(deliver(stack, SMS, &sms(&line_b, stranger, sid, "hi"), None).await).await;
     let foreign_account = Number {
         number: line_b.number.clone(),
         account_sid: line_a.account_sid.clone(),
@@ -385,7 +419,11 @@ async fn sms_webhooks(stack: &TestStack) {
             .header("content-type", "application/x-www-form-urlencoded")
             .header(
                 "X-Twilio-Signature",
-                sign(line_b.auth_token.as_bytes(), "https://evil.example/v1/telephony/twilio/sms", &owned),
+                sign(
+                    line_b.auth_token.as_bytes(),
+                    "https://evil.example/v1/telephony/twilio/sms",
+                    &owned,
+                ),
             )
             .body(encode(&params))
             .send()
@@ -419,7 +457,10 @@ async fn sms_webhooks(stack: &TestStack) {
         .await
         .unwrap();
     let problem = expect_problem(malformed, StatusCode::BAD_REQUEST).await;
-    assert!(problem["detail"].as_str().unwrap().contains("UTF-8"), "{problem}");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("UTF-8"),
+        "{problem}"
+    );
     let typed = stack
         .request(Method::POST, SMS)
         .header("content-type", "text/plain")
@@ -441,15 +482,34 @@ async fn sms_webhooks(stack: &TestStack) {
 
     // Risky texts from unknown numbers: new conversations, handed off.
     for (from, sid, text) in [
-        ("+14155550131", "SM00000000000000000000000000000011", "I'm going to sue you"),
-        ("+14155550132", "SM00000000000000000000000000000012", "I want to dispute this charge"),
+        (
+            "+14155550131",
+            "SM00000000000000000000000000000011",
+            "I'm going to sue you",
+        ),
+        (
+            "+14155550132",
+            "SM00000000000000000000000000000012",
+            "I want to dispute this charge",
+        ),
     ] {
-        twiml(deliver(stack, SMS, &sms(&line_a, from, sid, text), Some(&line_a.auth_token)).await)
-            .await;
+        twiml(
+            deliver(
+                stack,
+                SMS,
+                &sms(&line_a, from, sid, text),
+                Some(&line_a.auth_token),
+            )
+            .await,
+        )
+        .await;
     }
     let listed = conversations(stack, &a).await;
     assert_eq!(listed.len(), 3, "{listed:?}");
-    for entry in listed.iter().filter(|entry| entry["id"] != conversation_id.as_str()) {
+    for entry in listed
+        .iter()
+        .filter(|entry| entry["id"] != conversation_id.as_str())
+    {
         let id = entry["id"].as_str().unwrap();
         let read_back = conversation(stack, &a, id).await;
         assert_eq!(read_back["status"], "handed_off", "{read_back}");
@@ -460,21 +520,49 @@ async fn sms_webhooks(stack: &TestStack) {
     // STOP: one confirmation, the ledger, the audit event; START back.
     let db = crm_db(stack).await;
     assert!(ledger(&db, &a).await.is_empty());
-    let stop = sms(&line_a, jane, "SM00000000000000000000000000000021", " Stop ");
+    let stop = sms(
+        &line_a,
+        jane,
+        "SM00000000000000000000000000000021",
+        " Stop ",
+    );
     let answer = twiml(deliver(stack, SMS, &stop, Some(&line_a.auth_token)).await).await;
-    assert!(answer.contains("<Message>You have been unsubscribed"), "{answer}");
+    assert!(
+        answer.contains("<Message>You have been unsubscribed"),
+        "{answer}"
+    );
     assert_eq!(ledger(&db, &a).await, vec![true]);
     assert!(ledger(&db, &b).await.is_empty(), "B's ledger is B's");
-    let again = sms(&line_a, jane, "SM00000000000000000000000000000022", "UNSUBSCRIBE");
+    let again = sms(
+        &line_a,
+        jane,
+        "SM00000000000000000000000000000022",
+        "UNSUBSCRIBE",
+    );
     let answer = twiml(deliver(stack, SMS, &again, Some(&line_a.auth_token)).await).await;
-    assert!(!answer.contains("<Message>"), "one confirmation only: {answer}");
+    assert!(
+        !answer.contains("<Message>"),
+        "one confirmation only: {answer}"
+    );
     let opted_out = events_named(stack, &a, "sms.opted_out", 1).await;
     assert_eq!(opted_out.len(), 1, "{opted_out:?}");
-    assert!(opted_out[0]["target"].as_str().unwrap().starts_with("sms_number:"));
-    assert!(!opted_out[0].to_string().contains("5550177"), "{}", opted_out[0]);
+    assert!(
+        opted_out[0]["target"]
+            .as_str()
+            .unwrap()
+            .starts_with("sms_number:")
+    );
+    assert!(
+        !opted_out[0].to_string().contains("5550177"),
+        "{}",
+        opted_out[0]
+    );
     let start = sms(&line_a, jane, "SM00000000000000000000000000000023", "start");
     let answer = twiml(deliver(stack, SMS, &start, Some(&line_a.auth_token)).await).await;
-    assert!(answer.contains("<Message>You have been resubscribed"), "{answer}");
+    assert!(
+        answer.contains("<Message>You have been resubscribed"),
+        "{answer}"
+    );
     assert_eq!(ledger(&db, &a).await, vec![false]);
     events_named(stack, &a, "sms.opted_in", 1).await;
     let help = sms(&line_a, jane, "SM00000000000000000000000000000024", "HELP");
@@ -482,7 +570,11 @@ async fn sms_webhooks(stack: &TestStack) {
     assert!(answer.contains("<Message>Reply STOP"), "{answer}");
     // Keywords never became messages.
     let read_back = conversation(stack, &a, &conversation_id).await;
-    assert_eq!(read_back["messages"].as_array().unwrap().len(), 2, "{read_back}");
+    assert_eq!(
+        read_back["messages"].as_array().unwrap().len(),
+        2,
+        "{read_back}"
+    );
 }
 
 /// Writes the tenant's telephony settings over its current ones.
@@ -547,7 +639,10 @@ async fn record_callbacks(stack: &TestStack, line: &Number, sid: &str) {
     let recording_sid = format!("RE{}", &sid[2..]);
     let mut params = call(line, sid);
     params.push(("RecordingSid", &recording_sid));
-    params.push(("RecordingUrl", "https://api.twilio.com/2010-04-01/Recordings/RE1"));
+    params.push((
+        "RecordingUrl",
+        "https://api.twilio.com/2010-04-01/Recordings/RE1",
+    ));
     params.push(("RecordingDuration", "42"));
     twiml(deliver(stack, &path, &params, Some(&line.auth_token)).await).await;
     let transcription_sid = format!("TR{}", &sid[2..]);
@@ -564,11 +659,18 @@ async fn voice_webhooks(stack: &TestStack) {
 
     // Recording off (the default): a greeting, nothing recorded or kept.
     let off = "CA00000000000000000000000000000001";
-    let answer = twiml(deliver(stack, VOICE, &call(&line, off), Some(&line.auth_token)).await).await;
+    let answer =
+        twiml(deliver(stack, VOICE, &call(&line, off), Some(&line.auth_token)).await).await;
     assert!(answer.contains("<Say>"), "{answer}");
-    assert!(!answer.contains("<Record") && !answer.contains("<Gather"), "{answer}");
+    assert!(
+        !answer.contains("<Record") && !answer.contains("<Gather"),
+        "{answer}"
+    );
     record_callbacks(stack, &line, off).await;
-    assert_eq!(call_row(&db, &tenant, off).await, [false, false, false, false, true]);
+    assert_eq!(
+        call_row(&db, &tenant, off).await,
+        [false, false, false, false, true]
+    );
     let replay = deliver(stack, VOICE, &call(&line, off), Some(&line.auth_token)).await;
     let problem = expect_problem(replay, StatusCode::CONFLICT).await;
     assert_eq!(problem["type"], "urn:rampart:problem:replayed");
@@ -584,7 +686,10 @@ async fn voice_webhooks(stack: &TestStack) {
     let silent = "CA00000000000000000000000000000002";
     let answer =
         twiml(deliver(stack, VOICE, &call(&line, silent), Some(&line.auth_token)).await).await;
-    assert!(answer.contains("<Say>Calls to Calls Plumbing are recorded.</Say>"), "{answer}");
+    assert!(
+        answer.contains("<Say>Calls to Calls Plumbing are recorded.</Say>"),
+        "{answer}"
+    );
     let action = format!(
         "action=\"{}\"",
         public_url(stack, &format!("{VOICE}?step=consent"))
@@ -592,7 +697,10 @@ async fn voice_webhooks(stack: &TestStack) {
     assert!(answer.contains(&action), "{answer}");
     assert!(!answer.contains("<Record"), "{answer}");
     record_callbacks(stack, &line, silent).await;
-    assert_eq!(call_row(&db, &tenant, silent).await, [true, false, false, false, true]);
+    assert_eq!(
+        call_row(&db, &tenant, silent).await,
+        [true, false, false, false, true]
+    );
 
     // Pressing 2: still nothing kept.
     let declined = "CA00000000000000000000000000000003";
@@ -603,7 +711,10 @@ async fn voice_webhooks(stack: &TestStack) {
     let answer = twiml(deliver(stack, &consent_path, &params, Some(&line.auth_token)).await).await;
     assert!(!answer.contains("<Record"), "{answer}");
     record_callbacks(stack, &line, declined).await;
-    assert_eq!(call_row(&db, &tenant, declined).await, [true, false, false, false, true]);
+    assert_eq!(
+        call_row(&db, &tenant, declined).await,
+        [true, false, false, false, true]
+    );
 
     // Pressing 1: consent recorded and audited, the recording kept.
     let agreed = "CA00000000000000000000000000000004";
@@ -615,12 +726,19 @@ async fn voice_webhooks(stack: &TestStack) {
     let replay = deliver(stack, &consent_path, &params, Some(&line.auth_token)).await;
     expect_problem(replay, StatusCode::CONFLICT).await;
     record_callbacks(stack, &line, agreed).await;
-    assert_eq!(call_row(&db, &tenant, agreed).await, [true, true, true, true, false]);
+    assert_eq!(
+        call_row(&db, &tenant, agreed).await,
+        [true, true, true, true, false]
+    );
     let consents = events_named(stack, &tenant, "call.consent_given", 1).await;
     assert_eq!(consents.len(), 1, "{consents:?}");
     assert_eq!(consents[0]["target"], format!("call:{agreed}"));
     let stored = events_named(stack, &tenant, "call.recording_stored", 2).await;
-    assert_eq!(stored.len(), 2, "recording and transcript of one call: {stored:?}");
+    assert_eq!(
+        stored.len(),
+        2,
+        "recording and transcript of one call: {stored:?}"
+    );
 
     // A forged consent step for a call that was never asked: refused by
     // signature without the token, and with it, a 1 for a call whose
@@ -640,11 +758,25 @@ async fn voice_webhooks(stack: &TestStack) {
     )
     .await;
     let one_party = "CA00000000000000000000000000000005";
-    let answer =
-        twiml(deliver(stack, VOICE, &call(&line, one_party), Some(&line.auth_token)).await).await;
-    assert!(answer.contains("<Say>This call may be recorded"), "{answer}");
+    let answer = twiml(
+        deliver(
+            stack,
+            VOICE,
+            &call(&line, one_party),
+            Some(&line.auth_token),
+        )
+        .await,
+    )
+    .await;
+    assert!(
+        answer.contains("<Say>This call may be recorded"),
+        "{answer}"
+    );
     assert!(answer.contains("<Record"), "{answer}");
     assert!(!answer.contains("<Gather"), "{answer}");
     record_callbacks(stack, &line, one_party).await;
-    assert_eq!(call_row(&db, &tenant, one_party).await, [true, false, true, true, false]);
+    assert_eq!(
+        call_row(&db, &tenant, one_party).await,
+        [true, false, true, true, false]
+    );
 }

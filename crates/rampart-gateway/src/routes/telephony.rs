@@ -103,8 +103,7 @@ async fn forward(gateway: &Gateway, channel: &str, request: Request) -> Result<R
         .to_owned();
     if !is_twilio_media_type(&content_type) {
         return Err(ApiError {
-            detail: "the body must be application/x-www-form-urlencoded or application/json"
-                .into(),
+            detail: "the body must be application/x-www-form-urlencoded or application/json".into(),
             ..ApiError::unsupported_media_type()
         });
     }
