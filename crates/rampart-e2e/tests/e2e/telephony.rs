@@ -748,7 +748,7 @@ async fn voice_webhooks(stack: &TestStack) {
     let unsigned = deliver(stack, &consent_path, &params, None).await;
     expect_problem(unsigned, StatusCode::UNAUTHORIZED).await;
     twiml(deliver(stack, &consent_path, &params, Some(&line.auth_token)).await).await;
-    assert_eq!(call_row(&db, &tenant, off).await[1], false);
+    assert!(!call_row(&db, &tenant, off).await[1]);
 
     // One-party: the announcement, then the recording, kept.
     set_telephony(
