@@ -575,6 +575,60 @@ async fn sms_webhooks(stack: &TestStack) {
         2,
         "{read_back}"
     );
+
+    // B's own number works with B's own token.
+    let to_b = sms(
+        &line_b,
+        jane,
+        "SM00000000000000000000000000000031",
+        "Hello B",
+    );
+    twiml(deliver(stack, SMS, &to_b, Some(&line_b.auth_token)).await).await;
+    assert_eq!(conversations(stack, &b).await.len(), 1);
+
+    // Deleting A takes its threads, ledger and receipts; B keeps its own.
+    let before_b = telephony_rows(&db, &b).await;
+    assert_eq!(before_b, [1, 0, 1, 0]);
+    let before_a = telephony_rows(&db, &a).await;
+    assert!(before_a[..3].iter().all(|count| *count > 0), "{before_a:?}");
+    delete_tenant(stack, &a).await;
+    assert_eq!(telephony_rows(&db, &a).await, [0, 0, 0, 0]);
+    assert_eq!(telephony_rows(&db, &b).await, before_b);
+}
+
+/// How many SMS threads, ledger rows, receipts and calls a tenant has.
+async fn telephony_rows(db: &DatabaseConnection, tenant: &Tenant) -> [u64; 4] {
+    let mut counts = [0; 4];
+    for (index, table) in [
+        "crm_sms_thread",
+        "crm_sms_opt_out",
+        "crm_telephony_receipt",
+        "crm_call",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let rows = query(
+            db,
+            &format!("SELECT CAST(COUNT(*) AS TEXT) FROM {table} WHERE tenant_id = $1"),
+            &[&tenant.id],
+        )
+        .await;
+        counts[index] = rows[0][0].as_deref().unwrap().parse().unwrap();
+    }
+    counts
+}
+
+async fn delete_tenant(stack: &TestStack, tenant: &Tenant) {
+    let (status, body) = read(
+        stack
+            .as_admin(Method::DELETE, &format!("/v1/admin/tenants/{}", tenant.id))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
 }
 
 /// Writes the tenant's telephony settings over its current ones.
@@ -779,4 +833,9 @@ async fn voice_webhooks(stack: &TestStack) {
         call_row(&db, &tenant, one_party).await,
         [true, false, true, true, false]
     );
+
+    // Deleting the tenant takes its calls and receipts.
+    assert_eq!(telephony_rows(&db, &tenant).await[3], 5);
+    delete_tenant(stack, &tenant).await;
+    assert_eq!(telephony_rows(&db, &tenant).await, [0, 0, 0, 0]);
 }
