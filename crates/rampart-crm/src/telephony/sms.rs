@@ -56,11 +56,11 @@ pub(super) async fn handle(
     let from = Phone::parse(verified.param("From").unwrap_or_default())
         .map_err(|_| InvalidInput::new("From", "must be a phone number"))?;
     let body = verified.param("Body").unwrap_or_default();
-    let principal = Principal::system(verified.scope.tenant_id.clone(), ServiceName::Crm)
+    // The tenant's own system principal, in the channel's mode, carrying
+    // the webhook's request id and address so this delivery's audit events
+    // and logs tie to the gateway's.
+    let mut principal = Principal::system(verified.scope.tenant_id.clone(), ServiceName::Crm)
         .in_mode(verified.scope.mode);
-    let mut principal = principal;
-    // The webhook's request id, so the audit events and logs of this
-    // delivery tie to the gateway's.
     principal
         .request_id
         .clone_from(&webhook_principal.request_id);

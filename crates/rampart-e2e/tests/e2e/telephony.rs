@@ -586,6 +586,12 @@ async fn sms_webhooks(stack: &TestStack) {
     twiml(deliver(stack, SMS, &to_b, Some(&line_b.auth_token)).await).await;
     assert_eq!(conversations(stack, &b).await.len(), 1);
 
+    // Erasing Jane takes her conversation's thread (the number it talks
+    // to); the other texters' threads stay.
+    assert_eq!(telephony_rows(&db, &a).await[0], 3);
+    erase(stack, &owner_a, customer["id"].as_str().unwrap()).await;
+    assert_eq!(telephony_rows(&db, &a).await[0], 2);
+
     // Deleting A takes its threads, ledger and receipts; B keeps its own.
     let before_b = telephony_rows(&db, &b).await;
     assert_eq!(before_b, [1, 0, 1, 0]);
@@ -617,6 +623,35 @@ async fn telephony_rows(db: &DatabaseConnection, tenant: &Tenant) -> [u64; 4] {
         counts[index] = rows[0][0].as_deref().unwrap().parse().unwrap();
     }
     counts
+}
+
+/// Erases a customer through the owner's erasure request.
+async fn erase(stack: &TestStack, owner: &str, customer_id: &str) {
+    let (status, opened) = read(
+        stack
+            .request(Method::POST, "/v1/owner/erasure-requests")
+            .bearer_auth(owner)
+            .json(&json!({ "customer_id": customer_id, "reason": "asked by phone" }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{opened}");
+    let id = opened["id"].as_str().unwrap();
+    let (status, executed) = read(
+        stack
+            .request(
+                Method::POST,
+                &format!("/v1/owner/erasure-requests/{id}/execute"),
+            )
+            .bearer_auth(owner)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{executed}");
 }
 
 async fn delete_tenant(stack: &TestStack, tenant: &Tenant) {
@@ -834,8 +869,24 @@ async fn voice_webhooks(stack: &TestStack) {
         [true, false, true, true, false]
     );
 
-    // Deleting the tenant takes its calls and receipts.
+    // Erasing the caller (a customer with the calling number) takes their
+    // calls.
     assert_eq!(telephony_rows(&db, &tenant).await[3], 5);
+    let (status, caller) = read(
+        stack
+            .as_tenant(&tenant, Method::POST, "/v1/crm/customers")
+            .json(&json!({ "name": "Jane Doe", "phone": "+14155550177" }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{caller}");
+    erase(stack, &owner, caller["id"].as_str().unwrap()).await;
+    assert_eq!(telephony_rows(&db, &tenant).await[3], 0);
+
+    // Deleting the tenant takes its receipts too.
+    assert!(telephony_rows(&db, &tenant).await[2] > 0);
     delete_tenant(stack, &tenant).await;
     assert_eq!(telephony_rows(&db, &tenant).await, [0, 0, 0, 0]);
 }
