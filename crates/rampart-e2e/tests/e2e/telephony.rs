@@ -15,7 +15,7 @@
 
 use std::time::Duration;
 
-use rampart_telephony::twilio_signature::sign;
+use rampart_telephony::twilio_signature::{body_sha256_hex, sign};
 use reqwest::{Method, StatusCode};
 use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, Statement};
 use serde_json::{Value, json};
@@ -576,15 +576,34 @@ async fn sms_webhooks(stack: &TestStack) {
         "{read_back}"
     );
 
-    // B's own number works with B's own token.
-    let to_b = sms(
-        &line_b,
-        jane,
-        "SM00000000000000000000000000000031",
-        "Hello B",
-    );
-    twiml(deliver(stack, SMS, &to_b, Some(&line_b.auth_token)).await).await;
-    assert_eq!(conversations(stack, &b).await.len(), 1);
+    // B's own number works with B's own token, here in Twilio's JSON
+    // variant: the body's SHA-256 in the signed URL's query.
+    let body = json!({
+        "AccountSid": line_b.account_sid, "MessageSid": "SM00000000000000000000000000000031",
+        "From": jane, "To": line_b.number, "Body": "Hello B",
+    })
+    .to_string();
+    let path = format!("{SMS}?bodySHA256={}", body_sha256_hex(body.as_bytes()));
+    let signature = sign(line_b.auth_token.as_bytes(), &public_url(stack, &path), &[]);
+    let json_delivery = |body: String| {
+        stack
+            .request(Method::POST, &path)
+            .header("content-type", "application/json")
+            .header("X-Twilio-Signature", signature.clone())
+            .body(body)
+            .send()
+    };
+    // The same signature over a changed body: refused, nothing stored.
+    let tampered = json_delivery(body.replace("Hello B", "Hello C"))
+        .await
+        .unwrap();
+    expect_problem(tampered, StatusCode::UNAUTHORIZED).await;
+    assert!(conversations(stack, &b).await.is_empty());
+    twiml(json_delivery(body).await.unwrap()).await;
+    let listed = conversations(stack, &b).await;
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    let read_back = conversation(stack, &b, listed[0]["id"].as_str().unwrap()).await;
+    assert_eq!(read_back["messages"][0]["text"], "Hello B");
 
     // Erasing Jane takes her conversation's thread (the number it talks
     // to); the other texters' threads stay.
