@@ -661,6 +661,70 @@ mod tests {
     }
 
     #[test]
+    fn telephony_is_optional_and_defaulted() {
+        use rampart_telephony::consent::Jurisdiction;
+        // A document written before telephony existed: its defaults, and
+        // it reads back without the field.
+        let old = BusinessSettings::parse(&document().to_string()).unwrap();
+        assert_eq!(old.telephony(), &TelephonySettings::default());
+        assert!(!old.telephony().recording_enabled);
+        assert_eq!(old.telephony().consent_rule, Jurisdiction::AllParty);
+        assert!(old.to_json().get("telephony").is_none());
+        // Explicit defaults are the same document.
+        let mut explicit = document();
+        explicit["telephony"] = serde_json::json!({});
+        assert_eq!(BusinessSettings::parse(&explicit.to_string()).unwrap(), old);
+        // Some fields set: the others keep their defaults, and it round-trips.
+        let mut set = document();
+        set["telephony"] = serde_json::json!({
+            "recording_enabled": true, "consent_rule": "one_party", "help_text": " Text us. "
+        });
+        let parsed = BusinessSettings::parse(&set.to_string()).unwrap();
+        assert!(parsed.telephony().recording_enabled);
+        assert_eq!(parsed.telephony().consent_rule, Jurisdiction::OneParty);
+        assert_eq!(parsed.telephony().help_text, "Text us.");
+        assert_eq!(
+            parsed.telephony().recording_announcement,
+            DEFAULT_RECORDING_ANNOUNCEMENT
+        );
+        let again = BusinessSettings::parse(&parsed.to_json().to_string()).unwrap();
+        assert_eq!(again, parsed);
+        assert_eq!(old.changed_fields(&parsed), ["telephony"]);
+    }
+
+    #[test]
+    fn telephony_refusals_name_their_field() {
+        for (telephony, field) in [
+            (serde_json::json!("on"), "telephony"),
+            (
+                serde_json::json!({"recording": true}),
+                "telephony.recording",
+            ),
+            (
+                serde_json::json!({"recording_enabled": "yes"}),
+                "telephony.recording_enabled",
+            ),
+            (
+                serde_json::json!({"consent_rule": "two_party"}),
+                "telephony.consent_rule",
+            ),
+            (serde_json::json!({"help_text": ""}), "telephony.help_text"),
+            (
+                serde_json::json!({"help_text": "x".repeat(321)}),
+                "telephony.help_text",
+            ),
+            (
+                serde_json::json!({"recording_announcement": "a\u{7}b"}),
+                "telephony.recording_announcement",
+            ),
+        ] {
+            let mut value = document();
+            value["telephony"] = telephony;
+            assert_eq!(field_of(&value), field);
+        }
+    }
+
+    #[test]
     fn the_default_parses_back() {
         let json = BusinessSettings::default().to_json();
         assert_eq!(
