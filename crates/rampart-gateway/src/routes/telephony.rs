@@ -194,6 +194,43 @@ mod tests {
         );
     }
 
+    /// A gateway without a public URL, whose backends are unreachable.
+    fn router_without_public_url() -> axum::Router {
+        let pki = rampart_kit::testing::TestPki::generate();
+        let tls = pki
+            .load_service(rampart_kit::pki::ServiceName::Gateway)
+            .unwrap();
+        let closed = "https://127.0.0.1:9".to_owned();
+        let urls = crate::BackendUrls {
+            auth: closed.clone(),
+            crm: closed.clone(),
+            escalation: closed.clone(),
+            audit: closed,
+        };
+        let gateway = Gateway::new(
+            crate::Config::default(),
+            crate::Backends::connect(&urls, &tls).unwrap(),
+            rampart_kit::rate_limit::RateLimiter::memory(),
+            rampart_kit::revocation::RevocationBus::in_process(),
+        );
+        super::super::router(gateway)
+    }
+
+    #[tokio::test]
+    async fn without_a_public_url_every_webhook_is_refused() {
+        use tower::ServiceExt;
+        let router = router_without_public_url();
+        for path in ["/v1/telephony/twilio/sms", "/v1/telephony/twilio/voice"] {
+            let request = http::Request::post(path)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("host", "attacker.example")
+                .body(axum::body::Body::from("To=%2B14155550100"))
+                .unwrap();
+            let response = router.clone().oneshot(request).await.unwrap();
+            assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE, "{path}");
+        }
+    }
+
     #[test]
     fn only_forms_and_json_are_forwarded() {
         assert!(is_twilio_media_type("application/x-www-form-urlencoded"));
