@@ -33,6 +33,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "rampart/escalation/v1/escalation.proto",
         "rampart/audit/v1/audit.proto",
         "rampart/crm/v1/billing.proto",
+        "rampart/crm/v1/telephony.proto",
     ];
     let descriptors = protox::compile(files, [&root])?;
     tonic_prost_build::configure()

@@ -93,6 +93,20 @@ pub enum Error {
     /// (fail closed).
     #[error("the guardrails are unavailable; the reply was not sent")]
     GuardrailsUnavailable,
+    /// The number is already another channel's, this tenant's or another's:
+    /// the message does not say whose.
+    #[error("this phone number is already connected")]
+    PhoneNumberTaken,
+    /// A telephony webhook whose called number is unknown, whose signature
+    /// is missing or does not verify, or whose account is not the number's:
+    /// one answer for all of them, so a caller cannot tell which numbers
+    /// exist.
+    #[error("the request could not be verified")]
+    WebhookRefused,
+    /// A telephony webhook already handled (its message or call step was
+    /// seen within the replay window): nothing was changed.
+    #[error("this webhook was already delivered")]
+    WebhookReplayed,
     /// Anything unexpected: logged, and answered without detail.
     #[error("internal error: {0:#}")]
     Internal(#[source] anyhow::Error),
@@ -132,6 +146,9 @@ impl From<Error> for Status {
                 ErrorCode::AlreadyExists.status(error.to_string())
             }
             Error::GuardrailsUnavailable => ErrorCode::Unavailable.status(error.to_string()),
+            Error::PhoneNumberTaken => ErrorCode::StateConflict.status(error.to_string()),
+            Error::WebhookRefused => ErrorCode::Unauthenticated.status(error.to_string()),
+            Error::WebhookReplayed => ErrorCode::AlreadyExists.status(error.to_string()),
             Error::Internal(error) => internal(format!("{error:#}")),
         }
     }

@@ -50,6 +50,7 @@ use rampart_proto::crm::v1::billing_service_server::BillingServiceServer;
 use rampart_proto::crm::v1::crm_service_server::CrmServiceServer;
 use rampart_proto::crm::v1::owner_service_server::OwnerServiceServer;
 use rampart_proto::crm::v1::schedule_service_server::ScheduleServiceServer;
+use rampart_proto::crm::v1::telephony_service_server::TelephonyServiceServer;
 use sea_orm::DatabaseConnection;
 use sea_orm_migration::MigratorTrait;
 use tokio::net::TcpListener;
@@ -241,6 +242,12 @@ pub async fn serve_with_vault(
 
     let billing = BillingApi::new(db.clone(), outbox.clone());
     let certifier = Certifier::connect(&config.audit_url, &tls)?;
+    let telephony = telephony::TelephonyApi::new(
+        db.clone(),
+        outbox.clone(),
+        vault.clone(),
+        escalation.clone(),
+    );
     let api = CrmApi::new(db.clone(), outbox, vault, escalation, certifier);
     let router = server(&tls)?
         .add_service(health_for::<CrmServiceServer<CrmApi>>().await)
@@ -258,6 +265,10 @@ pub async fn serve_with_vault(
         ))
         .add_service(BillingServiceServer::with_interceptor(
             billing,
+            AllowPeers(ALLOWED_PEERS),
+        ))
+        .add_service(TelephonyServiceServer::with_interceptor(
+            telephony,
             AllowPeers(ALLOWED_PEERS),
         ));
     tracing::info!(address = %listener.local_addr()?, "crm listening");

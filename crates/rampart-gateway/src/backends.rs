@@ -12,6 +12,7 @@ use rampart_proto::crm::v1::billing_service_client::BillingServiceClient;
 use rampart_proto::crm::v1::crm_service_client::CrmServiceClient;
 use rampart_proto::crm::v1::owner_service_client::OwnerServiceClient;
 use rampart_proto::crm::v1::schedule_service_client::ScheduleServiceClient;
+use rampart_proto::crm::v1::telephony_service_client::TelephonyServiceClient;
 use rampart_proto::escalation::v1::escalation_service_client::EscalationServiceClient;
 use rampart_proto::escalation::v1::handoff_service_client::HandoffServiceClient;
 use rampart_proto::escalation::v1::incident_freeze_service_client::IncidentFreezeServiceClient;
@@ -51,6 +52,8 @@ pub struct Backends {
     pub billing: BillingServiceClient<TracedChannel>,
     /// Escalation's freeze of the AI during an incident.
     pub incident_freeze: IncidentFreezeServiceClient<TracedChannel>,
+    /// The CRM's Twilio webhooks.
+    pub telephony: TelephonyServiceClient<TracedChannel>,
 }
 
 impl Backends {
@@ -76,6 +79,7 @@ impl Backends {
             schedule: ScheduleServiceClient::new(traced(crm.clone())),
             owner: OwnerServiceClient::new(traced(crm.clone())),
             billing: BillingServiceClient::new(traced(crm.clone())),
+            telephony: TelephonyServiceClient::new(traced(crm.clone())),
             crm: CrmServiceClient::new(traced(crm)),
             handoffs: HandoffServiceClient::new(traced(escalation.clone())),
             incident_freeze: IncidentFreezeServiceClient::new(traced(escalation.clone())),
@@ -112,6 +116,10 @@ impl Backend for OwnerServiceClient<TracedChannel> {
 }
 
 impl Backend for BillingServiceClient<TracedChannel> {
+    const SERVICE: &'static str = "crm";
+}
+
+impl Backend for TelephonyServiceClient<TracedChannel> {
     const SERVICE: &'static str = "crm";
 }
 

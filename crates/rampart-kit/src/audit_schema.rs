@@ -655,6 +655,26 @@ pub const KINDS: &[EventKind] = &[
         details: &["generated_at", "pass", "warn", "fail", "sha256"],
         description: "the monthly security checklist ran and its report was stored (`rampart checklist`): `pass`, `warn` and `fail` count its items, `sha256` is the stored report's SHA-256",
     },
+    EventKind {
+        action: "call.consent_given",
+        version: 1,
+        producer: "crm",
+        log: LogScope::Tenant,
+        target: "call",
+        outcomes: SUCCESS,
+        details: &["channel_id"],
+        description: "a caller agreed (pressed 1) to the call being recorded, after the announcement (target: the call's Twilio CallSid)",
+    },
+    EventKind {
+        action: "call.recording_stored",
+        version: 1,
+        producer: "crm",
+        log: LogScope::Tenant,
+        target: "call",
+        outcomes: SUCCESS,
+        details: &["what", "consent_rule"],
+        description: "a call's recording or transcript (`what`) was stored, sealed, because recording was on and the consent rule (`consent_rule`) was met",
+    },
 ];
 
 /// The schema of `action`, if it is a known kind.

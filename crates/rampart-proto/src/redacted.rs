@@ -124,7 +124,7 @@ redacted_debug!(IssueApiKeyResponse {
     lists: []
 });
 redacted_debug!(CreateChannelRequest {
-    plain: [kind, display_name],
+    plain: [kind, display_name, phone_number],
     secret: [credentials],
     lists: []
 });
@@ -278,6 +278,7 @@ mod tests {
                         kind: "sms".into(),
                         display_name: "Front desk".into(),
                         credentials: format!("{{\"auth_token\": \"{SECRET}\"}}"),
+                        ..Default::default()
                     }
                 ),
             ),

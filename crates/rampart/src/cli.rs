@@ -496,6 +496,8 @@ async fn serve(
     let audit_checkpoint_interval = settings::audit_checkpoint_interval()?;
     // Without it the billing webhook refuses every call (503).
     gateway.billing_webhook_secret = billing_webhook_secret;
+    // Without it the telephony webhooks refuse every call (503).
+    gateway.public_url = settings::public_url(file, environment)?;
     gateway.admin_token = admin_token;
     if let Some(segment) = admin_sign_in_path {
         settings::check_admin_sign_in_path(segment.expose_secret())?;

@@ -24,6 +24,7 @@ use serde::Deserialize;
 /// pki_dir = "/etc/rampart/pki"
 /// log_format = "json"
 /// admin_listen = "127.0.0.1:9464"
+/// public_url = "https://api.example.com"
 ///
 /// [security_txt]
 /// contact = ["mailto:security@example.com"]
@@ -58,6 +59,10 @@ pub struct FileSettings {
     pub rate_limits: Option<RateLimitSettings>,
     /// The gateway's connection limits; each field absent keeps its default.
     pub edge: Option<EdgeSettings>,
+    /// The edge's public URL (`RAMPART_PUBLIC_URL` overrides it): what
+    /// Twilio's webhook signatures cover. Absent: the telephony webhooks
+    /// refuse every call.
+    pub public_url: Option<String>,
     #[serde(default)]
     pub services: HashMap<String, ServiceFileSettings>,
 }
@@ -521,6 +526,71 @@ pub fn parse_domains(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// The edge's public URL, from `RAMPART_PUBLIC_URL` or the file's
+/// `public_url` (checked by [`check_public_url`]); `None` when neither is
+/// set.
+pub fn public_url(file: &FileSettings, environment: Environment) -> anyhow::Result<Option<String>> {
+    let (value, what) = match std::env::var("RAMPART_PUBLIC_URL") {
+        Ok(value) if !value.trim().is_empty() => (value, "RAMPART_PUBLIC_URL"),
+        _ => match &file.public_url {
+            Some(value) => (value.clone(), "public_url"),
+            None => return Ok(None),
+        },
+    };
+    check_public_url(&value, what, environment).map(Some)
+}
+
+/// Checks a public URL: an absolute `https://` URL of a host and an
+/// optional port, nothing else (no user, path, query or fragment: the
+/// request's own path and query are appended to it); `http://` only
+/// outside production. Answers it without a trailing `/`.
+pub fn check_public_url(
+    value: &str,
+    what: &str,
+    environment: Environment,
+) -> anyhow::Result<String> {
+    let value = value.trim();
+    let rest = if let Some(rest) = value.strip_prefix("https://") {
+        rest
+    } else if let Some(rest) = value.strip_prefix("http://") {
+        if environment == Environment::Production {
+            bail!("{what} must be an https:// URL in production, not {value:?}");
+        }
+        rest
+    } else {
+        bail!(
+            "{what} must be an absolute https:// URL such as https://api.example.com, not {value:?}"
+        );
+    };
+    let authority = rest.strip_suffix('/').unwrap_or(rest);
+    if authority.contains(['/', '?', '#']) {
+        bail!(
+            "{what} must have no path, query or fragment (the request's are added to it): {value:?}"
+        );
+    }
+    if authority.contains('@') {
+        bail!("{what} must not carry a user name or password");
+    }
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((host, _)) if !host.ends_with(']') && host.contains(':') => (authority, None),
+        Some((host, port)) => (host, Some(port)),
+        None => (authority, None),
+    };
+    let host_ok = !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '[' | ']' | ':'));
+    if !host_ok {
+        bail!("{what} must name a host: {value:?}");
+    }
+    if let Some(port) = port
+        && !port.parse::<u16>().is_ok_and(|port| port > 0)
+    {
+        bail!("{what} has an invalid port: {value:?}");
+    }
+    Ok(value.trim_end_matches('/').to_owned())
+}
+
 /// Checks the admins' secret sign-in path segment: long enough not to be
 /// guessed, and safe in a URL.
 pub fn check_admin_sign_in_path(segment: &str) -> anyhow::Result<()> {
@@ -538,6 +608,42 @@ pub fn check_admin_sign_in_path(segment: &str) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn public_urls_are_an_origin_only() {
+        let dev = Environment::Development;
+        let production = Environment::Production;
+        assert_eq!(
+            check_public_url("https://api.example.com/", "public_url", production).unwrap(),
+            "https://api.example.com"
+        );
+        assert_eq!(
+            check_public_url("https://api.example.com:8443", "public_url", production).unwrap(),
+            "https://api.example.com:8443"
+        );
+        assert!(check_public_url("http://127.0.0.1:8443", "public_url", dev).is_ok());
+        assert!(check_public_url("https://[::1]:8443", "public_url", dev).is_ok());
+        let refused = check_public_url("http://api.example.com", "RAMPART_PUBLIC_URL", production)
+            .unwrap_err()
+            .to_string();
+        assert!(refused.contains("RAMPART_PUBLIC_URL"), "{refused}");
+        for bad in [
+            "",
+            "api.example.com",
+            "ftp://api.example.com",
+            "https://",
+            "https://api.example.com/hooks",
+            "https://api.example.com?x=1",
+            "https://api.example.com#top",
+            "https://user:pass@api.example.com",
+            "https://api.example.com:0",
+            "https://api.example.com:99999",
+            "https://api.example.com:https",
+            "https://api example.com",
+        ] {
+            assert!(check_public_url(bad, "public_url", dev).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn file_settings_parse_and_reject_unknown_keys() {

@@ -5,6 +5,13 @@
 //! cannot be printed, and the only way out of it is the JSON text that the
 //! store seals at once. Their names are not secret and are kept in the
 //! clear, so an owner can see which credentials a channel has.
+//!
+//! A `twilio` channel is a number a tenant connects for SMS and calls: it
+//! needs its E.164 number (inbound webhooks find their tenant by the called
+//! number, so the number is checked here and unique across tenants in the
+//! store) and credentials holding a well-formed `account_sid` and an
+//! `auth_token`, refused here rather than when the first webhook fails to
+//! verify. No other kind takes a number.
 
 use std::collections::BTreeMap;
 
@@ -18,16 +25,27 @@ pub enum ChannelKind {
     Email,
     Web,
     Widget,
+    /// A Twilio number: inbound SMS and calls, outbound SMS.
+    Twilio,
 }
 
 impl ChannelKind {
-    pub const ALL: [Self; 5] = [Self::Sms, Self::Phone, Self::Email, Self::Web, Self::Widget];
+    pub const ALL: [Self; 6] = [
+        Self::Sms,
+        Self::Phone,
+        Self::Email,
+        Self::Web,
+        Self::Widget,
+        Self::Twilio,
+    ];
 
     pub fn parse(raw: &str) -> Result<Self, InvalidInput> {
         Self::ALL
             .into_iter()
             .find(|kind| kind.as_str() == raw)
-            .ok_or_else(|| InvalidInput::new("kind", "must be sms, phone, email, web or widget"))
+            .ok_or_else(|| {
+                InvalidInput::new("kind", "must be sms, phone, email, web, widget or twilio")
+            })
     }
 
     #[must_use]
@@ -38,6 +56,7 @@ impl ChannelKind {
             Self::Email => "email",
             Self::Web => "web",
             Self::Widget => "widget",
+            Self::Twilio => "twilio",
         }
     }
 }
@@ -76,6 +95,99 @@ impl ChannelName {
     pub fn into_string(self) -> String {
         self.0
     }
+}
+
+/// The number a `twilio` channel answers: E.164, `+` then 8 to 15 digits,
+/// the first not 0, nothing else (the form Twilio sends in `To`, so the
+/// stored number and the called number compare as text).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct E164Number(String);
+
+impl E164Number {
+    pub fn parse(raw: &str) -> Result<Self, InvalidInput> {
+        const FIELD: &str = "phone_number";
+        let digits = raw
+            .strip_prefix('+')
+            .ok_or_else(|| InvalidInput::new(FIELD, "must start with + (E.164)"))?;
+        let well_formed = (8..=15).contains(&digits.len())
+            && digits.bytes().all(|byte| byte.is_ascii_digit())
+            && !digits.starts_with('0');
+        if !well_formed {
+            return Err(InvalidInput::new(
+                FIELD,
+                "must be + and 8 to 15 digits, not starting with 0 (E.164)",
+            ));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    #[must_use]
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+/// Checks what a channel of `kind` needs besides its name: a `twilio`
+/// channel a number and an account (`account_sid`: `AC` and 32 hex digits,
+/// `auth_token`: 32 hex digits or longer API secrets, no whitespace); any
+/// other kind no number. Answers the parsed number, if any.
+pub fn check_channel_setup(
+    kind: ChannelKind,
+    phone_number: &str,
+    credentials: Option<&ChannelCredentials>,
+) -> Result<Option<E164Number>, InvalidInput> {
+    if kind != ChannelKind::Twilio {
+        if !phone_number.is_empty() {
+            return Err(InvalidInput::new(
+                "phone_number",
+                "only a twilio channel has a phone number",
+            ));
+        }
+        return Ok(None);
+    }
+    if phone_number.is_empty() {
+        return Err(InvalidInput::new(
+            "phone_number",
+            "is required for a twilio channel",
+        ));
+    }
+    let number = E164Number::parse(phone_number)?;
+    let credentials = credentials.ok_or_else(|| {
+        InvalidInput::new(
+            "credentials",
+            "a twilio channel needs account_sid and auth_token",
+        )
+    })?;
+    let sid = credentials.0.get("account_sid").ok_or_else(|| {
+        InvalidInput::new(
+            "credentials.account_sid",
+            "is required for a twilio channel",
+        )
+    })?;
+    let sid_ok = sid.len() == 34
+        && sid.starts_with("AC")
+        && sid[2..].bytes().all(|byte| byte.is_ascii_hexdigit());
+    if !sid_ok {
+        return Err(InvalidInput::new(
+            "credentials.account_sid",
+            "must be AC followed by 32 hexadecimal digits",
+        ));
+    }
+    let token = credentials.0.get("auth_token").ok_or_else(|| {
+        InvalidInput::new("credentials.auth_token", "is required for a twilio channel")
+    })?;
+    if token.chars().count() < 16 || token.chars().any(char::is_whitespace) {
+        return Err(InvalidInput::new(
+            "credentials.auth_token",
+            "must be at least 16 characters without spaces",
+        ));
+    }
+    Ok(Some(number))
 }
 
 /// A channel's credentials: names in the clear, values secret.
@@ -185,6 +297,95 @@ mod tests {
                 .unwrap_err()
                 .field(),
             "credentials.token"
+        );
+    }
+
+    fn twilio_credentials(sid: &str, token: &str) -> ChannelCredentials {
+        ChannelCredentials::parse(
+            &serde_json::json!({ "account_sid": sid, "auth_token": token }).to_string(),
+        )
+        .unwrap()
+        .unwrap()
+    }
+
+    const SID: &str = "AC0123456789abcdef0123456789abcdef";
+    const TOKEN: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn a_twilio_channel_needs_a_number_and_an_account() {
+        let good = twilio_credentials(SID, TOKEN);
+        let number = check_channel_setup(ChannelKind::Twilio, "+14155550100", Some(&good))
+            .unwrap()
+            .unwrap();
+        assert_eq!(number.as_str(), "+14155550100");
+        for bad in [
+            "",
+            "14155550100",
+            "+1415",
+            "+1234567890123456",
+            "+1 415 555 0100",
+            "+04155550100",
+            "+1415555010x",
+            "++14155550100",
+        ] {
+            let error = check_channel_setup(ChannelKind::Twilio, bad, Some(&good)).unwrap_err();
+            assert_eq!(error.field(), "phone_number", "{bad:?}");
+        }
+        assert_eq!(
+            check_channel_setup(ChannelKind::Twilio, "+14155550100", None)
+                .unwrap_err()
+                .field(),
+            "credentials"
+        );
+        for (sid, token, field) in [
+            ("AC0123", TOKEN, "credentials.account_sid"),
+            (
+                "XX0123456789abcdef0123456789abcdef",
+                TOKEN,
+                "credentials.account_sid",
+            ),
+            (
+                "AC0123456789abcdef0123456789abcdeg",
+                TOKEN,
+                "credentials.account_sid",
+            ),
+            (SID, "short", "credentials.auth_token"),
+            (
+                SID,
+                "0123456789abcdef 0123456789abcdef",
+                "credentials.auth_token",
+            ),
+        ] {
+            let error = check_channel_setup(
+                ChannelKind::Twilio,
+                "+14155550100",
+                Some(&twilio_credentials(sid, token)),
+            )
+            .unwrap_err();
+            assert_eq!(error.field(), field, "{sid} {token}");
+        }
+        let only_token = ChannelCredentials::parse(&format!("{{\"auth_token\": \"{TOKEN}\"}}"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            check_channel_setup(ChannelKind::Twilio, "+14155550100", Some(&only_token))
+                .unwrap_err()
+                .field(),
+            "credentials.account_sid"
+        );
+    }
+
+    #[test]
+    fn other_kinds_refuse_a_number() {
+        assert_eq!(
+            check_channel_setup(ChannelKind::Sms, "", None).unwrap(),
+            None
+        );
+        assert_eq!(
+            check_channel_setup(ChannelKind::Sms, "+14155550100", None)
+                .unwrap_err()
+                .field(),
+            "phone_number"
         );
     }
 

@@ -57,6 +57,7 @@ use std::fmt;
 
 pub use address::Address;
 pub use channel_config::{ChannelCredentials, ChannelKind, ChannelName};
+pub use channel_config::{E164Number, check_channel_setup};
 pub use conversation::{Channel, ConversationStatus, IdempotencyKey, MessageText, Summary};
 pub use decision::{Finding, Receipt};
 pub use email::Email;

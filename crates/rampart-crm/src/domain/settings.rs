@@ -11,6 +11,12 @@
 //! (`Europe/London`, `UTC`), not against the zone database, which the
 //! workspace does not carry; the scheduler that reads it must refuse a zone
 //! it does not know.
+//!
+//! `telephony` is the one optional field (issue 24): documents written
+//! before it keep parsing, and mean its defaults (recording off, the
+//! all-party consent rule, Rampart's own help text and announcement). Like
+//! every other field it is emitted in canonical form, except that the
+//! defaults are not emitted at all, so an old document reads back as it was.
 
 use std::collections::BTreeMap;
 
@@ -30,14 +36,63 @@ pub const WEEKDAYS: [&str; 7] = [
 ];
 
 /// The document's top-level fields, in the order a refusal checks them.
-const FIELDS: [&str; 6] = [
+const FIELDS: [&str; 7] = [
     "time_zone",
     "opening_hours",
     "emergency",
     "sms_templates",
     "pricing_notes",
     "transcripts_enabled",
+    "telephony",
 ];
+
+/// The fields of the optional `telephony` object.
+const TELEPHONY_FIELDS: [&str; 4] = [
+    "recording_enabled",
+    "consent_rule",
+    "help_text",
+    "recording_announcement",
+];
+/// One SMS segment and a half: a HELP answer stays short.
+const MAX_HELP_TEXT_CHARS: usize = 320;
+const MAX_ANNOUNCEMENT_CHARS: usize = 300;
+/// What HELP answers when the tenant wrote nothing.
+pub const DEFAULT_HELP_TEXT: &str =
+    "Reply STOP to stop messages from this number, START to resume. Msg & data rates may apply.";
+/// What a call hears before it may be recorded, when the tenant wrote
+/// nothing.
+pub const DEFAULT_RECORDING_ANNOUNCEMENT: &str =
+    "This call may be recorded and transcribed so we can help you.";
+
+/// The phone and SMS settings: whether calls are recorded, under which
+/// consent rule, and the texts callers and texters get.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TelephonySettings {
+    pub recording_enabled: bool,
+    pub consent_rule: rampart_telephony::consent::Jurisdiction,
+    pub help_text: String,
+    pub recording_announcement: String,
+}
+
+impl Default for TelephonySettings {
+    fn default() -> Self {
+        Self {
+            recording_enabled: false,
+            consent_rule: rampart_telephony::consent::Jurisdiction::AllParty,
+            help_text: DEFAULT_HELP_TEXT.to_owned(),
+            recording_announcement: DEFAULT_RECORDING_ANNOUNCEMENT.to_owned(),
+        }
+    }
+}
+
+/// The consent rule as the document names it.
+#[must_use]
+pub fn consent_rule_name(rule: rampart_telephony::consent::Jurisdiction) -> &'static str {
+    match rule {
+        rampart_telephony::consent::Jurisdiction::OneParty => "one_party",
+        rampart_telephony::consent::Jurisdiction::AllParty => "all_party",
+    }
+}
 
 /// The most a document may be, before it is parsed at all.
 pub const MAX_DOCUMENT_BYTES: usize = 64 * 1024;
@@ -88,6 +143,7 @@ pub struct BusinessSettings {
     sms_templates: BTreeMap<String, String>,
     pricing_notes: String,
     transcripts_enabled: bool,
+    telephony: TelephonySettings,
 }
 
 impl std::fmt::Debug for BusinessSettings {
@@ -110,6 +166,7 @@ impl Default for BusinessSettings {
             sms_templates: BTreeMap::new(),
             pricing_notes: String::new(),
             transcripts_enabled: false,
+            telephony: TelephonySettings::default(),
         }
     }
 }
@@ -156,7 +213,18 @@ impl BusinessSettings {
             transcripts_enabled: field("transcripts_enabled")?
                 .as_bool()
                 .ok_or_else(|| invalid("transcripts_enabled", "must be true or false"))?,
+            telephony: match object.get("telephony") {
+                None => TelephonySettings::default(),
+                Some(value) => parse_telephony(value)?,
+            },
         })
+    }
+
+    /// The phone and SMS settings (their defaults when the document has
+    /// none).
+    #[must_use]
+    pub fn telephony(&self) -> &TelephonySettings {
+        &self.telephony
     }
 
     #[must_use]
@@ -188,7 +256,7 @@ impl BusinessSettings {
                 .collect();
             hours.insert((*day).to_owned(), Value::Array(list));
         }
-        serde_json::json!({
+        let mut document = serde_json::json!({
             "time_zone": self.time_zone,
             "opening_hours": hours,
             "emergency": {
@@ -198,7 +266,16 @@ impl BusinessSettings {
             "sms_templates": self.sms_templates,
             "pricing_notes": self.pricing_notes,
             "transcripts_enabled": self.transcripts_enabled,
-        })
+        });
+        if self.telephony != TelephonySettings::default() {
+            document["telephony"] = serde_json::json!({
+                "recording_enabled": self.telephony.recording_enabled,
+                "consent_rule": consent_rule_name(self.telephony.consent_rule),
+                "help_text": self.telephony.help_text,
+                "recording_announcement": self.telephony.recording_announcement,
+            });
+        }
+        document
     }
 
     /// The top-level fields whose values differ between `self` and
@@ -211,6 +288,63 @@ impl BusinessSettings {
             .filter(|field| before.get(field) != after.get(field))
             .collect()
     }
+}
+
+/// The `telephony` object: every field optional (its default when absent),
+/// none unknown.
+fn parse_telephony(value: &Value) -> Result<TelephonySettings, InvalidInput> {
+    const FIELD: &str = "telephony";
+    let object = value
+        .as_object()
+        .ok_or_else(|| invalid(FIELD, "must be an object"))?;
+    if let Some(unknown) = object
+        .keys()
+        .find(|key| !TELEPHONY_FIELDS.contains(&key.as_str()))
+    {
+        return Err(invalid(
+            format!("{FIELD}.{}", truncate_name(unknown)),
+            "is not a field of telephony (recording_enabled, consent_rule, help_text, recording_announcement)",
+        ));
+    }
+    let mut settings = TelephonySettings::default();
+    if let Some(value) = object.get("recording_enabled") {
+        settings.recording_enabled = value
+            .as_bool()
+            .ok_or_else(|| invalid("telephony.recording_enabled", "must be true or false"))?;
+    }
+    if let Some(value) = object.get("consent_rule") {
+        settings.consent_rule = match value.as_str() {
+            Some("all_party") => rampart_telephony::consent::Jurisdiction::AllParty,
+            Some("one_party") => rampart_telephony::consent::Jurisdiction::OneParty,
+            _ => {
+                return Err(invalid(
+                    "telephony.consent_rule",
+                    "must be all_party or one_party",
+                ));
+            }
+        };
+    }
+    if let Some(value) = object.get("help_text") {
+        settings.help_text = parse_text(
+            "telephony.help_text",
+            value,
+            1,
+            MAX_HELP_TEXT_CHARS,
+            "must be 1 to 320 characters",
+            false,
+        )?;
+    }
+    if let Some(value) = object.get("recording_announcement") {
+        settings.recording_announcement = parse_text(
+            "telephony.recording_announcement",
+            value,
+            1,
+            MAX_ANNOUNCEMENT_CHARS,
+            "must be 1 to 300 characters",
+            false,
+        )?;
+    }
+    Ok(settings)
 }
 
 /// A client's unknown key, cut short so a refusal stays small.
@@ -524,6 +658,70 @@ mod tests {
             BusinessSettings::parse(&json.to_string()).unwrap(),
             settings
         );
+    }
+
+    #[test]
+    fn telephony_is_optional_and_defaulted() {
+        use rampart_telephony::consent::Jurisdiction;
+        // A document written before telephony existed: its defaults, and
+        // it reads back without the field.
+        let old = BusinessSettings::parse(&document().to_string()).unwrap();
+        assert_eq!(old.telephony(), &TelephonySettings::default());
+        assert!(!old.telephony().recording_enabled);
+        assert_eq!(old.telephony().consent_rule, Jurisdiction::AllParty);
+        assert!(old.to_json().get("telephony").is_none());
+        // Explicit defaults are the same document.
+        let mut explicit = document();
+        explicit["telephony"] = serde_json::json!({});
+        assert_eq!(BusinessSettings::parse(&explicit.to_string()).unwrap(), old);
+        // Some fields set: the others keep their defaults, and it round-trips.
+        let mut set = document();
+        set["telephony"] = serde_json::json!({
+            "recording_enabled": true, "consent_rule": "one_party", "help_text": " Text us. "
+        });
+        let parsed = BusinessSettings::parse(&set.to_string()).unwrap();
+        assert!(parsed.telephony().recording_enabled);
+        assert_eq!(parsed.telephony().consent_rule, Jurisdiction::OneParty);
+        assert_eq!(parsed.telephony().help_text, "Text us.");
+        assert_eq!(
+            parsed.telephony().recording_announcement,
+            DEFAULT_RECORDING_ANNOUNCEMENT
+        );
+        let again = BusinessSettings::parse(&parsed.to_json().to_string()).unwrap();
+        assert_eq!(again, parsed);
+        assert_eq!(old.changed_fields(&parsed), ["telephony"]);
+    }
+
+    #[test]
+    fn telephony_refusals_name_their_field() {
+        for (telephony, field) in [
+            (serde_json::json!("on"), "telephony"),
+            (
+                serde_json::json!({"recording": true}),
+                "telephony.recording",
+            ),
+            (
+                serde_json::json!({"recording_enabled": "yes"}),
+                "telephony.recording_enabled",
+            ),
+            (
+                serde_json::json!({"consent_rule": "two_party"}),
+                "telephony.consent_rule",
+            ),
+            (serde_json::json!({"help_text": ""}), "telephony.help_text"),
+            (
+                serde_json::json!({"help_text": "x".repeat(321)}),
+                "telephony.help_text",
+            ),
+            (
+                serde_json::json!({"recording_announcement": "a\u{7}b"}),
+                "telephony.recording_announcement",
+            ),
+        ] {
+            let mut value = document();
+            value["telephony"] = telephony;
+            assert_eq!(field_of(&value), field);
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@
 pub mod appointment;
 pub mod billing_event;
 pub mod business_settings;
+pub mod call;
 pub mod channel;
 pub mod conversation;
 pub mod customer;
@@ -16,5 +17,6 @@ pub mod retention;
 pub mod sms_opt_out;
 pub mod sms_outbox;
 pub mod sms_thread;
+pub mod telephony_receipt;
 pub mod tenant;
 pub mod tenant_billing;

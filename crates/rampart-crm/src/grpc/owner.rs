@@ -18,6 +18,7 @@ use super::CrmApi;
 use crate::Error;
 use crate::domain::{
     BusinessSettings, ChannelCredentials, ChannelKind, ChannelName, HoldReason, RetentionPeriods,
+    check_channel_setup,
 };
 use crate::store::{
     ChannelStore, ChannelSummary, DataScope, Hold, LegalHoldStore, NewChannel, RetentionStore,
@@ -97,10 +98,15 @@ impl OwnerService for CrmApi {
         let scope = DataScope::of(&principal)?;
         authorise(&principal, Role::Owner, Scope::Owner)?;
         let request = request.into_inner();
+        let kind = ChannelKind::parse(&request.kind)?;
+        let display_name = ChannelName::parse(&request.display_name)?;
+        let credentials = ChannelCredentials::parse(&request.credentials)?;
+        let phone_number = check_channel_setup(kind, &request.phone_number, credentials.as_ref())?;
         let new = NewChannel {
-            kind: ChannelKind::parse(&request.kind)?,
-            display_name: ChannelName::parse(&request.display_name)?,
-            credentials: ChannelCredentials::parse(&request.credentials)?,
+            kind,
+            display_name,
+            credentials,
+            phone_number,
         };
         let channel = self.channels(scope).create(&principal, new).await?;
         tracing::info!(
@@ -245,6 +251,7 @@ fn channel_to_proto(channel: ChannelSummary) -> proto::ChannelView {
         display_name: channel.display_name,
         credentials_set: channel.credentials_set,
         credential_names: channel.credential_names,
+        phone_number: channel.phone_number.unwrap_or_default(),
         created_at: timestamp(channel.created_at),
     }
 }

@@ -24,6 +24,7 @@ mod m0010_lookup_indexes;
 mod m0011_data_key_primary_key;
 mod m0012_job_runs;
 mod m0013_telephony;
+mod m0014_telephony_inbound;
 mod m0015_sms_outbox;
 
 pub struct Migrator;
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0011_data_key_primary_key::Migration),
             Box::new(m0012_job_runs::Migration),
             Box::new(m0013_telephony::Migration),
+            Box::new(m0014_telephony_inbound::Migration),
             Box::new(m0015_sms_outbox::Migration),
         ]
     }

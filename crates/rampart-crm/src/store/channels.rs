@@ -7,6 +7,10 @@
 //! nothing here opens them (the senders that use a channel will, through the
 //! vault). What is read back is their names. Deleting a channel deletes its
 //! row, and with it the only copy of its sealed credentials.
+//!
+//! A `twilio` channel's number is unique across every tenant and mode (the
+//! database's unique index decides, so two tenants racing for one number
+//! cannot both win); a taken number is refused without saying whose.
 
 use chrono::{DateTime, Utc};
 use rampart_kit::ids::{ChannelId, TenantId};
@@ -19,9 +23,10 @@ use sea_orm::{
     QueryFilter, QueryOrder, QuerySelect,
 };
 
+use super::is_unique_violation;
 use super::{DataScope, now};
 use crate::Error;
-use crate::domain::{ChannelCredentials, ChannelKind, ChannelName};
+use crate::domain::{ChannelCredentials, ChannelKind, ChannelName, E164Number};
 use crate::entity::channel;
 use crate::vault::{Field, Vault};
 
@@ -38,6 +43,9 @@ pub struct NewChannel {
     pub kind: ChannelKind,
     pub display_name: ChannelName,
     pub credentials: Option<ChannelCredentials>,
+    /// A `twilio` channel's number (see
+    /// [`crate::domain::check_channel_setup`]).
+    pub phone_number: Option<E164Number>,
 }
 
 /// A channel as it may be shown: never its credentials.
@@ -49,6 +57,8 @@ pub struct ChannelSummary {
     pub credentials_set: bool,
     pub credential_names: Vec<String>,
     pub created_at: DateTime<Utc>,
+    /// A `twilio` channel's number.
+    pub phone_number: Option<String>,
 }
 
 /// The channels of one tenant in one data mode.
@@ -96,6 +106,17 @@ impl<'a> ChannelStore<'a> {
         if existing >= MAX_CHANNELS {
             return Err(Error::TooManyChannels);
         }
+        if let Some(number) = &new.phone_number {
+            // Checked first for a clear answer; the unique index below
+            // settles a race.
+            let taken = channel::Entity::find()
+                .filter(channel::Column::PhoneNumber.eq(number.as_str()))
+                .count(change.tx())
+                .await?;
+            if taken > 0 {
+                return Err(Error::PhoneNumberTaken);
+            }
+        }
         let id = ChannelId::generate().into_string();
         let credential_names = new
             .credentials
@@ -130,11 +151,18 @@ impl<'a> ChannelStore<'a> {
             credentials: sealed,
             created_at: now(),
             created_by: actor.actor(),
-            phone_number: None,
+            phone_number: new.phone_number.map(E164Number::into_string),
         };
-        channel::Entity::insert(row.clone().into_active_model())
+        match channel::Entity::insert(row.clone().into_active_model())
             .exec_without_returning(change.tx())
-            .await?;
+            .await
+        {
+            Ok(_) => {}
+            Err(error) if row.phone_number.is_some() && is_unique_violation(&error) => {
+                return Err(Error::PhoneNumberTaken);
+            }
+            Err(error) => return Err(error.into()),
+        }
         change.audit(
             AuditRecord::success(
                 actor,
@@ -291,5 +319,6 @@ fn summary(row: channel::Model) -> Result<ChannelSummary, Error> {
         credentials_set: row.credentials.is_some(),
         credential_names,
         created_at: row.created_at,
+        phone_number: row.phone_number,
     })
 }

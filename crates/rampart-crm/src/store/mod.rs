@@ -72,6 +72,7 @@ pub use messages::{
     post_fingerprint,
 };
 pub use purge::{Purged, count_customer_data, purge_conversation, purge_customer};
+pub use purge::{call_owner, purge_tenant_telephony};
 pub use retention::{RetentionStore, StoredRetention};
 pub use sealed::{LegacyConversion, conversation_owner, customer_owner, seal_legacy_rows};
 pub use settings::{SettingsStore, SettingsVersion};

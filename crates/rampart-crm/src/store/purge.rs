@@ -7,6 +7,12 @@
 //! survives (a backup, a replica, free pages of a database file) can no
 //! longer be opened. Callers check legal holds before calling; these
 //! functions do not.
+//!
+//! Telephony's rows go with what they belong to: a conversation's SMS
+//! thread (the number it talks to) with the conversation; a customer's
+//! calls (found by the blind index of the customer's number) with the
+//! customer, their data keys destroyed first; and every telephony row of a
+//! tenant with the tenant ([`purge_tenant_telephony`]).
 
 use rampart_kit::ids::CustomerId;
 use sea_orm::{
@@ -16,7 +22,10 @@ use sea_orm::{
 use super::DataScope;
 use super::sealed::{conversation_owner, customer_owner};
 use crate::Error;
-use crate::entity::{appointment, conversation, customer, job_note, legal_hold, message};
+use crate::entity::{
+    appointment, call, conversation, customer, job_note, legal_hold, message, sms_opt_out,
+    sms_outbox, sms_thread, telephony_receipt,
+};
 use crate::vault::TenantKeys;
 
 /// How many of each thing a deletion removed, or would remove.
@@ -130,6 +139,12 @@ pub async fn purge_conversation(
         .exec(db)
         .await?
         .rows_affected;
+    sms_thread::Entity::delete_many()
+        .filter(sms_thread::Column::TenantId.eq(scope.tenant_id.as_str()))
+        .filter(sms_thread::Column::Mode.eq(scope.mode.as_str()))
+        .filter(sms_thread::Column::ConversationId.eq(conversation_id))
+        .exec(db)
+        .await?;
     purged.conversations = conversation::Entity::delete_many()
         .filter(conversation::Column::TenantId.eq(scope.tenant_id.as_str()))
         .filter(conversation::Column::Mode.eq(scope.mode.as_str()))
@@ -158,6 +173,7 @@ pub async fn purge_customer(
     if keys.destroy_data_key(db, &customer_owner(id)).await? {
         purged.data_keys += 1;
     }
+    purged.data_keys += purge_calls_of_customer(db, scope, keys, id).await?;
     purged.job_notes = job_note::Entity::delete_many()
         .filter(job_note::Column::TenantId.eq(scope.tenant_id.as_str()))
         .filter(job_note::Column::Mode.eq(scope.mode.as_str()))
@@ -186,4 +202,85 @@ pub async fn purge_customer(
         .await?
         .rows_affected;
     Ok(purged)
+}
+
+/// Deletes the calls from the customer's number (by its blind index), each
+/// call's data key destroyed first; answers how many keys were destroyed.
+async fn purge_calls_of_customer(
+    db: &impl ConnectionTrait,
+    scope: &DataScope,
+    keys: &TenantKeys,
+    customer_id: &str,
+) -> Result<u64, Error> {
+    let phone_index = customer::Entity::find_by_id(customer_id)
+        .filter(customer::Column::TenantId.eq(scope.tenant_id.as_str()))
+        .filter(customer::Column::Mode.eq(scope.mode.as_str()))
+        .one(db)
+        .await?
+        .and_then(|row| row.phone_index)
+        .filter(|index| !index.is_empty());
+    let Some(phone_index) = phone_index else {
+        return Ok(0);
+    };
+    let calls: Vec<String> = call::Entity::find()
+        .select_only()
+        .column(call::Column::CallSid)
+        .filter(call::Column::TenantId.eq(scope.tenant_id.as_str()))
+        .filter(call::Column::Mode.eq(scope.mode.as_str()))
+        .filter(call::Column::PhoneIndex.eq(phone_index.as_str()))
+        .into_tuple::<String>()
+        .all(db)
+        .await?;
+    let mut destroyed = 0;
+    for call_sid in &calls {
+        if keys.destroy_data_key(db, &call_owner(call_sid)).await? {
+            destroyed += 1;
+        }
+    }
+    call::Entity::delete_many()
+        .filter(call::Column::TenantId.eq(scope.tenant_id.as_str()))
+        .filter(call::Column::Mode.eq(scope.mode.as_str()))
+        .filter(call::Column::PhoneIndex.eq(phone_index.as_str()))
+        .exec(db)
+        .await?;
+    Ok(destroyed)
+}
+
+/// The data key a call's sealed fields are under (see
+/// [`crate::telephony::voice`]).
+#[must_use]
+pub fn call_owner(call_sid: &str) -> String {
+    format!("call:{call_sid}")
+}
+
+/// Deletes every telephony row of a tenant, both modes: SMS threads,
+/// calls, the opt-out ledger and webhook receipts. For tenant deletion,
+/// inside its transaction, after the tenant's keys are destroyed.
+pub async fn purge_tenant_telephony(
+    db: &impl ConnectionTrait,
+    tenant_id: &rampart_kit::ids::TenantId,
+) -> Result<(), Error> {
+    sms_thread::Entity::delete_many()
+        .filter(sms_thread::Column::TenantId.eq(tenant_id.as_str()))
+        .exec(db)
+        .await?;
+    call::Entity::delete_many()
+        .filter(call::Column::TenantId.eq(tenant_id.as_str()))
+        .exec(db)
+        .await?;
+    sms_opt_out::Entity::delete_many()
+        .filter(sms_opt_out::Column::TenantId.eq(tenant_id.as_str()))
+        .exec(db)
+        .await?;
+    telephony_receipt::Entity::delete_many()
+        .filter(telephony_receipt::Column::TenantId.eq(tenant_id.as_str()))
+        .exec(db)
+        .await?;
+    // Texts still queued for the tenant's numbers: nothing may leave for
+    // a tenant that no longer exists.
+    sms_outbox::Entity::delete_many()
+        .filter(sms_outbox::Column::TenantId.eq(tenant_id.as_str()))
+        .exec(db)
+        .await?;
+    Ok(())
 }

@@ -67,6 +67,7 @@ impl TenantStore<'_> {
         delete_all::<channel::Entity>(tx, channel::Column::TenantId, id).await?;
         delete_all::<retention::Entity>(tx, retention::Column::TenantId, id).await?;
         delete_all::<billing_event::Entity>(tx, billing_event::Column::TenantId, id).await?;
+        super::purge_tenant_telephony(tx, id).await?;
         tenant::Entity::delete_by_id(id.as_str()).exec(tx).await?;
 
         change.audit(

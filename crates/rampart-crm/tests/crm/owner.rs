@@ -233,6 +233,7 @@ fn sms_channel() -> proto::CreateChannelRequest {
         kind: "sms".into(),
         display_name: "Front desk SMS".into(),
         credentials: json!({"account_sid": "AC0192f0c1", "auth_token": SECRET_TOKEN}).to_string(),
+        ..Default::default()
     }
 }
 
@@ -303,6 +304,7 @@ async fn channels_are_connected_listed_and_disconnected_without_showing_credenti
                 kind: "widget".into(),
                 display_name: "Website".into(),
                 credentials: String::new(),
+                ..Default::default()
             },
         ))
         .await

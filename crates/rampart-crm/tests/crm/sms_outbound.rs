@@ -13,8 +13,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rampart_crm::domain::{ChannelCredentials, ChannelKind, ChannelName, Phone};
-use rampart_crm::entity::{channel, sms_outbox};
+use rampart_crm::domain::{ChannelCredentials, ChannelKind, ChannelName, E164Number, Phone};
+use rampart_crm::entity::sms_outbox;
 use rampart_crm::sms::loopback::LoopbackProvider;
 use rampart_crm::sms::twilio::TwilioRest;
 use rampart_crm::sms::{SenderPass, SmsSettings, send_due};
@@ -259,24 +259,14 @@ async fn twilio_tenant(
         .create(
             &key,
             NewChannel {
-                kind: ChannelKind::Sms,
+                kind: ChannelKind::Twilio,
                 display_name: ChannelName::parse("Texts").unwrap(),
                 credentials: ChannelCredentials::parse(&credentials).unwrap(),
+                phone_number: Some(E164Number::parse(&number).unwrap()),
             },
         )
         .await
         .unwrap();
-    // The `twilio` kind is the channel route's (the inbound half); the
-    // sealed credentials are bound to the row, not its kind.
-    let mut row = channel::Entity::find_by_id(created.id.clone())
-        .one(&app.db)
-        .await
-        .unwrap()
-        .unwrap()
-        .into_active_model();
-    row.kind = ActiveValue::Set("twilio".to_owned());
-    row.phone_number = ActiveValue::Set(Some(number.clone()));
-    row.update(&app.db).await.unwrap();
     provider.add_account(&account_sid, provider_token.unwrap_or(&auth_token));
     Tenant {
         id,

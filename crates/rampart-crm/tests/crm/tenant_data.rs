@@ -506,6 +506,7 @@ async fn an_export_holds_exactly_the_tenants_data_opened(database: TestDatabase)
                 kind: "sms".into(),
                 display_name: "Front desk".into(),
                 credentials: json!({"auth_token": "tok-EXPORT-NEVER-97"}).to_string(),
+                ..Default::default()
             },
         ))
         .await

@@ -122,6 +122,7 @@ async fn populate(app: &TestApp, tenant: &TenantId) -> (String, String) {
                 display_name: "Front desk SMS".into(),
                 credentials: json!({"account_sid": "AC01", "auth_token": "tok_sealed_0192"})
                     .to_string(),
+                ..Default::default()
             },
         ))
         .await

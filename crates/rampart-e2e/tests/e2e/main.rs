@@ -43,6 +43,9 @@
 //!   reading their own conversation and nobody else's.
 //! - [`tenant_data`]: a manager's activity report and the owner's bulk
 //!   export (complete, opened, audited, malformed periods refused).
+//! - [`telephony`]: Twilio's SMS and voice webhooks: signatures, tenant
+//!   resolution by the called number, replays, the gate, opt-out and
+//!   recording consent.
 
 // The harness is the library's, shared with the benches.
 use rampart_e2e::harness;
@@ -68,6 +71,7 @@ mod mesh;
 mod operations;
 mod replicas;
 mod support;
+mod telephony;
 mod tenant_data;
 mod tenant_deletion;
 mod widget;

@@ -37,6 +37,7 @@ pub mod openapi;
 mod owner;
 mod page;
 mod schedule;
+mod telephony;
 mod tenant_data;
 mod users;
 mod well_known;
@@ -128,6 +129,8 @@ fn api() -> OpenApiRouter<Arc<Gateway>> {
         .routes(routes!(keys::set_tenant_rate_limit))
         .routes(routes!(billing::get_billing, billing::put_billing))
         .routes(routes!(billing::webhook))
+        .routes(routes!(telephony::sms))
+        .routes(routes!(telephony::voice))
         .routes(routes!(keys::issue_admin_key, keys::list_admin_keys))
         .routes(routes!(keys::revoke_admin_key))
         .routes(routes!(keys::rotate_admin_key))

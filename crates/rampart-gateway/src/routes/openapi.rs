@@ -55,6 +55,7 @@ pub const WIDGET_KEY: &str = "widget_key";
         (name = "handoffs", description = "The handoff queue: conversations a person must answer, by severity and due time (a tenant user's session; listing also takes a tenant API key)"),
         (name = "widget", description = "The website widget (public widget key, from an allowed origin)"),
         (name = "audit", description = "The audit logs, with signed checkpoints and proofs: a tenant's own (tenant API key or a tenant user's session), any log (platform admin key or session)"),
+        (name = "telephony", description = "Twilio's SMS and voice webhooks (no key: the X-Twilio-Signature under the called number's auth token)"),
     ),
 )]
 struct ApiDoc;

@@ -162,11 +162,18 @@ pub async fn put_settings(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewChannel {
-    /// `sms`, `phone`, `email`, `web` or `widget`.
+    /// `sms`, `phone`, `email`, `web`, `widget` or `twilio`.
     #[schema(max_length = 16)]
     kind: String,
     #[schema(max_length = 100)]
     display_name: String,
+    /// A `twilio` channel's E.164 number (`+` and 8 to 15 digits), where
+    /// its SMS and calls arrive; required for `twilio`, refused for every
+    /// other kind. A `twilio` channel's credentials must hold
+    /// `account_sid` and `auth_token`.
+    #[serde(default)]
+    #[schema(max_length = 16, example = "+14155550100")]
+    phone_number: Option<String>,
     /// Write-only secrets such as `{"account_sid": "...", "auth_token":
     /// "..."}`: up to 10 names of `A-Za-z0-9_-`, each value up to 4096
     /// characters. Stored encrypted; never returned.
@@ -184,6 +191,9 @@ pub struct ChannelSummary {
     /// The names of the stored credentials, never their values.
     credential_names: Vec<String>,
     created_at: String,
+    /// A `twilio` channel's number.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    phone_number: Option<String>,
 }
 
 impl From<ChannelView> for ChannelSummary {
@@ -195,6 +205,7 @@ impl From<ChannelView> for ChannelSummary {
             credentials_set: channel.credentials_set,
             credential_names: channel.credential_names,
             created_at: channel.created_at,
+            phone_number: (!channel.phone_number.is_empty()).then_some(channel.phone_number),
         }
     }
 }
@@ -209,7 +220,7 @@ impl From<ChannelView> for ChannelSummary {
         (status = 201, description = "The channel, connected", body = ChannelSummary),
         (status = 400, description = "A field is invalid (kind, display_name, credentials)"),
         (status = 403, description = "Not the owner, or a key without the owner scope"),
-        (status = 409, description = "The tenant already has the most channels allowed"),
+        (status = 409, description = "The tenant already has the most channels allowed, or the phone number is already connected (whose is not said)"),
     ),
     security(("tenant_api_key" = []), ("session" = [])),
 )]
@@ -229,6 +240,7 @@ pub async fn create_channel(
             kind: body.kind,
             display_name: body.display_name,
             credentials,
+            phone_number: body.phone_number.unwrap_or_default(),
         },
         async |mut owner, request| owner.create_channel(request).await,
     )
