@@ -618,6 +618,36 @@ pub const KINDS: &[EventKind] = &[
         details: &["generated_at", "pass", "warn", "fail", "sha256"],
         description: "the monthly security checklist ran and its report was stored (`rampart checklist`): `pass`, `warn` and `fail` count its items, `sha256` is the stored report's SHA-256",
     },
+    EventKind {
+        action: "calendar.connected",
+        version: 1,
+        producer: "crm",
+        log: LogScope::Tenant,
+        target: "calendar",
+        outcomes: SUCCESS,
+        details: &["provider", "mode"],
+        description: "the owner connected a calendar (OAuth 2.0 with PKCE, the events scope only); recorded as the owner who started the authorisation",
+    },
+    EventKind {
+        action: "calendar.connect_failed",
+        version: 1,
+        producer: "crm",
+        log: LogScope::Tenant,
+        target: "calendar",
+        outcomes: &["failure"],
+        details: &["provider", "mode"],
+        description: "a calendar authorisation came back and was refused (code exchange failed, a scope other than exactly the events scope, no refresh token); whatever was granted was revoked and nothing stored",
+    },
+    EventKind {
+        action: "calendar.disconnected",
+        version: 1,
+        producer: "crm",
+        log: LogScope::Tenant,
+        target: "calendar",
+        outcomes: SUCCESS,
+        details: &["provider", "mode"],
+        description: "the owner disconnected the calendar: its tokens were revoked at the provider, then deleted",
+    },
 ];
 
 /// The schema of `action`, if it is a known kind.

@@ -24,6 +24,7 @@ mod m0010_lookup_indexes;
 mod m0011_data_key_primary_key;
 mod m0012_job_runs;
 mod m0013_telephony;
+mod m0016_calendar;
 
 pub struct Migrator;
 
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0011_data_key_primary_key::Migration),
             Box::new(m0012_job_runs::Migration),
             Box::new(m0013_telephony::Migration),
+            Box::new(m0016_calendar::Migration),
         ]
     }
 
