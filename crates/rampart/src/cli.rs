@@ -275,7 +275,10 @@ async fn dev(args: DevArgs, file: &FileSettings, environment: Environment) -> an
         .await
         .with_context(|| format!("cannot listen on {admin_listen} for metrics; is another rampart running? (--admin-listen picks another address)"))?;
     let stack = stack::start_dev(DevOptions {
-        crm: Default::default(),
+        crm: rampart_crm::Integrations {
+            calendar: settings::calendar_settings_from_env()?,
+            ..Default::default()
+        },
         data_dir: data_dir.clone(),
         edge_listener,
         admin_api_key,
@@ -521,7 +524,10 @@ async fn serve(
         None => None,
     };
     let running = stack::start(StackConfig {
-        crm: Default::default(),
+        crm: rampart_crm::Integrations {
+            calendar: settings::calendar_settings_from_env()?,
+            ..Default::default()
+        },
         pki: PkiDir::new(pki_dir),
         listeners,
         urls,
