@@ -236,7 +236,7 @@ async fn token(State(state): State<Arc<Mutex<Fake>>>, headers: HeaderMap, body: 
             let Some(verifier) = params.get("code_verifier") else {
                 return error(StatusCode::BAD_REQUEST, "invalid_grant");
             };
-            if s256(verifier) != challenge || params.get("redirect_uri").is_none() {
+            if s256(verifier) != challenge || !params.contains_key("redirect_uri") {
                 return error(StatusCode::BAD_REQUEST, "invalid_grant");
             }
             let refresh = format!("refresh-{n}-{}", uuid::Uuid::new_v4().simple());
@@ -288,19 +288,19 @@ async fn revoke(State(state): State<Arc<Mutex<Fake>>>, body: Bytes) -> Response 
 }
 
 /// The bearer token is one issued and good, and the calendar is the one.
-fn authorised(fake: &Fake, headers: &HeaderMap, calendar: &str) -> Result<(), Response> {
+fn refused(fake: &Fake, headers: &HeaderMap, calendar: &str) -> Option<Response> {
     let token = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or_default();
     if !fake.access.contains(token) {
-        return Err(error(StatusCode::UNAUTHORIZED, "invalid_token"));
+        return Some(error(StatusCode::UNAUTHORIZED, "invalid_token"));
     }
     if calendar != fake.calendar_id {
-        return Err(error(StatusCode::NOT_FOUND, "notFound"));
+        return Some(error(StatusCode::NOT_FOUND, "notFound"));
     }
-    Ok(())
+    None
 }
 
 async fn insert_event(
@@ -311,7 +311,7 @@ async fn insert_event(
 ) -> Response {
     let mut fake = state.lock().expect("fake state");
     fake.calls.push(format!("POST events {calendar}"));
-    if let Err(response) = authorised(&fake, &headers, &calendar) {
+    if let Some(response) = refused(&fake, &headers, &calendar) {
         return response;
     }
     let Ok(mut event) = serde_json::from_slice::<Value>(&body) else {
@@ -337,7 +337,7 @@ async fn patch_event(
 ) -> Response {
     let mut fake = state.lock().expect("fake state");
     fake.calls.push(format!("PATCH events {calendar} {id}"));
-    if let Err(response) = authorised(&fake, &headers, &calendar) {
+    if let Some(response) = refused(&fake, &headers, &calendar) {
         return response;
     }
     let Ok(Value::Object(changes)) = serde_json::from_slice::<Value>(&body) else {
@@ -359,7 +359,7 @@ async fn delete_event(
 ) -> Response {
     let mut fake = state.lock().expect("fake state");
     fake.calls.push(format!("DELETE events {calendar} {id}"));
-    if let Err(response) = authorised(&fake, &headers, &calendar) {
+    if let Some(response) = refused(&fake, &headers, &calendar) {
         return response;
     }
     match fake.events.remove(&id) {
@@ -376,7 +376,7 @@ async fn list_events(
 ) -> Response {
     let mut fake = state.lock().expect("fake state");
     fake.calls.push(format!("GET events {calendar}"));
-    if let Err(response) = authorised(&fake, &headers, &calendar) {
+    if let Some(response) = refused(&fake, &headers, &calendar) {
         return response;
     }
     let query: HashMap<String, String> = form(uri.query().unwrap_or_default().as_bytes());

@@ -452,12 +452,14 @@ pub fn escalation_settings_from_env() -> anyhow::Result<rampart_escalation::Sett
 ///   endpoints, Google's own by default (overridden for tests and local
 ///   development); each must be an http(s) URL.
 pub fn calendar_settings_from_env() -> anyhow::Result<rampart_crm::calendar::CalendarSettings> {
-    let mut settings = rampart_crm::calendar::CalendarSettings::default();
-    settings.client_id = std::env::var("RAMPART_GOOGLE_CLIENT_ID")
-        .ok()
-        .map(|id| id.trim().to_owned())
-        .filter(|id| !id.is_empty());
-    settings.client_secret = rampart_kit::config::secret_from_env("RAMPART_GOOGLE_CLIENT_SECRET")?;
+    let mut settings = rampart_crm::calendar::CalendarSettings {
+        client_id: std::env::var("RAMPART_GOOGLE_CLIENT_ID")
+            .ok()
+            .map(|id| id.trim().to_owned())
+            .filter(|id| !id.is_empty()),
+        client_secret: rampart_kit::config::secret_from_env("RAMPART_GOOGLE_CLIENT_SECRET")?,
+        ..Default::default()
+    };
     if settings.client_secret.is_some() && settings.client_id.is_none() {
         bail!("RAMPART_GOOGLE_CLIENT_SECRET is set without RAMPART_GOOGLE_CLIENT_ID");
     }

@@ -57,6 +57,14 @@ impl CalendarApi {
         }
     }
 
+    fn storage(&self) -> store::Storage<'_> {
+        store::Storage {
+            db: &self.db,
+            outbox: &self.outbox,
+            vault: &self.vault,
+        }
+    }
+
     /// The audit event of a callback, as the person who started it: the
     /// callback itself carries no principal.
     fn callback_event(taken: &Taken, action: &str) -> AuditRecord {
@@ -182,9 +190,7 @@ impl CalendarService for CalendarApi {
             .authorise(&request.redirect_uri)
             .map_err(|error| oauth_status(&error))?;
         store::begin(
-            &self.db,
-            &self.outbox,
-            &self.vault,
+            self.storage(),
             &scope,
             &principal,
             &calendar_id,
@@ -259,9 +265,7 @@ impl CalendarService for CalendarApi {
         };
         let event = Self::callback_event(&taken, "calendar.connected");
         store::connect(
-            &self.db,
-            &self.outbox,
-            &self.vault,
+            self.storage(),
             &taken,
             &tokens,
             &refresh_token,

@@ -10,7 +10,7 @@
 //!   and the sync outbox.
 //! - [`sync`]: the worker that claims sync rows under a lease and pushes
 //!   appointments to the calendar, retrying with backoff.
-//! - [`grpc`]: `CalendarService`.
+//! - [`grpc`]: the `CalendarService` handlers.
 //!
 //! Only `https://www.googleapis.com/auth/calendar.events` is ever asked
 //! for, and a grant of anything else (broader or narrower) is refused and

@@ -64,17 +64,25 @@ pub struct OpenTokens {
     pub refresh_token: SecretString,
 }
 
+/// What the connection's writes go through: the pool, the audit outbox
+/// and the vault.
+#[derive(Debug, Clone, Copy)]
+pub struct Storage<'a> {
+    pub db: &'a DatabaseConnection,
+    pub outbox: &'a Outbox,
+    pub vault: &'a Vault,
+}
+
 /// Records an authorisation in flight for `scope`, asked by `actor`.
 pub async fn begin(
-    db: &DatabaseConnection,
-    outbox: &Outbox,
-    vault: &Vault,
+    storage: Storage<'_>,
     scope: &DataScope,
     actor: &Principal,
     calendar_id: &str,
     redirect_uri: &str,
     authorisation: &Authorisation,
 ) -> Result<(), Error> {
+    let Storage { db, outbox, vault } = storage;
     let change = outbox.begin(db).await?;
     let at = now();
     // Expired authorisations, anyone's, go first.
@@ -187,15 +195,14 @@ pub fn row_scope(tenant_id: &str, mode: &str) -> Result<DataScope, Error> {
 /// Stores the connection (replacing any earlier one of the scope) with
 /// its `calendar.connected` event, in one transaction.
 pub async fn connect(
-    db: &DatabaseConnection,
-    outbox: &Outbox,
-    vault: &Vault,
+    storage: Storage<'_>,
     taken: &Taken,
     tokens: &Tokens,
     refresh_token: &SecretString,
     scope_granted: &str,
     event: AuditRecord,
 ) -> Result<(), Error> {
+    let Storage { db, outbox, vault } = storage;
     let mut change = outbox.begin(db).await?;
     let tenant = taken.scope.tenant_id.as_str();
     let mode = taken.scope.mode.as_str();
