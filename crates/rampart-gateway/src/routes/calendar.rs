@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use rampart_kit::error::ErrorCode;
 use rampart_proto::crm::v1::{
@@ -137,7 +137,7 @@ struct CallbackQuery {
         ("error" = Option<String>, Query, description = "Set by the provider when the owner declined"),
     ),
     responses(
-        (status = 303, description = "Connected: on to the console"),
+        (status = 200, description = "Connected: a page that sends the browser on to the console", content_type = "text/html"),
         (status = 400, description = "No state"),
         (status = 403, description = "An unknown, used or expired state, a refused code, or a grant of another scope than the events scope (revoked, nothing stored)"),
         (status = 503, description = "The provider could not be reached"),
@@ -168,7 +168,29 @@ pub async fn callback(
         Some(public) => format!("{}{CONSOLE_AFTER_CONNECT}", public.trim_end_matches('/')),
         None => CONSOLE_AFTER_CONNECT.to_owned(),
     };
-    Ok(Redirect::to(&console).into_response())
+    Ok(connected_page(&console))
+}
+
+/// The page the browser lands on once connected: on to the console. A
+/// page (not a 303) so that the REST document's rule, a success answer for
+/// every route, holds; a meta refresh needs no script.
+fn connected_page(console: &str) -> Response {
+    let escaped = console
+        .replace('&', "&amp;")
+        .replace('"', "&quot;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
+    let html = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\">\
+         <meta http-equiv=\"refresh\" content=\"0;url={escaped}\">\
+         <title>Calendar connected</title></head>\
+         <body><p>Calendar connected. <a href=\"{escaped}\">Back to the console</a>.</p></body></html>"
+    );
+    (
+        [(http::header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        html,
+    )
+        .into_response()
 }
 
 /// The connected calendar, never its tokens.
