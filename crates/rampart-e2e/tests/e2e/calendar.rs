@@ -272,6 +272,12 @@ async fn connect_sync_and_disconnect(stack: &TestStack, fake: &FakeGoogle) {
     assert_eq!(connected["scope"], EVENTS_SCOPE);
     let refresh_tokens = fake.live_refresh_tokens();
     assert_eq!(refresh_tokens.len(), 1, "one grant is live");
+    let stored = connection_bytes(stack).await;
+    assert!(!stored.is_empty(), "the connection is stored");
+    assert!(
+        !contains(&stored, refresh_tokens[0].as_bytes()),
+        "the refresh token is stored sealed, not as it was issued"
+    );
     let text = connected.to_string();
     assert!(
         !text.contains("access-") && !text.contains("refresh-"),
@@ -468,6 +474,109 @@ async fn connect_sync_and_disconnect(stack: &TestStack, fake: &FakeGoogle) {
         .send(stack, Method::DELETE, "/v1/owner/calendar", &Value::Null)
         .await;
     assert_eq!(code, StatusCode::NOT_FOUND, "{body}");
+    assert!(
+        connection_bytes(stack).await.is_empty(),
+        "the tokens are gone"
+    );
+
+    // The trail: the refused callback, the connection (as the owner who
+    // started it) and the disconnection.
+    let events = trail_until(stack, &tenant, |events| {
+        [
+            "calendar.connect_failed",
+            "calendar.connected",
+            "calendar.disconnected",
+        ]
+        .iter()
+        .all(|action| events.iter().any(|e| e["action"] == *action))
+    })
+    .await;
+    let of = |action: &str| {
+        events
+            .iter()
+            .find(|e| e["action"] == action)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(of("calendar.connect_failed")["outcome"], "failure");
+    let connected = of("calendar.connected");
+    assert!(
+        connected["actor"].as_str().unwrap().starts_with("user:"),
+        "{connected}"
+    );
+    assert!(
+        of("calendar.disconnected")["actor"]
+            .as_str()
+            .unwrap()
+            .starts_with("api_key:")
+    );
+    let text = serde_json::to_string(&events).unwrap();
+    for token in &refresh_tokens {
+        assert!(!text.contains(token.as_str()), "no token in the trail");
+    }
+}
+
+/// The sealed token columns of every stored connection, as someone with
+/// the database (and not the keys) reads them.
+async fn connection_bytes(stack: &TestStack) -> Vec<u8> {
+    use sea_orm::ConnectionTrait;
+    let url = stack.database_url.clone().unwrap_or_else(|| {
+        let data = rampart::dev_data::DataDir::open(&stack.data_dir).expect("data dir");
+        rampart_kit::db::sqlite_url(&data.database("crm"))
+    });
+    let db = rampart_kit::db::connect(&url)
+        .await
+        .expect("the CRM database");
+    let rows = db
+        .query_all_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT access_token, refresh_token FROM crm_calendar_connection",
+        ))
+        .await
+        .expect("connection rows");
+    let mut bytes = Vec::new();
+    for row in rows {
+        for column in ["access_token", "refresh_token"] {
+            bytes.extend(row.try_get::<Vec<u8>>("", column).expect(column));
+        }
+    }
+    bytes
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle)
+}
+
+/// Waits until the tenant's trail (read with its first key) holds what
+/// `done` accepts.
+async fn trail_until(
+    stack: &TestStack,
+    tenant: &crate::harness::Tenant,
+    done: impl Fn(&[Value]) -> bool,
+) -> Vec<Value> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let (code, body) = read(
+            stack
+                .as_tenant(tenant, Method::GET, "/v1/owner/audit?limit=100")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(code, StatusCode::OK, "{body}");
+        let events = body["events"].as_array().unwrap().clone();
+        if done(&events) {
+            return events;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the trail never showed the calendar events: {events:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 async fn a_broader_scope_is_refused(stack: &TestStack, fake: &FakeGoogle) {
