@@ -12,7 +12,8 @@
 //! and calls the callback itself.
 //!
 //! Knobs: the scope granted ([`FakeGoogle::grant_scope`]), expiring every
-//! access token ([`FakeGoogle::expire_access_tokens`]), and the record of
+//! access token ([`FakeGoogle::expire_access_tokens`]), an outage of the
+//! Calendar API ([`FakeGoogle::fail_calendar_calls`]), and the record of
 //! calls, revocations and events.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -47,6 +48,8 @@ struct Fake {
     calls: Vec<String>,
     granted_scope: Option<String>,
     issued: u64,
+    /// Calendar calls still to answer 503.
+    failures: u32,
 }
 
 /// The running fake.
@@ -126,6 +129,11 @@ impl FakeGoogle {
     /// Grants `scope` instead of the events scope to the next codes.
     pub fn grant_scope(&self, scope: Option<&str>) {
         self.lock().granted_scope = scope.map(str::to_owned);
+    }
+
+    /// The next `count` Calendar calls answer 503, as an outage would.
+    pub fn fail_calendar_calls(&self, count: u32) {
+        self.lock().failures = count;
     }
 
     /// Every access token issued so far stops working (refresh tokens go on).
@@ -288,7 +296,11 @@ async fn revoke(State(state): State<Arc<Mutex<Fake>>>, body: Bytes) -> Response 
 }
 
 /// The bearer token is one issued and good, and the calendar is the one.
-fn refused(fake: &Fake, headers: &HeaderMap, calendar: &str) -> Option<Response> {
+fn refused(fake: &mut Fake, headers: &HeaderMap, calendar: &str) -> Option<Response> {
+    if fake.failures > 0 {
+        fake.failures -= 1;
+        return Some(error(StatusCode::SERVICE_UNAVAILABLE, "backendError"));
+    }
     let token = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -311,7 +323,7 @@ async fn insert_event(
 ) -> Response {
     let mut fake = state.lock().expect("fake state");
     fake.calls.push(format!("POST events {calendar}"));
-    if let Some(response) = refused(&fake, &headers, &calendar) {
+    if let Some(response) = refused(&mut fake, &headers, &calendar) {
         return response;
     }
     let Ok(mut event) = serde_json::from_slice::<Value>(&body) else {
@@ -337,7 +349,7 @@ async fn patch_event(
 ) -> Response {
     let mut fake = state.lock().expect("fake state");
     fake.calls.push(format!("PATCH events {calendar} {id}"));
-    if let Some(response) = refused(&fake, &headers, &calendar) {
+    if let Some(response) = refused(&mut fake, &headers, &calendar) {
         return response;
     }
     let Ok(Value::Object(changes)) = serde_json::from_slice::<Value>(&body) else {
@@ -359,7 +371,7 @@ async fn delete_event(
 ) -> Response {
     let mut fake = state.lock().expect("fake state");
     fake.calls.push(format!("DELETE events {calendar} {id}"));
-    if let Some(response) = refused(&fake, &headers, &calendar) {
+    if let Some(response) = refused(&mut fake, &headers, &calendar) {
         return response;
     }
     match fake.events.remove(&id) {
@@ -376,7 +388,7 @@ async fn list_events(
 ) -> Response {
     let mut fake = state.lock().expect("fake state");
     fake.calls.push(format!("GET events {calendar}"));
-    if let Some(response) = refused(&fake, &headers, &calendar) {
+    if let Some(response) = refused(&mut fake, &headers, &calendar) {
         return response;
     }
     let query: HashMap<String, String> = form(uri.query().unwrap_or_default().as_bytes());

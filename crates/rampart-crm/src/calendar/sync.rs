@@ -370,3 +370,75 @@ fn calendar<'a>(
         access_token,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn claim_is_exclusive_on(url: &str) {
+        let db = rampart_kit::db::connect(url).await.unwrap();
+        crate::migrate(&db).await.unwrap();
+        let outbox = Outbox::new(crate::OUTBOX_TABLE);
+        let at = Utc::now();
+        let row = calendar_sync::Model {
+            id: uuid::Uuid::now_v7().to_string(),
+            tenant_id: "ten_x".to_owned(),
+            mode: "live".to_owned(),
+            appointment_id: "apt_x".to_owned(),
+            attempts: 0,
+            next_attempt_at: at,
+            lease_until: None,
+            last_error: None,
+            created_at: at,
+        };
+        calendar_sync::Entity::insert(row.clone().into_active_model())
+            .exec_without_returning(&db)
+            .await
+            .unwrap();
+        // Two instances read the same free row; one claim wins.
+        let lease = Duration::from_secs(60);
+        let (first, second) = tokio::join!(
+            claim(&db, &outbox, &row, lease),
+            claim(&db, &outbox, &row, lease)
+        );
+        assert!(
+            first.unwrap() ^ second.unwrap(),
+            "exactly one instance holds the row"
+        );
+        // Held: the scan does not offer it again.
+        let due = calendar_sync::Entity::find()
+            .filter(calendar_sync::Column::NextAttemptAt.lte(Utc::now()))
+            .filter(
+                Condition::any()
+                    .add(calendar_sync::Column::LeaseUntil.is_null())
+                    .add(calendar_sync::Column::LeaseUntil.lt(Utc::now())),
+            )
+            .all(&db)
+            .await
+            .unwrap();
+        assert!(due.is_empty(), "{due:?}");
+        // An instance that died: its lease runs out and the row is taken
+        // again, once.
+        let held = calendar_sync::Entity::find_by_id(row.id.clone())
+            .one(&db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(claim(&db, &outbox, &held, lease).await.unwrap());
+        assert!(!claim(&db, &outbox, &held, lease).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_sync_row_is_claimed_by_one_instance_sqlite() {
+        let database = rampart_kit::testing::TestDatabase::sqlite();
+        claim_is_exclusive_on(&database.url).await;
+    }
+
+    #[tokio::test]
+    async fn a_sync_row_is_claimed_by_one_instance_postgres() {
+        let Some(database) = rampart_kit::testing::TestDatabase::postgres().await else {
+            return;
+        };
+        claim_is_exclusive_on(&database.url).await;
+    }
+}

@@ -382,6 +382,37 @@ async fn connect_sync_and_disconnect(stack: &TestStack, fake: &FakeGoogle) {
         fake.calls()
     );
 
+    // The calendar is down for two calls: the push is retried, with
+    // backoff, until it lands.
+    fake.fail_calendar_calls(2);
+    let retried = writer
+        .create(
+            stack,
+            "/v1/crm/appointments",
+            json!({
+                "customer_id": customer["id"],
+                "starts_at": "2031-06-01T09:00:00Z",
+                "ends_at": "2031-06-01T10:00:00Z",
+                "service_type": "retried visit",
+            }),
+        )
+        .await;
+    let retried_id = retried["id"].as_str().unwrap().to_owned();
+    eventually("the insert after an outage", fake, |events| {
+        event_of(events, &retried_id).is_some()
+    })
+    .await;
+    let inserts = fake
+        .calls()
+        .iter()
+        .filter(|c| c.starts_with("POST events"))
+        .count();
+    assert!(
+        inserts >= 4,
+        "two failed attempts before the one that landed: {:?}",
+        fake.calls()
+    );
+
     // An event of the business's, and a second appointment: both busy.
     fake.add_event("dentist01", "2031-05-07T13:00:00Z", "2031-05-07T14:00:00Z");
     let second = writer
