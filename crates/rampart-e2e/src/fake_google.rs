@@ -38,8 +38,8 @@ struct Fake {
     client_id: String,
     client_secret: String,
     calendar_id: String,
-    /// code -> (S256 challenge, scope to grant)
-    codes: HashMap<String, (String, String)>,
+    /// code -> (S256 challenge, redirect URI, scope to grant)
+    codes: HashMap<String, (String, String, String)>,
     /// Access tokens issued and still good.
     access: HashSet<String>,
     refresh: HashSet<String>,
@@ -113,16 +113,19 @@ impl FakeGoogle {
     }
 
     /// A code the token endpoint exchanges once, for the verifier whose
-    /// S256 is `challenge`, as a consenting owner's browser would bring back.
-    pub fn issue_code(&self, challenge: &str) -> String {
+    /// S256 is `challenge` and the same `redirect_uri`, as a consenting
+    /// owner's browser would bring back.
+    pub fn issue_code(&self, challenge: &str, redirect_uri: &str) -> String {
         let code = format!("code-{}", uuid::Uuid::new_v4().simple());
         let mut fake = self.lock();
         let scope = fake
             .granted_scope
             .clone()
             .unwrap_or_else(|| EVENTS_SCOPE.to_owned());
-        fake.codes
-            .insert(code.clone(), (challenge.to_owned(), scope));
+        fake.codes.insert(
+            code.clone(),
+            (challenge.to_owned(), redirect_uri.to_owned(), scope),
+        );
         code
     }
 
@@ -238,13 +241,13 @@ async fn token(State(state): State<Arc<Mutex<Fake>>>, headers: HeaderMap, body: 
                 return error(StatusCode::BAD_REQUEST, "invalid_request");
             };
             // Single use: gone whether or not the verifier matches.
-            let Some((challenge, scope)) = fake.codes.remove(code) else {
+            let Some((challenge, redirect_uri, scope)) = fake.codes.remove(code) else {
                 return error(StatusCode::BAD_REQUEST, "invalid_grant");
             };
             let Some(verifier) = params.get("code_verifier") else {
                 return error(StatusCode::BAD_REQUEST, "invalid_grant");
             };
-            if s256(verifier) != challenge || !params.contains_key("redirect_uri") {
+            if s256(verifier) != challenge || params.get("redirect_uri") != Some(&redirect_uri) {
                 return error(StatusCode::BAD_REQUEST, "invalid_grant");
             }
             let refresh = format!("refresh-{n}-{}", uuid::Uuid::new_v4().simple());

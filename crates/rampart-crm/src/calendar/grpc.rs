@@ -189,7 +189,7 @@ impl CalendarService for CalendarApi {
             .oauth
             .authorise(&request.redirect_uri)
             .map_err(|error| oauth_status(&error))?;
-        store::begin(
+        let recorded = store::begin(
             self.storage(),
             &scope,
             &principal,
@@ -198,6 +198,11 @@ impl CalendarService for CalendarApi {
             &authorisation,
         )
         .await?;
+        if !recorded {
+            return Err(ErrorCode::ResourceExhausted.status(
+                "too many calendar authorisations in flight; finish or wait for one (10 minutes)",
+            ));
+        }
         tracing::info!(
             request_id = %principal.request_id,
             "calendar authorisation started"

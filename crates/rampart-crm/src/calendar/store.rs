@@ -28,7 +28,7 @@ use crate::vault::{Field, Vault};
 pub const PENDING_LIFETIME: chrono::Duration = chrono::Duration::minutes(10);
 
 /// The most authorisations one tenant may have in flight.
-const MAX_PENDING: u64 = 10;
+pub const MAX_PENDING: u64 = 10;
 
 /// The data key tokens are sealed under: the tenant's own.
 const DATA_KEY_OWNER: &str = "tenant";
@@ -73,7 +73,9 @@ pub struct Storage<'a> {
     pub vault: &'a Vault,
 }
 
-/// Records an authorisation in flight for `scope`, asked by `actor`.
+/// Records an authorisation in flight for `scope`, asked by `actor`;
+/// false (nothing written) when the tenant has [`MAX_PENDING`] in flight
+/// already.
 pub async fn begin(
     storage: Storage<'_>,
     scope: &DataScope,
@@ -81,7 +83,7 @@ pub async fn begin(
     calendar_id: &str,
     redirect_uri: &str,
     authorisation: &Authorisation,
-) -> Result<(), Error> {
+) -> Result<bool, Error> {
     let Storage { db, outbox, vault } = storage;
     let change = outbox.begin(db).await?;
     let at = now();
@@ -95,9 +97,7 @@ pub async fn begin(
         .count(change.tx())
         .await?;
     if in_flight >= MAX_PENDING {
-        return Err(Error::Internal(anyhow::anyhow!(
-            "too many calendar authorisations in flight"
-        )));
+        return Ok(false);
     }
     let hash = state_hash(authorisation.state.expose_secret());
     let key = vault
@@ -129,7 +129,7 @@ pub async fn begin(
         .exec_without_returning(change.tx())
         .await?;
     change.commit().await?;
-    Ok(())
+    Ok(true)
 }
 
 /// Takes the authorisation `state` names: deleted as it is read, so only

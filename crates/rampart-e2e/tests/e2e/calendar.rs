@@ -242,17 +242,17 @@ async fn connect_sync_and_disconnect(stack: &TestStack, fake: &FakeGoogle) {
     // A code issued for another challenge fails PKCE at the provider, and
     // uses up the state: the right code cannot follow it.
     let first = begin(stack, fake, &owner).await;
-    let wrong = fake.issue_code("A".repeat(43).as_str());
+    let wrong = fake.issue_code("A".repeat(43).as_str(), &first["redirect_uri"]);
     let (code, _, body) = come_back(stack, &wrong, &first["state"]).await;
     assert_eq!(code, StatusCode::FORBIDDEN, "{body}");
-    let right = fake.issue_code(&first["code_challenge"]);
+    let right = fake.issue_code(&first["code_challenge"], &first["redirect_uri"]);
     let (code, _, body) = come_back(stack, &right, &first["state"]).await;
     assert_eq!(code, StatusCode::FORBIDDEN, "a used state: {body}");
     assert_eq!(status(stack, &owner).await["connected"], false);
 
     // The flow: consent, the code back, connected.
     let params = begin(stack, fake, &owner).await;
-    let code_value = fake.issue_code(&params["code_challenge"]);
+    let code_value = fake.issue_code(&params["code_challenge"], &params["redirect_uri"]);
     let (code, _, body) = come_back(stack, &code_value, &params["state"]).await;
     assert_eq!(code, StatusCode::OK, "{body}");
     assert!(
@@ -615,7 +615,7 @@ async fn a_broader_scope_is_refused(stack: &TestStack, fake: &FakeGoogle) {
     let owner = issue_key(stack, &tenant.id, Mode::Live, &["owner"]).await;
     fake.grant_scope(Some("https://www.googleapis.com/auth/calendar"));
     let params = begin(stack, fake, &owner).await;
-    let code_value = fake.issue_code(&params["code_challenge"]);
+    let code_value = fake.issue_code(&params["code_challenge"], &params["redirect_uri"]);
     let (code, _, body) = come_back(stack, &code_value, &params["state"]).await;
     assert_eq!(code, StatusCode::FORBIDDEN, "{body}");
     assert!(body.contains("scope"), "{body}");
