@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 /// Keep in step with `src/redacted.rs`, whose test names each of these.
-const SECRET_MESSAGES: [&str; 15] = [
+const SECRET_MESSAGES: [&str; 17] = [
     "rampart.auth.v1.SignInRequest",
     "rampart.auth.v1.SignInResponse",
     "rampart.auth.v1.SessionGrant",
@@ -20,6 +20,8 @@ const SECRET_MESSAGES: [&str; 15] = [
     "rampart.auth.v1.VerifyApiKeyRequest",
     "rampart.auth.v1.IssueApiKeyResponse",
     "rampart.crm.v1.CreateChannelRequest",
+    "rampart.crm.v1.BeginConnectResponse",
+    "rampart.crm.v1.CompleteConnectRequest",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -34,6 +36,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "rampart/audit/v1/audit.proto",
         "rampart/crm/v1/billing.proto",
         "rampart/crm/v1/telephony.proto",
+        "rampart/crm/v1/calendar.proto",
     ];
     let descriptors = protox::compile(files, [&root])?;
     tonic_prost_build::configure()

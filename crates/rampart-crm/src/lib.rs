@@ -47,6 +47,7 @@ use rampart_kit::grpc::{AllowPeers, health_for, serve, server};
 use rampart_kit::outbox::Outbox;
 use rampart_kit::pki::{ServiceName, ServiceTls};
 use rampart_proto::crm::v1::billing_service_server::BillingServiceServer;
+use rampart_proto::crm::v1::calendar_service_server::CalendarServiceServer;
 use rampart_proto::crm::v1::crm_service_server::CrmServiceServer;
 use rampart_proto::crm::v1::owner_service_server::OwnerServiceServer;
 use rampart_proto::crm::v1::schedule_service_server::ScheduleServiceServer;
@@ -239,6 +240,20 @@ pub async fn serve_with_vault(
         config.integrations.sms.clone(),
         shutdown.clone(),
     )?;
+    let calendar_sync = calendar::spawn_sync(
+        db.clone(),
+        outbox.clone(),
+        vault.clone(),
+        calendar::oauth::OAuth::new(config.integrations.calendar.clone()),
+        calendar::SyncSchedule::default(),
+        shutdown.clone(),
+    );
+    let calendar_api = calendar::CalendarApi::new(
+        db.clone(),
+        outbox.clone(),
+        vault.clone(),
+        config.integrations.calendar.clone(),
+    );
 
     let billing = BillingApi::new(db.clone(), outbox.clone());
     let certifier = Certifier::connect(&config.audit_url, &tls)?;
@@ -270,6 +285,10 @@ pub async fn serve_with_vault(
         .add_service(TelephonyServiceServer::with_interceptor(
             telephony,
             AllowPeers(ALLOWED_PEERS),
+        ))
+        .add_service(CalendarServiceServer::with_interceptor(
+            calendar_api,
+            AllowPeers(ALLOWED_PEERS),
         ));
     tracing::info!(address = %listener.local_addr()?, "crm listening");
     let served = serve(router, listener, shutdown).await;
@@ -283,6 +302,9 @@ pub async fn serve_with_vault(
     }
     if let Err(error) = sms_sender.await {
         tracing::error!(error = %error, "sms sender task failed");
+    }
+    if let Err(error) = calendar_sync.await {
+        tracing::error!(error = %error, "calendar sync task failed");
     }
     rampart_kit::db::close(db).await;
     tracing::info!("crm stopped");

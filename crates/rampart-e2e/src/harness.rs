@@ -79,8 +79,19 @@ impl TestStack {
     /// A stack whose auth service uses `accounts` (throttling, sessions).
     pub async fn start_with_accounts(
         backend: Backend,
+        gateway: rampart_gateway::Config,
+        accounts: rampart_auth::AccountSettings,
+    ) -> Option<Self> {
+        Self::start_with_integrations(backend, gateway, accounts, Default::default()).await
+    }
+
+    /// A stack whose crm reaches its providers (SMS, calendars) as `crm`
+    /// says: the tests' local fakes.
+    pub async fn start_with_integrations(
+        backend: Backend,
         mut gateway: rampart_gateway::Config,
         accounts: rampart_auth::AccountSettings,
+        crm: rampart_crm::Integrations,
     ) -> Option<Self> {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut auth_database_url = rampart_kit::db::sqlite_url(&dir.path().join("auth.db"));
@@ -109,7 +120,7 @@ impl TestStack {
         let edge_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind edge");
         let admin_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind admin");
         let stack = start_dev(DevOptions {
-            crm: Default::default(),
+            crm,
             data_dir: dir.path().to_path_buf(),
             edge_listener,
             admin_api_key: Some(SecretString::from(admin.expose().to_owned())),

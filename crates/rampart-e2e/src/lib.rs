@@ -8,6 +8,7 @@
 //! - [`reads`]: the benches' timed CRM reads and their percentiles.
 //! - [`on_both_backends!`]: a scenario as two tests, one per backend.
 
+pub mod fake_google;
 pub mod harness;
 pub mod reads;
 

@@ -9,6 +9,7 @@ use rampart_proto::audit::v1::audit_service_client::AuditServiceClient;
 use rampart_proto::auth::v1::account_service_client::AccountServiceClient;
 use rampart_proto::auth::v1::auth_service_client::AuthServiceClient;
 use rampart_proto::crm::v1::billing_service_client::BillingServiceClient;
+use rampart_proto::crm::v1::calendar_service_client::CalendarServiceClient;
 use rampart_proto::crm::v1::crm_service_client::CrmServiceClient;
 use rampart_proto::crm::v1::owner_service_client::OwnerServiceClient;
 use rampart_proto::crm::v1::schedule_service_client::ScheduleServiceClient;
@@ -54,6 +55,8 @@ pub struct Backends {
     pub incident_freeze: IncidentFreezeServiceClient<TracedChannel>,
     /// The CRM's Twilio webhooks.
     pub telephony: TelephonyServiceClient<TracedChannel>,
+    /// The CRM's connected calendar.
+    pub calendar: CalendarServiceClient<TracedChannel>,
 }
 
 impl Backends {
@@ -80,6 +83,7 @@ impl Backends {
             owner: OwnerServiceClient::new(traced(crm.clone())),
             billing: BillingServiceClient::new(traced(crm.clone())),
             telephony: TelephonyServiceClient::new(traced(crm.clone())),
+            calendar: CalendarServiceClient::new(traced(crm.clone())),
             crm: CrmServiceClient::new(traced(crm)),
             handoffs: HandoffServiceClient::new(traced(escalation.clone())),
             incident_freeze: IncidentFreezeServiceClient::new(traced(escalation.clone())),
@@ -120,6 +124,10 @@ impl Backend for BillingServiceClient<TracedChannel> {
 }
 
 impl Backend for TelephonyServiceClient<TracedChannel> {
+    const SERVICE: &'static str = "crm";
+}
+
+impl Backend for CalendarServiceClient<TracedChannel> {
     const SERVICE: &'static str = "crm";
 }
 

@@ -675,6 +675,36 @@ pub const KINDS: &[EventKind] = &[
         details: &["what", "consent_rule"],
         description: "a call's recording or transcript (`what`) was stored, sealed, because recording was on and the consent rule (`consent_rule`) was met",
     },
+    EventKind {
+        action: "calendar.connected",
+        version: 1,
+        producer: "crm",
+        log: LogScope::Tenant,
+        target: "calendar",
+        outcomes: SUCCESS,
+        details: &["provider", "mode"],
+        description: "the owner connected a calendar (OAuth 2.0 with PKCE, the events scope only); recorded as the owner who started the authorisation",
+    },
+    EventKind {
+        action: "calendar.connect_failed",
+        version: 1,
+        producer: "crm",
+        log: LogScope::Tenant,
+        target: "calendar",
+        outcomes: &["failure"],
+        details: &["provider", "mode"],
+        description: "a calendar authorisation came back and was refused (code exchange failed, a scope other than exactly the events scope, no refresh token); whatever was granted was revoked and nothing stored",
+    },
+    EventKind {
+        action: "calendar.disconnected",
+        version: 1,
+        producer: "crm",
+        log: LogScope::Tenant,
+        target: "calendar",
+        outcomes: SUCCESS,
+        details: &["provider", "mode"],
+        description: "the owner disconnected the calendar: its tokens were revoked at the provider, then deleted",
+    },
 ];
 
 /// The schema of `action`, if it is a known kind.

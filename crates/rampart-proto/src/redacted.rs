@@ -13,7 +13,7 @@ use crate::auth::v1::{
     SessionGrant, SignInRequest, SignInResponse, TotpEnrolment, VerifyApiKeyRequest,
     VerifySessionRequest,
 };
-use crate::crm::v1::CreateChannelRequest;
+use crate::crm::v1::{BeginConnectResponse, CompleteConnectRequest, CreateChannelRequest};
 
 /// A secret's place in a message: whether it was set, never its value.
 struct Redacted<'a>(&'a str);
@@ -126,6 +126,17 @@ redacted_debug!(IssueApiKeyResponse {
 redacted_debug!(CreateChannelRequest {
     plain: [kind, display_name, phone_number],
     secret: [credentials],
+    lists: []
+});
+// The URL carries the state that completes the connection.
+redacted_debug!(BeginConnectResponse {
+    plain: [],
+    secret: [authorization_url],
+    lists: []
+});
+redacted_debug!(CompleteConnectRequest {
+    plain: [],
+    secret: [code, state],
     lists: []
 });
 
@@ -282,10 +293,29 @@ mod tests {
                     }
                 ),
             ),
+            (
+                "BeginConnectResponse",
+                format!(
+                    "{:?}",
+                    BeginConnectResponse {
+                        authorization_url: format!("https://accounts.example/auth?state={SECRET}"),
+                    }
+                ),
+            ),
+            (
+                "CompleteConnectRequest",
+                format!(
+                    "{:?}",
+                    CompleteConnectRequest {
+                        code: SECRET.into(),
+                        state: SECRET.into(),
+                    }
+                ),
+            ),
         ];
         assert_eq!(
             cases.len(),
-            15,
+            17,
             "one case per message in build.rs's SECRET_MESSAGES"
         );
         for (what, debug) in cases {

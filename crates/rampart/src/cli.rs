@@ -275,7 +275,10 @@ async fn dev(args: DevArgs, file: &FileSettings, environment: Environment) -> an
         .await
         .with_context(|| format!("cannot listen on {admin_listen} for metrics; is another rampart running? (--admin-listen picks another address)"))?;
     let stack = stack::start_dev(DevOptions {
-        crm: Default::default(),
+        crm: rampart_crm::Integrations {
+            calendar: settings::calendar_settings_from_env()?,
+            ..Default::default()
+        },
         data_dir: data_dir.clone(),
         edge_listener,
         admin_api_key,
@@ -529,7 +532,7 @@ async fn serve(
     let running = stack::start(StackConfig {
         crm: rampart_crm::Integrations {
             sms: settings::sms_settings_from_env()?,
-            ..Default::default()
+            calendar: settings::calendar_settings_from_env()?,
         },
         pki: PkiDir::new(pki_dir),
         listeners,

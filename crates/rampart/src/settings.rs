@@ -460,6 +460,44 @@ pub fn sms_settings_from_env() -> anyhow::Result<rampart_crm::sms::SmsSettings> 
     Ok(settings)
 }
 
+/// Calendar sync's settings from the environment:
+///
+/// - `RAMPART_GOOGLE_CLIENT_ID` and `RAMPART_GOOGLE_CLIENT_SECRET` (or
+///   `RAMPART_GOOGLE_CLIENT_SECRET_FILE`): the OAuth client; without an id,
+///   calendar sync is off (connecting answers 503);
+/// - `RAMPART_GOOGLE_AUTH_URL`, `RAMPART_GOOGLE_TOKEN_URL`,
+///   `RAMPART_GOOGLE_REVOKE_URL`, `RAMPART_GOOGLE_CALENDAR_API`: the
+///   endpoints, Google's own by default (overridden for tests and local
+///   development); each must be an http(s) URL.
+pub fn calendar_settings_from_env() -> anyhow::Result<rampart_crm::calendar::CalendarSettings> {
+    let mut settings = rampart_crm::calendar::CalendarSettings {
+        client_id: std::env::var("RAMPART_GOOGLE_CLIENT_ID")
+            .ok()
+            .map(|id| id.trim().to_owned())
+            .filter(|id| !id.is_empty()),
+        client_secret: rampart_kit::config::secret_from_env("RAMPART_GOOGLE_CLIENT_SECRET")?,
+        ..Default::default()
+    };
+    if settings.client_secret.is_some() && settings.client_id.is_none() {
+        bail!("RAMPART_GOOGLE_CLIENT_SECRET is set without RAMPART_GOOGLE_CLIENT_ID");
+    }
+    for (name, field) in [
+        ("RAMPART_GOOGLE_AUTH_URL", &mut settings.auth_url),
+        ("RAMPART_GOOGLE_TOKEN_URL", &mut settings.token_url),
+        ("RAMPART_GOOGLE_REVOKE_URL", &mut settings.revoke_url),
+        ("RAMPART_GOOGLE_CALENDAR_API", &mut settings.api_base),
+    ] {
+        if let Ok(value) = std::env::var(name) {
+            let value = value.trim().trim_end_matches('/').to_owned();
+            if !(value.starts_with("https://") || value.starts_with("http://")) {
+                bail!("{name} must be an http(s) URL");
+            }
+            *field = value;
+        }
+    }
+    Ok(settings)
+}
+
 /// Account settings from the environment, each checked:
 ///
 /// - `RAMPART_ADMIN_EMAIL_DOMAINS`: comma-separated office domains platform

@@ -5,6 +5,10 @@
 pub mod appointment;
 pub mod billing_event;
 pub mod business_settings;
+pub mod calendar_connection;
+pub mod calendar_event;
+pub mod calendar_pending;
+pub mod calendar_sync;
 pub mod call;
 pub mod channel;
 pub mod conversation;

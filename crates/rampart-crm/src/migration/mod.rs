@@ -26,6 +26,7 @@ mod m0012_job_runs;
 mod m0013_telephony;
 mod m0014_telephony_inbound;
 mod m0015_sms_outbox;
+mod m0016_calendar;
 
 pub struct Migrator;
 
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0013_telephony::Migration),
             Box::new(m0014_telephony_inbound::Migration),
             Box::new(m0015_sms_outbox::Migration),
+            Box::new(m0016_calendar::Migration),
         ]
     }
 

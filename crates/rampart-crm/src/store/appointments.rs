@@ -179,6 +179,7 @@ impl<'a> AppointmentStore<'a> {
             }
             Err(error) => return Err(error.into()),
         }
+        crate::calendar::store::enqueue_sync(change.tx(), &self.scope, &row.id).await?;
         change.audit(event);
         change.commit().await?;
         Ok(row)
@@ -326,6 +327,7 @@ impl<'a> AppointmentStore<'a> {
                 .with_detail("from", from.as_str())
                 .with_detail("to", to.as_str());
         }
+        crate::calendar::store::enqueue_sync(tx.tx(), &self.scope, &updated.id).await?;
         tx.audit(event);
         tx.commit().await?;
         Ok(updated)

@@ -15,8 +15,9 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use super::TenantStore;
 use crate::Error;
 use crate::entity::{
-    appointment, billing_event, business_settings, channel, conversation, customer,
-    erasure_request, job_note, legal_hold, message, retention, tenant,
+    appointment, billing_event, business_settings, calendar_connection, calendar_event,
+    calendar_pending, calendar_sync, channel, conversation, customer, erasure_request, job_note,
+    legal_hold, message, retention, tenant,
 };
 use crate::vault::Vault;
 
@@ -68,6 +69,17 @@ impl TenantStore<'_> {
         delete_all::<retention::Entity>(tx, retention::Column::TenantId, id).await?;
         delete_all::<billing_event::Entity>(tx, billing_event::Column::TenantId, id).await?;
         super::purge_tenant_telephony(tx, id).await?;
+        // The calendar's tokens, pending authorisations, event map and
+        // queued syncs: nothing is pushed for a tenant that no longer
+        // exists. The grant itself is not revoked at the provider (that is
+        // an outside call the deletion's transaction must not wait on); the
+        // tokens are gone with the rows and the owner can remove the grant
+        // from their Google account.
+        delete_all::<calendar_connection::Entity>(tx, calendar_connection::Column::TenantId, id)
+            .await?;
+        delete_all::<calendar_pending::Entity>(tx, calendar_pending::Column::TenantId, id).await?;
+        delete_all::<calendar_event::Entity>(tx, calendar_event::Column::TenantId, id).await?;
+        delete_all::<calendar_sync::Entity>(tx, calendar_sync::Column::TenantId, id).await?;
         tenant::Entity::delete_by_id(id.as_str()).exec(tx).await?;
 
         change.audit(

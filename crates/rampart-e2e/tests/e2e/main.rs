@@ -54,6 +54,7 @@ mod accounts;
 mod attacks;
 mod audit;
 mod billing;
+mod calendar;
 mod connections;
 mod console_session;
 mod crm_at_rest;

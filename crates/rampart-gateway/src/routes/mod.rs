@@ -20,6 +20,7 @@ mod admin;
 mod audit;
 mod billing;
 mod build;
+mod calendar;
 pub use build::executable_sha256;
 mod checklist;
 mod checklist_reports;
@@ -188,6 +189,10 @@ fn api() -> OpenApiRouter<Arc<Gateway>> {
         .routes(routes!(owner::delete_channel))
         .routes(routes!(owner::get_retention, owner::put_retention))
         .routes(routes!(owner::set_legal_hold))
+        .routes(routes!(calendar::connect))
+        .routes(routes!(calendar::callback))
+        .routes(routes!(calendar::status, calendar::disconnect))
+        .routes(routes!(calendar::busy))
         .routes(routes!(
             erasure::create_erasure_request,
             erasure::list_erasure_requests
