@@ -306,6 +306,23 @@ export default async function consoleAdmin(t) {
     await cell.waitFor({ state: 'detached' });
   });
 
+  await check('the owner connects a Twilio number: its number shown, its token never', async () => {
+    const digits = String(Date.now()).slice(-9);
+    const number = `+1${digits.startsWith('0') ? `5${digits.slice(1)}` : digits}`;
+    const token = `tok${stamp}`.padEnd(32, 'x');
+    await page.getByLabel('Display name').fill(`Phones ${stamp}`);
+    await page.getByLabel('Kind', { exact: true }).selectOption('twilio');
+    await page.getByLabel('Phone number').fill(number);
+    await page.getByLabel('Credentials').fill(`account_sid=AC${'0123456789abcdef'.repeat(2)}\nauth_token=${token}`);
+    await page.getByRole('button', { name: 'Connect channel' }).click();
+    await page.getByRole('cell', { name: `twilio ${number}`, exact: true }).waitFor();
+    const listed = (await fromPage(page, 'GET', '/v1/owner/channels')).body;
+    assert(listed.includes(number) && !listed.includes(token), `the channel list: ${listed}`);
+    await page.getByRole('button', { name: `Disconnect Phones ${stamp}` }).click();
+    await page.getByRole('button', { name: /^Confirm disconnect/ }).click();
+    await page.getByRole('cell', { name: `Phones ${stamp}`, exact: true }).waitFor({ state: 'detached' });
+  });
+
   await check('an agent does not see the owner pages: no link, and "not available" at their address', async () => {
     await signOut(page);
     await t.signIn(page, agent);

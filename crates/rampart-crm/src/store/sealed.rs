@@ -33,6 +33,20 @@ pub fn customer_owner(id: &str) -> String {
     format!("customer:{id}")
 }
 
+/// The blind index of a phone number in `tenant`: the one key customers,
+/// SMS threads, calls and the opt-out ledger share for a number.
+pub async fn phone_index(
+    vault: &Vault,
+    db: &impl ConnectionTrait,
+    tenant: &TenantId,
+    phone: &str,
+) -> Result<String, Error> {
+    Ok(vault
+        .tenant(db, tenant)
+        .await?
+        .blind_index(PHONE_INDEX, phone))
+}
+
 /// The data key owner of a conversation's messages and summary.
 #[must_use]
 pub fn conversation_owner(id: &str) -> String {

@@ -18,7 +18,7 @@ use sea_orm::{
     ActiveValue, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
 };
 
-use super::sealed::PHONE_INDEX;
+use super::sealed::phone_index;
 use super::{DataScope, now};
 use crate::Error;
 use crate::domain::Phone;
@@ -74,11 +74,7 @@ impl<'a> OptOutLedger<'a> {
         db: &impl ConnectionTrait,
         phone: &Phone,
     ) -> Result<String, Error> {
-        Ok(self
-            .vault
-            .tenant(db, &self.scope.tenant_id)
-            .await?
-            .blind_index(PHONE_INDEX, phone.as_str()))
+        phone_index(self.vault, db, &self.scope.tenant_id, phone.as_str()).await
     }
 
     /// Records `choice` for `phone`, with its audit event (`command`: the

@@ -12,7 +12,7 @@ use sea_orm::{
     QueryOrder,
 };
 
-use super::sealed::PHONE_INDEX;
+use super::sealed::{PHONE_INDEX, phone_index};
 use super::{DataScope, conversation_owner, now};
 use crate::Error;
 use crate::domain::Phone;
@@ -67,11 +67,7 @@ impl<'a> SmsThreadStore<'a> {
         db: &impl ConnectionTrait,
         phone: &Phone,
     ) -> Result<String, Error> {
-        Ok(self
-            .vault
-            .tenant(db, &self.scope.tenant_id)
-            .await?
-            .blind_index(PHONE_INDEX, phone.as_str()))
+        phone_index(self.vault, db, &self.scope.tenant_id, phone.as_str()).await
     }
 
     /// Opens the thread of a conversation just started, through `db` (the

@@ -19,7 +19,8 @@ const TARGETS = [
 ];
 const CONTACT_KINDS = ['general', 'security', 'billing', 'technical_incident'];
 const WEEKDAYS = ['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday'];
-const CHANNEL_KINDS = ['sms', 'phone', 'email', 'web', 'widget'];
+const CHANNEL_KINDS = ['twilio', 'sms', 'phone', 'email', 'web', 'widget'];
+const CONSENT_RULES = [['all_party', 'Every party must agree (the caller presses 1)'], ['one_party', 'One party suffices (the business)']];
 
 /** A refusal the page found itself, shown like the server's. */
 class Invalid extends Error {}
@@ -192,6 +193,11 @@ async function settingsSection(container) {
   const templates = h('textarea', { name: 'sms_templates', rows: '6', spellcheck: 'false', class: 'json',
     text: JSON.stringify(settings.sms_templates ?? {}, null, 2) });
   const transcripts = h('input', { type: 'checkbox', id: newId('transcripts'), checked: Boolean(settings.transcripts_enabled) });
+  const telephony = settings.telephony ?? {};
+  const recording = h('input', { type: 'checkbox', id: newId('recording'), checked: Boolean(telephony.recording_enabled) });
+  const consent = h('select', { name: 'consent_rule' }, CONSENT_RULES.map(([value, text]) =>
+    h('option', { value, text, selected: (telephony.consent_rule ?? 'all_party') === value })));
+  const helpText = h('input', { name: 'help_text', value: telephony.help_text ?? '', maxlength: '320' });
   const result = h('div', { 'aria-live': 'polite' });
   return form({ class: 'wide', 'aria-label': 'Business settings' }, [
     versionLine(view, 'settings'),
@@ -204,6 +210,10 @@ async function settingsSection(container) {
     field('Pricing notes', notes),
     field('SMS templates (JSON: name to text)', templates),
     h('div', { class: 'check' }, transcripts, h('label', { for: transcripts.id, text: 'Keep conversation transcripts' })),
+    h('fieldset', {}, h('legend', { text: 'Calls and texts' }),
+      h('div', { class: 'check' }, recording, h('label', { for: recording.id, text: 'Record calls (announced; stored only with consent)' })),
+      field('Recording consent rule', consent, 'The rule of the business\'s jurisdiction.'),
+      field('Reply to HELP', helpText, 'Empty: the default, which says how to stop and restart messages.')),
     h('div', { class: 'actions' }, h('button', { type: 'submit', text: 'Save settings' })),
     result,
   ], async () => {
@@ -227,7 +237,14 @@ async function settingsSection(container) {
         pricing_notes: notes.value,
         sms_templates,
         transcripts_enabled: transcripts.checked,
+        telephony: {
+          ...telephony,
+          recording_enabled: recording.checked,
+          consent_rule: consent.value,
+        },
       };
+      if (helpText.value.trim()) next.telephony.help_text = helpText.value.trim();
+      else delete next.telephony.help_text;
       const saved = await putVersioned('/v1/owner/settings', { settings: next }, view.version);
       announce(`Settings saved as version ${saved.version}.`);
       await loading(container, () => settingsSection(container));
@@ -245,7 +262,7 @@ async function channelsSection(container) {
   const status = h('div', { 'aria-live': 'polite' });
   const reload = () => loading(container, () => channelsSection(container));
   const rows = channels.map((channel) => [
-    channel.display_name, channel.kind,
+    channel.display_name, channel.phone_number ? `${channel.kind} ${channel.phone_number}` : channel.kind,
     channel.credentials_set ? channel.credential_names.join(', ') : 'none',
     timeEl(channel.created_at),
     h('button', { type: 'button', class: 'danger', text: 'Disconnect',
@@ -271,6 +288,7 @@ async function channelsSection(container) {
   ]);
   const kind = h('select', { name: 'kind' }, CHANNEL_KINDS.map((k) => h('option', { value: k, text: k })));
   const name = h('input', { name: 'display_name', required: true, maxlength: '100' });
+  const number = h('input', { type: 'tel', name: 'phone_number', spellcheck: 'false', placeholder: '+14155550123' });
   const secrets = h('textarea', { name: 'credentials', rows: '3', spellcheck: 'false', autocomplete: 'off' });
   return [
     status,
@@ -280,10 +298,12 @@ async function channelsSection(container) {
     form({ class: 'stack', 'aria-label': 'Connect a channel' }, [
       field('Kind', kind),
       field('Display name', name),
+      field('Phone number', number, 'Twilio numbers only, E.164. Point the number\'s webhooks at /v1/telephony/twilio/sms and /voice.'),
       field('Credentials', secrets, 'Optional, one name=value a line (account_sid=…). Stored encrypted and never shown again.'),
       h('button', { type: 'submit', text: 'Connect channel' }),
     ], async () => {
       const body = { kind: kind.value, display_name: name.value.trim() };
+      if (number.value.trim()) body.phone_number = number.value.trim();
       const pairs = lines(secrets.value);
       if (pairs.length) {
         body.credentials = {};
