@@ -909,3 +909,147 @@ async fn voice_webhooks(stack: &TestStack) {
     delete_tenant(stack, &tenant).await;
     assert_eq!(telephony_rows(&db, &tenant).await, [0, 0, 0, 0]);
 }
+
+/// The whole loop through two gateways behind one public URL: a text in
+/// through one, the AI's answer out as a text, STOP in through the other,
+/// and the next answer never leaves; START, and answers flow again. The
+/// texts go to the loopback provider `rampart dev` runs.
+#[tokio::test]
+async fn texts_round_trip_and_stop_holds_across_two_gateways() {
+    let Some(stack) = TestStack::start(crate::harness::Backend::PostgresRedis).await else {
+        return;
+    };
+    let second = stack
+        .second_gateway(rampart_gateway::Config {
+            public_url: Some(public_url(&stack, "")),
+            ..rampart_gateway::Config::default()
+        })
+        .await;
+    let (tenant, _, owner) = tenant_with_owner(&stack, "Loop Locksmiths").await;
+    let line = connect(&stack, &owner, "+14155550131").await;
+    let customer = "+14155550177";
+    let provider = &stack.stack.sms_provider;
+    let delivered_to_customer = || {
+        provider
+            .accepted()
+            .into_iter()
+            .filter(|message| message.to == customer && message.from == line.number)
+            .map(|message| message.body)
+            .collect::<Vec<_>>()
+    };
+
+    // A text in through the first gateway, answered by the AI.
+    let first = sms(
+        &line,
+        customer,
+        "SMloop00000000000000000000000001",
+        "Are you open on Saturday?",
+    );
+    twiml(deliver(&stack, SMS, &first, Some(&line.auth_token)).await).await;
+    let conversations = conversations(&stack, &tenant).await;
+    assert_eq!(conversations.len(), 1, "{conversations:?}");
+    let id = conversations[0]["id"].as_str().unwrap().to_owned();
+    let reply = |text: &'static str| {
+        let stack = &stack;
+        let tenant = &tenant;
+        let id = id.clone();
+        async move {
+            let (status, body) = read(
+                stack
+                    .as_tenant(
+                        tenant,
+                        Method::POST,
+                        &format!("/v1/crm/conversations/{id}/ai-replies"),
+                    )
+                    .json(&json!({ "text": text }))
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await;
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+        }
+    };
+    reply("Yes, from 9 to 1 on Saturdays.").await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while delivered_to_customer().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the answer never left"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(delivered_to_customer(), ["Yes, from 9 to 1 on Saturdays."]);
+
+    // STOP through the second gateway, signed over the shared public URL.
+    let stop = sms(&line, customer, "SMloop00000000000000000000000002", "stop");
+    let response = stack
+        .client
+        .request(Method::POST, second.url(SMS))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header(
+            "X-Twilio-Signature",
+            sign(
+                line.auth_token.as_bytes(),
+                &public_url(&stack, SMS),
+                &stop
+                    .iter()
+                    .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+                    .collect::<Vec<_>>(),
+            ),
+        )
+        .body(encode(&stop))
+        .send()
+        .await
+        .unwrap();
+    assert!(twiml(response).await.contains("<Message>"));
+
+    // The next answer is suppressed, never texted.
+    reply("We also open on Sunday mornings.").await;
+    let db = crm_db(&stack).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let states = query(
+            &db,
+            "SELECT state FROM crm_sms_outbox WHERE conversation_id = $1 ORDER BY created_at",
+            &[&id],
+        )
+        .await;
+        let states: Vec<String> = states
+            .into_iter()
+            .map(|row| row[0].clone().unwrap())
+            .collect();
+        if states.last().map(String::as_str) == Some("suppressed") {
+            assert_eq!(states, ["sent", "suppressed"]);
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never decided: {states:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        delivered_to_customer().len(),
+        1,
+        "an opted-out number was texted"
+    );
+
+    // START through the first gateway: answers flow again.
+    let start = sms(&line, customer, "SMloop00000000000000000000000003", "START");
+    twiml(deliver(&stack, SMS, &start, Some(&line.auth_token)).await).await;
+    reply("See you Saturday.").await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while delivered_to_customer().len() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the answer after START never left"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        delivered_to_customer(),
+        ["Yes, from 9 to 1 on Saturdays.", "See you Saturday."]
+    );
+    stack.stop().await;
+}
