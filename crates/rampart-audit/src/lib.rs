@@ -47,11 +47,14 @@ use std::time::Duration;
 use anyhow::Context;
 use rampart_kit::CancellationToken;
 use rampart_kit::grpc::{AllowPeers, health_for, serve, server};
+use rampart_kit::local::LocalServices;
 use rampart_kit::pki::{ServiceName, ServiceTls};
+use rampart_proto::audit::v1::audit_service_handle;
 use rampart_proto::audit::v1::audit_service_server::AuditServiceServer;
 use sea_orm::DatabaseConnection;
 use sea_orm_migration::MigratorTrait;
 use tokio::net::TcpListener;
+use tonic::service::interceptor::InterceptedService;
 
 pub use crate::checkpoint::SigningKey;
 pub use crate::events::PLATFORM_LOG_ID;
@@ -110,6 +113,18 @@ pub async fn run(
     tls: ServiceTls,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    run_co_located(config, listener, tls, LocalServices::new(), shutdown).await
+}
+
+/// [`run`], also registering the service in `local` for callers in this
+/// process (see [`rampart_kit::local`]).
+pub async fn run_co_located(
+    config: Config,
+    listener: TcpListener,
+    tls: ServiceTls,
+    local: LocalServices,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let db = rampart_kit::db::connect(&config.database_url).await?;
     migrate(&db).await?;
     let store = EventStore::new(db.clone());
@@ -122,15 +137,19 @@ pub async fn run(
         shutdown.clone(),
     ));
     let health = health_for::<AuditServiceServer<AuditGrpc>>().await;
-    let router =
-        server(&tls)?
-            .add_service(health)
-            .add_service(AuditServiceServer::with_interceptor(
-                AuditGrpc::new(store, key),
-                // Every service records audit events; what each may read is
-                // decided per call from the principal.
-                AllowPeers(&ServiceName::ALL),
-            ));
+    let api = Arc::new(AuditGrpc::new(store, key));
+    // Every service records audit events; what each may read is decided per
+    // call from the principal.
+    let allow = AllowPeers(&ServiceName::ALL);
+    local
+        .register::<dyn audit_service_handle::Dispatch>(ServiceName::Audit, api.clone(), allow)
+        .withdraw_on(&shutdown);
+    let router = server(&tls)?
+        .add_service(health)
+        .add_service(InterceptedService::new(
+            AuditServiceServer::from_arc(api),
+            allow,
+        ));
     tracing::info!(address = ?listener.local_addr().ok(), "audit service listening");
     let served = serve(router, listener, shutdown.clone()).await;
     shutdown.cancel();

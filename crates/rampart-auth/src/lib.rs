@@ -48,19 +48,24 @@ pub use accounts::{AccountSettings, NewClientPolicy};
 pub use passwords::{ARGON2_ITERATIONS, ARGON2_LANES, ARGON2_MEMORY_KIB};
 pub use throttle::ThrottlePolicy;
 
+use std::sync::Arc;
+
 use anyhow::Context;
 use rampart_kit::CancellationToken;
 use rampart_kit::api_key::KeyHasher;
 use rampart_kit::grpc::{AllowPeers, health_for, serve, server};
+use rampart_kit::local::LocalServices;
 use rampart_kit::outbox::Outbox;
 use rampart_kit::pki::{ServiceName, ServiceTls};
 use rampart_kit::revocation::RevocationBus;
 use rampart_kit::secret::{ExposeSecret, Password, SecretString};
 use rampart_proto::auth::v1::account_service_server::AccountServiceServer;
 use rampart_proto::auth::v1::auth_service_server::AuthServiceServer;
+use rampart_proto::auth::v1::{account_service_handle, auth_service_handle};
 use sea_orm::DatabaseConnection;
 use sea_orm_migration::MigratorTrait;
 use tokio::net::TcpListener;
+use tonic::service::interceptor::InterceptedService;
 
 use crate::access::TenantAccess;
 use crate::accounts::{Accounts, AccountsGrpc};
@@ -176,6 +181,18 @@ pub async fn run(
     tls: ServiceTls,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    run_co_located(config, listener, tls, LocalServices::new(), shutdown).await
+}
+
+/// [`run`], also registering the service in `local` for callers in this
+/// process (see [`rampart_kit::local`]).
+pub async fn run_co_located(
+    config: Config,
+    listener: TcpListener,
+    tls: ServiceTls,
+    local: LocalServices,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     // Every credential is hashed under the environment's own secret, so
     // staging's keys and sessions are unknown to production (and back).
     let key_hash_secret = config
@@ -213,23 +230,36 @@ pub async fn run(
     let outbox_for_incidents = outbox.clone();
     let credentials = Credentials::new(hasher, bootstrap_admin, KeyStore::new(db.clone()), outbox);
     let health = health_for::<AuthServiceServer<AuthGrpc>>().await;
+    let keys = Arc::new(
+        AuthGrpc::new(credentials, access.clone())
+            .with_incidents(incidents::Incidents::new(
+                db.clone(),
+                outbox_for_incidents.clone(),
+            ))
+            .with_checklist_reports(checklist_reports::ChecklistReports::new(
+                db.clone(),
+                outbox_for_incidents,
+            )),
+    );
+    let people = Arc::new(AccountsGrpc::new(accounts, access));
+    let allow = AllowPeers(&[ServiceName::Gateway]);
+    local
+        .register::<dyn auth_service_handle::Dispatch>(ServiceName::Auth, keys.clone(), allow)
+        .and(local.register::<dyn account_service_handle::Dispatch>(
+            ServiceName::Auth,
+            people.clone(),
+            allow,
+        ))
+        .withdraw_on(&shutdown);
     let router = server(&tls)?
         .add_service(health)
-        .add_service(AuthServiceServer::with_interceptor(
-            AuthGrpc::new(credentials, access.clone())
-                .with_incidents(incidents::Incidents::new(
-                    db.clone(),
-                    outbox_for_incidents.clone(),
-                ))
-                .with_checklist_reports(checklist_reports::ChecklistReports::new(
-                    db.clone(),
-                    outbox_for_incidents,
-                )),
-            AllowPeers(&[ServiceName::Gateway]),
+        .add_service(InterceptedService::new(
+            AuthServiceServer::from_arc(keys),
+            allow,
         ))
-        .add_service(AccountServiceServer::with_interceptor(
-            AccountsGrpc::new(accounts, access),
-            AllowPeers(&[ServiceName::Gateway]),
+        .add_service(InterceptedService::new(
+            AccountServiceServer::from_arc(people),
+            allow,
         ));
     tracing::info!(address = ?listener.local_addr().ok(), "auth service listening");
     let served = serve(router, listener, shutdown).await;

@@ -330,6 +330,7 @@ impl Crm {
                     // to run, would find nothing.
                     rampart_crm::retention_job::RetentionSchedule::default(),
                     vault,
+                    &rampart_kit::local::LocalServices::new(),
                 )
                 .await;
                 if let Err(error) = &result {

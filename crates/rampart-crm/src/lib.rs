@@ -44,6 +44,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use rampart_kit::CancellationToken;
 use rampart_kit::grpc::{AllowPeers, health_for, serve, server};
+use rampart_kit::local::LocalServices;
 use rampart_kit::outbox::Outbox;
 use rampart_kit::pki::{ServiceName, ServiceTls};
 use rampart_proto::crm::v1::billing_service_server::BillingServiceServer;
@@ -52,9 +53,14 @@ use rampart_proto::crm::v1::crm_service_server::CrmServiceServer;
 use rampart_proto::crm::v1::owner_service_server::OwnerServiceServer;
 use rampart_proto::crm::v1::schedule_service_server::ScheduleServiceServer;
 use rampart_proto::crm::v1::telephony_service_server::TelephonyServiceServer;
+use rampart_proto::crm::v1::{
+    billing_service_handle, calendar_service_handle, crm_service_handle, owner_service_handle,
+    schedule_service_handle, telephony_service_handle,
+};
 use sea_orm::DatabaseConnection;
 use sea_orm_migration::MigratorTrait;
 use tokio::net::TcpListener;
+use tonic::service::interceptor::InterceptedService;
 
 use crate::certify::Certifier;
 use crate::gate::{Escalation, GateRetry, spawn_gate_retry};
@@ -178,8 +184,32 @@ pub async fn run_with_schedules(
     retention: RetentionSchedule,
 ) -> anyhow::Result<()> {
     let vault = Vault::new(config.master_key.clone());
+    let local = LocalServices::new();
     serve_with_vault(
-        config, listener, tls, shutdown, gate_retry, retention, vault,
+        config, listener, tls, shutdown, gate_retry, retention, vault, &local,
+    )
+    .await
+}
+
+/// [`run`], also registering the CRM in `local` for callers in this
+/// process (see [`rampart_kit::local`]).
+pub async fn run_co_located(
+    config: Config,
+    listener: TcpListener,
+    tls: ServiceTls,
+    local: LocalServices,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let vault = Vault::new(config.master_key.clone());
+    serve_with_vault(
+        config,
+        listener,
+        tls,
+        shutdown,
+        GateRetry::default(),
+        RetentionSchedule::default(),
+        vault,
+        &local,
     )
     .await
 }
@@ -197,6 +227,7 @@ pub async fn serve_with_vault(
     gate_retry: GateRetry,
     retention: RetentionSchedule,
     vault: Vault,
+    local: &LocalServices,
 ) -> anyhow::Result<()> {
     let db = rampart_kit::db::connect(&config.database_url).await?;
     migrate(&db).await?;
@@ -263,32 +294,58 @@ pub async fn serve_with_vault(
         vault.clone(),
         escalation.clone(),
     );
-    let api = CrmApi::new(db.clone(), outbox, vault, escalation, certifier);
+    let api = Arc::new(CrmApi::new(
+        db.clone(),
+        outbox,
+        vault,
+        escalation,
+        certifier,
+    ));
+    let billing = Arc::new(billing);
+    let telephony = Arc::new(telephony);
+    let calendar_api = Arc::new(calendar_api);
+    let (name, allow) = (ServiceName::Crm, AllowPeers(ALLOWED_PEERS));
+    local
+        .register::<dyn crm_service_handle::Dispatch>(name, api.clone(), allow)
+        .and(local.register::<dyn schedule_service_handle::Dispatch>(name, api.clone(), allow))
+        .and(local.register::<dyn owner_service_handle::Dispatch>(name, api.clone(), allow))
+        .and(local.register::<dyn billing_service_handle::Dispatch>(name, billing.clone(), allow))
+        .and(local.register::<dyn telephony_service_handle::Dispatch>(
+            name,
+            telephony.clone(),
+            allow,
+        ))
+        .and(local.register::<dyn calendar_service_handle::Dispatch>(
+            name,
+            calendar_api.clone(),
+            allow,
+        ))
+        .withdraw_on(&shutdown);
     let router = server(&tls)?
         .add_service(health_for::<CrmServiceServer<CrmApi>>().await)
-        .add_service(CrmServiceServer::with_interceptor(
-            api.clone(),
-            AllowPeers(ALLOWED_PEERS),
+        .add_service(InterceptedService::new(
+            CrmServiceServer::from_arc(api.clone()),
+            allow,
         ))
-        .add_service(ScheduleServiceServer::with_interceptor(
-            api.clone(),
-            AllowPeers(ALLOWED_PEERS),
+        .add_service(InterceptedService::new(
+            ScheduleServiceServer::from_arc(api.clone()),
+            allow,
         ))
-        .add_service(OwnerServiceServer::with_interceptor(
-            api,
-            AllowPeers(ALLOWED_PEERS),
+        .add_service(InterceptedService::new(
+            OwnerServiceServer::from_arc(api),
+            allow,
         ))
-        .add_service(BillingServiceServer::with_interceptor(
-            billing,
-            AllowPeers(ALLOWED_PEERS),
+        .add_service(InterceptedService::new(
+            BillingServiceServer::from_arc(billing),
+            allow,
         ))
-        .add_service(TelephonyServiceServer::with_interceptor(
-            telephony,
-            AllowPeers(ALLOWED_PEERS),
+        .add_service(InterceptedService::new(
+            TelephonyServiceServer::from_arc(telephony),
+            allow,
         ))
-        .add_service(CalendarServiceServer::with_interceptor(
-            calendar_api,
-            AllowPeers(ALLOWED_PEERS),
+        .add_service(InterceptedService::new(
+            CalendarServiceServer::from_arc(calendar_api),
+            allow,
         ));
     tracing::info!(address = %listener.local_addr()?, "crm listening");
     let served = serve(router, listener, shutdown).await;

@@ -52,6 +52,21 @@ impl ExtraGateway {
     }
 }
 
+/// The transport the gateway uses to reach the services beside it:
+/// `RAMPART_TRANSPORT` as `rampart` reads it (CI runs the security suites
+/// once with each), in-process by default as in `rampart dev`.
+///
+/// # Panics
+/// On a value that names no transport, so a typo cannot pass for a run.
+#[must_use]
+pub fn transport_under_test() -> rampart_kit::local::Transport {
+    match std::env::var("RAMPART_TRANSPORT") {
+        Ok(value) if !value.is_empty() => rampart_kit::local::Transport::parse(&value)
+            .unwrap_or_else(|| panic!("RAMPART_TRANSPORT={value:?} names no transport")),
+        _ => rampart_kit::local::Transport::default(),
+    }
+}
+
 /// The office domain platform admins' emails must be in, in tests.
 pub const OFFICE_DOMAIN: &str = "corp.example";
 
@@ -133,6 +148,7 @@ impl TestStack {
                 smtp: None,
                 webhook_targets: rampart_escalation::handoffs::WebhookTargets::AnyAddress,
             },
+            transport: transport_under_test(),
         })
         .await
         .expect("stack starts");
@@ -292,6 +308,8 @@ impl TestStack {
             accounts: rampart_auth::AccountSettings::default(),
             admin_listener: None,
             escalation: rampart_escalation::Settings::default(),
+            // A stack of its own: every service is elsewhere, reached over gRPC.
+            transport: rampart_kit::local::Transport::default(),
         })
         .await
         .expect("second gateway starts");

@@ -60,19 +60,25 @@ mod rules;
 pub mod scope;
 pub mod tenant_policy;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use rampart_kit::CancellationToken;
 use rampart_kit::grpc::{AllowPeers, health_for, serve, server};
+use rampart_kit::local::LocalServices;
 use rampart_kit::outbox::Outbox;
 use rampart_kit::pki::{ServiceName, ServiceTls};
 use rampart_proto::escalation::v1::escalation_service_server::EscalationServiceServer;
 use rampart_proto::escalation::v1::handoff_service_server::HandoffServiceServer;
 use rampart_proto::escalation::v1::incident_freeze_service_server::IncidentFreezeServiceServer;
+use rampart_proto::escalation::v1::{
+    escalation_service_handle, handoff_service_handle, incident_freeze_service_handle,
+};
 use sea_orm::DatabaseConnection;
 use sea_orm_migration::MigratorTrait;
 use tokio::net::TcpListener;
+use tonic::service::interceptor::InterceptedService;
 
 pub use detector::Detector;
 pub use error::Error;
@@ -167,6 +173,18 @@ pub async fn run(
     tls: ServiceTls,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    run_co_located(config, listener, tls, LocalServices::new(), shutdown).await
+}
+
+/// [`run`], also registering the service in `local` for callers in this
+/// process (see [`rampart_kit::local`]).
+pub async fn run_co_located(
+    config: Config,
+    listener: TcpListener,
+    tls: ServiceTls,
+    local: LocalServices,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let db = rampart_kit::db::connect(&config.database_url).await?;
     migrate(&db).await?;
 
@@ -174,22 +192,35 @@ pub async fn run(
     let relay = outbox.spawn_relay(db.clone(), &config.audit_url, &tls, &shutdown)?;
     let workers = handoffs::spawn_workers(&db, &outbox, &config, &shutdown);
 
-    let api = EscalationApi::new(db.clone(), outbox.clone());
-    let freeze = freeze::FreezeApi::new(db.clone(), outbox.clone());
-    let queue = HandoffApi::new(db.clone(), outbox);
+    let api = Arc::new(EscalationApi::new(db.clone(), outbox.clone()));
+    let freeze = Arc::new(freeze::FreezeApi::new(db.clone(), outbox.clone()));
+    let queue = Arc::new(HandoffApi::new(db.clone(), outbox));
+    let name = ServiceName::Escalation;
+    let allow = AllowPeers(ALLOWED_PEERS);
+    local
+        .register::<dyn escalation_service_handle::Dispatch>(name, api.clone(), allow)
+        .and(local.register::<dyn handoff_service_handle::Dispatch>(name, queue.clone(), allow))
+        .and(
+            local.register::<dyn incident_freeze_service_handle::Dispatch>(
+                name,
+                freeze.clone(),
+                allow,
+            ),
+        )
+        .withdraw_on(&shutdown);
     let router = server(&tls)?
         .add_service(health_for::<EscalationServiceServer<EscalationApi>>().await)
-        .add_service(EscalationServiceServer::with_interceptor(
-            api,
-            AllowPeers(ALLOWED_PEERS),
+        .add_service(InterceptedService::new(
+            EscalationServiceServer::from_arc(api),
+            allow,
         ))
-        .add_service(HandoffServiceServer::with_interceptor(
-            queue,
-            AllowPeers(ALLOWED_PEERS),
+        .add_service(InterceptedService::new(
+            HandoffServiceServer::from_arc(queue),
+            allow,
         ))
-        .add_service(IncidentFreezeServiceServer::with_interceptor(
-            freeze,
-            AllowPeers(ALLOWED_PEERS),
+        .add_service(InterceptedService::new(
+            IncidentFreezeServiceServer::from_arc(freeze),
+            allow,
         ));
     tracing::info!(address = %listener.local_addr()?, "escalation listening");
     let served = serve(router, listener, shutdown).await;

@@ -1,22 +1,39 @@
-//! The gateway's clients for the backend services, all over mutual TLS with
-//! the gateway's own certificate, each call carrying the trace context; and
-//! [`call`], the one way a handler asks a backend on a caller's behalf.
+//! The gateway's handles on the backend services: over mutual TLS with the
+//! gateway's own certificate, each call carrying the trace context, or, for
+//! a service running in the gateway's own process, straight into its
+//! implementation ([`rampart_kit::local`]); and [`call`], the one way a
+//! handler asks a backend on a caller's behalf.
 
 use rampart_kit::grpc::{TracedChannel, connect_lazy, traced};
+use rampart_kit::local::LocalServices;
 use rampart_kit::pki::{ServiceName, ServiceTls};
 use rampart_kit::principal::Principal;
 use rampart_proto::audit::v1::audit_service_client::AuditServiceClient;
+use rampart_proto::audit::v1::audit_service_handle::{self, AuditServiceHandle};
 use rampart_proto::auth::v1::account_service_client::AccountServiceClient;
+use rampart_proto::auth::v1::account_service_handle::{self, AccountServiceHandle};
 use rampart_proto::auth::v1::auth_service_client::AuthServiceClient;
+use rampart_proto::auth::v1::auth_service_handle::{self, AuthServiceHandle};
 use rampart_proto::crm::v1::billing_service_client::BillingServiceClient;
+use rampart_proto::crm::v1::billing_service_handle::{self, BillingServiceHandle};
 use rampart_proto::crm::v1::calendar_service_client::CalendarServiceClient;
+use rampart_proto::crm::v1::calendar_service_handle::{self, CalendarServiceHandle};
 use rampart_proto::crm::v1::crm_service_client::CrmServiceClient;
+use rampart_proto::crm::v1::crm_service_handle::{self, CrmServiceHandle};
 use rampart_proto::crm::v1::owner_service_client::OwnerServiceClient;
+use rampart_proto::crm::v1::owner_service_handle::{self, OwnerServiceHandle};
 use rampart_proto::crm::v1::schedule_service_client::ScheduleServiceClient;
+use rampart_proto::crm::v1::schedule_service_handle::{self, ScheduleServiceHandle};
 use rampart_proto::crm::v1::telephony_service_client::TelephonyServiceClient;
+use rampart_proto::crm::v1::telephony_service_handle::{self, TelephonyServiceHandle};
 use rampart_proto::escalation::v1::escalation_service_client::EscalationServiceClient;
+use rampart_proto::escalation::v1::escalation_service_handle::{self, EscalationServiceHandle};
 use rampart_proto::escalation::v1::handoff_service_client::HandoffServiceClient;
+use rampart_proto::escalation::v1::handoff_service_handle::{self, HandoffServiceHandle};
 use rampart_proto::escalation::v1::incident_freeze_service_client::IncidentFreezeServiceClient;
+use rampart_proto::escalation::v1::incident_freeze_service_handle::{
+    self, IncidentFreezeServiceHandle,
+};
 use tonic::transport::Channel;
 use tonic_health::pb::health_client::HealthClient;
 
@@ -31,64 +48,193 @@ pub struct BackendUrls {
     pub audit: String,
 }
 
-/// One client per backend. Clients are cheap to clone and share one
-/// HTTP/2 connection each.
+/// One handle per backend. Handles are cheap to clone; the remote ones
+/// share one HTTP/2 connection per backend.
 #[derive(Clone)]
 pub struct Backends {
-    pub auth: AuthServiceClient<TracedChannel>,
+    pub auth: AuthServiceHandle<TracedChannel>,
     /// Auth's accounts: users, sign-in, sessions.
-    pub accounts: AccountServiceClient<TracedChannel>,
-    pub crm: CrmServiceClient<TracedChannel>,
+    pub accounts: AccountServiceHandle<TracedChannel>,
+    pub crm: CrmServiceHandle<TracedChannel>,
     /// The CRM's owner configuration (settings, channels, retention, holds).
-    pub owner: OwnerServiceClient<TracedChannel>,
-    pub escalation: EscalationServiceClient<TracedChannel>,
+    pub owner: OwnerServiceHandle<TracedChannel>,
+    pub escalation: EscalationServiceHandle<TracedChannel>,
     /// Escalation's handoff queue.
-    pub handoffs: HandoffServiceClient<TracedChannel>,
-    pub audit: AuditServiceClient<TracedChannel>,
+    pub handoffs: HandoffServiceHandle<TracedChannel>,
+    pub audit: AuditServiceHandle<TracedChannel>,
     /// The CRM's schedule: appointments and job notes.
-    pub schedule: ScheduleServiceClient<TracedChannel>,
-    /// Health clients, for readiness.
-    pub health: Vec<(ServiceName, HealthClient<Channel>)>,
+    pub schedule: ScheduleServiceHandle<TracedChannel>,
+    /// Each backend's readiness.
+    pub health: Vec<(ServiceName, Readiness)>,
     /// The CRM's tenant billing states.
-    pub billing: BillingServiceClient<TracedChannel>,
+    pub billing: BillingServiceHandle<TracedChannel>,
     /// Escalation's freeze of the AI during an incident.
-    pub incident_freeze: IncidentFreezeServiceClient<TracedChannel>,
+    pub incident_freeze: IncidentFreezeServiceHandle<TracedChannel>,
     /// The CRM's Twilio webhooks.
-    pub telephony: TelephonyServiceClient<TracedChannel>,
+    pub telephony: TelephonyServiceHandle<TracedChannel>,
     /// The CRM's connected calendar.
-    pub calendar: CalendarServiceClient<TracedChannel>,
+    pub calendar: CalendarServiceHandle<TracedChannel>,
+}
+
+/// How the gateway tells whether a backend is serving.
+#[derive(Clone)]
+pub enum Readiness {
+    /// Its gRPC health service answers serving.
+    Remote(HealthClient<Channel>),
+    /// It is registered in this process.
+    Local(LocalServices),
+}
+
+/// The services in the gateway's own process, reached without the network.
+#[derive(Debug, Clone, Default)]
+pub struct CoLocated {
+    pub services: LocalServices,
+    /// The backends running in this process; the rest are reached over gRPC.
+    pub hosted: Vec<ServiceName>,
 }
 
 impl Backends {
-    /// Lazily connected clients: a backend that is down at start-up makes the
-    /// gateway not ready, it does not stop it from starting.
+    /// Lazily connected clients for every backend: a backend that is down at
+    /// start-up makes the gateway not ready, it does not stop it from
+    /// starting.
     pub fn connect(urls: &BackendUrls, tls: &ServiceTls) -> anyhow::Result<Self> {
-        let auth = connect_lazy(&urls.auth, tls, ServiceName::Auth)?;
-        let crm = connect_lazy(&urls.crm, tls, ServiceName::Crm)?;
-        let escalation = connect_lazy(&urls.escalation, tls, ServiceName::Escalation)?;
-        let audit = connect_lazy(&urls.audit, tls, ServiceName::Audit)?;
+        Self::connect_with(urls, tls, &CoLocated::default())
+    }
+
+    /// As [`Self::connect`], but the backends in `co_located.hosted` are
+    /// called in this process, as the gateway (`tls` names it).
+    pub fn connect_with(
+        urls: &BackendUrls,
+        tls: &ServiceTls,
+        co_located: &CoLocated,
+    ) -> anyhow::Result<Self> {
+        let local = |service: ServiceName| co_located.hosted.contains(&service);
+        let reach = |service: ServiceName| -> anyhow::Result<Option<Channel>> {
+            Ok(if local(service) {
+                None
+            } else {
+                let url = match service {
+                    ServiceName::Auth => &urls.auth,
+                    ServiceName::Crm => &urls.crm,
+                    ServiceName::Escalation => &urls.escalation,
+                    _ => &urls.audit,
+                };
+                Some(connect_lazy(url, tls, service)?)
+            })
+        };
+        let services = &co_located.services;
+        // Each backend's handles, remote on its channel or local.
+        macro_rules! handle {
+            ($channel:expr, $service:expr, $handle:ident, $client:ident, $module:ident) => {
+                match &$channel {
+                    Some(channel) => $handle::Remote($client::new(traced(channel.clone()))),
+                    None => $handle::Local(services.reach::<dyn $module::Dispatch>($service, tls)),
+                }
+            };
+        }
+        let (auth, crm) = (reach(ServiceName::Auth)?, reach(ServiceName::Crm)?);
+        let (escalation, audit) = (reach(ServiceName::Escalation)?, reach(ServiceName::Audit)?);
+        let health = [
+            (ServiceName::Auth, &auth),
+            (ServiceName::Crm, &crm),
+            (ServiceName::Escalation, &escalation),
+            (ServiceName::Audit, &audit),
+        ]
+        .into_iter()
+        .map(|(service, channel)| {
+            let readiness = match channel {
+                Some(channel) => Readiness::Remote(HealthClient::new(channel.clone())),
+                None => Readiness::Local(services.clone()),
+            };
+            (service, readiness)
+        })
+        .collect();
         Ok(Self {
-            health: vec![
-                (ServiceName::Auth, HealthClient::new(auth.clone())),
-                (ServiceName::Crm, HealthClient::new(crm.clone())),
-                (
-                    ServiceName::Escalation,
-                    HealthClient::new(escalation.clone()),
-                ),
-                (ServiceName::Audit, HealthClient::new(audit.clone())),
-            ],
-            accounts: AccountServiceClient::new(traced(auth.clone())),
-            auth: AuthServiceClient::new(traced(auth)),
-            schedule: ScheduleServiceClient::new(traced(crm.clone())),
-            owner: OwnerServiceClient::new(traced(crm.clone())),
-            billing: BillingServiceClient::new(traced(crm.clone())),
-            telephony: TelephonyServiceClient::new(traced(crm.clone())),
-            calendar: CalendarServiceClient::new(traced(crm.clone())),
-            crm: CrmServiceClient::new(traced(crm)),
-            handoffs: HandoffServiceClient::new(traced(escalation.clone())),
-            incident_freeze: IncidentFreezeServiceClient::new(traced(escalation.clone())),
-            escalation: EscalationServiceClient::new(traced(escalation)),
-            audit: AuditServiceClient::new(traced(audit)),
+            health,
+            auth: handle!(
+                auth,
+                ServiceName::Auth,
+                AuthServiceHandle,
+                AuthServiceClient,
+                auth_service_handle
+            ),
+            accounts: handle!(
+                auth,
+                ServiceName::Auth,
+                AccountServiceHandle,
+                AccountServiceClient,
+                account_service_handle
+            ),
+            crm: handle!(
+                crm,
+                ServiceName::Crm,
+                CrmServiceHandle,
+                CrmServiceClient,
+                crm_service_handle
+            ),
+            schedule: handle!(
+                crm,
+                ServiceName::Crm,
+                ScheduleServiceHandle,
+                ScheduleServiceClient,
+                schedule_service_handle
+            ),
+            owner: handle!(
+                crm,
+                ServiceName::Crm,
+                OwnerServiceHandle,
+                OwnerServiceClient,
+                owner_service_handle
+            ),
+            billing: handle!(
+                crm,
+                ServiceName::Crm,
+                BillingServiceHandle,
+                BillingServiceClient,
+                billing_service_handle
+            ),
+            telephony: handle!(
+                crm,
+                ServiceName::Crm,
+                TelephonyServiceHandle,
+                TelephonyServiceClient,
+                telephony_service_handle
+            ),
+            calendar: handle!(
+                crm,
+                ServiceName::Crm,
+                CalendarServiceHandle,
+                CalendarServiceClient,
+                calendar_service_handle
+            ),
+            escalation: handle!(
+                escalation,
+                ServiceName::Escalation,
+                EscalationServiceHandle,
+                EscalationServiceClient,
+                escalation_service_handle
+            ),
+            handoffs: handle!(
+                escalation,
+                ServiceName::Escalation,
+                HandoffServiceHandle,
+                HandoffServiceClient,
+                handoff_service_handle
+            ),
+            incident_freeze: handle!(
+                escalation,
+                ServiceName::Escalation,
+                IncidentFreezeServiceHandle,
+                IncidentFreezeServiceClient,
+                incident_freeze_service_handle
+            ),
+            audit: handle!(
+                audit,
+                ServiceName::Audit,
+                AuditServiceHandle,
+                AuditServiceClient,
+                audit_service_handle
+            ),
         })
     }
 }
@@ -97,54 +243,105 @@ impl Backends {
 /// it is down.
 pub(crate) trait Backend: Clone {
     const SERVICE: &'static str;
+
+    /// Whether calls go straight into an implementation in this process.
+    fn is_local(&self) -> bool;
 }
 
-impl Backend for AuthServiceClient<TracedChannel> {
+impl Backend for AuthServiceHandle<TracedChannel> {
     const SERVICE: &'static str = "auth";
+
+    fn is_local(&self) -> bool {
+        AuthServiceHandle::is_local(self)
+    }
 }
 
-impl Backend for AccountServiceClient<TracedChannel> {
+impl Backend for AccountServiceHandle<TracedChannel> {
     const SERVICE: &'static str = "auth";
+
+    fn is_local(&self) -> bool {
+        AccountServiceHandle::is_local(self)
+    }
 }
 
-impl Backend for CrmServiceClient<TracedChannel> {
+impl Backend for CrmServiceHandle<TracedChannel> {
     const SERVICE: &'static str = "crm";
+
+    fn is_local(&self) -> bool {
+        CrmServiceHandle::is_local(self)
+    }
 }
 
-impl Backend for ScheduleServiceClient<TracedChannel> {
+impl Backend for ScheduleServiceHandle<TracedChannel> {
     const SERVICE: &'static str = "crm";
+
+    fn is_local(&self) -> bool {
+        ScheduleServiceHandle::is_local(self)
+    }
 }
 
-impl Backend for OwnerServiceClient<TracedChannel> {
+impl Backend for OwnerServiceHandle<TracedChannel> {
     const SERVICE: &'static str = "crm";
+
+    fn is_local(&self) -> bool {
+        OwnerServiceHandle::is_local(self)
+    }
 }
 
-impl Backend for BillingServiceClient<TracedChannel> {
+impl Backend for BillingServiceHandle<TracedChannel> {
     const SERVICE: &'static str = "crm";
+
+    fn is_local(&self) -> bool {
+        BillingServiceHandle::is_local(self)
+    }
 }
 
-impl Backend for TelephonyServiceClient<TracedChannel> {
+impl Backend for TelephonyServiceHandle<TracedChannel> {
     const SERVICE: &'static str = "crm";
+
+    fn is_local(&self) -> bool {
+        TelephonyServiceHandle::is_local(self)
+    }
 }
 
-impl Backend for CalendarServiceClient<TracedChannel> {
+impl Backend for CalendarServiceHandle<TracedChannel> {
     const SERVICE: &'static str = "crm";
+
+    fn is_local(&self) -> bool {
+        CalendarServiceHandle::is_local(self)
+    }
 }
 
-impl Backend for EscalationServiceClient<TracedChannel> {
+impl Backend for EscalationServiceHandle<TracedChannel> {
     const SERVICE: &'static str = "escalation";
+
+    fn is_local(&self) -> bool {
+        EscalationServiceHandle::is_local(self)
+    }
 }
 
-impl Backend for HandoffServiceClient<TracedChannel> {
+impl Backend for HandoffServiceHandle<TracedChannel> {
     const SERVICE: &'static str = "escalation";
+
+    fn is_local(&self) -> bool {
+        HandoffServiceHandle::is_local(self)
+    }
 }
 
-impl Backend for IncidentFreezeServiceClient<TracedChannel> {
+impl Backend for IncidentFreezeServiceHandle<TracedChannel> {
     const SERVICE: &'static str = "escalation";
+
+    fn is_local(&self) -> bool {
+        IncidentFreezeServiceHandle::is_local(self)
+    }
 }
 
-impl Backend for AuditServiceClient<TracedChannel> {
+impl Backend for AuditServiceHandle<TracedChannel> {
     const SERVICE: &'static str = "audit";
+
+    fn is_local(&self) -> bool {
+        AuditServiceHandle::is_local(self)
+    }
 }
 
 /// Calls `method` of `client` with `message` on behalf of `principal`, who
@@ -157,7 +354,16 @@ pub(crate) async fn call<C: Backend, T, R>(
     message: T,
     method: impl AsyncFnOnce(C, tonic::Request<T>) -> Result<tonic::Response<R>, tonic::Status>,
 ) -> Result<R, ApiError> {
-    send(client, with_principal(principal, message)?, method).await
+    let request = if client.is_local() {
+        // In this process the principal travels as a value: the handle
+        // vouches for it as the gateway's (`rampart_kit::local`).
+        let mut request = tonic::Request::new(message);
+        request.extensions_mut().insert(principal.clone());
+        request
+    } else {
+        with_principal(principal, message)?
+    };
+    send(client, request, method).await
 }
 
 /// Sends `request`, already made, through `method` of `client`: for the

@@ -103,9 +103,17 @@ impl Caller {
 #[derive(Debug, Clone, Copy)]
 pub struct AllowPeers(pub &'static [ServiceName]);
 
-impl Interceptor for AllowPeers {
-    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        match peer_service(request.peer_certs()) {
+impl AllowPeers {
+    /// Admits a call from `peer`, recording it as the [`Caller`]; the one
+    /// rule for both transports (a call from the network names its peer by
+    /// certificate, an in-process call by the certificate its caller holds:
+    /// see [`crate::local`]).
+    pub fn admit(
+        &self,
+        peer: Option<ServiceName>,
+        mut request: Request<()>,
+    ) -> Result<Request<()>, Status> {
+        match peer {
             Some(peer) if self.0.contains(&peer) => {
                 request.extensions_mut().insert(Caller(peer));
                 Ok(request)
@@ -114,6 +122,13 @@ impl Interceptor for AllowPeers {
                 "caller is not allowed to use this service",
             )),
         }
+    }
+}
+
+impl Interceptor for AllowPeers {
+    fn call(&mut self, request: Request<()>) -> Result<Request<()>, Status> {
+        let peer = peer_service(request.peer_certs());
+        self.admit(peer, request)
     }
 }
 

@@ -39,6 +39,7 @@ pub mod environment;
 pub mod error;
 pub mod grpc;
 pub mod ids;
+pub mod local;
 pub mod metrics;
 pub mod networks;
 pub mod origins;

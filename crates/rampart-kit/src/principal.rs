@@ -4,7 +4,10 @@
 //! A service reads the principal only through [`Principal::from_request`],
 //! which refuses the metadata unless the caller's mTLS certificate is the
 //! gateway's: another service, even one holding a valid certificate, cannot
-//! claim to act for a tenant. Handlers then authorise explicitly with
+//! claim to act for a tenant. In the gateway's own process the principal
+//! travels instead as a typed [`VouchedPrincipal`], which only a holder of
+//! the gateway's certificate can make ([`PrincipalMint`]) and which is
+//! trusted by the same rule. Handlers then authorise explicitly with
 //! [`Principal::require_tenant`] or [`Principal::require_platform_admin`],
 //! and for signed-in people by role with [`Principal::require_role`].
 
@@ -191,6 +194,41 @@ pub struct Principal {
     pub mode: DataMode,
 }
 
+/// A principal the gateway vouches for, handed to a service in its own
+/// process as a value rather than as metadata (see [`crate::local`]). Its
+/// field is private and its only maker is [`PrincipalMint::vouch`]: code
+/// elsewhere cannot make one,
+///
+/// ```compile_fail
+/// # use rampart_kit::principal::{Principal, VouchedPrincipal};
+/// fn forge(principal: Principal) -> VouchedPrincipal {
+///     VouchedPrincipal(std::sync::Arc::new(principal))
+/// }
+/// ```
+///
+/// and a service trusts one only from the gateway, as it trusts metadata.
+#[derive(Debug, Clone)]
+pub struct VouchedPrincipal(std::sync::Arc<Principal>);
+
+/// The gateway's power to vouch for principals in its own process: held only
+/// by whoever holds the gateway's certificate, as over the network only the
+/// gateway's certificate makes a service trust principal metadata.
+#[derive(Debug)]
+pub struct PrincipalMint(());
+
+impl PrincipalMint {
+    /// The mint, for the gateway's certificate only; `None` for any other.
+    #[must_use]
+    pub fn for_gateway(tls: &crate::pki::ServiceTls) -> Option<Self> {
+        (tls.service() == ServiceName::Gateway).then_some(Self(()))
+    }
+
+    #[must_use]
+    pub fn vouch(&self, principal: Principal) -> VouchedPrincipal {
+        VouchedPrincipal(std::sync::Arc::new(principal))
+    }
+}
+
 /// The credential id of a service acting on its own (see
 /// [`Principal::system`]); no key or session id has this shape.
 const SYSTEM_CREDENTIAL: &str = "system:";
@@ -332,7 +370,16 @@ impl Principal {
                 "principal metadata is accepted only from the gateway",
             ));
         }
-        Self::from_metadata(request.metadata())
+        Self::vouched_or_metadata(request)
+    }
+
+    /// The principal the gateway vouched for in this process, or else the
+    /// one in the metadata; the caller is already checked.
+    fn vouched_or_metadata<T>(request: &Request<T>) -> Result<Self, Status> {
+        match request.extensions().get::<VouchedPrincipal>() {
+            Some(vouched) => Ok(Principal::clone(&vouched.0)),
+            None => Self::from_metadata(request.metadata()),
+        }
     }
 
     /// Reads the principal of a request that the gateway, or `relay` on
@@ -354,7 +401,7 @@ impl Principal {
                 "principal metadata is accepted only from the gateway or the {relay}"
             )));
         }
-        Self::from_metadata(request.metadata())
+        Self::vouched_or_metadata(request)
     }
 
     fn from_metadata(metadata: &MetadataMap) -> Result<Self, Status> {

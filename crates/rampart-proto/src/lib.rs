@@ -1,7 +1,8 @@
 //! Generated gRPC clients, servers and messages for Rampart's internal
 //! contracts. The sources are the `.proto` files under `proto/` at the
-//! workspace root; nothing here is written by hand, but for [`redacted`]:
-//! the `Debug` of the messages that carry a secret.
+//! workspace root; nothing here is written by hand, but for [`redacted`]
+//! (the `Debug` of the messages that carry a secret) and [`local`] (what
+//! the generated in-process handles share).
 
 #![allow(clippy::all, clippy::pedantic, missing_docs, unreachable_pub)]
 
@@ -29,4 +30,5 @@ pub mod audit {
     }
 }
 
+pub mod local;
 mod redacted;

@@ -48,6 +48,10 @@ async fn main() -> anyhow::Result<()> {
         admin_listener: None,
         escalation: rampart_escalation::Settings::default(),
         accounts: rampart_auth::AccountSettings::default(),
+        // The stack's own gateway reaches the services over gRPC: it is the
+        // remote transport's measure. The second gateway below calls them
+        // in this process.
+        transport: rampart_kit::local::Transport::Grpc,
     })
     .await?;
 

@@ -291,6 +291,7 @@ async fn dev(args: DevArgs, file: &FileSettings, environment: Environment) -> an
             webhook_targets: rampart_escalation::handoffs::WebhookTargets::AnyAddress,
             ..rampart_escalation::Settings::default()
         },
+        transport: settings::transport(file)?,
     })
     .await?;
     let edge = stack.edge_addr;
@@ -557,6 +558,7 @@ async fn serve(
             ),
             ..settings::escalation_settings_from_env()?
         },
+        transport: settings::transport(file)?,
     })
     .await?;
     stop_on_signal(running.shutdown_token());

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use rampart_kit::environment::Environment;
+use rampart_kit::local::Transport;
 use rampart_kit::pki::ServiceName;
 use rampart_kit::rate_limit::Quota;
 use serde::Deserialize;
@@ -25,6 +26,7 @@ use serde::Deserialize;
 /// log_format = "json"
 /// admin_listen = "127.0.0.1:9464"
 /// public_url = "https://api.example.com"
+/// transport = "in-process"
 ///
 /// [security_txt]
 /// contact = ["mailto:security@example.com"]
@@ -63,6 +65,9 @@ pub struct FileSettings {
     /// Twilio's webhook signatures cover. Absent: the telephony webhooks
     /// refuse every call.
     pub public_url: Option<String>,
+    /// How the gateway reaches services in its own process: `in-process`
+    /// (the default) or `grpc` (`RAMPART_TRANSPORT` overrides it).
+    pub transport: Option<String>,
     #[serde(default)]
     pub services: HashMap<String, ServiceFileSettings>,
 }
@@ -562,6 +567,22 @@ pub fn parse_domains(text: &str) -> Vec<String> {
         .map(|domain| domain.trim().to_lowercase())
         .filter(|domain| !domain.is_empty())
         .collect()
+}
+
+/// How the gateway reaches the services running in its own process, from
+/// `RAMPART_TRANSPORT` or the file's `transport`: straight into them
+/// (`in-process`, the default) or over gRPC with mutual TLS on loopback
+/// (`grpc`). Services in other processes are always reached over gRPC.
+pub fn transport(file: &FileSettings) -> anyhow::Result<Transport> {
+    let (value, what) = match std::env::var("RAMPART_TRANSPORT") {
+        Ok(value) if !value.trim().is_empty() => (value, "RAMPART_TRANSPORT"),
+        _ => match &file.transport {
+            Some(value) => (value.clone(), "transport"),
+            None => return Ok(Transport::default()),
+        },
+    };
+    Transport::parse(value.trim())
+        .with_context(|| format!("{what} must be \"in-process\" or \"grpc\", not {value:?}"))
 }
 
 /// The edge's public URL, from `RAMPART_PUBLIC_URL` or the file's

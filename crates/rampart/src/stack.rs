@@ -24,8 +24,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
+use rampart_gateway::backends::CoLocated;
 use rampart_gateway::{BackendUrls, Backends, Gateway};
 use rampart_kit::CancellationToken;
+use rampart_kit::local::{LocalServices, Transport};
 use rampart_kit::pki::{PkiDir, ServiceName};
 use rampart_kit::rate_limit::RateLimiter;
 use rampart_kit::revocation::RevocationBus;
@@ -81,6 +83,9 @@ pub struct StackConfig {
     pub escalation: rampart_escalation::Settings,
     /// The crm's providers (SMS, calendars).
     pub crm: rampart_crm::Integrations,
+    /// How the gateway reaches the services running beside it in this
+    /// process (services elsewhere are always reached over gRPC).
+    pub transport: Transport,
     /// The internal admin listener (metrics, health): the gateway's when
     /// the gateway runs here, otherwise the services-only one. Its token is
     /// `gateway.admin_token` either way.
@@ -93,9 +98,19 @@ pub struct RunningStack {
     /// One child token per service, so a single service can be stopped.
     services: HashMap<ServiceName, CancellationToken>,
     tasks: JoinSet<(ServiceName, anyhow::Result<()>)>,
+    /// Where the services running here are registered for in-process calls.
+    local: LocalServices,
 }
 
 impl RunningStack {
+    /// The services running here, for callers in this process (a second
+    /// gateway in a benchmark); registered whichever transport the stack's
+    /// own gateway uses.
+    #[must_use]
+    pub fn local_services(&self) -> &LocalServices {
+        &self.local
+    }
+
     /// The token that stops every service.
     #[must_use]
     pub fn shutdown_token(&self) -> CancellationToken {
@@ -172,6 +187,28 @@ pub async fn start(config: StackConfig) -> anyhow::Result<RunningStack> {
         .listeners
         .iter()
         .any(|(service, _)| *service == ServiceName::Gateway);
+    // The services the gateway calls straight into, when it runs here.
+    let co_located = CoLocated {
+        services: LocalServices::new(),
+        hosted: match config.transport {
+            Transport::InProcess if gateway_here => config
+                .listeners
+                .iter()
+                .map(|(service, _)| *service)
+                .filter(|service| *service != ServiceName::Gateway)
+                .collect(),
+            _ => Vec::new(),
+        },
+    };
+    if gateway_here {
+        let hosted: Vec<&str> = co_located.hosted.iter().map(|s| s.as_str()).collect();
+        tracing::info!(
+            transport = %config.transport,
+            in_process = ?hosted,
+            "the gateway calls {} in this process; any other service over gRPC with mutual TLS",
+            if hosted.is_empty() { "no service".to_owned() } else { hosted.join(", ") },
+        );
+    }
     for (service, listener) in config.listeners {
         let tls = config.pki.load_service(service)?;
         let token = stage_tokens[stage(service)].child_token();
@@ -184,7 +221,7 @@ pub async fn start(config: StackConfig) -> anyhow::Result<RunningStack> {
                     escalation: url_of(&config.urls, ServiceName::Escalation)?,
                     audit: url_of(&config.urls, ServiceName::Audit)?,
                 };
-                let backends = Backends::connect(&urls, &tls)?;
+                let backends = Backends::connect_with(&urls, &tls, &co_located)?;
                 let limiter = match &config.redis {
                     Some((url, prefix)) => RateLimiter::redis(url, prefix).await?,
                     None => RateLimiter::memory(),
@@ -220,7 +257,13 @@ pub async fn start(config: StackConfig) -> anyhow::Result<RunningStack> {
                     )?,
                     accounts: config.accounts.clone(),
                 };
-                Box::pin(rampart_auth::run(auth_config, listener, tls, token.clone()))
+                Box::pin(rampart_auth::run_co_located(
+                    auth_config,
+                    listener,
+                    tls,
+                    co_located.services.clone(),
+                    token.clone(),
+                ))
             }
             ServiceName::Crm => {
                 let crm_config = rampart_crm::Config {
@@ -233,7 +276,13 @@ pub async fn start(config: StackConfig) -> anyhow::Result<RunningStack> {
                         .context("the crm service needs a master key (RAMPART_MASTER_KEY)")?,
                     integrations: config.crm.clone(),
                 };
-                Box::pin(rampart_crm::run(crm_config, listener, tls, token.clone()))
+                Box::pin(rampart_crm::run_co_located(
+                    crm_config,
+                    listener,
+                    tls,
+                    co_located.services.clone(),
+                    token.clone(),
+                ))
             }
             ServiceName::Escalation => {
                 let escalation_config = rampart_escalation::Config {
@@ -243,10 +292,11 @@ pub async fn start(config: StackConfig) -> anyhow::Result<RunningStack> {
                     smtp: config.escalation.smtp.clone(),
                     webhook_targets: config.escalation.webhook_targets,
                 };
-                Box::pin(rampart_escalation::run(
+                Box::pin(rampart_escalation::run_co_located(
                     escalation_config,
                     listener,
                     tls,
+                    co_located.services.clone(),
                     token.clone(),
                 ))
             }
@@ -263,10 +313,11 @@ pub async fn start(config: StackConfig) -> anyhow::Result<RunningStack> {
                     .context("RAMPART_AUDIT_SIGNING_KEY")?,
                     checkpoint_interval: config.audit_checkpoint_interval,
                 };
-                Box::pin(rampart_audit::run(
+                Box::pin(rampart_audit::run_co_located(
                     audit_config,
                     listener,
                     tls,
+                    co_located.services.clone(),
                     token.clone(),
                 ))
             }
@@ -309,6 +360,7 @@ pub async fn start(config: StackConfig) -> anyhow::Result<RunningStack> {
         shutdown,
         services,
         tasks,
+        local: co_located.services,
     })
 }
 
@@ -365,6 +417,8 @@ pub struct DevOptions {
     pub escalation: rampart_escalation::Settings,
     /// The crm's providers (SMS, calendars).
     pub crm: rampart_crm::Integrations,
+    /// How the gateway reaches the other services, all in this process.
+    pub transport: Transport,
 }
 
 /// The whole stack, running.
@@ -501,6 +555,7 @@ pub async fn start_dev(options: DevOptions) -> anyhow::Result<DevStack> {
         accounts: options.accounts,
         admin_listener: options.admin_listener,
         escalation: options.escalation,
+        transport: options.transport,
     })
     .await?;
     Ok(DevStack {

@@ -130,6 +130,7 @@ impl RedisStack {
             accounts: rampart_auth::AccountSettings::default(),
             admin_listener: None,
             escalation: rampart_escalation::Settings::default(),
+            transport: rampart_e2e::harness::transport_under_test(),
         })
         .await
         .expect("stack starts");

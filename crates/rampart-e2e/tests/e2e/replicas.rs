@@ -106,6 +106,7 @@ impl Replica {
                 smtp: None,
                 webhook_targets: rampart_escalation::handoffs::WebhookTargets::AnyAddress,
             },
+            transport: rampart_e2e::harness::transport_under_test(),
         })
         .await
         .expect("the second instances start");

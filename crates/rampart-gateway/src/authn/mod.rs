@@ -35,7 +35,7 @@ use rampart_kit::origins::AllowedOrigins;
 use rampart_kit::principal::{DataMode, Principal, PrincipalKind};
 use rampart_kit::rate_limit::Quota;
 use rampart_kit::revocation::BusEvent;
-use rampart_proto::auth::v1::auth_service_client::AuthServiceClient;
+use rampart_proto::auth::v1::auth_service_handle::AuthServiceHandle;
 use rampart_proto::auth::v1::{PrincipalKind as WireKind, VerifyApiKeyRequest};
 use tonic::Code;
 
@@ -105,7 +105,7 @@ impl Revocable for VerifiedKey {
 /// Verifies credentials through the auth service, remembering verdicts
 /// briefly in caches that revocations empty (see [`cache`]).
 pub struct Authenticator {
-    auth: AuthServiceClient<TracedChannel>,
+    auth: AuthServiceHandle<TracedChannel>,
     /// Keys the cache by an HMAC under a secret of this process only, so the
     /// cache never holds a usable credential.
     hasher: KeyHasher,
@@ -115,7 +115,7 @@ pub struct Authenticator {
 impl Authenticator {
     #[must_use]
     pub fn new(
-        auth: AuthServiceClient<TracedChannel>,
+        auth: AuthServiceHandle<TracedChannel>,
         ttl: Duration,
         negative_ttl: Duration,
     ) -> Self {
@@ -221,7 +221,7 @@ enum AskError {
 /// holder, or `None` for a key auth does not know. The returned future owns
 /// what it needs, so it can run in the background.
 fn ask_auth(
-    mut auth: AuthServiceClient<TracedChannel>,
+    mut auth: AuthServiceHandle<TracedChannel>,
     keys: &Arc<VerdictCache<VerifiedKey>>,
     key: &PlaintextApiKey,
     cache_key: [u8; 32],

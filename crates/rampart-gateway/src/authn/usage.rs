@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rampart_kit::CancellationToken;
 use rampart_kit::grpc::TracedChannel;
-use rampart_proto::auth::v1::auth_service_client::AuthServiceClient;
+use rampart_proto::auth::v1::auth_service_handle::AuthServiceHandle;
 use rampart_proto::auth::v1::{KeyUsage, RecordKeyUsageRequest};
 
 /// Counts of requests per (key id, window start in Unix seconds).
@@ -92,7 +92,7 @@ impl UsageCounter {
         }
     }
 
-    async fn report(&self, auth: &AuthServiceClient<TracedChannel>, all: bool) {
+    async fn report(&self, auth: &AuthServiceHandle<TracedChannel>, all: bool) {
         let usage = self.take(all);
         if usage.is_empty() {
             return;
@@ -111,7 +111,7 @@ impl UsageCounter {
     /// everything still counted.
     pub async fn run_reports(
         &self,
-        auth: AuthServiceClient<TracedChannel>,
+        auth: AuthServiceHandle<TracedChannel>,
         shutdown: CancellationToken,
     ) {
         let mut tick = tokio::time::interval(self.window);

@@ -11,6 +11,7 @@ use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 
 use crate::Gateway;
+use crate::backends::Readiness;
 use crate::problem::ApiError;
 
 /// A health answer.
@@ -32,7 +33,8 @@ pub async fn live() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
-/// Every backend answers its health check as serving, within a second.
+/// Every backend answers its health check as serving, within a second (or,
+/// in this process, is registered).
 #[utoipa::path(
     get,
     path = "/readyz",
@@ -43,20 +45,25 @@ pub async fn live() -> Json<Health> {
     ),
 )]
 pub async fn ready(State(gateway): State<Arc<Gateway>>) -> Result<Json<Health>, ApiError> {
-    let checks = gateway.backends.health.iter().map(|(service, client)| {
-        let mut client = client.clone();
+    let checks = gateway.backends.health.iter().map(|(service, readiness)| {
+        let readiness = readiness.clone();
         async move {
-            let answer = tokio::time::timeout(
-                Duration::from_secs(1),
-                client.check(HealthCheckRequest {
-                    service: String::new(),
-                }),
-            )
-            .await;
-            let serving = matches!(
-                answer,
-                Ok(Ok(ref response)) if response.get_ref().status() == ServingStatus::Serving
-            );
+            let serving = match readiness {
+                Readiness::Local(services) => services.is_serving(*service),
+                Readiness::Remote(mut client) => {
+                    let answer = tokio::time::timeout(
+                        Duration::from_secs(1),
+                        client.check(HealthCheckRequest {
+                            service: String::new(),
+                        }),
+                    )
+                    .await;
+                    matches!(
+                        answer,
+                        Ok(Ok(ref response)) if response.get_ref().status() == ServingStatus::Serving
+                    )
+                }
+            };
             (*service, serving)
         }
     });

@@ -757,6 +757,7 @@ async fn start_live_stack(external: bool) -> Option<LiveStack> {
         },
         admin_listener: None,
         escalation: rampart_escalation::Settings::default(),
+        transport: rampart_kit::local::Transport::default(),
     })
     .await
     .unwrap();

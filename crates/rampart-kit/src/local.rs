@@ -1,0 +1,246 @@
+//! The in-process transport: services running in this process, called with
+//! no serialisation, no TLS and no socket.
+//!
+//! A service registers its implementations in the process's
+//! [`LocalServices`] with the same allow-list its gRPC server is mounted
+//! with; a caller holding its own [`ServiceTls`] gets a handle that reaches
+//! them. Every call passes the checks a call from the network passes:
+//!
+//! - the caller is named by the certificate it holds, as mTLS names it, and
+//!   refused unless the callee's [`AllowPeers`] lists it;
+//! - the callee sees only what it would see over the network: the metadata,
+//!   and in its extensions the [`Caller`](crate::grpc::Caller) and the principal as a
+//!   [`VouchedPrincipal`] (see [`crate::principal`]). Only a handle made
+//!   with the gateway's certificate turns the [`Principal`] its caller puts
+//!   in the extensions into one; anything else the caller put there is
+//!   dropped, a forged caller above all.
+//!
+//! A service not registered (not started in this process, or stopped)
+//! answers `Unavailable`, as a peer that is down does.
+
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use rampart_proto::local::{Local, Resolve};
+use tonic::{Request, Status};
+
+use crate::grpc::AllowPeers;
+use crate::pki::{ServiceName, ServiceTls};
+use crate::principal::{Principal, PrincipalMint, VouchedPrincipal};
+
+/// Which transport a caller uses to reach services in its own process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Transport {
+    /// Straight into the implementation, when it runs in this process.
+    #[default]
+    InProcess,
+    /// gRPC over mutual TLS on loopback, as between processes.
+    Grpc,
+}
+
+impl Transport {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InProcess => "in-process",
+            Self::Grpc => "grpc",
+        }
+    }
+
+    /// Parses the configured name; `None` for anything else.
+    #[must_use]
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::InProcess, Self::Grpc]
+            .into_iter()
+            .find(|transport| transport.as_str() == text)
+    }
+}
+
+impl std::fmt::Display for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+struct Entry {
+    /// The `Arc<D>` of the dispatch trait `D` it was registered under.
+    service: Box<dyn Any + Send + Sync>,
+    name: ServiceName,
+    allow: AllowPeers,
+}
+
+/// The services running in this process. Cheap to clone; clones share.
+#[derive(Clone, Default)]
+pub struct LocalServices {
+    entries: Arc<RwLock<HashMap<TypeId, Entry>>>,
+}
+
+impl std::fmt::Debug for LocalServices {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<ServiceName> = self.read().values().map(|entry| entry.name).collect();
+        f.debug_struct("LocalServices")
+            .field("registered", &names)
+            .finish()
+    }
+}
+
+impl LocalServices {
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<TypeId, Entry>> {
+        // A panic while holding the lock leaves the map whole (every write
+        // is one insert or remove), so a poisoned lock is still usable.
+        self.entries
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<TypeId, Entry>> {
+        self.entries
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Makes `service` reachable through handles of its dispatch trait `D`
+    /// (`<service>_handle::Dispatch`), by the callers `allow` lists, until
+    /// the returned registration is withdrawn or dropped.
+    #[must_use = "the service is withdrawn when the registration is dropped"]
+    pub fn register<D>(&self, name: ServiceName, service: Arc<D>, allow: AllowPeers) -> Registration
+    where
+        D: ?Sized + Send + Sync + 'static,
+    {
+        let key = TypeId::of::<Arc<D>>();
+        let entry = Entry {
+            service: Box::new(service),
+            name,
+            allow,
+        };
+        self.write().insert(key, entry);
+        Registration {
+            services: self.clone(),
+            keys: vec![key],
+        }
+    }
+
+    /// A handle's way to `D`, for the service holding `caller`: its calls
+    /// are admitted as that service's.
+    #[must_use]
+    pub fn reach<D>(&self, service: ServiceName, caller: &ServiceTls) -> Local<D>
+    where
+        D: ?Sized + Send + Sync + 'static,
+    {
+        Local::new(Arc::new(Reach {
+            services: self.clone(),
+            service,
+            caller: caller.service(),
+            mint: PrincipalMint::for_gateway(caller),
+        }))
+    }
+
+    /// Whether anything of `service` is registered: its readiness in this
+    /// process.
+    #[must_use]
+    pub fn is_serving(&self, service: ServiceName) -> bool {
+        self.read().values().any(|entry| entry.name == service)
+    }
+}
+
+/// What [`LocalServices::register`] registered; withdrawn when dropped.
+#[derive(Default)]
+pub struct Registration {
+    services: LocalServices,
+    keys: Vec<TypeId>,
+}
+
+impl std::fmt::Debug for Registration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registration")
+            .field("services", &self.keys.len())
+            .finish()
+    }
+}
+
+impl Registration {
+    /// This registration and `other`'s, withdrawn together.
+    #[must_use]
+    pub fn and(mut self, mut other: Self) -> Self {
+        self.keys.append(&mut other.keys);
+        self
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        if self.keys.is_empty() {
+            return;
+        }
+        let mut entries = self.services.write();
+        for key in &self.keys {
+            entries.remove(key);
+        }
+    }
+}
+
+/// How one caller reaches one dispatch trait.
+struct Reach {
+    services: LocalServices,
+    service: ServiceName,
+    caller: ServiceName,
+    /// Held when the caller is the gateway.
+    mint: Option<PrincipalMint>,
+}
+
+impl<D> Resolve<D> for Reach
+where
+    D: ?Sized + Send + Sync + 'static,
+{
+    fn admit(&self, request: Request<()>) -> Result<(Arc<D>, Request<()>), Status> {
+        let (service, allow) = {
+            let entries = self.services.read();
+            let entry = entries.get(&TypeId::of::<Arc<D>>()).ok_or_else(|| {
+                Status::unavailable(format!("{} is not running in this process", self.service))
+            })?;
+            let service = entry
+                .service
+                .downcast_ref::<Arc<D>>()
+                .expect("entries are keyed by their own type")
+                .clone();
+            (service, entry.allow)
+        };
+        let (metadata, mut offered, ()) = request.into_parts();
+        let vouched = match (&self.mint, offered.remove::<Principal>()) {
+            (Some(mint), Some(principal)) => Some(mint.vouch(principal)),
+            // A relay passes on what the gateway vouched for, as over the
+            // network it passes on the gateway's metadata; the callee
+            // trusts it only from the relays it names.
+            _ => offered.remove::<VouchedPrincipal>(),
+        };
+        let mut extensions = tonic::Extensions::new();
+        if let Some(vouched) = vouched {
+            extensions.insert(vouched);
+        }
+        let request = allow.admit(
+            Some(self.caller),
+            Request::from_parts(metadata, extensions, ()),
+        )?;
+        Ok((service, request))
+    }
+}
+
+impl Registration {
+    /// Withdraws the registration when `shutdown` is cancelled, as a server
+    /// stops taking calls then: callers in this process see the service
+    /// unavailable from that moment.
+    pub fn withdraw_on(self, shutdown: &tokio_util::sync::CancellationToken) {
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            shutdown.cancelled().await;
+            drop(self);
+        });
+    }
+}
