@@ -219,6 +219,10 @@ pub async fn run_co_located(
 /// vault with [`Vault::unencrypted_baseline`] on the same routes; no
 /// configuration reaches it.
 #[doc(hidden)]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the one entry every run_* variant ends in; each argument is a separate choice"
+)]
 pub async fn serve_with_vault(
     config: Config,
     listener: TcpListener,

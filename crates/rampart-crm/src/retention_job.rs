@@ -122,9 +122,11 @@ impl std::ops::AddAssign for Expired {
 pub struct Report {
     /// Each tenant and mode that deleted something, with its counts.
     pub purged: Vec<(DataScope, Expired)>,
-    /// Tenants and modes whose deletion failed (logged); the next run
-    /// tries them again.
+    /// Tenants and modes whose deletion failed, and the receipts' purge if
+    /// it did (logged); the next run tries them again.
     pub failed: usize,
+    /// Telephony webhook receipts past their replay window, deleted.
+    pub receipts_purged: u64,
 }
 
 /// The instants before which each class has expired.
@@ -157,6 +159,15 @@ pub async fn run_retention(
     now: DateTime<Utc>,
 ) -> Result<Report, Error> {
     let mut report = Report::default();
+    // Replay receipts are kept for their window whatever a tenant's periods
+    // (they hold no personal data, only Twilio's sids).
+    match crate::telephony::receipts::purge_expired(db, now).await {
+        Ok(purged) => report.receipts_purged = purged,
+        Err(error) => {
+            tracing::error!(error = %error, "purging expired webhook receipts failed");
+            report.failed += 1;
+        }
+    }
     for scope in scopes_with_periods(db).await? {
         match expire_scope(db, outbox, vault, &scope, now).await {
             Ok(expired) if expired.deleted_anything() => {

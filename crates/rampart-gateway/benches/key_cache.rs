@@ -13,13 +13,15 @@ use rampart_kit::api_key::{KeyKind, PlaintextApiKey};
 use rampart_kit::ids::{ApiKeyId, TenantId};
 use rampart_kit::revocation::BusEvent;
 use rampart_proto::auth::v1::auth_service_client::AuthServiceClient;
+use rampart_proto::auth::v1::auth_service_handle::AuthServiceHandle;
 use rampart_proto::auth::v1::{PrincipalKind, VerifyApiKeyResponse};
 use tonic::transport::Endpoint;
 
 fn authenticator() -> Authenticator {
     // Never connected: every key the bench checks is cached.
     let channel = Endpoint::from_static("http://127.0.0.1:1").connect_lazy();
-    let auth = AuthServiceClient::new(rampart_kit::grpc::traced(channel));
+    let auth =
+        AuthServiceHandle::Remote(AuthServiceClient::new(rampart_kit::grpc::traced(channel)));
     let authenticator = Authenticator::new(auth, Duration::from_secs(3600), Duration::from_secs(2));
     authenticator.apply(&BusEvent::ChannelUp);
     authenticator

@@ -26,6 +26,8 @@ use rampart_proto::local::{Local, Resolve};
 use tonic::{Request, Status};
 
 use crate::grpc::AllowPeers;
+#[cfg(test)]
+use crate::grpc::Caller;
 use crate::pki::{ServiceName, ServiceTls};
 use crate::principal::{Principal, PrincipalMint, VouchedPrincipal};
 
@@ -242,5 +244,125 @@ impl Registration {
             shutdown.cancelled().await;
             drop(self);
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::TenantId;
+    use crate::principal::{DataMode, PrincipalKind};
+
+    /// A stand-in for a generated `Dispatch` trait.
+    trait Echo: Send + Sync {
+        fn name(&self) -> &'static str;
+    }
+
+    struct Service;
+
+    impl Echo for Service {
+        fn name(&self) -> &'static str {
+            "echo"
+        }
+    }
+
+    fn identities() -> (tempfile::TempDir, crate::pki::PkiDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let pki = crate::pki::PkiDir::new(dir.path());
+        pki.ensure_generated(&["localhost".into()]).unwrap();
+        (dir, pki)
+    }
+
+    fn principal() -> Principal {
+        Principal {
+            kind: PrincipalKind::Tenant(TenantId::generate()),
+            credential_id: "key_local".into(),
+            scopes: vec!["read".into()],
+            request_id: "req-local".into(),
+            client_addr: String::new(),
+            user: None,
+            mode: DataMode::Live,
+        }
+    }
+
+    /// What the service sees of `request`, sent by `caller`.
+    fn admitted(
+        services: &LocalServices,
+        caller: &ServiceTls,
+        request: Request<()>,
+    ) -> Result<Request<()>, Status> {
+        let reach = services.reach::<dyn Echo>(ServiceName::Crm, caller);
+        let (service, request) = reach.admit(request)?;
+        assert_eq!(service.name(), "echo");
+        Ok(request)
+    }
+
+    #[tokio::test]
+    async fn calls_pass_the_callees_allow_list_and_carry_only_what_is_vouched_for() {
+        let (_dir, pki) = identities();
+        let gateway = pki.load_service(ServiceName::Gateway).unwrap();
+        let audit = pki.load_service(ServiceName::Audit).unwrap();
+        let services = LocalServices::new();
+        let registration = services.register::<dyn Echo>(
+            ServiceName::Crm,
+            Arc::new(Service),
+            AllowPeers(&[ServiceName::Gateway]),
+        );
+        assert!(services.is_serving(ServiceName::Crm));
+
+        // The gateway's principal value becomes a vouched one, with the
+        // gateway as the caller.
+        let offered = principal();
+        let mut request = Request::new(());
+        request.extensions_mut().insert(offered.clone());
+        let seen = admitted(&services, &gateway, request).unwrap();
+        assert_eq!(Caller::of(&seen).unwrap(), ServiceName::Gateway);
+        assert!(seen.extensions().get::<Principal>().is_none());
+        assert_eq!(Principal::from_request(&seen).unwrap(), offered);
+
+        // Another service is refused by the same rule as over the network,
+        // even naming itself the gateway in the extensions.
+        let mut forged = Request::new(());
+        forged
+            .extensions_mut()
+            .insert(crate::grpc::Caller(ServiceName::Gateway));
+        let status = admitted(&services, &audit, forged).unwrap_err();
+        assert_eq!(status.code(), tonic::Code::PermissionDenied);
+
+        // Withdrawn, the service is unavailable, as a stopped server is.
+        drop(registration);
+        assert!(!services.is_serving(ServiceName::Crm));
+        let status = admitted(&services, &gateway, Request::new(())).unwrap_err();
+        assert_eq!(status.code(), tonic::Code::Unavailable);
+    }
+
+    #[tokio::test]
+    async fn a_principal_value_from_any_other_caller_is_dropped() {
+        let (_dir, pki) = identities();
+        let crm = pki.load_service(ServiceName::Crm).unwrap();
+        let services = LocalServices::new();
+        let _registration = services.register::<dyn Echo>(
+            ServiceName::Crm,
+            Arc::new(Service),
+            AllowPeers(&ServiceName::ALL),
+        );
+        let mut request = Request::new(());
+        request.extensions_mut().insert(principal());
+        let seen = admitted(&services, &crm, request).unwrap();
+        assert!(seen.extensions().get::<Principal>().is_none());
+        assert!(seen.extensions().get::<VouchedPrincipal>().is_none());
+        // The CRM may relay: from it, the callee finds no principal at all.
+        let status = Principal::from_request_relayed_by(&seen, ServiceName::Crm).unwrap_err();
+        assert_eq!(status.code(), tonic::Code::Unauthenticated);
+        assert!(PrincipalMint::for_gateway(&crm).is_none());
+    }
+
+    #[test]
+    fn transports_parse_by_their_configured_names() {
+        for transport in [Transport::InProcess, Transport::Grpc] {
+            assert_eq!(Transport::parse(transport.as_str()), Some(transport));
+        }
+        assert_eq!(Transport::parse("local"), None);
+        assert_eq!(Transport::default(), Transport::InProcess);
     }
 }

@@ -199,7 +199,7 @@ pub struct Principal {
 /// field is private and its only maker is [`PrincipalMint::vouch`]: code
 /// elsewhere cannot make one,
 ///
-/// ```compile_fail
+/// ```compile_fail,E0603
 /// # use rampart_kit::principal::{Principal, VouchedPrincipal};
 /// fn forge(principal: Principal) -> VouchedPrincipal {
 ///     VouchedPrincipal(std::sync::Arc::new(principal))

@@ -11,6 +11,10 @@
 //! - Beside the TLS edge, the same router is served over plain HTTP on a
 //!   second loopback port, for the plain-HTTP comparison. Rampart has no
 //!   plaintext listener in production; this one exists only here.
+//! - The stack's own gateway reaches the services over gRPC with mutual TLS
+//!   (the remote transport). A second gateway, on a TLS and a plain port of
+//!   its own, calls the same services in this process (the co-located
+//!   transport of `rampart dev`).
 //!
 //! Prints one JSON line (addresses, a tenant key, an unknown but well-formed
 //! key, the edge certificate and key paths), then runs until stdin closes.
@@ -19,6 +23,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use rampart::stack::{DevOptions, DevStorage, start_dev};
+use rampart_gateway::backends::CoLocated;
 use rampart_gateway::{BackendUrls, Backends, Gateway};
 use rampart_kit::api_key::{KeyKind, PlaintextApiKey};
 use rampart_kit::pki::ServiceName;
@@ -56,20 +61,18 @@ async fn main() -> anyhow::Result<()> {
     .await?;
 
     let url = |service: ServiceName| format!("https://{}", stack.internal[&service]);
-    let backends = Backends::connect(
-        &BackendUrls {
-            auth: url(ServiceName::Auth),
-            crm: url(ServiceName::Crm),
-            escalation: url(ServiceName::Escalation),
-            audit: url(ServiceName::Audit),
-        },
-        &stack.pki.load_service(ServiceName::Gateway)?,
-    )?;
+    let urls = BackendUrls {
+        auth: url(ServiceName::Auth),
+        crm: url(ServiceName::Crm),
+        escalation: url(ServiceName::Escalation),
+        audit: url(ServiceName::Audit),
+    };
+    let backends = Backends::connect(&urls, &stack.pki.load_service(ServiceName::Gateway)?)?;
     // Served without `run`, so nothing watches its revocation bus: the bench
     // revokes nothing, and marks the channel up so the cache is trusted as
     // it is behind `run`.
     let plain_gateway = Gateway::new(
-        config,
+        config.clone(),
         backends,
         RateLimiter::memory(),
         rampart_kit::revocation::RevocationBus::in_process(),
@@ -79,13 +82,42 @@ async fn main() -> anyhow::Result<()> {
         .apply(&rampart_kit::revocation::BusEvent::ChannelUp);
     let plain = TcpListener::bind("127.0.0.1:0").await?;
     let plain_addr = plain.local_addr()?;
-    tokio::spawn(async move {
-        // As on the TLS edge, which sets TCP_NODELAY on every connection.
-        let plain = axum::serve::ListenerExt::tap_io(plain, |tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        axum::serve(plain, rampart_gateway::routes::router(plain_gateway)).await
-    });
+    serve_plain(plain, plain_gateway);
+
+    // The same gateway again, calling the services in this process: the
+    // co-located transport of `rampart dev`, on a TLS and a plain listener.
+    let co_located = CoLocated {
+        services: stack.running.local_services().clone(),
+        hosted: vec![
+            ServiceName::Auth,
+            ServiceName::Crm,
+            ServiceName::Escalation,
+            ServiceName::Audit,
+        ],
+    };
+    let local_gateway = Gateway::new(
+        config.clone(),
+        Backends::connect_with(
+            &urls,
+            &stack.pki.load_service(ServiceName::Gateway)?,
+            &co_located,
+        )?,
+        RateLimiter::memory(),
+        rampart_kit::revocation::RevocationBus::in_process(),
+    );
+    let local_plain = TcpListener::bind("127.0.0.1:0").await?;
+    let local_plain_addr = local_plain.local_addr()?;
+    let local_tls = TcpListener::bind("127.0.0.1:0").await?;
+    let local_tls_addr = local_tls.local_addr()?;
+    let (chain, key) = stack.pki.load_edge()?;
+    let edge_tls = rampart_gateway::edge::tls_config(chain, key)?;
+    tokio::spawn(rampart_gateway::run(
+        local_gateway.clone(),
+        local_tls,
+        edge_tls,
+        stack.running.shutdown_token(),
+    ));
+    serve_plain(local_plain, local_gateway);
 
     // reqwest is built without a default TLS provider; this client only
     // speaks plain HTTP, but the builder still wants one installed.
@@ -123,6 +155,8 @@ async fn main() -> anyhow::Result<()> {
     let info = serde_json::json!({
         "tls": stack.edge_addr.to_string(),
         "plain": plain_addr.to_string(),
+        "local_tls": local_tls_addr.to_string(),
+        "local_plain": local_plain_addr.to_string(),
         "tenant_key": tenant_key,
         "unknown_key": PlaintextApiKey::generate(KeyKind::Live).expose(),
         "cert": stack.pki.edge_cert(),
@@ -134,4 +168,15 @@ async fn main() -> anyhow::Result<()> {
     let mut sink = Vec::new();
     let _ = tokio::io::stdin().read_to_end(&mut sink).await;
     stack.running.stop().await
+}
+
+/// Serves `gateway`'s routes over plain HTTP on `listener`, as the TLS edge
+/// serves them (TCP_NODELAY on every connection).
+fn serve_plain(listener: TcpListener, gateway: std::sync::Arc<Gateway>) {
+    tokio::spawn(async move {
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        axum::serve(listener, rampart_gateway::routes::router(gateway)).await
+    });
 }

@@ -3,8 +3,9 @@
 //! Every webhook has a key of its own: an SMS its `MessageSid`, a call's
 //! step its `CallSid` and the step (and a recording or transcription
 //! callback its own sid). A key seen within [`REPLAY_WINDOW`] is a replay:
-//! refused, nothing changed. Receipts older than the window are deleted as
-//! new ones are written, so the table holds about a week of traffic.
+//! refused, nothing changed. Receipts older than the window are deleted by
+//! the hourly retention job ([`purge_expired`]), once across instances, so
+//! the table holds about a week of traffic and a webhook never waits on it.
 //!
 //! Where the effect is this module's caller's own rows (a call's record),
 //! the receipt is written in the same transaction, so a delivery that
@@ -42,17 +43,17 @@ pub async fn seen(db: &impl ConnectionTrait, scope: &DataScope, key: &str) -> Re
 
 /// Records `key` through `db` (the effect's transaction, where there is
 /// one); a key already recorded within the window is
-/// [`Error::WebhookReplayed`], which rolls that transaction back. Expired
-/// receipts are deleted first, this tenant's and everyone's.
+/// [`Error::WebhookReplayed`], which rolls that transaction back. The
+/// primary key `(tenant_id, request_key)` decides: only this key's own
+/// expired receipt, if the retention job has not yet purged it, is deleted
+/// first (one row, by its key), so the window holds exactly.
 pub async fn record(db: &impl ConnectionTrait, scope: &DataScope, key: &str) -> Result<(), Error> {
-    let cutoff = Utc::now() - REPLAY_WINDOW;
     telephony_receipt::Entity::delete_many()
-        .filter(telephony_receipt::Column::ReceivedAt.lte(cutoff))
+        .filter(telephony_receipt::Column::TenantId.eq(scope.tenant_id.as_str()))
+        .filter(telephony_receipt::Column::RequestKey.eq(key))
+        .filter(telephony_receipt::Column::ReceivedAt.lte(Utc::now() - REPLAY_WINDOW))
         .exec(db)
         .await?;
-    if seen(db, scope, key).await? {
-        return Err(Error::WebhookReplayed);
-    }
     let inserted = telephony_receipt::Entity::insert(telephony_receipt::ActiveModel {
         tenant_id: ActiveValue::Set(scope.tenant_id.as_str().to_owned()),
         request_key: ActiveValue::Set(key.to_owned()),
@@ -73,6 +74,19 @@ pub async fn record(db: &impl ConnectionTrait, scope: &DataScope, key: &str) -> 
         }
         Err(error) => Err(error.into()),
     }
+}
+
+/// Deletes every tenant's receipts older than the window at `now`; the
+/// number deleted. Run by the retention job.
+pub async fn purge_expired(
+    db: &impl ConnectionTrait,
+    now: chrono::DateTime<Utc>,
+) -> Result<u64, Error> {
+    Ok(telephony_receipt::Entity::delete_many()
+        .filter(telephony_receipt::Column::ReceivedAt.lte(now - REPLAY_WINDOW))
+        .exec(db)
+        .await?
+        .rows_affected)
 }
 
 /// A request key from its parts: printable ASCII sids only, bounded, so a

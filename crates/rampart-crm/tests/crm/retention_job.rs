@@ -4,7 +4,8 @@
 //! conversations, held customers, another tenant's data, the other data
 //! mode's, nor a tenant without periods. Keys go with the rows, one event
 //! carries the counts, a second run finds nothing, batches add up, and the
-//! spawned job runs on its own.
+//! spawned job runs on its own. Telephony's replay receipts past their
+//! window go with the job too, every tenant's, and only theirs.
 
 use std::time::Duration;
 
@@ -31,6 +32,7 @@ on_both_databases!(
     more_than_a_batch_is_deleted_in_batches_under_one_event,
     the_spawned_job_runs_on_its_own,
     two_instances_run_a_scheduled_period_once,
+    webhook_receipts_expire_with_the_job_not_with_each_webhook,
 );
 
 /// A key of `tenant` with the `owner` scope, for retention and holds.
@@ -639,4 +641,71 @@ async fn two_instances_run_a_scheduled_period_once(database: TestDatabase) {
     let ran = run_scheduled_retention(&app.db, &outbox, &vault, next, every).await;
     assert!(ran.unwrap().unwrap().purged.is_empty());
     assert_eq!(app.audit_actions("retention.purged").await.len(), 1);
+}
+
+async fn webhook_receipts_expire_with_the_job_not_with_each_webhook(database: TestDatabase) {
+    use rampart_crm::store::DataScope;
+    use rampart_crm::telephony::receipts;
+
+    let app = TestApp::spawn(database).await;
+    let (tenant, _) = new_tenant();
+    let (other, _) = new_tenant();
+    let scope = |tenant: &TenantId| DataScope {
+        tenant_id: tenant.clone(),
+        mode: DataMode::Live,
+    };
+    let receipt_at = |tenant: &TenantId, key: &str, at: DateTime<Utc>| {
+        Query::insert()
+            .into_table("crm_telephony_receipt")
+            .columns(["tenant_id", "request_key", "received_at"])
+            .values_panic([tenant.as_str().into(), key.into(), at.into()])
+            .to_owned()
+    };
+    let receipts_of = async |tenant: &TenantId| {
+        count_where(
+            &app.db,
+            "crm_telephony_receipt",
+            "tenant_id",
+            tenant.as_str(),
+        )
+        .await
+    };
+    // A week and a day old in both tenants, and a fresh one.
+    for (tenant, key) in [(&tenant, "sms:SMold"), (&other, "sms:SMother")] {
+        app.db
+            .execute(&receipt_at(tenant, key, days_ago(8)))
+            .await
+            .unwrap();
+    }
+    receipts::record(&app.db, &scope(&tenant), "sms:SMfresh")
+        .await
+        .unwrap();
+
+    // A webhook deletes nothing but its own key's expired receipt.
+    receipts::record(&app.db, &scope(&tenant), "sms:SMnew")
+        .await
+        .unwrap();
+    assert_eq!(
+        receipts_of(&other).await,
+        1,
+        "another tenant's receipt went with a webhook"
+    );
+    assert_eq!(receipts_of(&tenant).await, 3);
+    // The same key within the window is a replay; past it, not.
+    let replayed = receipts::record(&app.db, &scope(&tenant), "sms:SMfresh").await;
+    assert!(
+        matches!(replayed, Err(rampart_crm::Error::WebhookReplayed)),
+        "{replayed:?}"
+    );
+    receipts::record(&app.db, &scope(&other), "sms:SMother")
+        .await
+        .expect("a key past its window is not a replay");
+
+    // The job purges what expired, every tenant's, and nothing fresh.
+    let report = run(&app).await;
+    assert_eq!(report.receipts_purged, 1, "{report:?}");
+    assert_eq!(report.failed, 0);
+    assert_eq!(receipts_of(&tenant).await, 2);
+    assert_eq!(receipts_of(&other).await, 1);
+    assert_eq!(run(&app).await.receipts_purged, 0);
 }

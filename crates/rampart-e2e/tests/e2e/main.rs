@@ -46,6 +46,8 @@
 //! - [`telephony`]: Twilio's SMS and voice webhooks: signatures, tenant
 //!   resolution by the called number, replays, the gate, opt-out and
 //!   recording consent.
+//! - [`transport`]: who may call whom and whose principal is trusted, the
+//!   same over gRPC and in the gateway's own process.
 
 // The harness is the library's, shared with the benches.
 use rampart_e2e::harness;
@@ -75,5 +77,6 @@ mod support;
 mod telephony;
 mod tenant_data;
 mod tenant_deletion;
+mod transport;
 mod widget;
 mod widget_pages;
