@@ -465,8 +465,12 @@ impl EventStore {
         log_id: &str,
         key: &SigningKey,
     ) -> Result<Checkpoint, Error> {
-        let (size, root) = self.head(log_id).await?;
+        // The latest checkpoint first, then the head: the log only grows, so
+        // a head read after the checkpoint is at least its size. Read the
+        // other way round, another instance appending and signing between
+        // the two reads looked like a shrunken log (a false "tampered").
         let latest = self.latest_checkpoint(log_id).await?;
+        let (size, root) = self.head(log_id).await?;
         if let Some(latest) = &latest {
             if latest.size == size {
                 return Ok(latest.clone());

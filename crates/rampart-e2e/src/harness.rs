@@ -176,7 +176,8 @@ impl TestStack {
         Some(this)
     }
 
-    async fn wait_ready(&self) {
+    /// Waits until the gateway answers ready (every backend serving).
+    pub async fn wait_ready(&self) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {
             let ready = self

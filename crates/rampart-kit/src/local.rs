@@ -71,12 +71,17 @@ struct Entry {
     service: Box<dyn Any + Send + Sync>,
     name: ServiceName,
     allow: AllowPeers,
+    /// Which registration made it: a service restarted in the process
+    /// registers again, and the old instance's late withdrawal must not
+    /// remove the new one.
+    registration: u64,
 }
 
 /// The services running in this process. Cheap to clone; clones share.
 #[derive(Clone, Default)]
 pub struct LocalServices {
     entries: Arc<RwLock<HashMap<TypeId, Entry>>>,
+    registrations: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl std::fmt::Debug for LocalServices {
@@ -117,15 +122,19 @@ impl LocalServices {
         D: ?Sized + Send + Sync + 'static,
     {
         let key = TypeId::of::<Arc<D>>();
+        let registration = self
+            .registrations
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let entry = Entry {
             service: Box::new(service),
             name,
             allow,
+            registration,
         };
         self.write().insert(key, entry);
         Registration {
             services: self.clone(),
-            keys: vec![key],
+            keys: vec![(key, registration)],
         }
     }
 
@@ -156,7 +165,7 @@ impl LocalServices {
 #[derive(Default)]
 pub struct Registration {
     services: LocalServices,
-    keys: Vec<TypeId>,
+    keys: Vec<(TypeId, u64)>,
 }
 
 impl std::fmt::Debug for Registration {
@@ -182,8 +191,13 @@ impl Drop for Registration {
             return;
         }
         let mut entries = self.services.write();
-        for key in &self.keys {
-            entries.remove(key);
+        for (key, registration) in &self.keys {
+            if entries
+                .get(key)
+                .is_some_and(|entry| entry.registration == *registration)
+            {
+                entries.remove(key);
+            }
         }
     }
 }
@@ -329,8 +343,19 @@ mod tests {
         let status = admitted(&services, &audit, forged).unwrap_err();
         assert_eq!(status.code(), tonic::Code::PermissionDenied);
 
-        // Withdrawn, the service is unavailable, as a stopped server is.
+        // Registered again (a restart), the old registration's withdrawal
+        // leaves the new one in place.
+        let again = services.register::<dyn Echo>(
+            ServiceName::Crm,
+            Arc::new(Service),
+            AllowPeers(&[ServiceName::Gateway]),
+        );
         drop(registration);
+        assert!(services.is_serving(ServiceName::Crm));
+        admitted(&services, &gateway, Request::new(())).unwrap();
+
+        // Withdrawn, the service is unavailable, as a stopped server is.
+        drop(again);
         assert!(!services.is_serving(ServiceName::Crm));
         let status = admitted(&services, &gateway, Request::new(())).unwrap_err();
         assert_eq!(status.code(), tonic::Code::Unavailable);

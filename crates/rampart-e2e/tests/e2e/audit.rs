@@ -99,7 +99,13 @@ async fn start_audit(stack: &TestStack) -> AuditInstance {
     };
     let tls = stack.stack.pki.load_service(ServiceName::Audit).unwrap();
     let stop = CancellationToken::new();
-    let task = tokio::spawn(rampart_audit::run(config, listener, tls, stop.clone()));
+    let task = tokio::spawn(rampart_audit::run_co_located(
+        config,
+        listener,
+        tls,
+        stack.stack.running.local_services().clone(),
+        stop.clone(),
+    ));
     AuditInstance { stop, task }
 }
 

@@ -442,7 +442,17 @@ async fn start_escalation(stack: &TestStack, listener: Option<TcpListener>) -> E
         .load_service(ServiceName::Escalation)
         .unwrap();
     let stop = CancellationToken::new();
-    let task = tokio::spawn(rampart_escalation::run(config, listener, tls, stop.clone()));
+    let task = tokio::spawn(rampart_escalation::run_co_located(
+        config,
+        listener,
+        tls,
+        stack.stack.running.local_services().clone(),
+        stop.clone(),
+    ));
+    // Up once the gateway sees it: over gRPC a call would wait in the
+    // listener's backlog, but in process there is nothing to call until
+    // the service has registered.
+    stack.wait_ready().await;
     EscalationInstance { stop, task }
 }
 

@@ -196,6 +196,19 @@ fn dev_refuses_bad_values() {
             .current_dir(dir.path())),
         "has passed",
     );
+    fails_saying(
+        &run(rampart()
+            .args([
+                "dev",
+                "--listen",
+                "127.0.0.1:0",
+                "--admin-listen",
+                "127.0.0.1:0",
+            ])
+            .env("RAMPART_TRANSPORT", "carrier-pigeon")
+            .current_dir(dir.path())),
+        "RAMPART_TRANSPORT must be \"in-process\" or \"grpc\"",
+    );
     let settings = dir.path().join("rampart.toml");
     std::fs::write(&settings, "lissten = \"127.0.0.1:0\"\n").unwrap();
     fails_saying(
@@ -308,8 +321,9 @@ async fn serve_runs_the_stack_on_postgres_and_redis() {
         .env("RAMPART_KEY_HASH_SECRET_FILE", &secret_file)
         .env("RAMPART_TOTP_ENCRYPTION_KEY", "42".repeat(32))
         .env("RAMPART_ADMIN_API_KEY", admin_key.expose())
+        .env("RAMPART_LOG_FORMAT", "json")
         .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .stderr(std::fs::File::create(dir.path().join("serve.log")).unwrap());
     let edge_port = free_port();
     command.env("RAMPART_GATEWAY_LISTEN", format!("127.0.0.1:{edge_port}"));
     let admin_port = free_port();
@@ -354,6 +368,20 @@ async fn serve_runs_the_stack_on_postgres_and_redis() {
         .await
         .unwrap();
     let key = created["api_key"].as_str().expect("tenant key").to_owned();
+    // One process with every service: the start-up log says the gateway
+    // calls them in process (the default transport).
+    let log = std::fs::read_to_string(dir.path().join("serve.log")).unwrap();
+    let transport = log
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find(|line| line["transport"].is_string())
+        .unwrap_or_else(|| panic!("no transport in the start-up log: {log}"));
+    assert_eq!(transport["transport"], "in-process", "{transport}");
+    assert_eq!(
+        transport["message"],
+        "the gateway calls auth, crm, escalation, audit in this process; any other service over gRPC with mutual TLS",
+        "{transport}"
+    );
     let response = client
         .post(format!("{base}/v1/crm/customers"))
         .header("X-API-Key", &key)
