@@ -274,6 +274,7 @@ async fn dev(args: DevArgs, file: &FileSettings, environment: Environment) -> an
     let admin_listener = TcpListener::bind(admin_listen)
         .await
         .with_context(|| format!("cannot listen on {admin_listen} for metrics; is another rampart running? (--admin-listen picks another address)"))?;
+    let transport = settings::transport(file)?;
     let stack = stack::start_dev(DevOptions {
         crm: rampart_crm::Integrations {
             calendar: settings::calendar_settings_from_env()?,
@@ -291,7 +292,7 @@ async fn dev(args: DevArgs, file: &FileSettings, environment: Environment) -> an
             webhook_targets: rampart_escalation::handoffs::WebhookTargets::AnyAddress,
             ..rampart_escalation::Settings::default()
         },
-        transport: settings::transport(file)?,
+        transport,
     })
     .await?;
     let edge = stack.edge_addr;
@@ -302,6 +303,15 @@ async fn dev(args: DevArgs, file: &FileSettings, environment: Environment) -> an
         println!("  metrics:   http://{admin}/metrics   (internal admin listener)");
     }
     println!("  data:      {}", data_dir.display());
+    println!(
+        "  transport: {transport}   ({})",
+        match transport {
+            rampart_kit::local::Transport::InProcess =>
+                "the gateway calls the services in this process",
+            rampart_kit::local::Transport::Grpc =>
+                "the gateway calls the services over gRPC with mutual TLS",
+        }
+    );
     println!(
         "  sms:       {}   (loopback Twilio stand-in: texts stop here)",
         stack.sms_provider.url()

@@ -36,6 +36,7 @@ fn rampart() -> Command {
         "RAMPART_ADMIN_EMAIL_DOMAINS",
         "RAMPART_NEW_ADMIN_PASSWORD",
         "RAMPART_LOG_FORMAT",
+        "RAMPART_TRANSPORT",
     ] {
         command.env_remove(name);
     }
