@@ -354,16 +354,24 @@ pub(crate) async fn call<C: Backend, T, R>(
     message: T,
     method: impl AsyncFnOnce(C, tonic::Request<T>) -> Result<tonic::Response<R>, tonic::Status>,
 ) -> Result<R, ApiError> {
-    let request = if client.is_local() {
-        // In this process the principal travels as a value: the handle
-        // vouches for it as the gateway's (`rampart_kit::local`).
+    send(client, on_behalf_of(principal, client, message)?, method).await
+}
+
+/// A request to `client` carrying `principal` as that transport carries it:
+/// in the metadata over gRPC; as a value in this process, which the handle
+/// vouches for as the gateway's (`rampart_kit::local`).
+pub(crate) fn on_behalf_of<C: Backend, T>(
+    principal: &Principal,
+    client: &C,
+    message: T,
+) -> Result<tonic::Request<T>, ApiError> {
+    if client.is_local() {
         let mut request = tonic::Request::new(message);
         request.extensions_mut().insert(principal.clone());
-        request
+        Ok(request)
     } else {
-        with_principal(principal, message)?
-    };
-    send(client, request, method).await
+        with_principal(principal, message)
+    }
 }
 
 /// Sends `request`, already made, through `method` of `client`: for the

@@ -25,7 +25,7 @@ use tonic::Code;
 
 use crate::Gateway;
 use crate::authn::TenantCaller;
-use crate::backends::{call, send};
+use crate::backends::{call, on_behalf_of, send};
 use crate::json_body::JsonBody;
 use crate::problem::ApiError;
 
@@ -93,14 +93,14 @@ pub async fn connect(
     JsonBody(body): JsonBody<ConnectCalendar>,
 ) -> Result<Json<Authorisation>, ApiError> {
     let redirect_uri = redirect_uri(&gateway)?;
-    let mut request = tonic::Request::new(BeginConnectRequest {
-        calendar_id: body.calendar_id,
-        redirect_uri,
-    });
-    caller
-        .principal
-        .write_to(request.metadata_mut())
-        .map_err(|status| ApiError::internal(format_args!("cannot encode principal: {status}")))?;
+    let request = on_behalf_of(
+        &caller.principal,
+        &gateway.backends.calendar,
+        BeginConnectRequest {
+            calendar_id: body.calendar_id,
+            redirect_uri,
+        },
+    )?;
     let answer = gateway
         .backends
         .calendar
