@@ -8,15 +8,17 @@
 //!   honest.
 //! - `browser`: the widget and the console in Chromium, driven by
 //!   `browser-tests/run.mjs` against a fresh `rampart dev` ([`browser`]).
-//! - `bench-edge [seconds]`: the gateway against nginx, side by side, as
-//!   ratios, with a floor that shows how much of the gap is the gRPC hop
-//!   ([`bench_edge`]); 10 s per case by default.
+//! - `bench-edge [seconds] [rounds]`: the gateway against Envoy and nginx,
+//!   side by side, as ratios, with a floor that shows how much of the gap
+//!   is the gRPC hop ([`bench_edge`]); 10 s per case and 3 rounds by
+//!   default.
 //! - `faults [--actions N]`: the fault run ([`faults`]): N audited actions
 //!   (10,000 by default) while audit is killed and PostgreSQL and Redis are
 //!   paused; fails on any lost or duplicated event or revoked key accepted.
 
 mod bench_edge;
 mod browser;
+mod envoy;
 mod faults;
 
 use std::io::Write;
@@ -38,14 +40,20 @@ fn main() -> anyhow::Result<()> {
                     .context("bench-edge takes the seconds per case")?,
                 None => 10,
             };
-            bench_edge::run(&workspace_root(), seconds)
+            let rounds = match std::env::args().nth(3) {
+                Some(value) => value
+                    .parse()
+                    .context("bench-edge takes the rounds after the seconds")?,
+                None => 3,
+            };
+            bench_edge::run(&workspace_root(), seconds, rounds)
         }
         Some("faults") => {
             let args: Vec<String> = std::env::args().skip(2).collect();
             faults::run(&workspace_root(), &faults::Options::parse(&args)?)
         }
         _ => bail!(
-            "usage: cargo xtask walkthrough | browser | bench-edge [seconds] | faults [--actions N]"
+            "usage: cargo xtask walkthrough | browser | bench-edge [seconds] [rounds] | faults [--actions N]"
         ),
     }
 }

@@ -17,7 +17,9 @@
 //!   transport of `rampart dev`).
 //!
 //! Prints one JSON line (addresses, a tenant key, an unknown but well-formed
-//! key, the edge certificate and key paths), then runs until stdin closes.
+//! key, the edge certificate and key paths; for the Envoy peer, the
+//! escalation service's address, the internal CA, the gateway's certificate
+//! and key, the tenant and key ids), then runs until stdin closes.
 
 use std::time::Duration;
 
@@ -161,6 +163,15 @@ async fn main() -> anyhow::Result<()> {
         "unknown_key": PlaintextApiKey::generate(KeyKind::Live).expose(),
         "cert": stack.pki.edge_cert(),
         "key": stack.pki.edge_key(),
+        // For the Envoy peer, which calls the same escalation service as
+        // the gateway does: over mutual TLS with the gateway's certificate,
+        // naming the tenant and the key as the gateway's principal does.
+        "escalation": stack.internal[&ServiceName::Escalation].to_string(),
+        "ca_cert": stack.pki.internal_ca_cert(),
+        "client_cert": stack.pki.service_cert(ServiceName::Gateway),
+        "client_key": stack.pki.service_key(ServiceName::Gateway),
+        "tenant_id": created["tenant_id"],
+        "api_key_id": created["api_key_id"],
     });
     println!("{info}");
 
