@@ -52,7 +52,11 @@ struct As<'a> {
     caller: ServiceName,
 }
 
-impl As<'_> {
+impl<'a> As<'a> {
+    fn new(stack: &'a TestStack, via: Via, caller: ServiceName) -> Self {
+        Self { stack, via, caller }
+    }
+
     fn channel(&self, service: ServiceName) -> Channel {
         let tls = self.stack.stack.pki.load_service(self.caller).unwrap();
         let url = format!("https://{}", self.stack.stack.internal[&service]);
@@ -164,11 +168,7 @@ async fn who_may_call_whom_is_the_same_on_both_transports() {
     let tenant = TenantId::parse(&stack.create_tenant("Conformance Co").await.id).unwrap();
     for via in BOTH {
         for caller in CALLERS {
-            let with = As {
-                stack: &stack,
-                via,
-                caller,
-            };
+            let with = As::new(&stack, via, caller);
             let gateway = caller == ServiceName::Gateway;
             // The CRM and auth serve the gateway only.
             let crm = code(
@@ -244,16 +244,8 @@ async fn a_principal_is_trusted_only_as_it_is_over_the_network() {
     let stack = TestStack::start(Backend::Embedded).await.unwrap();
     let tenant = TenantId::parse(&stack.create_tenant("Principal Co").await.id).unwrap();
     for via in BOTH {
-        let gateway = As {
-            stack: &stack,
-            via,
-            caller: ServiceName::Gateway,
-        };
-        let crm_caller = As {
-            stack: &stack,
-            via,
-            caller: ServiceName::Crm,
-        };
+        let gateway = As::new(&stack, via, ServiceName::Gateway);
+        let crm_caller = As::new(&stack, via, ServiceName::Crm);
 
         // No principal at all, and a malformed one, from the gateway.
         let status = gateway
@@ -324,11 +316,7 @@ async fn the_gateways_principal_keeps_tenants_apart_on_both_transports() {
     let ours = TenantId::parse(&stack.create_tenant("Ours").await.id).unwrap();
     let theirs = TenantId::parse(&stack.create_tenant("Theirs").await.id).unwrap();
     for via in BOTH {
-        let gateway = As {
-            stack: &stack,
-            via,
-            caller: ServiceName::Gateway,
-        };
+        let gateway = As::new(&stack, via, ServiceName::Gateway);
         let name = format!("Customer made {via:?}");
         // Over the network the principal is metadata; in this process the
         // gateway hands it as a value.
@@ -372,11 +360,7 @@ async fn a_stopped_service_is_unavailable_on_both_transports() {
     let tenant = TenantId::parse(&stack.create_tenant("Outage Co").await.id).unwrap();
     stack.stack.running.stop_service(ServiceName::Escalation);
     for via in BOTH {
-        let gateway = As {
-            stack: &stack,
-            via,
-            caller: ServiceName::Gateway,
-        };
+        let gateway = As::new(&stack, via, ServiceName::Gateway);
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
         loop {
             let answer = gateway
