@@ -382,6 +382,18 @@ async fn speaks_http2_and_http1_over_tls_only() {
 async fn shutdown_lets_in_flight_requests_finish() {
     let stack = TestStack::start(Backend::Embedded).await.unwrap();
     let tenant = stack.create_tenant("Draining Ltd").await;
+    // Open the burst's connections first (the client keeps them for
+    // reuse), so its requests go out at once rather than each behind a TLS
+    // handshake: with services called in process the first answer can
+    // come before the others' handshakes finish, and a stop then finds
+    // nothing in flight to drain.
+    let mut warm = tokio::task::JoinSet::new();
+    for _ in 0..40 {
+        warm.spawn(stack.request(Method::GET, "/healthz").send());
+    }
+    while let Some(warmed) = warm.join_next().await {
+        assert!(warmed.unwrap().unwrap().status().is_success());
+    }
     // Start a burst of requests and stop the stack as soon as the first is
     // answered, while the rest are in flight. Each must either complete
     // normally or never have been accepted; none may be cut off or fail
