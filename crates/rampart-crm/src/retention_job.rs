@@ -122,11 +122,14 @@ impl std::ops::AddAssign for Expired {
 pub struct Report {
     /// Each tenant and mode that deleted something, with its counts.
     pub purged: Vec<(DataScope, Expired)>,
-    /// Tenants and modes whose deletion failed, and the receipts' purge if
-    /// it did (logged); the next run tries them again.
+    /// Tenants and modes whose deletion failed, and the receipts' or the
+    /// authorisations' purge if it did (logged); the next run tries them
+    /// again.
     pub failed: usize,
     /// Telephony webhook receipts past their replay window, deleted.
     pub receipts_purged: u64,
+    /// Calendar authorisations never completed, past their expiry, deleted.
+    pub pending_purged: u64,
 }
 
 /// The instants before which each class has expired.
@@ -165,6 +168,13 @@ pub async fn run_retention(
         Ok(purged) => report.receipts_purged = purged,
         Err(error) => {
             tracing::error!(error = %error, "purging expired webhook receipts failed");
+            report.failed += 1;
+        }
+    }
+    match crate::calendar::store::purge_expired_pending(db, now).await {
+        Ok(purged) => report.pending_purged = purged,
+        Err(error) => {
+            tracing::error!(error = %error, "purging expired calendar authorisations failed");
             report.failed += 1;
         }
     }

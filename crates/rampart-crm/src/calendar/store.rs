@@ -87,8 +87,10 @@ pub async fn begin(
     let Storage { db, outbox, vault } = storage;
     let change = outbox.begin(db).await?;
     let at = now();
-    // Expired authorisations, anyone's, go first.
+    // This tenant's expired authorisations go first; every tenant's are
+    // purged by the retention job ([`purge_expired_pending`]), not here.
     calendar_pending::Entity::delete_many()
+        .filter(calendar_pending::Column::TenantId.eq(scope.tenant_id.as_str()))
         .filter(calendar_pending::Column::ExpiresAt.lt(at))
         .exec(change.tx())
         .await?;
@@ -130,6 +132,19 @@ pub async fn begin(
         .await?;
     change.commit().await?;
     Ok(true)
+}
+
+/// Deletes every tenant's authorisations that expired before `now`; the
+/// number deleted. Run by the retention job.
+pub async fn purge_expired_pending(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+) -> Result<u64, Error> {
+    Ok(calendar_pending::Entity::delete_many()
+        .filter(calendar_pending::Column::ExpiresAt.lt(now))
+        .exec(db)
+        .await?
+        .rows_affected)
 }
 
 /// Takes the authorisation `state` names: deleted as it is read, so only

@@ -701,8 +701,49 @@ async fn webhook_receipts_expire_with_the_job_not_with_each_webhook(database: Te
         .await
         .expect("a key past its window is not a replay");
 
+    // A calendar authorisation never completed, expired an hour ago, and
+    // one still open.
+    let pending = |state: &str, expires: DateTime<Utc>| {
+        Query::insert()
+            .into_table("crm_calendar_pending")
+            .columns([
+                "state_hash",
+                "tenant_id",
+                "mode",
+                "calendar_id",
+                "verifier",
+                "redirect_uri",
+                "requested_by",
+                "credential_id",
+                "expires_at",
+                "created_at",
+            ])
+            .values_panic([
+                state.into(),
+                other.as_str().into(),
+                "live".into(),
+                "primary".into(),
+                vec![0_u8; 16].into(),
+                "https://rampart.example/cb".into(),
+                "usr_x".into(),
+                "key_x".into(),
+                expires.into(),
+                days_ago(1).into(),
+            ])
+            .to_owned()
+    };
+    let hour = chrono::Duration::hours(1);
+    for (state, expires) in [("expired", Utc::now() - hour), ("open", Utc::now() + hour)] {
+        app.db.execute(&pending(state, expires)).await.unwrap();
+    }
+
     // The job purges what expired, every tenant's, and nothing fresh.
     let report = run(&app).await;
+    assert_eq!(report.pending_purged, 1, "{report:?}");
+    assert_eq!(
+        count_where(&app.db, "crm_calendar_pending", "state_hash", "open").await,
+        1
+    );
     assert_eq!(report.receipts_purged, 1, "{report:?}");
     assert_eq!(report.failed, 0);
     assert_eq!(receipts_of(&tenant).await, 2);
