@@ -108,19 +108,12 @@ impl Backends {
         tls: &ServiceTls,
         co_located: &CoLocated,
     ) -> anyhow::Result<Self> {
-        let local = |service: ServiceName| co_located.hosted.contains(&service);
-        let reach = |service: ServiceName| -> anyhow::Result<Option<Channel>> {
-            Ok(if local(service) {
-                None
-            } else {
-                let url = match service {
-                    ServiceName::Auth => &urls.auth,
-                    ServiceName::Crm => &urls.crm,
-                    ServiceName::Escalation => &urls.escalation,
-                    _ => &urls.audit,
-                };
-                Some(connect_lazy(url, tls, service)?)
-            })
+        // A channel to `service` at `url`; `None` when it runs here.
+        let reach = |service: ServiceName, url: &str| -> anyhow::Result<Option<Channel>> {
+            if co_located.hosted.contains(&service) {
+                return Ok(None);
+            }
+            connect_lazy(url, tls, service).map(Some)
         };
         let services = &co_located.services;
         // Each backend's handles, remote on its channel or local.
@@ -132,8 +125,10 @@ impl Backends {
                 }
             };
         }
-        let (auth, crm) = (reach(ServiceName::Auth)?, reach(ServiceName::Crm)?);
-        let (escalation, audit) = (reach(ServiceName::Escalation)?, reach(ServiceName::Audit)?);
+        let auth = reach(ServiceName::Auth, &urls.auth)?;
+        let crm = reach(ServiceName::Crm, &urls.crm)?;
+        let escalation = reach(ServiceName::Escalation, &urls.escalation)?;
+        let audit = reach(ServiceName::Audit, &urls.audit)?;
         let health = [
             (ServiceName::Auth, &auth),
             (ServiceName::Crm, &crm),
