@@ -164,7 +164,7 @@ fn handle_module(service: &Service) -> String {
                 Self::Remote(client) => client.{call}(request).await{boxed},
                 Self::Local(local) => {{
                     let (service, request) = local.admit(request.into_request())?;
-                    service.{call}(request).await
+                    local.within(service.{call}(request)).await
                 }}
             }}
         }}"

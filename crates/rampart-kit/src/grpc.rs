@@ -20,8 +20,9 @@ use tonic::{Request, Status};
 use crate::pki::{ServiceName, ServiceTls, peer_service};
 use crate::telemetry;
 
-/// How long one call may run on a server before it is cancelled.
-const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long one call may run before it is cancelled: on a server, and on
+/// an in-process call ([`crate::local`]).
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A server builder with this service's mTLS settings and per-call tracing.
 pub fn server(tls: &ServiceTls) -> anyhow::Result<Server> {

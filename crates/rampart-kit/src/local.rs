@@ -145,12 +145,15 @@ impl LocalServices {
     where
         D: ?Sized + Send + Sync + 'static,
     {
-        Local::new(Arc::new(Reach {
-            services: self.clone(),
-            service,
-            caller: caller.service(),
-            mint: PrincipalMint::for_gateway(caller),
-        }))
+        Local::new(
+            Arc::new(Reach {
+                services: self.clone(),
+                service,
+                caller: caller.service(),
+                mint: PrincipalMint::for_gateway(caller),
+            }),
+            crate::grpc::CALL_TIMEOUT,
+        )
     }
 
     /// Whether anything of `service` is registered: its readiness in this
@@ -380,6 +383,46 @@ mod tests {
         let status = Principal::from_request_relayed_by(&seen, ServiceName::Crm).unwrap_err();
         assert_eq!(status.code(), tonic::Code::Unauthenticated);
         assert!(PrincipalMint::for_gateway(&crm).is_none());
+    }
+
+    /// A call that outlives the deadline is dropped with gRPC's own
+    /// timeout status, as the server's timeout drops a remote one.
+    #[tokio::test(start_paused = true)]
+    async fn a_local_call_is_cancelled_at_the_servers_deadline() {
+        let (_dir, pki) = identities();
+        let gateway = pki.load_service(ServiceName::Gateway).unwrap();
+        let services = LocalServices::new();
+        let _registration = services.register::<dyn Echo>(
+            ServiceName::Crm,
+            Arc::new(Service),
+            AllowPeers(&[ServiceName::Gateway]),
+        );
+        let reach = services.reach::<dyn Echo>(ServiceName::Crm, &gateway);
+
+        let dropped = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        struct OnDrop(Arc<std::sync::atomic::AtomicBool>);
+        impl Drop for OnDrop {
+            fn drop(&mut self) {
+                self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+        let guard = OnDrop(dropped.clone());
+        let started = tokio::time::Instant::now();
+        let status = reach
+            .within(async move {
+                let _guard = guard;
+                std::future::pending::<Result<(), Status>>().await
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), tonic::Code::Cancelled);
+        assert_eq!(status.message(), "Timeout expired");
+        assert_eq!(started.elapsed(), crate::grpc::CALL_TIMEOUT);
+        assert!(dropped.load(std::sync::atomic::Ordering::SeqCst));
+
+        // A call that answers in time is untouched.
+        let answer = reach.within(async { Ok::<_, Status>("on time") }).await;
+        assert_eq!(answer.unwrap(), "on time");
     }
 
     #[test]

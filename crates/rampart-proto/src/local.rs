@@ -11,9 +11,11 @@
 //! call, what the callee may trust), a [`Resolve`] decides for a local call:
 //! `rampart-kit`'s registry of the services running in this process is one.
 
+use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
-use tonic::{Request, Status};
+use tonic::{Request, Status, TimeoutExpired};
 
 /// A stream of answers, the same type from both transports.
 pub type BoxStream<T> = tonic::codegen::BoxStream<T>;
@@ -32,12 +34,16 @@ pub trait Resolve<D: ?Sized>: Send + Sync + 'static {
 /// A local handle's way to its service.
 pub struct Local<D: ?Sized> {
     resolver: Arc<dyn Resolve<D>>,
+    /// How long one call may run before it is cancelled: the server's
+    /// timeout over gRPC, kept for the calls that never reach a server.
+    deadline: Duration,
 }
 
 impl<D: ?Sized> Clone for Local<D> {
     fn clone(&self) -> Self {
         Self {
             resolver: Arc::clone(&self.resolver),
+            deadline: self.deadline,
         }
     }
 }
@@ -49,9 +55,23 @@ impl<D: ?Sized> std::fmt::Debug for Local<D> {
 }
 
 impl<D: ?Sized + 'static> Local<D> {
+    /// A way to the service `resolver` finds, each call cancelled after
+    /// `deadline`.
     #[must_use]
-    pub fn new(resolver: Arc<dyn Resolve<D>>) -> Self {
-        Self { resolver }
+    pub fn new(resolver: Arc<dyn Resolve<D>>, deadline: Duration) -> Self {
+        Self { resolver, deadline }
+    }
+
+    /// Runs a call to the implementation, cancelling it (dropping it, as a
+    /// server drops a call it times out) once the deadline passes, with
+    /// the status gRPC's timeout gives: `CANCELLED`, "Timeout expired".
+    pub async fn within<T>(
+        &self,
+        call: impl Future<Output = Result<T, Status>>,
+    ) -> Result<T, Status> {
+        tokio::time::timeout(self.deadline, call)
+            .await
+            .unwrap_or_else(|_| Err(Status::cancelled(TimeoutExpired(()).to_string())))
     }
 
     /// Admits `request`: the implementation and the request as the callee
