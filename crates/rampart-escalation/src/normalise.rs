@@ -77,15 +77,7 @@ pub fn phrase_words(phrase: &str) -> Vec<String> {
 /// Normalises a message (see the module documentation).
 #[must_use]
 pub fn normalise(text: &str) -> Normalised {
-    let chars: Vec<char> = text
-        .nfkc()
-        .filter(|c| {
-            !matches!(
-                c,
-                '\u{00AD}' | '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}'
-            )
-        })
-        .collect();
+    let chars = compatibility_chars(text);
     let mut raw = RawTokens::default();
     let mut previous_kept: Option<char> = None;
     for (i, &c) in chars.iter().enumerate() {
@@ -133,6 +125,28 @@ pub fn normalise(text: &str) -> Normalised {
     Normalised {
         tokens: join_single_letters(raw.tokens, &raw.gaps),
     }
+}
+
+/// Step 1: the text in NFKC, without zero-width characters and soft
+/// hyphens.
+fn compatibility_chars(text: &str) -> Vec<char> {
+    // ASCII is its own NFKC form and holds none of the dropped characters,
+    // so most messages skip the Unicode tables altogether.
+    if text.is_ascii() {
+        return text.chars().collect();
+    }
+    nfkc_without_invisibles(text)
+}
+
+fn nfkc_without_invisibles(text: &str) -> Vec<char> {
+    text.nfkc()
+        .filter(|c| {
+            !matches!(
+                c,
+                '\u{00AD}' | '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}'
+            )
+        })
+        .collect()
 }
 
 /// Letters, digits, combining marks, and the two symbols leetspeak uses
@@ -399,6 +413,19 @@ mod tests {
 
     fn words(text: &str) -> Vec<String> {
         phrase_words(text)
+    }
+
+    #[test]
+    fn ascii_skips_nfkc_and_loses_nothing_by_it() {
+        // Every ASCII character, alone and in a run, reads as NFKC reads it.
+        let every: String = (0u8..=0x7f).map(char::from).collect();
+        assert_eq!(compatibility_chars(&every), nfkc_without_invisibles(&every));
+        for c in every.chars() {
+            let text = c.to_string();
+            assert_eq!(compatibility_chars(&text), nfkc_without_invisibles(&text));
+        }
+        // One character past ASCII takes the Unicode path.
+        assert_eq!(compatibility_chars("su\u{200B}e"), ['s', 'u', 'e']);
     }
 
     #[test]
