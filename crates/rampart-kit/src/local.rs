@@ -408,12 +408,15 @@ mod tests {
         }
         let guard = OnDrop(dropped.clone());
         let started = tokio::time::Instant::now();
-        let status = reach
-            .within(async move {
-                let _guard = guard;
-                std::future::pending::<Result<(), Status>>().await
-            })
+        let call = reach.within(async move {
+            let _guard = guard;
+            std::future::pending::<Result<(), Status>>().await
+        });
+        // Bounded here too, so a handle that never gave up fails the test
+        // rather than hanging it.
+        let status = tokio::time::timeout(crate::grpc::CALL_TIMEOUT * 2, call)
             .await
+            .expect("the handle's deadline ends the call")
             .unwrap_err();
         assert_eq!(status.code(), tonic::Code::Cancelled);
         assert_eq!(status.message(), "Timeout expired");
