@@ -163,6 +163,12 @@ struct CreateAdminArgs {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let file = FileSettings::load(cli.config.as_deref())?;
     let environment = settings::environment(cli.environment.as_deref(), &file)?;
+    // The drills' failpoints follow the environment resolved here, flag
+    // included, never a stray RAMPART_ENV; and only one named outright, not
+    // the development default.
+    if cli.environment.is_some() || file.env.is_some() {
+        rampart_audit::failpoints::set_environment(environment);
+    }
     let default_format = match cli.command {
         Command::Dev(_) => LogFormat::Pretty,
         _ => LogFormat::Json,
